@@ -1,0 +1,46 @@
+/* cgrad/autograd.h — the reverse-mode tape.
+ *
+ * Each thread has one tape. While grad mode is on, every op whose inputs require grad records a
+ * node; cg_backward(loss) walks the nodes in reverse and accumulates into each leaf's .grad
+ * (PyTorch's semantics: grads add up across backward calls until zeroed).
+ *
+ * Ownership: every tensor an op returns belongs to the tape, recorded or not (no-grad mode too);
+ * cg_tape_release() hands them all back at once. Their buffers are kept and recycled, so a loop
+ * that builds the same graph each step stops allocating after its first step. */
+#ifndef CGRAD_AUTOGRAD_H
+#define CGRAD_AUTOGRAD_H
+
+#include "cgrad/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* loss must have one element. Intermediate grads are recomputed by each call. */
+CG_API cg_status cg_backward(cg_tensor *loss);
+
+/* Release every tensor the tape owns (their buffers stay pooled for the next step). */
+CG_API void cg_tape_release(void);
+/* Free the pooled buffers too (e.g. at program exit). Implies cg_tape_release(). */
+CG_API void cg_tape_free_all(void);
+CG_API int64_t cg_tape_num_nodes(void);
+CG_API int64_t cg_tape_num_tensors(void);
+/* Bytes held by the tape's pool (in use and free). */
+CG_API int64_t cg_tape_pool_bytes(void);
+
+/* Grad mode. No-grad: ops compute but record nothing (evaluation, parameter updates).
+ *   bool prev = cg_set_grad_enabled(false); ... cg_set_grad_enabled(prev); */
+CG_API bool cg_set_grad_enabled(bool enabled); /* returns the previous mode */
+CG_API bool cg_is_grad_enabled(void);
+
+/* Per-op profile (also on when the environment has CG_PROFILE=1): wall time of each op's
+ * forward and backward, summed by op name. */
+CG_API void cg_profile_enable(bool on);
+CG_API bool cg_profile_enabled(void);
+CG_API void cg_profile_reset(void);
+CG_API void cg_profile_fprint(FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,76 @@
+/* cgrad/base.h — export macro, status codes, errors, version, threads, allocator, RNG.
+ *
+ * Error convention (the whole library follows it):
+ *   - Functions that do I/O, parsing or in-place updates return a cg_status (CG_OK == 0).
+ *   - Functions that build tensors or graph nodes return a pointer, NULL on error.
+ *     An op given a NULL input returns NULL without touching the error message, so a caller
+ *     may chain ops and check once, at the loss.
+ *   - Every error sets a thread-local message, read with cg_last_error(), that names the
+ *     argument or file and the problem. cg_strerror() names a status.
+ *   - The library never calls exit() or abort() on user error. */
+#ifndef CGRAD_BASE_H
+#define CGRAD_BASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(CG_BUILDING_LIBRARY)
+#define CG_API __attribute__((visibility("default")))
+#else
+#define CG_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cg_status {
+    CG_OK = 0,
+    CG_ENOMEM = -1,   /* an allocation failed */
+    CG_ESHAPE = -2,   /* shapes do not fit the operation */
+    CG_EIO = -3,      /* a file could not be opened, read or written */
+    CG_EFORMAT = -4,  /* a file's contents are malformed */
+    CG_EINVAL = -5,   /* an argument is out of range */
+    CG_ESTATE = -6,   /* the call does not fit the object's state (e.g. backward without a graph) */
+} cg_status;
+
+CG_API const char *cg_strerror(cg_status s);
+/* Detail of the last error on this thread; "" if none. Valid until the next error. */
+CG_API const char *cg_last_error(void);
+CG_API void cg_clear_error(void);
+
+/* "MAJOR.MINOR.PATCH" of the library that is linked. */
+CG_API const char *cg_version(void);
+
+/* Threads for cgrad's OpenMP kernels and for BLAS together. n <= 0 means all cores. */
+CG_API void cg_set_num_threads(int n);
+CG_API int cg_get_num_threads(void);
+/* Name of the BLAS kernel in use (openblas_get_corename()), or "unknown". */
+CG_API const char *cg_blas_info(void);
+
+/* Allocator hook. Every heap allocation the library makes goes through it, so a caller can
+ * count allocations (a training loop allocates nothing once warm) or route memory elsewhere.
+ * NULL restores malloc/free. Set it before creating any object: memory is freed through the
+ * hook that is current when it is freed. */
+typedef struct cg_allocator {
+    void *(*alloc)(size_t size, void *ctx);
+    void (*free)(void *ptr, void *ctx);
+    void *ctx;
+} cg_allocator;
+CG_API void cg_set_allocator(const cg_allocator *a);
+
+/* Random numbers: one global counter-based generator (a SplitMix64-style mixer over
+ * (seed, counter)), so a seed gives the same numbers whatever the thread count. */
+typedef struct cg_rng_state {
+    uint64_t seed;
+    uint64_t offset; /* how many 64-bit draws have been used */
+} cg_rng_state;
+CG_API void cg_manual_seed(uint64_t seed);
+CG_API cg_rng_state cg_rng_get_state(void);
+CG_API void cg_rng_set_state(cg_rng_state s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

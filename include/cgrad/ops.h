@@ -1,0 +1,98 @@
+/* cgrad/ops.h — differentiable functional ops.
+ *
+ * Every op returns a new tensor owned by the tape (see autograd.h), or NULL on error with
+ * cg_last_error() set; given a NULL input it returns NULL. Inputs must stay alive, unchanged,
+ * until backward has run. Shapes follow PyTorch. */
+#ifndef CGRAD_OPS_H
+#define CGRAD_OPS_H
+
+#include "cgrad/autograd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cg_reduction { CG_REDUCTION_MEAN = 0, CG_REDUCTION_SUM = 1, CG_REDUCTION_NONE = 2 } cg_reduction;
+
+/* Elementwise binary, with NumPy/PyTorch broadcasting. */
+CG_API cg_tensor *cg_add(cg_tensor *a, cg_tensor *b);
+CG_API cg_tensor *cg_sub(cg_tensor *a, cg_tensor *b);
+CG_API cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b);
+CG_API cg_tensor *cg_div(cg_tensor *a, cg_tensor *b);
+/* Elementwise with a scalar. */
+CG_API cg_tensor *cg_add_scalar(cg_tensor *x, float s);
+CG_API cg_tensor *cg_mul_scalar(cg_tensor *x, float s);
+CG_API cg_tensor *cg_pow(cg_tensor *x, float exponent);
+/* Elementwise unary. */
+CG_API cg_tensor *cg_neg(cg_tensor *x);
+CG_API cg_tensor *cg_exp(cg_tensor *x);
+CG_API cg_tensor *cg_log(cg_tensor *x);
+CG_API cg_tensor *cg_sqrt(cg_tensor *x);
+CG_API cg_tensor *cg_relu(cg_tensor *x);
+CG_API cg_tensor *cg_leaky_relu(cg_tensor *x, float negative_slope);
+CG_API cg_tensor *cg_sigmoid(cg_tensor *x);
+CG_API cg_tensor *cg_tanh(cg_tensor *x);
+
+/* Reductions: over everything (a one-element tensor of shape [] ... stored as ndim 0) or one dim. */
+CG_API cg_tensor *cg_sum(cg_tensor *x);
+CG_API cg_tensor *cg_mean(cg_tensor *x);
+CG_API cg_tensor *cg_sum_dim(cg_tensor *x, int dim, bool keepdim);
+CG_API cg_tensor *cg_mean_dim(cg_tensor *x, int dim, bool keepdim);
+
+/* Linear algebra (cblas_sgemm). matmul: [M,K] x [K,N] -> [M,N]. */
+CG_API cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);
+/* Swap two dims (a copy; tensors are always contiguous). */
+CG_API cg_tensor *cg_transpose(cg_tensor *x, int dim0, int dim1);
+/* linear: x[N,in] . w[out,in]^T + b[out] -> [N,out]; b may be NULL. */
+CG_API cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b);
+
+/* Views: share x's data; one dim of shape may be -1. */
+CG_API cg_tensor *cg_reshape(cg_tensor *x, int ndim, const int64_t *shape);
+CG_API cg_tensor *cg_flatten(cg_tensor *x, int start_dim, int end_dim);
+
+/* Convolution and pooling on NCHW tensors. */
+typedef struct cg_conv2d_params {
+    int64_t stride[2], padding[2], dilation[2];
+    int64_t groups;
+} cg_conv2d_params;
+/* Stride 1, no padding, dilation 1, one group. */
+CG_API cg_conv2d_params cg_conv2d_defaults(void);
+/* x[N,C,H,W], w[OC,C/groups,KH,KW], b[OC] (may be NULL) -> [N,OC,OH,OW]. im2col + sgemm. */
+CG_API cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
+
+typedef struct cg_pool2d_params {
+    int64_t kernel[2], stride[2], padding[2];
+} cg_pool2d_params;
+/* kernel k, stride k, no padding (PyTorch's default stride is the kernel). */
+CG_API cg_pool2d_params cg_pool2d_defaults(int64_t k);
+CG_API cg_tensor *cg_max_pool2d(cg_tensor *x, const cg_pool2d_params *p);
+/* count_include_pad = true, as PyTorch's default. */
+CG_API cg_tensor *cg_avg_pool2d(cg_tensor *x, const cg_pool2d_params *p);
+
+/* Dropout: zero with probability p, scale the rest by 1/(1-p); identity when !training.
+ * dropout2d zeroes whole channels of [N,C,H,W] (or [N,C,L]). Masks use the global generator. */
+CG_API cg_tensor *cg_dropout(cg_tensor *x, float p, bool training);
+CG_API cg_tensor *cg_dropout2d(cg_tensor *x, float p, bool training);
+
+/* Softmax family along dim, max-subtracted. */
+CG_API cg_tensor *cg_softmax(cg_tensor *x, int dim);
+CG_API cg_tensor *cg_log_softmax(cg_tensor *x, int dim);
+
+/* Losses. target holds N class indices in [0, C) (copied); an index outside is an error.
+ * logp[N,C]. reduction NONE returns [N]. */
+CG_API cg_tensor *cg_nll_loss(cg_tensor *logp, const int64_t *target, int64_t n, cg_reduction r);
+CG_API cg_tensor *cg_cross_entropy(cg_tensor *logits, const int64_t *target, int64_t n, cg_reduction r);
+/* pred and target of the same shape; target gets no gradient. */
+CG_API cg_tensor *cg_mse_loss(cg_tensor *pred, cg_tensor *target, cg_reduction r);
+
+/* Batch norm over [N,C,H,W] (or [N,C]). weight/bias [C] may be NULL. In training mode it
+ * normalises with the batch statistics and updates running_mean/var (unbiased variance) in
+ * place with the given momentum; in eval mode it uses the running statistics. */
+CG_API cg_tensor *cg_batch_norm2d(cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                                  cg_tensor *running_mean, cg_tensor *running_var,
+                                  bool training, float momentum, float eps);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,76 @@
+/* cgrad/optim.h — optimizers: step and zero_grad over a list of parameters.
+ *
+ * Ownership: an optimizer borrows its parameters (they must outlive it) and owns its state
+ * (momentum buffers, moments); cg_optim_free frees that state and the optimizer (NULL: no-op).
+ *
+ * An optimizer of your own: embed cg_optimizer first, give a cg_optimizer_type with step(),
+ * and make it with cg_optim_new(&type, sizeof(mine), params, n, lr). */
+#ifndef CGRAD_OPTIM_H
+#define CGRAD_OPTIM_H
+
+#include "cgrad/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cg_optimizer cg_optimizer;
+
+typedef struct cg_optimizer_type {
+    const char *name;
+    cg_status (*step)(cg_optimizer *o);       /* called in no-grad mode */
+    void (*destroy)(cg_optimizer *o);         /* extra state; may be NULL */
+} cg_optimizer_type;
+
+struct cg_optimizer {
+    const cg_optimizer_type *type;
+    cg_tensor **params;     /* borrowed tensors; the array is owned */
+    int64_t n_params;
+    float lr;
+    int64_t step_count;     /* steps taken */
+    cg_named_tensor *state; /* named state tensors, owned ("momentum_buffer.0", "exp_avg.3") */
+    int n_state;
+};
+
+CG_API cg_optimizer *cg_optim_new(const cg_optimizer_type *type, size_t size,
+                                  cg_tensor *const *params, int64_t n_params, float lr);
+/* Parameters of a module, in cg_module_parameters order. */
+CG_API cg_optimizer *cg_optim_new_for(const cg_optimizer_type *type, size_t size,
+                                      const cg_module *m, float lr);
+CG_API void cg_optim_free(cg_optimizer *o);
+CG_API cg_status cg_optim_step(cg_optimizer *o);
+CG_API void cg_optim_zero_grad(cg_optimizer *o);
+/* Registers an owned state tensor (zeros, shaped like `like`), for optimizers' own use. */
+CG_API cg_tensor *cg_optim_add_state(cg_optimizer *o, const char *name, const cg_tensor *like);
+CG_API cg_tensor *cg_optim_find_state(const cg_optimizer *o, const char *name);
+
+/* torch.optim.SGD. The momentum buffer starts as the first step's gradient (d_p). */
+typedef struct cg_sgd_options {
+    float lr, momentum, dampening, weight_decay;
+    bool nesterov;
+} cg_sgd_options;
+CG_API cg_optimizer *cg_sgd_new(cg_tensor *const *params, int64_t n, cg_sgd_options o);
+
+/* torch.optim.Adam / AdamW (decoupled weight decay). */
+typedef struct cg_adam_options {
+    float lr, beta1, beta2, eps, weight_decay;
+} cg_adam_options;
+CG_API cg_optimizer *cg_adam_new(cg_tensor *const *params, int64_t n, cg_adam_options o);
+CG_API cg_optimizer *cg_adamw_new(cg_tensor *const *params, int64_t n, cg_adam_options o);
+
+/* LR schedules, as torch.optim.lr_scheduler. Call cg_sched_step once per epoch. */
+typedef struct cg_lr_scheduler {
+    cg_optimizer *opt;  /* borrowed */
+    int kind;           /* 0 StepLR, 1 CosineAnnealingLR */
+    float base_lr, gamma, eta_min;
+    int64_t step_size, t_max;
+    int64_t last_epoch; /* state to checkpoint */
+} cg_lr_scheduler;
+CG_API cg_lr_scheduler cg_step_lr(cg_optimizer *o, int64_t step_size, float gamma);
+CG_API cg_lr_scheduler cg_cosine_lr(cg_optimizer *o, int64_t t_max, float eta_min);
+CG_API void cg_sched_step(cg_lr_scheduler *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,78 @@
+/* cgrad/tensor.h — float32 N-d tensors: row-major, contiguous, int64_t shapes, up to 8 dims.
+ *
+ * Ownership: a tensor made by a cg_tensor_* constructor belongs to the caller, who frees it with
+ * cg_tensor_free (NULL is a no-op); a tensor returned by an op (cg_add, cg_conv2d, ...) belongs to
+ * the tape and lives until cg_tape_release(); cg_tensor_free on it does nothing.
+ * A leaf's .grad belongs to the leaf. cg_tensor_wrap borrows the caller's buffer, which must
+ * outlive the tensor. */
+#ifndef CGRAD_TENSOR_H
+#define CGRAD_TENSOR_H
+
+#include <stdio.h>
+#include "cgrad/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CG_MAX_DIMS 8
+
+typedef struct cg_tensor cg_tensor;
+
+/* Constructors: NULL on error (bad shape, out of memory), with cg_last_error() set. */
+CG_API cg_tensor *cg_tensor_zeros(int ndim, const int64_t *shape);
+CG_API cg_tensor *cg_tensor_ones(int ndim, const int64_t *shape);
+CG_API cg_tensor *cg_tensor_full(int ndim, const int64_t *shape, float value);
+/* 1-D [start, end) by step, as torch.arange. */
+CG_API cg_tensor *cg_tensor_arange(float start, float end, float step);
+/* Copies src (numel floats). */
+CG_API cg_tensor *cg_tensor_from_array(int ndim, const int64_t *shape, const float *src);
+/* Borrows data (not copied, not freed). */
+CG_API cg_tensor *cg_tensor_wrap(float *data, int ndim, const int64_t *shape);
+/* U[0,1) and N(0,1) from the global generator (cg_manual_seed). */
+CG_API cg_tensor *cg_tensor_rand(int ndim, const int64_t *shape);
+CG_API cg_tensor *cg_tensor_randn(int ndim, const int64_t *shape);
+/* U[lo,hi) */
+CG_API cg_tensor *cg_tensor_uniform(int ndim, const int64_t *shape, float lo, float hi);
+/* A caller-owned copy of t's data, detached from any graph. */
+CG_API cg_tensor *cg_tensor_clone(const cg_tensor *t);
+CG_API void cg_tensor_free(cg_tensor *t);
+
+/* Shape and data. */
+CG_API int cg_tensor_ndim(const cg_tensor *t);
+CG_API const int64_t *cg_tensor_shape(const cg_tensor *t);
+CG_API int64_t cg_tensor_size(const cg_tensor *t, int dim); /* dim may be negative; -1 on error */
+CG_API int64_t cg_tensor_numel(const cg_tensor *t);
+CG_API float *cg_tensor_data(cg_tensor *t);
+CG_API const float *cg_tensor_cdata(const cg_tensor *t);
+CG_API bool cg_tensor_same_shape(const cg_tensor *a, const cg_tensor *b);
+
+/* Element access by index (ndim indices). get returns NaN on a bad index. */
+CG_API float cg_tensor_get(const cg_tensor *t, const int64_t *index);
+CG_API cg_status cg_tensor_set(cg_tensor *t, const int64_t *index, float value);
+/* The value of a one-element tensor; NaN (and an error) otherwise. */
+CG_API float cg_tensor_item(const cg_tensor *t);
+
+/* In-place updates on data, never recorded on the tape. */
+CG_API cg_status cg_tensor_fill_(cg_tensor *t, float value);
+CG_API cg_status cg_tensor_copy_(cg_tensor *dst, const cg_tensor *src);   /* same numel */
+CG_API cg_status cg_tensor_axpy_(cg_tensor *y, float alpha, const cg_tensor *x); /* y += alpha*x */
+CG_API cg_status cg_tensor_scale_(cg_tensor *t, float alpha);
+
+/* Autograd flags and gradient. The grad is NULL until a backward reaches the tensor. */
+CG_API cg_status cg_tensor_set_requires_grad(cg_tensor *t, bool requires_grad);
+CG_API bool cg_tensor_requires_grad(const cg_tensor *t);
+CG_API cg_tensor *cg_tensor_grad(const cg_tensor *t);   /* borrowed */
+CG_API void cg_tensor_zero_grad(cg_tensor *t);          /* zero the grad's data if there is one */
+
+/* Printing: "tensor([[1.0000, 2.0000], ...], shape=[2, 2])". */
+CG_API void cg_tensor_fprint(FILE *f, const cg_tensor *t);
+CG_API void cg_tensor_print(const cg_tensor *t);
+
+/* Shape helper: CG_SHAPE(2, 3) -> (const int64_t[]){2, 3}. */
+#define CG_SHAPE(...) ((const int64_t[]){__VA_ARGS__})
+
+#ifdef __cplusplus
+}
+#endif
+#endif

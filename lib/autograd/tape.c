@@ -1,0 +1,199 @@
+/* lib/autograd/tape.c — the per-thread tape: tape-owned tensors, pooled buffers, nodes,
+ * backward, grad mode.
+ *
+ * Memory: nodes and tensor structs live in chunks that are never moved (tensors point at their
+ * node), and data buffers in a pool matched best-fit by size. cg_tape_release() marks all of it
+ * free without returning it to the allocator, so a step that repeats the last one's requests
+ * is served entirely from the pool. */
+#include <math.h>
+#include <stdio.h>
+#include "cg_internal.h"
+
+#define CHUNK 256
+
+typedef struct pool_buf { void *p; size_t bytes; bool used; } pool_buf;
+
+typedef struct tape {
+    cg_node **node_chunks; int64_t n_node_chunks, n_nodes;
+    cg_tensor **tensor_chunks; int64_t n_tensor_chunks, n_tensors;
+    pool_buf *bufs; int64_t n_bufs, cap_bufs;
+    int64_t pool_bytes;
+} tape;
+
+static _Thread_local tape T;
+static _Thread_local bool grad_enabled = true;
+
+/* ---- pooled buffers ------------------------------------------------------ */
+static void *pool_get(size_t bytes) {
+    if (bytes == 0) bytes = 64;
+    int64_t best = -1;
+    for (int64_t i = 0; i < T.n_bufs; i++) {
+        pool_buf *b = &T.bufs[i];
+        if (!b->used && b->bytes >= bytes && (best < 0 || b->bytes < T.bufs[best].bytes)) best = i;
+    }
+    if (best >= 0) { T.bufs[best].used = true; return T.bufs[best].p; }
+    if (T.n_bufs == T.cap_bufs) {
+        int64_t cap = T.cap_bufs ? 2 * T.cap_bufs : 64;
+        pool_buf *nb = cg_malloc((size_t)cap * sizeof *nb);
+        if (!nb) return NULL;
+        if (T.n_bufs) memcpy(nb, T.bufs, (size_t)T.n_bufs * sizeof *nb);
+        cg_free(T.bufs);
+        T.bufs = nb;
+        T.cap_bufs = cap;
+    }
+    void *p = cg_malloc(bytes);
+    if (!p) return NULL;
+    T.bufs[T.n_bufs++] = (pool_buf){ p, bytes, true };
+    T.pool_bytes += (int64_t)bytes;
+    return p;
+}
+
+void *cg_tape_scratch(size_t bytes) { return pool_get(bytes); }
+
+/* Grow a chunk list so that it holds `need` items. */
+static bool chunks_reserve(void ***chunks, int64_t *n_chunks, int64_t need, size_t item) {
+    while (*n_chunks * CHUNK < need) {
+        void **nc = cg_malloc((size_t)(*n_chunks + 1) * sizeof *nc);
+        if (!nc) return false;
+        if (*n_chunks) memcpy(nc, *chunks, (size_t)*n_chunks * sizeof *nc);
+        nc[*n_chunks] = cg_calloc(CHUNK, item);
+        if (!nc[*n_chunks]) { cg_free(nc); return false; }
+        cg_free(*chunks);
+        *chunks = nc;
+        (*n_chunks)++;
+    }
+    return true;
+}
+
+static cg_tensor *tensor_slot(void) {
+    if (!chunks_reserve((void ***)&T.tensor_chunks, &T.n_tensor_chunks, T.n_tensors + 1, sizeof(cg_tensor)))
+        return NULL;
+    int64_t i = T.n_tensors++;
+    cg_tensor *t = &((cg_tensor *)T.tensor_chunks[i / CHUNK])[i % CHUNK];
+    memset(t, 0, sizeof *t);
+    t->flags = CG_T_ON_TAPE;
+    return t;
+}
+
+static cg_tensor *tape_tensor(const char *what, int ndim, const int64_t *shape, bool zero) {
+    if (cg_check_shape(what, ndim, shape) != CG_OK) return NULL;
+    cg_tensor *t = tensor_slot();
+    if (!t) return NULL;
+    t->ndim = ndim;
+    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    t->numel = cg_shape_numel(ndim, shape);
+    t->pool_buf = pool_get((size_t)t->numel * sizeof(float));
+    if (!t->pool_buf) { T.n_tensors--; return NULL; }
+    t->data = t->pool_buf;
+    if (zero) memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    return t;
+}
+
+cg_tensor *cg_tape_tensor(int ndim, const int64_t *shape) { return tape_tensor("op result", ndim, shape, false); }
+cg_tensor *cg_tape_tensor_zeros(int ndim, const int64_t *shape) { return tape_tensor("op result", ndim, shape, true); }
+
+cg_tensor *cg_tape_view(cg_tensor *base, int ndim, const int64_t *shape) {
+    if (cg_check_shape("view", ndim, shape) != CG_OK) return NULL;
+    if (cg_shape_numel(ndim, shape) != base->numel)
+        return CG_FAIL(CG_ESHAPE, "view: %lld elements cannot take a shape of %lld",
+                       (long long)base->numel, (long long)cg_shape_numel(ndim, shape));
+    cg_tensor *t = tensor_slot();
+    if (!t) return NULL;
+    t->ndim = ndim;
+    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    t->numel = base->numel;
+    t->data = base->data;
+    return t;
+}
+
+/* ---- nodes --------------------------------------------------------------- */
+bool cg_needs_record(int n_in, cg_tensor *const *in) {
+    if (!grad_enabled) return false;
+    for (int i = 0; i < n_in; i++) if (cg_requires_grad(in[i])) return true;
+    return false;
+}
+
+static _Thread_local cg_node unrecorded;
+
+bool cg_node_recorded(const cg_node *n) { return n && n != &unrecorded; }
+
+cg_node *cg_record(const cg_op_def *op, cg_tensor *out, int n_in, cg_tensor *const *in) {
+    CG_ASSERT(n_in <= CG_MAX_INPUTS);
+    if (!cg_needs_record(n_in, in)) { memset(&unrecorded, 0, sizeof unrecorded); return &unrecorded; }
+    if (!chunks_reserve((void ***)&T.node_chunks, &T.n_node_chunks, T.n_nodes + 1, sizeof(cg_node)))
+        return NULL;
+    int64_t i = T.n_nodes++;
+    cg_node *n = &((cg_node *)T.node_chunks[i / CHUNK])[i % CHUNK];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->out = out;
+    n->n_in = n_in;
+    for (int k = 0; k < n_in; k++) n->in[k] = in[k];
+    out->node = n;
+    out->flags |= CG_T_REQ_GRAD;
+    return n;
+}
+
+static cg_node *node_at(int64_t i) { return &((cg_node *)T.node_chunks[i / CHUNK])[i % CHUNK]; }
+
+float *cg_grad_data(cg_tensor *t) {
+    if (!cg_requires_grad(t)) return NULL;
+    if (!t->grad) {
+        t->grad = (t->flags & CG_T_ON_TAPE) ? cg_tape_tensor_zeros(t->ndim, t->shape)
+                                            : cg_tensor_zeros(t->ndim, t->shape);
+        if (!t->grad) return NULL;
+    }
+    return t->grad->data;
+}
+
+/* ---- backward ------------------------------------------------------------ */
+cg_status cg_backward(cg_tensor *loss) {
+    if (!loss) return cg_error(CG_EINVAL, "cg_backward: loss is NULL (an op before it failed: %s)",
+                               cg_last_error());
+    if (loss->numel != 1)
+        return cg_error(CG_ESHAPE, "cg_backward: loss has %lld elements; backward needs one",
+                        (long long)loss->numel);
+    if (!cg_requires_grad(loss))
+        return cg_error(CG_ESTATE, "cg_backward: loss does not require grad (no input needs grad, "
+                                   "or it was computed in no-grad mode)");
+    /* Intermediate grads belong to one backward pass: start them afresh. */
+    for (int64_t i = 0; i < T.n_nodes; i++) node_at(i)->out->grad = NULL;
+    float *g = cg_grad_data(loss);
+    if (!g) return CG_ENOMEM;
+    if (!loss->node) { g[0] += 1.0f; return CG_OK; }  /* a leaf: accumulate like any leaf */
+    g[0] = 1.0f;
+    bool prev = cg_set_grad_enabled(false);
+    cg_status st = CG_OK;
+    for (int64_t i = T.n_nodes - 1; i >= 0 && st == CG_OK; i--) {
+        cg_node *n = node_at(i);
+        if (!n->out->grad) continue;  /* not on a path to the loss */
+        double t0 = cg_profile_begin();
+        st = n->op->backward(n);
+        cg_profile_end(n->op->name, 1, t0);
+    }
+    cg_set_grad_enabled(prev);
+    return st;
+}
+
+void cg_tape_release(void) {
+    for (int64_t i = 0; i < T.n_bufs; i++) T.bufs[i].used = false;
+    T.n_nodes = 0;
+    T.n_tensors = 0;
+}
+
+void cg_tape_free_all(void) {
+    for (int64_t i = 0; i < T.n_bufs; i++) cg_free(T.bufs[i].p);
+    for (int64_t i = 0; i < T.n_node_chunks; i++) cg_free(T.node_chunks[i]);
+    for (int64_t i = 0; i < T.n_tensor_chunks; i++) cg_free(T.tensor_chunks[i]);
+    cg_free(T.bufs);
+    cg_free(T.node_chunks);
+    cg_free(T.tensor_chunks);
+    memset(&T, 0, sizeof T);
+}
+
+int64_t cg_tape_num_nodes(void) { return T.n_nodes; }
+int64_t cg_tape_num_tensors(void) { return T.n_tensors; }
+int64_t cg_tape_pool_bytes(void) { return T.pool_bytes; }
+
+bool cg_set_grad_enabled(bool enabled) { bool prev = grad_enabled; grad_enabled = enabled; return prev; }
+bool cg_is_grad_enabled(void) { return grad_enabled; }

@@ -1,0 +1,116 @@
+/* lib/cg_internal.h — what the library's files share and users do not see.
+ * The tensor's layout, the tape's node, the op table and the helpers every op uses. */
+#ifndef CG_INTERNAL_H
+#define CG_INTERNAL_H
+
+#include <string.h>
+#include "cgrad/cgrad.h"
+
+/* ---- errors -------------------------------------------------------------- */
+/* Set the thread-local message and return s. printf-style. */
+cg_status cg_error(cg_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For ops that return pointers: set the error and return NULL. */
+#define CG_FAIL(status, ...) (cg_error((status), __VA_ARGS__), (cg_tensor *)NULL)
+/* Internal invariants only: never user errors. */
+#define CG_ASSERT(c) do { if (!(c)) cg_assert_fail(#c, __FILE__, __LINE__); } while (0)
+_Noreturn void cg_assert_fail(const char *expr, const char *file, int line);
+
+/* ---- memory: all heap use goes through the allocator hook ---------------- */
+void *cg_malloc(size_t size);              /* 64-byte aligned; sets CG_ENOMEM and returns NULL */
+void *cg_calloc(size_t n, size_t size);
+void  cg_free(void *p);
+char *cg_strdup(const char *s);
+
+/* ---- threads ------------------------------------------------------------- */
+/* Below this many elements an elementwise kernel runs on one thread: forking a team costs
+ * more than it saves. Measured with bench/bench-elementwise (docs/benchmarks.md). */
+#define CG_OMP_MIN 32768
+
+/* ---- tensors ------------------------------------------------------------- */
+enum {
+    CG_T_OWNS_DATA = 1u << 0,  /* data came from cg_malloc and is freed with the tensor */
+    CG_T_ON_TAPE   = 1u << 1,  /* the tape owns this tensor */
+    CG_T_REQ_GRAD  = 1u << 2,
+};
+
+typedef struct cg_node cg_node;
+
+struct cg_tensor {
+    float *data;
+    int64_t shape[CG_MAX_DIMS];
+    int ndim;
+    int64_t numel;
+    unsigned flags;
+    cg_tensor *grad;    /* leaf: owned by the tensor; tape tensor: owned by the tape */
+    cg_node *node;      /* the node that produced it, NULL for a leaf or unrecorded result */
+    float *pool_buf;    /* tape tensor: its pooled buffer (NULL for a view) */
+};
+
+static inline bool cg_requires_grad(const cg_tensor *t) { return t && (t->flags & CG_T_REQ_GRAD); }
+int64_t cg_shape_numel(int ndim, const int64_t *shape);
+/* Validates ndim and shape entries; names `what` in the error. */
+cg_status cg_check_shape(const char *what, int ndim, const int64_t *shape);
+/* "[2, 3, 4]" into buf. */
+const char *cg_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
+/* Normalise a possibly negative dim against ndim; -1 and an error if out of range. */
+int cg_norm_dim(const char *op, int dim, int ndim);
+
+/* ---- the tape ------------------------------------------------------------ */
+#define CG_MAX_INPUTS 5
+
+typedef cg_status (*cg_backward_fn)(cg_node *n);
+typedef struct cg_op_def {
+    const char *name;
+    cg_backward_fn backward;  /* accumulates into the inputs' grads (cg_grad_data) */
+} cg_op_def;
+
+struct cg_node {
+    const cg_op_def *op;
+    cg_tensor *out;
+    cg_tensor *in[CG_MAX_INPUTS];
+    int n_in;
+    int64_t iarg[16];   /* op parameters (stride, dim, ...) */
+    float farg[4];
+    void *aux;          /* tape-owned scratch saved for backward (mask, argmax, targets) */
+};
+
+/* A new tape-owned tensor, data uninitialised (or zeroed). Pooled buffers. */
+cg_tensor *cg_tape_tensor(int ndim, const int64_t *shape);
+cg_tensor *cg_tape_tensor_zeros(int ndim, const int64_t *shape);
+/* A tape-owned view of base's data with another shape (same numel). */
+cg_tensor *cg_tape_view(cg_tensor *base, int ndim, const int64_t *shape);
+/* Tape-owned scratch of `bytes` bytes, 64-byte aligned, released with the tape. */
+void *cg_tape_scratch(size_t bytes);
+
+/* True when an op with these inputs must record a node (grad mode on, an input needs grad). */
+bool cg_needs_record(int n_in, cg_tensor *const *in);
+/* Record a node producing out from in[0..n_in) and mark out as requiring grad, when
+ * cg_needs_record says so. Returns the node to fill (iarg/farg/aux); when nothing needs
+ * recording, a thread-local scratch node that backward never sees (cg_node_recorded() tells).
+ * NULL only on allocation failure, with the error set: the op then returns NULL. */
+cg_node *cg_record(const cg_op_def *op, cg_tensor *out, int n_in, cg_tensor *const *in);
+bool cg_node_recorded(const cg_node *n);
+
+/* The grad buffer of t for accumulation (zeroed when first made), or NULL when t needs no grad.
+ * On allocation failure returns NULL and sets cg_last_error; callers check cg_requires_grad
+ * first to tell the two apart. */
+float *cg_grad_data(cg_tensor *t);
+/* The incoming gradient of a node's output (always present when backward calls an op). */
+static inline const float *cg_out_grad(const cg_node *n) { return n->out->grad->data; }
+
+/* Profiling: ops bracket their forward with these (no-ops unless profiling is on). */
+double cg_profile_begin(void);
+void cg_profile_end(const char *op, int backward, double t0);
+
+/* ---- random numbers ------------------------------------------------------ */
+/* Reserve n consecutive draws of the global generator: returns the first counter. */
+uint64_t cg_rng_reserve(uint64_t n);
+/* Draw number `counter` of stream `seed`: 64 random bits; pure, so threads can share it. */
+uint64_t cg_rng_bits(uint64_t seed, uint64_t counter);
+static inline float cg_rng_u01(uint64_t bits) { return (float)(bits >> 40) * (1.0f / 16777216.0f); }
+uint64_t cg_rng_seed(void);
+
+/* ---- BLAS ---------------------------------------------------------------- */
+void cg_blas_set_threads(int n);
+
+#endif

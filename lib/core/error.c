@@ -1,0 +1,36 @@
+/* lib/core/error.c — the thread-local error message and status names. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "cg_internal.h"
+
+static _Thread_local char last_error[512];
+
+const char *cg_strerror(cg_status s) {
+    switch (s) {
+    case CG_OK: return "success";
+    case CG_ENOMEM: return "out of memory";
+    case CG_ESHAPE: return "shape mismatch";
+    case CG_EIO: return "I/O error";
+    case CG_EFORMAT: return "malformed data";
+    case CG_EINVAL: return "invalid argument";
+    case CG_ESTATE: return "invalid state";
+    }
+    return "unknown status";
+}
+
+const char *cg_last_error(void) { return last_error; }
+void cg_clear_error(void) { last_error[0] = '\0'; }
+
+cg_status cg_error(cg_status s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+_Noreturn void cg_assert_fail(const char *expr, const char *file, int line) {
+    fprintf(stderr, "cgrad: internal error: %s (%s:%d)\n", expr, file, line);
+    abort(); /* an invariant of the library broke: not a user error */
+}
