@@ -113,4 +113,11 @@ uint64_t cg_rng_seed(void);
 /* ---- BLAS ---------------------------------------------------------------- */
 void cg_blas_set_threads(int n);
 
+
+
+/* ---- optimizers ---------------------------------------------------------- */
+/* The state tensor "<prefix>.<i>" of parameter i, or NULL on failure. It is made (zeros) on
+ * first use, and *created (may be NULL) says so: PyTorch starts some buffers from the first
+ * gradient rather than from zeros. */
+cg_tensor *cg_optim_param_state(cg_optimizer *o, const char *prefix, int64_t i, bool *created);
 #endif

@@ -1,0 +1,37 @@
+/* lib/nn/batch_norm.c — BatchNorm2d: weight=1, bias=0, running_mean=0, running_var=1,
+ * num_batches_tracked as PyTorch's state_dict has it. */
+#include "cg_internal.h"
+
+typedef struct bn2d {
+    cg_module base;
+    cg_tensor *weight, *bias, *running_mean, *running_var, *num_batches;
+    float eps, momentum;
+} bn2d;
+
+static cg_tensor *bn2d_forward(cg_module *m, cg_tensor *x) {
+    bn2d *b = (bn2d *)m;
+    if (m->training) b->num_batches->data[0] += 1.0f;
+    return cg_batch_norm2d(x, b->weight, b->bias, b->running_mean, b->running_var, m->training,
+                           b->momentum, b->eps);
+}
+
+static const cg_module_type bn2d_type = { "BatchNorm2d", bn2d_forward, NULL };
+
+cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentum) {
+    if (channels <= 0) return (cg_module *)CG_FAIL(CG_EINVAL, "BatchNorm2d: channels must be positive");
+    bn2d *b = (bn2d *)cg_module_new(&bn2d_type, sizeof *b);
+    if (!b) return NULL;
+    b->eps = eps;
+    b->momentum = momentum;
+    const int64_t *c = CG_SHAPE(channels);
+    b->weight = cg_module_add_parameter(&b->base, "weight", cg_tensor_ones(1, c));
+    b->bias = cg_module_add_parameter(&b->base, "bias", cg_tensor_zeros(1, c));
+    b->running_mean = cg_module_add_buffer(&b->base, "running_mean", cg_tensor_zeros(1, c));
+    b->running_var = cg_module_add_buffer(&b->base, "running_var", cg_tensor_ones(1, c));
+    b->num_batches = cg_module_add_buffer(&b->base, "num_batches_tracked", cg_tensor_zeros(0, NULL));
+    if (!b->weight || !b->bias || !b->running_mean || !b->running_var || !b->num_batches) {
+        cg_module_free(&b->base);
+        return NULL;
+    }
+    return &b->base;
+}

@@ -1,0 +1,28 @@
+/* lib/nn/conv2d.c — Conv2d: weight [out, in/groups, k, k], bias [out]. */
+#include "init.h"
+
+typedef struct conv2d { cg_module base; cg_tensor *weight, *bias; cg_conv2d_params p; } conv2d;
+
+static cg_tensor *conv2d_forward(cg_module *m, cg_tensor *x) {
+    conv2d *c = (conv2d *)m;
+    return cg_conv2d(x, c->weight, c->bias, &c->p);
+}
+
+static const cg_module_type conv2d_type = { "Conv2d", conv2d_forward, NULL };
+
+cg_module *cg_conv2d_new(int64_t in_ch, int64_t out_ch, int64_t kernel, const cg_conv2d_params *p, bool bias) {
+    cg_conv2d_params prm = p ? *p : cg_conv2d_defaults();
+    if (in_ch <= 0 || out_ch <= 0 || kernel <= 0 || prm.groups <= 0 || in_ch % prm.groups || out_ch % prm.groups)
+        return (cg_module *)CG_FAIL(CG_EINVAL, "Conv2d: in %lld, out %lld, kernel %lld, groups %lld: sizes must be "
+                                    "positive and channels divisible by groups", (long long)in_ch,
+                                    (long long)out_ch, (long long)kernel, (long long)prm.groups);
+    conv2d *c = (conv2d *)cg_module_new(&conv2d_type, sizeof *c);
+    if (!c) return NULL;
+    c->p = prm;
+    int64_t fan_in = in_ch / prm.groups * kernel * kernel;
+    c->weight = cg_module_add_parameter(&c->base, "weight",
+        cg_init_fan_in_uniform(4, CG_SHAPE(out_ch, in_ch / prm.groups, kernel, kernel), fan_in));
+    if (bias) c->bias = cg_module_add_parameter(&c->base, "bias", cg_init_fan_in_uniform(1, CG_SHAPE(out_ch), fan_in));
+    if (!c->weight || (bias && !c->bias)) { cg_module_free(&c->base); return NULL; }
+    return &c->base;
+}

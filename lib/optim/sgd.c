@@ -1,0 +1,57 @@
+/* lib/optim/sgd.c — torch.optim.SGD, same equations:
+ *   d = g + wd*p
+ *   if momentum: buf = d on the first step, else buf = momentum*buf + (1-dampening)*d
+ *                d = nesterov ? d + momentum*buf : buf
+ *   p -= lr*d
+ * State: "momentum_buffer.<i>" per parameter. */
+#include "cg_internal.h"
+
+typedef struct sgd { cg_optimizer base; cg_sgd_options o; } sgd;
+
+/* p[n] -= lr * d, with d built from g[n] and buf[n] (NULL when momentum == 0). */
+static void sgd_kernel(float *restrict p, const float *restrict g, float *restrict buf, int64_t n,
+                       cg_sgd_options o, bool first) {
+    #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float d = g[i];
+        if (o.weight_decay != 0.0f) d = d + o.weight_decay * p[i];
+        if (buf) {
+            float b = first ? d : o.momentum * buf[i] + (1.0f - o.dampening) * d;
+            buf[i] = b;
+            d = o.nesterov ? d + o.momentum * b : b;
+        }
+        p[i] = p[i] - o.lr * d;
+    }
+}
+
+static cg_status sgd_step(cg_optimizer *base) {
+    sgd *s = (sgd *)base;
+    s->o.lr = base->lr; /* schedulers change base->lr */
+    for (int64_t i = 0; i < base->n_params; i++) {
+        cg_tensor *p = base->params[i];
+        if (!p->grad) continue;  /* PyTorch skips parameters without a grad */
+        float *buf = NULL;
+        bool first = false;
+        if (s->o.momentum != 0.0f) {
+            cg_tensor *b = cg_optim_param_state(base, "momentum_buffer", i, &first);
+            if (!b) return CG_ENOMEM;
+            buf = b->data;
+        }
+        sgd_kernel(p->data, p->grad->data, buf, p->numel, s->o, first);
+    }
+    return CG_OK;
+}
+
+static const cg_optimizer_type sgd_type = { "SGD", sgd_step, NULL };
+
+cg_optimizer *cg_sgd_new(cg_tensor *const *params, int64_t n, cg_sgd_options o) {
+    if (o.momentum < 0 || o.weight_decay < 0 || o.dampening < 0)
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "SGD: momentum %g, dampening %g, weight_decay %g must be >= 0",
+                                       o.momentum, o.dampening, o.weight_decay);
+    if (o.nesterov && (o.momentum <= 0 || o.dampening != 0))
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "SGD: nesterov needs momentum > 0 and zero dampening");
+    sgd *s = (sgd *)cg_optim_new(&sgd_type, sizeof *s, params, n, o.lr);
+    if (!s) return NULL;
+    s->o = o;
+    return &s->base;
+}
