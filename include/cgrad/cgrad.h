@@ -18,5 +18,8 @@
 #include "cgrad/ops.h"
 #include "cgrad/nn.h"
 #include "cgrad/optim.h"
+#include "cgrad/data.h"
+#include "cgrad/io.h"
+#include "cgrad/checkpoint.h"
 
 #endif
