@@ -1,0 +1,141 @@
+/* bench-train — training and evaluation throughput of the seed network on synthetic data.
+ *   bench-train [--batch 64] [--eval-batch 1000] [--threads N] [--windows 5] [--steps 20]
+ *               [--warmup 5] [--profile] [--json]
+ * Reports the median img/s over several timed windows after warm-up, the peak RSS, and (with
+ * --profile, or CG_PROFILE=1) the per-op time breakdown. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <cgrad/cgrad.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "bench-train: %s: %s\n", what, cg_last_error());
+    exit(1);
+}
+
+static long arg_long(int argc, char **argv, int *i, long lo, long hi) {
+    if (*i + 1 >= argc) { fprintf(stderr, "bench-train: %s needs a value\n", argv[*i]); exit(2); }
+    char *end;
+    long v = strtol(argv[++*i], &end, 10);
+    if (*end || v < lo || v > hi) {
+        fprintf(stderr, "bench-train: %s: '%s' is not in %ld..%ld\n", argv[*i - 1], argv[*i], lo, hi);
+        exit(2);
+    }
+    return v;
+}
+
+int main(int argc, char **argv) {
+    long batch = 64, eval_batch = 1000, threads = 0, windows = 5, steps = 20, warmup = 5;
+    int profile = 0, json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--batch")) batch = arg_long(argc, argv, &i, 1, 1 << 16);
+        else if (!strcmp(argv[i], "--eval-batch")) eval_batch = arg_long(argc, argv, &i, 1, 1 << 16);
+        else if (!strcmp(argv[i], "--threads")) threads = arg_long(argc, argv, &i, 1, 4096);
+        else if (!strcmp(argv[i], "--windows")) windows = arg_long(argc, argv, &i, 1, 1000);
+        else if (!strcmp(argv[i], "--steps")) steps = arg_long(argc, argv, &i, 1, 100000);
+        else if (!strcmp(argv[i], "--warmup")) warmup = arg_long(argc, argv, &i, 0, 100000);
+        else if (!strcmp(argv[i], "--profile")) profile = 1;
+        else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: bench-train [--batch 64] [--eval-batch 1000] [--threads N] [--windows 5]\n"
+                   "                   [--steps 20] [--warmup 5] [--profile] [--json]\n");
+            return 0;
+        } else { fprintf(stderr, "bench-train: unknown option '%s'\n", argv[i]); return 2; }
+    }
+    cg_set_num_threads((int)threads);
+    cg_manual_seed(1);
+    cg_module *net = cg_seed_net_new();
+    if (!net) die("model");
+    cg_named_list pl;
+    if (cg_module_parameters(net, &pl) != CG_OK) die("parameters");
+    cg_tensor **ps = malloc((size_t)pl.n * sizeof *ps);
+    for (int64_t i = 0; i < pl.n; i++) ps[i] = pl.items[i].tensor;
+    cg_optimizer *opt = cg_sgd_new(ps, pl.n, (cg_sgd_options){ .lr = 0.025f, .momentum = 0.9f });
+    if (!opt) die("optimizer");
+
+    cg_tensor *x = cg_tensor_randn(4, CG_SHAPE(batch, 1, 28, 28));
+    cg_tensor *xe = cg_tensor_randn(4, CG_SHAPE(eval_batch, 1, 28, 28));
+    int64_t *y = malloc((size_t)(batch > eval_batch ? batch : eval_batch) * sizeof *y);
+    for (long i = 0; i < (batch > eval_batch ? batch : eval_batch); i++) y[i] = i % 10;
+    if (!x || !xe || !y) die("data");
+
+    /* Training. */
+    double *ips = malloc((size_t)windows * sizeof *ips);
+    for (long w = -1; w < windows; w++) {
+        long n_steps = w < 0 ? warmup : steps;
+        if (w == 0 && (profile || cg_profile_enabled())) { cg_profile_enable(true); cg_profile_reset(); }
+        double t0 = now();
+        for (long s = 0; s < n_steps; s++) {
+            cg_optim_zero_grad(opt);
+            cg_tensor *loss = cg_nll_loss(cg_module_forward(net, x), y, batch, CG_REDUCTION_MEAN);
+            if (cg_backward(loss) != CG_OK) die("backward");
+            if (cg_optim_step(opt) != CG_OK) die("step");
+            cg_tape_release();
+        }
+        if (w >= 0) ips[w] = (double)(n_steps * batch) / (now() - t0);
+    }
+    double train_ips = median(ips, (int)windows);
+    if (cg_profile_enabled()) {
+        printf("per-op time, training (%ld windows x %ld steps):\n", windows, steps);
+        cg_profile_fprint(stdout);
+        cg_profile_reset();
+    }
+
+    /* Evaluation: no-grad, eval mode. */
+    cg_module_train(net, false);
+    bool prev = cg_set_grad_enabled(false);
+    long eval_steps = steps / 4 > 0 ? steps / 4 : 1;
+    for (long w = -1; w < windows; w++) {
+        long n_steps = w < 0 ? 1 : eval_steps;
+        double t0 = now();
+        for (long s = 0; s < n_steps; s++) {
+            if (!cg_module_forward(net, xe)) die("eval forward");
+            cg_tape_release();
+        }
+        if (w >= 0) ips[w] = (double)(n_steps * eval_batch) / (now() - t0);
+    }
+    cg_set_grad_enabled(prev);
+    double eval_ips = median(ips, (int)windows);
+    if (cg_profile_enabled()) { printf("per-op time, evaluation:\n"); cg_profile_fprint(stdout); }
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    if (json)
+        printf("{\"threads\": %d, \"batch\": %ld, \"train_img_s\": %.1f, \"eval_batch\": %ld, "
+               "\"eval_img_s\": %.1f, \"peak_rss_mb\": %.1f, \"blas\": \"%s\"}\n",
+               cg_get_num_threads(), batch, train_ips, eval_batch, eval_ips, ru.ru_maxrss / 1024.0, cg_blas_info());
+    else
+        printf("threads %d  %s\ntrain: batch %ld  %.1f img/s (median of %ld windows)\n"
+               "eval:  batch %ld  %.1f img/s\npeak RSS: %.1f MB\n",
+               cg_get_num_threads(), cg_blas_info(), batch, train_ips, windows, eval_batch, eval_ips,
+               ru.ru_maxrss / 1024.0);
+    free(ips);
+    free(y);
+    free(ps);
+    cg_named_list_free(&pl);
+    cg_tensor_free(x);
+    cg_tensor_free(xe);
+    cg_optim_free(opt);
+    cg_module_free(net);
+    cg_tape_free_all();
+    return 0;
+}
