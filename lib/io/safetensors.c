@@ -433,14 +433,14 @@ static cg_status parse_header(cg_safetensors *st, const unsigned char *header, s
     if (p.pos != p.n) { s = perr(&p, p.pos, "trailing garbage after the header's JSON object"); goto out; }
 
     /* Names and keys are unique. */
-    qsort(es, (size_t)n_e, sizeof *es, cmp_entry_name);
+    if (n_e > 1) qsort(es, (size_t)n_e, sizeof *es, cmp_entry_name);
     for (int64_t i = 1; i < n_e; i++)
         if (!strcmp(es[i].t.name, es[i - 1].t.name)) {
             s = perr(&p, es[i].pos > es[i - 1].pos ? es[i].pos : es[i - 1].pos,
                      "duplicate tensor name '%.80s'", es[i].t.name);
             goto out;
         }
-    qsort(st->meta, (size_t)st->n_meta, 2 * sizeof *st->meta, cmp_meta);
+    if (st->n_meta > 1) qsort(st->meta, (size_t)st->n_meta, 2 * sizeof *st->meta, cmp_meta);
     for (int64_t i = 1; i < st->n_meta; i++)
         if (!strcmp(st->meta[2 * i], st->meta[2 * i - 2])) {
             s = cg_error(CG_EFORMAT, "%s: duplicate __metadata__ key '%.80s'", st->name, st->meta[2 * i]);
@@ -450,7 +450,7 @@ static cg_status parse_header(cg_safetensors *st, const unsigned char *header, s
     /* The tensors tile the data section: sorted by offset, each begins where the last ended. */
     if (n_e && !(by_off = cg_malloc((size_t)n_e * sizeof *by_off))) { s = CG_ENOMEM; goto out; }
     for (int64_t i = 0; i < n_e; i++) by_off[i] = &es[i];
-    qsort(by_off, (size_t)n_e, sizeof *by_off, cmp_entry_off);
+    if (n_e > 1) qsort(by_off, (size_t)n_e, sizeof *by_off, cmp_entry_off);
     int64_t at = 0;
     for (int64_t i = 0; i < n_e; i++) {
         entry *e = by_off[i];
