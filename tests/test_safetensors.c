@@ -344,6 +344,11 @@ static void test_bad_length_prefix(void **s) {
     assert_int_equal(cg_safetensors_open(tpath("does-not-exist"), &st), CG_EIO);
     assert_non_null(strstr(cg_last_error(), "does-not-exist"));
     assert_int_equal(cg_safetensors_open(tmpdir, &st), CG_EIO);   /* a directory */
+    assert_non_null(strstr(cg_last_error(), "not a regular file"));
+    const char *fifo = tpath("fifo");   /* must neither hang waiting for a writer nor read it */
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(cg_safetensors_open(fifo, &st), CG_EIO);
+    assert_non_null(strstr(cg_last_error(), "not a regular file"));
     assert_int_equal(cg_safetensors_open_mem(NULL, 8, "p", &st), CG_EINVAL);
 }
 

@@ -539,8 +539,11 @@ cg_status cg_safetensors_open(const char *path, cg_safetensors **out) {
     if (!out) return cg_error(CG_EINVAL, "cg_safetensors_open: out is NULL");
     *out = NULL;
     if (!path) return cg_error(CG_EINVAL, "cg_safetensors_open: path is NULL");
-    FILE *f = fopen(path, "rb");
-    if (!f) return cg_error(CG_EIO, "%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return cg_error(CG_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { int e = errno; close(fd); return cg_error(CG_EIO, "%s: cannot open: %s", path, strerror(e)); }
     cg_status s;
     unsigned char b8[8];
     unsigned char *header = NULL;
