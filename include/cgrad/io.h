@@ -1,0 +1,98 @@
+/* cgrad/io.h — checkpoints in the safetensors format (https://huggingface.co/docs/safetensors).
+ *
+ *   cg_named_list sd; cg_module_state_dict(model, &sd);
+ *   cg_kv meta[] = { { "epoch", "3" } };
+ *   if (cg_safetensors_save("model.safetensors", sd.items, sd.n, meta, 1) != CG_OK)
+ *       fprintf(stderr, "%s\n", cg_last_error());
+ *
+ *   cg_safetensors *st;
+ *   if (cg_safetensors_open("model.safetensors", &st) == CG_OK &&
+ *       cg_safetensors_load_into(st, sd.items, sd.n) == CG_OK) { ... }
+ *   cg_safetensors_close(st);
+ *
+ * Layout: an 8-byte little-endian header length N, N bytes of UTF-8 JSON mapping each tensor name
+ * to {"dtype", "shape", "data_offsets": [begin, end]} (plus an optional "__metadata__" object of
+ * strings), then the raw little-endian data; offsets count from the first byte after the header.
+ *
+ * Ownership: a cg_safetensors returned by cg_safetensors_open* belongs to the caller, who frees it
+ * with cg_safetensors_close (NULL is a no-op), and every name, view, data pointer and metadata
+ * string obtained from it is borrowed and lives until that close. */
+#ifndef CGRAD_IO_H
+#define CGRAD_IO_H
+
+#include "cgrad/base.h"
+#include "cgrad/tensor.h"
+#include "cgrad/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A metadata entry: both strings are UTF-8 and are copied by the call that takes them. */
+typedef struct cg_kv { const char *key; const char *value; } cg_kv;
+
+/* Element types a file may hold. cgrad's tensors are F32; the others can be read via views. */
+typedef enum cg_st_dtype {
+    CG_ST_BOOL, CG_ST_U8, CG_ST_I8, CG_ST_I16, CG_ST_U16, CG_ST_F16, CG_ST_BF16,
+    CG_ST_I32, CG_ST_U32, CG_ST_F32, CG_ST_I64, CG_ST_U64, CG_ST_F64,
+} cg_st_dtype;
+CG_API const char *cg_st_dtype_name(cg_st_dtype d);   /* "F32"; "?" if unknown */
+CG_API int cg_st_dtype_size(cg_st_dtype d);           /* bytes per element; 0 if unknown */
+
+/* A borrowed view of one stored tensor. data holds nbytes raw little-endian bytes; it is
+ * aligned to the element size whenever the file's begin offset is a multiple of it (files cgrad
+ * writes always are), else read it with memcpy or cg_safetensors_to_f32. */
+typedef struct cg_st_tensor {
+    const char *name;
+    cg_st_dtype dtype;
+    int ndim;                       /* 0 (a scalar) .. CG_MAX_DIMS */
+    int64_t shape[CG_MAX_DIMS];
+    int64_t numel;
+    const void *data;
+    int64_t nbytes;
+} cg_st_tensor;
+
+typedef struct cg_safetensors cg_safetensors;   /* opaque: a parsed file, held in memory */
+
+/* Write items (sorted by name) and meta to path atomically: the bytes go to "<path>.tmp" in the
+ * same directory, are flushed and fsync'ed, then renamed over path, and the directory is synced,
+ * so a crash leaves either the old file or the new one. Names must be unique, valid UTF-8 and not
+ * "__metadata__"; meta keys likewise unique. meta may be NULL when n_meta == 0.
+ * CG_EINVAL for bad arguments, CG_EIO (naming the path) for any write failure. */
+CG_API cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, int64_t n,
+                                     const cg_kv *meta, int64_t n_meta);
+
+/* Read and validate the whole file (header, offsets, coverage of the data section). On error
+ * *out is NULL and cg_last_error() names the file and, for a malformed header, the byte offset.
+ * CG_EIO: the file cannot be read or is truncated; CG_EFORMAT: its contents are malformed. */
+CG_API cg_status cg_safetensors_open(const char *path, cg_safetensors **out);
+/* The same from bytes in memory (copied; buf may be freed afterwards). `name` labels errors. */
+CG_API cg_status cg_safetensors_open_mem(const void *buf, size_t size, const char *name,
+                                         cg_safetensors **out);
+CG_API void cg_safetensors_close(cg_safetensors *st);
+
+/* Tensors in name order (strcmp): i in [0, count). NULL when i is out of range. */
+CG_API int64_t cg_safetensors_count(const cg_safetensors *st);
+CG_API const cg_st_tensor *cg_safetensors_at(const cg_safetensors *st, int64_t i);
+/* The tensor named name, or NULL (no error is set: absence is an answer, not a failure). */
+CG_API const cg_st_tensor *cg_safetensors_find(const cg_safetensors *st, const char *name);
+
+/* Metadata: the value for key or NULL; and iteration in key order. */
+CG_API const char *cg_safetensors_meta(const cg_safetensors *st, const char *key);
+CG_API int64_t cg_safetensors_meta_count(const cg_safetensors *st);
+CG_API cg_status cg_safetensors_meta_at(const cg_safetensors *st, int64_t i,
+                                        const char **key, const char **value);
+
+/* Convert a view of dtype F32, F64, I64 or I32 to n == numel floats. */
+CG_API cg_status cg_safetensors_to_f32(const cg_st_tensor *t, float *dst, int64_t n);
+
+/* Copy each named tensor into items[i].tensor. All items are checked first (the name exists,
+ * dtype is F32, the shape matches exactly) and nothing is copied unless every one passes.
+ * Tensors in the file that no item names are ignored. */
+CG_API cg_status cg_safetensors_load_into(const cg_safetensors *st, const cg_named_tensor *items,
+                                          int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
