@@ -65,8 +65,8 @@ cg_tensor *cg_reshape(cg_tensor *x, int ndim, const int64_t *shape) {
 cg_tensor *cg_flatten(cg_tensor *x, int start_dim, int end_dim) {
     if (!x) return NULL;
     double t0 = cg_profile_begin();
-    if (x->ndim == 0) {  /* as PyTorch: a 0-d tensor flattens to [1] */
-        int s = cg_norm_dim("flatten", start_dim, 0), e = s < 0 ? -1 : cg_norm_dim("flatten", end_dim, 0);
+    if (x->ndim == 0) {  /* as PyTorch: a 0-d tensor flattens to [1]; dims 0 and -1 name it */
+        int s = cg_norm_dim("flatten", start_dim, 1), e = s < 0 ? -1 : cg_norm_dim("flatten", end_dim, 1);
         if (s < 0 || e < 0) return NULL;
         cg_tensor *y = view(&op_flatten, x, 1, (int64_t[]){ 1 });
         if (y) cg_profile_end("flatten", 0, t0);
