@@ -30,10 +30,14 @@ static cg_tensor *away_from_kink(unsigned salt) {
     return x;
 }
 
+/* act(x) + x: catches a backward that overwrites dx instead of accumulating. */
+static cg_tensor *apply1_plus_x(cg_tensor **in, void *ctx) { return cg_add(apply1(in, ctx), in[0]); }
+
 static void check(int which, float slope) {
     actx c = { which, slope };
     cg_tensor *x = away_from_kink(11);
     gradcheck(apply1, &x, 1, &c, 1e-3, 1e-3, 1e-2);
+    gradcheck(apply1_plus_x, &x, 1, &c, 1e-3, 1e-3, 1e-2);
     cg_tensor_free(x);
 }
 

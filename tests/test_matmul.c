@@ -126,6 +126,24 @@ static void test_transpose_grad(void **st) {
     }
 }
 
+/* transpose(x) + x on a square matrix: catches a backward that overwrites dx. */
+static cg_tensor *tr_plus_x(cg_tensor **in, void *ctx) { (void)ctx; return cg_add(cg_transpose(in[0], 0, 1), in[0]); }
+static void test_transpose_grad_accumulates(void **st) {
+    (void)st;
+    cg_tensor *x = test_tensor(2, CG_SHAPE(4, 4), -1, 1, 6, true);
+    gradcheck(tr_plus_x, &x, 1, NULL, 1e-3, 1e-3, 1e-2);
+    cg_tensor_free(x);
+}
+
+/* a . a on a square matrix: both sides' grads land in one buffer and must add up. */
+static cg_tensor *mm_self(cg_tensor **in, void *ctx) { (void)ctx; return cg_matmul(in[0], in[0]); }
+static void test_grad_same_input_twice(void **st) {
+    (void)st;
+    cg_tensor *x = test_tensor(2, CG_SHAPE(4, 4), -1, 1, 8, true);
+    gradcheck(mm_self, &x, 1, NULL, 1e-2, 2e-3, 1e-2);
+    cg_tensor_free(x);
+}
+
 static void test_transpose_errors(void **st) {
     (void)st;
     cg_tensor *x = cg_tensor_zeros(2, CG_SHAPE(2, 3));
@@ -146,6 +164,8 @@ int main(void) {
         cmocka_unit_test(test_empty_inner_dim),
         cmocka_unit_test(test_transpose_values),
         cmocka_unit_test(test_transpose_grad),
+        cmocka_unit_test(test_transpose_grad_accumulates),
+        cmocka_unit_test(test_grad_same_input_twice),
         cmocka_unit_test(test_transpose_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,6 +57,16 @@ static void test_grad_mean(void **st) { (void)st; check(CG_REDUCTION_MEAN, false
 static void test_grad_sum(void **st) { (void)st; check(CG_REDUCTION_SUM, false); check(CG_REDUCTION_SUM, true); }
 static void test_grad_none(void **st) { (void)st; check(CG_REDUCTION_NONE, false); check(CG_REDUCTION_NONE, true); }
 
+/* mse(p, t) + p: add's backward reaches p first, so an overwriting backward fails. */
+static cg_tensor *mse_plus_p(cg_tensor **in, void *ctx) { (void)ctx; return cg_add(cg_mse_loss(in[0], in[1], CG_REDUCTION_NONE), in[0]); }
+static void test_grad_accumulates(void **st) {
+    (void)st;
+    cg_tensor *in[2] = { test_tensor(1, CG_SHAPE(6), -1, 1, 3, true), test_tensor(1, CG_SHAPE(6), -1, 1, 4, true) };
+    gradcheck(mse_plus_p, in, 2, NULL, 1e-3, 1e-3, 1e-2);
+    cg_tensor_free(in[0]);
+    cg_tensor_free(in[1]);
+}
+
 static void test_errors(void **st) {
     (void)st;
     cg_tensor *p = cg_tensor_zeros(2, CG_SHAPE(2, 3)), *t = cg_tensor_zeros(2, CG_SHAPE(3, 2));
@@ -84,6 +94,7 @@ int main(void) {
         cmocka_unit_test(test_grad_mean),
         cmocka_unit_test(test_grad_sum),
         cmocka_unit_test(test_grad_none),
+        cmocka_unit_test(test_grad_accumulates),
         cmocka_unit_test(test_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,10 +23,15 @@ static cg_tensor *apply1(cg_tensor **in, void *ctx) {
     }
 }
 
+/* op(x) + x: add's backward reaches x first, so a backward that overwrites dx instead of
+ * accumulating loses the + x part and fails. */
+static cg_tensor *apply1_plus_x(cg_tensor **in, void *ctx) { return cg_add(apply1(in, ctx), in[0]); }
+
 static void check(int which, float s, float lo, float hi) {
     uctx c = { which, s };
     cg_tensor *x = test_tensor(3, CG_SHAPE(2, 3, 4), lo, hi, 7, true);
     gradcheck(apply1, &x, 1, &c, 1e-3, 1e-3, 1e-2);
+    gradcheck(apply1_plus_x, &x, 1, &c, 1e-3, 1e-3, 1e-2);
     cg_tensor_free(x);
 }
 

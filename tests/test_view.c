@@ -90,6 +90,10 @@ static cg_tensor *flatten_then_exp(cg_tensor **in, void *ctx) {
     return cg_exp(cg_flatten(in[0], 1, -1));
 }
 static cg_tensor *reshape_only(cg_tensor **in, void *ctx) { (void)ctx; return cg_reshape(in[0], 2, CG_SHAPE(6, 4)); }
+/* x reaches the output twice; mul's backward runs first, so a view backward that overwrites
+ * dx instead of accumulating fails. */
+static cg_tensor *reshape_times_x(cg_tensor **in, void *ctx) { (void)ctx; return cg_mul(cg_reshape(in[0], 2, CG_SHAPE(4, -1)), in[0]); }
+static cg_tensor *flatten_times_x(cg_tensor **in, void *ctx) { (void)ctx; return cg_mul(cg_flatten(in[0], 1, 1), in[0]); }
 
 static void test_grads(void **st) {
     (void)st;
@@ -97,6 +101,8 @@ static void test_grads(void **st) {
     gradcheck(reshape_then_transpose, &x, 1, NULL, 1e-3, 1e-3, 1e-2);
     gradcheck(flatten_then_exp, &x, 1, NULL, 1e-3, 1e-3, 1e-2);
     gradcheck(reshape_only, &x, 1, NULL, 1e-3, 1e-3, 1e-2);
+    gradcheck(reshape_times_x, &x, 1, NULL, 1e-3, 1e-3, 1e-2);
+    gradcheck(flatten_times_x, &x, 1, NULL, 1e-3, 1e-3, 1e-2);
     cg_tensor_free(x);
 }
 
