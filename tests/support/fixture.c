@@ -1,4 +1,4 @@
-/* tests/support/fixture.c — loader and comparisons for tests/fixtures/*.txt. */
+/* tests/support/fixture.c — loader and comparisons for the files in tests/fixtures/. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -81,7 +81,9 @@ fixture *fixture_load(const char *file) {
         char *name = next_token(&p);
         if (!name) fail_msg("%s: \"tensor\" without a name at the end", f->path);
         fx_entry e = { 0 };
-        e.name = strdup(name);
+        e.name = malloc(strlen(name) + 1);
+        assert_non_null(e.name);
+        strcpy(e.name, name);
         e.ndim = (int)parse_int(f->path, name, next_token(&p));
         if (e.ndim > CG_MAX_DIMS) fail_msg("%s: tensor %s: ndim %d too large", f->path, name, e.ndim);
         e.numel = 1;
