@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include "cgrad/cgrad.h"
+#include "gradcheck.h" /* test_tensor */
 
 typedef struct fixture fixture;
 
