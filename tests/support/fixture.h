@@ -3,7 +3,8 @@
  *
  * File format: '#' lines are comments; a tensor is "tensor NAME NDIM D0 ... Dn-1" on one line,
  * then its numel values (any whitespace between them). All calls fail the running cmocka test
- * with a message naming the file and tensor when something is missing or malformed. */
+ * with a message naming the file and tensor when something is missing or malformed.
+ * CG_FIXTURE_VERBOSE=1 in the environment prints how close each comparison came to its tolerance. */
 #ifndef CG_TEST_FIXTURE_H
 #define CG_TEST_FIXTURE_H
 
