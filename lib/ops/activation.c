@@ -1,0 +1,92 @@
+/* lib/ops/activation.c — relu, leaky_relu, sigmoid, tanh.
+ * Shape rule: y has x's shape. Backward: dx += dy * f'(.), from x (relu, leaky_relu: the kink
+ * at 0 takes the slope of the left side, as PyTorch) or from y (sigmoid, tanh).
+ * x, y, dx, dy all hold n floats, contiguous. */
+#include <math.h>
+#include "cg_internal.h"
+
+typedef enum { A_RELU, A_LEAKY, A_SIGMOID, A_TANH, A_COUNT } act_kind;
+
+/* y[n] = f(x[n]); slope is leaky_relu's negative slope. */
+static void act_forward(act_kind k, float *restrict y, const float *restrict x, int64_t n, float slope) {
+    switch (k) {
+    case A_RELU:
+        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+    case A_LEAKY:
+        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+        break;
+    case A_SIGMOID:
+        /* two branches so that exp never overflows: for x < 0, e^x / (1 + e^x) */
+        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            float e = expf(-fabsf(x[i]));
+            y[i] = x[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+        }
+        break;
+    case A_TANH:
+        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        break;
+    default: CG_ASSERT(0);
+    }
+}
+
+/* dx[n] += dy[n] * f'(x) — accumulates. */
+static void act_backward_kernel(act_kind k, float *restrict dx, const float *restrict dy,
+                                const float *restrict x, const float *restrict y, int64_t n, float slope) {
+    switch (k) {
+    case A_RELU:
+        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+        break;
+    case A_LEAKY:
+        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : slope * dy[i];
+        break;
+    case A_SIGMOID:
+        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case A_TANH:
+        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    default: CG_ASSERT(0);
+    }
+}
+
+static cg_status act_backward(cg_node *n) {
+    float *dx = cg_grad_data(n->in[0]);
+    if (!dx) return CG_ENOMEM;
+    act_backward_kernel((act_kind)n->iarg[0], dx, cg_out_grad(n), n->in[0]->data, n->out->data,
+                        n->out->numel, n->farg[0]);
+    return CG_OK;
+}
+
+static const cg_op_def op_act[A_COUNT] = {
+    [A_RELU] = { "relu", act_backward },       [A_LEAKY] = { "leaky_relu", act_backward },
+    [A_SIGMOID] = { "sigmoid", act_backward }, [A_TANH] = { "tanh", act_backward },
+};
+
+static cg_tensor *activation(act_kind k, cg_tensor *x, float slope) {
+    if (!x) return NULL;
+    const cg_op_def *op = &op_act[k];
+    double t0 = cg_profile_begin();
+    cg_tensor *y = cg_tape_tensor(x->ndim, x->shape);
+    if (!y) return NULL;
+    act_forward(k, y->data, x->data, x->numel, slope);
+    cg_node *n = cg_record(op, y, 1, &x);
+    if (!n) return NULL;
+    n->iarg[0] = k;
+    n->farg[0] = slope;
+    cg_profile_end(op->name, 0, t0);
+    return y;
+}
+
+cg_tensor *cg_relu(cg_tensor *x) { return activation(A_RELU, x, 0); }
+cg_tensor *cg_leaky_relu(cg_tensor *x, float negative_slope) { return activation(A_LEAKY, x, negative_slope); }
+cg_tensor *cg_sigmoid(cg_tensor *x) { return activation(A_SIGMOID, x, 0); }
+cg_tensor *cg_tanh(cg_tensor *x) { return activation(A_TANH, x, 0); }

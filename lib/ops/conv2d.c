@@ -1,0 +1,314 @@
+/* lib/ops/conv2d.c — 2-D convolution (cross-correlation, as PyTorch) by im2col + sgemm.
+ *
+ * Shape rule: x[N,C,H,W], w[OC,C/groups,KH,KW], b[OC] or NULL -> y[N,OC,OH,OW] with
+ *   OH = (H + 2*ph - dh*(KH-1) - 1) / sh + 1   (and likewise OW).
+ * C and OC must be divisible by groups.
+ *
+ * GEMM layout: one im2col and one sgemm per image and group. The columns of image n are
+ * cols[C*KH*KW, OH*OW]; group g owns rows g*Cg*KH*KW .. and y[n, g*OCg.., :] = W_g · cols_g lands
+ * in NCHW directly, so no transpose is needed. The column buffer is one image big (not the
+ * batch), so it stays in cache-sized territory (seed conv2: 288 x 576 floats = 648 KiB).
+ * A 1x1, stride-1, unpadded, undilated conv skips im2col: x[n] already is cols[C, H*W].
+ *
+ * Workspace: one thread-local buffer that only grows (cg_malloc), shared by every conv call on
+ * the thread; forward uses one column matrix, backward two (cols and dcols). After the first
+ * step of a training loop, conv2d allocates nothing.
+ *
+ * Backward per image (sequential over images, BLAS threads inside each sgemm):
+ *   dW_g += dy_ng · cols_gᵀ     (sgemm, beta = 1: each call owns all of dW, no race)
+ *   dcols_g = W_gᵀ · dy_ng       (sgemm, beta = 0), then col2im into dx[n], parallel over
+ *                                channels: channel c's rows write only dx[n,c,:,:].
+ *   db[oc] += sum dy[:,oc,:,:]  parallel over oc. */
+#include <cblas.h>
+#include "cg_internal.h"
+#include "im2col.h"
+
+/* ---- workspace ----------------------------------------------------------- */
+static _Thread_local float *ws_buf;
+static _Thread_local size_t ws_floats;
+
+/* The thread's workspace with room for `floats` floats (grows, never shrinks). */
+static float *workspace(size_t floats) {
+    if (floats <= ws_floats) return ws_buf;
+    float *p = cg_malloc(floats * sizeof(float));
+    if (!p) return NULL;
+    cg_free(ws_buf);
+    ws_buf = p;
+    ws_floats = floats;
+    return p;
+}
+
+int64_t cg_conv2d_workspace_bytes(void) { return (int64_t)(ws_floats * sizeof(float)); }
+
+void cg_conv2d_workspace_free(void) {
+    cg_free(ws_buf);
+    ws_buf = NULL;
+    ws_floats = 0;
+}
+
+/* ---- im2col / col2im ----------------------------------------------------- */
+/* cols[C*KH*KW, OH*OW] from x[C,H,W]; padding reads as 0. Parallel over rows. */
+void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_geom *g) {
+    const int64_t K = g->kh * g->kw, rows = g->c * K, ohw = g->oh * g->ow;
+    #pragma omp parallel for if (rows * ohw >= CG_OMP_MIN) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t c = r / K, ki = (r % K) / g->kw, kj = r % g->kw;
+        const float *xc = x + c * g->h * g->w;
+        float *dst = cols + r * ohw;
+        for (int64_t oh = 0; oh < g->oh; oh++) {
+            int64_t ih = oh * g->sh - g->ph + ki * g->dh;
+            float *d = dst + oh * g->ow;
+            if (ih < 0 || ih >= g->h) {
+                for (int64_t ow = 0; ow < g->ow; ow++) d[ow] = 0.0f;
+                continue;
+            }
+            const float *xr = xc + ih * g->w;
+            int64_t iw0 = kj * g->dw - g->pw;
+            for (int64_t ow = 0; ow < g->ow; ow++) {
+                int64_t iw = iw0 + ow * g->sw;
+                d[ow] = (iw >= 0 && iw < g->w) ? xr[iw] : 0.0f;
+            }
+        }
+    }
+}
+
+/* dx[C,H,W] += col2im(dcols[C*KH*KW, OH*OW]). Parallel over channels: channel c's rows write
+ * only dx[c], so threads never race. */
+void cg_col2im_add(float *restrict dx, const float *restrict dcols, const cg_im2col_geom *g) {
+    const int64_t K = g->kh * g->kw, ohw = g->oh * g->ow;
+    #pragma omp parallel for if (g->c * K * ohw >= CG_OMP_MIN) schedule(static)
+    for (int64_t c = 0; c < g->c; c++) {
+        float *dxc = dx + c * g->h * g->w;
+        for (int64_t k = 0; k < K; k++) {
+            int64_t ki = k / g->kw, kj = k % g->kw;
+            const float *src = dcols + (c * K + k) * ohw;
+            for (int64_t oh = 0; oh < g->oh; oh++) {
+                int64_t ih = oh * g->sh - g->ph + ki * g->dh;
+                if (ih < 0 || ih >= g->h) continue;
+                float *xr = dxc + ih * g->w;
+                const float *s = src + oh * g->ow;
+                int64_t iw0 = kj * g->dw - g->pw;
+                for (int64_t ow = 0; ow < g->ow; ow++) {
+                    int64_t iw = iw0 + ow * g->sw;
+                    if (iw >= 0 && iw < g->w) xr[iw] += s[ow];
+                }
+            }
+        }
+    }
+}
+
+/* ---- shapes -------------------------------------------------------------- */
+cg_conv2d_params cg_conv2d_defaults(void) {
+    return (cg_conv2d_params){ .stride = { 1, 1 }, .padding = { 0, 0 }, .dilation = { 1, 1 }, .groups = 1 };
+}
+
+typedef struct conv_plan {
+    int64_t n, oc, groups, cg, ocg;
+    cg_im2col_geom g;
+    bool direct;  /* 1x1, stride 1, no padding, dilation 1: x is the column matrix */
+} conv_plan;
+
+static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b,
+                                const cg_conv2d_params *p, conv_plan *pl) {
+    char s1[96], s2[96];
+    if (x->ndim != 4)
+        return cg_error(CG_ESHAPE, "conv2d: input must be 4-d [N,C,H,W], got %s",
+                        cg_shape_str(s1, sizeof s1, x->ndim, x->shape));
+    if (w->ndim != 4)
+        return cg_error(CG_ESHAPE, "conv2d: weight must be 4-d [OC,C/groups,KH,KW], got %s",
+                        cg_shape_str(s1, sizeof s1, w->ndim, w->shape));
+    for (int i = 0; i < 2; i++) {
+        if (p->stride[i] <= 0)
+            return cg_error(CG_EINVAL, "conv2d: stride[%d] = %lld must be positive", i, (long long)p->stride[i]);
+        if (p->dilation[i] <= 0)
+            return cg_error(CG_EINVAL, "conv2d: dilation[%d] = %lld must be positive", i, (long long)p->dilation[i]);
+        if (p->padding[i] < 0)
+            return cg_error(CG_EINVAL, "conv2d: padding[%d] = %lld must not be negative", i, (long long)p->padding[i]);
+    }
+    if (p->groups <= 0)
+        return cg_error(CG_EINVAL, "conv2d: groups = %lld must be positive", (long long)p->groups);
+    int64_t C = x->shape[1], OC = w->shape[0];
+    if (C % p->groups)
+        return cg_error(CG_ESHAPE, "conv2d: input channels %lld are not divisible by groups %lld",
+                        (long long)C, (long long)p->groups);
+    if (OC % p->groups)
+        return cg_error(CG_ESHAPE, "conv2d: output channels %lld are not divisible by groups %lld",
+                        (long long)OC, (long long)p->groups);
+    if (w->shape[1] != C / p->groups)
+        return cg_error(CG_ESHAPE, "conv2d: weight %s expects %lld input channels per group, input %s has %lld (groups %lld)",
+                        cg_shape_str(s1, sizeof s1, w->ndim, w->shape), (long long)w->shape[1],
+                        cg_shape_str(s2, sizeof s2, x->ndim, x->shape), (long long)(C / p->groups),
+                        (long long)p->groups);
+    if (b && (b->ndim != 1 || b->shape[0] != OC))
+        return cg_error(CG_ESHAPE, "conv2d: bias must be [%lld], got %s", (long long)OC,
+                        cg_shape_str(s1, sizeof s1, b->ndim, b->shape));
+    cg_im2col_geom *g = &pl->g;
+    g->c = C; g->h = x->shape[2]; g->w = x->shape[3];
+    g->kh = w->shape[2]; g->kw = w->shape[3];
+    g->sh = p->stride[0]; g->sw = p->stride[1];
+    g->ph = p->padding[0]; g->pw = p->padding[1];
+    g->dh = p->dilation[0]; g->dw = p->dilation[1];
+    int64_t ekh = g->dh * (g->kh - 1) + 1, ekw = g->dw * (g->kw - 1) + 1;
+    if (g->kh <= 0 || g->kw <= 0)
+        return cg_error(CG_ESHAPE, "conv2d: kernel %lldx%lld is empty", (long long)g->kh, (long long)g->kw);
+    if (ekh > g->h + 2 * g->ph || ekw > g->w + 2 * g->pw)
+        return cg_error(CG_ESHAPE, "conv2d: kernel %lldx%lld (dilated %lldx%lld) is larger than the padded input %lldx%lld",
+                        (long long)g->kh, (long long)g->kw, (long long)ekh, (long long)ekw,
+                        (long long)(g->h + 2 * g->ph), (long long)(g->w + 2 * g->pw));
+    g->oh = (g->h + 2 * g->ph - ekh) / g->sh + 1;
+    g->ow = (g->w + 2 * g->pw - ekw) / g->sw + 1;
+    pl->n = x->shape[0];
+    pl->oc = OC;
+    pl->groups = p->groups;
+    pl->cg = C / p->groups;
+    pl->ocg = OC / p->groups;
+    pl->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+    return CG_OK;
+}
+
+/* ---- forward ------------------------------------------------------------- */
+/* y[N,OC,OH,OW] = conv(x[N,C,H,W], w[OC,Cg,KH,KW]) + b[OC]; cols: C*KH*KW*OH*OW floats
+ * (unused when pl->direct). */
+static void conv2d_forward(float *restrict y, const float *restrict x, const float *restrict w,
+                           const float *restrict b, const conv_plan *pl, float *cols) {
+    const cg_im2col_geom *g = &pl->g;
+    const int64_t ohw = g->oh * g->ow, hw = g->h * g->w, K = g->kh * g->kw;
+    const int64_t ck = pl->cg * K;  /* GEMM inner size per group */
+    if (ck == 0) memset(y, 0, (size_t)(pl->n * pl->oc * ohw) * sizeof(float)); /* no input channels */
+    for (int64_t n = 0; n < pl->n && ck > 0; n++) {
+        const float *xn = x + n * g->c * hw;
+        float *yn = y + n * pl->oc * ohw;
+        const float *cn = xn;
+        if (!pl->direct) { cg_im2col(cols, xn, g); cn = cols; }
+        for (int64_t gi = 0; gi < pl->groups; gi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl->ocg, (int)ohw, (int)ck, 1.0f,
+                        w + gi * pl->ocg * ck, (int)ck, cn + gi * ck * ohw, (int)ohw, 0.0f,
+                        yn + gi * pl->ocg * ohw, (int)ohw);
+    }
+    if (b) {
+        const int64_t planes = pl->n * pl->oc;
+        #pragma omp parallel for if (planes * ohw >= CG_OMP_MIN) schedule(static)
+        for (int64_t p = 0; p < planes; p++) {
+            float bv = b[p % pl->oc], *yp = y + p * ohw;
+            for (int64_t i = 0; i < ohw; i++) yp[i] += bv;
+        }
+    }
+}
+
+/* ---- backward ------------------------------------------------------------ */
+/* db[OC] += sum over n, i of dy[n, oc, i] — parallel over oc */
+static void conv2d_backward_bias(float *restrict db, const float *restrict dy, int64_t N, int64_t OC, int64_t ohw) {
+    #pragma omp parallel for if (N * OC * ohw >= CG_OMP_MIN) schedule(static)
+    for (int64_t oc = 0; oc < OC; oc++) {
+        double s = 0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *d = dy + (n * OC + oc) * ohw;
+            for (int64_t i = 0; i < ohw; i++) s += d[i];
+        }
+        db[oc] += (float)s;
+    }
+}
+
+/* dx[N,C,H,W] += and dw[OC,Cg,KH,KW] += from dy[N,OC,OH,OW]; either of dx, dw may be NULL.
+ * ws: 2 * C*KH*KW*OH*OW floats (cols, dcols). */
+static void conv2d_backward_data(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                                 const conv_plan *pl, float *ws) {
+    const cg_im2col_geom *g = &pl->g;
+    const int64_t ohw = g->oh * g->ow, hw = g->h * g->w, K = g->kh * g->kw;
+    const int64_t ck = pl->cg * K, rows = g->c * K;
+    float *cols = ws, *dcols = ws + rows * ohw;
+    for (int64_t n = 0; n < pl->n; n++) {
+        const float *xn = x + n * g->c * hw, *dyn = dy + n * pl->oc * ohw;
+        if (dw) {
+            const float *cn = xn;
+            if (!pl->direct) { cg_im2col(cols, xn, g); cn = cols; }
+            for (int64_t gi = 0; gi < pl->groups; gi++)  /* dW_g[OCg, ck] += dy_g[OCg, ohw] · cols_gᵀ */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pl->ocg, (int)ck, (int)ohw, 1.0f,
+                            dyn + gi * pl->ocg * ohw, (int)ohw, cn + gi * ck * ohw, (int)ohw, 1.0f,
+                            dw + gi * pl->ocg * ck, (int)ck);
+        }
+        if (dx) {
+            float *dxn = dx + n * g->c * hw;
+            /* direct: dx_g[Cg, hw] += W_gᵀ · dy_g; else dcols_g = W_gᵀ · dy_g, then col2im. */
+            float *dst = pl->direct ? dxn : dcols;
+            float beta = pl->direct ? 1.0f : 0.0f;
+            for (int64_t gi = 0; gi < pl->groups; gi++)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ck, (int)ohw, (int)pl->ocg, 1.0f,
+                            w + gi * pl->ocg * ck, (int)ck, dyn + gi * pl->ocg * ohw, (int)ohw, beta,
+                            dst + gi * ck * ohw, (int)ohw);
+            if (!pl->direct) cg_col2im_add(dxn, dcols, g);
+        }
+    }
+}
+
+static void plan_from_node(const cg_node *nd, conv_plan *pl) {
+    const cg_tensor *x = nd->in[0], *w = nd->in[1];
+    cg_im2col_geom *g = &pl->g;
+    g->c = x->shape[1]; g->h = x->shape[2]; g->w = x->shape[3];
+    g->kh = w->shape[2]; g->kw = w->shape[3];
+    g->sh = nd->iarg[0]; g->sw = nd->iarg[1];
+    g->ph = nd->iarg[2]; g->pw = nd->iarg[3];
+    g->dh = nd->iarg[4]; g->dw = nd->iarg[5];
+    g->oh = nd->out->shape[2]; g->ow = nd->out->shape[3];
+    pl->groups = nd->iarg[6];
+    pl->direct = nd->iarg[7] != 0;
+    pl->n = x->shape[0];
+    pl->oc = w->shape[0];
+    pl->cg = g->c / pl->groups;
+    pl->ocg = pl->oc / pl->groups;
+}
+
+static cg_status conv2d_backward(cg_node *nd) {
+    conv_plan pl;
+    plan_from_node(nd, &pl);
+    cg_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
+    const float *dy = cg_out_grad(nd);
+    const int64_t ohw = pl.g.oh * pl.g.ow;
+    if (cg_requires_grad(b)) {
+        float *db = cg_grad_data(b);
+        if (!db) return CG_ENOMEM;
+        conv2d_backward_bias(db, dy, pl.n, pl.oc, ohw);
+    }
+    float *dx = NULL, *dw = NULL;
+    if (cg_requires_grad(x) && !(dx = cg_grad_data(x))) return CG_ENOMEM;
+    if (cg_requires_grad(w) && !(dw = cg_grad_data(w))) return CG_ENOMEM;
+    if (!dx && !dw) return CG_OK;
+    if (pl.n == 0 || ohw == 0 || pl.cg == 0 || pl.ocg == 0) return CG_OK;
+    float *ws = NULL;
+    if (!pl.direct) {
+        ws = workspace((size_t)(2 * pl.g.c * pl.g.kh * pl.g.kw * ohw));
+        if (!ws) return CG_ENOMEM;
+    }
+    conv2d_backward_data(dx, dw, dy, x->data, w->data, &pl, ws);
+    return CG_OK;
+}
+
+static const cg_op_def op_conv2d = { "conv2d", conv2d_backward };
+
+cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
+    if (!x || !w) return NULL;
+    double t0 = cg_profile_begin();
+    cg_conv2d_params def = cg_conv2d_defaults();
+    if (!p) p = &def;
+    conv_plan pl;
+    if (conv_plan_make(x, w, b, p, &pl) != CG_OK) return NULL;
+    cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ pl.n, pl.oc, pl.g.oh, pl.g.ow });
+    if (!y) return NULL;
+    if (y->numel) {
+        float *cols = NULL;
+        if (!pl.direct) {
+            cols = workspace((size_t)(pl.g.c * pl.g.kh * pl.g.kw * pl.g.oh * pl.g.ow));
+            if (!cols) return NULL;
+        }
+        conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &pl, cols);
+    }
+    cg_node *nd = cg_record(&op_conv2d, y, 3, (cg_tensor *[]){ x, w, b });
+    if (!nd) return NULL;
+    nd->iarg[0] = pl.g.sh; nd->iarg[1] = pl.g.sw;
+    nd->iarg[2] = pl.g.ph; nd->iarg[3] = pl.g.pw;
+    nd->iarg[4] = pl.g.dh; nd->iarg[5] = pl.g.dw;
+    nd->iarg[6] = pl.groups;
+    nd->iarg[7] = pl.direct;
+    cg_profile_end("conv2d", 0, t0);
+    return y;
+}

@@ -1,0 +1,94 @@
+/* lib/ops/linear.c — y = x · wᵀ + b by cblas_sgemm.
+ *
+ * Shape rule: x[..., in] (N = all leading dims together, one row if x is 1-d), w[out, in],
+ * b[out] or NULL -> y[..., out].
+ * Backward: dx[N,in] += dy[N,out] · w;  dw[out,in] += dyᵀ · x;  db[out] += column sums of dy.
+ * Each sgemm owns its whole output, so nothing races. */
+#include <cblas.h>
+#include "cg_internal.h"
+
+/* y[N,out] = x[N,in] · w[out,in]ᵀ + b[out] */
+static void linear_forward(float *restrict y, const float *restrict x, const float *restrict w,
+                           const float *restrict b, int64_t N, int64_t in, int64_t out) {
+    if (N == 0 || out == 0) return;
+    if (b) {
+        #pragma omp parallel for if (N * out >= CG_OMP_MIN) schedule(static)
+        for (int64_t i = 0; i < N; i++) memcpy(y + i * out, b, (size_t)out * sizeof(float));
+    } else {
+        memset(y, 0, (size_t)(N * out) * sizeof(float));
+    }
+    if (in == 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)out, (int)in, 1.0f,
+                x, (int)in, w, (int)in, 1.0f, y, (int)out);
+}
+
+/* db[out] += sum_i dy[i, o] — parallel over o */
+static void linear_backward_bias(float *restrict db, const float *restrict dy, int64_t N, int64_t out) {
+    #pragma omp parallel for if (N * out >= CG_OMP_MIN) schedule(static)
+    for (int64_t o = 0; o < out; o++) {
+        double s = 0;
+        for (int64_t i = 0; i < N; i++) s += dy[i * out + o];
+        db[o] += (float)s;
+    }
+}
+
+static cg_status linear_backward(cg_node *n) {
+    cg_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    const int64_t N = n->iarg[0], in = n->iarg[1], out = n->iarg[2];
+    const float *dy = cg_out_grad(n);
+    bool work = N > 0 && in > 0 && out > 0;
+    if (cg_requires_grad(x)) {
+        float *dx = cg_grad_data(x);
+        if (!dx) return CG_ENOMEM;
+        if (work)  /* dx[N,in] += dy[N,out] · w[out,in] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)in, (int)out, 1.0f,
+                        dy, (int)out, w->data, (int)in, 1.0f, dx, (int)in);
+    }
+    if (cg_requires_grad(w)) {
+        float *dw = cg_grad_data(w);
+        if (!dw) return CG_ENOMEM;
+        if (work)  /* dw[out,in] += dy[N,out]ᵀ · x[N,in] */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in, (int)N, 1.0f,
+                        dy, (int)out, x->data, (int)in, 1.0f, dw, (int)in);
+    }
+    if (cg_requires_grad(b)) {
+        float *db = cg_grad_data(b);
+        if (!db) return CG_ENOMEM;
+        linear_backward_bias(db, dy, N, out);
+    }
+    return CG_OK;
+}
+
+static const cg_op_def op_linear = { "linear", linear_backward };
+
+cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
+    if (!x || !w) return NULL;
+    double t0 = cg_profile_begin();
+    char s1[96], s2[96];
+    if (w->ndim != 2)
+        return CG_FAIL(CG_ESHAPE, "linear: weight must be 2-d [out, in], got %s",
+                       cg_shape_str(s1, sizeof s1, w->ndim, w->shape));
+    const int64_t out = w->shape[0], in = w->shape[1];
+    if (x->ndim < 1 || x->shape[x->ndim - 1] != in)
+        return CG_FAIL(CG_ESHAPE, "linear: input %s does not end in the weight's in-features %lld (weight %s)",
+                       cg_shape_str(s1, sizeof s1, x->ndim, x->shape), (long long)in,
+                       cg_shape_str(s2, sizeof s2, w->ndim, w->shape));
+    if (b && (b->ndim != 1 || b->shape[0] != out))
+        return CG_FAIL(CG_ESHAPE, "linear: bias must be [%lld], got %s", (long long)out,
+                       cg_shape_str(s1, sizeof s1, b->ndim, b->shape));
+    int64_t N = in ? x->numel / in : 1;
+    if (!in) { N = 1; for (int i = 0; i < x->ndim - 1; i++) N *= x->shape[i]; }
+    if (N > INT32_MAX || in > INT32_MAX || out > INT32_MAX)
+        return CG_FAIL(CG_ESHAPE, "linear: sizes beyond BLAS's int range");
+    int64_t shape[CG_MAX_DIMS];
+    for (int i = 0; i < x->ndim - 1; i++) shape[i] = x->shape[i];
+    shape[x->ndim - 1] = out;
+    cg_tensor *y = cg_tape_tensor(x->ndim, shape);
+    if (!y) return NULL;
+    linear_forward(y->data, x->data, w->data, b ? b->data : NULL, N, in, out);
+    cg_node *n = cg_record(&op_linear, y, 3, (cg_tensor *[]){ x, w, b });
+    if (!n) return NULL;
+    n->iarg[0] = N; n->iarg[1] = in; n->iarg[2] = out;
+    cg_profile_end("linear", 0, t0);
+    return y;
+}

@@ -1,0 +1,82 @@
+/* lib/ops/nll_loss.c — negative log-likelihood over log-probabilities, and cross-entropy.
+ *
+ * Shape rule: logp[N,C], target: N int64 class indices in [0, C) -> [] (mean, sum) or [N] (none).
+ * loss_i = -logp[i, t_i]; mean divides the sum by N (N = 0 gives NaN, as PyTorch).
+ * Backward: dlogp[i, t_i] += -dy_i (none) or -dy * scale (mean: 1/N, sum: 1).
+ * The targets are copied into tape scratch, so the caller's array may change after the call. */
+#include <math.h>
+#include "cg_internal.h"
+
+/* loss over N rows of logp[N,C] at targets t[N]; none: y[N], else y[0] = scale * sum */
+static void nll_forward(float *restrict y, const float *restrict logp, const int64_t *restrict t,
+                        int64_t N, int64_t C, cg_reduction r) {
+    if (r == CG_REDUCTION_NONE) {
+        for (int64_t i = 0; i < N; i++) y[i] = -logp[i * C + t[i]];
+        return;
+    }
+    double s = 0;
+    for (int64_t i = 0; i < N; i++) s -= logp[i * C + t[i]];
+    y[0] = (float)(r == CG_REDUCTION_MEAN ? s / (double)N : s);
+}
+
+/* dlogp[i, t_i] += -dy[i or 0] * scale */
+static cg_status nll_backward(cg_node *n) {
+    float *dx = cg_grad_data(n->in[0]);
+    if (!dx) return CG_ENOMEM;
+    const int64_t N = n->iarg[0], C = n->iarg[1];
+    const cg_reduction r = (cg_reduction)n->iarg[2];
+    const int64_t *t = n->aux;
+    const float *dy = cg_out_grad(n);
+    for (int64_t i = 0; i < N; i++) {
+        float g = r == CG_REDUCTION_NONE ? dy[i] : dy[0] * n->farg[0];
+        dx[i * C + t[i]] -= g;
+    }
+    return CG_OK;
+}
+
+static const cg_op_def op_nll_loss = { "nll_loss", nll_backward };
+
+cg_tensor *cg_nll_loss(cg_tensor *logp, const int64_t *target, int64_t n, cg_reduction r) {
+    if (!logp) return NULL;
+    double t0 = cg_profile_begin();
+    char s[96];
+    if (logp->ndim != 2)
+        return CG_FAIL(CG_ESHAPE, "nll_loss: input must be 2-d [N,C], got %s",
+                       cg_shape_str(s, sizeof s, logp->ndim, logp->shape));
+    if (r != CG_REDUCTION_MEAN && r != CG_REDUCTION_SUM && r != CG_REDUCTION_NONE)
+        return CG_FAIL(CG_EINVAL, "nll_loss: unknown reduction %d", (int)r);
+    const int64_t N = logp->shape[0], C = logp->shape[1];
+    if (n != N)
+        return CG_FAIL(CG_ESHAPE, "nll_loss: %lld targets for an input of %lld rows %s", (long long)n,
+                       (long long)N, cg_shape_str(s, sizeof s, logp->ndim, logp->shape));
+    if (N > 0 && !target) return CG_FAIL(CG_EINVAL, "nll_loss: target is NULL");
+    for (int64_t i = 0; i < N; i++)
+        if (target[i] < 0 || target[i] >= C)
+            return CG_FAIL(CG_EINVAL, "nll_loss: target[%lld] = %lld is out of range [0, %lld)",
+                           (long long)i, (long long)target[i], (long long)C);
+    cg_tensor *y = r == CG_REDUCTION_NONE ? cg_tape_tensor(1, (int64_t[]){ N }) : cg_tape_tensor(0, NULL);
+    if (!y) return NULL;
+    nll_forward(y->data, logp->data, target, N, C, r);
+    cg_node *nd = cg_record(&op_nll_loss, y, 1, &logp);
+    if (!nd) return NULL;
+    if (cg_node_recorded(nd)) {
+        int64_t *t = cg_tape_scratch((size_t)(N ? N : 1) * sizeof(int64_t));
+        if (!t) return NULL;
+        if (N) memcpy(t, target, (size_t)N * sizeof(int64_t));
+        nd->aux = t;
+    }
+    nd->iarg[0] = N; nd->iarg[1] = C; nd->iarg[2] = r;
+    nd->farg[0] = r == CG_REDUCTION_MEAN ? 1.0f / (float)N : 1.0f;
+    cg_profile_end("nll_loss", 0, t0);
+    return y;
+}
+
+cg_tensor *cg_cross_entropy(cg_tensor *logits, const int64_t *target, int64_t n, cg_reduction r) {
+    if (!logits) return NULL;
+    if (logits->ndim != 2) {
+        char s[96];
+        return CG_FAIL(CG_ESHAPE, "cross_entropy: logits must be 2-d [N,C], got %s",
+                       cg_shape_str(s, sizeof s, logits->ndim, logits->shape));
+    }
+    return cg_nll_loss(cg_log_softmax(logits, 1), target, n, r);
+}

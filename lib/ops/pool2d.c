@@ -1,0 +1,211 @@
+/* lib/ops/pool2d.c — max and average pooling over the last two dims of [N,C,H,W] (or [C,H,W]).
+ *
+ * Shape rule: OH = (H + 2*ph - KH) / sh + 1 (floor, PyTorch's ceil_mode=false), likewise OW;
+ * padding must be at most half the kernel (PyTorch's rule), so no window is all padding.
+ * max: padding acts as -inf; NaN propagates (as PyTorch). Backward routes dy to the argmax,
+ *      saved as int32 offsets within the plane in tape scratch.
+ * avg: count_include_pad = true, so every window divides by KH*KW.
+ * Both run in parallel over the N*C planes; each thread owns its planes' outputs and grads. */
+#include <math.h>
+#include "cg_internal.h"
+
+cg_pool2d_params cg_pool2d_defaults(int64_t k) {
+    return (cg_pool2d_params){ .kernel = { k, k }, .stride = { k, k }, .padding = { 0, 0 } };
+}
+
+typedef struct pool_geom {
+    int64_t planes, h, w, kh, kw, sh, sw, ph, pw, oh, ow;
+} pool_geom;
+
+static cg_status pool_geom_make(const char *op, const cg_tensor *x, const cg_pool2d_params *p, pool_geom *g) {
+    char s[96];
+    if (x->ndim != 4 && x->ndim != 3)
+        return cg_error(CG_ESHAPE, "%s: input must be [N,C,H,W] or [C,H,W], got %s", op,
+                        cg_shape_str(s, sizeof s, x->ndim, x->shape));
+    for (int i = 0; i < 2; i++) {
+        if (p->kernel[i] <= 0)
+            return cg_error(CG_EINVAL, "%s: kernel[%d] = %lld must be positive", op, i, (long long)p->kernel[i]);
+        if (p->stride[i] <= 0)
+            return cg_error(CG_EINVAL, "%s: stride[%d] = %lld must be positive", op, i, (long long)p->stride[i]);
+        if (p->padding[i] < 0 || 2 * p->padding[i] > p->kernel[i])
+            return cg_error(CG_EINVAL, "%s: padding[%d] = %lld must be in [0, kernel/2 = %lld]", op, i,
+                            (long long)p->padding[i], (long long)(p->kernel[i] / 2));
+    }
+    g->h = x->shape[x->ndim - 2];
+    g->w = x->shape[x->ndim - 1];
+    if (x->ndim == 4) g->planes = x->shape[0] * x->shape[1];
+    else g->planes = x->shape[0];
+    g->kh = p->kernel[0]; g->kw = p->kernel[1];
+    g->sh = p->stride[0]; g->sw = p->stride[1];
+    g->ph = p->padding[0]; g->pw = p->padding[1];
+    if (g->kh > g->h + 2 * g->ph || g->kw > g->w + 2 * g->pw)
+        return cg_error(CG_ESHAPE, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld", op,
+                        (long long)g->kh, (long long)g->kw, (long long)(g->h + 2 * g->ph),
+                        (long long)(g->w + 2 * g->pw));
+    if (g->h * g->w > INT32_MAX)
+        return cg_error(CG_ESHAPE, "%s: a plane of %lldx%lld is too large", op, (long long)g->h, (long long)g->w);
+    g->oh = (g->h + 2 * g->ph - g->kh) / g->sh + 1;
+    g->ow = (g->w + 2 * g->pw - g->kw) / g->sw + 1;
+    return CG_OK;
+}
+
+static void out_shape(const cg_tensor *x, const pool_geom *g, int64_t *shape) {
+    for (int i = 0; i < x->ndim - 2; i++) shape[i] = x->shape[i];
+    shape[x->ndim - 2] = g->oh;
+    shape[x->ndim - 1] = g->ow;
+}
+
+/* ---- max ----------------------------------------------------------------- */
+/* y[P,OH,OW] = max over the window of x[P,H,W]; arg[P,OH,OW] = offset of the max in its plane */
+static void max_pool_forward(float *restrict y, int32_t *restrict arg, const float *restrict x, const pool_geom *g) {
+    const int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
+    #pragma omp parallel for if (g->planes * ohw * g->kh * g->kw >= CG_OMP_MIN) schedule(static)
+    for (int64_t p = 0; p < g->planes; p++) {
+        const float *xp = x + p * hw;
+        for (int64_t oh = 0; oh < g->oh; oh++) {
+            int64_t h0 = oh * g->sh - g->ph;
+            for (int64_t ow = 0; ow < g->ow; ow++) {
+                int64_t w0 = ow * g->sw - g->pw;
+                float best = -INFINITY;
+                int64_t bi = -1;
+                for (int64_t i = h0 < 0 ? 0 : h0; i < h0 + g->kh && i < g->h; i++)
+                    for (int64_t j = w0 < 0 ? 0 : w0; j < w0 + g->kw && j < g->w; j++) {
+                        float v = xp[i * g->w + j];
+                        if (bi < 0 || v > best || isnan(v)) {
+                            best = v;
+                            bi = i * g->w + j;
+                            if (isnan(v)) goto done;
+                        }
+                    }
+            done:
+                y[p * ohw + oh * g->ow + ow] = best;
+                arg[p * ohw + oh * g->ow + ow] = (int32_t)bi;
+            }
+        }
+    }
+}
+
+/* dx[P,H,W] += dy routed to the saved argmax — parallel over planes */
+static void max_pool_backward_kernel(float *restrict dx, const float *restrict dy, const int32_t *restrict arg,
+                                     int64_t planes, int64_t ohw, int64_t hw) {
+    #pragma omp parallel for if (planes * ohw >= CG_OMP_MIN) schedule(static)
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t i = 0; i < ohw; i++) {
+            int32_t a = arg[p * ohw + i];
+            if (a >= 0) dx[p * hw + a] += dy[p * ohw + i];
+        }
+}
+
+static cg_status max_pool_backward(cg_node *n) {
+    float *dx = cg_grad_data(n->in[0]);
+    if (!dx) return CG_ENOMEM;
+    max_pool_backward_kernel(dx, cg_out_grad(n), n->aux, n->iarg[0], n->iarg[1], n->iarg[2]);
+    return CG_OK;
+}
+
+static const cg_op_def op_max_pool2d = { "max_pool2d", max_pool_backward };
+
+cg_tensor *cg_max_pool2d(cg_tensor *x, const cg_pool2d_params *p) {
+    if (!x) return NULL;
+    if (!p) return CG_FAIL(CG_EINVAL, "max_pool2d: params is NULL");
+    double t0 = cg_profile_begin();
+    pool_geom g;
+    if (pool_geom_make("max_pool2d", x, p, &g) != CG_OK) return NULL;
+    int64_t shape[4];
+    out_shape(x, &g, shape);
+    cg_tensor *y = cg_tape_tensor(x->ndim, shape);
+    if (!y) return NULL;
+    int32_t *arg = cg_tape_scratch((size_t)y->numel * sizeof(int32_t));
+    if (!arg) return NULL;
+    max_pool_forward(y->data, arg, x->data, &g);
+    cg_node *n = cg_record(&op_max_pool2d, y, 1, &x);
+    if (!n) return NULL;
+    n->iarg[0] = g.planes;
+    n->iarg[1] = g.oh * g.ow;
+    n->iarg[2] = g.h * g.w;
+    n->aux = arg;
+    cg_profile_end("max_pool2d", 0, t0);
+    return y;
+}
+
+/* ---- average ------------------------------------------------------------- */
+/* y[P,OH,OW] = sum over the window of x[P,H,W] / (KH*KW); padding counts as zeros */
+static void avg_pool_forward(float *restrict y, const float *restrict x, const pool_geom *g) {
+    const int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
+    const float inv = 1.0f / (float)(g->kh * g->kw);
+    #pragma omp parallel for if (g->planes * ohw * g->kh * g->kw >= CG_OMP_MIN) schedule(static)
+    for (int64_t p = 0; p < g->planes; p++) {
+        const float *xp = x + p * hw;
+        for (int64_t oh = 0; oh < g->oh; oh++) {
+            int64_t h0 = oh * g->sh - g->ph;
+            for (int64_t ow = 0; ow < g->ow; ow++) {
+                int64_t w0 = ow * g->sw - g->pw;
+                float s = 0.0f;
+                for (int64_t i = h0 < 0 ? 0 : h0; i < h0 + g->kh && i < g->h; i++)
+                    for (int64_t j = w0 < 0 ? 0 : w0; j < w0 + g->kw && j < g->w; j++) s += xp[i * g->w + j];
+                y[p * ohw + oh * g->ow + ow] = s * inv;
+            }
+        }
+    }
+}
+
+/* dx[P,H,W] += dy[P,OH,OW] / (KH*KW) spread over each window — parallel over planes */
+static void avg_pool_backward_kernel(float *restrict dx, const float *restrict dy, const pool_geom *g) {
+    const int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
+    const float inv = 1.0f / (float)(g->kh * g->kw);
+    #pragma omp parallel for if (g->planes * ohw * g->kh * g->kw >= CG_OMP_MIN) schedule(static)
+    for (int64_t p = 0; p < g->planes; p++) {
+        float *dxp = dx + p * hw;
+        for (int64_t oh = 0; oh < g->oh; oh++) {
+            int64_t h0 = oh * g->sh - g->ph;
+            for (int64_t ow = 0; ow < g->ow; ow++) {
+                int64_t w0 = ow * g->sw - g->pw;
+                float d = dy[p * ohw + oh * g->ow + ow] * inv;
+                for (int64_t i = h0 < 0 ? 0 : h0; i < h0 + g->kh && i < g->h; i++)
+                    for (int64_t j = w0 < 0 ? 0 : w0; j < w0 + g->kw && j < g->w; j++) dxp[i * g->w + j] += d;
+            }
+        }
+    }
+}
+
+static void geom_from_node(const cg_node *n, pool_geom *g) {
+    const cg_tensor *x = n->in[0], *y = n->out;
+    g->h = x->shape[x->ndim - 2]; g->w = x->shape[x->ndim - 1];
+    g->oh = y->shape[y->ndim - 2]; g->ow = y->shape[y->ndim - 1];
+    g->planes = n->iarg[0];
+    g->kh = n->iarg[1]; g->kw = n->iarg[2];
+    g->sh = n->iarg[3]; g->sw = n->iarg[4];
+    g->ph = n->iarg[5]; g->pw = n->iarg[6];
+}
+
+static cg_status avg_pool_backward(cg_node *n) {
+    float *dx = cg_grad_data(n->in[0]);
+    if (!dx) return CG_ENOMEM;
+    pool_geom g;
+    geom_from_node(n, &g);
+    avg_pool_backward_kernel(dx, cg_out_grad(n), &g);
+    return CG_OK;
+}
+
+static const cg_op_def op_avg_pool2d = { "avg_pool2d", avg_pool_backward };
+
+cg_tensor *cg_avg_pool2d(cg_tensor *x, const cg_pool2d_params *p) {
+    if (!x) return NULL;
+    if (!p) return CG_FAIL(CG_EINVAL, "avg_pool2d: params is NULL");
+    double t0 = cg_profile_begin();
+    pool_geom g;
+    if (pool_geom_make("avg_pool2d", x, p, &g) != CG_OK) return NULL;
+    int64_t shape[4];
+    out_shape(x, &g, shape);
+    cg_tensor *y = cg_tape_tensor(x->ndim, shape);
+    if (!y) return NULL;
+    avg_pool_forward(y->data, x->data, &g);
+    cg_node *n = cg_record(&op_avg_pool2d, y, 1, &x);
+    if (!n) return NULL;
+    n->iarg[0] = g.planes;
+    n->iarg[1] = g.kh; n->iarg[2] = g.kw;
+    n->iarg[3] = g.sh; n->iarg[4] = g.sw;
+    n->iarg[5] = g.ph; n->iarg[6] = g.pw;
+    cg_profile_end("avg_pool2d", 0, t0);
+    return y;
+}

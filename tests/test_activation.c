@@ -1,0 +1,114 @@
+/* tests/test_activation.c — relu, leaky_relu, sigmoid, tanh: values, gradients (inputs kept
+ * at least 0.05 from relu's kink), saturation without overflow. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <string.h>
+#include "gradcheck.h"
+
+typedef struct { int which; float slope; } actx;
+
+static cg_tensor *apply1(cg_tensor **in, void *ctx) {
+    const actx *c = ctx;
+    switch (c->which) {
+    case 0: return cg_relu(in[0]);
+    case 1: return cg_leaky_relu(in[0], c->slope);
+    case 2: return cg_sigmoid(in[0]);
+    default: return cg_tanh(in[0]);
+    }
+}
+
+/* Values in [-2, 2] moved out of (-0.05, 0.05): central differences straddling 0 would see
+ * the kink. */
+static cg_tensor *away_from_kink(unsigned salt) {
+    cg_tensor *x = test_tensor(2, CG_SHAPE(5, 7), -2, 2, salt, true);
+    float *d = cg_tensor_data(x);
+    for (int64_t i = 0; i < cg_tensor_numel(x); i++)
+        if (fabsf(d[i]) < 0.05f) d[i] = d[i] < 0 ? -0.05f - d[i] : 0.05f + d[i];
+    return x;
+}
+
+/* act(x) + x: catches a backward that overwrites dx instead of accumulating. */
+static cg_tensor *apply1_plus_x(cg_tensor **in, void *ctx) { return cg_add(apply1(in, ctx), in[0]); }
+
+static void check(int which, float slope) {
+    actx c = { which, slope };
+    cg_tensor *x = away_from_kink(11);
+    gradcheck(apply1, &x, 1, &c, 1e-3, 1e-3, 1e-2);
+    gradcheck(apply1_plus_x, &x, 1, &c, 1e-3, 1e-3, 1e-2);
+    cg_tensor_free(x);
+}
+
+static void test_relu_grad(void **st) { (void)st; check(0, 0); }
+static void test_leaky_relu_grad(void **st) { (void)st; check(1, 0.01f); check(1, 0.3f); }
+static void test_sigmoid_grad(void **st) { (void)st; check(2, 0); }
+static void test_tanh_grad(void **st) { (void)st; check(3, 0); }
+
+static void test_values(void **st) {
+    (void)st;
+    cg_tensor *x = cg_tensor_from_array(1, CG_SHAPE(5), (float[]){ -2, -0.5f, 0, 0.5f, 3 });
+    const float *y;
+    y = cg_tensor_cdata(cg_relu(x));
+    float relu[] = { 0, 0, 0, 0.5f, 3 };
+    for (int i = 0; i < 5; i++) assert_float_equal(y[i], relu[i], 0);
+    y = cg_tensor_cdata(cg_leaky_relu(x, 0.1f));
+    float leaky[] = { -0.2f, -0.05f, 0, 0.5f, 3 };
+    for (int i = 0; i < 5; i++) assert_float_equal(y[i], leaky[i], 1e-7);
+    y = cg_tensor_cdata(cg_sigmoid(x));
+    float sig[] = { 0.11920292f, 0.37754067f, 0.5f, 0.62245933f, 0.95257413f };
+    for (int i = 0; i < 5; i++) assert_float_equal(y[i], sig[i], 1e-6);
+    y = cg_tensor_cdata(cg_tanh(x));
+    float th[] = { -0.96402758f, -0.46211716f, 0, 0.46211716f, 0.99505475f };
+    for (int i = 0; i < 5; i++) assert_float_equal(y[i], th[i], 1e-6);
+    cg_tape_release();
+    cg_tensor_free(x);
+}
+
+static void test_relu_grad_values(void **st) {
+    (void)st;
+    /* d/dx sum(relu(x)) is 1 where x > 0, 0 elsewhere (0 at the kink, as PyTorch) */
+    cg_tensor *x = cg_tensor_from_array(1, CG_SHAPE(4), (float[]){ -1, 0, 0.5f, 2 });
+    cg_tensor_set_requires_grad(x, true);
+    assert_int_equal(cg_backward(cg_sum(cg_relu(x))), CG_OK);
+    float want[] = { 0, 0, 1, 1 };
+    for (int i = 0; i < 4; i++) assert_float_equal(cg_tensor_cdata(cg_tensor_grad(x))[i], want[i], 0);
+    cg_tape_release();
+    cg_tensor_free(x);
+}
+
+static void test_sigmoid_saturates(void **st) {
+    (void)st;
+    cg_tensor *x = cg_tensor_from_array(1, CG_SHAPE(2), (float[]){ -200, 200 });
+    const float *y = cg_tensor_cdata(cg_sigmoid(x));
+    assert_true(isfinite(y[0]) && isfinite(y[1]));
+    assert_float_equal(y[0], 0, 1e-30);
+    assert_float_equal(y[1], 1, 0);
+    cg_tape_release();
+    cg_tensor_free(x);
+}
+
+static void test_null_propagates(void **st) {
+    (void)st;
+    assert_null(cg_relu(NULL));
+    assert_null(cg_leaky_relu(NULL, 0.1f));
+    assert_null(cg_sigmoid(NULL));
+    assert_null(cg_tanh(NULL));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_relu_grad),
+        cmocka_unit_test(test_leaky_relu_grad),
+        cmocka_unit_test(test_sigmoid_grad),
+        cmocka_unit_test(test_tanh_grad),
+        cmocka_unit_test(test_relu_grad_values),
+        cmocka_unit_test(test_sigmoid_saturates),
+        cmocka_unit_test(test_null_propagates),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    cg_tape_free_all();
+    return rc;
+}
