@@ -18,5 +18,6 @@
 #include "cgrad/ops.h"
 #include "cgrad/nn.h"
 #include "cgrad/optim.h"
+#include "cgrad/data.h"
 
 #endif
