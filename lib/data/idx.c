@@ -1,0 +1,319 @@
+/* lib/data/idx.c — IDX (MNIST-format) image and label files, raw or gzip, from a file or memory.
+ *
+ * One reader serves files and memory buffers alike, and does its own inflate (zlib's inflate with
+ * the gzip wrapper) rather than gzread: the fuzzer then covers the same code a file load runs,
+ * and every gzip failure (bad deflate data, CRC mismatch, stream cut short) is an error rather
+ * than a silently short read.
+ *
+ * Header (big-endian): 0x00 0x00 <type 0x08 = unsigned byte> <ndims>, then ndims uint32 sizes.
+ * The body is read in chunks into a buffer that doubles as bytes actually arrive, capped by the
+ * header's claim: a header claiming 4 billion images costs at most twice the real data. */
+#include <errno.h>
+#include <stdio.h>
+#include <zlib.h>
+#include "cg_internal.h"
+
+#define IDX_MAGIC_IMAGES 2051u   /* 0x00000803: unsigned byte, 3 dims */
+#define IDX_MAGIC_LABELS 2049u   /* 0x00000801: unsigned byte, 1 dim */
+#define IDX_MAX_SIDE 65535       /* rows, cols */
+#define IDX_MAX_IMAGE (1 << 24)  /* rows * cols: 16 Mpixel per image is not an MNIST-family set */
+#define IDX_FIRST_CHUNK (64 * 1024)
+#define IDX_IN_CHUNK (64 * 1024)
+
+/* ---- the byte source: a FILE or a memory buffer, raw or gzip ---------------- */
+typedef struct idx_src {
+    const char *name;
+    FILE *f;                    /* NULL: memory */
+    const uint8_t *mem;
+    size_t mem_len, mem_pos;
+    uint8_t *inbuf;             /* file + gzip: compressed input */
+    bool in_eof;                /* no more compressed/raw input */
+    bool gz, z_init, z_done;
+    z_stream zs;
+    cg_status err;              /* why the last read returned -1 */
+} idx_src;
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size) { (void)opaque; return cg_calloc(items, size); }
+static void z_free(voidpf opaque, voidpf p) { (void)opaque; cg_free(p); }
+
+/* Raw bytes from the underlying file or buffer: up to n, fewer only at the end; -1 on error. */
+static int64_t src_raw(idx_src *s, uint8_t *buf, size_t n) {
+    if (!s->f) {
+        size_t k = s->mem_len - s->mem_pos < n ? s->mem_len - s->mem_pos : n;
+        if (k) memcpy(buf, s->mem + s->mem_pos, k);
+        s->mem_pos += k;
+        return (int64_t)k;
+    }
+    size_t k = fread(buf, 1, n, s->f);
+    if (k < n && ferror(s->f)) {
+        s->err = cg_error(CG_EIO, "%s: read error: %s", s->name, strerror(errno));
+        return -1;
+    }
+    return (int64_t)k;
+}
+
+/* Refill the inflate input, keeping any unread bytes. */
+static int src_refill(idx_src *s) {
+    if (s->in_eof) return 0;
+    if (!s->f) { /* memory: point inflate at the rest of the buffer, 1 GiB at a time */
+        if (s->zs.avail_in) s->mem_pos = (size_t)(s->zs.next_in - s->mem);
+        size_t rem = s->mem_len - s->mem_pos, k = rem < (1u << 30) ? rem : (1u << 30);
+        s->zs.next_in = (Bytef *)(s->mem + s->mem_pos);
+        s->zs.avail_in = (uInt)k;
+        s->mem_pos += k;
+        s->in_eof = s->mem_pos == s->mem_len;
+        return 0;
+    }
+    if (s->zs.avail_in) memmove(s->inbuf, s->zs.next_in, s->zs.avail_in);
+    size_t ask = IDX_IN_CHUNK - s->zs.avail_in;
+    int64_t k = src_raw(s, s->inbuf + s->zs.avail_in, ask);
+    if (k < 0) return -1;
+    if ((size_t)k < ask) s->in_eof = true;
+    s->zs.next_in = s->inbuf;
+    s->zs.avail_in += (uInt)k;
+    return 0;
+}
+
+/* Decompressed (or raw) bytes: up to n, fewer only at the end of the data; -1 on error
+ * (s->err and the message set). */
+static int64_t src_read(idx_src *s, uint8_t *buf, size_t n) {
+    if (!s->gz) return src_raw(s, buf, n);
+    size_t got = 0;
+    while (got < n && !s->z_done) {
+        if (s->zs.avail_in == 0 && src_refill(s) < 0) return -1;
+        s->zs.next_out = buf + got;
+        s->zs.avail_out = (uInt)(n - got > (1u << 30) ? (1u << 30) : n - got);
+        uInt before = s->zs.avail_out;
+        int rc = inflate(&s->zs, Z_NO_FLUSH);
+        got += before - s->zs.avail_out;
+        if (rc == Z_OK) continue;
+        if (rc == Z_STREAM_END) {
+            /* Another gzip member follows (concatenated .gz)? Otherwise stop: anything after the
+             * last member is ignored, as gzip -d does. */
+            if (s->zs.avail_in < 2 && src_refill(s) < 0) return -1;
+            if (s->zs.avail_in >= 2 && s->zs.next_in[0] == 0x1f && s->zs.next_in[1] == 0x8b) {
+                inflateReset(&s->zs);
+                continue;
+            }
+            s->z_done = true;
+        } else if (rc == Z_BUF_ERROR) { /* no progress: input needed */
+            if (s->zs.avail_in == 0 && s->in_eof) {
+                s->err = cg_error(CG_EFORMAT, "%s: corrupt gzip data: the compressed stream is cut short", s->name);
+                return -1;
+            }
+        } else if (rc == Z_MEM_ERROR) {
+            s->err = cg_error(CG_ENOMEM, "%s: out of memory in inflate", s->name);
+            return -1;
+        } else {
+            s->err = cg_error(CG_EFORMAT, "%s: corrupt gzip data (%s)", s->name, s->zs.msg ? s->zs.msg : "inflate failed");
+            return -1;
+        }
+    }
+    return (int64_t)got;
+}
+
+/* Look at the first bytes and set up inflate if they are gzip's magic. */
+static cg_status src_start(idx_src *s) {
+    uint8_t head[2];
+    int64_t k;
+    if (s->f) {
+        k = src_raw(s, head, 2);
+        if (k < 0) return s->err;
+        if (k == 0) return cg_error(CG_EFORMAT, "%s: the file is empty", s->name);
+        if (fseek(s->f, 0, SEEK_SET) != 0)
+            return cg_error(CG_EIO, "%s: cannot seek: %s", s->name, strerror(errno));
+    } else {
+        k = s->mem_len < 2 ? (int64_t)s->mem_len : 2;
+        if (k == 0) return cg_error(CG_EFORMAT, "%s: the file is empty", s->name);
+        memcpy(head, s->mem, (size_t)k);
+    }
+    if (k < 2 || head[0] != 0x1f || head[1] != 0x8b) return CG_OK;
+    s->gz = true;
+    if (s->f && !(s->inbuf = cg_malloc(IDX_IN_CHUNK))) return CG_ENOMEM;
+    s->zs.zalloc = z_alloc;
+    s->zs.zfree = z_free;
+    s->zs.opaque = Z_NULL;
+    s->zs.next_in = Z_NULL;
+    s->zs.avail_in = 0;
+    int rc = inflateInit2(&s->zs, 16 + MAX_WBITS); /* gzip wrapper only */
+    if (rc != Z_OK)
+        return cg_error(rc == Z_MEM_ERROR ? CG_ENOMEM : CG_EFORMAT, "%s: inflateInit2 failed", s->name);
+    s->z_init = true;
+    return CG_OK;
+}
+
+static void src_close(idx_src *s) {
+    if (s->z_init) inflateEnd(&s->zs);
+    cg_free(s->inbuf);
+    if (s->f) fclose(s->f);
+}
+
+/* ---- the format ---------------------------------------------------------------- */
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* Read the magic and ndims sizes; `kind` is "image" or "label". */
+static cg_status read_header(idx_src *s, uint32_t want_magic, int ndims, const char *kind, uint32_t *dims) {
+    uint8_t h[16];
+    size_t hlen = 4 + 4 * (size_t)ndims;
+    int64_t k = src_read(s, h, 4);
+    if (k < 0) return s->err;
+    if (k == 0) return cg_error(CG_EFORMAT, "%s: the file is empty (no data after decompression)", s->name);
+    if (k < 4) return cg_error(CG_EFORMAT, "%s: truncated header: %lld of %zu bytes", s->name, (long long)k, hlen);
+    uint32_t magic = be32(h);
+    if (magic != want_magic) {
+        const char *hint = "";
+        if (magic == IDX_MAGIC_IMAGES) hint = " (this is an IDX image file)";
+        else if (magic == IDX_MAGIC_LABELS) hint = " (this is an IDX label file)";
+        else if (h[0] || h[1]) hint = " (not an IDX file)";
+        else if (h[2] != 0x08) hint = " (element type is not unsigned byte)";
+        else if (h[3] != ndims) hint = " (wrong number of dimensions)";
+        return cg_error(CG_EFORMAT, "%s: bad magic number %u (0x%08x), expected %u for an IDX %s file "
+                        "(type 0x08, %d dimensions)%s", s->name, magic, magic, want_magic, kind, ndims, hint);
+    }
+    k = src_read(s, h + 4, hlen - 4);
+    if (k < 0) return s->err;
+    if ((size_t)k < hlen - 4)
+        return cg_error(CG_EFORMAT, "%s: truncated header: %lld of %zu bytes", s->name, (long long)k + 4, hlen);
+    for (int i = 0; i < ndims; i++) dims[i] = be32(h + 4 + 4 * i);
+    return CG_OK;
+}
+
+/* The body of `count` items of `item` bytes: reads what arrives, growing geometrically up to
+ * count*item, then checks that nothing follows. */
+static cg_status read_body(idx_src *s, int64_t count, int64_t item, const char *kind, uint8_t **out) {
+    size_t want = (size_t)count * (size_t)item; /* count < 2^32, item <= 2^24: fits in 64 bits */
+    size_t cap = want < IDX_FIRST_CHUNK ? want : IDX_FIRST_CHUNK, got = 0;
+    uint8_t *buf = cg_malloc(cap ? cap : 1);
+    if (!buf) return CG_ENOMEM;
+    while (got < want) {
+        if (got == cap) {
+            size_t ncap = cap > want / 2 ? want : cap * 2;
+            uint8_t *nb = cg_malloc(ncap);
+            if (!nb) { cg_free(buf); return CG_ENOMEM; }
+            memcpy(nb, buf, got);
+            cg_free(buf);
+            buf = nb;
+            cap = ncap;
+        }
+        size_t ask = cap - got;
+        int64_t k = src_read(s, buf + got, ask);
+        if (k < 0) { cg_free(buf); return s->err; }
+        got += (size_t)k;
+        if ((size_t)k < ask) break; /* a short read: the end of the data */
+    }
+    if (got < want) {
+        cg_free(buf);
+        return cg_error(CG_EFORMAT, "%s: the file is shorter than its header says: the header says %lld %ss "
+                        "(%zu bytes of data), the file holds %zu bytes (%lld whole %ss)", s->name,
+                        (long long)count, kind, want, got, (long long)(got / (size_t)item), kind);
+    }
+    /* Anything after the last item means the header and the data disagree. */
+    uint8_t tail[4096];
+    int64_t extra = 0, k = 0;
+    while (extra < (1 << 20) && (k = src_read(s, tail, sizeof tail)) > 0) extra += k;
+    if (k < 0) { cg_free(buf); return s->err; }
+    if (extra > 0) {
+        cg_free(buf);
+        return cg_error(CG_EFORMAT, "%s: the file is longer than its header says: %s%lld trailing bytes after "
+                        "%lld %ss", s->name, extra >= (1 << 20) ? "at least " : "", (long long)extra,
+                        (long long)count, kind);
+    }
+    *out = buf;
+    return CG_OK;
+}
+
+static cg_status parse_images(idx_src *s, cg_idx_images *out) {
+    uint32_t d[3] = { 0 };
+    cg_status st = src_start(s);
+    if (st == CG_OK) st = read_header(s, IDX_MAGIC_IMAGES, 3, "image", d);
+    if (st != CG_OK) return st;
+    if (d[0] == 0) return cg_error(CG_EFORMAT, "%s: the header says 0 images", s->name);
+    if (d[1] == 0 || d[2] == 0)
+        return cg_error(CG_EFORMAT, "%s: bad dimensions: images of %u x %u pixels", s->name, d[1], d[2]);
+    if (d[1] > IDX_MAX_SIDE || d[2] > IDX_MAX_SIDE || (uint64_t)d[1] * d[2] > IDX_MAX_IMAGE)
+        return cg_error(CG_EFORMAT, "%s: unreasonable dimensions: images of %u x %u pixels (at most %d per side "
+                        "and %d pixels)", s->name, d[1], d[2], IDX_MAX_SIDE, IDX_MAX_IMAGE);
+    uint8_t *px;
+    st = read_body(s, d[0], (int64_t)d[1] * d[2], "image", &px);
+    if (st != CG_OK) return st;
+    *out = (cg_idx_images){ .pixels = px, .n = d[0], .rows = d[1], .cols = d[2] };
+    return CG_OK;
+}
+
+static cg_status parse_labels(idx_src *s, cg_idx_labels *out) {
+    uint32_t d[1] = { 0 };
+    cg_status st = src_start(s);
+    if (st == CG_OK) st = read_header(s, IDX_MAGIC_LABELS, 1, "label", d);
+    if (st != CG_OK) return st;
+    if (d[0] == 0) return cg_error(CG_EFORMAT, "%s: the header says 0 labels", s->name);
+    uint8_t *lb;
+    st = read_body(s, d[0], 1, "label", &lb);
+    if (st != CG_OK) return st;
+    int mx = -1;
+    for (uint32_t i = 0; i < d[0]; i++) mx = lb[i] > mx ? lb[i] : mx;
+    *out = (cg_idx_labels){ .labels = lb, .n = d[0], .max_label = mx };
+    return CG_OK;
+}
+
+/* ---- entry points --------------------------------------------------------------- */
+static cg_status open_file(idx_src *s, const char *path) {
+    *s = (idx_src){ .name = path };
+    if (!path) return cg_error(CG_EINVAL, "cg_idx_load: path is NULL");
+    s->f = fopen(path, "rb");
+    if (!s->f) return cg_error(CG_EIO, "%s: cannot open: %s", path, strerror(errno));
+    return CG_OK;
+}
+
+cg_status cg_idx_load_images(const char *path, cg_idx_images *out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_idx_load_images: out is NULL");
+    *out = (cg_idx_images){ 0 };
+    idx_src s;
+    cg_status st = open_file(&s, path);
+    if (st == CG_OK) st = parse_images(&s, out);
+    src_close(&s);
+    return st;
+}
+
+cg_status cg_idx_load_labels(const char *path, cg_idx_labels *out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_idx_load_labels: out is NULL");
+    *out = (cg_idx_labels){ .max_label = -1 };
+    idx_src s;
+    cg_status st = open_file(&s, path);
+    if (st == CG_OK) st = parse_labels(&s, out);
+    src_close(&s);
+    return st;
+}
+
+cg_status cg_idx_parse_images_mem(const void *data, size_t len, const char *name, cg_idx_images *out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_idx_parse_images_mem: out is NULL");
+    *out = (cg_idx_images){ 0 };
+    if (!data && len) return cg_error(CG_EINVAL, "cg_idx_parse_images_mem: data is NULL");
+    idx_src s = { .name = name ? name : "<memory>", .mem = data, .mem_len = len };
+    cg_status st = parse_images(&s, out);
+    src_close(&s);
+    return st;
+}
+
+cg_status cg_idx_parse_labels_mem(const void *data, size_t len, const char *name, cg_idx_labels *out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_idx_parse_labels_mem: out is NULL");
+    *out = (cg_idx_labels){ .max_label = -1 };
+    if (!data && len) return cg_error(CG_EINVAL, "cg_idx_parse_labels_mem: data is NULL");
+    idx_src s = { .name = name ? name : "<memory>", .mem = data, .mem_len = len };
+    cg_status st = parse_labels(&s, out);
+    src_close(&s);
+    return st;
+}
+
+void cg_idx_images_free(cg_idx_images *im) {
+    if (!im) return;
+    cg_free(im->pixels);
+    *im = (cg_idx_images){ 0 };
+}
+
+void cg_idx_labels_free(cg_idx_labels *lb) {
+    if (!lb) return;
+    cg_free(lb->labels);
+    *lb = (cg_idx_labels){ .max_label = -1 };
+}

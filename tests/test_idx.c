@@ -1,0 +1,468 @@
+/* tests/test_idx.c — IDX files: raw and gzip loads, MNIST name lookup, every malformed case
+ * (each must fail with a message naming the file and the problem), a lying header that must not
+ * allocate, and the real Fashion-MNIST set when it is installed. */
+#define _XOPEN_SOURCE 700 /* mkdtemp */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "cgrad/cgrad.h"
+
+#define N 5
+#define R 4
+#define C 3
+
+static char g_dir[64];
+
+static int setup(void **s) {
+    (void)s;
+    strcpy(g_dir, "/tmp/cg_idx_XXXXXX");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **s) {
+    (void)s;
+    DIR *d = opendir(g_dir);
+    if (d) {
+        struct dirent *e;
+        char p[512];
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
+                unlink(p);
+            }
+        closedir(d);
+    }
+    return rmdir(g_dir);
+}
+
+static const char *path_of(const char *name) {
+    static char p[512];
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    return p;
+}
+
+/* ---- building files ---------------------------------------------------------------- */
+typedef struct { uint8_t b[4096]; size_t n; } buf;
+
+static void put32(buf *o, uint32_t v) {
+    o->b[o->n++] = (uint8_t)(v >> 24); o->b[o->n++] = (uint8_t)(v >> 16);
+    o->b[o->n++] = (uint8_t)(v >> 8);  o->b[o->n++] = (uint8_t)v;
+}
+static uint8_t pixel(int i, int p) { return (uint8_t)(i * 37 + p * 5 + 1); }
+
+/* An image file: header (magic, n, rows, cols) then `have` images of rows*cols pixels. */
+static buf images_file(uint32_t magic, uint32_t n, uint32_t rows, uint32_t cols, int have) {
+    buf o = { .n = 0 };
+    put32(&o, magic); put32(&o, n); put32(&o, rows); put32(&o, cols);
+    for (int i = 0; i < have; i++)
+        for (uint32_t p = 0; p < rows * cols; p++) o.b[o.n++] = pixel(i, (int)p);
+    return o;
+}
+static buf good_images(void) { return images_file(2051, N, R, C, N); }
+
+static buf labels_file(uint32_t magic, uint32_t n, int have, int first_label) {
+    buf o = { .n = 0 };
+    put32(&o, magic); put32(&o, n);
+    for (int i = 0; i < have; i++) o.b[o.n++] = (uint8_t)(i == 0 ? first_label : (i * 3) % 10);
+    return o;
+}
+static buf good_labels(void) { return labels_file(2049, N, N, 7); }
+
+static void write_raw(const char *name, const void *d, size_t n) {
+    FILE *f = fopen(path_of(name), "wb");
+    assert_non_null(f);
+    if (n) assert_int_equal(fwrite(d, 1, n, f), n);
+    fclose(f);
+}
+static void write_gz(const char *name, const void *d, size_t n) {
+    gzFile g = gzopen(path_of(name), "wb");
+    assert_non_null(g);
+    if (n) assert_int_equal(gzwrite(g, d, (unsigned)n), (int)n);
+    assert_int_equal(gzclose(g), Z_OK);
+}
+/* The gzip bytes of d, for corrupting by hand. */
+static buf gz_bytes(const void *d, size_t n) {
+    write_gz("tmp.gz", d, n);
+    buf o = { .n = 0 };
+    FILE *f = fopen(path_of("tmp.gz"), "rb");
+    o.n = fread(o.b, 1, sizeof o.b, f);
+    fclose(f);
+    unlink(path_of("tmp.gz"));
+    return o;
+}
+
+static void check_images(const cg_idx_images *im) {
+    assert_int_equal(im->n, N);
+    assert_int_equal(im->rows, R);
+    assert_int_equal(im->cols, C);
+    for (int i = 0; i < N; i++)
+        for (int p = 0; p < R * C; p++) assert_int_equal(im->pixels[i * R * C + p], pixel(i, p));
+}
+
+/* ---- good files ---------------------------------------------------------------------- */
+static void test_images_raw_and_gz(void **s) {
+    (void)s;
+    buf b = good_images();
+    write_raw("im", b.b, b.n);
+    write_gz("im.gz", b.b, b.n);
+    cg_idx_images im;
+    assert_int_equal(cg_idx_load_images(path_of("im"), &im), CG_OK);
+    check_images(&im);
+    cg_idx_images_free(&im);
+    assert_null(im.pixels);
+    cg_idx_images_free(&im); /* twice: a no-op */
+    assert_int_equal(cg_idx_load_images(path_of("im.gz"), &im), CG_OK);
+    check_images(&im);
+    cg_idx_images_free(&im);
+    cg_idx_images_free(NULL);
+    /* from memory, raw and gzip */
+    assert_int_equal(cg_idx_parse_images_mem(b.b, b.n, "mem", &im), CG_OK);
+    check_images(&im);
+    cg_idx_images_free(&im);
+    buf z = gz_bytes(b.b, b.n);
+    assert_int_equal(cg_idx_parse_images_mem(z.b, z.n, "mem.gz", &im), CG_OK);
+    check_images(&im);
+    cg_idx_images_free(&im);
+}
+
+static void test_labels_raw_and_gz(void **s) {
+    (void)s;
+    buf b = good_labels();
+    write_raw("lb", b.b, b.n);
+    write_gz("lb.gz", b.b, b.n);
+    const char *names[2] = { "lb", "lb.gz" };
+    for (int k = 0; k < 2; k++) {
+        cg_idx_labels lb;
+        assert_int_equal(cg_idx_load_labels(path_of(names[k]), &lb), CG_OK);
+        assert_int_equal(lb.n, N);
+        assert_int_equal(lb.labels[0], 7);
+        for (int i = 1; i < N; i++) assert_int_equal(lb.labels[i], (i * 3) % 10);
+        assert_int_equal(lb.max_label, 9);
+        cg_idx_labels_free(&lb);
+    }
+    cg_idx_labels_free(NULL);
+}
+
+static void test_concatenated_gzip_members(void **s) {
+    (void)s;
+    buf b = good_images(), z1 = gz_bytes(b.b, 20), z2 = gz_bytes(b.b + 20, b.n - 20);
+    buf cat = z1;
+    memcpy(cat.b + cat.n, z2.b, z2.n);
+    cat.n += z2.n;
+    write_raw("cat.gz", cat.b, cat.n);
+    cg_idx_images im;
+    assert_int_equal(cg_idx_load_images(path_of("cat.gz"), &im), CG_OK);
+    check_images(&im);
+    cg_idx_images_free(&im);
+}
+
+/* ---- MNIST names ------------------------------------------------------------------------ */
+static void test_mnist_prefers_gz_over_raw(void **s) {
+    (void)s;
+    buf im = good_images(), lb = good_labels(), other = images_file(2051, N, R, C, N);
+    for (size_t i = 16; i < other.n; i++) other.b[i] = 0; /* the raw copy differs */
+    write_gz("train-images-idx3-ubyte.gz", im.b, im.n);
+    write_raw("train-images-idx3-ubyte", other.b, other.n);
+    write_raw("train-labels-idx1-ubyte", lb.b, lb.n);
+    cg_mnist_set set;
+    assert_int_equal(cg_mnist_load(g_dir, true, &set), CG_OK);
+    check_images(&set.images); /* the .gz one */
+    assert_int_equal(set.labels.n, N);
+    cg_mnist_free(&set);
+    cg_mnist_free(&set);
+    cg_mnist_free(NULL);
+    /* the test pair is missing */
+    assert_int_not_equal(cg_mnist_load(g_dir, false, &set), CG_OK);
+    assert_null(set.images.pixels);
+}
+
+static void test_mnist_dotted_names(void **s) {
+    (void)s;
+    buf im = good_images(), lb = good_labels();
+    write_raw("t10k-images.idx3-ubyte", im.b, im.n);
+    write_gz("t10k-labels.idx1-ubyte.gz", lb.b, lb.n);
+    cg_mnist_set set;
+    assert_int_equal(cg_mnist_load(g_dir, false, &set), CG_OK);
+    check_images(&set.images);
+    assert_int_equal(set.labels.labels[0], 7);
+    cg_mnist_free(&set);
+}
+
+static void test_mnist_missing_lists_names(void **s) {
+    (void)s;
+    cg_mnist_set set;
+    assert_int_equal(cg_mnist_load(g_dir, true, &set), CG_EIO);
+    const char *e = cg_last_error();
+    assert_non_null(strstr(e, "tried"));
+    assert_non_null(strstr(e, "train-images-idx3-ubyte.gz"));
+    assert_non_null(strstr(e, "train-images-idx3-ubyte,"));
+    assert_non_null(strstr(e, "train-images.idx3-ubyte.gz"));
+    assert_non_null(strstr(e, "train-images.idx3-ubyte"));
+    assert_non_null(strstr(e, g_dir));
+    assert_int_equal(cg_mnist_load("/nonexistent/dir", false, &set), CG_EIO);
+    assert_non_null(strstr(cg_last_error(), "t10k-images-idx3-ubyte.gz"));
+    assert_int_equal(cg_mnist_load(NULL, true, &set), CG_EINVAL);
+    assert_int_equal(cg_mnist_load(g_dir, true, NULL), CG_EINVAL);
+}
+
+static void test_mnist_counts_disagree(void **s) {
+    (void)s;
+    buf im = good_images(), lb = labels_file(2049, N - 1, N - 1, 1);
+    write_raw("train-images-idx3-ubyte", im.b, im.n);
+    write_raw("train-labels-idx1-ubyte", lb.b, lb.n);
+    cg_mnist_set set;
+    assert_int_equal(cg_mnist_load(g_dir, true, &set), CG_EFORMAT);
+    assert_non_null(strstr(cg_last_error(), "train-labels-idx1-ubyte"));
+    assert_non_null(strstr(cg_last_error(), "must agree"));
+    assert_null(set.images.pixels);
+    assert_null(set.labels.labels);
+}
+
+static void test_mnist_label_out_of_range(void **s) {
+    (void)s;
+    buf im = good_images(), lb = labels_file(2049, N, N, 10);
+    write_raw("train-images-idx3-ubyte", im.b, im.n);
+    write_gz("train-labels-idx1-ubyte.gz", lb.b, lb.n);
+    cg_mnist_set set;
+    assert_int_equal(cg_mnist_load(g_dir, true, &set), CG_EFORMAT);
+    assert_non_null(strstr(cg_last_error(), "train-labels-idx1-ubyte.gz"));
+    assert_non_null(strstr(cg_last_error(), "label 10 at index 0 is outside 0..9"));
+}
+
+/* ---- every malformed case ------------------------------------------------------------------ */
+/* Load `name` as images and expect failure with `hint` and the name in the message. */
+static void expect_images_error(const char *name, cg_status want, const char *hint) {
+    cg_idx_images im = { .n = 99 };
+    cg_status st = cg_idx_load_images(path_of(name), &im);
+    if (st == CG_OK || !strstr(cg_last_error(), name) || !strstr(cg_last_error(), hint))
+        print_error("%s: status %d, message \"%s\", wanted \"%s\"\n", name, st, cg_last_error(), hint);
+    assert_int_equal(st, want);
+    assert_non_null(strstr(cg_last_error(), name));
+    assert_non_null(strstr(cg_last_error(), hint));
+    assert_null(im.pixels);
+    assert_int_equal(im.n, 0);
+}
+static void expect_labels_error(const char *name, cg_status want, const char *hint) {
+    cg_idx_labels lb;
+    cg_status st = cg_idx_load_labels(path_of(name), &lb);
+    if (st == CG_OK || !strstr(cg_last_error(), name) || !strstr(cg_last_error(), hint))
+        print_error("%s: status %d, message \"%s\", wanted \"%s\"\n", name, st, cg_last_error(), hint);
+    assert_int_equal(st, want);
+    assert_non_null(strstr(cg_last_error(), name));
+    assert_non_null(strstr(cg_last_error(), hint));
+    assert_null(lb.labels);
+}
+/* Write b raw and gzip and expect the same error from both. */
+static void both_images(const char *name, buf b, const char *hint) {
+    char gz[128];
+    snprintf(gz, sizeof gz, "%s.gz", name);
+    write_raw(name, b.b, b.n);
+    write_gz(gz, b.b, b.n);
+    expect_images_error(name, CG_EFORMAT, hint);
+    expect_images_error(gz, CG_EFORMAT, hint);
+}
+
+static void test_bad_magic(void **s) {
+    (void)s;
+    both_images("magic", images_file(0x12345678, N, R, C, N), "bad magic number");
+    both_images("labelmagic", images_file(2049, N, R, C, N), "this is an IDX label file");
+    both_images("floattype", images_file(0x00000D03, N, R, C, N), "not unsigned byte");
+    buf lb = good_images();
+    write_raw("imgaslabels", lb.b, lb.n);
+    expect_labels_error("imgaslabels", CG_EFORMAT, "this is an IDX image file");
+}
+
+static void test_bad_ndims(void **s) {
+    (void)s;
+    both_images("ndims4", images_file(0x00000804, N, R, C, N), "wrong number of dimensions");
+    both_images("ndims2", images_file(0x00000802, N, R, C, N), "wrong number of dimensions");
+}
+
+static void test_bad_dimensions(void **s) {
+    (void)s;
+    both_images("zerorows", images_file(2051, N, 0, C, 0), "bad dimensions");
+    both_images("zerocols", images_file(2051, N, R, 0, 0), "bad dimensions");
+    both_images("zerocount", images_file(2051, 0, R, C, 0), "header says 0 images");
+    both_images("hugerows", images_file(2051, N, 100000, C, 0), "unreasonable dimensions");
+    both_images("hugeimage", images_file(2051, N, 60000, 60000, 0), "unreasonable dimensions");
+    buf lb = labels_file(2049, 0, 0, 0);
+    write_raw("zerolabels", lb.b, lb.n);
+    expect_labels_error("zerolabels", CG_EFORMAT, "header says 0 labels");
+}
+
+static void test_shorter_than_header(void **s) {
+    (void)s;
+    buf b = good_images();
+    b.n -= 5; /* half an image missing */
+    both_images("short", b, "shorter than its header says");
+    both_images("noimages", images_file(2051, N, R, C, 0), "shorter than its header says");
+    buf lb = good_labels();
+    lb.n -= 1;
+    write_gz("shortlabels.gz", lb.b, lb.n);
+    expect_labels_error("shortlabels.gz", CG_EFORMAT, "shorter than its header says");
+    buf h = good_images();
+    h.n = 10; /* inside the header */
+    both_images("shortheader", h, "truncated header");
+    h.n = 3;
+    both_images("shortmagic", h, "truncated header");
+}
+
+static void test_longer_than_header(void **s) {
+    (void)s;
+    buf b = good_images();
+    b.b[b.n++] = 1; b.b[b.n++] = 2; b.b[b.n++] = 3;
+    both_images("long", b, "longer than its header says: 3 trailing bytes");
+    buf lb = good_labels();
+    lb.b[lb.n++] = 0;
+    write_raw("longlabels", lb.b, lb.n);
+    expect_labels_error("longlabels", CG_EFORMAT, "longer than its header says");
+}
+
+static void test_empty_and_missing(void **s) {
+    (void)s;
+    write_raw("empty", "", 0);
+    expect_images_error("empty", CG_EFORMAT, "empty");
+    write_gz("emptygz.gz", "", 0);
+    expect_images_error("emptygz.gz", CG_EFORMAT, "empty");
+    expect_labels_error("emptygz.gz", CG_EFORMAT, "empty");
+    expect_images_error("does-not-exist", CG_EIO, "cannot open");
+    expect_labels_error("does-not-exist", CG_EIO, "cannot open");
+    cg_idx_images im;
+    assert_int_equal(cg_idx_load_images(NULL, &im), CG_EINVAL);
+    assert_int_equal(cg_idx_load_images(path_of("empty"), NULL), CG_EINVAL);
+    assert_int_equal(cg_idx_parse_images_mem(NULL, 0, "nothing", &im), CG_EFORMAT);
+    assert_non_null(strstr(cg_last_error(), "nothing: the file is empty"));
+}
+
+static void test_corrupt_gzip(void **s) {
+    (void)s;
+    buf b = good_images();
+    buf z = gz_bytes(b.b, b.n);
+    /* deflate data damaged in the middle */
+    buf bad = z;
+    for (size_t i = 12; i < bad.n - 8; i++) bad.b[i] ^= 0x5a;
+    write_raw("damaged.gz", bad.b, bad.n);
+    expect_images_error("damaged.gz", CG_EFORMAT, "corrupt gzip data");
+    /* CRC of the trailer wrong */
+    bad = z;
+    bad.b[bad.n - 6] ^= 0xff;
+    write_raw("badcrc.gz", bad.b, bad.n);
+    expect_images_error("badcrc.gz", CG_EFORMAT, "corrupt gzip data");
+    /* cut short: the trailer and some data missing */
+    bad = z;
+    bad.n -= 12;
+    write_raw("cut.gz", bad.b, bad.n);
+    expect_images_error("cut.gz", CG_EFORMAT, "corrupt gzip data");
+    bad.n = 5; /* only the start of the gzip header */
+    write_raw("cuthead.gz", bad.b, bad.n);
+    expect_images_error("cuthead.gz", CG_EFORMAT, "corrupt gzip data");
+    /* the same from memory */
+    cg_idx_images im;
+    assert_int_equal(cg_idx_parse_images_mem(bad.b, bad.n, "mem.gz", &im), CG_EFORMAT);
+    assert_non_null(strstr(cg_last_error(), "mem.gz: corrupt gzip data"));
+}
+
+/* ---- a header that lies must not allocate ---------------------------------------------------- */
+static size_t g_live, g_peak, g_total;
+static void *count_alloc(size_t n, void *ctx) {
+    (void)ctx;
+    size_t *p = malloc(n + 16);
+    if (!p) return NULL;
+    p[0] = n;
+    g_live += n;
+    g_total += n;
+    if (g_live > g_peak) g_peak = g_live;
+    return (char *)p + 16;
+}
+static void count_free(void *q, void *ctx) {
+    (void)ctx;
+    size_t *p = (size_t *)((char *)q - 16);
+    g_live -= p[0];
+    free(p);
+}
+
+static void test_lying_header_does_not_allocate(void **s) {
+    (void)s;
+    buf b = images_file(2051, 0xFFFFFFF0u, 28, 28, 2); /* claims 4 billion images, holds 2 */
+    write_raw("liar", b.b, b.n);
+    write_gz("liar.gz", b.b, b.n);
+    buf lb = labels_file(2049, 0xFFFFFFF0u, 3, 1);
+    write_raw("liarlabels.gz", lb.b, lb.n);
+    cg_allocator counting = { count_alloc, count_free, NULL };
+    cg_set_allocator(&counting);
+    g_live = g_peak = g_total = 0;
+    cg_idx_images im;
+    cg_idx_labels lbl;
+    cg_status st1 = cg_idx_load_images(path_of("liar"), &im);
+    cg_status st2 = cg_idx_load_images(path_of("liar.gz"), &im);
+    cg_status st3 = cg_idx_parse_images_mem(b.b, b.n, "liar-mem", &im);
+    cg_status st4 = cg_idx_load_labels(path_of("liarlabels.gz"), &lbl);
+    size_t live = g_live, peak = g_peak, total = g_total;
+    cg_set_allocator(NULL);
+    assert_int_equal(st1, CG_EFORMAT);
+    assert_int_equal(st2, CG_EFORMAT);
+    assert_int_equal(st3, CG_EFORMAT);
+    assert_int_equal(st4, CG_EFORMAT);
+    assert_non_null(strstr(cg_last_error(), "liarlabels.gz: the file is shorter than its header says"));
+    assert_int_equal(live, 0);               /* nothing leaked */
+    assert_true(peak < (1u << 20));
+    assert_true(total < (1u << 20));
+    assert_true(total > 0);                  /* the hook did see the loads */
+}
+
+/* ---- the real set ---------------------------------------------------------------------------- */
+static void test_real_fashion_mnist(void **s) {
+    (void)s;
+    const char *dir = "/usr/share/datasets/fashion-mnist";
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        print_message("note: %s is missing; the real-set test is skipped\n", dir);
+        skip();
+    }
+    for (int train = 1; train >= 0; train--) {
+        cg_mnist_set set;
+        assert_int_equal(cg_mnist_load(dir, train, &set), CG_OK);
+        assert_int_equal(set.images.n, train ? 60000 : 10000);
+        assert_int_equal(set.labels.n, set.images.n);
+        assert_int_equal(set.images.rows, 28);
+        assert_int_equal(set.images.cols, 28);
+        int64_t count[10] = { 0 };
+        for (int64_t i = 0; i < set.labels.n; i++) {
+            assert_true(set.labels.labels[i] <= 9);
+            count[set.labels.labels[i]]++;
+        }
+        for (int k = 0; k < 10; k++) assert_int_equal(count[k], set.images.n / 10); /* balanced */
+        cg_mnist_free(&set);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_images_raw_and_gz, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_labels_raw_and_gz, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concatenated_gzip_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mnist_prefers_gz_over_raw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mnist_dotted_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mnist_missing_lists_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mnist_counts_disagree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mnist_label_out_of_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_magic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_ndims, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_dimensions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shorter_than_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_longer_than_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_and_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_gzip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lying_header_does_not_allocate, setup, teardown),
+        cmocka_unit_test(test_real_fashion_mnist),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
