@@ -11,23 +11,23 @@ typedef enum { A_RELU, A_LEAKY, A_SIGMOID, A_TANH, A_COUNT } act_kind;
 static void act_forward(act_kind k, float *restrict y, const float *restrict x, int64_t n, float slope) {
     switch (k) {
     case A_RELU:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
     case A_LEAKY:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
         break;
     case A_SIGMOID:
         /* two branches so that exp never overflows: for x < 0, e^x / (1 + e^x) */
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) {
             float e = expf(-fabsf(x[i]));
             y[i] = x[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
         }
         break;
     case A_TANH:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
         break;
     default: CG_ASSERT(0);
@@ -39,19 +39,19 @@ static void act_backward_kernel(act_kind k, float *restrict dx, const float *res
                                 const float *restrict x, const float *restrict y, int64_t n, float slope) {
     switch (k) {
     case A_RELU:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
         break;
     case A_LEAKY:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : slope * dy[i];
         break;
     case A_SIGMOID:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
         break;
     case A_TANH:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
         break;
     default: CG_ASSERT(0);

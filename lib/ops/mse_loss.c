@@ -6,7 +6,7 @@
 
 /* y[n] = (p - t)^2 elementwise */
 static void mse_none_forward(float *restrict y, const float *restrict p, const float *restrict t, int64_t n) {
-    #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+    #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
     for (int64_t i = 0; i < n; i++) { float d = p[i] - t[i]; y[i] = d * d; }
 }
 
@@ -22,11 +22,11 @@ static double mse_sum(const float *restrict p, const float *restrict t, int64_t 
 static void mse_backward_kernel(float *restrict g, const float *restrict p, const float *restrict t,
                                 const float *restrict dy, bool per_elem, float scale, float sign, int64_t n) {
     if (per_elem) {
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) g[i] += sign * 2.0f * (p[i] - t[i]) * dy[i];
     } else {
         float c = sign * 2.0f * dy[0] * scale;
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) g[i] += c * (p[i] - t[i]);
     }
 }

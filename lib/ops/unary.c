@@ -1,7 +1,10 @@
 /* lib/ops/unary.c — elementwise unary ops and ops with a scalar: neg, exp, log, sqrt,
  * pow (scalar exponent), add_scalar, mul_scalar.
  * Shape rule: y has x's shape. Backward: dx += dy * f'(x), with f' written from x or from y
- * (exp and sqrt reuse the output). x, y, dx, dy all hold n floats, contiguous. */
+ * (exp and sqrt reuse the output). x, y, dx, dy all hold n floats, contiguous.
+ * The loops say `if (parallel: ...)`: a bare if() on `parallel for simd` also switches off
+ * simd when false (OpenMP 5.0, GCC 12), making small tensors 2-3x slower
+ * (bench/bench-elementwise). */
 #include <math.h>
 #include "cg_internal.h"
 
@@ -11,36 +14,36 @@ typedef enum { U_NEG, U_EXP, U_LOG, U_SQRT, U_POW, U_ADDS, U_MULS, U_COUNT } un_
 static void unary_forward(un_kind k, float *restrict y, const float *restrict x, int64_t n, float s) {
     switch (k) {
     case U_NEG:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) y[i] = -x[i];
         break;
     case U_EXP:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]);
         break;
     case U_LOG:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) y[i] = logf(x[i]);
         break;
     case U_SQRT:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) y[i] = sqrtf(x[i]);
         break;
     case U_POW:
         if (s == 2.0f) {
-            #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+            #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
             for (int64_t i = 0; i < n; i++) y[i] = x[i] * x[i];
         } else {
-            #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+            #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
             for (int64_t i = 0; i < n; i++) y[i] = powf(x[i], s);
         }
         break;
     case U_ADDS:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) y[i] = x[i] + s;
         break;
     case U_MULS:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) y[i] = x[i] * s;
         break;
     default: CG_ASSERT(0);
@@ -52,38 +55,38 @@ static void unary_backward_kernel(un_kind k, float *restrict dx, const float *re
                                   const float *restrict x, const float *restrict y, int64_t n, float s) {
     switch (k) {
     case U_NEG:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) dx[i] -= dy[i];
         break;
     case U_EXP:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * y[i];
         break;
     case U_LOG:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) dx[i] += dy[i] / x[i];
         break;
     case U_SQRT:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * 0.5f / y[i];
         break;
     case U_POW:
         if (s == 2.0f) {
-            #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+            #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
             for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * 2.0f * x[i];
         } else if (s == 0.0f) {
             /* d/dx x^0 = 0 everywhere (PyTorch's convention, also at x = 0) */
         } else {
-            #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+            #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
             for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * s * powf(x[i], s - 1.0f);
         }
         break;
     case U_ADDS:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
         break;
     case U_MULS:
-        #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * s;
         break;
     default: CG_ASSERT(0);

@@ -1,0 +1,109 @@
+/* tests/test_batch_norm.c — batch_norm2d: training/eval values and running stats vs PyTorch,
+ * gradients in both modes, [N,C] input, errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <string.h>
+#include "gradcheck.h"
+
+static void test_values_vs_torch(void **s) {
+    (void)s;
+    cg_tensor *x = cg_tensor_from_array(4, CG_SHAPE(2, 2, 2, 1), (float[]){ 1, 2, 3, 4, -1, 0, 2, 5 });
+    cg_tensor *rm = cg_tensor_from_array(1, CG_SHAPE(2), (float[]){ 0.5f, -0.5f });
+    cg_tensor *rv = cg_tensor_from_array(1, CG_SHAPE(2), (float[]){ 2, 3 });
+    cg_tensor *w = cg_tensor_from_array(1, CG_SHAPE(2), (float[]){ 1.5f, -2 });
+    cg_tensor *b = cg_tensor_from_array(1, CG_SHAPE(2), (float[]){ 0.1f, 0.2f });
+    /* torch.nn.functional.batch_norm(x, rm, rv, w, b, training=True, momentum=0.1, eps=1e-5) */
+    cg_tensor *y = cg_batch_norm2d(x, w, b, rm, rv, true, 0.1f, 1e-5f);
+    assert_non_null(y);
+    float want[8] = { 0.77081776f, 2.11245322f, 1.09442353f, -0.69442368f, -1.91245317f, -0.57081771f, 2.88327074f, -2.48327088f };
+    for (int i = 0; i < 8; i++) assert_float_equal(cg_tensor_data(y)[i], want[i], 1e-5);
+    assert_float_equal(cg_tensor_data(rm)[0], 0.5f, 1e-6);
+    assert_float_equal(cg_tensor_data(rm)[1], -0.1f, 1e-6);
+    assert_float_equal(cg_tensor_data(rv)[0], 1.96666658f, 1e-6);
+    assert_float_equal(cg_tensor_data(rv)[1], 2.86666656f, 1e-6);
+    /* then eval with the updated running stats */
+    y = cg_batch_norm2d(x, w, b, rm, rv, false, 0.1f, 1e-5f);
+    float want_eval[8] = { 0.63480413f, 1.70441246f, -3.46186495f, -4.64311171f, -1.50441253f, -0.43480417f, -2.28061819f, -5.82435846f };
+    for (int i = 0; i < 8; i++) assert_float_equal(cg_tensor_data(y)[i], want_eval[i], 1e-5);
+    assert_float_equal(cg_tensor_data(rm)[1], -0.1f, 1e-6);  /* eval leaves them alone */
+    cg_tape_release();
+    cg_tensor_free(x); cg_tensor_free(rm); cg_tensor_free(rv); cg_tensor_free(w); cg_tensor_free(b);
+}
+
+typedef struct { cg_tensor *rm, *rv; bool training; bool affine; } bn_ctx;
+static cg_tensor *bn_fn(cg_tensor **in, void *p) {
+    bn_ctx *c = p;
+    return cg_batch_norm2d(in[0], c->affine ? in[1] : NULL, c->affine ? in[2] : NULL, c->rm, c->rv,
+                           c->training, 0.1f, 1e-5f);
+}
+
+static void check(int ndim, const int64_t *shape, bool training, bool affine, unsigned salt) {
+    int64_t C = shape[1];
+    cg_tensor *in[3] = { test_tensor(ndim, shape, -2, 2, salt, true), test_tensor(1, CG_SHAPE(C), 0.5f, 1.5f, salt + 1, true),
+                         test_tensor(1, CG_SHAPE(C), -1, 1, salt + 2, true) };
+    bn_ctx c = { test_tensor(1, CG_SHAPE(C), -0.5f, 0.5f, salt + 3, false), test_tensor(1, CG_SHAPE(C), 0.5f, 2, salt + 4, false),
+                 training, affine };
+    gradcheck(bn_fn, in, affine ? 3 : 1, &c, 1e-3, 2e-3, 2e-2);
+    for (int i = 0; i < 3; i++) cg_tensor_free(in[i]);
+    cg_tensor_free(c.rm); cg_tensor_free(c.rv);
+}
+
+static void test_gradcheck(void **s) {
+    (void)s;
+    check(4, CG_SHAPE(3, 2, 2, 3), true, true, 1);
+    check(4, CG_SHAPE(3, 2, 2, 3), false, true, 2);
+    check(4, CG_SHAPE(2, 3, 2, 2), true, false, 3);
+    check(2, CG_SHAPE(5, 3), true, true, 4);
+    check(2, CG_SHAPE(5, 3), false, true, 5);
+}
+
+static void test_no_running_stats_in_training(void **s) {
+    (void)s;
+    cg_tensor *x = test_tensor(2, CG_SHAPE(6, 2), -1, 1, 9, false);
+    cg_tensor *y = cg_batch_norm2d(x, NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f);
+    assert_non_null(y);
+    for (int c = 0; c < 2; c++) {  /* normalised: mean 0, biased var ~1 */
+        double m = 0, v = 0;
+        for (int n = 0; n < 6; n++) m += cg_tensor_data(y)[n * 2 + c];
+        m /= 6;
+        for (int n = 0; n < 6; n++) v += pow(cg_tensor_data(y)[n * 2 + c] - m, 2);
+        assert_float_equal(m, 0.0, 1e-6);
+        assert_float_equal(v / 6, 1.0, 1e-3);
+    }
+    cg_tape_release();
+    cg_tensor_free(x);
+}
+
+static void test_errors(void **s) {
+    (void)s;
+    cg_tensor *x = cg_tensor_zeros(4, CG_SHAPE(2, 3, 2, 2)), *v2 = cg_tensor_ones(1, CG_SHAPE(2)), *v3 = cg_tensor_ones(1, CG_SHAPE(3));
+    cg_tensor *x1 = cg_tensor_zeros(2, CG_SHAPE(1, 3)), *x5 = cg_tensor_zeros(1, CG_SHAPE(3));
+    assert_null(cg_batch_norm2d(x, v2, NULL, NULL, NULL, true, 0.1f, 1e-5f));
+    assert_non_null(strstr(cg_last_error(), "weight must be [3]"));
+    assert_null(cg_batch_norm2d(x, NULL, NULL, v3, v2, true, 0.1f, 1e-5f));
+    assert_non_null(strstr(cg_last_error(), "running_var"));
+    assert_null(cg_batch_norm2d(x, NULL, NULL, NULL, NULL, false, 0.1f, 1e-5f));
+    assert_non_null(strstr(cg_last_error(), "eval mode"));
+    assert_null(cg_batch_norm2d(x1, NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f));
+    assert_non_null(strstr(cg_last_error(), "more than 1 value"));
+    assert_non_null(cg_batch_norm2d(x1, NULL, NULL, v3, v3, false, 0.1f, 1e-5f));  /* eval is fine */
+    assert_null(cg_batch_norm2d(x5, NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f));
+    assert_null(cg_batch_norm2d(NULL, NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f));
+    cg_tape_release();
+    cg_tensor_free(x); cg_tensor_free(v2); cg_tensor_free(v3); cg_tensor_free(x1); cg_tensor_free(x5);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values_vs_torch),
+        cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_no_running_stats_in_training),
+        cmocka_unit_test(test_errors),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    cg_tape_free_all();
+    return rc;
+}

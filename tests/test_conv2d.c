@@ -1,0 +1,288 @@
+/* tests/test_conv2d.c — conv2d against a naive direct convolution (forward and dx, dw, db) over a
+ * grid of stride/padding/dilation/groups/kernels; gradcheck; shape errors; no allocation once warm. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gradcheck.h"
+
+typedef struct geom {
+    int64_t n, c, h, w, oc, kh, kw, s, p, d, g, oh, ow;
+} geom;
+
+static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
+
+/* Direct convolution in double: y[n,oc,oh,ow] = b[oc] + sum x[n, g*cg+ci, ih, iw] * w[oc, ci, ki, kj]. */
+static void naive_forward(double *y, const float *x, const float *w, const float *b, const geom *G) {
+    int64_t cg = G->c / G->g, ocg = G->oc / G->g;
+    for (int64_t n = 0; n < G->n; n++)
+        for (int64_t oc = 0; oc < G->oc; oc++)
+            for (int64_t oh = 0; oh < G->oh; oh++)
+                for (int64_t ow = 0; ow < G->ow; ow++) {
+                    double s = b ? b[oc] : 0;
+                    int64_t gi = oc / ocg;
+                    for (int64_t ci = 0; ci < cg; ci++)
+                        for (int64_t ki = 0; ki < G->kh; ki++)
+                            for (int64_t kj = 0; kj < G->kw; kj++) {
+                                int64_t ih = oh * G->s - G->p + ki * G->d, iw = ow * G->s - G->p + kj * G->d;
+                                if (ih < 0 || ih >= G->h || iw < 0 || iw >= G->w) continue;
+                                int64_t c = gi * cg + ci;
+                                s += (double)x[((n * G->c + c) * G->h + ih) * G->w + iw] *
+                                     w[((oc * cg + ci) * G->kh + ki) * G->kw + kj];
+                            }
+                    y[((n * G->oc + oc) * G->oh + oh) * G->ow + ow] = s;
+                }
+}
+
+/* The transposed loops: dx, dw, db from dy by direct accumulation. */
+static void naive_backward(double *dx, double *dw, double *db, const float *dy, const float *x,
+                           const float *w, const geom *G) {
+    int64_t cg = G->c / G->g, ocg = G->oc / G->g;
+    for (int64_t n = 0; n < G->n; n++)
+        for (int64_t oc = 0; oc < G->oc; oc++)
+            for (int64_t oh = 0; oh < G->oh; oh++)
+                for (int64_t ow = 0; ow < G->ow; ow++) {
+                    double d = dy[((n * G->oc + oc) * G->oh + oh) * G->ow + ow];
+                    db[oc] += d;
+                    int64_t gi = oc / ocg;
+                    for (int64_t ci = 0; ci < cg; ci++)
+                        for (int64_t ki = 0; ki < G->kh; ki++)
+                            for (int64_t kj = 0; kj < G->kw; kj++) {
+                                int64_t ih = oh * G->s - G->p + ki * G->d, iw = ow * G->s - G->p + kj * G->d;
+                                if (ih < 0 || ih >= G->h || iw < 0 || iw >= G->w) continue;
+                                int64_t c = gi * cg + ci;
+                                int64_t xi = ((n * G->c + c) * G->h + ih) * G->w + iw;
+                                int64_t wi = ((oc * cg + ci) * G->kh + ki) * G->kw + kj;
+                                dx[xi] += d * w[wi];
+                                dw[wi] += d * x[xi];
+                            }
+                }
+}
+
+static void expect_close(const char *what, const float *got, const double *want, int64_t n, const geom *G) {
+    for (int64_t i = 0; i < n; i++)
+        if (fabs(got[i] - want[i]) > 1e-4 + 1e-4 * fabs(want[i]))
+            fail_msg("%s[%lld]: got %.7g want %.7g (k%lldx%lld s%lld p%lld d%lld g%lld)", what, (long long)i,
+                     got[i], want[i], (long long)G->kh, (long long)G->kw, (long long)G->s, (long long)G->p,
+                     (long long)G->d, (long long)G->g);
+}
+
+static void run_grid_case(geom G, bool with_bias, unsigned salt) {
+    G.oh = out_size(G.h, G.kh, G.s, G.p, G.d);
+    G.ow = out_size(G.w, G.kw, G.s, G.p, G.d);
+    cg_tensor *x = test_tensor(4, CG_SHAPE(G.n, G.c, G.h, G.w), -1, 1, salt, true);
+    cg_tensor *w = test_tensor(4, CG_SHAPE(G.oc, G.c / G.g, G.kh, G.kw), -1, 1, salt + 1, true);
+    cg_tensor *b = with_bias ? test_tensor(1, CG_SHAPE(G.oc), -1, 1, salt + 2, true) : NULL;
+    cg_conv2d_params p = { { G.s, G.s }, { G.p, G.p }, { G.d, G.d }, G.g };
+    cg_tensor *y = cg_conv2d(x, w, b, &p);
+    if (!y) fail_msg("conv2d failed: %s", cg_last_error());
+    int64_t ny = G.n * G.oc * G.oh * G.ow;
+    assert_int_equal(cg_tensor_numel(y), ny);
+    assert_int_equal(cg_tensor_shape(y)[2], G.oh);
+    assert_int_equal(cg_tensor_shape(y)[3], G.ow);
+    double *ref = calloc((size_t)ny, sizeof *ref);
+    naive_forward(ref, cg_tensor_data(x), cg_tensor_data(w), b ? cg_tensor_data(b) : NULL, &G);
+    expect_close("y", cg_tensor_data(y), ref, ny, &G);
+
+    /* Backward with a fixed non-uniform dy: loss = sum(y * R). */
+    cg_tensor *r = test_tensor(4, cg_tensor_shape(y), -1, 1, salt + 3, false);
+    assert_int_equal(cg_backward(cg_sum(cg_mul(y, r))), CG_OK);
+    int64_t nx = cg_tensor_numel(x), nw = cg_tensor_numel(w);
+    double *dx = calloc((size_t)nx, sizeof *dx), *dw = calloc((size_t)nw, sizeof *dw), *db = calloc((size_t)G.oc, sizeof *db);
+    naive_backward(dx, dw, db, cg_tensor_data(r), cg_tensor_data(x), cg_tensor_data(w), &G);
+    expect_close("dx", cg_tensor_data(cg_tensor_grad(x)), dx, nx, &G);
+    expect_close("dw", cg_tensor_data(cg_tensor_grad(w)), dw, nw, &G);
+    if (b) expect_close("db", cg_tensor_data(cg_tensor_grad(b)), db, G.oc, &G);
+    cg_tape_release();
+    free(ref); free(dx); free(dw); free(db);
+    cg_tensor_free(r); cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(b);
+}
+
+static void test_grid_vs_naive(void **s) {
+    (void)s;
+    int64_t strides[] = { 1, 2 }, pads[] = { 0, 1 }, dils[] = { 1, 2 }, groups[] = { 1, 2 }, ks[] = { 1, 3 };
+    unsigned salt = 10;
+    int cases = 0;
+    for (int a = 0; a < 2; a++) for (int bq = 0; bq < 2; bq++) for (int c = 0; c < 2; c++)
+    for (int d = 0; d < 2; d++) for (int e = 0; e < 2; e++) {
+        geom G = { .n = 2, .c = 4, .h = 7, .w = 5, .oc = 6, .kh = ks[e], .kw = ks[e],
+                   .s = strides[a], .p = pads[bq], .d = dils[c], .g = groups[d] };
+        run_grid_case(G, (salt & 1) == 0, salt);
+        salt += 5;
+        cases++;
+    }
+    assert_int_equal(cases, 32);
+    /* Non-square kernel. */
+    run_grid_case((geom){ .n = 2, .c = 2, .h = 6, .w = 7, .oc = 3, .kh = 2, .kw = 3, .s = 1, .p = 1, .d = 1, .g = 1 }, true, 99);
+}
+
+static cg_tensor *conv_fn(cg_tensor **in, void *ctx) { return cg_conv2d(in[0], in[1], in[2], ctx); }
+
+static void test_gradcheck(void **s) {
+    (void)s;
+    cg_conv2d_params cfgs[3] = { cg_conv2d_defaults(), { { 2, 1 }, { 1, 0 }, { 1, 2 }, 2 }, cg_conv2d_defaults() };
+    int64_t k[3] = { 3, 2, 1 };
+    for (int i = 0; i < 3; i++) {
+        cg_tensor *in[3] = { test_tensor(4, CG_SHAPE(2, 2, 5, 6), -1, 1, 1 + i, true),
+                             test_tensor(4, CG_SHAPE(4, 2 / cfgs[i].groups, k[i], k[i]), -1, 1, 7 + i, true),
+                             test_tensor(1, CG_SHAPE(4), -1, 1, 13 + i, true) };
+        gradcheck(conv_fn, in, 3, &cfgs[i], 1e-2, 2e-3, 2e-2);
+        for (int j = 0; j < 3; j++) cg_tensor_free(in[j]);
+    }
+}
+
+static void test_values_by_hand(void **s) {
+    (void)s;
+    /* x = 1..9 in 3x3, w = ones 2x2: each output sums a 2x2 window. */
+    float xv[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    cg_tensor *x = cg_tensor_from_array(4, CG_SHAPE(1, 1, 3, 3), xv);
+    cg_tensor *w = cg_tensor_ones(4, CG_SHAPE(1, 1, 2, 2));
+    cg_tensor *b = cg_tensor_from_array(1, CG_SHAPE(1), (float[]){ 0.5f });
+    cg_tensor *y = cg_conv2d(x, w, b, NULL);
+    assert_non_null(y);
+    float want[4] = { 12.5f, 16.5f, 24.5f, 28.5f };
+    for (int i = 0; i < 4; i++) assert_float_equal(cg_tensor_data(y)[i], want[i], 1e-6);
+    /* padding 1, stride 2 on the padded 5x5: */
+    cg_conv2d_params p = { { 2, 2 }, { 1, 1 }, { 1, 1 }, 1 };
+    y = cg_conv2d(x, w, NULL, &p);
+    assert_non_null(y);
+    float want2[4] = { 1, 5, 11, 28 };  /* windows {1}, {2,3}, {4,7}, {5,6,8,9} */
+    for (int i = 0; i < 4; i++) assert_float_equal(cg_tensor_data(y)[i], want2[i], 1e-6);
+    cg_tape_release();
+    cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(b);
+}
+
+static void expect_error(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_conv2d_params p, const char *needle) {
+    cg_clear_error();
+    assert_null(cg_conv2d(x, w, b, &p));
+    if (!strstr(cg_last_error(), needle)) fail_msg("error '%s' lacks '%s'", cg_last_error(), needle);
+}
+
+static void test_shape_errors(void **s) {
+    (void)s;
+    cg_tensor *x = cg_tensor_zeros(4, CG_SHAPE(1, 3, 5, 5));
+    cg_tensor *w = cg_tensor_zeros(4, CG_SHAPE(4, 3, 3, 3));
+    cg_tensor *w1 = cg_tensor_zeros(4, CG_SHAPE(4, 1, 3, 3));
+    cg_tensor *wbig = cg_tensor_zeros(4, CG_SHAPE(4, 3, 7, 7));
+    cg_tensor *b5 = cg_tensor_zeros(1, CG_SHAPE(5));
+    cg_tensor *x3 = cg_tensor_zeros(3, CG_SHAPE(3, 5, 5));
+    cg_conv2d_params d = cg_conv2d_defaults();
+    expect_error(x3, w, NULL, d, "4-d");
+    expect_error(x, w, b5, d, "bias");
+    cg_conv2d_params g2 = d; g2.groups = 2;
+    expect_error(x, w1, NULL, g2, "not divisible by groups");
+    expect_error(x, w1, NULL, d, "input channels per group");
+    expect_error(x, wbig, NULL, d, "larger than the padded input");
+    cg_conv2d_params st = d; st.stride[1] = 0;
+    expect_error(x, w, NULL, st, "stride[1]");
+    cg_conv2d_params dl = d; dl.dilation[0] = -1;
+    expect_error(x, w, NULL, dl, "dilation[0]");
+    cg_conv2d_params pd = d; pd.padding[0] = -1;
+    expect_error(x, w, NULL, pd, "padding[0]");
+    cg_conv2d_params dil3 = d; dil3.dilation[0] = 3;  /* effective 7x3 kernel on 5x5 */
+    expect_error(x, w, NULL, dil3, "larger than the padded input");
+    assert_null(cg_conv2d(NULL, w, NULL, &d));
+    cg_tape_release();
+    cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(w1); cg_tensor_free(wbig);
+    cg_tensor_free(b5); cg_tensor_free(x3);
+}
+
+/* ---- allocation counting ------------------------------------------------- */
+static long n_allocs;
+static void *count_alloc(size_t n, void *ctx) { (void)ctx; n_allocs++; return malloc(n); }
+static void count_free(void *p, void *ctx) { (void)ctx; free(p); }
+
+static void conv_step(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
+    cg_tensor *y = cg_conv2d(x, w, b, p);
+    assert_non_null(y);
+    assert_int_equal(cg_backward(cg_sum(y)), CG_OK);
+    cg_tape_release();
+}
+
+static void test_no_allocation_when_warm(void **s) {
+    (void)s;
+    cg_tape_free_all();  /* memory from now on is freed through the counting hook */
+    cg_allocator a = { count_alloc, count_free, NULL };
+    cg_set_allocator(&a);
+    cg_tensor *x = test_tensor(4, CG_SHAPE(2, 4, 9, 9), -1, 1, 3, true);
+    cg_tensor *w = test_tensor(4, CG_SHAPE(8, 4, 3, 3), -1, 1, 4, true);
+    cg_tensor *w1 = test_tensor(4, CG_SHAPE(8, 8, 1, 1), -1, 1, 5, true);
+    cg_tensor *b = test_tensor(1, CG_SHAPE(8), -1, 1, 6, true);
+    cg_conv2d_params p = cg_conv2d_defaults();
+    p.padding[0] = p.padding[1] = 1;
+    cg_conv2d_params d = cg_conv2d_defaults();
+    for (int i = 0; i < 3; i++) {
+        cg_tensor *y = cg_conv2d(cg_conv2d(x, w, b, &p), w1, NULL, &d);  /* 3x3 then a 1x1 */
+        assert_non_null(y);
+        assert_int_equal(cg_backward(cg_sum(y)), CG_OK);
+        cg_tape_release();
+        conv_step(x, w, b, &p);
+    }
+    long before = n_allocs;
+    for (int i = 0; i < 5; i++) {
+        cg_tensor *y = cg_conv2d(cg_conv2d(x, w, b, &p), w1, NULL, &d);
+        assert_non_null(y);
+        assert_int_equal(cg_backward(cg_sum(y)), CG_OK);
+        cg_tape_release();
+        conv_step(x, w, b, &p);
+    }
+    assert_int_equal(n_allocs - before, 0);
+    cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(w1); cg_tensor_free(b);
+    cg_tape_free_all();
+    cg_set_allocator(NULL);
+}
+
+
+/* Backward accumulates (+=) into leaf grads: two backward passes give twice the grad. */
+static void check_accumulates(cg_tensor **in, int n_in, cg_tensor *(*f)(cg_tensor **)) {
+    float *first[3] = { 0 };
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(cg_backward(cg_sum(f(in))), CG_OK);
+        cg_tape_release();
+        for (int k = 0; k < n_in && pass == 0; k++) {
+            int64_t n = cg_tensor_numel(in[k]);
+            first[k] = malloc((size_t)n * sizeof(float));
+            memcpy(first[k], cg_tensor_data(cg_tensor_grad(in[k])), (size_t)n * sizeof(float));
+        }
+    }
+    for (int k = 0; k < n_in; k++) {
+        for (int64_t i = 0; i < cg_tensor_numel(in[k]); i++)
+            assert_float_equal(cg_tensor_data(cg_tensor_grad(in[k]))[i], 2 * first[k][i], 1e-4);
+        free(first[k]);
+    }
+}
+
+static cg_tensor *conv3(cg_tensor **in) {
+    cg_conv2d_params p = cg_conv2d_defaults();
+    p.padding[0] = p.padding[1] = 1;
+    return cg_conv2d(in[0], in[1], in[2], &p);
+}
+static cg_tensor *conv1x1(cg_tensor **in) { return cg_conv2d(in[0], in[1], in[2], NULL); }
+static void test_grads_accumulate(void **s) {
+    (void)s;
+    cg_tensor *in[3] = { test_tensor(4, CG_SHAPE(2, 3, 5, 4), -1, 1, 1, true), test_tensor(4, CG_SHAPE(4, 3, 3, 3), -1, 1, 2, true),
+                         test_tensor(1, CG_SHAPE(4), -1, 1, 3, true) };
+    check_accumulates(in, 3, conv3);
+    cg_tensor *w1 = test_tensor(4, CG_SHAPE(4, 3, 1, 1), -1, 1, 4, true);
+    cg_tensor_zero_grad(in[0]); cg_tensor_zero_grad(in[2]);
+    check_accumulates((cg_tensor *[]){ in[0], w1, in[2] }, 3, conv1x1);
+    for (int i = 0; i < 3; i++) cg_tensor_free(in[i]);
+    cg_tensor_free(w1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values_by_hand),
+        cmocka_unit_test(test_grid_vs_naive),
+        cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_grads_accumulate),
+        cmocka_unit_test(test_shape_errors),
+        cmocka_unit_test(test_no_allocation_when_warm),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    cg_tape_free_all();
+    return rc;
+}

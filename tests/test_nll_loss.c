@@ -1,0 +1,95 @@
+/* tests/test_nll_loss.c — nll_loss and cross_entropy: values vs PyTorch, reductions, gradients,
+ * target range errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <string.h>
+#include "gradcheck.h"
+
+static void test_values(void **s) {
+    (void)s;
+    cg_tensor *logp = cg_tensor_from_array(2, CG_SHAPE(2, 3), (float[]){ -1, -2, -3, -0.5f, -4, -6 });
+    int64_t t[2] = { 1, 0 };
+    cg_tensor *y = cg_nll_loss(logp, t, 2, CG_REDUCTION_MEAN);
+    assert_non_null(y);
+    assert_int_equal(cg_tensor_ndim(y), 0);
+    assert_float_equal(cg_tensor_item(y), 1.25f, 1e-6);
+    assert_float_equal(cg_tensor_item(cg_nll_loss(logp, t, 2, CG_REDUCTION_SUM)), 2.5f, 1e-6);
+    y = cg_nll_loss(logp, t, 2, CG_REDUCTION_NONE);
+    assert_int_equal(cg_tensor_ndim(y), 1);
+    assert_float_equal(cg_tensor_data(y)[0], 2.0f, 0);
+    assert_float_equal(cg_tensor_data(y)[1], 0.5f, 0);
+    /* torch.nn.functional.cross_entropy */
+    cg_tensor *x = cg_tensor_from_array(2, CG_SHAPE(2, 3), (float[]){ 1, 2, 3, 1, -1, 0.5f });
+    int64_t t2[2] = { 2, 0 };
+    assert_float_equal(cg_tensor_item(cg_cross_entropy(x, t2, 2, CG_REDUCTION_MEAN)), 0.48128146f, 1e-6);
+    assert_float_equal(cg_tensor_item(cg_cross_entropy(x, t2, 2, CG_REDUCTION_SUM)), 0.96256292f, 1e-6);
+    cg_tape_release();
+    cg_tensor_free(logp);
+    cg_tensor_free(x);
+}
+
+static void test_backward_values(void **s) {
+    (void)s;
+    cg_tensor *logp = cg_tensor_from_array(2, CG_SHAPE(2, 3), (float[]){ -1, -2, -3, -0.5f, -4, -6 });
+    cg_tensor_set_requires_grad(logp, true);
+    int64_t t[2] = { 1, 0 };
+    cg_tensor *y = cg_nll_loss(logp, t, 2, CG_REDUCTION_MEAN);
+    t[0] = 2;  /* the op copied the targets */
+    assert_int_equal(cg_backward(y), CG_OK);
+    float want[6] = { 0, -0.5f, 0, -0.5f, 0, 0 };
+    for (int i = 0; i < 6; i++) assert_float_equal(cg_tensor_data(cg_tensor_grad(logp))[i], want[i], 0);
+    cg_tape_release();
+    cg_tensor_free(logp);
+}
+
+typedef struct { int64_t t[4]; cg_reduction r; bool ce; } ctx_t;
+static cg_tensor *loss_fn(cg_tensor **in, void *p) {
+    ctx_t *c = p;
+    return c->ce ? cg_cross_entropy(in[0], c->t, 4, c->r) : cg_nll_loss(in[0], c->t, 4, c->r);
+}
+
+static void test_gradcheck(void **s) {
+    (void)s;
+    for (int ce = 0; ce < 2; ce++)
+        for (int r = 0; r < 3; r++) {
+            ctx_t c = { { 2, 0, 4, 2 }, (cg_reduction)r, ce };
+            cg_tensor *x = test_tensor(2, CG_SHAPE(4, 5), -2, 2, 3 + r, true);
+            gradcheck(loss_fn, &x, 1, &c, 1e-3, 1e-3, 1e-2);
+            cg_tensor_free(x);
+        }
+}
+
+static void test_errors(void **s) {
+    (void)s;
+    cg_tensor *x = cg_tensor_zeros(2, CG_SHAPE(3, 4));
+    int64_t bad[3] = { 0, 4, 1 }, neg[3] = { 0, 1, -1 }, ok[3] = { 0, 1, 2 };
+    assert_null(cg_nll_loss(x, bad, 3, CG_REDUCTION_MEAN));
+    assert_non_null(strstr(cg_last_error(), "target[1] = 4"));
+    assert_null(cg_cross_entropy(x, neg, 3, CG_REDUCTION_SUM));
+    assert_non_null(strstr(cg_last_error(), "target[2] = -1"));
+    assert_null(cg_nll_loss(x, ok, 2, CG_REDUCTION_MEAN));
+    assert_non_null(strstr(cg_last_error(), "2 targets"));
+    cg_tensor *x1 = cg_tensor_zeros(1, CG_SHAPE(4));
+    assert_null(cg_nll_loss(x1, ok, 1, CG_REDUCTION_MEAN));
+    assert_null(cg_cross_entropy(x1, ok, 1, CG_REDUCTION_MEAN));
+    assert_null(cg_nll_loss(x, ok, 3, (cg_reduction)7));
+    assert_null(cg_nll_loss(NULL, ok, 3, CG_REDUCTION_MEAN));
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_tensor_free(x1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_backward_values),
+        cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_errors),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    cg_tape_free_all();
+    return rc;
+}

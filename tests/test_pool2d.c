@@ -1,0 +1,123 @@
+/* tests/test_pool2d.c — max and average pooling: values, padding rules, gradients, errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <string.h>
+#include "gradcheck.h"
+
+static void test_max_values(void **s) {
+    (void)s;
+    /* 4x4 = 0..15 with a few swaps; 2x2 windows */
+    float xv[16] = { 1, 5, 2, 0, 3, 4, 7, 6, 9, 8, 10, 11, 12, 15, 14, 13 };
+    cg_tensor *x = cg_tensor_from_array(4, CG_SHAPE(1, 1, 4, 4), xv);
+    cg_pool2d_params p = cg_pool2d_defaults(2);
+    cg_tensor *y = cg_max_pool2d(x, &p);
+    assert_non_null(y);
+    assert_int_equal(cg_tensor_shape(y)[2], 2);
+    float want[4] = { 5, 7, 15, 14 };
+    for (int i = 0; i < 4; i++) assert_float_equal(cg_tensor_data(y)[i], want[i], 0);
+    /* padding 1, kernel 3, stride 2: padded cells are -inf, so negatives still win */
+    cg_tensor *neg = cg_tensor_full(4, CG_SHAPE(1, 1, 3, 3), -4.0f);
+    cg_tensor_data(neg)[0] = -7.0f;
+    cg_pool2d_params q = { { 3, 3 }, { 2, 2 }, { 1, 1 } };
+    y = cg_max_pool2d(neg, &q);
+    assert_non_null(y);
+    assert_int_equal(cg_tensor_numel(y), 4);
+    for (int i = 0; i < 4; i++) assert_float_equal(cg_tensor_data(y)[i], -4.0f, 0);
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_tensor_free(neg);
+}
+
+static void test_max_backward_routes_to_argmax(void **s) {
+    (void)s;
+    float xv[16] = { 1, 5, 2, 0, 3, 4, 7, 6, 9, 8, 10, 11, 12, 15, 14, 13 };
+    cg_tensor *x = cg_tensor_from_array(4, CG_SHAPE(1, 1, 4, 4), xv);
+    cg_tensor_set_requires_grad(x, true);
+    cg_pool2d_params p = cg_pool2d_defaults(2);
+    cg_tensor *r = cg_tensor_from_array(4, CG_SHAPE(1, 1, 2, 2), (float[]){ 1, 2, 3, 4 });
+    assert_int_equal(cg_backward(cg_sum(cg_mul(cg_max_pool2d(x, &p), r))), CG_OK);
+    float want[16] = { 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 3, 4, 0 };
+    for (int i = 0; i < 16; i++) assert_float_equal(cg_tensor_data(cg_tensor_grad(x))[i], want[i], 0);
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_tensor_free(r);
+}
+
+static void test_avg_values(void **s) {
+    (void)s;
+    float xv[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    cg_tensor *x = cg_tensor_from_array(3, CG_SHAPE(1, 3, 3), xv);  /* [C,H,W] is accepted */
+    cg_pool2d_params p = { { 2, 2 }, { 1, 1 }, { 0, 0 } };
+    cg_tensor *y = cg_avg_pool2d(x, &p);
+    assert_non_null(y);
+    float want[4] = { 3, 4, 6, 7 };
+    for (int i = 0; i < 4; i++) assert_float_equal(cg_tensor_data(y)[i], want[i], 1e-6);
+    /* count_include_pad: kernel 2, stride 2, pad 1: corner window {1} / 4 */
+    cg_pool2d_params q = { { 2, 2 }, { 2, 2 }, { 1, 1 } };
+    y = cg_avg_pool2d(x, &q);
+    assert_non_null(y);
+    float want2[4] = { 0.25f, 1.25f, 2.75f, 7.0f };
+    for (int i = 0; i < 4; i++) assert_float_equal(cg_tensor_data(y)[i], want2[i], 1e-6);
+    cg_tape_release();
+    cg_tensor_free(x);
+}
+
+static cg_tensor *max_fn(cg_tensor **in, void *ctx) { return cg_max_pool2d(in[0], ctx); }
+static cg_tensor *avg_fn(cg_tensor **in, void *ctx) { return cg_avg_pool2d(in[0], ctx); }
+
+/* Distinct values spaced 0.1 apart (shuffled), so eps = 1e-3 never changes an argmax. */
+static cg_tensor *distinct(int64_t n, int64_t c, int64_t h, int64_t w) {
+    cg_tensor *t = cg_tensor_zeros(4, CG_SHAPE(n, c, h, w));
+    int64_t N = cg_tensor_numel(t);
+    for (int64_t i = 0; i < N; i++) cg_tensor_data(t)[i] = 0.1f * (float)((i * 37) % N) - 3.0f;
+    cg_tensor_set_requires_grad(t, true);
+    return t;
+}
+
+static void test_gradcheck(void **s) {
+    (void)s;
+    cg_pool2d_params cfg[3] = { cg_pool2d_defaults(2), { { 3, 3 }, { 2, 2 }, { 1, 1 } }, { { 3, 2 }, { 1, 2 }, { 1, 0 } } };
+    for (int i = 0; i < 3; i++) {
+        cg_tensor *x = distinct(2, 3, 7, 5);
+        gradcheck(max_fn, &x, 1, &cfg[i], 1e-3, 1e-3, 1e-2);
+        gradcheck(avg_fn, &x, 1, &cfg[i], 1e-3, 1e-3, 1e-2);
+        cg_tensor_free(x);
+    }
+}
+
+static void test_errors(void **s) {
+    (void)s;
+    cg_tensor *x = cg_tensor_zeros(4, CG_SHAPE(1, 1, 4, 4)), *x2 = cg_tensor_zeros(2, CG_SHAPE(4, 4));
+    cg_pool2d_params p = cg_pool2d_defaults(2);
+    assert_null(cg_max_pool2d(x2, &p));
+    assert_non_null(strstr(cg_last_error(), "[N,C,H,W]"));
+    cg_pool2d_params bad = { { 2, 2 }, { 2, 2 }, { 2, 0 } };
+    assert_null(cg_avg_pool2d(x, &bad));
+    assert_non_null(strstr(cg_last_error(), "padding[0]"));
+    cg_pool2d_params zero = { { 2, 2 }, { 0, 2 }, { 0, 0 } };
+    assert_null(cg_max_pool2d(x, &zero));
+    assert_non_null(strstr(cg_last_error(), "stride[0]"));
+    cg_pool2d_params big = cg_pool2d_defaults(5);
+    assert_null(cg_max_pool2d(x, &big));
+    assert_non_null(strstr(cg_last_error(), "larger than"));
+    assert_null(cg_max_pool2d(NULL, &p));
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_tensor_free(x2);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_max_values),
+        cmocka_unit_test(test_max_backward_routes_to_argmax),
+        cmocka_unit_test(test_avg_values),
+        cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_errors),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    cg_tape_free_all();
+    return rc;
+}
