@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gradcheck.h"
+#include "../lib/ops/im2col.h"
 
 typedef struct geom {
     int64_t n, c, h, w, oc, kh, kw, s, p, d, g, oh, ow;
@@ -273,6 +274,26 @@ static void test_grads_accumulate(void **s) {
     cg_tensor_free(w1);
 }
 
+/* The parallel im2col/col2im paths (race-free by construction) match the serial ones. */
+static void test_im2col_parallel_matches_serial(void **s) {
+    (void)s;
+    cg_im2col_geom g = { .c = 32, .h = 20, .w = 19, .kh = 3, .kw = 3, .sh = 1, .sw = 2, .ph = 1, .pw = 1, .dh = 2, .dw = 1 };
+    g.oh = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+    g.ow = (g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+    int64_t nc = g.c * g.kh * g.kw * g.oh * g.ow, nx = g.c * g.h * g.w;
+    assert_true(nc >= 32768);
+    cg_tensor *x = test_tensor(1, CG_SHAPE(nx), -1, 1, 3, false), *d = test_tensor(1, CG_SHAPE(nc), -1, 1, 4, false);
+    float *c1 = calloc((size_t)nc, 4), *c2 = calloc((size_t)nc, 4), *x1 = calloc((size_t)nx, 4), *x2 = calloc((size_t)nx, 4);
+    cg_im2col(c1, cg_tensor_data(x), &g, false);
+    cg_im2col(c2, cg_tensor_data(x), &g, true);
+    assert_memory_equal(c1, c2, (size_t)nc * 4);
+    cg_col2im_add(x1, cg_tensor_data(d), &g, false);
+    cg_col2im_add(x2, cg_tensor_data(d), &g, true);
+    assert_memory_equal(x1, x2, (size_t)nx * 4);
+    free(c1); free(c2); free(x1); free(x2);
+    cg_tensor_free(x); cg_tensor_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_by_hand),
@@ -280,6 +301,7 @@ int main(void) {
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_grads_accumulate),
         cmocka_unit_test(test_shape_errors),
+        cmocka_unit_test(test_im2col_parallel_matches_serial),
         cmocka_unit_test(test_no_allocation_when_warm),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,14 +14,26 @@
  * the thread; forward uses one column matrix, backward two (cols and dcols). After the first
  * step of a training loop, conv2d allocates nothing.
  *
+ * Measured against one batched GEMM (cols[C*KH*KW, N*OH*OW], one sgemm, then a transpose to
+ * NCHW) on the seed's conv2 (x[64,32,26,26], w[64,32,3,3]), 2 shared cores: forward 27-46 ms
+ * per-image vs 53-57 ms batched, with a 41 MiB (+9 MiB output) workspace for batched against
+ * 648 KiB per-image. So: per-image.
+ *
  * Backward per image (sequential over images, BLAS threads inside each sgemm):
  *   dW_g += dy_ng · cols_gᵀ     (sgemm, beta = 1: each call owns all of dW, no race)
- *   dcols_g = W_gᵀ · dy_ng       (sgemm, beta = 0), then col2im into dx[n], parallel over
- *                                channels: channel c's rows write only dx[n,c,:,:].
+ *   dcols_g = W_gᵀ · dy_ng       (sgemm, beta = 0), then col2im into dx[n] (channel c's rows
+ *                                write only dx[n,c,:,:], so it may run parallel over channels)
  *   db[oc] += sum dy[:,oc,:,:]  parallel over oc. */
 #include <cblas.h>
 #include "cg_internal.h"
 #include "im2col.h"
+
+/* im2col/col2im run on one thread inside the per-image loop. Measured on the seed's conv2
+ * (x[64,32,26,26], w[64,32,3,3], 2 cores, OpenBLAS 0.3.21 pthreads): with an OpenMP region per
+ * image between the sgemm calls, libgomp's spinning workers and OpenBLAS's threads fight for
+ * the cores and forward+backward took ~2.1-2.9 s; with serial im2col ~0.2 s (passive OpenMP
+ * waiting: ~0.12-0.25 s either way). The GEMMs carry the parallelism. */
+#define IM2COL_PAR false
 
 /* ---- workspace ----------------------------------------------------------- */
 static _Thread_local float *ws_buf;
@@ -47,10 +59,10 @@ void cg_conv2d_workspace_free(void) {
 }
 
 /* ---- im2col / col2im ----------------------------------------------------- */
-/* cols[C*KH*KW, OH*OW] from x[C,H,W]; padding reads as 0. Parallel over rows. */
-void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_geom *g) {
+/* cols[C*KH*KW, OH*OW] from x[C,H,W]; padding reads as 0. Parallel over rows when `par`. */
+void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_geom *g, bool par) {
     const int64_t K = g->kh * g->kw, rows = g->c * K, ohw = g->oh * g->ow;
-    #pragma omp parallel for if (rows * ohw >= CG_OMP_MIN) schedule(static)
+    #pragma omp parallel for if (par && rows * ohw >= CG_OMP_MIN) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         int64_t c = r / K, ki = (r % K) / g->kw, kj = r % g->kw;
         const float *xc = x + c * g->h * g->w;
@@ -72,11 +84,11 @@ void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_ge
     }
 }
 
-/* dx[C,H,W] += col2im(dcols[C*KH*KW, OH*OW]). Parallel over channels: channel c's rows write
- * only dx[c], so threads never race. */
-void cg_col2im_add(float *restrict dx, const float *restrict dcols, const cg_im2col_geom *g) {
+/* dx[C,H,W] += col2im(dcols[C*KH*KW, OH*OW]). Parallel over channels when `par`: channel c's
+ * rows write only dx[c], so threads never race. */
+void cg_col2im_add(float *restrict dx, const float *restrict dcols, const cg_im2col_geom *g, bool par) {
     const int64_t K = g->kh * g->kw, ohw = g->oh * g->ow;
-    #pragma omp parallel for if (g->c * K * ohw >= CG_OMP_MIN) schedule(static)
+    #pragma omp parallel for if (par && g->c * K * ohw >= CG_OMP_MIN) schedule(static)
     for (int64_t c = 0; c < g->c; c++) {
         float *dxc = dx + c * g->h * g->w;
         for (int64_t k = 0; k < K; k++) {
@@ -179,7 +191,7 @@ static void conv2d_forward(float *restrict y, const float *restrict x, const flo
         const float *xn = x + n * g->c * hw;
         float *yn = y + n * pl->oc * ohw;
         const float *cn = xn;
-        if (!pl->direct) { cg_im2col(cols, xn, g); cn = cols; }
+        if (!pl->direct) { cg_im2col(cols, xn, g, IM2COL_PAR); cn = cols; }
         for (int64_t gi = 0; gi < pl->groups; gi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl->ocg, (int)ohw, (int)ck, 1.0f,
                         w + gi * pl->ocg * ck, (int)ck, cn + gi * ck * ohw, (int)ohw, 0.0f,
@@ -221,7 +233,7 @@ static void conv2d_backward_data(float *dx, float *dw, const float *dy, const fl
         const float *xn = x + n * g->c * hw, *dyn = dy + n * pl->oc * ohw;
         if (dw) {
             const float *cn = xn;
-            if (!pl->direct) { cg_im2col(cols, xn, g); cn = cols; }
+            if (!pl->direct) { cg_im2col(cols, xn, g, IM2COL_PAR); cn = cols; }
             for (int64_t gi = 0; gi < pl->groups; gi++)  /* dW_g[OCg, ck] += dy_g[OCg, ohw] · cols_gᵀ */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pl->ocg, (int)ck, (int)ohw, 1.0f,
                             dyn + gi * pl->ocg * ohw, (int)ohw, cn + gi * ck * ohw, (int)ohw, 1.0f,
@@ -236,7 +248,7 @@ static void conv2d_backward_data(float *dx, float *dw, const float *dy, const fl
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ck, (int)ohw, (int)pl->ocg, 1.0f,
                             w + gi * pl->ocg * ck, (int)ck, dyn + gi * pl->ocg * ohw, (int)ohw, beta,
                             dst + gi * ck * ohw, (int)ohw);
-            if (!pl->direct) cg_col2im_add(dxn, dcols, g);
+            if (!pl->direct) cg_col2im_add(dxn, dcols, g, IM2COL_PAR);
         }
     }
 }

@@ -2,6 +2,7 @@
 #ifndef CG_IM2COL_H
 #define CG_IM2COL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* One image's geometry: input [c,h,w], kernel kh x kw, stride, padding, dilation, output oh x ow. */
@@ -9,10 +10,10 @@ typedef struct cg_im2col_geom {
     int64_t c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
 } cg_im2col_geom;
 
-/* cols[c*kh*kw, oh*ow] from x[c,h,w]; padding reads as 0. */
-void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_geom *g);
-/* dx[c,h,w] += col2im(dcols[c*kh*kw, oh*ow]); parallel over channels, race-free. */
-void cg_col2im_add(float *restrict dx, const float *restrict dcols, const cg_im2col_geom *g);
+/* cols[c*kh*kw, oh*ow] from x[c,h,w]; padding reads as 0. par: OpenMP over rows. */
+void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_geom *g, bool par);
+/* dx[c,h,w] += col2im(dcols[c*kh*kw, oh*ow]); par: OpenMP over channels, race-free. */
+void cg_col2im_add(float *restrict dx, const float *restrict dcols, const cg_im2col_geom *g, bool par);
 
 /* Bytes held by this thread's conv2d workspace (it only grows), and a way to free it. */
 int64_t cg_conv2d_workspace_bytes(void);
