@@ -33,7 +33,8 @@ typedef struct idx_src {
     cg_status err;              /* why the last read returned -1 */
 } idx_src;
 
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size) { (void)opaque; return cg_calloc(items, size); }
+/* zlib needs no zeroed memory (items * size < 2^64: both are 32-bit). */
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size) { (void)opaque; return cg_malloc((size_t)items * size); }
 static void z_free(voidpf opaque, voidpf p) { (void)opaque; cg_free(p); }
 
 /* Raw bytes from the underlying file or buffer: up to n, fewer only at the end; -1 on error. */
