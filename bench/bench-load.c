@@ -1,6 +1,7 @@
 /* bench/bench-load.c — time cg_mnist_load on a real set (gzip), and one epoch of the loader.
  *   bench-load [dir]   (default /usr/share/datasets/fashion-mnist)
  * Prints seconds and MB/s, MB counting the decompressed IDX bytes (pixels + labels). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdio.h>
 #include <time.h>
 #include "cgrad/cgrad.h"

@@ -23,8 +23,13 @@ char *cg_strdup(const char *s);
 
 /* ---- threads ------------------------------------------------------------- */
 /* Below this many elements an elementwise kernel runs on one thread: forking a team costs
- * more than it saves. Measured with bench/bench-elementwise (docs/benchmarks.md). */
-#define CG_OMP_MIN 32768
+ * more than it saves. Measured with bench/bench-elementwise (docs/benchmarks.md), 2 cores,
+ * GCC 12, vectorised loops, quiet machine, serial/parallel time: relu 0.81-0.98 at 32K,
+ * 0.93-1.24 at 64K, 1.56-1.63 at 128K; add 0.95-1.07 at 32K, 1.26-1.38 at 64K. Crossover
+ * ~64K (was 32768). With other processes on the cores the team loses at every size.
+ * Write `if (parallel: n >= CG_OMP_MIN)` on `parallel for simd`: a bare if() also turns off
+ * simd when false, making the serial path 2-3x slower. */
+#define CG_OMP_MIN 65536
 
 /* ---- tensors ------------------------------------------------------------- */
 enum {

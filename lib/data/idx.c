@@ -7,8 +7,13 @@
  *
  * Header (big-endian): 0x00 0x00 <type 0x08 = unsigned byte> <ndims>, then ndims uint32 sizes.
  * The body is read in chunks into a buffer that doubles as bytes actually arrive, capped by the
- * header's claim: a header claiming 4 billion images costs at most twice the real data. */
+ * header's claim: a header claiming 4 billion images costs at most twice the real data. The whole
+ * body is allocated at once only when the input can hold it: a raw input at least that long, or a
+ * gzip input whose trailer (ISIZE) agrees and whose compressed size allows it at deflate's maximum
+ * ratio (1032:1). That halves the load time of a real set (no regrowth copies, fewer page faults). */
+#define _POSIX_C_SOURCE 200809L /* fileno, fstat */
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <zlib.h>
 #include "cg_internal.h"
@@ -31,9 +36,12 @@ typedef struct idx_src {
     bool gz, z_init, z_done;
     z_stream zs;
     cg_status err;              /* why the last read returned -1 */
+    uint64_t total;             /* bytes in the file or buffer (compressed size for gzip) */
+    uint32_t isize;             /* gzip: the last member's trailer, uncompressed size mod 2^32 */
 } idx_src;
 
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size) { (void)opaque; return cg_calloc(items, size); }
+/* zlib needs no zeroed memory (items * size < 2^64: both are 32-bit). */
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size) { (void)opaque; return cg_malloc((size_t)items * size); }
 static void z_free(voidpf opaque, voidpf p) { (void)opaque; cg_free(p); }
 
 /* Raw bytes from the underlying file or buffer: up to n, fewer only at the end; -1 on error. */
@@ -120,12 +128,23 @@ static cg_status src_start(idx_src *s) {
         k = src_raw(s, head, 2);
         if (k < 0) return s->err;
         if (k == 0) return cg_error(CG_EFORMAT, "%s: the file is empty", s->name);
+        struct stat sb;
+        if (fstat(fileno(s->f), &sb) == 0 && sb.st_size > 0) s->total = (uint64_t)sb.st_size;
+        uint8_t t[4];
+        if (k == 2 && head[0] == 0x1f && head[1] == 0x8b && s->total >= 18 && fseek(s->f, -4, SEEK_END) == 0 &&
+            fread(t, 1, 4, s->f) == 4)
+            s->isize = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
         if (fseek(s->f, 0, SEEK_SET) != 0)
             return cg_error(CG_EIO, "%s: cannot seek: %s", s->name, strerror(errno));
     } else {
         k = s->mem_len < 2 ? (int64_t)s->mem_len : 2;
         if (k == 0) return cg_error(CG_EFORMAT, "%s: the file is empty", s->name);
         memcpy(head, s->mem, (size_t)k);
+        s->total = s->mem_len;
+        if (s->mem_len >= 18) {
+            const uint8_t *t = s->mem + s->mem_len - 4;
+            s->isize = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
+        }
     }
     if (k < 2 || head[0] != 0x1f || head[1] != 0x8b) return CG_OK;
     s->gz = true;
@@ -182,9 +201,11 @@ static cg_status read_header(idx_src *s, uint32_t want_magic, int ndims, const c
 
 /* The body of `count` items of `item` bytes: reads what arrives, growing geometrically up to
  * count*item, then checks that nothing follows. */
-static cg_status read_body(idx_src *s, int64_t count, int64_t item, const char *kind, uint8_t **out) {
+static cg_status read_body(idx_src *s, size_t hdr, int64_t count, int64_t item, const char *kind, uint8_t **out) {
     size_t want = (size_t)count * (size_t)item; /* count < 2^32, item <= 2^24: fits in 64 bits */
     size_t cap = want < IDX_FIRST_CHUNK ? want : IDX_FIRST_CHUNK, got = 0;
+    uint64_t need = hdr + want; /* the whole input, decompressed, if the header is honest */
+    if (s->gz ? s->isize == (uint32_t)need && need / 1032 <= s->total : need <= s->total) cap = want;
     uint8_t *buf = cg_malloc(cap ? cap : 1);
     if (!buf) return CG_ENOMEM;
     while (got < want) {
@@ -236,7 +257,7 @@ static cg_status parse_images(idx_src *s, cg_idx_images *out) {
         return cg_error(CG_EFORMAT, "%s: unreasonable dimensions: images of %u x %u pixels (at most %d per side "
                         "and %d pixels)", s->name, d[1], d[2], IDX_MAX_SIDE, IDX_MAX_IMAGE);
     uint8_t *px;
-    st = read_body(s, d[0], (int64_t)d[1] * d[2], "image", &px);
+    st = read_body(s, 16, d[0], (int64_t)d[1] * d[2], "image", &px);
     if (st != CG_OK) return st;
     *out = (cg_idx_images){ .pixels = px, .n = d[0], .rows = d[1], .cols = d[2] };
     return CG_OK;
@@ -249,7 +270,7 @@ static cg_status parse_labels(idx_src *s, cg_idx_labels *out) {
     if (st != CG_OK) return st;
     if (d[0] == 0) return cg_error(CG_EFORMAT, "%s: the header says 0 labels", s->name);
     uint8_t *lb;
-    st = read_body(s, d[0], 1, "label", &lb);
+    st = read_body(s, 8, d[0], 1, "label", &lb);
     if (st != CG_OK) return st;
     int mx = -1;
     for (uint32_t i = 0; i < d[0]; i++) mx = lb[i] > mx ? lb[i] : mx;
