@@ -61,19 +61,19 @@ static void binary_forward(bin_kind k, float *restrict y, const float *restrict 
     if (same) {
         switch (k) {
         case B_ADD:
-            #pragma omp parallel for simd if (numel >= CG_OMP_MIN) schedule(static)
+            #pragma omp parallel for simd if (parallel: numel >= CG_OMP_MIN) schedule(static)
             for (int64_t i = 0; i < numel; i++) y[i] = a[i] + b[i];
             break;
         case B_SUB:
-            #pragma omp parallel for simd if (numel >= CG_OMP_MIN) schedule(static)
+            #pragma omp parallel for simd if (parallel: numel >= CG_OMP_MIN) schedule(static)
             for (int64_t i = 0; i < numel; i++) y[i] = a[i] - b[i];
             break;
         case B_MUL:
-            #pragma omp parallel for simd if (numel >= CG_OMP_MIN) schedule(static)
+            #pragma omp parallel for simd if (parallel: numel >= CG_OMP_MIN) schedule(static)
             for (int64_t i = 0; i < numel; i++) y[i] = a[i] * b[i];
             break;
         case B_DIV:
-            #pragma omp parallel for simd if (numel >= CG_OMP_MIN) schedule(static)
+            #pragma omp parallel for simd if (parallel: numel >= CG_OMP_MIN) schedule(static)
             for (int64_t i = 0; i < numel; i++) y[i] = a[i] / b[i];
             break;
         }

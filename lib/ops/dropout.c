@@ -53,7 +53,7 @@ static cg_status identity_backward(cg_node *n) {
     if (!dx) return CG_ENOMEM;
     const float *dy = cg_out_grad(n);
     int64_t numel = n->out->numel;
-    #pragma omp parallel for simd if (numel >= CG_OMP_MIN) schedule(static)
+    #pragma omp parallel for simd if (parallel: numel >= CG_OMP_MIN) schedule(static)
     for (int64_t i = 0; i < numel; i++) dx[i] += dy[i];
     return CG_OK;
 }

@@ -13,7 +13,7 @@ typedef struct adam { cg_optimizer base; cg_adam_options o; bool decoupled; } ad
 static void adam_kernel(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
                         int64_t n, float b1, float b2, float eps, float wd, float lr, bool decoupled,
                         float step_size, float bc2_sqrt) {
-    #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+    #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i];
         if (decoupled) p[i] = p[i] * (1.0f - lr * wd);

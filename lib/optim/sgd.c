@@ -11,7 +11,7 @@ typedef struct sgd { cg_optimizer base; cg_sgd_options o; } sgd;
 /* p[n] -= lr * d, with d built from g[n] and buf[n] (NULL when momentum == 0). */
 static void sgd_kernel(float *restrict p, const float *restrict g, float *restrict buf, int64_t n,
                        cg_sgd_options o, bool first) {
-    #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+    #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float d = g[i];
         if (o.weight_decay != 0.0f) d = d + o.weight_decay * p[i];

@@ -213,7 +213,7 @@ cg_status cg_tensor_axpy_(cg_tensor *y, float alpha, const cg_tensor *x) {
     float *restrict yd = y->data;
     const float *restrict xd = x->data;
     int64_t n = y->numel;
-    #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+    #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
     for (int64_t i = 0; i < n; i++) yd[i] += alpha * xd[i];
     return CG_OK;
 }
@@ -222,7 +222,7 @@ cg_status cg_tensor_scale_(cg_tensor *t, float alpha) {
     if (!t) return cg_error(CG_EINVAL, "cg_tensor_scale_: tensor is NULL");
     float *d = t->data;
     int64_t n = t->numel;
-    #pragma omp parallel for simd if (n >= CG_OMP_MIN) schedule(static)
+    #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
     for (int64_t i = 0; i < n; i++) d[i] *= alpha;
     return CG_OK;
 }

@@ -62,9 +62,11 @@ double gradcheck(gradcheck_fn f, cg_tensor **in, int n_in, void *ctx, double eps
             x[i] = x0;
             double num = (lp - lm) / (2 * eps), err = fabs(ga[i] - num);
             if (err > worst) worst = err;
-            if (err > atol + rtol * fabs(num))
+            if (err > atol + rtol * fabs(num)) {
+                cg_set_grad_enabled(prev);  /* fail_msg jumps out: leave the next test a sane mode */
                 fail_msg("input %d element %lld: analytic %.6g, numeric %.6g (err %.3g)",
                          k, (long long)i, ga[i], num, err);
+            }
         }
     }
     cg_set_grad_enabled(prev);
