@@ -2,7 +2,24 @@
 if(NOT DEFINED BLA_VENDOR)
   set(BLA_VENDOR OpenBLAS CACHE STRING "BLAS vendor for FindBLAS (OpenBLAS, Generic, Intel10_64lp, ...)")
 endif()
+# Which of Debian's OpenBLAS builds: its OpenMP build shares cgrad's OpenMP thread pool (a GEMM
+# called inside a parallel region runs on that thread alone; outside, it uses the whole pool),
+# while the pthread build keeps its own threads, which fight OpenMP's spinning workers for the
+# cores (measured in docs/benchmarks.md). The library gets a RUNPATH to the chosen build, since
+# Debian's alternatives point libopenblas.so.0 at the pthread one.
+set(CGRAD_OPENBLAS_THREADING openmp CACHE STRING "Debian OpenBLAS build to prefer: openmp, pthread or any")
+set_property(CACHE CGRAD_OPENBLAS_THREADING PROPERTY STRINGS openmp pthread any)
+set(CGRAD_OPENBLAS_DIR /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-${CGRAD_OPENBLAS_THREADING})
+if(BLA_VENDOR STREQUAL "OpenBLAS" AND NOT CGRAD_OPENBLAS_THREADING STREQUAL "any")
+  if(EXISTS ${CGRAD_OPENBLAS_DIR}/libopenblas.so)
+    list(PREPEND CMAKE_LIBRARY_PATH ${CGRAD_OPENBLAS_DIR})
+  else()
+    message(WARNING "OpenBLAS ${CGRAD_OPENBLAS_THREADING} build not found in ${CGRAD_OPENBLAS_DIR}: "
+                    "using whichever OpenBLAS FindBLAS finds (Debian: apt-get install libopenblas-openmp-dev)")
+  endif()
+endif()
 find_package(BLAS REQUIRED)
+message(STATUS "cgrad BLAS: ${BLAS_LIBRARIES}")
 find_package(OpenMP REQUIRED COMPONENTS C)
 find_package(ZLIB REQUIRED)
 find_package(Threads REQUIRED)

@@ -23,7 +23,7 @@ static void dropout_mask(float *restrict m, int64_t nm, float p) {
 static void dropout_apply(float *restrict y, const float *restrict x, const float *restrict m,
                           int64_t rows, int64_t inner) {
     if (inner == 1) {
-        #pragma omp parallel for simd if (rows >= CG_OMP_MIN) schedule(static)
+        #pragma omp parallel for simd if (parallel: rows >= CG_OMP_MIN) schedule(static)
         for (int64_t i = 0; i < rows; i++) y[i] = x[i] * m[i];
         return;
     }
