@@ -9,7 +9,7 @@ syms=$("${NM:-nm}" -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }')
 echo "$syms" | grep -q '^cg_version$' || { echo "FAIL: $lib does not export cg_version"; exit 1; }
 bad=$(echo "$syms" | grep -v -E '^cg_' \
       | grep -v -x -E '_init|_fini|_edata|_end|__bss_start' \
-      | grep -v -E '^(__asan|__ubsan|__lsan|__sanitizer|__odr_asan|___asan|__sancov)' || true)
+      | grep -v -E '^(__asan|__ubsan|__lsan|__sanitizer|__odr_asan|___asan|__sancov|__start___sancov|__stop___sancov)' || true)
 if [ -n "$bad" ]; then
     echo "FAIL: $lib exports symbols without the cg_ prefix:"
     echo "$bad"
