@@ -48,6 +48,10 @@ run_expect 1 "fc2.weight"          "$EVAL" --data d --model wrong.safetensors
 grep -q "shape" err.txt || fail "the wrong-shape message does not say 'shape'"
 run_expect 1 "not a mnist-train checkpoint" "$TRAIN" --data d --epochs 1 --resume zeros.safetensors
 run_expect 1 "missing.safetensors" "$TRAIN" --data d --epochs 1 --resume missing.safetensors
+# Output files that cannot be written: status 1, naming the file (--save after the first epoch).
+run_expect 1 "no/such/m.csv" "$TRAIN" --data d --epochs 1 --metrics no/such/m.csv
+"$TRAIN" --data d --epochs 1 --batch-size 32 --threads 2 --save no/such/ck.safetensors >out.txt 2>err.txt && fail "--save into a missing directory succeeded"
+grep -q "no/such/ck.safetensors" err.txt || fail "the --save error does not name the file: $(cat err.txt)"
 # A checkpoint of all-zero weights evaluates (every image predicted as class 0).
 run_expect 0 "" "$EVAL" --data d --model zeros.safetensors --threads 2
 grep -qE '^Test: average loss: 2\.3026, accuracy: [0-9]+/32 \([0-9]+%\)$' out.txt || fail "zero model: $(head -n1 out.txt)"
