@@ -1,7 +1,8 @@
 # tests/mnist/common.sh — sourced by the tests/mnist/*.sh ctest scripts.
-# Arguments of every script: BIN_DIR SOURCE_DIR PYTHON (a python3; the standard library suffices).
+# Arguments of every script: BIN_DIR SOURCE_DIR PYTHON [ST_COMPARE]; PYTHON is any python3 (the
+# standard library suffices). Paths may be relative: they are made absolute before the cd below.
 set -euo pipefail
-BIN=$1 SRC=$2 PY=$3
+BIN=$(realpath "$1") SRC=$(realpath "$2") PY=$3 CMP=${4:+$(realpath "$4")}
 TRAIN=$BIN/mnist-train
 EVAL=$BIN/mnist-eval
 T=$(mktemp -d /tmp/cg_mnist_test.XXXXXX)
