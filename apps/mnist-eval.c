@@ -37,28 +37,32 @@ int main(int argc, char **argv) {
     if (!data) data = cli_default_data_dir();
     cg_set_num_threads((int)threads);
 
-    cg_module *model = cg_seed_net_new();
+    /* Everything main owns, released at `out` on success and on every error alike. */
+    int rc = 1;
+    cg_mnist_set test = { 0 };
+    cg_loader *loader = NULL;
     cg_safetensors *st = NULL;
-    if (!model) { fprintf(stderr, "%s: %s\n", prog, cg_last_error()); return 1; }
+    cg_module *model = cg_seed_net_new();
+    if (!model) { fprintf(stderr, "%s: %s\n", prog, cg_last_error()); goto out; }
     if (cg_safetensors_open(model_path, &st) != CG_OK || cg_checkpoint_restore(st, model, NULL) != CG_OK) {
         fprintf(stderr, "%s: --model %s: %s\n", prog, model_path, cg_last_error());
-        return 1;
+        goto out;
     }
     cg_safetensors_close(st);
+    st = NULL;
 
-    cg_mnist_set test;
     if (cg_mnist_load(data, false, &test) != CG_OK) {
         fprintf(stderr, "%s: loading the test set: %s\n", prog, cg_last_error());
-        return 1;
+        goto out;
     }
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = batch;
     lo.shuffle = false;
-    cg_loader *loader = cg_loader_new(&test, &lo);
+    loader = cg_loader_new(&test, &lo);
     eval_result r;
     if (!loader || evaluate(model, loader, &r) != CG_OK) {
         fprintf(stderr, "%s: evaluation: %s\n", prog, cg_last_error());
-        return 1;
+        goto out;
     }
     print_test_line(stdout, &r);
 
@@ -77,9 +81,12 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 10; k++) printf("%6lld", (long long)r.confusion[c][k]);
         printf("\n");
     }
+    rc = 0;
+out:
+    cg_safetensors_close(st);
     cg_loader_free(loader);
     cg_mnist_free(&test);
     cg_module_free(model);
     cg_tape_free_all();
-    return 0;
+    return rc;
 }

@@ -147,45 +147,51 @@ int main(int argc, char **argv) {
     options o = parse(argc, argv);
     setvbuf(stdout, NULL, _IOLBF, 0);  /* logs show each line as it happens */
     cg_set_num_threads((int)o.threads);
+    /* Everything main owns, released at `out` on success and on every error alike. */
+    int rc = 1;
+    cg_mnist_set train = { 0 }, test = { 0 };
+    cg_module *model = NULL;
+    cg_optimizer *opt = NULL;
+    cg_loader *train_loader = NULL, *test_loader = NULL;
+    FILE *mf = NULL;
+#define FAIL(what) do { rc = fail(what); goto out; } while (0)
     printf("cgrad %s, %d threads, %s\n", cg_version(), cg_get_num_threads(), cg_blas_info());
 
     double t = cli_now();
-    cg_mnist_set train, test;
-    if (cg_mnist_load(o.data, true, &train) != CG_OK) return fail("loading the training set");
-    if (cg_mnist_load(o.data, false, &test) != CG_OK) return fail("loading the test set");
+    if (cg_mnist_load(o.data, true, &train) != CG_OK) FAIL("loading the training set");
+    if (cg_mnist_load(o.data, false, &test) != CG_OK) FAIL("loading the test set");
     printf("Loaded %lld training and %lld test images from %s in %.2f s\n", (long long)train.images.n,
            (long long)test.images.n, o.data, cli_now() - t);
 
     cg_manual_seed(o.seed);
-    cg_module *model = cg_seed_net_new();
-    if (!model) return fail("building the model");
+    model = cg_seed_net_new();
+    if (!model) FAIL("building the model");
     cg_named_list params;
-    if (cg_module_parameters(model, &params) != CG_OK) return fail("parameters");
+    if (cg_module_parameters(model, &params) != CG_OK) FAIL("parameters");
     cg_tensor **ps = malloc((size_t)params.n * sizeof *ps);
-    if (!ps) return fail("memory");
+    if (!ps) { cg_named_list_free(&params); FAIL("memory"); }
     for (int64_t i = 0; i < params.n; i++) ps[i] = params.items[i].tensor;
-    cg_optimizer *opt = cg_sgd_new(ps, params.n, (cg_sgd_options){ .lr = (float)o.lr, .momentum = (float)o.momentum });
+    opt = cg_sgd_new(ps, params.n, (cg_sgd_options){ .lr = (float)o.lr, .momentum = (float)o.momentum });
     free(ps);
     cg_named_list_free(&params);
-    if (!opt) return fail("optimizer");
+    if (!opt) FAIL("optimizer");
     cg_lr_scheduler sched = cg_step_lr(opt, 1, (float)o.gamma);
 
     int64_t start_epoch = 0;
-    if (o.resume && resume(&o, model, opt, &sched, &start_epoch)) return 1;
+    if (o.resume && resume(&o, model, opt, &sched, &start_epoch)) goto out;
 
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = o.batch;
     lo.seed = o.seed;
-    cg_loader *train_loader = cg_loader_new(&train, &lo);
+    train_loader = cg_loader_new(&train, &lo);
     lo.batch_size = o.test_batch;
     lo.shuffle = false;
-    cg_loader *test_loader = cg_loader_new(&test, &lo);
-    if (!train_loader || !test_loader) return fail("data loader");
+    test_loader = cg_loader_new(&test, &lo);
+    if (!train_loader || !test_loader) FAIL("data loader");
 
-    FILE *mf = NULL;
     if (o.metrics && !(mf = metrics_open(o.metrics))) {
         fprintf(stderr, "%s: --metrics %s: cannot open for appending: %s\n", prog, o.metrics, strerror(errno));
-        return 1;
+        goto out;
     }
     if (start_epoch >= o.epochs)
         printf("Checkpoint is at epoch %lld; --epochs %lld leaves nothing to train\n",
@@ -194,7 +200,7 @@ int main(int argc, char **argv) {
     double run_t0 = cli_now();
     for (int64_t epoch = start_epoch + 1; epoch <= o.epochs; epoch++) {
         cg_module_train(model, true);
-        if (cg_loader_set_epoch(train_loader, epoch - 1) != CG_OK) return fail("loader");
+        if (cg_loader_set_epoch(train_loader, epoch - 1) != CG_OK) FAIL("loader");
         progress pb;
         progress_start(&pb, stdout, (int)epoch, train.images.n);
         int64_t done = 0, step = 0;
@@ -206,8 +212,8 @@ int main(int argc, char **argv) {
             int64_t n = cg_tensor_size(x, 0);
             cg_optim_zero_grad(opt);
             cg_tensor *loss = cg_nll_loss(cg_module_forward(model, x), y, n, CG_REDUCTION_MEAN);
-            if (cg_backward(loss) != CG_OK) return fail("training step");
-            if (cg_optim_step(opt) != CG_OK) return fail("optimizer step");
+            if (cg_backward(loss) != CG_OK) FAIL("training step");
+            if (cg_optim_step(opt) != CG_OK) FAIL("optimizer step");
             win_loss += cg_tensor_item(loss);
             win_n++;
             win_imgs += n;
@@ -227,7 +233,7 @@ int main(int argc, char **argv) {
         progress_finish(&pb, done);
         double ep_secs = cli_now() - ep_t0;
         eval_result r;
-        if (evaluate(model, test_loader, &r) != CG_OK) return fail("evaluation");
+        if (evaluate(model, test_loader, &r) != CG_OK) FAIL("evaluation");
         print_test_line(stdout, &r);
         fflush(stdout);
         double lr_used = opt->lr;
@@ -236,12 +242,13 @@ int main(int argc, char **argv) {
                     (double)r.correct / (double)(r.n ? r.n : 1), (double)done / ep_secs, lr_used,
                     cli_now() - run_t0);
         if (o.save) {
-            if (save_checkpoint(&o, model, opt, &sched, epoch) != CG_OK) return fail("--save");
+            if (save_checkpoint(&o, model, opt, &sched, epoch) != CG_OK) FAIL("--save");
             printf("Saved %s (epoch %lld)\n", o.save, (long long)epoch);
         }
     }
     if (cg_profile_enabled()) cg_profile_fprint(stdout);
-
+    rc = 0;
+out:
     if (mf) fclose(mf);
     cg_loader_free(train_loader);
     cg_loader_free(test_loader);
@@ -250,5 +257,6 @@ int main(int argc, char **argv) {
     cg_optim_free(opt);
     cg_module_free(model);
     cg_tape_free_all();
-    return 0;
+    return rc;
+#undef FAIL
 }

@@ -54,7 +54,9 @@ static int64_t state_param_index(const char *name, int64_t n_params) {
     return (errno || *end || i < 0 || i >= n_params) ? -1 : (int64_t)i;
 }
 
-static cg_status restore_optimizer(const cg_safetensors *st, cg_optimizer *o) {
+/* Checks the optimizer's part of st (metadata, state names and sizes) and, when apply is true,
+ * copies it into o. Checking comes first so that a failing restore changes nothing. */
+static cg_status restore_optimizer(const cg_safetensors *st, cg_optimizer *o, bool apply) {
     const char *type = cg_safetensors_meta(st, OPT_PREFIX "type");
     const char *step = cg_safetensors_meta(st, OPT_PREFIX "step_count");
     const char *lr = cg_safetensors_meta(st, OPT_PREFIX "lr");
@@ -77,6 +79,7 @@ static cg_status restore_optimizer(const cg_safetensors *st, cg_optimizer *o) {
         if (t->dtype != CG_ST_F32 || t->numel != o->params[p]->numel)
             return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' has the wrong type or size", t->name);
     }
+    if (!apply) return CG_OK;
     for (int64_t i = 0; i < cg_safetensors_count(st); i++) {
         const cg_st_tensor *t = cg_safetensors_at(st, i);
         if (strncmp(t->name, OPT_PREFIX, plen) != 0) continue;
@@ -93,11 +96,13 @@ static cg_status restore_optimizer(const cg_safetensors *st, cg_optimizer *o) {
 
 cg_status cg_checkpoint_restore(const cg_safetensors *st, cg_module *m, cg_optimizer *o) {
     if (!st || !m) return cg_error(CG_EINVAL, "cg_checkpoint_restore: file and module are required");
-    cg_named_list sd;
-    cg_status s = cg_module_state_dict(m, &sd);
+    /* The optimizer's part is checked before the module is touched: nothing changes on error. */
+    cg_status s = o ? restore_optimizer(st, o, false) : CG_OK;
     if (s != CG_OK) return s;
+    cg_named_list sd;
+    if ((s = cg_module_state_dict(m, &sd)) != CG_OK) return s;
     s = cg_safetensors_load_into(st, sd.items, sd.n);
     cg_named_list_free(&sd);
-    if (s == CG_OK && o) s = restore_optimizer(st, o);
+    if (s == CG_OK && o) s = restore_optimizer(st, o, true);
     return s;
 }

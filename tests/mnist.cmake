@@ -1,0 +1,38 @@
+# Included by tests/CMakeLists.txt. End-to-end checks of the MNIST programs on a tiny synthetic
+# MNIST-format set (tests/mnist/gen_data.py), each in its own temporary directory:
+#   mnist_e2e          mnist-train 2 epochs: output format, falling loss, metrics CSV; mnist-eval
+#   mnist_resume       --resume gives byte-identical tensors to an uninterrupted run
+#   mnist_cli_errors   bad flags exit 2 with one line naming the flag; bad files exit 1, named
+#   mnist_plot         scripts/plot-metrics writes a PNG (skipped without gnuplot)
+#   mnist_torch_interop  cgrad <-> PyTorch checkpoints (skipped without /usr/bin/python3 + torch)
+find_program(CGRAD_BASH bash)
+find_program(CGRAD_PYTHON3 NAMES python3)
+if(NOT CGRAD_BASH OR NOT CGRAD_PYTHON3)
+  message(STATUS "mnist tests skipped: need bash and python3")
+  return()
+endif()
+
+add_executable(st_compare ${CMAKE_CURRENT_SOURCE_DIR}/mnist/st_compare.c)
+target_link_libraries(st_compare PRIVATE cgrad_static)
+set_target_properties(st_compare PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+
+set(_cgrad_mnist_args ${CMAKE_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR} ${CGRAD_PYTHON3})
+foreach(t e2e resume cli_errors plot)
+  add_test(NAME mnist_${t}
+           COMMAND ${CGRAD_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/mnist/${t}.sh ${_cgrad_mnist_args} $<TARGET_FILE:st_compare>)
+  set_tests_properties(mnist_${t} PROPERTIES LABELS mnist ENVIRONMENT "OMP_NUM_THREADS=2" TIMEOUT 300
+                       SKIP_RETURN_CODE 77)
+endforeach()
+
+# PyTorch is Debian's, under /usr/bin/python3 (not the python3 on PATH); the script exits 77
+# (skipped) when it cannot import torch and numpy.
+if(NOT EXISTS /usr/bin/python3)
+  message(STATUS "mnist_torch_interop skipped: no /usr/bin/python3")
+  return()
+endif()
+add_test(NAME mnist_torch_interop
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/torch_interop.py
+                 ${CMAKE_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
+set_tests_properties(mnist_torch_interop PROPERTIES LABELS "mnist;torch" ENVIRONMENT "OMP_NUM_THREADS=2"
+                     TIMEOUT 300 SKIP_RETURN_CODE 77)
+unset(_cgrad_mnist_args)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# tests/mnist/cli_errors.sh — mnist-train and mnist-eval refuse bad input cleanly: bad flags and
+# values exit 2 with one stderr line naming the flag; --help exits 0; missing or corrupt data
+# files and unusable checkpoints exit 1 with one line naming the file (never a crash).
+source "$(dirname "$0")/common.sh"
+gen d 64 32
+
+# Usage errors: status 2, one line naming the flag.
+run_expect 2 "--epochs"      "$TRAIN" --data d --epochs 0
+run_expect 2 "--epochs"      "$TRAIN" --data d --epochs 1x
+run_expect 2 "--lr"          "$TRAIN" --data d --lr abc
+run_expect 2 "--lr"          "$TRAIN" --data d --lr nan
+run_expect 2 "--momentum"    "$TRAIN" --data d --momentum 1.5
+run_expect 2 "--batch-size"  "$TRAIN" --data d --batch-size -4
+run_expect 2 "--threads"     "$TRAIN" --data d --threads 0
+run_expect 2 "--seed"        "$TRAIN" --data d --seed 99999999999999999999
+run_expect 2 "--bogus"       "$TRAIN" --data d --bogus
+run_expect 2 "--save"        "$TRAIN" --data d --save
+run_expect 2 "--data"        "$TRAIN" --data
+run_expect 2 "--model"       "$EVAL" --data d
+run_expect 2 "--model"       "$EVAL" --data d --model
+run_expect 2 "--bogus"       "$EVAL" --model x --bogus
+run_expect 2 "--batch-size"  "$EVAL" --model x --batch-size 0
+for p in "$TRAIN" "$EVAL"; do
+  run_expect 0 "" "$p" --help
+  grep -q '^usage: ' out.txt || fail "$p --help prints no usage"
+  [ -s err.txt ] && fail "$p --help writes to stderr"
+done
+
+# Data errors: status 1, one line naming the file.
+run_expect 1 "train-images-idx3-ubyte" "$TRAIN" --data no/such/dir --epochs 1
+mkdir bad && cp d/* bad/
+head -c 20000 d/train-images-idx3-ubyte.gz >bad/train-images-idx3-ubyte.gz   # truncated gzip
+run_expect 1 "train-images-idx3-ubyte.gz" "$TRAIN" --data bad --epochs 1
+cp d/* bad/ && printf 'garbage!' | dd of=bad/t10k-images-idx3-ubyte bs=1 seek=0 conv=notrunc 2>/dev/null  # bad magic
+run_expect 1 "t10k-images-idx3-ubyte" "$TRAIN" --data bad --epochs 1
+"$PY" "$SRC/tests/mnist/make_st.py" zeros.safetensors
+run_expect 1 "t10k-images-idx3-ubyte" "$EVAL" --data bad --model zeros.safetensors
+cp d/* bad/ && rm bad/t10k-labels-idx1-ubyte.gz
+run_expect 1 "t10k-labels-idx1-ubyte" "$EVAL" --data bad --model zeros.safetensors
+
+# Checkpoint errors: status 1, naming the file and the problem.
+run_expect 1 "missing.safetensors" "$EVAL" --data d --model missing.safetensors
+head -c 3000 zeros.safetensors >cut.safetensors
+run_expect 1 "cut.safetensors"     "$EVAL" --data d --model cut.safetensors
+"$PY" "$SRC/tests/mnist/make_st.py" wrong.safetensors fc2.weight
+run_expect 1 "fc2.weight"          "$EVAL" --data d --model wrong.safetensors
+grep -q "shape" err.txt || fail "the wrong-shape message does not say 'shape'"
+run_expect 1 "not a mnist-train checkpoint" "$TRAIN" --data d --epochs 1 --resume zeros.safetensors
+run_expect 1 "missing.safetensors" "$TRAIN" --data d --epochs 1 --resume missing.safetensors
+# Output files that cannot be written: status 1, naming the file (--save after the first epoch).
+run_expect 1 "no/such/m.csv" "$TRAIN" --data d --epochs 1 --metrics no/such/m.csv
+"$TRAIN" --data d --epochs 1 --batch-size 32 --threads 2 --save no/such/ck.safetensors >out.txt 2>err.txt && fail "--save into a missing directory succeeded"
+grep -q "no/such/ck.safetensors" err.txt || fail "the --save error does not name the file: $(cat err.txt)"
+# A checkpoint of all-zero weights evaluates (every image predicted as class 0).
+run_expect 0 "" "$EVAL" --data d --model zeros.safetensors --threads 2
+grep -qE '^Test: average loss: 2\.3026, accuracy: [0-9]+/32 \([0-9]+%\)$' out.txt || fail "zero model: $(head -n1 out.txt)"
+echo "OK: mnist cli errors"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# tests/mnist/plot.sh — scripts/plot-metrics turns a metrics CSV (mnist-train's format) into a
+# PNG; exit 77 (skipped) without gnuplot. mnist_e2e also plots a real run's CSV.
+source "$(dirname "$0")/common.sh"
+command -v gnuplot >/dev/null || { echo "SKIP: gnuplot not installed"; exit 77; }
+cat >m.csv <<'CSV'
+kind,epoch,step,loss,accuracy,img_per_s,lr,seconds
+step,1,100,1.204561,,1500.0,0.025,4.100
+step,1,200,0.501234,,1510.0,0.025,8.200
+epoch,1,200,0.310000,0.9100,1505.0,0.025,9.000
+step,2,300,0.301234,,1520.0,0.025,12.200
+step,2,400,0.251234,,1525.0,0.025,16.300
+epoch,2,400,0.210000,0.9400,1522.0,0.025,17.000
+CSV
+out=$("$SRC/scripts/plot-metrics" m.csv out.png)
+[ "$out" = out.png ] || fail "plot-metrics printed '$out'"
+[ "$(head -c 8 out.png | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "out.png is not a PNG"
+[ "$(stat -c %s out.png)" -gt 5000 ] || fail "out.png is suspiciously small"
+# the default output name, and a file that is not a metrics CSV
+"$SRC/scripts/plot-metrics" m.csv >/dev/null && [ -s m.png ] || fail "no m.png by default"
+echo "a,b" >bad.csv
+st=0; "$SRC/scripts/plot-metrics" bad.csv x.png 2>err.txt || st=$?
+[ "$st" -eq 1 ] && grep -q "header" err.txt || fail "a bad CSV: status $st, $(cat err.txt)"
+echo "OK: mnist plot"
