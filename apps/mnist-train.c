@@ -204,6 +204,7 @@ static int resume(options *o, cg_module *model, cg_optimizer *opt, cg_lr_schedul
 
 int main(int argc, char **argv) {
     options o = parse(argc, argv);
+    setvbuf(stdout, NULL, _IOLBF, 0);  /* logs show each line as it happens */
     dp_init(&argc, &argv);
     cg_set_num_threads((int)o.threads);
     printf("cgrad %s, %d threads, %s\n", cg_version(), cg_get_num_threads(), cg_blas_info());

@@ -294,8 +294,37 @@ def gen_optim():
     w.close()
 
 
+# ---- the seed's linear-regression lessons ------------------------------------------------
+def gen_lessons():
+    w = Writer("lessons.txt", "linreg lessons on x_i = frac(0.6180339887 i), y = 2x + 3: part 1 "
+               "(manual GD, lr 0.015, 200 iterations) w/b/loss every 10 iterations; part 2 (full-batch "
+               "module + optimizer, lr 0.3, 10 epochs) w/b/loss per epoch")
+    x = torch.tensor([(0.6180339887 * i) % 1.0 for i in range(100)], dtype=torch.float32).reshape(100, 1)
+    y = 2 * x + 3
+    w.t("x", x)
+    def fit(lr, iters, every):
+        wt = torch.zeros(1, requires_grad=True)
+        b = torch.zeros(1, requires_grad=True)
+        rows = []
+        for it in range(1, iters + 1):
+            loss = F.mse_loss(wt * x + b, y)
+            loss.backward()
+            with torch.no_grad():
+                wt -= lr * wt.grad
+                b -= lr * b.grad
+            wt.grad.zero_()
+            b.grad.zero_()
+            if it % every == 0:
+                rows.append([wt.item(), b.item(), loss.item()])
+        return torch.tensor(rows)
+    w.t("part1", fit(0.015, 200, 10))
+    w.t("part2", fit(0.3, 10, 1))
+    w.close()
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
+    gen_lessons()
     gen_ops()
     gen_seednet()
     gen_optim()
