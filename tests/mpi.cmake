@@ -4,7 +4,8 @@
 #   mpi_rank_dies          a rank that exits mid-training ends the job (no hang) with a message
 #   mpi_mnist_train        mnist-train under mpirun on a tiny IDX set: a rank dies in epoch 2, the
 #                          epoch-1 checkpoint resumes under 1 and 2 ranks, and both agree
-# Label "mpi": scripts/test leaves them out of the ASan pass (see there).
+# Label "mpi". Under CGRAD_SANITIZE they run with ASan and UBSan but without LeakSanitizer:
+# Open MPI itself leaks ~50 KB at MPI_Finalize (reported as leaks inside libmpi/libopen-pal).
 if(CGRAD_WITH_MPI)
   find_program(CGRAD_MPIEXEC NAMES ${MPIEXEC_EXECUTABLE} mpirun mpiexec)
   find_program(CGRAD_BASH bash)
@@ -14,6 +15,9 @@ if(CGRAD_WITH_MPI)
   # Root in containers and CI, more ranks than cores: allowed explicitly.
   set(CGRAD_MPIRUN ${CGRAD_MPIEXEC} --allow-run-as-root --oversubscribe)
   set(_env "OMP_NUM_THREADS=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+  if(CGRAD_SANITIZE)
+    list(APPEND _env "ASAN_OPTIONS=detect_leaks=0")
+  endif()
   foreach(np 1 2 4)
     add_test(NAME mpi_equiv_np${np} COMMAND ${CGRAD_MPIRUN} -np ${np} $<TARGET_FILE:dist_equiv> 20)
     set_tests_properties(mpi_equiv_np${np} PROPERTIES LABELS mpi TIMEOUT 120 ENVIRONMENT "${_env}")

@@ -70,10 +70,10 @@ cg_status cg_dist_broadcast_module(cg_module *m, int root) {
     cg_named_list sd = { 0 };
     int bad = !m || cg_module_state_dict(m, &sd) != CG_OK;
     /* Structure check: every rank compares its (count, sizes) with root's, then all agree. */
-    int64_t sig[2] = { sd.n, 0 };
-    for (int64_t i = 0; i < sd.n; i++) sig[1] = sig[1] * 1000003 + cg_tensor_numel(sd.items[i].tensor);
-    int64_t rsig[2] = { sig[0], sig[1] };
-    st = mpi_check(MPI_Bcast(rsig, 2, MPI_INT64_T, root, MPI_COMM_WORLD), "cg_dist_broadcast_module: MPI_Bcast");
+    uint64_t sig[2] = { (uint64_t)sd.n, 0 };
+    for (int64_t i = 0; i < sd.n; i++) sig[1] = sig[1] * 1000003u + (uint64_t)cg_tensor_numel(sd.items[i].tensor);
+    uint64_t rsig[2] = { sig[0], sig[1] };
+    st = mpi_check(MPI_Bcast(rsig, 2, MPI_UINT64_T, root, MPI_COMM_WORLD), "cg_dist_broadcast_module: MPI_Bcast");
     if (st == CG_OK) {
         int mine = bad || rsig[0] != sig[0] || rsig[1] != sig[1], any = 0;
         st = mpi_check(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD),
