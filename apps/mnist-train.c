@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#ifdef CGRAD_WITH_MPI
+#include <cgrad/dist.h>
+#endif
 
 static const char *prog = "mnist-train";
 
@@ -15,6 +18,7 @@ typedef struct options {
     int64_t epochs, batch, test_batch, threads, metrics_every;
     double lr, momentum, gamma;
     uint64_t seed;
+    bool no_dropout;
 } options;
 
 static void usage(FILE *f) {
@@ -31,13 +35,16 @@ static void usage(FILE *f) {
         "  --momentum X           SGD momentum (default 0.9)\n"
         "  --gamma X              StepLR decay per epoch (default 1: constant lr)\n"
         "  --seed N               seed for initialisation, shuffling and dropout (default 0)\n"
-        "  --threads N            threads (default: all cores)\n"
+        "  --threads N            threads (default: all cores; per rank under mpirun)\n"
+        "  --no-dropout           train with dropout off (exact comparisons, e.g. 1 vs K ranks)\n"
         "  --save PATH            write a checkpoint (safetensors) after every epoch\n"
         "  --resume PATH          continue the run saved in PATH exactly\n"
         "  --metrics PATH         append CSV rows (per epoch, and every --metrics-every steps)\n"
         "  --metrics-every N      steps between metrics rows (default 100; 0: epochs only)\n"
         "  --help                 this text\n"
-        "Environment: CG_PROFILE=1 prints a per-op time breakdown at the end.\n");
+        "Environment: CG_PROFILE=1 prints a per-op time breakdown at the end.\n"
+        "Data-parallel (built with MPI): mpirun -np K mnist-train ...; --batch-size is the global\n"
+        "batch (a multiple of K), split across ranks; rank 0 prints, evaluates, saves (docs/distributed.md).\n");
 }
 
 static options parse(int argc, char **argv) {
@@ -58,6 +65,7 @@ static options parse(int argc, char **argv) {
         else if (!strcmp(a, "--save")) o.save = cli_str(prog, argc, argv, &i);
         else if (!strcmp(a, "--resume")) o.resume = cli_str(prog, argc, argv, &i);
         else if (!strcmp(a, "--metrics")) o.metrics = cli_str(prog, argc, argv, &i);
+        else if (!strcmp(a, "--no-dropout")) o.no_dropout = true;
         else if (!strcmp(a, "--metrics-every")) o.metrics_every = cli_int(prog, argc, argv, &i, 0, INT64_MAX);
         else cli_usage_error(prog, "unknown option '%s'", a);
     }
@@ -68,6 +76,61 @@ static options parse(int argc, char **argv) {
 static int fail(const char *what) {
     fprintf(stderr, "%s: %s: %s\n", prog, what, cg_last_error());
     return 1;
+}
+
+/* ---- data parallelism: K ranks under mpirun (docs/distributed.md); without MPI, one rank ----
+ * Each rank takes batch/K rows of every global batch (same shuffle), gradients and the loss are
+ * averaged in one allreduce, so every rank takes the same step. Rank 0 alone prints (the others'
+ * stdout goes to /dev/null), evaluates, writes metrics and checkpoints; a checkpoint holds only
+ * global state, so --resume works under any rank count. Dropout masks: rank r > 0 draws from a
+ * seed derived from (seed, r) at the shared offset, rank 0 from the global stream. */
+#ifdef CGRAD_WITH_MPI
+static int dp_rank(void) { return cg_dist_rank(); }
+static int dp_size(void) { return cg_dist_size(); }
+static void dp_init(int *argc, char ***argv) {
+    if (cg_dist_init(argc, argv) != CG_OK) {
+        fprintf(stderr, "%s: %s\n", prog, cg_last_error());
+        exit(1);
+    }
+    if (cg_dist_rank() != 0 && !freopen("/dev/null", "w", stdout)) exit(1);
+}
+static cg_status dp_sync_model(cg_module *m) { return cg_dist_broadcast_module(m, 0); }
+static cg_status dp_allreduce(cg_optimizer *o, int64_t n, float *loss) { return cg_dist_allreduce_grads(o, n, loss); }
+/* After an error on one rank the others may wait in a collective: end the whole job. */
+static void dp_finalize(int rc) {
+    if (rc != 0 && cg_dist_size() > 1) cg_dist_abort(rc);
+    cg_dist_finalize();
+}
+#else
+static int dp_rank(void) { return 0; }
+static int dp_size(void) { return 1; }
+static void dp_init(int *argc, char ***argv) { (void)argc; (void)argv; }
+static cg_status dp_sync_model(cg_module *m) { (void)m; return CG_OK; }
+static cg_status dp_allreduce(cg_optimizer *o, int64_t n, float *loss) { (void)o; (void)n; (void)loss; return CG_OK; }
+static void dp_finalize(int rc) { (void)rc; }
+#endif
+/* Rank r's dropout stream from the global one (rank 0: unchanged); rank 0 saves the global one. */
+static void dp_rank_rng(void) {
+    if (dp_rank() == 0) return;
+    cg_rng_state r = cg_rng_get_state();
+    uint64_t z = r.seed + 0x9E3779B97F4A7C15ull * (uint64_t)(dp_rank() + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    cg_rng_set_state((cg_rng_state){ z ^ (z >> 31), r.offset });
+}
+/* Test hook (tests/mpi.cmake): CGRAD_TEST_RANK1_EXIT_AFTER=k makes rank 1 exit(3) after k steps. */
+static void dp_test_fault(int64_t steps) {
+    static long long k = -2;
+    if (k == -2) { const char *e = getenv("CGRAD_TEST_RANK1_EXIT_AFTER"); k = e ? atoll(e) : -1; }
+    if (k >= 0 && dp_rank() == 1 && steps >= k) {
+        fprintf(stderr, "%s: rank 1: exiting after %lld steps (CGRAD_TEST_RANK1_EXIT_AFTER)\n", prog, (long long)steps);
+        exit(3);
+    }
+}
+/* --no-dropout: dropout modules stay in eval mode (identity) while the rest trains. */
+static void dropout_off(cg_module *m) {
+    if (!strcmp(m->type->name, "Dropout") || !strcmp(m->type->name, "Dropout2d")) m->training = false;
+    for (int i = 0; i < m->n_children; i++) dropout_off(m->children[i].module);
 }
 
 /* ---- metrics: CSV, appended; the header is written when the file is new or empty ---- */
@@ -146,6 +209,7 @@ static int resume(options *o, cg_module *model, cg_optimizer *opt, cg_lr_schedul
 int main(int argc, char **argv) {
     options o = parse(argc, argv);
     setvbuf(stdout, NULL, _IOLBF, 0);  /* logs show each line as it happens */
+    dp_init(&argc, &argv);
     cg_set_num_threads((int)o.threads);
     /* Everything main owns, released at `out` on success and on every error alike. */
     int rc = 1;
@@ -156,6 +220,9 @@ int main(int argc, char **argv) {
     FILE *mf = NULL;
 #define FAIL(what) do { rc = fail(what); goto out; } while (0)
     printf("cgrad %s, %d threads, %s\n", cg_version(), cg_get_num_threads(), cg_blas_info());
+    if (dp_size() > 1)
+        printf("Data-parallel: %d ranks x %d threads, global batch %lld (%lld per rank)\n", dp_size(),
+               cg_get_num_threads(), (long long)o.batch, (long long)(o.batch / dp_size()));
 
     double t = cli_now();
     if (cg_mnist_load(o.data, true, &train) != CG_OK) FAIL("loading the training set");
@@ -179,17 +246,23 @@ int main(int argc, char **argv) {
 
     int64_t start_epoch = 0;
     if (o.resume && resume(&o, model, opt, &sched, &start_epoch)) goto out;
+    if (dp_sync_model(model) != CG_OK) FAIL("broadcasting the model");
+    dp_rank_rng();
 
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = o.batch;
     lo.seed = o.seed;
+    lo.shard_rank = dp_rank();
+    lo.shard_count = dp_size();
     train_loader = cg_loader_new(&train, &lo);
+    lo.shard_rank = 0;
+    lo.shard_count = 1;
     lo.batch_size = o.test_batch;
     lo.shuffle = false;
     test_loader = cg_loader_new(&test, &lo);
     if (!train_loader || !test_loader) FAIL("data loader");
 
-    if (o.metrics && !(mf = metrics_open(o.metrics))) {
+    if (o.metrics && dp_rank() == 0 && !(mf = metrics_open(o.metrics))) {
         fprintf(stderr, "%s: --metrics %s: cannot open for appending: %s\n", prog, o.metrics, strerror(errno));
         goto out;
     }
@@ -200,6 +273,7 @@ int main(int argc, char **argv) {
     double run_t0 = cli_now();
     for (int64_t epoch = start_epoch + 1; epoch <= o.epochs; epoch++) {
         cg_module_train(model, true);
+        if (o.no_dropout) dropout_off(model);
         if (cg_loader_set_epoch(train_loader, epoch - 1) != CG_OK) FAIL("loader");
         progress pb;
         progress_start(&pb, stdout, (int)epoch, train.images.n);
@@ -213,13 +287,18 @@ int main(int argc, char **argv) {
             cg_optim_zero_grad(opt);
             cg_tensor *loss = cg_nll_loss(cg_module_forward(model, x), y, n, CG_REDUCTION_MEAN);
             if (cg_backward(loss) != CG_OK) FAIL("training step");
+            float l = cg_tensor_item(loss);
+            if (dp_allreduce(opt, n, &l) != CG_OK) FAIL("averaging gradients");
             if (cg_optim_step(opt) != CG_OK) FAIL("optimizer step");
-            win_loss += cg_tensor_item(loss);
+            win_loss += l;
             win_n++;
-            win_imgs += n;
             cg_tape_release();
-            done += n;
+            int64_t now_done = cg_loader_position(train_loader) * o.batch; /* global rows */
+            if (now_done > train.images.n) now_done = train.images.n;
+            win_imgs += now_done - done;
+            done = now_done;
             step++;
+            dp_test_fault(opt->step_count);
             progress_update(&pb, done);
             if (mf && o.metrics_every && step % o.metrics_every == 0) {
                 double now = cli_now();
@@ -232,12 +311,13 @@ int main(int argc, char **argv) {
         }
         progress_finish(&pb, done);
         double ep_secs = cli_now() - ep_t0;
+        double lr_used = opt->lr;
+        cg_sched_step(&sched);
+        if (dp_rank() != 0) continue; /* rank 0 evaluates, records and saves */
         eval_result r;
         if (evaluate(model, test_loader, &r) != CG_OK) FAIL("evaluation");
         print_test_line(stdout, &r);
         fflush(stdout);
-        double lr_used = opt->lr;
-        cg_sched_step(&sched);
         metrics_row(mf, "epoch", epoch, opt->step_count, r.loss_sum / (double)(r.n ? r.n : 1),
                     (double)r.correct / (double)(r.n ? r.n : 1), (double)done / ep_secs, lr_used,
                     cli_now() - run_t0);
@@ -257,6 +337,7 @@ out:
     cg_optim_free(opt);
     cg_module_free(model);
     cg_tape_free_all();
+    dp_finalize(rc);
     return rc;
 #undef FAIL
 }

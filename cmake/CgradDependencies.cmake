@@ -31,3 +31,14 @@ find_path(CGRAD_CBLAS_INCLUDE_DIR cblas.h
 if(NOT CGRAD_CBLAS_INCLUDE_DIR)
   message(FATAL_ERROR "cblas.h not found: install libopenblas-dev (Debian) or set CGRAD_CBLAS_INCLUDE_DIR")
 endif()
+
+# MPI, for the optional data-parallel library cgrad_dist (lib/dist/, include/cgrad/dist.h).
+# CGRAD_WITH_MPI defaults to ON when MPI's C bindings are found; OFF builds exactly without it.
+if(NOT DEFINED CGRAD_WITH_MPI OR CGRAD_WITH_MPI)
+  find_package(MPI COMPONENTS C QUIET)
+endif()
+option(CGRAD_WITH_MPI "Build cgrad_dist and MPI support in mnist-train (needs MPI: libopenmpi-dev)" ${MPI_C_FOUND})
+if(CGRAD_WITH_MPI AND NOT MPI_C_FOUND)
+  message(FATAL_ERROR "CGRAD_WITH_MPI=ON but MPI was not found: install libopenmpi-dev or pass -DCGRAD_WITH_MPI=OFF")
+endif()
+message(STATUS "cgrad MPI (cgrad_dist): ${CGRAD_WITH_MPI}")

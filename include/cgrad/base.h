@@ -39,6 +39,9 @@ CG_API const char *cg_strerror(cg_status s);
 /* Detail of the last error on this thread; "" if none. Valid until the next error. */
 CG_API const char *cg_last_error(void);
 CG_API void cg_clear_error(void);
+/* Set this thread's message and return s: for libraries built on cgrad's public API (cgrad_dist),
+ * so their errors follow the same convention. */
+CG_API cg_status cg_set_error(cg_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "MAJOR.MINOR.PATCH" of the library that is linked. */
 CG_API const char *cg_version(void);

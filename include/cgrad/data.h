@@ -76,6 +76,13 @@ typedef struct cg_loader_options {
     bool drop_last;         /* default false: the last partial batch is returned */
     uint64_t seed;          /* default 0 */
     float mean, std;        /* x = (pixel/255 - mean) / std; default 0.1307, 0.3081 */
+    /* Data-parallel sharding, as PyTorch's DistributedSampler but per batch: every shard draws the
+     * same permutation (same seed) and batch_size stays the GLOBAL batch B; shard r of K gets rows
+     * [r*n/K, (r+1)*n/K) of each global batch of n rows (n == B except for the last one). B must
+     * be a multiple of K, so full batches split evenly; a last partial batch is split the same way
+     * (shares may then differ by one row), and dropped when it has fewer than K rows, so every
+     * shard sees the same number of batches. Default 0 of 1: no sharding. */
+    int64_t shard_rank, shard_count;
 } cg_loader_options;
 
 CG_API cg_loader_options cg_loader_defaults(void);
@@ -84,7 +91,7 @@ CG_API cg_loader_options cg_loader_defaults(void);
 CG_API cg_loader *cg_loader_new(const cg_mnist_set *set, const cg_loader_options *opt);
 CG_API void cg_loader_free(cg_loader *l);
 
-/* Batches per epoch (with drop_last, only full batches). */
+/* Batches per epoch (with drop_last, only full batches; the same on every shard). */
 CG_API int64_t cg_loader_num_batches(const cg_loader *l);
 /* The batch the next cg_loader_next returns, 0..num_batches; and the current epoch. */
 CG_API int64_t cg_loader_position(const cg_loader *l);
@@ -96,8 +103,8 @@ CG_API cg_status cg_loader_set_epoch(cg_loader *l, int64_t epoch);
 CG_API cg_status cg_loader_seek(cg_loader *l, int64_t batch_index);
 
 /* The next batch of the epoch, or false at its end. *images is the loader's tensor, shaped
- * [n, 1, rows, cols] with n = batch_size, or fewer for a last partial batch; *labels its n
- * labels. Both belong to the loader and are overwritten by the next call. Allocates nothing. */
+ * [n, 1, rows, cols] with n = batch_size (batch_size / shard_count with sharding), or fewer for a
+ * last partial batch; *labels its n labels. Both belong to the loader and are overwritten by the next call. Allocates nothing. */
 CG_API bool cg_loader_next(cg_loader *l, cg_tensor **images, const int64_t **labels);
 /* The same into caller memory: images must hold at least batch_size*rows*cols floats (any
  * shape; the first n*rows*cols are written), labels batch_size entries. *batch_n = n, 0 at the

@@ -30,6 +30,14 @@ cg_status cg_error(cg_status s, const char *fmt, ...) {
     return s;
 }
 
+cg_status cg_set_error(cg_status s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 _Noreturn void cg_assert_fail(const char *expr, const char *file, int line) {
     fprintf(stderr, "cgrad: internal error: %s (%s:%d)\n", expr, file, line);
     abort(); /* an invariant of the library broke: not a user error */
