@@ -277,54 +277,56 @@ static int threads_for(int64_t n) {
     return nt;
 }
 
-/* Floats of workspace per thread: cols, plus dcols and a private dW for backward. */
-static size_t per_thread_floats(const conv_plan *pl, bool backward, bool need_dw) {
+/* dW is summed in CONV_DW_CHUNKS fixed chunks of images, each into its own partial, and the
+ * partials are added in chunk order: the result does not depend on the thread count or on which
+ * thread ran which chunk (dynamic scheduling: on a shared machine a descheduled thread's work is
+ * picked up by the others instead of stalling the whole region). */
+#define CONV_DW_CHUNKS 8
+
+static size_t round16(size_t f) { return (f + 15) & ~(size_t)15; }  /* keep slabs 64-byte aligned */
+
+/* Floats of workspace per thread: cols, plus dcols for backward (nothing for a direct 1x1). */
+static size_t per_thread_floats(const conv_plan *pl, bool backward) {
     const int64_t rows = pl->g.c * pl->g.kh * pl->g.kw, ohw = pl->g.oh * pl->g.ow;
-    size_t f = pl->direct ? 0 : (size_t)(rows * ohw) * (backward ? 2 : 1);
-    if (need_dw) f += (size_t)(pl->oc * pl->cg * pl->g.kh * pl->g.kw);
-    return (f + 15) & ~(size_t)15;  /* keep each thread's slab 64-byte aligned */
+    return pl->direct ? 0 : round16((size_t)(rows * ohw) * (backward ? 2 : 1));
 }
 
 static cg_status conv2d_forward(float *y, const float *x, const float *w, const float *b, const conv_plan *pl) {
     int nt = threads_for(pl->n);
-    size_t per = per_thread_floats(pl, false, false);
+    size_t per = per_thread_floats(pl, false);
     float *ws = NULL;
     if (per && !(ws = workspace(per * (size_t)nt))) return CG_ENOMEM;
     if (nt == 1) { forward_images(y, x, w, b, pl, ws, 0, pl->n); return CG_OK; }
-    #pragma omp parallel num_threads(nt)
-    {
-        int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
-        forward_images(y, x, w, b, pl, ws ? ws + (size_t)t * per : NULL, pl->n * t / T, pl->n * (t + 1) / T);
-    }
+    #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t n = 0; n < pl->n; n++)
+        forward_images(y, x, w, b, pl, ws ? ws + (size_t)omp_get_thread_num() * per : NULL, n, n + 1);
     return CG_OK;
 }
 
-/* dx += and dw += over all images; with several threads, each sums its images' dW privately
- * and the partial sums are added in thread order afterwards (no atomics). */
+/* dx += and dw += over all images. Workspace: nt slabs of cols+dcols, then the dW partials. */
 static cg_status conv2d_backward_all(float *dx, float *dw, const float *dy, const float *x, const float *w,
                                      const conv_plan *pl) {
     int nt = threads_for(pl->n);
-    bool priv_dw = dw && nt > 1;
-    size_t per = per_thread_floats(pl, true, priv_dw);
-    float *ws = NULL;
-    if (per && !(ws = workspace(per * (size_t)nt))) return CG_ENOMEM;
-    if (nt == 1) { backward_images(dx, dw, dy, x, w, pl, ws, 0, pl->n); return CG_OK; }
     const int64_t nw = pl->oc * pl->cg * pl->g.kh * pl->g.kw;
-    const size_t dw_off = per - ((size_t)nw + 15) / 16 * 16;  /* private dW at the end of each slab */
-    int used = nt;
-    #pragma omp parallel num_threads(nt)
+    const int64_t P = dw ? (pl->n < CONV_DW_CHUNKS ? pl->n : CONV_DW_CHUNKS) : pl->n;  /* work items */
+    size_t per = per_thread_floats(pl, true), pw = dw ? round16((size_t)nw) : 0;
+    float *ws = NULL;
+    if (per * (size_t)nt + pw * (size_t)P && !(ws = workspace(per * (size_t)nt + pw * (size_t)P))) return CG_ENOMEM;
+    float *parts = ws ? ws + per * (size_t)nt : NULL;
+    #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
-        float *mine = ws + (size_t)t * per, *pdw = NULL;
-        if (priv_dw) { pdw = mine + dw_off; memset(pdw, 0, (size_t)nw * sizeof(float)); }
-        backward_images(dx, pdw, dy, x, w, pl, pl->direct ? NULL : mine, pl->n * t / T, pl->n * (t + 1) / T);
-        #pragma omp single
-        used = (int)T;
-        if (priv_dw) {  /* implicit barrier after single: every partial is complete */
+        float *mine = per ? ws + (size_t)omp_get_thread_num() * per : NULL;
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t c = 0; c < P; c++) {
+            float *pdw = NULL;
+            if (dw) { pdw = parts + (size_t)c * pw; memset(pdw, 0, (size_t)nw * sizeof(float)); }
+            backward_images(dx, pdw, dy, x, w, pl, mine, pl->n * c / P, pl->n * (c + 1) / P);
+        }
+        if (dw) {
             #pragma omp for schedule(static)
             for (int64_t i = 0; i < nw; i++) {
                 float s = dw[i];
-                for (int k = 0; k < used; k++) s += ws[(size_t)k * per + dw_off + (size_t)i];
+                for (int64_t c = 0; c < P; c++) s += parts[(size_t)c * pw + (size_t)i];
                 dw[i] = s;
             }
         }
