@@ -90,6 +90,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--csv")) csv = 1;
         else if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--block") && i + 1 < argc) cg_conv2d_set_block(atoll(argv[++i]));
         else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
             const char *m = argv[++i];
             mode = !strcmp(m, "serial") ? CG_CONV_SERIAL : !strcmp(m, "images") ? CG_CONV_IMAGES : CG_CONV_AUTO;
@@ -139,8 +140,10 @@ int main(int argc, char **argv) {
         int64_t ws = cg_conv2d_workspace_bytes();
         /* roofline: the same GEMMs, best of threads-over-images and serial-with-threaded-BLAS */
         double gemm[3];
-        float *ga = filled(nw > ck * ohw ? nw : ck * ohw, 8), *gb = filled((int64_t)nt * (ck > L->oc ? ck : L->oc) * ohw, 9);
-        float *gc = filled((int64_t)nt * (ck > L->oc ? ck : L->oc) * ohw, 10);
+        /* per thread: B and C of any pass are at most max(ck, OC) * max(ohw, ck) floats */
+        int64_t big = (ck > L->oc ? ck : L->oc) * (ohw > ck ? ohw : ck);
+        float *ga = filled(nw > ck * ohw ? nw : ck * ohw, 8), *gb = filled((int64_t)nt * big, 9);
+        float *gc = filled((int64_t)nt * big, 10);
         for (int pass = 0; pass < 3; pass++) {
             int64_t m = pass == 1 ? ck : L->oc, nn = pass == 2 ? ck : ohw, kk = pass == 0 ? ck : pass == 1 ? L->oc : ohw;
             double best = 1e30;

@@ -54,17 +54,19 @@ void cg_conv2d_workspace_free(void) {
 }
 
 /* ---- im2col / col2im ----------------------------------------------------- */
-/* cols[C*KH*KW, OH*OW] from x[C,H,W]; padding reads as 0. Parallel over rows when `par`. */
-void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_geom *g, bool par) {
-    const int64_t K = g->kh * g->kw, rows = g->c * K, ohw = g->oh * g->ow;
+/* cols[C*KH*KW, (oh1-oh0)*OW] from x[C,H,W] for output rows oh0..oh1; padding reads as 0.
+ * Parallel over rows when `par`. */
+static void im2col_rows(float *restrict cols, const float *restrict x, const cg_im2col_geom *g,
+                        int64_t oh0, int64_t oh1, bool par) {
+    const int64_t K = g->kh * g->kw, rows = g->c * K, ohw = (oh1 - oh0) * g->ow;
     #pragma omp parallel for if (par && rows * ohw >= CG_OMP_MIN) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         int64_t c = r / K, ki = (r % K) / g->kw, kj = r % g->kw;
         const float *xc = x + c * g->h * g->w;
         float *dst = cols + r * ohw;
-        for (int64_t oh = 0; oh < g->oh; oh++) {
+        for (int64_t oh = oh0; oh < oh1; oh++) {
             int64_t ih = oh * g->sh - g->ph + ki * g->dh;
-            float *d = dst + oh * g->ow;
+            float *d = dst + (oh - oh0) * g->ow;
             if (ih < 0 || ih >= g->h) {
                 for (int64_t ow = 0; ow < g->ow; ow++) d[ow] = 0.0f;
                 continue;
@@ -76,7 +78,10 @@ void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_ge
                 if (hi > g->ow) hi = g->ow;
                 if (hi < lo) hi = lo;
                 for (int64_t ow = 0; ow < lo; ow++) d[ow] = 0.0f;
-                memcpy(d + lo, xr + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
+                const float *xs = xr + iw0 + lo;
+                float *ds = d + lo;
+                #pragma omp simd  /* rows are short (tens of floats): a loop beats a memcpy call */
+                for (int64_t i = 0; i < hi - lo; i++) ds[i] = xs[i];
                 for (int64_t ow = hi; ow < g->ow; ow++) d[ow] = 0.0f;
                 continue;
             }
@@ -86,6 +91,11 @@ void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_ge
             }
         }
     }
+}
+
+/* cols[C*KH*KW, OH*OW] from x[C,H,W] */
+void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_geom *g, bool par) {
+    im2col_rows(cols, x, g, 0, g->oh, par);
 }
 
 /* dx[C,H,W] += col2im(dcols[C*KH*KW, OH*OW]). Parallel over channels when `par`: channel c's
@@ -189,6 +199,8 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     return CG_OK;
 }
 
+static int64_t fwd_block_bytes = 1 << 30;
+void cg_conv2d_set_block(int64_t bytes) { fwd_block_bytes = bytes > 0 ? bytes : 1 << 30; }
 /* ---- forward ------------------------------------------------------------- */
 /* Images [n0, n1): y[n] = W · im2col(x[n]) (+ b). y[N,OC,OH,OW], x[N,C,H,W], w[OC,Cg,KH,KW];
  * cols: C*KH*KW*OH*OW floats of this caller's own (unused when pl->direct). */
@@ -201,12 +213,19 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
         float *yn = y + n * pl->oc * ohw;
         if (ck == 0) memset(yn, 0, (size_t)(pl->oc * ohw) * sizeof(float)); /* no input channels */
         else {
-            const float *cn = xn;
-            if (!pl->direct) { cg_im2col(cols, xn, g, false); cn = cols; }
-            for (int64_t gi = 0; gi < pl->groups; gi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl->ocg, (int)ohw, (int)ck, 1.0f,
-                            w + gi * pl->ocg * ck, (int)ck, cn + gi * ck * ohw, (int)ohw, 0.0f,
-                            yn + gi * pl->ocg * ohw, (int)ohw);
+            /* Blocks of output rows whose columns fit in L2 (FWD_BLOCK_BYTES): im2col a block, then
+             * multiply it while it is still in cache. direct: one block, x is the column matrix. */
+            int64_t bh = pl->direct ? g->oh : fwd_block_bytes / (int64_t)(g->c * g->kh * g->kw * g->ow * 4);
+            if (bh < 1) bh = 1;
+            for (int64_t oh0 = 0; oh0 < g->oh; oh0 += bh) {
+                int64_t oh1 = oh0 + bh < g->oh ? oh0 + bh : g->oh, nb = (oh1 - oh0) * g->ow;
+                const float *cn = xn;
+                if (!pl->direct) { im2col_rows(cols, xn, g, oh0, oh1, false); cn = cols; }
+                for (int64_t gi = 0; gi < pl->groups; gi++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl->ocg, (int)nb, (int)ck, 1.0f,
+                                w + gi * pl->ocg * ck, (int)ck, cn + gi * ck * nb, (int)nb, 0.0f,
+                                yn + gi * pl->ocg * ohw + oh0 * g->ow, (int)ohw);
+            }
         }
         if (b)
             for (int64_t oc = 0; oc < pl->oc; oc++) {

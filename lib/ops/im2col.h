@@ -25,6 +25,8 @@ void cg_conv2d_workspace_free(void);
  * are at least two images per thread, else SERIAL. */
 enum { CG_CONV_AUTO, CG_CONV_SERIAL, CG_CONV_IMAGES };
 void cg_conv2d_set_mode(int mode);
+/* Forward im2col block: output rows whose columns take at most this many bytes (bench A/B). */
+void cg_conv2d_set_block(int64_t bytes);
 
 /* Raw conv2d passes without the tape, for bench-conv. geom = {n, c, h, w, oc, k, stride, pad}
  * (square kernel, groups 1, dilation 1). pass 0: y = conv(x, w) + b; 1: dx += (dx only);
