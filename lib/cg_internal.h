@@ -100,6 +100,10 @@ bool cg_node_recorded(const cg_node *n);
  * On allocation failure returns NULL and sets cg_last_error; callers check cg_requires_grad
  * first to tell the two apart. */
 float *cg_grad_data(cg_tensor *t);
+/* As cg_grad_data, but a tape tensor's grad made by this call is left uninitialised and *fresh
+ * is set: the caller must then WRITE every element (=) instead of accumulating (+=). Saves a
+ * memset and a read of zeros in memory-bound backwards. */
+float *cg_grad_data_fresh(cg_tensor *t, bool *fresh);
 /* The incoming gradient of a node's output (always present when backward calls an op). */
 static inline const float *cg_out_grad(const cg_node *n) { return n->out->grad->data; }
 

@@ -46,6 +46,43 @@ static void test_max_backward_routes_to_argmax(void **s) {
     cg_tensor_free(r);
 }
 
+/* The 2x2/stride-2 fast path agrees with a naive reference: odd sizes (last row/col dropped),
+ * ties (first in scan order wins) and NaNs (first NaN wins); backward routes to that element. */
+static void test_max_2x2_fast_path_ties_nan(void **s) {
+    (void)s;
+    enum { P = 6, H = 5, W = 7, OH = 2, OW = 3 };
+    float xv[P * H * W];
+    for (int i = 0; i < P * H * W; i++) xv[i] = (float)((i / 2 + i / (2 * W)) % 3);  /* many ties */
+    xv[0 * H * W + 1] = NAN; xv[0 * H * W + W] = NAN;  /* plane 0, window 0: NaNs at scan 1 and 2 */
+    xv[1 * H * W + 1 * W + 3] = NAN;                    /* plane 1, window (0,1): NaN last in scan */
+    cg_tensor *x = cg_tensor_from_array(4, CG_SHAPE(2, 3, H, W), xv);
+    cg_tensor_set_requires_grad(x, true);
+    cg_pool2d_params p = cg_pool2d_defaults(2);
+    cg_tensor *y = cg_max_pool2d(x, &p);
+    assert_non_null(y);
+    assert_int_equal(cg_tensor_numel(y), P * OH * OW);
+    float gx[P * H * W] = { 0 };
+    for (int pl = 0; pl < P; pl++)
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                int bi = -1;
+                for (int k = 0; k < 4 && !(bi >= 0 && isnan(xv[bi])); k++) {
+                    int idx = pl * H * W + (2 * oh + k / 2) * W + 2 * ow + k % 2;
+                    if (bi < 0 || xv[idx] > xv[bi] || isnan(xv[idx])) bi = idx;
+                }
+                float got = cg_tensor_data(y)[(pl * OH + oh) * OW + ow];
+                if (isnan(xv[bi])) assert_true(isnan(got));
+                else assert_float_equal(got, xv[bi], 0);
+                gx[bi] += 1.0f + (float)((pl * OH + oh) * OW + ow);
+            }
+    cg_tensor *r = cg_tensor_arange(1.0f, (float)(P * OH * OW + 1), 1.0f);
+    cg_tensor *r4 = cg_tensor_from_array(4, CG_SHAPE(2, 3, OH, OW), cg_tensor_data(r));
+    assert_int_equal(cg_backward(cg_sum(cg_mul(cg_max_pool2d(x, &p), r4))), CG_OK);
+    for (int i = 0; i < P * H * W; i++) assert_float_equal(cg_tensor_data(cg_tensor_grad(x))[i], gx[i], 0);
+    cg_tape_release();
+    cg_tensor_free(x); cg_tensor_free(r); cg_tensor_free(r4);
+}
+
 static void test_avg_values(void **s) {
     (void)s;
     float xv[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
@@ -113,6 +150,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_values),
         cmocka_unit_test(test_max_backward_routes_to_argmax),
+        cmocka_unit_test(test_max_2x2_fast_path_ties_nan),
         cmocka_unit_test(test_avg_values),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_errors),

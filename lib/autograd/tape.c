@@ -146,6 +146,17 @@ float *cg_grad_data(cg_tensor *t) {
     return t->grad->data;
 }
 
+float *cg_grad_data_fresh(cg_tensor *t, bool *fresh) {
+    *fresh = false;
+    if (!cg_requires_grad(t)) return NULL;
+    if (!t->grad && (t->flags & CG_T_ON_TAPE)) {
+        if (!(t->grad = cg_tape_tensor(t->ndim, t->shape))) return NULL;
+        *fresh = true;
+        return t->grad->data;
+    }
+    return cg_grad_data(t);
+}
+
 /* ---- backward ------------------------------------------------------------ */
 cg_status cg_backward(cg_tensor *loss) {
     if (!loss) return cg_error(CG_EINVAL, "cg_backward: loss is NULL (an op before it failed: %s)",

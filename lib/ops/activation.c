@@ -58,9 +58,21 @@ static void act_backward_kernel(act_kind k, float *restrict dx, const float *res
     }
 }
 
+/* dx[n] = dy[n] where x > 0, else 0 — relu's backward into a fresh (uninitialised) grad */
+static void relu_backward_set(float *restrict dx, const float *restrict dy, const float *restrict x, int64_t n) {
+    #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
+    for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
 static cg_status act_backward(cg_node *n) {
-    float *dx = cg_grad_data(n->in[0]);
+    bool fresh;
+    float *dx = cg_grad_data_fresh(n->in[0], &fresh);
     if (!dx) return CG_ENOMEM;
+    if (fresh && n->iarg[0] == A_RELU) {
+        relu_backward_set(dx, cg_out_grad(n), n->in[0]->data, n->out->numel);
+        return CG_OK;
+    }
+    if (fresh) memset(dx, 0, (size_t)n->out->numel * sizeof(float));
     act_backward_kernel((act_kind)n->iarg[0], dx, cg_out_grad(n), n->in[0]->data, n->out->data,
                         n->out->numel, n->farg[0]);
     return CG_OK;

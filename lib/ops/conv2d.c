@@ -25,15 +25,10 @@
  *                                write only dx[n,c,:,:], so it may run parallel over channels)
  *   db[oc] += sum dy[:,oc,:,:]  parallel over oc. */
 #include <cblas.h>
+#include <omp.h>
 #include "cg_internal.h"
 #include "im2col.h"
 
-/* im2col/col2im run on one thread inside the per-image loop. Measured on the seed's conv2
- * (x[64,32,26,26], w[64,32,3,3], 2 cores, OpenBLAS 0.3.21 pthreads): with an OpenMP region per
- * image between the sgemm calls, libgomp's spinning workers and OpenBLAS's threads fight for
- * the cores and forward+backward took ~2.1-2.9 s; with serial im2col ~0.2 s (passive OpenMP
- * waiting: ~0.12-0.25 s either way). The GEMMs carry the parallelism. */
-#define IM2COL_PAR false
 
 /* ---- workspace ----------------------------------------------------------- */
 static _Thread_local float *ws_buf;
@@ -59,29 +54,48 @@ void cg_conv2d_workspace_free(void) {
 }
 
 /* ---- im2col / col2im ----------------------------------------------------- */
-/* cols[C*KH*KW, OH*OW] from x[C,H,W]; padding reads as 0. Parallel over rows when `par`. */
-void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_geom *g, bool par) {
-    const int64_t K = g->kh * g->kw, rows = g->c * K, ohw = g->oh * g->ow;
+/* cols[C*KH*KW, (oh1-oh0)*OW] from x[C,H,W] for output rows oh0..oh1; padding reads as 0.
+ * Parallel over rows when `par`. */
+static void im2col_rows(float *restrict cols, const float *restrict x, const cg_im2col_geom *g,
+                        int64_t oh0, int64_t oh1, bool par) {
+    const int64_t K = g->kh * g->kw, rows = g->c * K, ohw = (oh1 - oh0) * g->ow;
     #pragma omp parallel for if (par && rows * ohw >= CG_OMP_MIN) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         int64_t c = r / K, ki = (r % K) / g->kw, kj = r % g->kw;
         const float *xc = x + c * g->h * g->w;
         float *dst = cols + r * ohw;
-        for (int64_t oh = 0; oh < g->oh; oh++) {
+        for (int64_t oh = oh0; oh < oh1; oh++) {
             int64_t ih = oh * g->sh - g->ph + ki * g->dh;
-            float *d = dst + oh * g->ow;
+            float *d = dst + (oh - oh0) * g->ow;
             if (ih < 0 || ih >= g->h) {
                 for (int64_t ow = 0; ow < g->ow; ow++) d[ow] = 0.0f;
                 continue;
             }
             const float *xr = xc + ih * g->w;
             int64_t iw0 = kj * g->dw - g->pw;
+            if (g->sw == 1) {  /* a contiguous run of x between zero borders */
+                int64_t lo = iw0 < 0 ? -iw0 : 0, hi = g->w - iw0;
+                if (hi > g->ow) hi = g->ow;
+                if (hi < lo) hi = lo;
+                for (int64_t ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+                const float *xs = xr + iw0 + lo;
+                float *ds = d + lo;
+                #pragma omp simd  /* rows are short (tens of floats): a loop beats a memcpy call */
+                for (int64_t i = 0; i < hi - lo; i++) ds[i] = xs[i];
+                for (int64_t ow = hi; ow < g->ow; ow++) d[ow] = 0.0f;
+                continue;
+            }
             for (int64_t ow = 0; ow < g->ow; ow++) {
                 int64_t iw = iw0 + ow * g->sw;
                 d[ow] = (iw >= 0 && iw < g->w) ? xr[iw] : 0.0f;
             }
         }
     }
+}
+
+/* cols[C*KH*KW, OH*OW] from x[C,H,W] */
+void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_geom *g, bool par) {
+    im2col_rows(cols, x, g, 0, g->oh, par);
 }
 
 /* dx[C,H,W] += col2im(dcols[C*KH*KW, OH*OW]). Parallel over channels when `par`: channel c's
@@ -100,6 +114,13 @@ void cg_col2im_add(float *restrict dx, const float *restrict dcols, const cg_im2
                 float *xr = dxc + ih * g->w;
                 const float *s = src + oh * g->ow;
                 int64_t iw0 = kj * g->dw - g->pw;
+                if (g->sw == 1) {  /* contiguous: vectorisable add over the valid run */
+                    int64_t lo = iw0 < 0 ? -iw0 : 0, hi = g->w - iw0;
+                    if (hi > g->ow) hi = g->ow;
+                    #pragma omp simd
+                    for (int64_t ow = lo; ow < hi; ow++) xr[iw0 + ow] += s[ow];
+                    continue;
+                }
                 for (int64_t ow = 0; ow < g->ow; ow++) {
                     int64_t iw = iw0 + ow * g->sw;
                     if (iw >= 0 && iw < g->w) xr[iw] += s[ow];
@@ -178,32 +199,40 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     return CG_OK;
 }
 
+static int64_t fwd_block_bytes = 1 << 30;
+void cg_conv2d_set_block(int64_t bytes) { fwd_block_bytes = bytes > 0 ? bytes : 1 << 30; }
 /* ---- forward ------------------------------------------------------------- */
-/* y[N,OC,OH,OW] = conv(x[N,C,H,W], w[OC,Cg,KH,KW]) + b[OC]; cols: C*KH*KW*OH*OW floats
- * (unused when pl->direct). */
-static void conv2d_forward(float *restrict y, const float *restrict x, const float *restrict w,
-                           const float *restrict b, const conv_plan *pl, float *cols) {
+/* Images [n0, n1): y[n] = W · im2col(x[n]) (+ b). y[N,OC,OH,OW], x[N,C,H,W], w[OC,Cg,KH,KW];
+ * cols: C*KH*KW*OH*OW floats of this caller's own (unused when pl->direct). */
+static void forward_images(float *restrict y, const float *restrict x, const float *restrict w,
+                           const float *restrict b, const conv_plan *pl, float *cols, int64_t n0, int64_t n1) {
     const cg_im2col_geom *g = &pl->g;
-    const int64_t ohw = g->oh * g->ow, hw = g->h * g->w, K = g->kh * g->kw;
-    const int64_t ck = pl->cg * K;  /* GEMM inner size per group */
-    if (ck == 0) memset(y, 0, (size_t)(pl->n * pl->oc * ohw) * sizeof(float)); /* no input channels */
-    for (int64_t n = 0; n < pl->n && ck > 0; n++) {
+    const int64_t ohw = g->oh * g->ow, hw = g->h * g->w, ck = pl->cg * g->kh * g->kw;
+    for (int64_t n = n0; n < n1; n++) {
         const float *xn = x + n * g->c * hw;
         float *yn = y + n * pl->oc * ohw;
-        const float *cn = xn;
-        if (!pl->direct) { cg_im2col(cols, xn, g, IM2COL_PAR); cn = cols; }
-        for (int64_t gi = 0; gi < pl->groups; gi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl->ocg, (int)ohw, (int)ck, 1.0f,
-                        w + gi * pl->ocg * ck, (int)ck, cn + gi * ck * ohw, (int)ohw, 0.0f,
-                        yn + gi * pl->ocg * ohw, (int)ohw);
-    }
-    if (b) {
-        const int64_t planes = pl->n * pl->oc;
-        #pragma omp parallel for if (planes * ohw >= CG_OMP_MIN) schedule(static)
-        for (int64_t p = 0; p < planes; p++) {
-            float bv = b[p % pl->oc], *yp = y + p * ohw;
-            for (int64_t i = 0; i < ohw; i++) yp[i] += bv;
+        if (ck == 0) memset(yn, 0, (size_t)(pl->oc * ohw) * sizeof(float)); /* no input channels */
+        else {
+            /* Blocks of output rows whose columns fit in L2 (FWD_BLOCK_BYTES): im2col a block, then
+             * multiply it while it is still in cache. direct: one block, x is the column matrix. */
+            int64_t bh = pl->direct ? g->oh : fwd_block_bytes / (int64_t)(g->c * g->kh * g->kw * g->ow * 4);
+            if (bh < 1) bh = 1;
+            for (int64_t oh0 = 0; oh0 < g->oh; oh0 += bh) {
+                int64_t oh1 = oh0 + bh < g->oh ? oh0 + bh : g->oh, nb = (oh1 - oh0) * g->ow;
+                const float *cn = xn;
+                if (!pl->direct) { im2col_rows(cols, xn, g, oh0, oh1, false); cn = cols; }
+                for (int64_t gi = 0; gi < pl->groups; gi++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl->ocg, (int)nb, (int)ck, 1.0f,
+                                w + gi * pl->ocg * ck, (int)ck, cn + gi * ck * nb, (int)nb, 0.0f,
+                                yn + gi * pl->ocg * ohw + oh0 * g->ow, (int)ohw);
+            }
         }
+        if (b)
+            for (int64_t oc = 0; oc < pl->oc; oc++) {
+                float bv = b[oc], *yp = yn + oc * ohw;
+                #pragma omp simd
+                for (int64_t i = 0; i < ohw; i++) yp[i] += bv;
+            }
     }
 }
 
@@ -221,19 +250,19 @@ static void conv2d_backward_bias(float *restrict db, const float *restrict dy, i
     }
 }
 
-/* dx[N,C,H,W] += and dw[OC,Cg,KH,KW] += from dy[N,OC,OH,OW]; either of dx, dw may be NULL.
- * ws: 2 * C*KH*KW*OH*OW floats (cols, dcols). */
-static void conv2d_backward_data(float *dx, float *dw, const float *dy, const float *x, const float *w,
-                                 const conv_plan *pl, float *ws) {
+/* Images [n0, n1): dx[n] += col2im(Wᵀ · dy[n]) and dw[OC,Cg,KH,KW] += dy[n] · im2col(x[n])ᵀ;
+ * either of dx, dw may be NULL. ws: 2 * C*KH*KW*OH*OW floats (cols, dcols) of the caller's own. */
+static void backward_images(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                            const conv_plan *pl, float *ws, int64_t n0, int64_t n1) {
     const cg_im2col_geom *g = &pl->g;
     const int64_t ohw = g->oh * g->ow, hw = g->h * g->w, K = g->kh * g->kw;
     const int64_t ck = pl->cg * K, rows = g->c * K;
-    float *cols = ws, *dcols = ws + rows * ohw;
-    for (int64_t n = 0; n < pl->n; n++) {
+    float *cols = ws, *dcols = ws ? ws + rows * ohw : NULL;
+    for (int64_t n = n0; n < n1; n++) {
         const float *xn = x + n * g->c * hw, *dyn = dy + n * pl->oc * ohw;
         if (dw) {
             const float *cn = xn;
-            if (!pl->direct) { cg_im2col(cols, xn, g, IM2COL_PAR); cn = cols; }
+            if (!pl->direct) { cg_im2col(cols, xn, g, false); cn = cols; }
             for (int64_t gi = 0; gi < pl->groups; gi++)  /* dW_g[OCg, ck] += dy_g[OCg, ohw] · cols_gᵀ */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pl->ocg, (int)ck, (int)ohw, 1.0f,
                             dyn + gi * pl->ocg * ohw, (int)ohw, cn + gi * ck * ohw, (int)ohw, 1.0f,
@@ -248,9 +277,80 @@ static void conv2d_backward_data(float *dx, float *dw, const float *dy, const fl
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ck, (int)ohw, (int)pl->ocg, 1.0f,
                             w + gi * pl->ocg * ck, (int)ck, dyn + gi * pl->ocg * ohw, (int)ohw, beta,
                             dst + gi * ck * ohw, (int)ohw);
-            if (!pl->direct) cg_col2im_add(dxn, dcols, g, IM2COL_PAR);
+            if (!pl->direct) cg_col2im_add(dxn, dcols, g, false);
         }
     }
+}
+
+/* ---- scheduling ---------------------------------------------------------- */
+static int conv_mode = CG_CONV_AUTO;
+void cg_conv2d_set_mode(int mode) { conv_mode = mode; }
+
+/* Threads over images when there are at least two images per thread and we are not already
+ * inside a parallel region; otherwise one image at a time with BLAS's threads. */
+static int threads_for(int64_t n) {
+    if (omp_in_parallel()) return 1;
+    int nt = omp_get_max_threads();
+    if (conv_mode == CG_CONV_SERIAL || nt <= 1) return 1;
+    if (conv_mode == CG_CONV_AUTO && n < 2 * nt) return 1;
+    return nt;
+}
+
+/* dW is summed in CONV_DW_CHUNKS fixed chunks of images, each into its own partial, and the
+ * partials are added in chunk order: the result does not depend on the thread count or on which
+ * thread ran which chunk (dynamic scheduling: on a shared machine a descheduled thread's work is
+ * picked up by the others instead of stalling the whole region). */
+#define CONV_DW_CHUNKS 8
+
+static size_t round16(size_t f) { return (f + 15) & ~(size_t)15; }  /* keep slabs 64-byte aligned */
+
+/* Floats of workspace per thread: cols, plus dcols for backward (nothing for a direct 1x1). */
+static size_t per_thread_floats(const conv_plan *pl, bool backward) {
+    const int64_t rows = pl->g.c * pl->g.kh * pl->g.kw, ohw = pl->g.oh * pl->g.ow;
+    return pl->direct ? 0 : round16((size_t)(rows * ohw) * (backward ? 2 : 1));
+}
+
+static cg_status conv2d_forward(float *y, const float *x, const float *w, const float *b, const conv_plan *pl) {
+    int nt = threads_for(pl->n);
+    size_t per = per_thread_floats(pl, false);
+    float *ws = NULL;
+    if (per && !(ws = workspace(per * (size_t)nt))) return CG_ENOMEM;
+    if (nt == 1) { forward_images(y, x, w, b, pl, ws, 0, pl->n); return CG_OK; }
+    #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t n = 0; n < pl->n; n++)
+        forward_images(y, x, w, b, pl, ws ? ws + (size_t)omp_get_thread_num() * per : NULL, n, n + 1);
+    return CG_OK;
+}
+
+/* dx += and dw += over all images. Workspace: nt slabs of cols+dcols, then the dW partials. */
+static cg_status conv2d_backward_all(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                                     const conv_plan *pl) {
+    int nt = threads_for(pl->n);
+    const int64_t nw = pl->oc * pl->cg * pl->g.kh * pl->g.kw;
+    const int64_t P = dw ? (pl->n < CONV_DW_CHUNKS ? pl->n : CONV_DW_CHUNKS) : pl->n;  /* work items */
+    size_t per = per_thread_floats(pl, true), pw = dw ? round16((size_t)nw) : 0;
+    float *ws = NULL;
+    if (per * (size_t)nt + pw * (size_t)P && !(ws = workspace(per * (size_t)nt + pw * (size_t)P))) return CG_ENOMEM;
+    float *parts = ws ? ws + per * (size_t)nt : NULL;
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        float *mine = per ? ws + (size_t)omp_get_thread_num() * per : NULL;
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t c = 0; c < P; c++) {
+            float *pdw = NULL;
+            if (dw) { pdw = parts + (size_t)c * pw; memset(pdw, 0, (size_t)nw * sizeof(float)); }
+            backward_images(dx, pdw, dy, x, w, pl, mine, pl->n * c / P, pl->n * (c + 1) / P);
+        }
+        if (dw) {
+            #pragma omp for schedule(static)
+            for (int64_t i = 0; i < nw; i++) {
+                float s = dw[i];
+                for (int64_t c = 0; c < P; c++) s += parts[(size_t)c * pw + (size_t)i];
+                dw[i] = s;
+            }
+        }
+    }
+    return CG_OK;
 }
 
 static void plan_from_node(const cg_node *nd, conv_plan *pl) {
@@ -286,13 +386,7 @@ static cg_status conv2d_backward(cg_node *nd) {
     if (cg_requires_grad(w) && !(dw = cg_grad_data(w))) return CG_ENOMEM;
     if (!dx && !dw) return CG_OK;
     if (pl.n == 0 || ohw == 0 || pl.cg == 0 || pl.ocg == 0) return CG_OK;
-    float *ws = NULL;
-    if (!pl.direct) {
-        ws = workspace((size_t)(2 * pl.g.c * pl.g.kh * pl.g.kw * ohw));
-        if (!ws) return CG_ENOMEM;
-    }
-    conv2d_backward_data(dx, dw, dy, x->data, w->data, &pl, ws);
-    return CG_OK;
+    return conv2d_backward_all(dx, dw, dy, x->data, w->data, &pl);
 }
 
 static const cg_op_def op_conv2d = { "conv2d", conv2d_backward };
@@ -306,14 +400,7 @@ cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_p
     if (conv_plan_make(x, w, b, p, &pl) != CG_OK) return NULL;
     cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ pl.n, pl.oc, pl.g.oh, pl.g.ow });
     if (!y) return NULL;
-    if (y->numel) {
-        float *cols = NULL;
-        if (!pl.direct) {
-            cols = workspace((size_t)(pl.g.c * pl.g.kh * pl.g.kw * pl.g.oh * pl.g.ow));
-            if (!cols) return NULL;
-        }
-        conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &pl, cols);
-    }
+    if (y->numel && conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &pl) != CG_OK) return NULL;
     cg_node *nd = cg_record(&op_conv2d, y, 3, (cg_tensor *[]){ x, w, b });
     if (!nd) return NULL;
     nd->iarg[0] = pl.g.sh; nd->iarg[1] = pl.g.sw;
@@ -323,4 +410,18 @@ cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_p
     nd->iarg[7] = pl.direct;
     cg_profile_end("conv2d", 0, t0);
     return y;
+}
+
+cg_status cg_conv2d_raw(int pass, const int64_t geom[8], float *out, const float *x, const float *w,
+                        const float *b, const float *dy) {
+    conv_plan pl;
+    cg_im2col_geom *g = &pl.g;
+    pl.n = geom[0]; g->c = geom[1]; g->h = geom[2]; g->w = geom[3]; pl.oc = geom[4];
+    g->kh = g->kw = geom[5]; g->sh = g->sw = geom[6]; g->ph = g->pw = geom[7]; g->dh = g->dw = 1;
+    g->oh = (g->h + 2 * g->ph - g->kh) / g->sh + 1;
+    g->ow = (g->w + 2 * g->pw - g->kw) / g->sw + 1;
+    pl.groups = 1; pl.cg = g->c; pl.ocg = pl.oc;
+    pl.direct = g->kh == 1 && g->sh == 1 && g->ph == 0;
+    if (pass == 0) return conv2d_forward(out, x, w, b, &pl);
+    return conv2d_backward_all(pass == 1 ? out : NULL, pass == 2 ? out : NULL, dy, x, w, &pl);
 }

@@ -19,4 +19,19 @@ void cg_col2im_add(float *restrict dx, const float *restrict dcols, const cg_im2
 int64_t cg_conv2d_workspace_bytes(void);
 void cg_conv2d_workspace_free(void);
 
+/* Scheduling of conv2d's images (for bench-conv's A/B runs; the library default is AUTO):
+ * SERIAL: one image at a time, BLAS threads inside each sgemm; IMAGES: OpenMP threads over
+ * images, each with its own workspace slab and a single-threaded sgemm; AUTO: IMAGES when there
+ * are at least two images per thread, else SERIAL. */
+enum { CG_CONV_AUTO, CG_CONV_SERIAL, CG_CONV_IMAGES };
+void cg_conv2d_set_mode(int mode);
+/* Forward im2col block: output rows whose columns take at most this many bytes (bench A/B). */
+void cg_conv2d_set_block(int64_t bytes);
+
+/* Raw conv2d passes without the tape, for bench-conv. geom = {n, c, h, w, oc, k, stride, pad}
+ * (square kernel, groups 1, dilation 1). pass 0: y = conv(x, w) + b; 1: dx += (dx only);
+ * 2: dw += (dw only). out is y, dx or dw. */
+cg_status cg_conv2d_raw(int pass, const int64_t geom[8], float *out, const float *x, const float *w,
+                        const float *b, const float *dy);
+
 #endif

@@ -38,11 +38,13 @@ static cg_status linear_backward(cg_node *n) {
     const float *dy = cg_out_grad(n);
     bool work = N > 0 && in > 0 && out > 0;
     if (cg_requires_grad(x)) {
-        float *dx = cg_grad_data(x);
+        bool fresh;  /* a fresh grad is uninitialised: sgemm writes it with beta = 0 */
+        float *dx = cg_grad_data_fresh(x, &fresh);
         if (!dx) return CG_ENOMEM;
         if (work)  /* dx[N,in] += dy[N,out] · w[out,in] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)in, (int)out, 1.0f,
-                        dy, (int)out, w->data, (int)in, 1.0f, dx, (int)in);
+                        dy, (int)out, w->data, (int)in, fresh ? 0.0f : 1.0f, dx, (int)in);
+        else if (fresh) memset(dx, 0, (size_t)(N * in) * sizeof(float));
     }
     if (cg_requires_grad(w)) {
         float *dw = cg_grad_data(w);

@@ -56,9 +56,39 @@ static void out_shape(const cg_tensor *x, const pool_geom *g, int64_t *shape) {
 }
 
 /* ---- max ----------------------------------------------------------------- */
+/* 2x2, stride 2, no padding: y[P,OH,OW], arg[P,OH,OW] from x[P,H,W]. Same result as the
+ * general loop: scan order (0,0) (0,1) (1,0) (1,1), strict > (first max wins), and a window
+ * holding a NaN takes its first NaN. */
+static void max_pool_forward_2x2(float *restrict y, int32_t *restrict arg, const float *restrict x, const pool_geom *g) {
+    const int64_t ohw = g->oh * g->ow, hw = g->h * g->w, W = g->w;
+    #pragma omp parallel for if (g->planes * ohw * 4 >= CG_OMP_MIN) schedule(static)
+    for (int64_t p = 0; p < g->planes; p++) {
+        const float *xp = x + p * hw;
+        float *yp = y + p * ohw;
+        int32_t *ap = arg + p * ohw;
+        for (int64_t oh = 0; oh < g->oh; oh++) {
+            const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+            for (int64_t ow = 0; ow < g->ow; ow++) {
+                float v[4] = { r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1] };
+                int k = 0;
+                if (!isnan(v[0])) {
+                    for (int j = 1; j < 4; j++)
+                        if (v[j] > v[k] || isnan(v[j])) { k = j; if (isnan(v[j])) break; }
+                }
+                yp[oh * g->ow + ow] = v[k];
+                ap[oh * g->ow + ow] = (int32_t)((2 * oh + (k >> 1)) * W + 2 * ow + (k & 1));
+            }
+        }
+    }
+}
+
 /* y[P,OH,OW] = max over the window of x[P,H,W]; arg[P,OH,OW] = offset of the max in its plane */
 static void max_pool_forward(float *restrict y, int32_t *restrict arg, const float *restrict x, const pool_geom *g) {
     const int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
+    if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0) {
+        max_pool_forward_2x2(y, arg, x, g);
+        return;
+    }
     #pragma omp parallel for if (g->planes * ohw * g->kh * g->kw >= CG_OMP_MIN) schedule(static)
     for (int64_t p = 0; p < g->planes; p++) {
         const float *xp = x + p * hw;
@@ -85,21 +115,25 @@ static void max_pool_forward(float *restrict y, int32_t *restrict arg, const flo
     }
 }
 
-/* dx[P,H,W] += dy routed to the saved argmax — parallel over planes */
+/* dx[P,H,W] += dy routed to the saved argmax — parallel over planes. fresh: dx is uninitialised,
+ * so each plane is zeroed first (by the thread that owns it, while it is in cache). */
 static void max_pool_backward_kernel(float *restrict dx, const float *restrict dy, const int32_t *restrict arg,
-                                     int64_t planes, int64_t ohw, int64_t hw) {
+                                     int64_t planes, int64_t ohw, int64_t hw, bool fresh) {
     #pragma omp parallel for if (planes * ohw >= CG_OMP_MIN) schedule(static)
-    for (int64_t p = 0; p < planes; p++)
+    for (int64_t p = 0; p < planes; p++) {
+        if (fresh) memset(dx + p * hw, 0, (size_t)hw * sizeof(float));
         for (int64_t i = 0; i < ohw; i++) {
             int32_t a = arg[p * ohw + i];
             if (a >= 0) dx[p * hw + a] += dy[p * ohw + i];
         }
+    }
 }
 
 static cg_status max_pool_backward(cg_node *n) {
-    float *dx = cg_grad_data(n->in[0]);
+    bool fresh;
+    float *dx = cg_grad_data_fresh(n->in[0], &fresh);
     if (!dx) return CG_ENOMEM;
-    max_pool_backward_kernel(dx, cg_out_grad(n), n->aux, n->iarg[0], n->iarg[1], n->iarg[2]);
+    max_pool_backward_kernel(dx, cg_out_grad(n), n->aux, n->iarg[0], n->iarg[1], n->iarg[2], fresh);
     return CG_OK;
 }
 

@@ -6,10 +6,12 @@
 
 /* dx[n] += dy[n] */
 static cg_status view_backward(cg_node *n) {
-    float *dx = cg_grad_data(n->in[0]);
+    bool fresh;
+    float *dx = cg_grad_data_fresh(n->in[0], &fresh);
     if (!dx) return CG_ENOMEM;
     const float *dy = cg_out_grad(n);
     int64_t numel = n->out->numel;
+    if (fresh) { memcpy(dx, dy, (size_t)numel * sizeof(float)); return CG_OK; }
     #pragma omp parallel for simd if (parallel: numel >= CG_OMP_MIN) schedule(static)
     for (int64_t i = 0; i < numel; i++) dx[i] += dy[i];
     return CG_OK;

@@ -1,0 +1,182 @@
+/* bench-conv — conv2d forward, backward-data and backward-weight against the raw sgemm roofline.
+ *   bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick]
+ * For each layer shape: median ms and GFLOP/s of each pass (cgrad's im2col + sgemm, no tape),
+ * beside the GFLOP/s of cblas_sgemm alone on the same GEMM shapes (N calls of
+ * [OC x OH*OW x C*KH*KW], scheduled like the conv: threads over images with single-threaded
+ * sgemm, or one image at a time with threaded sgemm — the better of the two is the roofline),
+ * and the conv workspace in bytes. Prints the OpenBLAS build and kernel (cg_blas_info).
+ * --csv: a header line and one row per layer (bench/compare_pytorch.py --conv reads it by name). */
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "cg_internal.h"
+#include "../lib/ops/im2col.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef struct layer {
+    const char *name;
+    int64_t n, c, h, w, oc, k, stride, pad;
+} layer;
+
+static const layer LAYERS[] = {
+    { "seed.conv1", 64, 1, 28, 28, 32, 3, 1, 0 },
+    { "seed.conv2", 64, 32, 26, 26, 64, 3, 1, 0 },
+    { "imagenet.7x7s2.3-64.224", 1, 3, 224, 224, 64, 7, 2, 3 },
+    { "imagenet.3x3.64-64.56", 1, 64, 56, 56, 64, 3, 1, 1 },
+    { "imagenet.3x3.128-128.28", 1, 128, 28, 28, 128, 3, 1, 1 },
+    { "imagenet.3x3.256-256.14", 1, 256, 14, 14, 256, 3, 1, 1 },
+    { "imagenet.1x1.256-64.56", 1, 256, 56, 56, 64, 1, 1, 0 },
+    { "imagenet.7x7s2.3-64.224", 32, 3, 224, 224, 64, 7, 2, 3 },
+    { "imagenet.3x3.64-64.56", 32, 64, 56, 56, 64, 3, 1, 1 },
+    { "imagenet.3x3.128-128.28", 32, 128, 28, 28, 128, 3, 1, 1 },
+    { "imagenet.3x3.256-256.14", 32, 256, 14, 14, 256, 3, 1, 1 },
+    { "imagenet.1x1.256-64.56", 32, 256, 56, 56, 64, 1, 1, 0 },
+};
+
+static float *filled(int64_t n, unsigned seed) {
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    if (!p) { fprintf(stderr, "bench-conv: out of memory\n"); exit(1); }
+    for (int64_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
+    }
+    return p;
+}
+
+/* Raw GEMMs of one conv pass: n calls of C[m,nn] = A[m,kk] · B[kk,nn] (transposes as the pass
+ * uses them), per-image buffers, either over threads (single-threaded sgemm) or serially. */
+static void raw_gemms(int pass, bool images, int64_t n, int64_t m, int64_t nn, int64_t kk,
+                      const float *a, const float *b, float *c) {
+    #pragma omp parallel for if (images) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        int t = omp_get_thread_num();
+        const float *bi = b + (size_t)t * (size_t)(kk * nn);
+        float *ci = c + (size_t)t * (size_t)(m * nn);
+        if (pass == 0)       /* y[OC, ohw] = W[OC, ck] · cols[ck, ohw] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)nn, (int)kk, 1.0f, a, (int)kk,
+                        bi, (int)nn, 0.0f, ci, (int)nn);
+        else if (pass == 1)  /* dcols[ck, ohw] = Wᵀ · dy[OC, ohw]: m = ck, kk = OC */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)nn, (int)kk, 1.0f, a, (int)m,
+                        bi, (int)nn, 0.0f, ci, (int)nn);
+        else                 /* dW[OC, ck] += dy[OC, ohw] · cols[ck, ohw]ᵀ: nn = ck, kk = ohw */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nn, (int)kk, 1.0f, bi, (int)kk,
+                        a, (int)kk, 1.0f, ci, (int)nn);
+    }
+}
+
+int main(int argc, char **argv) {
+    int threads = 0, reps = 0, csv = 0, mode = CG_CONV_AUTO, quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--csv")) csv = 1;
+        else if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--block") && i + 1 < argc) cg_conv2d_set_block(atoll(argv[++i]));
+        else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+            const char *m = argv[++i];
+            mode = !strcmp(m, "serial") ? CG_CONV_SERIAL : !strcmp(m, "images") ? CG_CONV_IMAGES : CG_CONV_AUTO;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick]\n");
+            return 0;
+        } else { fprintf(stderr, "bench-conv: unknown option '%s'\n", argv[i]); return 2; }
+    }
+    cg_set_num_threads(threads);
+    cg_conv2d_set_mode(mode);
+    int nt = cg_get_num_threads();
+    if (csv)
+        printf("layer,n,c,h,w,oc,k,stride,pad,fwd_ms,bwd_data_ms,bwd_weight_ms,fwd_gflops,bwd_data_gflops,"
+               "bwd_weight_gflops,gemm_gflops,gemm_fwd_gflops,gemm_bwd_data_gflops,gemm_bwd_weight_gflops,"
+               "workspace_bytes,threads\n");
+    else
+        printf("bench-conv: threads %d, %s\n%-26s %4s | %21s | %21s | %21s | %9s\n%-26s %4s | %10s %10s | %10s %10s | %10s %10s | %9s\n",
+               nt, cg_blas_info(), "layer", "n", "forward", "backward data", "backward weight", "workspace",
+               "", "", "ms", "GF/s(gemm)", "ms", "GF/s(gemm)", "ms", "GF/s(gemm)", "MiB");
+    for (size_t li = 0; li < sizeof LAYERS / sizeof LAYERS[0]; li++) {
+        const layer *L = &LAYERS[li];
+        if (quick && L->n > 1 && L->n != 64) continue;
+        int64_t oh = (L->h + 2 * L->pad - L->k) / L->stride + 1, ow = (L->w + 2 * L->pad - L->k) / L->stride + 1;
+        int64_t ohw = oh * ow, ck = L->c * L->k * L->k;
+        int64_t nx = L->n * L->c * L->h * L->w, nw = L->oc * ck, ny = L->n * L->oc * ohw;
+        double flop = 2.0 * (double)L->n * (double)L->oc * (double)ohw * (double)ck;  /* per pass */
+        int r = reps > 0 ? reps : (flop * 3 > 4e10 ? 3 : flop * 3 > 4e9 ? 5 : 11);
+        float *x = filled(nx, 1), *w = filled(nw, 2), *b = filled(L->oc, 3), *dy = filled(ny, 4);
+        float *y = filled(ny, 5), *dx = filled(nx, 6), *dw = filled(nw, 7);
+        int64_t geom[8] = { L->n, L->c, L->h, L->w, L->oc, L->k, L->stride, L->pad };
+        double ms[3];
+        cg_conv2d_workspace_free();
+        for (int pass = 0; pass < 3; pass++) {
+            float *out = pass == 0 ? y : pass == 1 ? dx : dw;
+            double *t = malloc((size_t)(r + 1) * sizeof *t);
+            for (int i = -1; i < r; i++) {
+                double t0 = now();
+                if (cg_conv2d_raw(pass, geom, out, x, w, b, dy) != CG_OK) {
+                    fprintf(stderr, "bench-conv: %s: %s\n", L->name, cg_last_error());
+                    return 1;
+                }
+                if (i >= 0) t[i] = now() - t0;
+            }
+            ms[pass] = 1e3 * median(t, r);
+            free(t);
+        }
+        int64_t ws = cg_conv2d_workspace_bytes();
+        /* roofline: the same GEMMs, best of threads-over-images and serial-with-threaded-BLAS */
+        double gemm[3];
+        /* per thread: B and C of any pass are at most max(ck, OC) * max(ohw, ck) floats */
+        int64_t big = (ck > L->oc ? ck : L->oc) * (ohw > ck ? ohw : ck);
+        float *ga = filled(nw > ck * ohw ? nw : ck * ohw, 8), *gb = filled((int64_t)nt * big, 9);
+        float *gc = filled((int64_t)nt * big, 10);
+        for (int pass = 0; pass < 3; pass++) {
+            int64_t m = pass == 1 ? ck : L->oc, nn = pass == 2 ? ck : ohw, kk = pass == 0 ? ck : pass == 1 ? L->oc : ohw;
+            double best = 1e30;
+            for (int images = 0; images < 2; images++) {
+                if (images && L->n < 2) continue;
+                double *t = malloc((size_t)(r + 1) * sizeof *t);
+                for (int i = -1; i < r; i++) {
+                    double t0 = now();
+                    raw_gemms(pass, images, L->n, m, nn, kk, ga, gb, gc);
+                    if (i >= 0) t[i] = now() - t0;
+                }
+                double med = median(t, r);
+                if (med < best) best = med;
+                free(t);
+            }
+            gemm[pass] = flop / best / 1e9;
+        }
+        free(ga); free(gb); free(gc);
+        double gf[3] = { flop / ms[0] / 1e6, flop / ms[1] / 1e6, flop / ms[2] / 1e6 };
+        if (csv)
+            printf("%s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.3f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%lld,%d\n",
+                   L->name, (long long)L->n, (long long)L->c, (long long)L->h, (long long)L->w, (long long)L->oc,
+                   (long long)L->k, (long long)L->stride, (long long)L->pad, ms[0], ms[1], ms[2], gf[0], gf[1], gf[2],
+                   gemm[0], gemm[0], gemm[1], gemm[2], (long long)ws, nt);
+        else
+            printf("%-26s %4lld | %10.3f %5.0f(%3.0f) | %10.3f %5.0f(%3.0f) | %10.3f %5.0f(%3.0f) | %9.2f\n", L->name,
+                   (long long)L->n, ms[0], gf[0], gemm[0], ms[1], gf[1], gemm[1], ms[2], gf[2], gemm[2],
+                   (double)ws / (1 << 20));
+        fflush(stdout);
+        free(x); free(w); free(b); free(dy); free(y); free(dx); free(dw);
+    }
+    if (!csv)
+        printf("GF/s: 2*N*OC*OH*OW*C*KH*KW per pass / median time; (gemm): cblas_sgemm alone on the same shapes\n");
+    cg_conv2d_workspace_free();
+    return 0;
+}
