@@ -32,5 +32,6 @@ if(CGRAD_FUZZ)
     endfunction()
 
     cgrad_fuzz_target(fuzz_idx corpus_idx)
+    cgrad_fuzz_target(fuzz_safetensors corpus_safetensors)
   endif()
 endif()
