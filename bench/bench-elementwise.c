@@ -8,6 +8,7 @@
  *
  *   OMP_NUM_THREADS=2 OMP_PROC_BIND=false ./build/bin/bench-elementwise [trials]
  */
+#define _POSIX_C_SOURCE 200809L
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
