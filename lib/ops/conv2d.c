@@ -10,20 +10,24 @@
  * batch), so it stays in cache-sized territory (seed conv2: 288 x 576 floats = 648 KiB).
  * A 1x1, stride-1, unpadded, undilated conv skips im2col: x[n] already is cols[C, H*W].
  *
- * Workspace: one thread-local buffer that only grows (cg_malloc), shared by every conv call on
- * the thread; forward uses one column matrix, backward two (cols and dcols). After the first
- * step of a training loop, conv2d allocates nothing.
+ * Scheduling (cgrad links OpenBLAS's OpenMP build: an sgemm called inside an OpenMP parallel
+ * region runs single-threaded on the calling thread, outside one it uses the whole pool):
+ *   - N >= 2 * threads: OpenMP threads over images (dynamic, one image or one dW chunk at a time),
+ *     each thread with its own slab of the workspace and single-threaded sgemms;
+ *   - otherwise (batch 1 ImageNet layers): one image at a time, BLAS threads inside each sgemm.
+ * Measured by bench/bench-conv on the seed's conv2 (2 shared cores, docs/benchmarks.md):
+ * forward 9.5 ms threads-over-images vs 19.7 ms serial-with-threaded-BLAS (backward likewise);
+ * an earlier batched GEMM (cols for the whole batch) was 53-57 ms with a 41 MiB workspace.
+ * Blocking im2col by output rows to keep the block in L2 (cg_conv2d_set_block) did not help.
  *
- * Measured against one batched GEMM (cols[C*KH*KW, N*OH*OW], one sgemm, then a transpose to
- * NCHW) on the seed's conv2 (x[64,32,26,26], w[64,32,3,3]), 2 shared cores: forward 27-46 ms
- * per-image vs 53-57 ms batched, with a 41 MiB (+9 MiB output) workspace for batched against
- * 648 KiB per-image. So: per-image.
- *
- * Backward per image (sequential over images, BLAS threads inside each sgemm):
- *   dW_g += dy_ng · cols_gᵀ     (sgemm, beta = 1: each call owns all of dW, no race)
- *   dcols_g = W_gᵀ · dy_ng       (sgemm, beta = 0), then col2im into dx[n] (channel c's rows
- *                                write only dx[n,c,:,:], so it may run parallel over channels)
- *   db[oc] += sum dy[:,oc,:,:]  parallel over oc. */
+ * Backward per image:
+ *   dW_g += dy_ng · cols_gᵀ     (sgemm, beta = 1) into the partial of the image's chunk: the
+ *                               batch is cut into CONV_DW_CHUNKS fixed chunks whose partials are
+ *                               added in order, so dW does not depend on the thread count;
+ *   dcols_g = W_gᵀ · dy_ng       (sgemm, beta = 0), then col2im into dx[n] (the image's own slice);
+ *   db[oc] += sum dy[:,oc,:,:]  parallel over oc.
+ * Workspace: one grow-only buffer of the calling thread: threads x (cols + dcols) + chunks x dW;
+ * bench-conv reports its size (seed conv2: 3.1 MiB). After the first step it allocates nothing. */
 #include <cblas.h>
 #include <omp.h>
 #include "cg_internal.h"

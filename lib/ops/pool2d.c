@@ -71,7 +71,12 @@ static void max_pool_forward_2x2(float *restrict y, int32_t *restrict arg, const
             for (int64_t ow = 0; ow < g->ow; ow++) {
                 float v[4] = { r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1] };
                 int k = 0;
-                if (!isnan(v[0])) {
+                if (v[0] == v[0] && v[1] == v[1] && v[2] == v[2] && v[3] == v[3]) {
+                    float m = v[0];  /* no NaN: branch-free strict-> chain (first max wins) */
+                    k = v[1] > m ? 1 : 0; m = v[1] > m ? v[1] : m;
+                    k = v[2] > m ? 2 : k; m = v[2] > m ? v[2] : m;
+                    k = v[3] > m ? 3 : k;
+                } else if (!isnan(v[0])) {
                     for (int j = 1; j < 4; j++)
                         if (v[j] > v[k] || isnan(v[j])) { k = j; if (isnan(v[j])) break; }
                 }
