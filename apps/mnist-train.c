@@ -85,19 +85,32 @@ static int fail(const char *what) {
  * global state, so --resume works under any rank count. Dropout masks: rank r > 0 draws from a
  * seed derived from (seed, r) at the shared offset, rank 0 from the global stream. */
 #ifdef CGRAD_WITH_MPI
-static int dp_rank(void) { return cg_dist_rank(); }
-static int dp_size(void) { return cg_dist_size(); }
+/* MPI starts only under a launcher (mpirun sets these): a plain run stays a single process
+ * that never loads Open MPI (faster start; no MPI runtime state at exit). */
+static bool dp_active;
+static bool dp_launched(void) {
+    const char *vars[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK" };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) if (getenv(vars[i])) return true;
+    return false;
+}
+static int dp_rank(void) { return dp_active ? cg_dist_rank() : 0; }
+static int dp_size(void) { return dp_active ? cg_dist_size() : 1; }
 static void dp_init(int *argc, char ***argv) {
+    if (!dp_launched()) return;
     if (cg_dist_init(argc, argv) != CG_OK) {
         fprintf(stderr, "%s: %s\n", prog, cg_last_error());
         exit(1);
     }
+    dp_active = true;
     if (cg_dist_rank() != 0 && !freopen("/dev/null", "w", stdout)) exit(1);
 }
-static cg_status dp_sync_model(cg_module *m) { return cg_dist_broadcast_module(m, 0); }
-static cg_status dp_allreduce(cg_optimizer *o, int64_t n, float *loss) { return cg_dist_allreduce_grads(o, n, loss); }
+static cg_status dp_sync_model(cg_module *m) { return dp_active ? cg_dist_broadcast_module(m, 0) : CG_OK; }
+static cg_status dp_allreduce(cg_optimizer *o, int64_t n, float *loss) {
+    return dp_active ? cg_dist_allreduce_grads(o, n, loss) : CG_OK;
+}
 /* After an error on one rank the others may wait in a collective: end the whole job. */
 static void dp_finalize(int rc) {
+    if (!dp_active) return;
     if (rc != 0 && cg_dist_size() > 1) cg_dist_abort(rc);
     cg_dist_finalize();
 }
