@@ -6,7 +6,7 @@
  * sgemm, or one image at a time with threaded sgemm — the better of the two is the roofline),
  * and the conv workspace in bytes. Prints the OpenBLAS build and kernel (cg_blas_info).
  * --csv: a header line and one row per layer (bench/compare_pytorch.py --conv reads it by name). */
-#define _POSIX_C_SOURCE 200809L
+#include "bench_util.h"
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -15,22 +15,6 @@
 #include <time.h>
 #include "cg_internal.h"
 #include "../lib/ops/im2col.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 typedef struct layer {
     const char *name;
@@ -127,14 +111,14 @@ int main(int argc, char **argv) {
             float *out = pass == 0 ? y : pass == 1 ? dx : dw;
             double *t = malloc((size_t)(r + 1) * sizeof *t);
             for (int i = -1; i < r; i++) {
-                double t0 = now();
+                double t0 = bench_now();
                 if (cg_conv2d_raw(pass, geom, out, x, w, b, dy) != CG_OK) {
                     fprintf(stderr, "bench-conv: %s: %s\n", L->name, cg_last_error());
                     return 1;
                 }
-                if (i >= 0) t[i] = now() - t0;
+                if (i >= 0) t[i] = bench_now() - t0;
             }
-            ms[pass] = 1e3 * median(t, r);
+            ms[pass] = 1e3 * bench_median(t, r);
             free(t);
         }
         int64_t ws = cg_conv2d_workspace_bytes();
@@ -151,11 +135,11 @@ int main(int argc, char **argv) {
                 if (images && L->n < 2) continue;
                 double *t = malloc((size_t)(r + 1) * sizeof *t);
                 for (int i = -1; i < r; i++) {
-                    double t0 = now();
+                    double t0 = bench_now();
                     raw_gemms(pass, images, L->n, m, nn, kk, ga, gb, gc);
-                    if (i >= 0) t[i] = now() - t0;
+                    if (i >= 0) t[i] = bench_now() - t0;
                 }
-                double med = median(t, r);
+                double med = bench_median(t, r);
                 if (med < best) best = med;
                 free(t);
             }

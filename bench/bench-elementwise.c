@@ -8,18 +8,12 @@
  *
  *   OMP_NUM_THREADS=2 OMP_PROC_BIND=false ./build/bin/bench-elementwise [trials]
  */
-#define _POSIX_C_SOURCE 200809L
+#include "bench_util.h"
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 /* y[n] = max(x[n], 0) */
 static void relu_kernel(float *restrict y, const float *restrict x, long n, int par) {
@@ -33,18 +27,13 @@ static void add_kernel(float *restrict y, const float *restrict a, const float *
     for (long i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
-static int cmp(const void *p, const void *q) {
-    double a = *(const double *)p, b = *(const double *)q;
-    return (a > b) - (a < b);
-}
-
 static double time_once(int which, float *y, const float *a, const float *b, long n, int par, int reps) {
-    double t0 = now();
+    double t0 = bench_now();
     for (int r = 0; r < reps; r++) {
         if (which == 0) relu_kernel(y, a, n, par);
         else add_kernel(y, a, b, n, par);
     }
-    return (now() - t0) / reps;
+    return (bench_now() - t0) / reps;
 }
 
 /* Medians over `trials` of the mean time of `reps` calls, serial and parallel trials
@@ -56,8 +45,8 @@ static void time_pair(int which, float *y, const float *a, const float *b, long 
         ts[k] = time_once(which, y, a, b, n, 0, reps);
         tp[k] = time_once(which, y, a, b, n, 1, reps);
     }
-    qsort(ts, (size_t)trials, sizeof *ts, cmp);
-    qsort(tp, (size_t)trials, sizeof *tp, cmp);
+    qsort(ts, (size_t)trials, sizeof *ts, bench_cmp_double);
+    qsort(tp, (size_t)trials, sizeof *tp, bench_cmp_double);
     *ser = ts[trials / 2];
     *par = tp[trials / 2];
 }

@@ -1,27 +1,21 @@
 /* bench/bench-load.c — time cg_mnist_load on a real set (gzip), and one epoch of the loader.
  *   bench-load [dir]   (default /usr/share/datasets/fashion-mnist)
  * Prints seconds and MB/s, MB counting the decompressed IDX bytes (pixels + labels). */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include "bench_util.h"
 #include <stdio.h>
 #include <time.h>
 #include "cgrad/cgrad.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/usr/share/datasets/fashion-mnist";
     for (int train = 1; train >= 0; train--) {
         cg_mnist_set s;
-        double t0 = now();
+        double t0 = bench_now();
         if (cg_mnist_load(dir, train, &s) != CG_OK) {
             fprintf(stderr, "bench-load: %s\n", cg_last_error());
             return 1;
         }
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         double mb = (double)(s.images.n * s.images.rows * s.images.cols + s.labels.n) / 1e6;
         printf("%-5s %6lld images %lldx%lld: %.3f s, %.1f MB, %.1f MB/s (decompressed)\n", train ? "train" : "test",
                (long long)s.images.n, (long long)s.images.rows, (long long)s.images.cols, dt, mb, mb / dt);
@@ -29,9 +23,9 @@ int main(int argc, char **argv) {
         cg_tensor *x;
         const int64_t *y;
         int64_t batches = 0;
-        t0 = now();
+        t0 = bench_now();
         while (cg_loader_next(l, &x, &y)) batches++;
-        dt = now() - t0;
+        dt = bench_now() - t0;
         printf("      one shuffled epoch, %lld batches of 64 to float: %.3f s (%.1f Mimages/s)\n",
                (long long)batches, dt, (double)s.images.n / dt / 1e6);
         cg_loader_free(l);

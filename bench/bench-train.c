@@ -3,29 +3,13 @@
  *               [--warmup 5] [--profile] [--json]
  * Reports the median img/s over several timed windows after warm-up, the peak RSS, and (with
  * --profile, or CG_PROFILE=1) the per-op time breakdown. */
-#define _POSIX_C_SOURCE 200809L
+#include "bench_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <cgrad/cgrad.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void die(const char *what) {
     fprintf(stderr, "bench-train: %s: %s\n", what, cg_last_error());
@@ -83,7 +67,7 @@ int main(int argc, char **argv) {
     for (long w = -1; w < windows; w++) {
         long n_steps = w < 0 ? warmup : steps;
         if (w == 0 && (profile || cg_profile_enabled())) { cg_profile_enable(true); cg_profile_reset(); }
-        double t0 = now();
+        double t0 = bench_now();
         for (long s = 0; s < n_steps; s++) {
             cg_optim_zero_grad(opt);
             cg_tensor *loss = cg_nll_loss(cg_module_forward(net, x), y, batch, CG_REDUCTION_MEAN);
@@ -91,9 +75,9 @@ int main(int argc, char **argv) {
             if (cg_optim_step(opt) != CG_OK) die("step");
             cg_tape_release();
         }
-        if (w >= 0) ips[w] = (double)(n_steps * batch) / (now() - t0);
+        if (w >= 0) ips[w] = (double)(n_steps * batch) / (bench_now() - t0);
     }
-    double train_ips = median(ips, (int)windows);
+    double train_ips = bench_median(ips, (int)windows);
     if (cg_profile_enabled()) {
         printf("per-op time, training (%ld windows x %ld steps):\n", windows, steps);
         cg_profile_fprint(stdout);
@@ -106,15 +90,15 @@ int main(int argc, char **argv) {
     long eval_steps = steps / 4 > 0 ? steps / 4 : 1;
     for (long w = -1; w < windows; w++) {
         long n_steps = w < 0 ? 1 : eval_steps;
-        double t0 = now();
+        double t0 = bench_now();
         for (long s = 0; s < n_steps; s++) {
             if (!cg_module_forward(net, xe)) die("eval forward");
             cg_tape_release();
         }
-        if (w >= 0) ips[w] = (double)(n_steps * eval_batch) / (now() - t0);
+        if (w >= 0) ips[w] = (double)(n_steps * eval_batch) / (bench_now() - t0);
     }
     cg_set_grad_enabled(prev);
-    double eval_ips = median(ips, (int)windows);
+    double eval_ips = bench_median(ips, (int)windows);
     if (cg_profile_enabled()) { printf("per-op time, evaluation:\n"); cg_profile_fprint(stdout); }
 
     struct rusage ru;
