@@ -8,7 +8,7 @@
 find_program(CGRAD_BASH bash)
 find_program(CGRAD_PYTHON3 NAMES python3)
 if(NOT CGRAD_BASH OR NOT CGRAD_PYTHON3)
-  message(STATUS "mnist tests skipped: need bash and python3")
+  message(WARNING "mnist tests skipped: need bash and python3 (scripts/deps installs python3)")
   return()
 endif()
 
