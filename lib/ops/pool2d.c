@@ -49,10 +49,16 @@ static cg_status pool_geom_make(const char *op, const cg_tensor *x, const cg_poo
     return CG_OK;
 }
 
-static void out_shape(const cg_tensor *x, const pool_geom *g, int64_t *shape) {
+/* What both pools do first: check the arguments, fill g, and make the tape-owned output
+ * [..., OH, OW]. NULL on error. */
+static cg_tensor *pool_output(const char *op, const cg_tensor *x, const cg_pool2d_params *p, pool_geom *g) {
+    if (!p) return CG_FAIL(CG_EINVAL, "%s: params is NULL", op);
+    if (pool_geom_make(op, x, p, g) != CG_OK) return NULL;
+    int64_t shape[4];
     for (int i = 0; i < x->ndim - 2; i++) shape[i] = x->shape[i];
     shape[x->ndim - 2] = g->oh;
     shape[x->ndim - 1] = g->ow;
+    return cg_tape_tensor(x->ndim, shape);
 }
 
 /* ---- max ----------------------------------------------------------------- */
@@ -146,13 +152,9 @@ static const cg_op_def op_max_pool2d = { "max_pool2d", max_pool_backward };
 
 cg_tensor *cg_max_pool2d(cg_tensor *x, const cg_pool2d_params *p) {
     if (!x) return NULL;
-    if (!p) return CG_FAIL(CG_EINVAL, "max_pool2d: params is NULL");
     double t0 = cg_profile_begin();
     pool_geom g;
-    if (pool_geom_make("max_pool2d", x, p, &g) != CG_OK) return NULL;
-    int64_t shape[4];
-    out_shape(x, &g, shape);
-    cg_tensor *y = cg_tape_tensor(x->ndim, shape);
+    cg_tensor *y = pool_output("max_pool2d", x, p, &g);
     if (!y) return NULL;
     int32_t *arg = cg_tape_scratch((size_t)y->numel * sizeof(int32_t));
     if (!arg) return NULL;
@@ -230,13 +232,9 @@ static const cg_op_def op_avg_pool2d = { "avg_pool2d", avg_pool_backward };
 
 cg_tensor *cg_avg_pool2d(cg_tensor *x, const cg_pool2d_params *p) {
     if (!x) return NULL;
-    if (!p) return CG_FAIL(CG_EINVAL, "avg_pool2d: params is NULL");
     double t0 = cg_profile_begin();
     pool_geom g;
-    if (pool_geom_make("avg_pool2d", x, p, &g) != CG_OK) return NULL;
-    int64_t shape[4];
-    out_shape(x, &g, shape);
-    cg_tensor *y = cg_tape_tensor(x->ndim, shape);
+    cg_tensor *y = pool_output("avg_pool2d", x, p, &g);
     if (!y) return NULL;
     avg_pool_forward(y->data, x->data, &g);
     cg_node *n = cg_record(&op_avg_pool2d, y, 1, &x);
