@@ -75,3 +75,22 @@ double gradcheck(gradcheck_fn f, cg_tensor **in, int n_in, void *ctx, double eps
     free(r);
     return worst;
 }
+
+/* Backward accumulates (+=) into leaf grads: two backward passes give twice the grad. */
+void check_accumulates(cg_tensor **in, int n_in, cg_tensor *(*f)(cg_tensor **)) {
+    float *first[3] = { 0 };
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(cg_backward(cg_sum(f(in))), CG_OK);
+        cg_tape_release();
+        for (int k = 0; k < n_in && pass == 0; k++) {
+            int64_t n = cg_tensor_numel(in[k]);
+            first[k] = malloc((size_t)n * sizeof(float));
+            memcpy(first[k], cg_tensor_data(cg_tensor_grad(in[k])), (size_t)n * sizeof(float));
+        }
+    }
+    for (int k = 0; k < n_in; k++) {
+        for (int64_t i = 0; i < cg_tensor_numel(in[k]); i++)
+            assert_float_equal(cg_tensor_data(cg_tensor_grad(in[k]))[i], 2 * first[k][i], 1e-4);
+        free(first[k]);
+    }
+}

@@ -24,4 +24,8 @@ double gradcheck(gradcheck_fn f, cg_tensor **inputs, int n_inputs, void *ctx,
  * requires_grad set as asked. */
 cg_tensor *test_tensor(int ndim, const int64_t *shape, float lo, float hi, unsigned salt, bool requires_grad);
 
+/* Two backward passes of sum(f(in)) must give each of in[0..n_in) (n_in <= 3) twice the
+ * grad of one: backward accumulates (+=) into leaf grads. */
+void check_accumulates(cg_tensor **in, int n_in, cg_tensor *(*f)(cg_tensor **));
+
 #endif
