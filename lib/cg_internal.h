@@ -8,7 +8,7 @@
 
 /* ---- errors -------------------------------------------------------------- */
 /* Set the thread-local message and return s. printf-style. */
-cg_status cg_error(cg_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define cg_error cg_set_error  /* the public setter (base.h): one implementation */
 /* For ops that return pointers: set the error and return NULL. */
 #define CG_FAIL(status, ...) (cg_error((status), __VA_ARGS__), (cg_tensor *)NULL)
 /* Internal invariants only: never user errors. */

@@ -22,14 +22,6 @@ const char *cg_strerror(cg_status s) {
 const char *cg_last_error(void) { return last_error; }
 void cg_clear_error(void) { last_error[0] = '\0'; }
 
-cg_status cg_error(cg_status s, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 cg_status cg_set_error(cg_status s, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
