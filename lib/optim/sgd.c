@@ -8,19 +8,32 @@
 
 typedef struct sgd { cg_optimizer base; cg_sgd_options o; } sgd;
 
-/* p[n] -= lr * d, with d built from g[n] and buf[n] (NULL when momentum == 0). */
+/* p[n] -= lr * d, with d built from g[n] and buf[n] (NULL when momentum == 0). The options are
+ * loop-invariant selects and every load is unconditional, so that the loops vectorise (an `if`
+ * around a load or store leaves GCC's loop scalar). */
 static void sgd_kernel(float *restrict p, const float *restrict g, float *restrict buf, int64_t n,
                        cg_sgd_options o, bool first) {
+    const float wd = o.weight_decay, m = o.momentum, keep = 1.0f - o.dampening, lr = o.lr;
+    const bool decay = wd != 0.0f, nesterov = o.nesterov;
+    if (!buf) {
+        #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            float pi = p[i], d = g[i], dw = d + wd * pi;
+            d = decay ? dw : d;
+            p[i] = pi - lr * d;
+        }
+        return;
+    }
     #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
     for (int64_t i = 0; i < n; i++) {
-        float d = g[i];
-        if (o.weight_decay != 0.0f) d = d + o.weight_decay * p[i];
-        if (buf) {
-            float b = first ? d : o.momentum * buf[i] + (1.0f - o.dampening) * d;
-            buf[i] = b;
-            d = o.nesterov ? d + o.momentum * b : b;
-        }
-        p[i] = p[i] - o.lr * d;
+        float pi = p[i], d = g[i], dw = d + wd * pi;
+        d = decay ? dw : d;
+        float b_old = buf[i], b_next = m * b_old + keep * d;  /* buf is zeros on the first step */
+        float b = first ? d : b_next;
+        buf[i] = b;
+        float dn = d + m * b;
+        d = nesterov ? dn : b;
+        p[i] = pi - lr * d;
     }
 }
 
