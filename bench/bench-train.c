@@ -1,8 +1,9 @@
 /* bench-train — training and evaluation throughput of the seed network on synthetic data.
  *   bench-train [--batch 64] [--eval-batch 1000] [--threads N] [--windows 5] [--steps 20]
- *               [--warmup 5] [--profile] [--json]
+ *               [--warmup 5] [--profile] [--no-fuse] [--json]
  * Reports the median img/s over several timed windows after warm-up, the peak RSS, and (with
- * --profile, or CG_PROFILE=1) the per-op time breakdown. */
+ * --profile, or CG_PROFILE=1) the per-op time breakdown. --no-fuse turns off Sequential's layer
+ * fusion (conv+relu as one op), for A/B runs. */
 #include "bench_util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +40,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--warmup")) warmup = arg_long(argc, argv, &i, 0, 100000);
         else if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--no-fuse")) cg_set_fusion(false);
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bench-train [--batch 64] [--eval-batch 1000] [--threads N] [--windows 5]\n"
-                   "                   [--steps 20] [--warmup 5] [--profile] [--json]\n");
+                   "                   [--steps 20] [--warmup 5] [--profile] [--no-fuse] [--json]\n");
             return 0;
         } else { fprintf(stderr, "bench-train: unknown option '%s'\n", argv[i]); return 2; }
     }
@@ -105,13 +107,14 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     if (json)
         printf("{\"threads\": %d, \"batch\": %ld, \"train_img_s\": %.1f, \"eval_batch\": %ld, "
-               "\"eval_img_s\": %.1f, \"peak_rss_mb\": %.1f, \"blas\": \"%s\"}\n",
-               cg_get_num_threads(), batch, train_ips, eval_batch, eval_ips, ru.ru_maxrss / 1024.0, cg_blas_info());
+               "\"eval_img_s\": %.1f, \"peak_rss_mb\": %.1f, \"fusion\": %s, \"blas\": \"%s\"}\n",
+               cg_get_num_threads(), batch, train_ips, eval_batch, eval_ips, ru.ru_maxrss / 1024.0,
+               cg_fusion_enabled() ? "true" : "false", cg_blas_info());
     else
-        printf("threads %d  %s\ntrain: batch %ld  %.1f img/s (median of %ld windows)\n"
+        printf("threads %d  %s  fusion %s\ntrain: batch %ld  %.1f img/s (median of %ld windows)\n"
                "eval:  batch %ld  %.1f img/s\npeak RSS: %.1f MB\n",
-               cg_get_num_threads(), cg_blas_info(), batch, train_ips, windows, eval_batch, eval_ips,
-               ru.ru_maxrss / 1024.0);
+               cg_get_num_threads(), cg_blas_info(), cg_fusion_enabled() ? "on" : "off", batch, train_ips,
+               windows, eval_batch, eval_ips, ru.ru_maxrss / 1024.0);
     free(ips);
     free(y);
     free(ps);

@@ -129,4 +129,9 @@ void cg_blas_set_threads(int n);
  * first use, and *created (may be NULL) says so: PyTorch starts some buffers from the first
  * gradient rather than from zeros. */
 cg_tensor *cg_optim_param_state(cg_optimizer *o, const char *prefix, int64_t i, bool *created);
+
+/* Layer fusion in Sequential: a Conv2d followed by a ReLU runs as cg_conv2d_relu. */
+bool cg_module_is_relu(const cg_module *m);
+bool cg_module_is_conv2d(const cg_module *m);
+cg_tensor *cg_conv2d_module_forward_relu(cg_module *m, cg_tensor *x);  /* m: a Conv2d */
 #endif

@@ -1,5 +1,7 @@
 /* tests/test_conv2d.c — conv2d against a naive direct convolution (forward and dx, dw, db) over a
- * grid of stride/padding/dilation/groups/kernels; gradcheck; shape errors; no allocation once warm. */
+ * grid of stride/padding/dilation/groups/kernels; gradcheck; shape errors; no allocation once warm.
+ * The fused conv2d_relu against relu(conv2d) on the same grid, its gradcheck, and Sequential's
+ * fusion of Conv2d + ReLU. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -255,6 +257,133 @@ static void test_grads_accumulate(void **s) {
     cg_tensor_free(w1);
 }
 
+/* ---- fused conv2d + relu ---------------------------------------------------- */
+/* One grid case: y, dx, dw, db of conv2d_relu against relu(conv2d) with the same inputs. The
+ * forward and the GEMM-made dx, dw are the same arithmetic (bit-equal); db is summed per image
+ * in the fused op, so it gets a rounding tolerance. Checks that some outputs were masked. */
+static void run_relu_case(geom G, bool with_bias, unsigned salt) {
+    G.oh = out_size(G.h, G.kh, G.s, G.p, G.d);
+    G.ow = out_size(G.w, G.kw, G.s, G.p, G.d);
+    cg_conv2d_params p = { { G.s, G.s }, { G.p, G.p }, { G.d, G.d }, G.g };
+    cg_tensor *in[2][3], *grads[2][3];
+    float *y[2];
+    int64_t ny = G.n * G.oc * G.oh * G.ow;
+    for (int fused = 0; fused < 2; fused++) {
+        in[fused][0] = test_tensor(4, CG_SHAPE(G.n, G.c, G.h, G.w), -1, 1, salt, true);
+        in[fused][1] = test_tensor(4, CG_SHAPE(G.oc, G.c / G.g, G.kh, G.kw), -1, 1, salt + 1, true);
+        in[fused][2] = with_bias ? test_tensor(1, CG_SHAPE(G.oc), -1, 1, salt + 2, true) : NULL;
+        cg_tensor *out = fused ? cg_conv2d_relu(in[fused][0], in[fused][1], in[fused][2], &p)
+                               : cg_relu(cg_conv2d(in[fused][0], in[fused][1], in[fused][2], &p));
+        if (!out) fail_msg("conv2d%s failed: %s", fused ? "_relu" : "", cg_last_error());
+        assert_int_equal(cg_tensor_numel(out), ny);
+        y[fused] = malloc((size_t)ny * sizeof(float));
+        memcpy(y[fused], cg_tensor_data(out), (size_t)ny * sizeof(float));
+        cg_tensor *r = test_tensor(4, cg_tensor_shape(out), -1, 1, salt + 3, false);
+        assert_int_equal(cg_backward(cg_sum(cg_mul(out, r))), CG_OK);
+        for (int i = 0; i < 3; i++) grads[fused][i] = in[fused][i] ? cg_tensor_grad(in[fused][i]) : NULL;
+        cg_tape_release();
+        cg_tensor_free(r);
+    }
+    int64_t zeros = 0;
+    for (int64_t i = 0; i < ny; i++) zeros += y[1][i] == 0.0f;
+    assert_true(zeros > 0 && zeros < ny);  /* the mask did something, and not everything */
+    assert_memory_equal(y[0], y[1], (size_t)ny * sizeof(float));
+    assert_memory_equal(cg_tensor_data(grads[0][0]), cg_tensor_data(grads[1][0]),
+                        (size_t)cg_tensor_numel(grads[0][0]) * sizeof(float));
+    assert_memory_equal(cg_tensor_data(grads[0][1]), cg_tensor_data(grads[1][1]),
+                        (size_t)cg_tensor_numel(grads[0][1]) * sizeof(float));
+    if (with_bias)
+        for (int64_t oc = 0; oc < G.oc; oc++) {
+            float a = cg_tensor_data(grads[0][2])[oc], b = cg_tensor_data(grads[1][2])[oc];
+            if (fabsf(a - b) > 1e-5f + 1e-5f * fabsf(a)) fail_msg("db[%lld]: fused %.8g, unfused %.8g", (long long)oc, b, a);
+        }
+    for (int f = 0; f < 2; f++) {
+        free(y[f]);
+        for (int i = 0; i < 3; i++) cg_tensor_free(in[f][i]);
+    }
+}
+
+static void test_relu_fused_matches_unfused(void **s) {
+    (void)s;
+    int64_t strides[] = { 1, 2 }, pads[] = { 0, 1 }, dils[] = { 1, 2 }, groups[] = { 1, 2 }, ks[] = { 1, 3 };
+    unsigned salt = 200;
+    for (int a = 0; a < 2; a++) for (int bq = 0; bq < 2; bq++) for (int c = 0; c < 2; c++)
+    for (int d = 0; d < 2; d++) for (int e = 0; e < 2; e++) {
+        geom G = { .n = 2, .c = 4, .h = 7, .w = 5, .oc = 6, .kh = ks[e], .kw = ks[e],
+                   .s = strides[a], .p = pads[bq], .d = dils[c], .g = groups[d] };
+        run_relu_case(G, (salt & 1) == 0, salt);
+        salt += 5;
+    }
+    /* A batch big enough for threads over images and more images than dW/db chunks (8). */
+    run_relu_case((geom){ .n = 19, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .s = 1, .p = 0, .d = 1, .g = 1 }, true, 300);
+    run_relu_case((geom){ .n = 19, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .s = 1, .p = 1, .d = 1, .g = 1 }, false, 301);
+}
+
+static cg_tensor *conv_relu_fn(cg_tensor **in, void *ctx) { return cg_conv2d_relu(in[0], in[1], in[2], ctx); }
+
+/* Central differences cannot cross ReLU's kink: pick (deterministically) the first salt whose
+ * outputs all lie at least 0.012 from zero, then gradcheck with eps 1e-2 (inputs in [-0.5, 0.5]:
+ * one nudged input moves an output by at most 0.01). */
+static void test_relu_fused_gradcheck(void **s) {
+    (void)s;
+    cg_conv2d_params cfgs[2] = { cg_conv2d_defaults(), { { 2, 1 }, { 1, 0 }, { 1, 2 }, 2 } };
+    int64_t k[2] = { 3, 2 };
+    for (int i = 0; i < 2; i++) {
+        bool done = false;
+        for (unsigned salt = 1; salt < 2000 && !done; salt += 3) {
+            cg_tensor *in[3] = { test_tensor(4, CG_SHAPE(2, 2, 4, 5), -0.5f, 0.5f, salt, true),
+                                 test_tensor(4, CG_SHAPE(4, 2 / cfgs[i].groups, k[i], k[i]), -0.5f, 0.5f, salt + 1, true),
+                                 test_tensor(1, CG_SHAPE(4), -0.5f, 0.5f, salt + 2, true) };
+            cg_tensor *z = cg_conv2d(in[0], in[1], in[2], &cfgs[i]);
+            assert_non_null(z);
+            bool clear = true;
+            int64_t pos = 0;
+            for (int64_t j = 0; j < cg_tensor_numel(z); j++) {
+                clear = clear && fabsf(cg_tensor_data(z)[j]) >= 0.012f;
+                pos += cg_tensor_data(z)[j] > 0.0f;
+            }
+            cg_tape_release();
+            if (clear && pos > 0 && pos < cg_tensor_numel(z)) {
+                gradcheck(conv_relu_fn, in, 3, &cfgs[i], 1e-2, 2e-3, 2e-2);
+                done = true;
+            }
+            for (int j = 0; j < 3; j++) cg_tensor_free(in[j]);
+        }
+        assert_true(done);
+    }
+}
+
+/* Sequential runs Conv2d + ReLU as one op while fusion is on: one tape node fewer, and the same
+ * output and weight gradients as with fusion off. */
+static void test_sequential_fuses_conv_relu(void **s) {
+    (void)s;
+    float out[2][2 * 4 * 4 * 3], gw[2][4 * 3 * 9];
+    int64_t nodes[2];
+    cg_tensor *x = test_tensor(4, CG_SHAPE(2, 3, 6, 5), -1, 1, 77, false);
+    for (int fuse = 0; fuse < 2; fuse++) {
+        cg_set_fusion(fuse);
+        assert_int_equal(cg_fusion_enabled(), fuse);
+        cg_manual_seed(5);
+        cg_module *m = cg_sequential_new();
+        assert_non_null(cg_sequential_append(m, "conv", cg_conv2d_new(3, 4, 3, NULL, true)));
+        assert_non_null(cg_sequential_append(m, "relu", cg_relu_new()));
+        cg_tensor *y = cg_module_forward(m, x);
+        assert_non_null(y);
+        assert_int_equal(cg_tensor_numel(y), 2 * 4 * 4 * 3);
+        memcpy(out[fuse], cg_tensor_data(y), sizeof out[fuse]);
+        nodes[fuse] = cg_tape_num_nodes();
+        assert_int_equal(cg_backward(cg_sum(y)), CG_OK);
+        memcpy(gw[fuse], cg_tensor_data(cg_tensor_grad(cg_module_find(m, "conv.weight"))), sizeof gw[fuse]);
+        cg_tape_release();
+        cg_module_free(m);
+    }
+    cg_set_fusion(true);
+    assert_int_equal(nodes[1], nodes[0] - 1);
+    assert_memory_equal(out[0], out[1], sizeof out[0]);
+    assert_memory_equal(gw[0], gw[1], sizeof gw[0]);
+    cg_tensor_free(x);
+}
+
 /* The parallel im2col/col2im paths (race-free by construction) match the serial ones. */
 static void test_im2col_parallel_matches_serial(void **s) {
     (void)s;
@@ -281,6 +410,9 @@ int main(void) {
         cmocka_unit_test(test_grid_vs_naive),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_grads_accumulate),
+        cmocka_unit_test(test_relu_fused_matches_unfused),
+        cmocka_unit_test(test_relu_fused_gradcheck),
+        cmocka_unit_test(test_sequential_fuses_conv_relu),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_im2col_parallel_matches_serial),
         cmocka_unit_test(test_no_allocation_when_warm),

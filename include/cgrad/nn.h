@@ -76,10 +76,15 @@ CG_API cg_module *cg_relu_new(void);
 CG_API cg_module *cg_flatten_new(void);              /* flatten(x, 1, -1) */
 CG_API cg_module *cg_log_softmax_new(int dim);
 CG_API cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentum);
-/* Sequential: runs children in order; names them "0", "1", ... unless given a name. */
+/* Sequential: runs children in order; names them "0", "1", ... unless given a name. A Conv2d
+ * followed by a ReLU runs as one fused op (cg_conv2d_relu) while fusion is on; values, gradients
+ * and the state dict are the same either way. */
 CG_API cg_module *cg_sequential_new(void);
 CG_API cg_module *cg_sequential_append(cg_module *seq, const char *name /* NULL: index */,
                                        cg_module *child);
+/* Layer fusion in Sequential, on by default; process-wide. Off is for A/B measurements. */
+CG_API void cg_set_fusion(bool on);
+CG_API bool cg_fusion_enabled(void);
 
 /* The seed network (PyTorch tutorial's MNIST Net), defined once for apps, benches and tests:
  * conv1(1->32,3) relu conv2(32->64,3) relu maxpool2 dropout(.25) flatten fc1(9216->128) relu

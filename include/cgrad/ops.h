@@ -59,6 +59,10 @@ typedef struct cg_conv2d_params {
 CG_API cg_conv2d_params cg_conv2d_defaults(void);
 /* x[N,C,H,W], w[OC,C/groups,KH,KW], b[OC] (may be NULL) -> [N,OC,OH,OW]. im2col + sgemm. */
 CG_API cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
+/* relu(conv2d(x, w, b)) as one op: the same values and gradients, one tensor and two passes over
+ * memory fewer (the ReLU runs on each image's output while it is in cache, forward and backward).
+ * Sequential uses it for a Conv2d followed by a ReLU (see cg_set_fusion). */
+CG_API cg_tensor *cg_conv2d_relu(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
 
 typedef struct cg_pool2d_params {
     int64_t kernel[2], stride[2], padding[2];

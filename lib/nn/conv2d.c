@@ -10,6 +10,13 @@ static cg_tensor *conv2d_forward(cg_module *m, cg_tensor *x) {
 
 static const cg_module_type conv2d_type = { "Conv2d", conv2d_forward, NULL };
 
+cg_tensor *cg_conv2d_module_forward_relu(cg_module *m, cg_tensor *x) {
+    conv2d *c = (conv2d *)m;
+    return cg_conv2d_relu(x, c->weight, c->bias, &c->p);
+}
+
+bool cg_module_is_conv2d(const cg_module *m) { return m && m->type == &conv2d_type; }
+
 cg_module *cg_conv2d_new(int64_t in_ch, int64_t out_ch, int64_t kernel, const cg_conv2d_params *p, bool bias) {
     cg_conv2d_params prm = p ? *p : cg_conv2d_defaults();
     if (in_ch <= 0 || out_ch <= 0 || kernel <= 0 || prm.groups <= 0 || in_ch % prm.groups || out_ch % prm.groups)

@@ -1,9 +1,24 @@
-/* lib/nn/sequential.c — Sequential: children run in the order they were appended. */
+/* lib/nn/sequential.c — Sequential: children run in the order they were appended; a Conv2d
+ * child followed by a ReLU child runs as one fused op (cg_conv2d_relu). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include "cg_internal.h"
 
+static atomic_bool fusion = true;
+void cg_set_fusion(bool on) { atomic_store(&fusion, on); }
+bool cg_fusion_enabled(void) { return atomic_load(&fusion); }
+
 static cg_tensor *sequential_forward(cg_module *m, cg_tensor *x) {
-    for (int i = 0; i < m->n_children && x; i++) x = cg_module_forward(m->children[i].module, x);
+    const bool fuse = cg_fusion_enabled();
+    for (int i = 0; i < m->n_children && x; i++) {
+        cg_module *c = m->children[i].module;
+        if (fuse && cg_module_is_conv2d(c) && i + 1 < m->n_children && cg_module_is_relu(m->children[i + 1].module)) {
+            x = cg_conv2d_module_forward_relu(c, x);
+            i++;  /* the ReLU ran inside */
+        } else {
+            x = cg_module_forward(c, x);
+        }
+    }
     return x;
 }
 

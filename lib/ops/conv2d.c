@@ -26,7 +26,15 @@
  *                               added in order, so dW does not depend on the thread count;
  *   dcols_g = W_gᵀ · dy_ng       (sgemm, beta = 0), then col2im into dx[n] (the image's own slice);
  *   db[oc] += sum dy[:,oc,:,:]  parallel over oc.
- * Workspace: one grow-only buffer of the calling thread: threads x (cols + dcols) + chunks x dW;
+ *
+ * Fused ReLU (cg_conv2d_relu): y = max(conv + b, 0) is formed per image right after its GEMM,
+ * while the image's output is still in cache, and the backward masks dy by y > 0 per image into
+ * a per-thread buffer that both GEMMs then read; db is summed from that buffer into per-chunk
+ * partials (like dW). Against cg_relu(cg_conv2d(..)) this drops a tensor and two passes over
+ * memory (relu forward, relu backward) plus the separate db pass; the results are the same
+ * (relu passes the gradient where its output is positive, NaN counts as not positive).
+ * Workspace: one grow-only buffer of the calling thread: threads x (cols + dcols [+ masked dy])
+ * + chunks x (dW [+ db]);
  * bench-conv reports its size (seed conv2: 3.1 MiB). After the first step it allocates nothing. */
 #include <cblas.h>
 #include <omp.h>
@@ -143,6 +151,7 @@ typedef struct conv_plan {
     int64_t n, oc, groups, cg, ocg;
     cg_im2col_geom g;
     bool direct;  /* 1x1, stride 1, no padding, dilation 1: x is the column matrix */
+    bool relu;    /* fused ReLU on the output (cg_conv2d_relu) */
 } conv_plan;
 
 static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b,
@@ -200,6 +209,7 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     pl->cg = C / p->groups;
     pl->ocg = OC / p->groups;
     pl->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+    pl->relu = false;
     return CG_OK;
 }
 
@@ -210,6 +220,7 @@ void cg_conv2d_set_block(int64_t bytes) { fwd_block_bytes = bytes > 0 ? bytes : 
  * cols: C*KH*KW*OH*OW floats of this caller's own (unused when pl->direct). */
 static void forward_images(float *restrict y, const float *restrict x, const float *restrict w,
                            const float *restrict b, const conv_plan *pl, float *cols, int64_t n0, int64_t n1) {
+    const bool relu = pl->relu;
     const cg_im2col_geom *g = &pl->g;
     const int64_t ohw = g->oh * g->ow, hw = g->h * g->w, ck = pl->cg * g->kh * g->kw;
     for (int64_t n = n0; n < n1; n++) {
@@ -231,16 +242,36 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
                                 yn + gi * pl->ocg * ohw + oh0 * g->ow, (int)ohw);
             }
         }
-        if (b)
+        /* Epilogue on the image's output while it is in cache: + bias, then ReLU if fused. */
+        if (b || relu)
             for (int64_t oc = 0; oc < pl->oc; oc++) {
-                float bv = b[oc], *yp = yn + oc * ohw;
-                #pragma omp simd
-                for (int64_t i = 0; i < ohw; i++) yp[i] += bv;
+                float bv = b ? b[oc] : 0.0f, *yp = yn + oc * ohw;
+                if (relu) {
+                    #pragma omp simd
+                    for (int64_t i = 0; i < ohw; i++) { float v = yp[i] + bv; yp[i] = v > 0.0f ? v : 0.0f; }
+                } else {
+                    #pragma omp simd
+                    for (int64_t i = 0; i < ohw; i++) yp[i] += bv;
+                }
             }
     }
 }
 
 /* ---- backward ------------------------------------------------------------ */
+static size_t round16(size_t f) { return (f + 15) & ~(size_t)15; }  /* keep slabs 64-byte aligned */
+
+/* One thread's slab: cols (not for a direct 1x1), then for backward dcols (likewise) and, with a
+ * fused ReLU, the masked dy of one image. Returns the slab's floats; *off_dcols, *off_mask (may
+ * be NULL) get the offsets of the last two. */
+static size_t workspace_layout(const conv_plan *pl, bool backward, size_t *off_dcols, size_t *off_mask) {
+    const int64_t rows = pl->g.c * pl->g.kh * pl->g.kw, ohw = pl->g.oh * pl->g.ow;
+    size_t cols = pl->direct ? 0 : round16((size_t)(rows * ohw));
+    size_t dcols = backward ? cols : 0, mask = backward && pl->relu ? round16((size_t)(pl->oc * ohw)) : 0;
+    if (off_dcols) *off_dcols = cols;
+    if (off_mask) *off_mask = cols + dcols;
+    return cols + dcols + mask;
+}
+
 /* db[OC] += sum over n, i of dy[n, oc, i] — parallel over oc */
 static void conv2d_backward_bias(float *restrict db, const float *restrict dy, int64_t N, int64_t OC, int64_t ohw) {
     #pragma omp parallel for if (N * OC * ohw >= CG_OMP_MIN) schedule(static)
@@ -254,16 +285,31 @@ static void conv2d_backward_bias(float *restrict db, const float *restrict dy, i
     }
 }
 
-/* Images [n0, n1): dx[n] += col2im(Wᵀ · dy[n]) and dw[OC,Cg,KH,KW] += dy[n] · im2col(x[n])ᵀ;
- * either of dx, dw may be NULL. ws: 2 * C*KH*KW*OH*OW floats (cols, dcols) of the caller's own. */
-static void backward_images(float *dx, float *dw, const float *dy, const float *x, const float *w,
-                            const conv_plan *pl, float *ws, int64_t n0, int64_t n1) {
+/* Images [n0, n1): dx[n] += col2im(Wᵀ · g[n]) and dw[OC,Cg,KH,KW] += g[n] · im2col(x[n])ᵀ, where
+ * g = dy, or with a fused ReLU (y given) g = dy where y > 0, else 0, and then db[oc] += sum g[n, oc].
+ * Any of dx, dw, db may be NULL. ws: the caller's own workspace_layout() slab. */
+static void backward_images(float *dx, float *dw, float *db, const float *dy, const float *y,
+                            const float *x, const float *w, const conv_plan *pl, float *ws,
+                            int64_t n0, int64_t n1) {
     const cg_im2col_geom *g = &pl->g;
     const int64_t ohw = g->oh * g->ow, hw = g->h * g->w, K = g->kh * g->kw;
-    const int64_t ck = pl->cg * K, rows = g->c * K;
-    float *cols = ws, *dcols = ws ? ws + rows * ohw : NULL;
+    const int64_t ck = pl->cg * K;
+    size_t off_dcols, off_mask;
+    workspace_layout(pl, true, &off_dcols, &off_mask);
+    float *cols = ws, *dcols = ws ? ws + off_dcols : NULL, *mask = ws ? ws + off_mask : NULL;
     for (int64_t n = n0; n < n1; n++) {
         const float *xn = x + n * g->c * hw, *dyn = dy + n * pl->oc * ohw;
+        if (y) {  /* fused ReLU: mask dy by the output, in cache for the GEMMs below */
+            const float *yn = y + n * pl->oc * ohw;
+            for (int64_t oc = 0; oc < pl->oc; oc++) {
+                const float *d = dyn + oc * ohw, *yo = yn + oc * ohw;
+                float *m = mask + oc * ohw, s = 0.0f;
+                #pragma omp simd reduction(+ : s)
+                for (int64_t i = 0; i < ohw; i++) { float v = d[i]; v = yo[i] > 0.0f ? v : 0.0f; m[i] = v; s += v; }
+                if (db) db[oc] += s;
+            }
+            dyn = mask;
+        }
         if (dw) {
             const float *cn = xn;
             if (!pl->direct) { cg_im2col(cols, xn, g, false); cn = cols; }
@@ -306,17 +352,10 @@ static int threads_for(int64_t n) {
  * picked up by the others instead of stalling the whole region). */
 #define CONV_DW_CHUNKS 8
 
-static size_t round16(size_t f) { return (f + 15) & ~(size_t)15; }  /* keep slabs 64-byte aligned */
-
-/* Floats of workspace per thread: cols, plus dcols for backward (nothing for a direct 1x1). */
-static size_t per_thread_floats(const conv_plan *pl, bool backward) {
-    const int64_t rows = pl->g.c * pl->g.kh * pl->g.kw, ohw = pl->g.oh * pl->g.ow;
-    return pl->direct ? 0 : round16((size_t)(rows * ohw) * (backward ? 2 : 1));
-}
 
 static cg_status conv2d_forward(float *y, const float *x, const float *w, const float *b, const conv_plan *pl) {
     int nt = threads_for(pl->n);
-    size_t per = per_thread_floats(pl, false);
+    size_t per = workspace_layout(pl, false, NULL, NULL);
     float *ws = NULL;
     if (per && !(ws = workspace(per * (size_t)nt))) return CG_ENOMEM;
     if (nt == 1) { forward_images(y, x, w, b, pl, ws, 0, pl->n); return CG_OK; }
@@ -326,31 +365,48 @@ static cg_status conv2d_forward(float *y, const float *x, const float *w, const 
     return CG_OK;
 }
 
-/* dx += and dw += over all images. Workspace: nt slabs of cols+dcols, then the dW partials. */
-static cg_status conv2d_backward_all(float *dx, float *dw, const float *dy, const float *x, const float *w,
-                                     const conv_plan *pl) {
+/* dx +=, dw += and (fused ReLU only: y given) db += over all images. Workspace: nt slabs (see
+ * workspace_layout), then one partial of dW [and db] per chunk. */
+static cg_status conv2d_backward_all(float *dx, float *dw, float *db, const float *dy, const float *y,
+                                     const float *x, const float *w, const conv_plan *pl) {
     int nt = threads_for(pl->n);
     const int64_t nw = pl->oc * pl->cg * pl->g.kh * pl->g.kw;
-    const int64_t P = dw ? (pl->n < CONV_DW_CHUNKS ? pl->n : CONV_DW_CHUNKS) : pl->n;  /* work items */
-    size_t per = per_thread_floats(pl, true), pw = dw ? round16((size_t)nw) : 0;
+    if (!y) db = NULL;  /* without a fused ReLU the caller sums db straight from dy */
+    const bool chunked = dw || db;
+    const int64_t P = chunked ? (pl->n < CONV_DW_CHUNKS ? pl->n : CONV_DW_CHUNKS) : pl->n;  /* work items */
+    size_t per = workspace_layout(pl, true, NULL, NULL);
+    size_t pw = dw ? round16((size_t)nw) : 0, pb = db ? round16((size_t)pl->oc) : 0;
+    size_t total = per * (size_t)nt + (pw + pb) * (size_t)P;
     float *ws = NULL;
-    if (per * (size_t)nt + pw * (size_t)P && !(ws = workspace(per * (size_t)nt + pw * (size_t)P))) return CG_ENOMEM;
+    if (total && !(ws = workspace(total))) return CG_ENOMEM;
     float *parts = ws ? ws + per * (size_t)nt : NULL;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        float *mine = per ? ws + (size_t)omp_get_thread_num() * per : NULL;
+        float *mine = ws ? ws + (size_t)omp_get_thread_num() * per : NULL;
         #pragma omp for schedule(dynamic, 1)
         for (int64_t c = 0; c < P; c++) {
-            float *pdw = NULL;
-            if (dw) { pdw = parts + (size_t)c * pw; memset(pdw, 0, (size_t)nw * sizeof(float)); }
-            backward_images(dx, pdw, dy, x, w, pl, mine, pl->n * c / P, pl->n * (c + 1) / P);
+            float *pdw = NULL, *pdb = NULL;
+            if (chunked) {
+                pdw = dw ? parts + (size_t)c * (pw + pb) : NULL;
+                pdb = db ? parts + (size_t)c * (pw + pb) + pw : NULL;
+                memset(parts + (size_t)c * (pw + pb), 0, (pw + pb) * sizeof(float));
+            }
+            backward_images(dx, pdw, pdb, dy, y, x, w, pl, mine, pl->n * c / P, pl->n * (c + 1) / P);
         }
         if (dw) {
             #pragma omp for schedule(static)
             for (int64_t i = 0; i < nw; i++) {
                 float s = dw[i];
-                for (int64_t c = 0; c < P; c++) s += parts[(size_t)c * pw + (size_t)i];
+                for (int64_t c = 0; c < P; c++) s += parts[(size_t)c * (pw + pb) + (size_t)i];
                 dw[i] = s;
+            }
+        }
+        if (db) {
+            #pragma omp for schedule(static)
+            for (int64_t i = 0; i < pl->oc; i++) {
+                float s = db[i];
+                for (int64_t c = 0; c < P; c++) s += parts[(size_t)c * (pw + pb) + pw + (size_t)i];
+                db[i] = s;
             }
         }
     }
@@ -368,6 +424,7 @@ static void plan_from_node(const cg_node *nd, conv_plan *pl) {
     g->oh = nd->out->shape[2]; g->ow = nd->out->shape[3];
     pl->groups = nd->iarg[6];
     pl->direct = nd->iarg[7] != 0;
+    pl->relu = nd->iarg[8] != 0;
     pl->n = x->shape[0];
     pl->oc = w->shape[0];
     pl->cg = g->c / pl->groups;
@@ -378,42 +435,55 @@ static cg_status conv2d_backward(cg_node *nd) {
     conv_plan pl;
     plan_from_node(nd, &pl);
     cg_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
-    const float *dy = cg_out_grad(nd);
+    const float *dy = cg_out_grad(nd), *y = pl.relu ? nd->out->data : NULL;
     const int64_t ohw = pl.g.oh * pl.g.ow;
-    if (cg_requires_grad(b)) {
-        float *db = cg_grad_data(b);
-        if (!db) return CG_ENOMEM;
-        conv2d_backward_bias(db, dy, pl.n, pl.oc, ohw);
-    }
-    float *dx = NULL, *dw = NULL;
+    float *dx = NULL, *dw = NULL, *db = NULL;
+    if (cg_requires_grad(b) && !(db = cg_grad_data(b))) return CG_ENOMEM;
     if (cg_requires_grad(x) && !(dx = cg_grad_data(x))) return CG_ENOMEM;
     if (cg_requires_grad(w) && !(dw = cg_grad_data(w))) return CG_ENOMEM;
-    if (!dx && !dw) return CG_OK;
-    if (pl.n == 0 || ohw == 0 || pl.cg == 0 || pl.ocg == 0) return CG_OK;
-    return conv2d_backward_all(dx, dw, dy, x->data, w->data, &pl);
+    if (pl.n == 0 || ohw == 0) return CG_OK;
+    if (db && !y) conv2d_backward_bias(db, dy, pl.n, pl.oc, ohw);
+    if (!dx && !dw && !(db && y)) return CG_OK;
+    if (pl.cg == 0 || pl.ocg == 0) {  /* no GEMM to run: only a fused ReLU's db is left */
+        dx = dw = NULL;
+        if (!(db && y)) return CG_OK;
+    }
+    return conv2d_backward_all(dx, dw, db, dy, y, x->data, w->data, &pl);
 }
 
 static const cg_op_def op_conv2d = { "conv2d", conv2d_backward };
+static const cg_op_def op_conv2d_relu = { "conv2d_relu", conv2d_backward };
 
-cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
+static cg_tensor *conv2d_op(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p, bool relu) {
     if (!x || !w) return NULL;
     double t0 = cg_profile_begin();
     cg_conv2d_params def = cg_conv2d_defaults();
     if (!p) p = &def;
     conv_plan pl;
     if (conv_plan_make(x, w, b, p, &pl) != CG_OK) return NULL;
+    pl.relu = relu;
     cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ pl.n, pl.oc, pl.g.oh, pl.g.ow });
     if (!y) return NULL;
     if (y->numel && conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &pl) != CG_OK) return NULL;
-    cg_node *nd = cg_record(&op_conv2d, y, 3, (cg_tensor *[]){ x, w, b });
+    const cg_op_def *op = relu ? &op_conv2d_relu : &op_conv2d;
+    cg_node *nd = cg_record(op, y, 3, (cg_tensor *[]){ x, w, b });
     if (!nd) return NULL;
     nd->iarg[0] = pl.g.sh; nd->iarg[1] = pl.g.sw;
     nd->iarg[2] = pl.g.ph; nd->iarg[3] = pl.g.pw;
     nd->iarg[4] = pl.g.dh; nd->iarg[5] = pl.g.dw;
     nd->iarg[6] = pl.groups;
     nd->iarg[7] = pl.direct;
-    cg_profile_end("conv2d", 0, t0);
+    nd->iarg[8] = relu;
+    cg_profile_end(op->name, 0, t0);
     return y;
+}
+
+cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
+    return conv2d_op(x, w, b, p, false);
+}
+
+cg_tensor *cg_conv2d_relu(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
+    return conv2d_op(x, w, b, p, true);
 }
 
 cg_status cg_conv2d_raw(int pass, const int64_t geom[8], float *out, const float *x, const float *w,
@@ -426,6 +496,7 @@ cg_status cg_conv2d_raw(int pass, const int64_t geom[8], float *out, const float
     g->ow = (g->w + 2 * g->pw - g->kw) / g->sw + 1;
     pl.groups = 1; pl.cg = g->c; pl.ocg = pl.oc;
     pl.direct = g->kh == 1 && g->sh == 1 && g->ph == 0;
+    pl.relu = false;
     if (pass == 0) return conv2d_forward(out, x, w, b, &pl);
-    return conv2d_backward_all(pass == 1 ? out : NULL, pass == 2 ? out : NULL, dy, x, w, &pl);
+    return conv2d_backward_all(pass == 1 ? out : NULL, pass == 2 ? out : NULL, NULL, dy, NULL, x, w, &pl);
 }
