@@ -92,6 +92,7 @@ int main(int argc, char **argv) {
     long eval_steps = steps / 4 > 0 ? steps / 4 : 1;
     for (long w = -1; w < windows; w++) {
         long n_steps = w < 0 ? 1 : eval_steps;
+        if (w == 0 && cg_profile_enabled()) cg_profile_reset();  /* not the warm-up pass */
         double t0 = bench_now();
         for (long s = 0; s < n_steps; s++) {
             if (!cg_module_forward(net, xe)) die("eval forward");
