@@ -303,10 +303,11 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
             const float *yn = y + n * pl->oc * ohw;
             for (int64_t oc = 0; oc < pl->oc; oc++) {
                 const float *d = dyn + oc * ohw, *yo = yn + oc * ohw;
-                float *m = mask + oc * ohw, s = 0.0f;
+                float *m = mask + oc * ohw;
+                double s = 0.0;  /* db's per-image sum in double, as every reduction */
                 #pragma omp simd reduction(+ : s)
                 for (int64_t i = 0; i < ohw; i++) { float v = d[i]; v = yo[i] > 0.0f ? v : 0.0f; m[i] = v; s += v; }
-                if (db) db[oc] += s;
+                if (db) db[oc] += (float)s;
             }
             dyn = mask;
         }
