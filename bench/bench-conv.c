@@ -75,11 +75,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--csv")) csv = 1;
         else if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--block") && i + 1 < argc) cg_conv2d_set_block(atoll(argv[++i]));
+        else if (!strcmp(argv[i], "--no-dense")) cg_conv2d_set_dense(false);
         else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
             const char *m = argv[++i];
             mode = !strcmp(m, "serial") ? CG_CONV_SERIAL : !strcmp(m, "images") ? CG_CONV_IMAGES : CG_CONV_AUTO;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick]\n");
+            printf("usage: bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick]\n"
+                   "                  [--block BYTES] [--no-dense]\n");
             return 0;
         } else { fprintf(stderr, "bench-conv: unknown option '%s'\n", argv[i]); return 2; }
     }

@@ -384,10 +384,17 @@ static void test_sequential_fuses_conv_relu(void **s) {
     cg_tensor_free(x);
 }
 
-/* The parallel im2col/col2im paths (race-free by construction) match the serial ones. */
+/* The parallel im2col/col2im paths (race-free by construction) match the serial ones. The
+ * second geometry (no padding, width stride and dilation 1) takes the dense im2col when serial,
+ * so it is checked against the general loop, with height stride and dilation 2. */
+static void im2col_case(cg_im2col_geom g);
 static void test_im2col_parallel_matches_serial(void **s) {
     (void)s;
-    cg_im2col_geom g = { .c = 32, .h = 20, .w = 19, .kh = 3, .kw = 3, .sh = 1, .sw = 2, .ph = 1, .pw = 1, .dh = 2, .dw = 1 };
+    im2col_case((cg_im2col_geom){ .c = 32, .h = 20, .w = 19, .kh = 3, .kw = 3, .sh = 1, .sw = 2, .ph = 1, .pw = 1, .dh = 2, .dw = 1 });
+    im2col_case((cg_im2col_geom){ .c = 32, .h = 41, .w = 19, .kh = 3, .kw = 2, .sh = 2, .sw = 1, .ph = 0, .pw = 0, .dh = 2, .dw = 1 });
+}
+
+static void im2col_case(cg_im2col_geom g) {
     g.oh = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
     g.ow = (g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
     int64_t nc = g.c * g.kh * g.kw * g.oh * g.ow, nx = g.c * g.h * g.w;

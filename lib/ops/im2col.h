@@ -27,6 +27,8 @@ enum { CG_CONV_AUTO, CG_CONV_SERIAL, CG_CONV_IMAGES };
 void cg_conv2d_set_mode(int mode);
 /* Forward im2col block: output rows whose columns take at most this many bytes (bench A/B). */
 void cg_conv2d_set_block(int64_t bytes);
+/* The unpadded stride-1 im2col fast path (default on; off for bench A/B). */
+void cg_conv2d_set_dense(bool on);
 
 /* Raw conv2d passes without the tape, for bench-conv. geom = {n, c, h, w, oc, k, stride, pad}
  * (square kernel, groups 1, dilation 1). pass 0: y = conv(x, w) + b; 1: dx += (dx only);
