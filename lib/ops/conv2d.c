@@ -136,9 +136,29 @@ void cg_im2col(float *restrict cols, const float *restrict x, const cg_im2col_ge
     im2col_rows(cols, x, g, 0, g->oh, par);
 }
 
+/* cg_col2im_add for the dense case of im2col_rows_dense: every row adds OW contiguous floats. */
+static void col2im_add_dense(float *restrict dx, const float *restrict dcols, const cg_im2col_geom *g) {
+    const int64_t C = g->c, KH = g->kh, KW = g->kw, HW = g->h * g->w, W = g->w, OW = g->ow, OH = g->oh;
+    const int64_t step = g->sh * W;
+    const float *s = dcols;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t ki = 0; ki < KH; ki++)
+            for (int64_t kj = 0; kj < KW; kj++) {
+                float *d = dx + c * HW + ki * g->dh * W + kj;
+                for (int64_t r = 0; r < OH; r++, s += OW, d += step) {
+                    #pragma omp simd
+                    for (int64_t i = 0; i < OW; i++) d[i] += s[i];
+                }
+            }
+}
+
 /* dx[C,H,W] += col2im(dcols[C*KH*KW, OH*OW]). Parallel over channels when `par`: channel c's
  * rows write only dx[c], so threads never race. */
 void cg_col2im_add(float *restrict dx, const float *restrict dcols, const cg_im2col_geom *g, bool par) {
+    if (!par && dense_enabled && g->sw == 1 && g->dw == 1 && g->ph == 0 && g->pw == 0) {
+        col2im_add_dense(dx, dcols, g);
+        return;
+    }
     const int64_t K = g->kh * g->kw, ohw = g->oh * g->ow;
     #pragma omp parallel for if (par && g->c * K * ohw >= CG_OMP_MIN) schedule(static)
     for (int64_t c = 0; c < g->c; c++) {
