@@ -104,20 +104,25 @@ static void run_grid_case(geom G, bool with_bias, unsigned salt) {
     cg_tensor_free(r); cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(b);
 }
 
-static void test_grid_vs_naive(void **s) {
-    (void)s;
+/* The 32-case grid: stride, padding, dilation, groups and kernel size 1 or 3, a bias on every
+ * other case. Returns the number of cases run. */
+static int for_each_grid_case(void (*run)(geom, bool, unsigned), unsigned salt) {
     int64_t strides[] = { 1, 2 }, pads[] = { 0, 1 }, dils[] = { 1, 2 }, groups[] = { 1, 2 }, ks[] = { 1, 3 };
-    unsigned salt = 10;
     int cases = 0;
     for (int a = 0; a < 2; a++) for (int bq = 0; bq < 2; bq++) for (int c = 0; c < 2; c++)
     for (int d = 0; d < 2; d++) for (int e = 0; e < 2; e++) {
         geom G = { .n = 2, .c = 4, .h = 7, .w = 5, .oc = 6, .kh = ks[e], .kw = ks[e],
                    .s = strides[a], .p = pads[bq], .d = dils[c], .g = groups[d] };
-        run_grid_case(G, (salt & 1) == 0, salt);
+        run(G, (salt & 1) == 0, salt);
         salt += 5;
         cases++;
     }
-    assert_int_equal(cases, 32);
+    return cases;
+}
+
+static void test_grid_vs_naive(void **s) {
+    (void)s;
+    assert_int_equal(for_each_grid_case(run_grid_case, 10), 32);
     /* Non-square kernel. */
     run_grid_case((geom){ .n = 2, .c = 2, .h = 6, .w = 7, .oc = 3, .kh = 2, .kw = 3, .s = 1, .p = 1, .d = 1, .g = 1 }, true, 99);
 }
@@ -305,18 +310,10 @@ static void run_relu_case(geom G, bool with_bias, unsigned salt) {
 
 static void test_relu_fused_matches_unfused(void **s) {
     (void)s;
-    int64_t strides[] = { 1, 2 }, pads[] = { 0, 1 }, dils[] = { 1, 2 }, groups[] = { 1, 2 }, ks[] = { 1, 3 };
-    unsigned salt = 200;
-    for (int a = 0; a < 2; a++) for (int bq = 0; bq < 2; bq++) for (int c = 0; c < 2; c++)
-    for (int d = 0; d < 2; d++) for (int e = 0; e < 2; e++) {
-        geom G = { .n = 2, .c = 4, .h = 7, .w = 5, .oc = 6, .kh = ks[e], .kw = ks[e],
-                   .s = strides[a], .p = pads[bq], .d = dils[c], .g = groups[d] };
-        run_relu_case(G, (salt & 1) == 0, salt);
-        salt += 5;
-    }
-    /* A batch big enough for threads over images and more images than dW/db chunks (8). */
-    run_relu_case((geom){ .n = 19, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .s = 1, .p = 0, .d = 1, .g = 1 }, true, 300);
-    run_relu_case((geom){ .n = 19, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .s = 1, .p = 1, .d = 1, .g = 1 }, false, 301);
+    assert_int_equal(for_each_grid_case(run_relu_case, 200), 32);
+    /* A batch big enough for threads over images and more images than dW/db chunks (32). */
+    run_relu_case((geom){ .n = 37, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .s = 1, .p = 0, .d = 1, .g = 1 }, true, 300);
+    run_relu_case((geom){ .n = 37, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .s = 1, .p = 1, .d = 1, .g = 1 }, false, 301);
 }
 
 static cg_tensor *conv_relu_fn(cg_tensor **in, void *ctx) { return cg_conv2d_relu(in[0], in[1], in[2], ctx); }
