@@ -134,4 +134,9 @@ cg_tensor *cg_optim_param_state(cg_optimizer *o, const char *prefix, int64_t i, 
 bool cg_module_is_relu(const cg_module *m);
 bool cg_module_is_conv2d(const cg_module *m);
 cg_tensor *cg_conv2d_module_forward_relu(cg_module *m, cg_tensor *x);  /* m: a Conv2d */
+/* And a following MaxPool2d(2) too, for inference (cg_conv2d_relu_pool2; unfused when a
+ * gradient would be recorded). cg_module_maxpool_kernel: k of a MaxPool2d(k), else 0. */
+int64_t cg_module_maxpool_kernel(const cg_module *m);
+cg_tensor *cg_conv2d_module_forward_relu_pool2(cg_module *m, cg_tensor *x);  /* m: a Conv2d */
+cg_tensor *cg_conv2d_relu_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
 #endif

@@ -381,6 +381,51 @@ static void test_sequential_fuses_conv_relu(void **s) {
     cg_tensor_free(x);
 }
 
+/* In inference, Sequential runs Conv2d + ReLU + MaxPool2d(2) with the pool in the conv's epilogue:
+ * bit-equal to the unfused ops, for odd output sizes (the pool floors), NaN inputs (ReLU turns
+ * them to 0 before the pool), and one thread or several; with grad on it falls back. */
+static void test_sequential_fuses_conv_relu_pool(void **s) {
+    (void)s;
+    struct { int64_t n, c, h, w; } cases[] = { { 5, 3, 9, 8 }, { 1, 2, 7, 7 }, { 6, 1, 28, 28 } };
+    for (int k = 0; k < 3; k++) {
+        cg_tensor *x = test_tensor(4, CG_SHAPE(cases[k].n, cases[k].c, cases[k].h, cases[k].w), -1, 1, 40 + k, false);
+        cg_tensor_data(x)[3] = NAN;
+        cg_tensor_data(x)[cg_tensor_numel(x) - 1] = NAN;
+        float *out[2] = { NULL, NULL };
+        int64_t numel = 0;
+        for (int fuse = 0; fuse < 2; fuse++) {
+            cg_set_fusion(fuse);
+            cg_manual_seed(9);
+            cg_module *m = cg_sequential_new();
+            assert_non_null(cg_sequential_append(m, "conv", cg_conv2d_new(cases[k].c, 4, 3, NULL, true)));
+            assert_non_null(cg_sequential_append(m, "relu", cg_relu_new()));
+            assert_non_null(cg_sequential_append(m, "pool", cg_max_pool2d_new(2)));
+            bool prev = cg_set_grad_enabled(false);
+            cg_tensor *y = cg_module_forward(m, x);
+            cg_set_grad_enabled(prev);
+            if (!y) fail_msg("forward: %s", cg_last_error());
+            assert_int_equal(cg_tensor_shape(y)[2], (cases[k].h - 2) / 2);
+            assert_int_equal(cg_tensor_shape(y)[3], (cases[k].w - 2) / 2);
+            numel = cg_tensor_numel(y);
+            out[fuse] = malloc((size_t)numel * sizeof(float));
+            memcpy(out[fuse], cg_tensor_data(y), (size_t)numel * sizeof(float));
+            cg_tape_release();
+            /* With grad on, the same module trains: the fused path steps aside. */
+            cg_tensor *yg = cg_module_forward(m, x);
+            assert_non_null(yg);
+            assert_memory_equal(cg_tensor_data(yg), out[fuse], (size_t)numel * sizeof(float));
+            assert_int_equal(cg_backward(cg_sum(yg)), CG_OK);
+            assert_non_null(cg_tensor_grad(cg_module_find(m, "conv.weight")));
+            cg_tape_release();
+            cg_module_free(m);
+        }
+        cg_set_fusion(true);
+        assert_memory_equal(out[0], out[1], (size_t)numel * sizeof(float));
+        free(out[0]); free(out[1]);
+        cg_tensor_free(x);
+    }
+}
+
 /* The parallel im2col/col2im paths (race-free by construction) match the serial ones. The
  * second geometry (no padding, width stride and dilation 1) takes the dense im2col when serial,
  * so it is checked against the general loop, with height stride and dilation 2. */
@@ -417,6 +462,7 @@ int main(void) {
         cmocka_unit_test(test_relu_fused_matches_unfused),
         cmocka_unit_test(test_relu_fused_gradcheck),
         cmocka_unit_test(test_sequential_fuses_conv_relu),
+        cmocka_unit_test(test_sequential_fuses_conv_relu_pool),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_im2col_parallel_matches_serial),
         cmocka_unit_test(test_no_allocation_when_warm),

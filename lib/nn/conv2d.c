@@ -15,6 +15,11 @@ cg_tensor *cg_conv2d_module_forward_relu(cg_module *m, cg_tensor *x) {
     return cg_conv2d_relu(x, c->weight, c->bias, &c->p);
 }
 
+cg_tensor *cg_conv2d_module_forward_relu_pool2(cg_module *m, cg_tensor *x) {
+    conv2d *c = (conv2d *)m;
+    return cg_conv2d_relu_pool2(x, c->weight, c->bias, &c->p);
+}
+
 bool cg_module_is_conv2d(const cg_module *m) { return m && m->type == &conv2d_type; }
 
 cg_module *cg_conv2d_new(int64_t in_ch, int64_t out_ch, int64_t kernel, const cg_conv2d_params *p, bool bias) {

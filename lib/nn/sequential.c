@@ -1,5 +1,6 @@
 /* lib/nn/sequential.c — Sequential: children run in the order they were appended; a Conv2d
- * child followed by a ReLU child runs as one fused op (cg_conv2d_relu). */
+ * child followed by a ReLU child runs as one fused op (cg_conv2d_relu), and with a MaxPool2d(2)
+ * after them, in inference, as cg_conv2d_relu_pool2. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include "cg_internal.h"
@@ -13,8 +14,13 @@ static cg_tensor *sequential_forward(cg_module *m, cg_tensor *x) {
     for (int i = 0; i < m->n_children && x; i++) {
         cg_module *c = m->children[i].module;
         if (fuse && cg_module_is_conv2d(c) && i + 1 < m->n_children && cg_module_is_relu(m->children[i + 1].module)) {
-            x = cg_conv2d_module_forward_relu(c, x);
-            i++;  /* the ReLU ran inside */
+            if (i + 2 < m->n_children && cg_module_maxpool_kernel(m->children[i + 2].module) == 2) {
+                x = cg_conv2d_module_forward_relu_pool2(c, x);  /* fused only when nothing is recorded */
+                i += 2;
+            } else {
+                x = cg_conv2d_module_forward_relu(c, x);
+                i++;  /* the ReLU ran inside */
+            }
         } else {
             x = cg_module_forward(c, x);
         }

@@ -38,6 +38,7 @@ static bool bad_p(const char *who, float p) {
 
 cg_module *cg_relu_new(void) { return make(&relu_type, 0, 0, 0); }
 bool cg_module_is_relu(const cg_module *m) { return m && m->type == &relu_type; }
+int64_t cg_module_maxpool_kernel(const cg_module *m) { return m && m->type == &maxpool_type ? ((const stateless *)m)->k : 0; }
 cg_module *cg_flatten_new(void) { return make(&flatten_type, 0, 0, 0); }
 cg_module *cg_log_softmax_new(int dim) { return make(&log_softmax_type, 0, 0, dim); }
 cg_module *cg_max_pool2d_new(int64_t kernel) {

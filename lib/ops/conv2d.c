@@ -198,6 +198,7 @@ typedef struct conv_plan {
     cg_im2col_geom g;
     bool direct;  /* 1x1, stride 1, no padding, dilation 1: x is the column matrix */
     bool relu;    /* fused ReLU on the output (cg_conv2d_relu) */
+    bool pool2;   /* then a fused 2x2, stride-2 max-pool (inference only: no backward) */
 } conv_plan;
 
 static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b,
@@ -256,22 +257,62 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     pl->ocg = OC / p->groups;
     pl->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
     pl->relu = false;
+    pl->pool2 = false;
     return CG_OK;
 }
 
 static int64_t fwd_block_bytes = 1 << 30;
 void cg_conv2d_set_block(int64_t bytes) { fwd_block_bytes = bytes > 0 ? bytes : 1 << 30; }
+static size_t round16(size_t f) { return (f + 15) & ~(size_t)15; }  /* keep slabs 64-byte aligned */
+
+/* One thread's slab: cols (not for a direct 1x1), then for backward dcols (likewise), then one
+ * image's output-sized buffer: the masked dy of a fused ReLU's backward, or the unpooled output
+ * of a forward with a fused pool. Returns the slab's floats; *off_dcols, *off_buf (may be NULL)
+ * get the offsets of the last two. */
+static size_t workspace_layout(const conv_plan *pl, bool backward, size_t *off_dcols, size_t *off_buf) {
+    const int64_t rows = pl->g.c * pl->g.kh * pl->g.kw, ohw = pl->g.oh * pl->g.ow;
+    size_t cols = pl->direct ? 0 : round16((size_t)(rows * ohw));
+    size_t dcols = backward ? cols : 0;
+    size_t buf = (backward ? pl->relu : pl->pool2) ? round16((size_t)(pl->oc * ohw)) : 0;
+    if (off_dcols) *off_dcols = cols;
+    if (off_buf) *off_buf = cols + dcols;
+    return cols + dcols + buf;
+}
+
 /* ---- forward ------------------------------------------------------------- */
-/* Images [n0, n1): y[n] = W · im2col(x[n]) (+ b). y[N,OC,OH,OW], x[N,C,H,W], w[OC,Cg,KH,KW];
- * cols: C*KH*KW*OH*OW floats of this caller's own (unused when pl->direct). */
+/* One image's fused 2x2, stride-2 max-pool: out[OC, OH/2, OW/2] from the image's (ReLU'd, so
+ * NaN-free) output in[OC, OH, OW] — the values cg_max_pool2d would give. */
+static void pool2_image(float *restrict out, const float *restrict in, const conv_plan *pl) {
+    const int64_t OW = pl->g.ow, PH = pl->g.oh / 2, PW = OW / 2;
+    for (int64_t oc = 0; oc < pl->oc; oc++)
+        for (int64_t ph = 0; ph < PH; ph++) {
+            const float *r0 = in + (oc * pl->g.oh + 2 * ph) * OW, *r1 = r0 + OW;
+            float *o = out + (oc * PH + ph) * PW;
+            #pragma omp simd
+            for (int64_t pw = 0; pw < PW; pw++) {
+                float m = r0[2 * pw], v1 = r0[2 * pw + 1], v2 = r1[2 * pw], v3 = r1[2 * pw + 1];
+                m = v1 > m ? v1 : m;
+                m = v2 > m ? v2 : m;
+                o[pw] = v3 > m ? v3 : m;
+            }
+        }
+}
+
+/* Images [n0, n1): y[n] = W · im2col(x[n]) (+ b), then ReLU and the 2x2 pool when fused.
+ * y[N,OC,OH,OW] (pooled: [N,OC,OH/2,OW/2]), x[N,C,H,W], w[OC,Cg,KH,KW]; ws: this caller's own
+ * workspace_layout(pl, false) slab. */
 static void forward_images(float *restrict y, const float *restrict x, const float *restrict w,
-                           const float *restrict b, const conv_plan *pl, float *cols, int64_t n0, int64_t n1) {
+                           const float *restrict b, const conv_plan *pl, float *ws, int64_t n0, int64_t n1) {
     const bool relu = pl->relu;
     const cg_im2col_geom *g = &pl->g;
     const int64_t ohw = g->oh * g->ow, hw = g->h * g->w, ck = pl->cg * g->kh * g->kw;
+    const int64_t pooled = pl->oc * (g->oh / 2) * (g->ow / 2);
+    size_t off_buf;
+    workspace_layout(pl, false, NULL, &off_buf);
+    float *cols = ws;
     for (int64_t n = n0; n < n1; n++) {
         const float *xn = x + n * g->c * hw;
-        float *yn = y + n * pl->oc * ohw;
+        float *yn = pl->pool2 ? ws + off_buf : y + n * pl->oc * ohw;  /* pooled: the full output is scratch */
         if (ck == 0) memset(yn, 0, (size_t)(pl->oc * ohw) * sizeof(float)); /* no input channels */
         else {
             /* Blocks of output rows whose columns fit in L2 (FWD_BLOCK_BYTES): im2col a block, then
@@ -300,23 +341,11 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
                     for (int64_t i = 0; i < ohw; i++) yp[i] += bv;
                 }
             }
+        if (pl->pool2) pool2_image(y + n * pooled, yn, pl);
     }
 }
 
 /* ---- backward ------------------------------------------------------------ */
-static size_t round16(size_t f) { return (f + 15) & ~(size_t)15; }  /* keep slabs 64-byte aligned */
-
-/* One thread's slab: cols (not for a direct 1x1), then for backward dcols (likewise) and, with a
- * fused ReLU, the masked dy of one image. Returns the slab's floats; *off_dcols, *off_mask (may
- * be NULL) get the offsets of the last two. */
-static size_t workspace_layout(const conv_plan *pl, bool backward, size_t *off_dcols, size_t *off_mask) {
-    const int64_t rows = pl->g.c * pl->g.kh * pl->g.kw, ohw = pl->g.oh * pl->g.ow;
-    size_t cols = pl->direct ? 0 : round16((size_t)(rows * ohw));
-    size_t dcols = backward ? cols : 0, mask = backward && pl->relu ? round16((size_t)(pl->oc * ohw)) : 0;
-    if (off_dcols) *off_dcols = cols;
-    if (off_mask) *off_mask = cols + dcols;
-    return cols + dcols + mask;
-}
 
 /* db[OC] += sum over n, i of dy[n, oc, i] — parallel over oc */
 static void conv2d_backward_bias(float *restrict db, const float *restrict dy, int64_t N, int64_t OC, int64_t ohw) {
@@ -341,7 +370,7 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
     const int64_t ohw = g->oh * g->ow, hw = g->h * g->w, K = g->kh * g->kw;
     const int64_t ck = pl->cg * K;
     size_t off_dcols, off_mask;
-    workspace_layout(pl, true, &off_dcols, &off_mask);
+    workspace_layout(pl, true, &off_dcols, &off_mask);  /* the buffer holds the masked dy */
     float *cols = ws, *dcols = ws ? ws + off_dcols : NULL, *mask = ws ? ws + off_mask : NULL;
     for (int64_t n = n0; n < n1; n++) {
         const float *xn = x + n * g->c * hw, *dyn = dy + n * pl->oc * ohw;
@@ -540,6 +569,28 @@ cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_p
 
 cg_tensor *cg_conv2d_relu(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
     return conv2d_op(x, w, b, p, true);
+}
+
+/* Inference only: max_pool2d(relu(conv2d(x, w, b)), 2x2 stride 2) with the pool in the conv's
+ * per-image epilogue, so the full-size activation never goes to memory. When a gradient would be
+ * recorded, or the output is smaller than 2x2, it runs the unfused ops instead (same values,
+ * same errors). */
+cg_tensor *cg_conv2d_relu_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
+    if (!x || !w) return NULL;
+    cg_conv2d_params def = cg_conv2d_defaults();
+    if (!p) p = &def;
+    conv_plan pl;
+    cg_pool2d_params pp = cg_pool2d_defaults(2);
+    if (cg_needs_record(3, (cg_tensor *[]){ x, w, b }) || conv_plan_make(x, w, b, p, &pl) != CG_OK ||
+        pl.g.oh < 2 || pl.g.ow < 2)
+        return cg_max_pool2d(cg_conv2d_relu(x, w, b, p), &pp);
+    double t0 = cg_profile_begin();
+    pl.relu = pl.pool2 = true;
+    cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ pl.n, pl.oc, pl.g.oh / 2, pl.g.ow / 2 });
+    if (!y) return NULL;
+    if (y->numel && conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &pl) != CG_OK) return NULL;
+    cg_profile_end("conv2d_relu_pool2", 0, t0);
+    return y;
 }
 
 cg_status cg_conv2d_raw(int pass, const int64_t geom[8], float *out, const float *x, const float *w,
