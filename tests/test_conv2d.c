@@ -381,9 +381,24 @@ static void test_sequential_fuses_conv_relu(void **s) {
     cg_tensor_free(x);
 }
 
-/* In inference, Sequential runs Conv2d + ReLU + MaxPool2d(2) with the pool in the conv's epilogue:
- * bit-equal to the unfused ops, for odd output sizes (the pool floors), NaN inputs (ReLU turns
- * them to 0 before the pool), and one thread or several; with grad on it falls back. */
+/* Whether the profile since the last reset names op `name` (cg_profile_fprint into a tmpfile). */
+static bool profile_has(const char *name) {
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    cg_profile_fprint(f);
+    rewind(f);
+    char line[256];
+    bool found = false;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ') found = true;
+    fclose(f);
+    return found;
+}
+
+/* In inference, Sequential runs Conv2d + ReLU + MaxPool2d(2) with the pool in the conv's epilogue
+ * (the profile shows the fused op ran, or did not with fusion off): bit-equal to the unfused ops,
+ * for odd output sizes (the pool floors), NaN inputs (ReLU turns them to 0 before the pool), and
+ * one thread or several; with grad on it falls back. */
 static void test_sequential_fuses_conv_relu_pool(void **s) {
     (void)s;
     struct { int64_t n, c, h, w; } cases[] = { { 5, 3, 9, 8 }, { 1, 2, 7, 7 }, { 6, 1, 28, 28 } };
@@ -401,9 +416,14 @@ static void test_sequential_fuses_conv_relu_pool(void **s) {
             assert_non_null(cg_sequential_append(m, "relu", cg_relu_new()));
             assert_non_null(cg_sequential_append(m, "pool", cg_max_pool2d_new(2)));
             bool prev = cg_set_grad_enabled(false);
+            cg_profile_enable(true);
+            cg_profile_reset();
             cg_tensor *y = cg_module_forward(m, x);
             cg_set_grad_enabled(prev);
             if (!y) fail_msg("forward: %s", cg_last_error());
+            assert_int_equal(profile_has("conv2d_relu_pool2"), fuse);
+            assert_int_equal(profile_has("max_pool2d"), !fuse);
+            cg_profile_enable(false);
             assert_int_equal(cg_tensor_shape(y)[2], (cases[k].h - 2) / 2);
             assert_int_equal(cg_tensor_shape(y)[3], (cases[k].w - 2) / 2);
             numel = cg_tensor_numel(y);

@@ -434,8 +434,18 @@ static int threads_for(int64_t n) {
  * only work items when dW is wanted, so their count caps its threads: 32 keeps a 16- or 32-core
  * machine busy (8 left half of 16 threads idle). Cost on 2 cores: 32 memsets and a 32-way sum of
  * dW, within noise of 8 in interleaved bench-train runs (1705/1669/1642/1613 vs
- * 1577/1611/1562/1613 img/s). */
+ * 1577/1611/1562/1613 img/s). The partials are held in the workspace, so a layer with a big dW
+ * gets fewer chunks: at most CONV_DW_PARTS_BYTES of partials, but never fewer than 8 chunks (a
+ * 512x512 3x3 layer: 8 x 9.4 MB). The count depends on the layer only, never on the threads. */
 #define CONV_DW_CHUNKS 32
+#define CONV_DW_CHUNKS_MIN 8
+#define CONV_DW_PARTS_BYTES ((int64_t)64 << 20)
+
+static int64_t dw_chunks(const conv_plan *pl, int64_t floats_per_partial) {
+    int64_t p = CONV_DW_PARTS_BYTES / (floats_per_partial * (int64_t)sizeof(float) + 1);
+    p = p > CONV_DW_CHUNKS ? CONV_DW_CHUNKS : p < CONV_DW_CHUNKS_MIN ? CONV_DW_CHUNKS_MIN : p;
+    return pl->n < p ? pl->n : p;
+}
 
 
 static cg_status conv2d_forward(float *y, const float *x, const float *w, const float *b, const conv_plan *pl) {
@@ -458,9 +468,9 @@ static cg_status conv2d_backward_all(float *dx, float *dw, float *db, const floa
     const int64_t nw = pl->oc * pl->cg * pl->g.kh * pl->g.kw;
     if (!y) db = NULL;  /* without a fused ReLU the caller sums db straight from dy */
     const bool chunked = dw || db;
-    const int64_t P = chunked ? (pl->n < CONV_DW_CHUNKS ? pl->n : CONV_DW_CHUNKS) : pl->n;  /* work items */
     size_t per = workspace_layout(pl, true, NULL, NULL);
     size_t pw = dw ? round16((size_t)nw) : 0, pb = db ? round16((size_t)pl->oc) : 0;
+    const int64_t P = chunked ? dw_chunks(pl, (int64_t)(pw + pb)) : pl->n;  /* work items */
     size_t total = per * (size_t)nt + (pw + pb) * (size_t)P;
     float *ws = NULL;
     if (total && !(ws = workspace(total))) return CG_ENOMEM;
@@ -471,7 +481,7 @@ static cg_status conv2d_backward_all(float *dx, float *dw, float *db, const floa
         #pragma omp for schedule(dynamic, 1)
         for (int64_t c = 0; c < P; c++) {
             float *pdw = NULL, *pdb = NULL;
-            if (chunked) {
+            if (chunked && pw + pb) {  /* (an OC = 0 layer has empty partials) */
                 pdw = dw ? parts + (size_t)c * (pw + pb) : NULL;
                 pdb = db ? parts + (size_t)c * (pw + pb) + pw : NULL;
                 memset(parts + (size_t)c * (pw + pb), 0, (pw + pb) * sizeof(float));
@@ -510,6 +520,7 @@ static void plan_from_node(const cg_node *nd, conv_plan *pl) {
     pl->groups = nd->iarg[6];
     pl->direct = nd->iarg[7] != 0;
     pl->relu = nd->iarg[8] != 0;
+    pl->pool2 = false;  /* a pooled conv records no node */
     pl->n = x->shape[0];
     pl->oc = w->shape[0];
     pl->cg = g->c / pl->groups;
@@ -603,7 +614,7 @@ cg_status cg_conv2d_raw(int pass, const int64_t geom[8], float *out, const float
     g->ow = (g->w + 2 * g->pw - g->kw) / g->sw + 1;
     pl.groups = 1; pl.cg = g->c; pl.ocg = pl.oc;
     pl.direct = g->kh == 1 && g->sh == 1 && g->ph == 0;
-    pl.relu = false;
+    pl.relu = pl.pool2 = false;
     if (pass == 0) return conv2d_forward(out, x, w, b, &pl);
     return conv2d_backward_all(pass == 1 ? out : NULL, pass == 2 ? out : NULL, NULL, dy, NULL, x, w, &pl);
 }
