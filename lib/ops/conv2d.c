@@ -25,13 +25,13 @@
  *                               batch is cut into CONV_DW_CHUNKS fixed chunks whose partials are
  *                               added in order, so dW does not depend on the thread count;
  *   dcols_g = W_gᵀ · dy_ng       (sgemm, beta = 0), then col2im into dx[n] (the image's own slice);
- *   db[oc] += sum dy[:,oc,:,:]  parallel over oc.
+ *   db[oc] += sum dy[n,oc,:,:]  per image (in double), into the chunk's partial like dW.
  *
  * Fused ReLU (cg_conv2d_relu): y = max(conv + b, 0) is formed per image right after its GEMM,
  * while the image's output is still in cache, and the backward masks dy by y > 0 per image into
- * a per-thread buffer that both GEMMs then read; db is summed from that buffer into per-chunk
- * partials (like dW). Against cg_relu(cg_conv2d(..)) this drops a tensor and two passes over
- * memory (relu forward, relu backward) plus the separate db pass; the results are the same
+ * a per-thread buffer that both GEMMs and db's sums then read. Against cg_relu(cg_conv2d(..))
+ * this drops a tensor and two passes over memory (relu forward, relu backward); the results are
+ * the same
  * (relu passes the gradient where its output is positive, NaN counts as not positive).
  * Workspace: one grow-only buffer of the calling thread: threads x (cols + dcols [+ masked dy])
  * + chunks x (dW [+ db]);
@@ -346,20 +346,6 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
 }
 
 /* ---- backward ------------------------------------------------------------ */
-
-/* db[OC] += sum over n, i of dy[n, oc, i] — parallel over oc */
-static void conv2d_backward_bias(float *restrict db, const float *restrict dy, int64_t N, int64_t OC, int64_t ohw) {
-    #pragma omp parallel for if (N * OC * ohw >= CG_OMP_MIN) schedule(static)
-    for (int64_t oc = 0; oc < OC; oc++) {
-        double s = 0;
-        for (int64_t n = 0; n < N; n++) {
-            const float *d = dy + (n * OC + oc) * ohw;
-            for (int64_t i = 0; i < ohw; i++) s += d[i];
-        }
-        db[oc] += (float)s;
-    }
-}
-
 /* Images [n0, n1): dx[n] += col2im(Wᵀ · g[n]) and dw[OC,Cg,KH,KW] += g[n] · im2col(x[n])ᵀ, where
  * g = dy, or with a fused ReLU (y given) g = dy where y > 0, else 0, and then db[oc] += sum g[n, oc].
  * Any of dx, dw, db may be NULL. ws: the caller's own workspace_layout() slab. */
@@ -381,16 +367,18 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
                 float *m = mask + oc * ohw;
                 #pragma omp simd
                 for (int64_t i = 0; i < ohw; i++) { float v = d[i]; m[i] = yo[i] > 0.0f ? v : 0.0f; }
-                if (db) {  /* db's per-image sum in double, as every reduction; a loop of its own,
-                            * since a double reduction in the mask loop kept GCC from vectorising it */
-                    double s = 0.0;
-                    #pragma omp simd reduction(+ : s)
-                    for (int64_t i = 0; i < ohw; i++) s += m[i];
-                    db[oc] += (float)s;
-                }
             }
             dyn = mask;
         }
+        if (db)  /* db's per-image sums in double, as every reduction (a loop of its own: a double
+                  * reduction inside the mask loop kept GCC from vectorising it) */
+            for (int64_t oc = 0; oc < pl->oc; oc++) {
+                const float *d = dyn + oc * ohw;
+                double s = 0.0;
+                #pragma omp simd reduction(+ : s)
+                for (int64_t i = 0; i < ohw; i++) s += d[i];
+                db[oc] += (float)s;
+            }
         if (dw) {
             const float *cn = xn;
             if (!pl->direct) { cg_im2col(cols, xn, g, false); cn = cols; }
@@ -460,13 +448,12 @@ static cg_status conv2d_forward(float *y, const float *x, const float *w, const 
     return CG_OK;
 }
 
-/* dx +=, dw += and (fused ReLU only: y given) db += over all images. Workspace: nt slabs (see
+/* dx +=, dw += and db += over all images (y: a fused ReLU's output, else NULL). Workspace: nt slabs (see
  * workspace_layout), then one partial of dW [and db] per chunk. */
 static cg_status conv2d_backward_all(float *dx, float *dw, float *db, const float *dy, const float *y,
                                      const float *x, const float *w, const conv_plan *pl) {
     int nt = threads_for(pl->n);
     const int64_t nw = pl->oc * pl->cg * pl->g.kh * pl->g.kw;
-    if (!y) db = NULL;  /* without a fused ReLU the caller sums db straight from dy */
     const bool chunked = dw || db;
     size_t per = workspace_layout(pl, true, NULL, NULL);
     size_t pw = dw ? round16((size_t)nw) : 0, pb = db ? round16((size_t)pl->oc) : 0;
@@ -538,12 +525,8 @@ static cg_status conv2d_backward(cg_node *nd) {
     if (cg_requires_grad(x) && !(dx = cg_grad_data(x))) return CG_ENOMEM;
     if (cg_requires_grad(w) && !(dw = cg_grad_data(w))) return CG_ENOMEM;
     if (pl.n == 0 || ohw == 0) return CG_OK;
-    if (db && !y) conv2d_backward_bias(db, dy, pl.n, pl.oc, ohw);
-    if (!dx && !dw && !(db && y)) return CG_OK;
-    if (pl.cg == 0 || pl.ocg == 0) {  /* no GEMM to run: only a fused ReLU's db is left */
-        dx = dw = NULL;
-        if (!(db && y)) return CG_OK;
-    }
+    if (pl.cg == 0 || pl.ocg == 0) dx = dw = NULL;  /* no GEMM to run: only db is left */
+    if (!dx && !dw && !db) return CG_OK;
     return conv2d_backward_all(dx, dw, db, dy, y, x->data, w->data, &pl);
 }
 
