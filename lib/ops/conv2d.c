@@ -533,17 +533,28 @@ static cg_status conv2d_backward(cg_node *nd) {
 static const cg_op_def op_conv2d = { "conv2d", conv2d_backward };
 static const cg_op_def op_conv2d_relu = { "conv2d_relu", conv2d_backward };
 
-static cg_tensor *conv2d_op(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p, bool relu) {
+/* conv2d, with a fused ReLU (relu) and then, for inference, a fused 2x2 stride-2 max-pool
+ * (pool2). pool2 runs the unfused ops instead when a gradient would be recorded or the output is
+ * smaller than 2x2 (same values, same errors); a pooled conv records no node. */
+static cg_tensor *conv2d_op(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p,
+                            bool relu, bool pool2) {
     if (!x || !w) return NULL;
     double t0 = cg_profile_begin();
     cg_conv2d_params def = cg_conv2d_defaults();
     if (!p) p = &def;
     conv_plan pl;
     if (conv_plan_make(x, w, b, p, &pl) != CG_OK) return NULL;
+    if (pool2 && (cg_needs_record(3, (cg_tensor *[]){ x, w, b }) || pl.g.oh < 2 || pl.g.ow < 2)) {
+        cg_pool2d_params pp = cg_pool2d_defaults(2);
+        return cg_max_pool2d(conv2d_op(x, w, b, p, true, false), &pp);
+    }
     pl.relu = relu;
-    cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ pl.n, pl.oc, pl.g.oh, pl.g.ow });
+    pl.pool2 = pool2;
+    const int64_t f = pool2 ? 2 : 1;
+    cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ pl.n, pl.oc, pl.g.oh / f, pl.g.ow / f });
     if (!y) return NULL;
     if (y->numel && conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &pl) != CG_OK) return NULL;
+    if (pool2) { cg_profile_end("conv2d_relu_pool2", 0, t0); return y; }
     const cg_op_def *op = relu ? &op_conv2d_relu : &op_conv2d;
     cg_node *nd = cg_record(op, y, 3, (cg_tensor *[]){ x, w, b });
     if (!nd) return NULL;
@@ -558,33 +569,17 @@ static cg_tensor *conv2d_op(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_c
 }
 
 cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
-    return conv2d_op(x, w, b, p, false);
+    return conv2d_op(x, w, b, p, false, false);
 }
 
 cg_tensor *cg_conv2d_relu(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
-    return conv2d_op(x, w, b, p, true);
+    return conv2d_op(x, w, b, p, true, false);
 }
 
 /* Inference only: max_pool2d(relu(conv2d(x, w, b)), 2x2 stride 2) with the pool in the conv's
- * per-image epilogue, so the full-size activation never goes to memory. When a gradient would be
- * recorded, or the output is smaller than 2x2, it runs the unfused ops instead (same values,
- * same errors). */
+ * per-image epilogue, so the full-size activation never goes to memory. */
 cg_tensor *cg_conv2d_relu_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
-    if (!x || !w) return NULL;
-    cg_conv2d_params def = cg_conv2d_defaults();
-    if (!p) p = &def;
-    conv_plan pl;
-    cg_pool2d_params pp = cg_pool2d_defaults(2);
-    if (cg_needs_record(3, (cg_tensor *[]){ x, w, b }) || conv_plan_make(x, w, b, p, &pl) != CG_OK ||
-        pl.g.oh < 2 || pl.g.ow < 2)
-        return cg_max_pool2d(cg_conv2d_relu(x, w, b, p), &pp);
-    double t0 = cg_profile_begin();
-    pl.relu = pl.pool2 = true;
-    cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ pl.n, pl.oc, pl.g.oh / 2, pl.g.ow / 2 });
-    if (!y) return NULL;
-    if (y->numel && conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &pl) != CG_OK) return NULL;
-    cg_profile_end("conv2d_relu_pool2", 0, t0);
-    return y;
+    return conv2d_op(x, w, b, p, true, true);
 }
 
 cg_status cg_conv2d_raw(int pass, const int64_t geom[8], float *out, const float *x, const float *w,
