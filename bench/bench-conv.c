@@ -1,11 +1,13 @@
 /* bench-conv — conv2d forward, backward-data and backward-weight against the raw sgemm roofline.
  *   bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick]
+ *              [--block BYTES] [--no-dense]
  * For each layer shape: median ms and GFLOP/s of each pass (cgrad's im2col + sgemm, no tape),
  * beside the GFLOP/s of cblas_sgemm alone on the same GEMM shapes (N calls of
  * [OC x OH*OW x C*KH*KW], scheduled like the conv: threads over images with single-threaded
  * sgemm, or one image at a time with threaded sgemm — the better of the two is the roofline),
  * and the conv workspace in bytes. Prints the OpenBLAS build and kernel (cg_blas_info).
- * --csv: a header line and one row per layer (bench/compare_pytorch.py --conv reads it by name). */
+ * --csv: a header line and one row per layer (bench/compare_pytorch.py --conv reads it by name).
+ * --block, --no-dense: A/B switches (forward im2col in row blocks; the dense im2col/col2im off). */
 #include "bench_util.h"
 #include <cblas.h>
 #include <omp.h>
