@@ -1,19 +1,23 @@
-/* mnist-eval — evaluate a saved seed network (cgrad's checkpoint or a PyTorch state_dict saved
- * as safetensors) on the MNIST-format test set: the test line, per-class accuracy and the
- * confusion matrix. */
+/* mnist-eval — evaluate a saved network (cgrad's checkpoint, which names its net spec, or a
+ * PyTorch state_dict saved as safetensors: the seed net or --net) on the MNIST-format test set:
+ * the test line, per-class accuracy and the confusion matrix. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "seed_net.h"
 
 static const char *prog = "mnist-eval";
 
 static void usage(FILE *f) {
     fprintf(f,
         "usage: mnist-eval --model PATH [options]\n"
-        "Evaluates a seed-network checkpoint (safetensors: conv1.weight ... fc2.bias) on the\n"
-        "t10k-* test files in --data.\n\n"
+        "Evaluates a checkpoint (safetensors) on the t10k-* test files in --data. The network is\n"
+        "the one the checkpoint's metadata names (mnist-train saves it); for a file without one (a\n"
+        "PyTorch state_dict), --net, or else the seed's CNN. Every tensor must match the network.\n\n"
         "  --model PATH           checkpoint to evaluate (required)\n"
+        "  --net SPEC | @FILE     the network for a file that names none (see docs/nets.md)\n"
         "  --data DIR             data directory (default ./data/mnist if present, else\n"
         "                         /usr/share/datasets/fashion-mnist)\n"
         "  --batch-size N         evaluation batch (default 1000)\n"
@@ -22,13 +26,14 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    const char *model_path = NULL, *data = NULL;
+    const char *model_path = NULL, *data = NULL, *net = NULL;
     int64_t batch = 1000, threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--model")) model_path = cli_str(prog, argc, argv, &i);
         else if (!strcmp(a, "--data")) data = cli_str(prog, argc, argv, &i);
+        else if (!strcmp(a, "--net")) net = cli_str(prog, argc, argv, &i);
         else if (!strcmp(a, "--batch-size")) batch = cli_int(prog, argc, argv, &i, 1, 1 << 20);
         else if (!strcmp(a, "--threads")) threads = cli_int(prog, argc, argv, &i, 1, 4096);
         else cli_usage_error(prog, "unknown option '%s'", a);
@@ -42,19 +47,36 @@ int main(int argc, char **argv) {
     cg_mnist_set test = { 0 };
     cg_loader *loader = NULL;
     cg_safetensors *st = NULL;
-    cg_module *model = cg_seed_net_new();
-    if (!model) { fprintf(stderr, "%s: %s\n", prog, cg_last_error()); goto out; }
-    if (cg_safetensors_open(model_path, &st) != CG_OK || cg_checkpoint_restore(st, model, NULL) != CG_OK) {
+    cg_module *model = NULL;
+    char *spec = NULL;
+    cg_net_info info = { 0 };
+    if (net && !(spec = cli_read_spec(prog, net))) goto out;
+    if (cg_safetensors_open(model_path, &st) != CG_OK) {
         fprintf(stderr, "%s: --model %s: %s\n", prog, model_path, cg_last_error());
         goto out;
     }
-    cg_safetensors_close(st);
-    st = NULL;
+    const char *saved = cg_safetensors_meta(st, "net"), *source = spec ? "--net" : "the seed net";
+    if (saved && spec && strcmp(saved, spec) != 0) {
+        fprintf(stderr, "%s: --net differs from the net spec saved in %s (leave --net out to use the file's)\n",
+                prog, model_path);
+        goto out;
+    }
+    if (saved) source = "the checkpoint's net spec";
+    if (!spec && !(spec = strdup(saved ? saved : CG_SEED_NET_SPEC))) { fprintf(stderr, "%s: out of memory\n", prog); goto out; }
 
     if (cg_mnist_load(data, false, &test) != CG_OK) {
         fprintf(stderr, "%s: loading the test set: %s\n", prog, cg_last_error());
         goto out;
     }
+    if (!(model = cli_build_net(prog, source, spec, 1, test.images.rows, test.images.cols, &info))) goto out;
+    if (cg_checkpoint_restore(st, model, NULL) != CG_OK) {
+        fprintf(stderr, "%s: --model %s does not fit %s: %s\n", prog, model_path, source, cg_last_error());
+        goto out;
+    }
+    cg_safetensors_close(st);
+    st = NULL;
+    printf("Model %s: %lld parameters (%s)\n", model_path, (long long)info.params, source);
+
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = batch;
     lo.shuffle = false;
@@ -84,6 +106,8 @@ int main(int argc, char **argv) {
     rc = 0;
 out:
     cg_safetensors_close(st);
+    cg_net_info_free(&info);
+    free(spec);
     cg_loader_free(loader);
     cg_mnist_free(&test);
     cg_module_free(model);

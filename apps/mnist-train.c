@@ -1,12 +1,14 @@
-/* mnist-train — train the seed network on MNIST-format data (the seed's final lesson).
- * Defaults are the seed's recipe: 2 epochs, batch 64, SGD lr 0.025 momentum 0.9, test batch
- * 1000, inputs normalised with mean 0.1307 and std 0.3081. */
+/* mnist-train — train a network (the seed's by default, or any --net SPEC) on MNIST-format data
+ * (the seed's final lesson). Defaults are the seed's recipe: 2 epochs, batch 64, SGD lr 0.025
+ * momentum 0.9, test batch 1000, inputs normalised with mean 0.1307 and std 0.3081. */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "seed_net.h"
 #ifdef CGRAD_WITH_MPI
 #include <cgrad/dist.h>
 #endif
@@ -14,20 +16,24 @@
 static const char *prog = "mnist-train";
 
 typedef struct options {
-    const char *data, *save, *resume, *metrics;
+    const char *data, *save, *resume, *metrics, *net;
     int64_t epochs, batch, test_batch, threads, metrics_every;
     double lr, momentum, gamma;
     uint64_t seed;
-    bool no_dropout;
+    bool no_dropout, summary;
 } options;
 
 static void usage(FILE *f) {
     fprintf(f,
         "usage: mnist-train [options]\n"
-        "Trains the seed CNN (conv 1->32, conv 32->64, max-pool, dropout, fc 9216->128, fc 128->10)\n"
-        "on the four MNIST-format IDX files in --data (raw or .gz), testing after each epoch.\n\n"
+        "Trains a network on the four MNIST-format IDX files in --data (raw or .gz), testing after\n"
+        "each epoch. The default network is the seed's CNN:\n"
+        "  " CG_SEED_NET_SPEC "\n\n"
         "  --data DIR             data directory (default ./data/mnist if present, else\n"
         "                         /usr/share/datasets/fashion-mnist)\n"
+        "  --net SPEC | @FILE     the network as a spec (see docs/nets.md), or read from FILE;\n"
+        "                         --resume takes it from the checkpoint\n"
+        "  --summary              print the network's summary (layers, shapes, parameters) and exit\n"
         "  --epochs N             epochs to train in all, counting resumed ones (default 2)\n"
         "  --batch-size N         training batch (default 64)\n"
         "  --test-batch-size N    evaluation batch (default 1000)\n"
@@ -66,6 +72,8 @@ static options parse(int argc, char **argv) {
         else if (!strcmp(a, "--resume")) o.resume = cli_str(prog, argc, argv, &i);
         else if (!strcmp(a, "--metrics")) o.metrics = cli_str(prog, argc, argv, &i);
         else if (!strcmp(a, "--no-dropout")) o.no_dropout = true;
+        else if (!strcmp(a, "--net")) o.net = cli_str(prog, argc, argv, &i);
+        else if (!strcmp(a, "--summary")) o.summary = true;
         else if (!strcmp(a, "--metrics-every")) o.metrics_every = cli_int(prog, argc, argv, &i, 0, INT64_MAX);
         else cli_usage_error(prog, "unknown option '%s'", a);
     }
@@ -164,7 +172,7 @@ static void metrics_row(FILE *f, const char *kind, int64_t epoch, int64_t step, 
 }
 
 /* ---- checkpoint metadata: what a resumed run needs besides tensors ---- */
-static cg_status save_checkpoint(const options *o, cg_module *model, cg_optimizer *opt,
+static cg_status save_checkpoint(const options *o, const char *spec, cg_module *model, cg_optimizer *opt,
                                  const cg_lr_scheduler *sched, int64_t epoch) {
     char ep[32], seed[32], rs[32], ro[32], se[32], bs[32];
     cg_rng_state r = cg_rng_get_state();
@@ -174,7 +182,7 @@ static cg_status save_checkpoint(const options *o, cg_module *model, cg_optimize
     snprintf(ro, sizeof ro, "%llu", (unsigned long long)r.offset);
     snprintf(se, sizeof se, "%lld", (long long)sched->last_epoch);
     snprintf(bs, sizeof bs, "%lld", (long long)o->batch);
-    cg_kv meta[] = { { "format", "cgrad-train-v1" }, { "model", "seed_net" }, { "epoch", ep },
+    cg_kv meta[] = { { "format", "cgrad-train-v2" }, { "net", spec }, { "epoch", ep },
                      { "seed", seed }, { "rng.seed", rs }, { "rng.offset", ro },
                      { "sched.last_epoch", se }, { "batch_size", bs }, { "cgrad_version", cg_version() } };
     return cg_checkpoint_save(o->save, model, opt, meta, (int64_t)(sizeof meta / sizeof meta[0]));
@@ -189,23 +197,20 @@ static bool meta_u64(const cg_safetensors *st, const char *key, unsigned long lo
     return !errno && !*end;
 }
 
-static int resume(options *o, cg_module *model, cg_optimizer *opt, cg_lr_scheduler *sched, int64_t *epoch) {
-    cg_safetensors *st;
-    if (cg_safetensors_open(o->resume, &st) != CG_OK) return fail("--resume");
+/* st: the open --resume file (the caller closes it). */
+static int resume(options *o, const cg_safetensors *st, cg_module *model, cg_optimizer *opt,
+                  cg_lr_scheduler *sched, int64_t *epoch) {
     unsigned long long ep, seed, rs, ro, se, bs;
     if (!meta_u64(st, "epoch", &ep) || !meta_u64(st, "seed", &seed) || !meta_u64(st, "rng.seed", &rs) ||
         !meta_u64(st, "rng.offset", &ro) || !meta_u64(st, "sched.last_epoch", &se) ||
         !meta_u64(st, "batch_size", &bs)) {
         fprintf(stderr, "%s: --resume %s: not a mnist-train checkpoint (metadata missing)\n", prog, o->resume);
-        cg_safetensors_close(st);
         return 1;
     }
     if (cg_checkpoint_restore(st, model, opt) != CG_OK) {
         fprintf(stderr, "%s: --resume %s: %s\n", prog, o->resume, cg_last_error());
-        cg_safetensors_close(st);
         return 1;
     }
-    cg_safetensors_close(st);
     if ((uint64_t)seed != o->seed)
         fprintf(stderr, "%s: note: continuing with the checkpoint's seed %llu\n", prog, seed);
     if ((int64_t)bs != o->batch)
@@ -231,21 +236,51 @@ int main(int argc, char **argv) {
     cg_optimizer *opt = NULL;
     cg_loader *train_loader = NULL, *test_loader = NULL;
     FILE *mf = NULL;
+    cg_safetensors *ck = NULL;
+    char *spec = NULL;
+    cg_net_info info = { 0 };
 #define FAIL(what) do { rc = fail(what); goto out; } while (0)
     printf("cgrad %s, %d threads, %s\n", cg_version(), cg_get_num_threads(), cg_blas_info());
     if (dp_size() > 1)
         printf("Data-parallel: %d ranks x %d threads, global batch %lld (%lld per rank)\n", dp_size(),
                cg_get_num_threads(), (long long)o.batch, (long long)(o.batch / dp_size()));
 
+    /* The network: the checkpoint's spec when resuming, else --net, else the seed net. */
+    const char *source = o.net ? "--net" : "the seed net";
+    if (o.net && !(spec = cli_read_spec(prog, o.net))) goto out;
+    if (o.resume) {
+        if (cg_safetensors_open(o.resume, &ck) != CG_OK) FAIL("--resume");
+        const char *saved = cg_safetensors_meta(ck, "net");
+        if (saved && spec && strcmp(saved, spec) != 0) {
+            fprintf(stderr, "%s: --net differs from the net spec saved in %s (leave --net out to resume the file's)\n",
+                    prog, o.resume);
+            goto out;
+        }
+        if (saved && !spec) {
+            if (!(spec = strdup(saved))) FAIL("memory");
+            source = "the --resume checkpoint's net spec";
+        }
+    }
+    if (!spec && !(spec = strdup(CG_SEED_NET_SPEC))) FAIL("memory");
+
     double t = cli_now();
     if (cg_mnist_load(o.data, true, &train) != CG_OK) FAIL("loading the training set");
     if (cg_mnist_load(o.data, false, &test) != CG_OK) FAIL("loading the test set");
     printf("Loaded %lld training and %lld test images from %s in %.2f s\n", (long long)train.images.n,
            (long long)test.images.n, o.data, cli_now() - t);
+    if (train.images.rows != test.images.rows || train.images.cols != test.images.cols) {
+        fprintf(stderr, "%s: %s: training images are %lldx%lld but test images %lldx%lld; both sets need one size\n",
+                prog, o.data, (long long)train.images.rows, (long long)train.images.cols,
+                (long long)test.images.rows, (long long)test.images.cols);
+        goto out;
+    }
 
     cg_manual_seed(o.seed);
-    model = cg_seed_net_new();
-    if (!model) FAIL("building the model");
+    model = cli_build_net(prog, source, spec, 1, train.images.rows, train.images.cols, &info);
+    if (!model) goto out;
+    printf("Net (%s), input [N,1,%lld,%lld]:\n", source, (long long)train.images.rows, (long long)train.images.cols);
+    cg_net_info_fprint(stdout, &info);
+    if (o.summary) { rc = 0; goto out; }
     cg_named_list params;
     if (cg_module_parameters(model, &params) != CG_OK) FAIL("parameters");
     cg_tensor **ps = malloc((size_t)params.n * sizeof *ps);
@@ -258,7 +293,9 @@ int main(int argc, char **argv) {
     cg_lr_scheduler sched = cg_step_lr(opt, 1, (float)o.gamma);
 
     int64_t start_epoch = 0;
-    if (o.resume && resume(&o, model, opt, &sched, &start_epoch)) goto out;
+    if (ck && resume(&o, ck, model, opt, &sched, &start_epoch)) goto out;
+    cg_safetensors_close(ck);
+    ck = NULL;
     if (dp_sync_model(model) != CG_OK) FAIL("broadcasting the model");
     dp_rank_rng();
 
@@ -335,7 +372,7 @@ int main(int argc, char **argv) {
                     (double)r.correct / (double)(r.n ? r.n : 1), (double)done / ep_secs, lr_used,
                     cli_now() - run_t0);
         if (o.save) {
-            if (save_checkpoint(&o, model, opt, &sched, epoch) != CG_OK) FAIL("--save");
+            if (save_checkpoint(&o, spec, model, opt, &sched, epoch) != CG_OK) FAIL("--save");
             printf("Saved %s (epoch %lld)\n", o.save, (long long)epoch);
         }
     }
@@ -343,6 +380,9 @@ int main(int argc, char **argv) {
     rc = 0;
 out:
     if (mf) fclose(mf);
+    cg_safetensors_close(ck);
+    cg_net_info_free(&info);
+    free(spec);
     cg_loader_free(train_loader);
     cg_loader_free(test_loader);
     cg_mnist_free(&train);

@@ -1,6 +1,7 @@
-/* bench-train — training and evaluation throughput of the seed network on synthetic data.
+/* bench-train — training and evaluation throughput of a network (default: the seed net) on
+ * synthetic [N,1,28,28] data.
  *   bench-train [--batch 64] [--eval-batch 1000] [--threads N] [--windows 5] [--steps 20]
- *               [--warmup 5] [--profile] [--no-fuse] [--json]
+ *               [--warmup 5] [--profile] [--no-fuse] [--json] [--net SPEC]
  * Reports the median img/s over several timed windows after warm-up, the peak RSS, and (with
  * --profile, or CG_PROFILE=1) the per-op time breakdown. --no-fuse turns off Sequential's layer
  * fusion (conv+relu as one op), for A/B runs. */
@@ -11,6 +12,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <cgrad/cgrad.h>
+#include "seed_net.h"
 
 static void die(const char *what) {
     fprintf(stderr, "bench-train: %s: %s\n", what, cg_last_error());
@@ -31,6 +33,7 @@ static long arg_long(int argc, char **argv, int *i, long lo, long hi) {
 int main(int argc, char **argv) {
     long batch = 64, eval_batch = 1000, threads = 0, windows = 5, steps = 20, warmup = 5;
     int profile = 0, json = 0;
+    const char *spec = CG_SEED_NET_SPEC;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch")) batch = arg_long(argc, argv, &i, 1, 1 << 16);
         else if (!strcmp(argv[i], "--eval-batch")) eval_batch = arg_long(argc, argv, &i, 1, 1 << 16);
@@ -41,16 +44,18 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--no-fuse")) cg_set_fusion(false);
+        else if (!strcmp(argv[i], "--net") && i + 1 < argc) spec = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bench-train [--batch 64] [--eval-batch 1000] [--threads N] [--windows 5]\n"
-                   "                   [--steps 20] [--warmup 5] [--profile] [--no-fuse] [--json]\n");
+                   "                   [--steps 20] [--warmup 5] [--profile] [--no-fuse] [--json]\n"
+                   "                   [--net SPEC]   (default: the seed net; input [N,1,28,28])\n");
             return 0;
         } else { fprintf(stderr, "bench-train: unknown option '%s'\n", argv[i]); return 2; }
     }
     cg_set_num_threads((int)threads);
     cg_manual_seed(1);
-    cg_module *net = cg_seed_net_new();
-    if (!net) die("model");
+    cg_module *net = cg_net_from_spec(spec, 3, CG_SHAPE(1, 28, 28), NULL);
+    if (!net) die("--net");
     cg_named_list pl;
     if (cg_module_parameters(net, &pl) != CG_OK) die("parameters");
     cg_tensor **ps = malloc((size_t)pl.n * sizeof *ps);

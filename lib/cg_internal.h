@@ -36,6 +36,7 @@ enum {
     CG_T_OWNS_DATA = 1u << 0,  /* data came from cg_malloc and is freed with the tensor */
     CG_T_ON_TAPE   = 1u << 1,  /* the tape owns this tensor */
     CG_T_REQ_GRAD  = 1u << 2,
+    CG_T_COUNT     = 1u << 3,  /* holds whole numbers that files store as I64 (num_batches_tracked) */
 };
 
 typedef struct cg_node cg_node;
@@ -130,13 +131,15 @@ void cg_blas_set_threads(int n);
  * gradient rather than from zeros. */
 cg_tensor *cg_optim_param_state(cg_optimizer *o, const char *prefix, int64_t i, bool *created);
 
-/* Layer fusion in Sequential: a Conv2d followed by a ReLU runs as cg_conv2d_relu. */
-bool cg_module_is_relu(const cg_module *m);
+/* ---- layer fusion (Sequential's plan, lib/nn/sequential.c) --------------- */
+/* Layer kinds the plan is made from. cg_module_is_pool2x2: a MaxPool2d with kernel 2, stride 2
+ * and no padding. */
 bool cg_module_is_conv2d(const cg_module *m);
-cg_tensor *cg_conv2d_module_forward_relu(cg_module *m, cg_tensor *x);  /* m: a Conv2d */
-/* And a following MaxPool2d(2) too, for inference (cg_conv2d_relu_pool2; unfused when a
- * gradient would be recorded). cg_module_maxpool_kernel: k of a MaxPool2d(k), else 0. */
-int64_t cg_module_maxpool_kernel(const cg_module *m);
-cg_tensor *cg_conv2d_module_forward_relu_pool2(cg_module *m, cg_tensor *x);  /* m: a Conv2d */
-cg_tensor *cg_conv2d_relu_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
+bool cg_module_is_relu(const cg_module *m);
+bool cg_module_is_pool2x2(const cg_module *m);
+/* A Conv2d's forward with a fused ReLU and, for inference, a fused 2x2 max-pool: one op (see
+ * cg_conv2d_pool2, which falls back to the unfused ops when a gradient would be recorded). */
+cg_tensor *cg_conv2d_module_forward_fused(cg_module *m, cg_tensor *x, bool relu, bool pool2);
+/* max_pool2d([relu](conv2d(x, w, b)), 2) with the pool in the conv's epilogue (inference). */
+cg_tensor *cg_conv2d_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p, bool relu);
 #endif

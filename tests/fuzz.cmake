@@ -33,5 +33,6 @@ if(CGRAD_FUZZ)
 
     cgrad_fuzz_target(fuzz_idx corpus_idx)
     cgrad_fuzz_target(fuzz_safetensors corpus_safetensors)
+    cgrad_fuzz_target(fuzz_spec corpus_spec)
   endif()
 endif()

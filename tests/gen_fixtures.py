@@ -170,6 +170,10 @@ def gen_ops():
     # dropout in eval mode is the identity
     case("dropout_eval", lambda x: F.dropout(x, 0.5, training=False), [rnd(3, 7)])
     case("dropout_p0_train", lambda x: F.dropout(x, 0.0, training=True), [rnd(3, 7)])
+    # adaptive average pooling: NAME.p = [oh ow]; uneven cells (7 -> 3 overlaps windows)
+    for tag, xs, o in (("1", (2, 3, 7, 5), (1, 1)), ("3x2", (1, 2, 7, 5), (3, 2))):
+        case(f"adaptive_avg_{tag}", lambda x: F.adaptive_avg_pool2d(x, o), [rnd(*xs)],
+             extra={"p": torch.tensor(o, dtype=torch.float32)})
     w.close()
 
 
@@ -195,7 +199,7 @@ from torch_seed_net import Net  # noqa: E402 (tests/ is on sys.path: this file i
 
 def gen_seednet():
     torch.manual_seed(4321)
-    w = Writer("seednet.txt", "seed net (MNIST tutorial Net) in eval mode; weights from seed_weight(); "
+    w = Writer("seednet.txt", "seed net (apps/nets/seed.net, built by tests/cgnet.py) in eval mode; weights from seed_weight(); "
                "grad.<param> full except fc1.weight: grad_sub.fc1.weight = every "
                f"{FC1_STRIDE}th element, grad_sum/grad_abssum.fc1.weight")
     net = Net()

@@ -17,6 +17,7 @@
 #include "cgrad/cgrad.h"
 #include "cgrad/checkpoint.h"
 #include "cgrad/data.h"
+#include "nets.h"
 
 /* ---- a temporary directory per test --------------------------------------- */
 static char g_dir[64];
@@ -59,7 +60,7 @@ typedef struct run { cg_module *m; cg_optimizer *o; } run;
 
 static run make_run(uint64_t seed, float lr) {
     cg_manual_seed(seed);
-    run r = { cg_seed_net_new(), NULL };
+    run r = { test_seed_net(), NULL };
     assert_non_null(r.m);
     cg_named_list pl;
     assert_int_equal(cg_module_parameters(r.m, &pl), CG_OK);

@@ -83,6 +83,21 @@ static void test_dropout2d_whole_channels(void **s) {
     assert_non_null(y);
     for (int64_t p = 0; p < 24; p++)
         for (int64_t i = 1; i < 10; i++) assert_float_equal(cg_tensor_data(y)[p * 10 + i], cg_tensor_data(y)[p * 10], 0);
+    /* [N,F]: each feature is a channel of one element, so the mask is element-wise, as PyTorch
+     * 1.13's nn.Dropout2d on a 2-d input. Per row, some features drop and some stay. */
+    cg_tensor *x2 = cg_tensor_ones(2, CG_SHAPE(4, 128));
+    y = cg_dropout2d(x2, 0.5f, true);
+    assert_non_null(y);
+    for (int64_t r = 0; r < 4; r++) {
+        int zeros = 0;
+        for (int64_t i = 0; i < 128; i++) {
+            float v = cg_tensor_data(y)[r * 128 + i];
+            assert_true(v == 0.0f || v == 2.0f);
+            zeros += v == 0.0f;
+        }
+        assert_true(zeros > 30 && zeros < 98);
+    }
+    cg_tensor_free(x2);
     cg_tape_release();
     cg_tensor_free(x);
     cg_tensor_free(x3);
@@ -152,8 +167,10 @@ static void test_errors(void **s) {
     assert_non_null(strstr(cg_last_error(), "outside [0, 1]"));
     assert_null(cg_dropout(x, -0.1f, false));
     assert_null(cg_dropout(x, NAN, true));
-    assert_null(cg_dropout2d(x, 0.5f, true));
+    cg_tensor *x1 = cg_tensor_ones(1, CG_SHAPE(4));
+    assert_null(cg_dropout2d(x1, 0.5f, true));
     assert_non_null(strstr(cg_last_error(), "[N,C,H,W]"));
+    cg_tensor_free(x1);
     assert_null(cg_dropout(NULL, 0.5f, true));
     cg_tape_release();
     cg_tensor_free(x);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "gradcheck.h"
+#include "nets.h"
 
 /* ---- a module of your own, as in nn.h's comment ------------------------------------------ */
 typedef struct simple_linear { cg_module base; cg_tensor *w, *b; } simple_linear;
@@ -89,7 +90,7 @@ static const struct { const char *name; int ndim; int64_t shape[4]; } SEED[] = {
 
 static void test_seed_net_state_dict_is_pytorchs(void **st) {
     (void)st;
-    cg_module *m = cg_seed_net_new();
+    cg_module *m = test_seed_net();
     if (!m) fail_msg("cg_seed_net_new: %s", cg_last_error());
     cg_named_list l;
     assert_int_equal(cg_module_state_dict(m, &l), CG_OK);
@@ -114,7 +115,7 @@ static void check_mode(const cg_module *m, bool training) {
 
 static void test_train_eval_propagates(void **st) {
     (void)st;
-    cg_module *m = cg_seed_net_new();
+    cg_module *m = test_seed_net();
     assert_non_null(m);
     assert_true(m->n_children > 0);
     check_mode(m, true);
@@ -132,7 +133,7 @@ static void test_train_eval_propagates(void **st) {
 
 static void test_find(void **st) {
     (void)st;
-    cg_module *m = cg_seed_net_new();
+    cg_module *m = test_seed_net();
     assert_non_null(m);
     assert_non_null(cg_module_find(m, "fc2.bias"));
     assert_null(cg_module_find(m, "fc2"));          /* a module, not a tensor */
@@ -194,7 +195,7 @@ static void check_uniform(const cg_tensor *t, double bound, const char *what, do
 static void test_default_init_bounds(void **st) {
     (void)st;
     cg_manual_seed(123);
-    cg_module *m = cg_seed_net_new();
+    cg_module *m = test_seed_net();
     assert_non_null(m);
     /* std error of the mean of n U(-b,b) is b/sqrt(3n); of the variance ~ 0.9*var/sqrt(n). */
     check_uniform(cg_module_find(m, "conv1.weight"), 1.0 / 3.0, "conv1.weight", 0.2, 0.3);
@@ -205,7 +206,7 @@ static void test_default_init_bounds(void **st) {
     check_uniform(cg_module_find(m, "fc2.weight"), 1.0 / sqrt(128.0), "fc2.weight", 0.1, 0.15);
     /* The same seed gives the same weights. */
     cg_manual_seed(123);
-    cg_module *m2 = cg_seed_net_new();
+    cg_module *m2 = test_seed_net();
     assert_non_null(m2);
     assert_memory_equal(cg_tensor_cdata(cg_module_find(m, "fc1.weight")),
                         cg_tensor_cdata(cg_module_find(m2, "fc1.weight")), 128 * 9216 * sizeof(float));

@@ -104,6 +104,10 @@ static void test_avg_values(void **s) {
 
 static cg_tensor *max_fn(cg_tensor **in, void *ctx) { return cg_max_pool2d(in[0], ctx); }
 static cg_tensor *avg_fn(cg_tensor **in, void *ctx) { return cg_avg_pool2d(in[0], ctx); }
+static cg_tensor *adaptive_fn(cg_tensor **in, void *ctx) {
+    const int64_t *o = ctx;
+    return cg_adaptive_avg_pool2d(in[0], o[0], o[1]);
+}
 
 /* Distinct values spaced 0.1 apart (shuffled), so eps = 1e-3 never changes an argmax. */
 static cg_tensor *distinct(int64_t n, int64_t c, int64_t h, int64_t w) {
@@ -123,6 +127,37 @@ static void test_gradcheck(void **s) {
         gradcheck(avg_fn, &x, 1, &cfg[i], 1e-3, 1e-3, 1e-2);
         cg_tensor_free(x);
     }
+    /* adaptive: global, and uneven overlapping cells (7 rows into 3, 5 columns into 2) */
+    int64_t outs[3][2] = { { 1, 1 }, { 3, 2 }, { 7, 5 } };
+    for (int i = 0; i < 3; i++) {
+        cg_tensor *x = distinct(2, 3, 7, 5);
+        gradcheck(adaptive_fn, &x, 1, outs[i], 1e-3, 1e-3, 1e-2);
+        cg_tensor_free(x);
+    }
+}
+
+/* Global average pooling by hand: each plane's mean; the errors name the op. */
+static void test_adaptive_values_and_errors(void **s) {
+    (void)s;
+    cg_tensor *x = distinct(2, 3, 4, 5);
+    cg_tensor *y = cg_adaptive_avg_pool2d(x, 1, 1);
+    assert_non_null(y);
+    assert_int_equal(cg_tensor_ndim(y), 4);
+    assert_int_equal(cg_tensor_shape(y)[2], 1);
+    for (int64_t p = 0; p < 6; p++) {
+        double m = 0;
+        for (int64_t i = 0; i < 20; i++) m += cg_tensor_data(x)[p * 20 + i];
+        assert_float_equal(cg_tensor_data(y)[p], (float)(m / 20), 1e-6);
+    }
+    assert_null(cg_adaptive_avg_pool2d(x, 5, 1));
+    assert_non_null(strstr(cg_last_error(), "adaptive_avg_pool2d"));
+    assert_null(cg_adaptive_avg_pool2d(x, 0, 1));
+    cg_tensor *x2 = cg_tensor_zeros(2, CG_SHAPE(4, 4));
+    assert_null(cg_adaptive_avg_pool2d(x2, 1, 1));
+    assert_non_null(strstr(cg_last_error(), "[N,C,H,W]"));
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_tensor_free(x2);
 }
 
 static void test_errors(void **s) {
@@ -153,6 +188,7 @@ int main(void) {
         cmocka_unit_test(test_max_2x2_fast_path_ties_nan),
         cmocka_unit_test(test_avg_values),
         cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_adaptive_values_and_errors),
         cmocka_unit_test(test_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

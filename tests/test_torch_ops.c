@@ -92,6 +92,11 @@ static cg_pool2d_params pool_params(const char *n) {
 static cg_tensor *f_max_pool(cg_tensor **x, const char *n) { cg_pool2d_params p = pool_params(n); return cg_max_pool2d(x[0], &p); }
 static cg_tensor *f_avg_pool(cg_tensor **x, const char *n) { cg_pool2d_params p = pool_params(n); return cg_avg_pool2d(x[0], &p); }
 
+static cg_tensor *f_adaptive_avg(cg_tensor **x, const char *n) {
+    const float *v = params(n, "p", 2); /* oh ow */
+    return cg_adaptive_avg_pool2d(x[0], (int64_t)v[0], (int64_t)v[1]);
+}
+
 static cg_tensor *f_softmax_1(cg_tensor **x, const char *n) { (void)n; return cg_softmax(x[0], 1); }
 static cg_tensor *f_softmax_m1(cg_tensor **x, const char *n) { (void)n; return cg_softmax(x[0], -1); }
 static cg_tensor *f_softmax_0(cg_tensor **x, const char *n) { (void)n; return cg_softmax(x[0], 0); }
@@ -182,6 +187,7 @@ static const case_def CASES[] = {
     { "conv_groups2", f_conv }, { "conv_mixed", f_conv }, { "conv_nobias_1x1", f_conv },
     { "max_pool_k2", f_max_pool }, { "max_pool_k3s2p1", f_max_pool }, { "max_pool_k2x3s1", f_max_pool },
     { "avg_pool_k2", f_avg_pool }, { "avg_pool_k3s2p1", f_avg_pool }, { "avg_pool_k2x3s1", f_avg_pool },
+    { "adaptive_avg_1", f_adaptive_avg }, { "adaptive_avg_3x2", f_adaptive_avg },
     { "softmax_dim1", f_softmax_1 }, { "softmax_dimm1_3d", f_softmax_m1 }, { "softmax_dim0", f_softmax_0 },
     { "log_softmax_dim1", f_log_softmax_1 }, { "log_softmax_dim1_3d", f_log_softmax_1 },
     { "log_softmax_big", f_log_softmax_1 },

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fixture.h"
+#include "nets.h"
 
 #define ATOL 1e-5
 #define RTOL 1e-4
@@ -30,7 +31,7 @@ static void seed_weight(float *w, int64_t n, int k, int64_t fan_in) {
 }
 
 static cg_module *make_net(void) {
-    cg_module *m = cg_seed_net_new();
+    cg_module *m = test_seed_net();
     if (!m) fail_msg("cg_seed_net_new: %s", cg_last_error());
     for (int k = 0; k < N_PARAMS; k++) {
         cg_tensor *p = cg_module_find(m, PARAMS[k].name);

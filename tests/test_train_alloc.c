@@ -3,6 +3,7 @@
  * allocate nothing once warm, as the tape's pooling promises. */
 #include <stdlib.h>
 #include "gradcheck.h"
+#include "nets.h"
 
 static long n_allocs;
 static void *count_alloc(size_t size, void *ctx) { (void)ctx; n_allocs++; return malloc(size); }
@@ -12,7 +13,7 @@ static void test_seed_net_step_allocates_nothing_once_warm(void **s) {
     (void)s;
     cg_set_allocator(&(cg_allocator){ count_alloc, count_free, NULL });
     cg_manual_seed(3);
-    cg_module *net = cg_seed_net_new();
+    cg_module *net = test_seed_net();
     assert_non_null(net);
     cg_named_list pl;
     assert_int_equal(cg_module_parameters(net, &pl), CG_OK);

@@ -1,13 +1,20 @@
 #!/usr/bin/python3
-"""PyTorch interop of mnist-train / mnist-eval checkpoints, on the tiny synthetic set.
+"""PyTorch interop of mnist-train / mnist-eval checkpoints, for networks given as specs.
 
   torch_interop.py BIN_DIR SOURCE_DIR
 
-(a) A model trained by cgrad (mnist-train, 1 epoch) loads into PyTorch's tutorial Net with
-    load_state_dict(strict=True) (the "optim.*" tensors dropped), and PyTorch's test accuracy
-    equals mnist-eval's within one image (and the average loss within 1e-3).
-(b) A model trained in PyTorch (a few SGD steps) and written as safetensors evaluates in
-    mnist-eval to PyTorch's accuracy within one image (and loss within 1e-3).
+For each net of NETS (the seed net; the pytorch/examples MNIST net; a BatchNorm + residual net;
+a net of every op of the spec grammar), on the tiny synthetic set, with PyTorch's side built by
+the grammar's Python twin (tests/cgnet.py):
+(a) cgrad -> PyTorch: mnist-train --net SPEC (3 epochs) writes a checkpoint that loads into the
+    twin with load_state_dict(strict=True) (the "optim.*" tensors dropped); mnist-eval, given no
+    flag (the spec is in the file), scores it as PyTorch does: accuracy within one image, average
+    loss within 1e-3.
+(b) PyTorch -> cgrad: the twin trained 16 SGD steps (BatchNorm running stats and an I64
+    num_batches_tracked included), written as safetensors without a spec, evaluates in
+    mnist-eval (with --net, or with no flag for the seed net) to PyTorch's score.
+(c) Where Debian's Fashion-MNIST is installed: the seed net trained by PyTorch for 150 steps on
+    the real training set scores the same on the real test set in both.
 Exit 0 on success, 1 on a mismatch, 77 (skipped) when torch or numpy cannot be imported.
 Run with Debian's /usr/bin/python3, which has torch.
 """
@@ -31,7 +38,24 @@ except Exception as e:  # noqa: BLE001 - any import failure means: skip
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_seed_net import Net  # noqa: E402
+from cgnet import build, seed_spec  # noqa: E402
+
+NETS = [
+    ("seed", None),
+    ("pytorch-examples", "conv1=conv2d(1,32,3) relu conv2=conv2d(32,64,3) relu max_pool2d(2) dropout1=dropout(0.25) "
+                         "flatten fc1=linear(9216,128) relu dropout2=dropout(0.5) fc2=linear(128,10) log_softmax"),
+    ("bn-residual", "conv2d(1,32,3,padding=1) batch_norm2d(32) relu residual(conv2d(32,32,3,padding=1) batch_norm2d(32) "
+                    "relu conv2d(32,32,3,padding=1) batch_norm2d(32)) relu conv2d(32,64,3,stride=2,padding=1) "
+                    "batch_norm2d(64) relu residual(conv2d(64,64,3,padding=1) batch_norm2d(64) relu "
+                    "conv2d(64,64,3,padding=1) batch_norm2d(64)) relu adaptive_avg_pool2d(1) flatten linear(64,10) "
+                    "log_softmax"),
+    ("every-op", "# every op of the grammar\n"
+                 "stem=conv2d(1,8,3,padding=1,bias=false) batch_norm2d(8, momentum=0.2) leaky_relu(0.1)\n"
+                 "conv2d(8,8,3,stride=2,dilation=1,groups=2) sigmoid max_pool2d(3,stride=1,padding=1)\n"
+                 "avg_pool2d(2) tanh dropout2d(0.1) residual(conv2d(8,8,1) relu) adaptive_avg_pool2d(1)\n"
+                 "flatten dropout(0.2) head=linear(8,10) log_softmax"),
+]
+REAL_DATA = "/usr/share/datasets/fashion-mnist"
 
 
 def read_idx(path):
@@ -59,10 +83,12 @@ def load_set(d, prefix):
 def torch_eval(model, x, y):
     model.eval()
     with torch.no_grad():
-        out = model(x)
-        loss = F.nll_loss(out, y, reduction="sum").item() / len(y)
-        correct = int((out.argmax(dim=1) == y).sum())
-    return loss, correct
+        loss, correct = 0.0, 0
+        for i in range(0, len(y), 1000):
+            out = model(x[i:i + 1000])
+            loss += F.nll_loss(out, y[i:i + 1000], reduction="sum").item()
+            correct += int((out.argmax(dim=1) == y[i:i + 1000]).sum())
+    return loss / len(y), correct
 
 
 TEST_LINE = re.compile(r"^Test: average loss: ([0-9.]+), accuracy: ([0-9]+)/([0-9]+) \(([0-9]+)%\)$", re.M)
@@ -76,8 +102,8 @@ def run(*cmd):
     return p.stdout
 
 
-def cgrad_eval(bin_dir, model_path, data):
-    out = run(f"{bin_dir}/mnist-eval", "--model", model_path, "--data", data, "--threads", "2")
+def cgrad_eval(bin_dir, model_path, data, *flags):
+    out = run(f"{bin_dir}/mnist-eval", "--model", model_path, "--data", data, "--threads", "2", *flags)
     m = TEST_LINE.search(out)
     if not m:
         raise SystemExit(f"FAIL: no test line in mnist-eval's output:\n{out}")
@@ -93,6 +119,26 @@ def compare(what, cg, pt):
     return ok
 
 
+def state_arrays(net):
+    """The state dict as little-endian numpy arrays: F32, and I64 for num_batches_tracked."""
+    out = {}
+    for k, v in net.state_dict().items():
+        a = v.detach().numpy()
+        out[k] = a.astype("<i8") if a.dtype == np.int64 else a.astype("<f4")
+    return out
+
+
+def torch_train(net, x, y, steps, batch, lr=0.01):
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+    net.train()
+    per = len(y) // batch
+    for step in range(steps):
+        k = step % per
+        opt.zero_grad()
+        F.nll_loss(net(x[batch * k:batch * k + batch]), y[batch * k:batch * k + batch]).backward()
+        opt.step()
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
@@ -104,48 +150,54 @@ def main():
 
     torch.set_num_threads(2)
     tmp = tempfile.mkdtemp(prefix="cg_torch_interop.")
+    ok, checked = True, 0
     try:
         data = os.path.join(tmp, "d")
         os.mkdir(data)
         sys.argv = ["gen_data.py", data, "128", "256", "5"]
         gen_data.main()
-        xte, yte = load_set(data, "t10k")
-        ok = True
-
-        # (a) cgrad -> PyTorch
-        ck = os.path.join(tmp, "cgrad.safetensors")
-        run(f"{bin_dir}/mnist-train", "--data", data, "--epochs", "1", "--batch-size", "32",
-            "--test-batch-size", "64", "--threads", "2", "--save", ck)
-        tensors, meta, _ = safetensors_ref.read(ck)
-        if not any(k.startswith("optim.") for k in tensors):
-            print("FAIL: the mnist-train checkpoint holds no optimizer state")
-            ok = False
-        sd = {k: torch.from_numpy(v.copy()) for k, v in tensors.items() if not k.startswith("optim.")}
-        net = Net()
-        net.load_state_dict(sd, strict=True)   # raises on a missing, extra or misshapen tensor
-        ok &= compare("cgrad-trained model", cgrad_eval(bin_dir, ck, data), torch_eval(net, xte, yte))
-
-        # (b) PyTorch -> cgrad
-        torch.manual_seed(0)
         xtr, ytr = load_set(data, "train")
-        net = Net()
-        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-        net.train()
-        for step in range(8):   # two passes over the 128 training images, batch 32
-            k = step % 4
-            opt.zero_grad()
-            loss = F.nll_loss(net(xtr[32 * k:32 * k + 32]), ytr[32 * k:32 * k + 32])
-            loss.backward()
-            opt.step()
-        pt = torch_eval(net, xte, yte)
-        pk = os.path.join(tmp, "torch.safetensors")
-        safetensors_ref.write(pk, {k: v.detach().numpy().astype("<f4") for k, v in net.state_dict().items()},
-                              {"framework": "pytorch"})
-        ok &= compare("PyTorch-trained model", cgrad_eval(bin_dir, pk, data), pt)
+        xte, yte = load_set(data, "t10k")
+        for tag, spec in NETS:
+            net_flags = ["--net", spec] if spec else []
+            # (a) cgrad -> PyTorch
+            ck = os.path.join(tmp, f"cgrad-{tag}.safetensors")
+            run(f"{bin_dir}/mnist-train", "--data", data, "--epochs", "3", "--batch-size", "32",
+                "--test-batch-size", "64", "--threads", "2", "--save", ck, *net_flags)
+            tensors, meta, _ = safetensors_ref.read(ck)
+            if not any(k.startswith("optim.") for k in tensors) or meta.get("net") != (spec or seed_spec().strip()):
+                print(f"FAIL: {tag}: the mnist-train checkpoint lacks optimizer state or its net spec")
+                ok = False
+            sd = {k: torch.from_numpy(v.copy()) for k, v in tensors.items() if not k.startswith("optim.")}
+            net = build(spec or seed_spec())
+            net.load_state_dict(sd, strict=True)   # raises on a missing, extra or misshapen tensor
+            ok &= compare(f"{tag}: cgrad-trained", cgrad_eval(bin_dir, ck, data), torch_eval(net, xte, yte))
+            # (b) PyTorch -> cgrad
+            torch.manual_seed(0)
+            net = build(spec or seed_spec())
+            torch_train(net, xtr, ytr, steps=16, batch=32, lr=0.03)
+            pt = torch_eval(net, xte, yte)
+            pk = os.path.join(tmp, f"torch-{tag}.safetensors")
+            safetensors_ref.write(pk, state_arrays(net), {"framework": "pytorch"})
+            ok &= compare(f"{tag}: PyTorch-trained", cgrad_eval(bin_dir, pk, data, *net_flags), pt)
+            checked += 2
+        # (c) the real set
+        if os.path.exists(f"{REAL_DATA}/t10k-images-idx3-ubyte.gz"):
+            torch.manual_seed(1)
+            xr, yr = load_set(REAL_DATA, "train")
+            xt, yt = load_set(REAL_DATA, "t10k")
+            net = build(seed_spec())
+            torch_train(net, xr, yr, steps=150, batch=64, lr=0.025)
+            pt = torch_eval(net, xt, yt)
+            pk = os.path.join(tmp, "torch-real.safetensors")
+            safetensors_ref.write(pk, state_arrays(net), {"framework": "pytorch"})
+            ok &= compare("seed on Fashion-MNIST: PyTorch-trained", cgrad_eval(bin_dir, pk, REAL_DATA), pt)
+            checked += 1
+        else:
+            print(f"note: {REAL_DATA} is not installed: the real-data check did not run")
     finally:
         shutil.rmtree(tmp)
-    if ok:
-        print("OK: torch interop")
+    print(f"torch interop: {checked} passed, {0 if ok else 1} failed" if ok else "FAIL: torch interop")
     return 0 if ok else 1
 
 

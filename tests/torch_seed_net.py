@@ -1,27 +1,12 @@
-"""The seed network in PyTorch (the PyTorch MNIST example's Net), defined once for the Python
-side of cgrad: tests/gen_fixtures.py, tests/torch_interop.py and bench/compare_pytorch.py.
-Its state_dict names (conv1.weight ... fc2.bias) are the ones cgrad's checkpoints use."""
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+"""The seed network in PyTorch, built from its one definition (apps/nets/seed.net) by the spec
+grammar's Python twin (tests/cgnet.py), for tests/gen_fixtures.py, tests/torch_interop.py and
+bench/compare_pytorch.py. Its state_dict names (conv1.weight ... fc2.bias) are cgrad's."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cgnet import build, seed_spec  # noqa: E402
 
 
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, 1)
-        self.conv2 = nn.Conv2d(32, 64, 3, 1)
-        self.dropout1 = nn.Dropout(0.25)
-        self.dropout2 = nn.Dropout(0.5)
-        self.fc1 = nn.Linear(9216, 128)
-        self.fc2 = nn.Linear(128, 10)
-
-    def forward(self, x):
-        x = F.relu(self.conv1(x))
-        x = F.relu(self.conv2(x))
-        x = F.max_pool2d(x, 2)
-        x = self.dropout1(x)
-        x = torch.flatten(x, 1)
-        x = F.relu(self.fc1(x))
-        x = self.dropout2(x)
-        return F.log_softmax(self.fc2(x), dim=1)
+def Net():  # noqa: N802 (it stands where the tutorial's class Net stood)
+    return build(seed_spec())

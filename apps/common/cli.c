@@ -129,3 +129,53 @@ void print_test_line(FILE *f, const eval_result *r) {
     fprintf(f, "Test: average loss: %.4f, accuracy: %d/%d (%.0f%%)\n", r->loss_sum / n,
             (int)r->correct, (int)r->n, 100.0 * (double)r->correct / n);
 }
+
+/* ---- networks ---- */
+#define CLI_MAX_SPEC_BYTES (1 << 20)
+
+char *cli_read_spec(const char *prog, const char *arg) {
+    if (arg[0] != '@') {
+        char *s = strdup(arg);
+        if (!s) fprintf(stderr, "%s: --net: out of memory\n", prog);
+        return s;
+    }
+    const char *path = arg + 1;
+    struct stat st;
+    FILE *f = NULL;
+    char *buf = NULL;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "%s: --net @%s: %s\n", prog, path, strerror(errno));
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fprintf(stderr, "%s: --net @%s: not a regular file\n", prog, path);
+        return NULL;
+    }
+    if (st.st_size > CLI_MAX_SPEC_BYTES) {
+        fprintf(stderr, "%s: --net @%s: %lld bytes is too long for a net spec (at most %d)\n", prog, path,
+                (long long)st.st_size, CLI_MAX_SPEC_BYTES);
+        return NULL;
+    }
+    if (!(f = fopen(path, "rb")) || !(buf = malloc((size_t)st.st_size + 1))) {
+        fprintf(stderr, "%s: --net @%s: %s\n", prog, path, f ? "out of memory" : strerror(errno));
+        if (f) fclose(f);
+        return NULL;
+    }
+    size_t n = fread(buf, 1, (size_t)st.st_size, f);
+    bool bad = ferror(f) || n != (size_t)st.st_size || memchr(buf, '\0', n);
+    fclose(f);
+    if (bad) {
+        fprintf(stderr, "%s: --net @%s: %s\n", prog, path, n != (size_t)st.st_size ? "read failed" : "holds a NUL byte");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+cg_module *cli_build_net(const char *prog, const char *source, const char *spec, int64_t c, int64_t h,
+                         int64_t w, cg_net_info *info) {
+    cg_module *m = cg_net_from_spec(spec, 3, CG_SHAPE(c, h, w), info);
+    if (!m) fprintf(stderr, "%s: %s: %s\n", prog, source, cg_last_error());
+    return m;
+}

@@ -18,6 +18,16 @@ const char *cli_str(const char *prog, int argc, char **argv, int *i);
 const char *cli_default_data_dir(void);
 double cli_now(void);
 
+/* ---- networks ---- */
+/* The spec that --net ARG names: ARG itself, or with ARG = @FILE the file's text. A copy the
+ * caller frees; NULL after printing "prog: --net @FILE: <why>" to stderr. */
+char *cli_read_spec(const char *prog, const char *arg);
+/* Builds the net of spec for one example of shape [c, h, w] (info filled, the caller's to free
+ * with cg_net_info_free). NULL after printing "prog: <source>: <why>", where source says where
+ * the spec came from ("--net", "the checkpoint's net spec", ...). */
+cg_module *cli_build_net(const char *prog, const char *source, const char *spec, int64_t c, int64_t h,
+                         int64_t w, cg_net_info *info);
+
 /* Progress bar: "Train epoch 1: 6400/60000, [---->      ] 10%  1523 img/s  ETA 0:35".
  * Redraws in place on a terminal; otherwise prints a plain line every tenth of the epoch. */
 typedef struct progress {

@@ -17,8 +17,9 @@ extern "C" {
 /* Atomic (write to a temporary file, fsync, rename). o may be NULL. */
 CG_API cg_status cg_checkpoint_save(const char *path, const cg_module *m, const cg_optimizer *o,
                                     const cg_kv *meta, int64_t n_meta);
-/* Restore the module's state dict from st: every entry must be present with the same shape
- * (nothing is changed otherwise). When o is not NULL, also the optimizer's state tensors, step
+/* Restore the module's state dict from st, strictly: every entry must be present with the same
+ * shape, and every tensor of the file outside "optim.*" must be one of the model's (nothing is
+ * changed otherwise; the error names the tensor). When o is not NULL, also the optimizer's state tensors, step
  * count and lr; a file without optimizer state is an error then. */
 CG_API cg_status cg_checkpoint_restore(const cg_safetensors *st, cg_module *m, cg_optimizer *o);
 

@@ -4,7 +4,7 @@
  *
  *   cg_dist_init(&argc, &argv);                        // MPI_Init_thread, errors returned
  *   int rank = cg_dist_rank(), size = cg_dist_size();
- *   cg_manual_seed(seed); cg_module *m = cg_seed_net_new(); cg_optimizer *o = ...;
+ *   cg_manual_seed(seed); cg_module *m = cg_net_from_spec(spec, 3, shape, NULL); cg_optimizer *o = ...;
  *   cg_dist_broadcast_module(m, 0);                    // everyone starts from rank 0's weights
  *   lo.batch_size = 64; lo.shard_rank = rank; lo.shard_count = size;   // 64 is the global batch
  *   while (cg_loader_next(l, &x, &y)) {

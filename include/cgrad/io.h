@@ -88,7 +88,9 @@ CG_API cg_status cg_safetensors_to_f32(const cg_st_tensor *t, float *dst, int64_
 
 /* Copy each named tensor into items[i].tensor. All items are checked first (the name exists,
  * dtype is F32, the shape matches exactly) and nothing is copied unless every one passes.
- * Tensors in the file that no item names are ignored. */
+ * Tensors in the file that no item names are ignored. A count (BatchNorm2d's
+ * num_batches_tracked) loads from I64, I32 or F32 whole numbers, and cg_safetensors_save writes
+ * it as I64, as PyTorch does; every other tensor is F32. */
 CG_API cg_status cg_safetensors_load_into(const cg_safetensors *st, const cg_named_tensor *items,
                                           int64_t n);
 

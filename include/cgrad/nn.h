@@ -17,6 +17,7 @@
 #ifndef CGRAD_NN_H
 #define CGRAD_NN_H
 
+#include <stdio.h>
 #include "cgrad/ops.h"
 
 #ifdef __cplusplus
@@ -69,28 +70,75 @@ CG_API void cg_module_zero_grad(cg_module *m);
 CG_API cg_module *cg_linear_new(int64_t in_features, int64_t out_features, bool bias);
 CG_API cg_module *cg_conv2d_new(int64_t in_ch, int64_t out_ch, int64_t kernel,
                                 const cg_conv2d_params *p /* NULL: defaults */, bool bias);
-CG_API cg_module *cg_max_pool2d_new(int64_t kernel);
+CG_API cg_module *cg_max_pool2d_new(int64_t kernel);                 /* kernel k, stride k */
+CG_API cg_module *cg_max_pool2d_new_p(const cg_pool2d_params *p);
+CG_API cg_module *cg_avg_pool2d_new(const cg_pool2d_params *p);
+CG_API cg_module *cg_adaptive_avg_pool2d_new(int64_t oh, int64_t ow);
 CG_API cg_module *cg_dropout_new(float p);
 CG_API cg_module *cg_dropout2d_new(float p);
 CG_API cg_module *cg_relu_new(void);
+CG_API cg_module *cg_leaky_relu_new(float negative_slope);
+CG_API cg_module *cg_sigmoid_new(void);
+CG_API cg_module *cg_tanh_new(void);
 CG_API cg_module *cg_flatten_new(void);              /* flatten(x, 1, -1) */
 CG_API cg_module *cg_log_softmax_new(int dim);
 CG_API cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentum);
-/* Sequential: runs children in order; names them "0", "1", ... unless given a name. A Conv2d
- * followed by a ReLU runs as one fused op (cg_conv2d_relu) while fusion is on; values, gradients
- * and the state dict are the same either way. */
+/* Sequential: runs children in order; names them "0", "1", ... unless given a name. Residual is
+ * a Sequential whose forward returns x + children(x). Fusion: a plan made once per append from
+ * the children's kinds runs Conv2d + ReLU as one op (cg_conv2d_relu) and, when nothing is
+ * recorded for backward, Conv2d [+ ReLU] + MaxPool2d(2) as one op; values, gradients and the
+ * state dict are the same either way. cg_sequential_append takes either container. */
 CG_API cg_module *cg_sequential_new(void);
+CG_API cg_module *cg_residual_new(void);
 CG_API cg_module *cg_sequential_append(cg_module *seq, const char *name /* NULL: index */,
                                        cg_module *child);
 /* Layer fusion in Sequential, on by default; process-wide. Off is for A/B measurements. */
 CG_API void cg_set_fusion(bool on);
 CG_API bool cg_fusion_enabled(void);
 
-/* The seed network (PyTorch tutorial's MNIST Net), defined once for apps, benches and tests:
- * conv1(1->32,3) relu conv2(32->64,3) relu maxpool2 dropout(.25) flatten fc1(9216->128) relu
- * dropout(.5) fc2(128->10) log_softmax. Input [N,1,28,28], output [N,10] log-probabilities.
- * Parameter names match PyTorch's state_dict: conv1.weight ... fc2.bias. */
-CG_API cg_module *cg_seed_net_new(void);
+/* ---- networks from a text spec (lib/nn/spec.c) ---------------------------------------------
+ * A spec is a whitespace-separated list of layers `[name=]op[(args)]`; args are positional
+ * first, then key=value; values are integers, decimals or true/false; `#` comments run to the
+ * end of the line; `residual(layers...)` computes x + layers(x). Ops and their arguments are
+ * PyTorch's constructors':
+ *   conv2d(in, out, kernel, stride=1, padding=0, dilation=1, groups=1, bias=true)
+ *   linear(in, out, bias=true)            batch_norm2d(channels, eps=1e-5, momentum=0.1)
+ *   max_pool2d(kernel, stride=kernel, padding=0)   avg_pool2d(kernel, stride=kernel, padding=0)
+ *   adaptive_avg_pool2d(1)    dropout(p)    dropout2d(p)    leaky_relu(negative_slope=0.01)
+ *   relu  sigmoid  tanh  flatten  log_softmax (dim 1)
+ * The state dict has PyTorch's nn.Sequential names: a layer is its given name, else its 0-based
+ * position ("0.weight"); inside a residual at position i, layer j is "i.j.weight".
+ *
+ *   cg_net_info info;
+ *   cg_module *net = cg_net_from_spec("conv2d(1,8,3) relu flatten linear(5408,10)",
+ *                                     3, CG_SHAPE(1, 28, 28), &info);
+ *   if (!net) fprintf(stderr, "%s
+", cg_last_error());  // "net spec, char 28: linear(...) ..."
+ *
+ * The spec is parsed and checked against the shape of one example (without the batch dim)
+ * before anything is allocated; an error names the character position and the layer. The
+ * module is the caller's (cg_module_free); info, when not NULL, is filled with one row per layer
+ * and is the caller's too (cg_net_info_free). */
+typedef struct cg_net_row {
+    char name[48];          /* the dotted state-dict prefix: "conv1", "3.0" */
+    char op[24];            /* "conv2d" */
+    int depth;              /* 0 at top level, 1 inside a residual, ... */
+    int ndim;               /* output shape of one example, the batch dim left out */
+    int64_t shape[CG_MAX_DIMS];
+    int64_t params;         /* parameter elements (buffers not counted) */
+    double flops;           /* forward FLOPs per example (a multiply-add counts 2) */
+} cg_net_row;
+typedef struct cg_net_info { cg_net_row *rows; int64_t n; int64_t params; double flops; } cg_net_info;
+
+CG_API cg_module *cg_net_from_spec(const char *spec, int ndim, const int64_t *example_shape,
+                                   cg_net_info *info /* may be NULL */);
+/* The same parse and checks, without building anything (a summary, or a check up front). */
+CG_API cg_status cg_net_check_spec(const char *spec, int ndim, const int64_t *example_shape,
+                                   cg_net_info *info /* may be NULL */);
+CG_API void cg_net_info_free(cg_net_info *info);   /* NULL is a no-op */
+/* The summary table: one line per layer (name, op, output shape, parameters), then totals and
+ * MFLOP per example. */
+CG_API void cg_net_info_fprint(FILE *f, const cg_net_info *info);
 
 #ifdef __cplusplus
 }

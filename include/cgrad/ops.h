@@ -72,9 +72,13 @@ CG_API cg_pool2d_params cg_pool2d_defaults(int64_t k);
 CG_API cg_tensor *cg_max_pool2d(cg_tensor *x, const cg_pool2d_params *p);
 /* count_include_pad = true, as PyTorch's default. */
 CG_API cg_tensor *cg_avg_pool2d(cg_tensor *x, const cg_pool2d_params *p);
+/* x[N,C,H,W] -> [N,C,OH,OW], PyTorch's adaptive average pooling: output cell (i, j) averages rows
+ * floor(i*H/OH) .. ceil((i+1)*H/OH)-1 and the columns likewise. OH = OW = 1 is global pooling. */
+CG_API cg_tensor *cg_adaptive_avg_pool2d(cg_tensor *x, int64_t oh, int64_t ow);
 
 /* Dropout: zero with probability p, scale the rest by 1/(1-p); identity when !training.
- * dropout2d zeroes whole channels of [N,C,H,W] (or [N,C,L]). Masks use the global generator. */
+ * dropout2d zeroes whole channels of [N,C,H,W] (or [N,C,L]); on [N,F] every feature is a channel,
+ * so it drops element-wise, as PyTorch 1.13's nn.Dropout2d does. Masks use the global generator. */
 CG_API cg_tensor *cg_dropout(cg_tensor *x, float p, bool training);
 CG_API cg_tensor *cg_dropout2d(cg_tensor *x, float p, bool training);
 

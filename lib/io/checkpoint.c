@@ -101,7 +101,16 @@ cg_status cg_checkpoint_restore(const cg_safetensors *st, cg_module *m, cg_optim
     if (s != CG_OK) return s;
     cg_named_list sd;
     if ((s = cg_module_state_dict(m, &sd)) != CG_OK) return s;
-    s = cg_safetensors_load_into(st, sd.items, sd.n);
+    /* Strict, as PyTorch's load_state_dict(strict=True): a tensor the model does not have is an
+     * error too (load_into reports a missing or misshapen one). */
+    for (int64_t i = 0; s == CG_OK && i < cg_safetensors_count(st); i++) {
+        const char *name = cg_safetensors_at(st, i)->name;
+        if (!strncmp(name, OPT_PREFIX, strlen(OPT_PREFIX))) continue;
+        bool known = false;
+        for (int64_t k = 0; !known && k < sd.n; k++) known = !strcmp(sd.items[k].name, name);
+        if (!known) s = cg_error(CG_EFORMAT, "checkpoint has a tensor '%s' that the model does not", name);
+    }
+    if (s == CG_OK) s = cg_safetensors_load_into(st, sd.items, sd.n);
     cg_named_list_free(&sd);
     if (s == CG_OK && o) s = restore_optimizer(st, o, true);
     return s;

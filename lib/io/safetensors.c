@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -630,6 +631,19 @@ cg_status cg_safetensors_to_f32(const cg_st_tensor *t, float *dst, int64_t n) {
     }
 }
 
+/* A count tensor (CG_T_COUNT) takes I64, I32 or F32 whole numbers that a float holds exactly. */
+static bool count_value(const cg_st_tensor *v, int64_t i, float *out) {
+    const unsigned char *b = v->data;
+    double d;
+    if (v->dtype == CG_ST_I64) { int64_t x; memcpy(&x, b + 8 * i, 8); d = (double)x; }
+    else if (v->dtype == CG_ST_I32) { int32_t x; memcpy(&x, b + 4 * i, 4); d = x; }
+    else if (v->dtype == CG_ST_F32) { float x; memcpy(&x, b + 4 * i, 4); d = x; }
+    else return false;
+    if (!(d >= 0 && d <= 16777216.0) || d != floor(d)) return false;
+    *out = (float)d;
+    return true;
+}
+
 cg_status cg_safetensors_load_into(const cg_safetensors *st, const cg_named_tensor *items, int64_t n) {
     if (!st) return cg_error(CG_EINVAL, "cg_safetensors_load_into: st is NULL");
     if (n < 0 || (n && !items)) return cg_error(CG_EINVAL, "cg_safetensors_load_into: bad items/n");
@@ -640,9 +654,6 @@ cg_status cg_safetensors_load_into(const cg_safetensors *st, const cg_named_tens
         if (!name || !t) return cg_error(CG_EINVAL, "cg_safetensors_load_into: item %" PRId64 " has a NULL name or tensor", i);
         const cg_st_tensor *v = cg_safetensors_find(st, name);
         if (!v) return cg_error(CG_EFORMAT, "%s: no tensor named '%s'", st->name, name);
-        if (v->dtype != CG_ST_F32)
-            return cg_error(CG_EFORMAT, "%s: tensor '%s' has dtype %s; only F32 loads into a cgrad tensor",
-                            st->name, name, cg_st_dtype_name(v->dtype));
         int nd = cg_tensor_ndim(t);
         const int64_t *sh = cg_tensor_shape(t);
         bool same = nd == v->ndim;
@@ -650,13 +661,26 @@ cg_status cg_safetensors_load_into(const cg_safetensors *st, const cg_named_tens
         if (!same)
             return cg_error(CG_ESHAPE, "%s: tensor '%s' has shape %s in the file, the model's is %s", st->name, name,
                             cg_shape_str(a, sizeof a, v->ndim, v->shape), cg_shape_str(b, sizeof b, nd, sh));
+        if (t->flags & CG_T_COUNT) {
+            float x;
+            for (int64_t k = 0; k < v->numel; k++)
+                if (!count_value(v, k, &x))
+                    return cg_error(CG_EFORMAT, "%s: tensor '%s' (a count) must hold whole numbers in [0, 2^24] "
+                                    "as I64, I32 or F32; it has dtype %s", st->name, name, cg_st_dtype_name(v->dtype));
+            continue;
+        }
+        if (v->dtype != CG_ST_F32)
+            return cg_error(CG_EFORMAT, "%s: tensor '%s' has dtype %s; only F32 loads into a cgrad tensor",
+                            st->name, name, cg_st_dtype_name(v->dtype));
         if (v->numel != cg_tensor_numel(t) || v->nbytes != 4 * v->numel)   /* guaranteed by open; cheap */
             return cg_error(CG_EFORMAT, "%s: tensor '%s' holds %" PRId64 " bytes, the model's %" PRId64 " floats",
                             st->name, name, v->nbytes, cg_tensor_numel(t));
     }
     for (int64_t i = 0; i < n; i++) {
         const cg_st_tensor *v = cg_safetensors_find(st, items[i].name);
-        if (v->nbytes) memcpy(cg_tensor_data(items[i].tensor), v->data, (size_t)v->nbytes);
+        cg_tensor *t = items[i].tensor;
+        if (t->flags & CG_T_COUNT) for (int64_t k = 0; k < v->numel; k++) count_value(v, k, &t->data[k]);
+        else if (v->nbytes) memcpy(cg_tensor_data(t), v->data, (size_t)v->nbytes);
     }
     return CG_OK;
 }
@@ -756,7 +780,8 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
         const cg_tensor *t = items[ks[i].i].tensor;
         if (i || n_meta) sb_str(&h, ",");
         sb_json(&h, items[ks[i].i].name);
-        sb_str(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        const bool count = t->flags & CG_T_COUNT;
+        sb_str(&h, count ? ":{\"dtype\":\"I64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < cg_tensor_ndim(t); d++) {
             if (d) sb_str(&h, ",");
             sb_int(&h, cg_tensor_shape(t)[d]);
@@ -764,7 +789,7 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
         sb_str(&h, "],\"data_offsets\":[");
         sb_int(&h, off);
         sb_str(&h, ",");
-        off += 4 * cg_tensor_numel(t);
+        off += (count ? 8 : 4) * cg_tensor_numel(t);
         sb_int(&h, off);
         sb_str(&h, "]}");
     }
@@ -790,7 +815,16 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
     if ((s = write_all(f, b8, 8, path, tmp)) || (s = write_all(f, h.p, (size_t)h.n, path, tmp))) goto out;
     for (int64_t i = 0; i < n; i++) {
         const cg_tensor *t = items[ks[i].i].tensor;
-        if ((s = write_all(f, cg_tensor_cdata(t), 4 * (size_t)cg_tensor_numel(t), path, tmp))) goto out;
+        if (t->flags & CG_T_COUNT) {   /* whole numbers, as I64 */
+            for (int64_t k = 0; k < t->numel; k++) {
+                int64_t v = (int64_t)t->data[k];
+                unsigned char le[8];
+                for (int j = 0; j < 8; j++) le[j] = (unsigned char)((uint64_t)v >> (8 * j));
+                if ((s = write_all(f, le, 8, path, tmp))) goto out;
+            }
+        } else if ((s = write_all(f, cg_tensor_cdata(t), 4 * (size_t)cg_tensor_numel(t), path, tmp))) {
+            goto out;
+        }
     }
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
         s = cg_error(CG_EIO, "cg_safetensors_save %s: flushing %s failed: %s", path, tmp, strerror(errno));

@@ -1,5 +1,5 @@
 /* lib/nn/batch_norm.c — BatchNorm2d: weight=1, bias=0, running_mean=0, running_var=1,
- * num_batches_tracked as PyTorch's state_dict has it. */
+ * num_batches_tracked as PyTorch's state_dict has it (saved as an I64 scalar of shape []). */
 #include "cg_internal.h"
 
 typedef struct bn2d {
@@ -33,5 +33,6 @@ cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentum) {
         cg_module_free(&b->base);
         return NULL;
     }
+    b->num_batches->flags |= CG_T_COUNT;   /* PyTorch stores it as an I64 scalar of shape [] */
     return &b->base;
 }

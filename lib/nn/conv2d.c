@@ -10,14 +10,10 @@ static cg_tensor *conv2d_forward(cg_module *m, cg_tensor *x) {
 
 static const cg_module_type conv2d_type = { "Conv2d", conv2d_forward, NULL };
 
-cg_tensor *cg_conv2d_module_forward_relu(cg_module *m, cg_tensor *x) {
+cg_tensor *cg_conv2d_module_forward_fused(cg_module *m, cg_tensor *x, bool relu, bool pool2) {
     conv2d *c = (conv2d *)m;
-    return cg_conv2d_relu(x, c->weight, c->bias, &c->p);
-}
-
-cg_tensor *cg_conv2d_module_forward_relu_pool2(cg_module *m, cg_tensor *x) {
-    conv2d *c = (conv2d *)m;
-    return cg_conv2d_relu_pool2(x, c->weight, c->bias, &c->p);
+    if (pool2) return cg_conv2d_pool2(x, c->weight, c->bias, &c->p, relu);
+    return relu ? cg_conv2d_relu(x, c->weight, c->bias, &c->p) : cg_conv2d(x, c->weight, c->bias, &c->p);
 }
 
 bool cg_module_is_conv2d(const cg_module *m) { return m && m->type == &conv2d_type; }

@@ -1,6 +1,13 @@
-/* lib/nn/sequential.c — Sequential: children run in the order they were appended; a Conv2d
- * child followed by a ReLU child runs as one fused op (cg_conv2d_relu), and with a MaxPool2d(2)
- * after them, in inference, as cg_conv2d_relu_pool2. */
+/* lib/nn/sequential.c — Sequential and Residual: children run in the order they were appended;
+ * Residual returns x + children(x).
+ *
+ * Fusion plan: made once, when a child is appended, from the children's layer kinds. A Conv2d
+ * followed by a ReLU runs as one op (cg_conv2d_relu); a Conv2d [+ ReLU] followed by a
+ * MaxPool2d(2) (kernel 2, stride 2, no padding) runs, when nothing is recorded for backward, as
+ * one op with the pool in the conv's epilogue (cg_conv2d_pool2; it falls back to the unfused ops
+ * itself when a gradient would be recorded). Values, gradients and the state dict are the same
+ * with fusion on or off (cg_set_fusion). Children added with cg_module_add_child instead of
+ * cg_sequential_append are not in the plan: such a container runs unfused. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include "cg_internal.h"
@@ -9,37 +16,70 @@ static atomic_bool fusion = true;
 void cg_set_fusion(bool on) { atomic_store(&fusion, on); }
 bool cg_fusion_enabled(void) { return atomic_load(&fusion); }
 
-static cg_tensor *sequential_forward(cg_module *m, cg_tensor *x) {
-    const bool fuse = cg_fusion_enabled();
-    for (int i = 0; i < m->n_children && x; i++) {
-        cg_module *c = m->children[i].module;
-        if (fuse && cg_module_is_conv2d(c) && i + 1 < m->n_children && cg_module_is_relu(m->children[i + 1].module)) {
-            if (i + 2 < m->n_children && cg_module_maxpool_kernel(m->children[i + 2].module) == 2) {
-                x = cg_conv2d_module_forward_relu_pool2(c, x);  /* fused only when nothing is recorded */
-                i += 2;
-            } else {
-                x = cg_conv2d_module_forward_relu(c, x);
-                i++;  /* the ReLU ran inside */
-            }
-        } else {
-            x = cg_module_forward(c, x);
+/* The plan entry of the first child of a run: how many children the run covers and what fuses. */
+typedef struct plan_step { int span; bool relu, pool2; } plan_step;
+
+typedef struct sequential {
+    cg_module base;
+    plan_step *plan;   /* n_plan entries, one per child (children inside a run: span 1, unused) */
+    int n_plan;
+} sequential;
+
+static void plan_make(sequential *s) {
+    const cg_module *m = &s->base;
+    for (int i = 0; i < m->n_children; i++) {
+        plan_step st = { 1, false, false };
+        if (cg_module_is_conv2d(m->children[i].module)) {
+            int j = i + 1;
+            if (j < m->n_children && cg_module_is_relu(m->children[j].module)) { st.relu = true; j++; }
+            if (j < m->n_children && cg_module_is_pool2x2(m->children[j].module)) { st.pool2 = true; j++; }
+            st.span = j - i;
         }
+        s->plan[i] = st;
+    }
+    s->n_plan = m->n_children;
+}
+
+static cg_tensor *run_children(cg_module *m, cg_tensor *x) {
+    sequential *s = (sequential *)m;
+    const bool fuse = cg_fusion_enabled() && s->n_plan == m->n_children;
+    for (int i = 0; i < m->n_children && x;) {
+        cg_module *c = m->children[i].module;
+        plan_step st = fuse ? s->plan[i] : (plan_step){ 1, false, false };
+        x = st.span > 1 ? cg_conv2d_module_forward_fused(c, x, st.relu, st.pool2) : cg_module_forward(c, x);
+        i += st.span;
     }
     return x;
 }
 
-static const cg_module_type sequential_type = { "Sequential", sequential_forward, NULL };
+static cg_tensor *residual_forward(cg_module *m, cg_tensor *x) { return cg_add(x, run_children(m, x)); }
 
-cg_module *cg_sequential_new(void) { return cg_module_new(&sequential_type, sizeof(cg_module)); }
+static void sequential_destroy(cg_module *m) { cg_free(((sequential *)m)->plan); }
+
+static const cg_module_type sequential_type = { "Sequential", run_children, sequential_destroy };
+static const cg_module_type residual_type = { "Residual", residual_forward, sequential_destroy };
+
+static cg_module *container_new(const cg_module_type *t) {
+    return cg_module_new(t, sizeof(sequential));
+}
+cg_module *cg_sequential_new(void) { return container_new(&sequential_type); }
+cg_module *cg_residual_new(void) { return container_new(&residual_type); }
 
 cg_module *cg_sequential_append(cg_module *seq, const char *name, cg_module *child) {
     if (!child) return NULL;
-    if (!seq || seq->type != &sequential_type) {
+    if (!seq || (seq->type != &sequential_type && seq->type != &residual_type)) {
         cg_module_free(child);
-        cg_error(CG_EINVAL, "cg_sequential_append: not a Sequential");
+        cg_error(CG_EINVAL, "cg_sequential_append: not a Sequential or Residual");
         return NULL;
     }
+    sequential *s = (sequential *)seq;
+    plan_step *plan = cg_malloc((size_t)(seq->n_children + 1) * sizeof *plan);
+    if (!plan) { cg_module_free(child); return NULL; }
     char idx[24];
     if (!name) { snprintf(idx, sizeof idx, "%d", seq->n_children); name = idx; }
-    return cg_module_add_child(seq, name, child);
+    if (!cg_module_add_child(seq, name, child)) { cg_free(plan); return NULL; }
+    cg_free(s->plan);
+    s->plan = plan;
+    plan_make(s);
+    return child;
 }

@@ -1,32 +1,48 @@
-/* lib/nn/stateless.c — modules without parameters: ReLU, Flatten, MaxPool2d, Dropout,
- * Dropout2d, LogSoftmax. Each holds only its hyper-parameters. */
+/* lib/nn/stateless.c — modules without parameters: ReLU, LeakyReLU, Sigmoid, Tanh, Flatten,
+ * MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout, Dropout2d, LogSoftmax. Each holds only its
+ * hyper-parameters; the op it calls checks the input's shape. */
 #include "cg_internal.h"
 
-typedef struct stateless { cg_module base; float p; int64_t k; int dim; } stateless;
+typedef struct stateless {
+    cg_module base;
+    float p;                 /* dropout probability, leaky slope */
+    int dim;                 /* log_softmax */
+    cg_pool2d_params pool;   /* pools; adaptive: kernel[] holds the output size */
+} stateless;
 
+static stateless *self(cg_module *m) { return (stateless *)m; }
 static cg_tensor *relu_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_relu(x); }
+static cg_tensor *leaky_fwd(cg_module *m, cg_tensor *x) { return cg_leaky_relu(x, self(m)->p); }
+static cg_tensor *sigmoid_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_sigmoid(x); }
+static cg_tensor *tanh_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_tanh(x); }
 static cg_tensor *flatten_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_flatten(x, 1, -1); }
-static cg_tensor *maxpool_fwd(cg_module *m, cg_tensor *x) {
-    cg_pool2d_params p = cg_pool2d_defaults(((stateless *)m)->k);
-    return cg_max_pool2d(x, &p);
+static cg_tensor *maxpool_fwd(cg_module *m, cg_tensor *x) { return cg_max_pool2d(x, &self(m)->pool); }
+static cg_tensor *avgpool_fwd(cg_module *m, cg_tensor *x) { return cg_avg_pool2d(x, &self(m)->pool); }
+static cg_tensor *adaptive_fwd(cg_module *m, cg_tensor *x) {
+    return cg_adaptive_avg_pool2d(x, self(m)->pool.kernel[0], self(m)->pool.kernel[1]);
 }
-static cg_tensor *dropout_fwd(cg_module *m, cg_tensor *x) { return cg_dropout(x, ((stateless *)m)->p, m->training); }
-static cg_tensor *dropout2d_fwd(cg_module *m, cg_tensor *x) { return cg_dropout2d(x, ((stateless *)m)->p, m->training); }
-static cg_tensor *log_softmax_fwd(cg_module *m, cg_tensor *x) { return cg_log_softmax(x, ((stateless *)m)->dim); }
+static cg_tensor *dropout_fwd(cg_module *m, cg_tensor *x) { return cg_dropout(x, self(m)->p, m->training); }
+static cg_tensor *dropout2d_fwd(cg_module *m, cg_tensor *x) { return cg_dropout2d(x, self(m)->p, m->training); }
+static cg_tensor *log_softmax_fwd(cg_module *m, cg_tensor *x) { return cg_log_softmax(x, self(m)->dim); }
 
 static const cg_module_type relu_type = { "ReLU", relu_fwd, NULL };
+static const cg_module_type leaky_type = { "LeakyReLU", leaky_fwd, NULL };
+static const cg_module_type sigmoid_type = { "Sigmoid", sigmoid_fwd, NULL };
+static const cg_module_type tanh_type = { "Tanh", tanh_fwd, NULL };
 static const cg_module_type flatten_type = { "Flatten", flatten_fwd, NULL };
 static const cg_module_type maxpool_type = { "MaxPool2d", maxpool_fwd, NULL };
+static const cg_module_type avgpool_type = { "AvgPool2d", avgpool_fwd, NULL };
+static const cg_module_type adaptive_type = { "AdaptiveAvgPool2d", adaptive_fwd, NULL };
 static const cg_module_type dropout_type = { "Dropout", dropout_fwd, NULL };
 static const cg_module_type dropout2d_type = { "Dropout2d", dropout2d_fwd, NULL };
 static const cg_module_type log_softmax_type = { "LogSoftmax", log_softmax_fwd, NULL };
 
-static cg_module *make(const cg_module_type *t, float p, int64_t k, int dim) {
+static cg_module *make(const cg_module_type *t, float p, int dim, const cg_pool2d_params *pool) {
     stateless *s = (stateless *)cg_module_new(t, sizeof *s);
     if (!s) return NULL;
     s->p = p;
-    s->k = k;
     s->dim = dim;
+    if (pool) s->pool = *pool;
     return &s->base;
 }
 
@@ -36,14 +52,55 @@ static bool bad_p(const char *who, float p) {
     return true;
 }
 
-cg_module *cg_relu_new(void) { return make(&relu_type, 0, 0, 0); }
-bool cg_module_is_relu(const cg_module *m) { return m && m->type == &relu_type; }
-int64_t cg_module_maxpool_kernel(const cg_module *m) { return m && m->type == &maxpool_type ? ((const stateless *)m)->k : 0; }
-cg_module *cg_flatten_new(void) { return make(&flatten_type, 0, 0, 0); }
-cg_module *cg_log_softmax_new(int dim) { return make(&log_softmax_type, 0, 0, dim); }
-cg_module *cg_max_pool2d_new(int64_t kernel) {
-    if (kernel <= 0) return (cg_module *)CG_FAIL(CG_EINVAL, "MaxPool2d: kernel %lld must be positive", (long long)kernel);
-    return make(&maxpool_type, 0, kernel, 0);
+/* The checks the pool op makes on its parameters, made once when the module is built. */
+static bool bad_pool(const char *who, const cg_pool2d_params *p) {
+    if (!p) { cg_error(CG_EINVAL, "%s: params is NULL", who); return true; }
+    for (int i = 0; i < 2; i++) {
+        if (p->kernel[i] <= 0 || p->stride[i] <= 0) {
+            cg_error(CG_EINVAL, "%s: kernel %lld and stride %lld must be positive", who,
+                     (long long)p->kernel[i], (long long)p->stride[i]);
+            return true;
+        }
+        if (p->padding[i] < 0 || p->padding[i] > p->kernel[i] / 2) {
+            cg_error(CG_EINVAL, "%s: padding %lld must be in [0, kernel/2 = %lld]", who,
+                     (long long)p->padding[i], (long long)(p->kernel[i] / 2));
+            return true;
+        }
+    }
+    return false;
 }
-cg_module *cg_dropout_new(float p) { return bad_p("Dropout", p) ? NULL : make(&dropout_type, p, 0, 0); }
-cg_module *cg_dropout2d_new(float p) { return bad_p("Dropout2d", p) ? NULL : make(&dropout2d_type, p, 0, 0); }
+
+cg_module *cg_relu_new(void) { return make(&relu_type, 0, 0, NULL); }
+cg_module *cg_leaky_relu_new(float negative_slope) { return make(&leaky_type, negative_slope, 0, NULL); }
+cg_module *cg_sigmoid_new(void) { return make(&sigmoid_type, 0, 0, NULL); }
+cg_module *cg_tanh_new(void) { return make(&tanh_type, 0, 0, NULL); }
+cg_module *cg_flatten_new(void) { return make(&flatten_type, 0, 0, NULL); }
+cg_module *cg_log_softmax_new(int dim) { return make(&log_softmax_type, 0, dim, NULL); }
+cg_module *cg_max_pool2d_new(int64_t kernel) {
+    cg_pool2d_params p = cg_pool2d_defaults(kernel);
+    return cg_max_pool2d_new_p(&p);
+}
+cg_module *cg_max_pool2d_new_p(const cg_pool2d_params *p) {
+    return bad_pool("MaxPool2d", p) ? NULL : make(&maxpool_type, 0, 0, p);
+}
+cg_module *cg_avg_pool2d_new(const cg_pool2d_params *p) {
+    return bad_pool("AvgPool2d", p) ? NULL : make(&avgpool_type, 0, 0, p);
+}
+cg_module *cg_adaptive_avg_pool2d_new(int64_t oh, int64_t ow) {
+    if (oh <= 0 || ow <= 0)
+        return (cg_module *)CG_FAIL(CG_EINVAL, "AdaptiveAvgPool2d: output size %lldx%lld must be positive",
+                                    (long long)oh, (long long)ow);
+    cg_pool2d_params p = { .kernel = { oh, ow } };
+    return make(&adaptive_type, 0, 0, &p);
+}
+cg_module *cg_dropout_new(float p) { return bad_p("Dropout", p) ? NULL : make(&dropout_type, p, 0, NULL); }
+cg_module *cg_dropout2d_new(float p) { return bad_p("Dropout2d", p) ? NULL : make(&dropout2d_type, p, 0, NULL); }
+
+/* Layer kinds for Sequential's fusion plan. */
+bool cg_module_is_relu(const cg_module *m) { return m && m->type == &relu_type; }
+bool cg_module_is_pool2x2(const cg_module *m) {
+    if (!m || m->type != &maxpool_type) return false;
+    const cg_pool2d_params *p = &((const stateless *)m)->pool;
+    return p->kernel[0] == 2 && p->kernel[1] == 2 && p->stride[0] == 2 && p->stride[1] == 2 &&
+           p->padding[0] == 0 && p->padding[1] == 0;
+}

@@ -280,20 +280,32 @@ static size_t workspace_layout(const conv_plan *pl, bool backward, size_t *off_d
 }
 
 /* ---- forward ------------------------------------------------------------- */
-/* One image's fused 2x2, stride-2 max-pool: out[OC, OH/2, OW/2] from the image's (ReLU'd, so
- * NaN-free) output in[OC, OH, OW] — the values cg_max_pool2d would give. */
+/* One image's fused 2x2, stride-2 max-pool: out[OC, OH/2, OW/2] from the image's output
+ * in[OC, OH, OW] — the values cg_max_pool2d would give. After a fused ReLU the input holds no
+ * NaN and a chain of strict > selects is enough; without one, a window's first NaN wins, as in
+ * cg_max_pool2d (a NaN candidate replaces a maximum that is not yet NaN). Both loops vectorise. */
 static void pool2_image(float *restrict out, const float *restrict in, const conv_plan *pl) {
     const int64_t OW = pl->g.ow, PH = pl->g.oh / 2, PW = OW / 2;
     for (int64_t oc = 0; oc < pl->oc; oc++)
         for (int64_t ph = 0; ph < PH; ph++) {
             const float *r0 = in + (oc * pl->g.oh + 2 * ph) * OW, *r1 = r0 + OW;
             float *o = out + (oc * PH + ph) * PW;
-            #pragma omp simd
-            for (int64_t pw = 0; pw < PW; pw++) {
-                float m = r0[2 * pw], v1 = r0[2 * pw + 1], v2 = r1[2 * pw], v3 = r1[2 * pw + 1];
-                m = v1 > m ? v1 : m;
-                m = v2 > m ? v2 : m;
-                o[pw] = v3 > m ? v3 : m;
+            if (pl->relu) {
+                #pragma omp simd
+                for (int64_t pw = 0; pw < PW; pw++) {
+                    float m = r0[2 * pw], v1 = r0[2 * pw + 1], v2 = r1[2 * pw], v3 = r1[2 * pw + 1];
+                    m = v1 > m ? v1 : m;
+                    m = v2 > m ? v2 : m;
+                    o[pw] = v3 > m ? v3 : m;
+                }
+            } else {
+                #pragma omp simd
+                for (int64_t pw = 0; pw < PW; pw++) {
+                    float m = r0[2 * pw], v1 = r0[2 * pw + 1], v2 = r1[2 * pw], v3 = r1[2 * pw + 1];
+                    m = (v1 > m || (v1 != v1 && m == m)) ? v1 : m;
+                    m = (v2 > m || (v2 != v2 && m == m)) ? v2 : m;
+                    o[pw] = (v3 > m || (v3 != v3 && m == m)) ? v3 : m;
+                }
             }
         }
 }
@@ -448,6 +460,56 @@ static cg_status conv2d_forward(float *y, const float *x, const float *w, const 
     return CG_OK;
 }
 
+/* What one thread of the backward team does (or the whole backward, called outside any parallel
+ * region): its share of the chunks, then its share of the partial sums. The worksharing loops
+ * are orphaned, so the same code runs in a team or alone. Never inside a serialized
+ * `parallel if(0)` region: OpenBLAS's OpenMP build sees no active region there, starts threads of
+ * its own, and under clang's libomp that nested team gets one thread and deadlocks in sgemm. */
+typedef struct backward_job {
+    float *dx, *dw, *db, *ws, *parts;
+    const float *dy, *y, *x, *w;
+    const conv_plan *pl;
+    size_t per, pw, pb;
+    int64_t P, nw;
+    bool chunked;
+} backward_job;
+
+static void backward_team(const backward_job *j) {
+    float *dx = j->dx, *dw = j->dw, *db = j->db, *ws = j->ws, *parts = j->parts;
+    const float *dy = j->dy, *y = j->y, *x = j->x, *w = j->w;
+    const conv_plan *pl = j->pl;
+    const size_t per = j->per, pw = j->pw, pb = j->pb;
+    const int64_t P = j->P, nw = j->nw;
+    const bool chunked = j->chunked;
+    float *mine = ws ? ws + (size_t)omp_get_thread_num() * per : NULL;
+    #pragma omp for schedule(dynamic, 1)
+    for (int64_t c = 0; c < P; c++) {
+        float *pdw = NULL, *pdb = NULL;
+        if (chunked && pw + pb) {  /* (an OC = 0 layer has empty partials) */
+            pdw = dw ? parts + (size_t)c * (pw + pb) : NULL;
+            pdb = db ? parts + (size_t)c * (pw + pb) + pw : NULL;
+            memset(parts + (size_t)c * (pw + pb), 0, (pw + pb) * sizeof(float));
+        }
+        backward_images(dx, pdw, pdb, dy, y, x, w, pl, mine, pl->n * c / P, pl->n * (c + 1) / P);
+    }
+    if (dw) {
+        #pragma omp for schedule(static)
+        for (int64_t i = 0; i < nw; i++) {
+            float s = dw[i];
+            for (int64_t c = 0; c < P; c++) s += parts[(size_t)c * (pw + pb) + (size_t)i];
+            dw[i] = s;
+        }
+    }
+    if (db) {
+        #pragma omp for schedule(static)
+        for (int64_t i = 0; i < pl->oc; i++) {
+            float s = db[i];
+            for (int64_t c = 0; c < P; c++) s += parts[(size_t)c * (pw + pb) + pw + (size_t)i];
+            db[i] = s;
+        }
+    }
+}
+
 /* dx +=, dw += and db += over all images (y: a fused ReLU's output, else NULL). Workspace: nt slabs (see
  * workspace_layout), then one partial of dW [and db] per chunk. */
 static cg_status conv2d_backward_all(float *dx, float *dw, float *db, const float *dy, const float *y,
@@ -461,36 +523,12 @@ static cg_status conv2d_backward_all(float *dx, float *dw, float *db, const floa
     size_t total = per * (size_t)nt + (pw + pb) * (size_t)P;
     float *ws = NULL;
     if (total && !(ws = workspace(total))) return CG_ENOMEM;
-    float *parts = ws ? ws + per * (size_t)nt : NULL;
-    #pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        float *mine = ws ? ws + (size_t)omp_get_thread_num() * per : NULL;
-        #pragma omp for schedule(dynamic, 1)
-        for (int64_t c = 0; c < P; c++) {
-            float *pdw = NULL, *pdb = NULL;
-            if (chunked && pw + pb) {  /* (an OC = 0 layer has empty partials) */
-                pdw = dw ? parts + (size_t)c * (pw + pb) : NULL;
-                pdb = db ? parts + (size_t)c * (pw + pb) + pw : NULL;
-                memset(parts + (size_t)c * (pw + pb), 0, (pw + pb) * sizeof(float));
-            }
-            backward_images(dx, pdw, pdb, dy, y, x, w, pl, mine, pl->n * c / P, pl->n * (c + 1) / P);
-        }
-        if (dw) {
-            #pragma omp for schedule(static)
-            for (int64_t i = 0; i < nw; i++) {
-                float s = dw[i];
-                for (int64_t c = 0; c < P; c++) s += parts[(size_t)c * (pw + pb) + (size_t)i];
-                dw[i] = s;
-            }
-        }
-        if (db) {
-            #pragma omp for schedule(static)
-            for (int64_t i = 0; i < pl->oc; i++) {
-                float s = db[i];
-                for (int64_t c = 0; c < P; c++) s += parts[(size_t)c * (pw + pb) + pw + (size_t)i];
-                db[i] = s;
-            }
-        }
+    backward_job job = { dx, dw, db, ws, ws ? ws + per * (size_t)nt : NULL, dy, y, x, w, pl, per, pw, pb, P, nw, chunked };
+    if (nt > 1) {
+        #pragma omp parallel num_threads(nt)
+        backward_team(&job);
+    } else {
+        backward_team(&job);
     }
     return CG_OK;
 }
@@ -533,9 +571,9 @@ static cg_status conv2d_backward(cg_node *nd) {
 static const cg_op_def op_conv2d = { "conv2d", conv2d_backward };
 static const cg_op_def op_conv2d_relu = { "conv2d_relu", conv2d_backward };
 
-/* conv2d, with a fused ReLU (relu) and then, for inference, a fused 2x2 stride-2 max-pool
- * (pool2). pool2 runs the unfused ops instead when a gradient would be recorded or the output is
- * smaller than 2x2 (same values, same errors); a pooled conv records no node. */
+/* conv2d, with a fused ReLU (relu) and, for inference, a fused 2x2 stride-2 max-pool (pool2).
+ * pool2 runs the unfused ops instead when a gradient would be recorded or the output is smaller
+ * than 2x2 (same values, same errors); a pooled conv records no node. */
 static cg_tensor *conv2d_op(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p,
                             bool relu, bool pool2) {
     if (!x || !w) return NULL;
@@ -546,7 +584,7 @@ static cg_tensor *conv2d_op(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_c
     if (conv_plan_make(x, w, b, p, &pl) != CG_OK) return NULL;
     if (pool2 && (cg_needs_record(3, (cg_tensor *[]){ x, w, b }) || pl.g.oh < 2 || pl.g.ow < 2)) {
         cg_pool2d_params pp = cg_pool2d_defaults(2);
-        return cg_max_pool2d(conv2d_op(x, w, b, p, true, false), &pp);
+        return cg_max_pool2d(conv2d_op(x, w, b, p, relu, false), &pp);
     }
     pl.relu = relu;
     pl.pool2 = pool2;
@@ -554,7 +592,7 @@ static cg_tensor *conv2d_op(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_c
     cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ pl.n, pl.oc, pl.g.oh / f, pl.g.ow / f });
     if (!y) return NULL;
     if (y->numel && conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &pl) != CG_OK) return NULL;
-    if (pool2) { cg_profile_end("conv2d_relu_pool2", 0, t0); return y; }
+    if (pool2) { cg_profile_end(relu ? "conv2d_relu_pool2" : "conv2d_pool2", 0, t0); return y; }
     const cg_op_def *op = relu ? &op_conv2d_relu : &op_conv2d;
     cg_node *nd = cg_record(op, y, 3, (cg_tensor *[]){ x, w, b });
     if (!nd) return NULL;
@@ -576,10 +614,10 @@ cg_tensor *cg_conv2d_relu(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_con
     return conv2d_op(x, w, b, p, true, false);
 }
 
-/* Inference only: max_pool2d(relu(conv2d(x, w, b)), 2x2 stride 2) with the pool in the conv's
+/* Inference: max_pool2d([relu](conv2d(x, w, b)), 2x2 stride 2) with the pool in the conv's
  * per-image epilogue, so the full-size activation never goes to memory. */
-cg_tensor *cg_conv2d_relu_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
-    return conv2d_op(x, w, b, p, true, true);
+cg_tensor *cg_conv2d_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p, bool relu) {
+    return conv2d_op(x, w, b, p, relu, true);
 }
 
 cg_status cg_conv2d_raw(int pass, const int64_t geom[8], float *out, const float *x, const float *w,

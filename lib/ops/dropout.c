@@ -1,7 +1,8 @@
 /* lib/ops/dropout.c — dropout and dropout2d (whole channels).
  *
- * Shape rule: y has x's shape. dropout2d needs [N,C,H,W] or [N,C,L] and draws one keep/drop per
- * (n, c), applied to the channel's H*W (or L) elements.
+ * Shape rule: y has x's shape. dropout2d takes [N,C,H,W] or [N,C,L] and draws one keep/drop per
+ * (n, c), applied to the channel's H*W (or L) elements; on a 2-d [N,F] input each feature is a
+ * channel of one element, so it drops element-wise (PyTorch 1.13's nn.Dropout2d does the same).
  * y = x * m, m = 1/(1-p) with probability 1-p and 0 otherwise; backward dx += dy * m.
  * Identity (a recorded view, so grads flow) when !training or p == 0; zeros when p == 1.
  * Masks: reserve one draw per mask element from the counter-based generator and compute
@@ -87,9 +88,9 @@ static cg_tensor *dropout(const cg_op_def *op, cg_tensor *x, float p, bool train
         return CG_FAIL(CG_EINVAL, "%s: probability p = %g is outside [0, 1]", op->name, (double)p);
     int64_t rows = x->numel, inner = 1;
     if (channels) {
-        if (x->ndim != 3 && x->ndim != 4) {
+        if (x->ndim < 2 || x->ndim > 4) {
             char s[96];
-            return CG_FAIL(CG_ESHAPE, "%s: input must be [N,C,H,W] or [N,C,L], got %s", op->name,
+            return CG_FAIL(CG_ESHAPE, "%s: input must be [N,C,H,W], [N,C,L] or [N,F], got %s", op->name,
                            cg_shape_str(s, sizeof s, x->ndim, x->shape));
         }
         rows = x->shape[0] * x->shape[1];

@@ -5,7 +5,8 @@
  * max: padding acts as -inf; NaN propagates (as PyTorch). Backward routes dy to the argmax,
  *      saved as int32 offsets within the plane in tape scratch.
  * avg: count_include_pad = true, so every window divides by KH*KW.
- * Both run in parallel over the N*C planes; each thread owns its planes' outputs and grads. */
+ * adaptive avg: [N,C,H,W] -> [N,C,OH,OW], cell i covering [floor(i*H/OH), ceil((i+1)*H/OH)).
+ * All run in parallel over the N*C planes; each thread owns its planes' outputs and grads. */
 #include <math.h>
 #include "cg_internal.h"
 
@@ -266,5 +267,79 @@ cg_tensor *cg_avg_pool2d(cg_tensor *x, const cg_pool2d_params *p) {
     n->iarg[3] = g.sh; n->iarg[4] = g.sw;
     n->iarg[5] = g.ph; n->iarg[6] = g.pw;
     cg_profile_end("avg_pool2d", 0, t0);
+    return y;
+}
+
+/* ---- adaptive average ---------------------------------------------------- */
+/* Output cell i of n over an input extent of len covers [floor(i*len/n), ceil((i+1)*len/n)). */
+static inline int64_t bin_lo(int64_t i, int64_t len, int64_t n) { return i * len / n; }
+static inline int64_t bin_hi(int64_t i, int64_t len, int64_t n) { return ((i + 1) * len + n - 1) / n; }
+
+/* y[P,OH,OW] = the mean of each cell's window of x[P,H,W]; sums in double */
+static void adaptive_avg_forward(float *restrict y, const float *restrict x, const pool_geom *g) {
+    const int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
+    #pragma omp parallel for if (g->planes * hw >= CG_OMP_MIN) schedule(static)
+    for (int64_t p = 0; p < g->planes; p++) {
+        const float *xp = x + p * hw;
+        for (int64_t oh = 0; oh < g->oh; oh++) {
+            const int64_t h0 = bin_lo(oh, g->h, g->oh), h1 = bin_hi(oh, g->h, g->oh);
+            for (int64_t ow = 0; ow < g->ow; ow++) {
+                const int64_t w0 = bin_lo(ow, g->w, g->ow), w1 = bin_hi(ow, g->w, g->ow);
+                double s = 0.0;
+                for (int64_t i = h0; i < h1; i++)
+                    for (int64_t j = w0; j < w1; j++) s += xp[i * g->w + j];
+                y[p * ohw + oh * g->ow + ow] = (float)(s / (double)((h1 - h0) * (w1 - w0)));
+            }
+        }
+    }
+}
+
+/* dx[P,H,W] += dy[P,OH,OW] / cell size, spread over each cell's window */
+static void adaptive_avg_backward_kernel(float *restrict dx, const float *restrict dy, const pool_geom *g) {
+    const int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
+    #pragma omp parallel for if (g->planes * hw >= CG_OMP_MIN) schedule(static)
+    for (int64_t p = 0; p < g->planes; p++) {
+        float *dxp = dx + p * hw;
+        for (int64_t oh = 0; oh < g->oh; oh++) {
+            const int64_t h0 = bin_lo(oh, g->h, g->oh), h1 = bin_hi(oh, g->h, g->oh);
+            for (int64_t ow = 0; ow < g->ow; ow++) {
+                const int64_t w0 = bin_lo(ow, g->w, g->ow), w1 = bin_hi(ow, g->w, g->ow);
+                const float d = dy[p * ohw + oh * g->ow + ow] / (float)((h1 - h0) * (w1 - w0));
+                for (int64_t i = h0; i < h1; i++)
+                    for (int64_t j = w0; j < w1; j++) dxp[i * g->w + j] += d;
+            }
+        }
+    }
+}
+
+static cg_status adaptive_avg_backward(cg_node *n) {
+    float *dx = cg_grad_data(n->in[0]);
+    if (!dx) return CG_ENOMEM;
+    const cg_tensor *x = n->in[0], *y = n->out;
+    pool_geom g = { .planes = n->iarg[0], .h = x->shape[2], .w = x->shape[3], .oh = y->shape[2], .ow = y->shape[3] };
+    adaptive_avg_backward_kernel(dx, cg_out_grad(n), &g);
+    return CG_OK;
+}
+
+static const cg_op_def op_adaptive_avg_pool2d = { "adaptive_avg_pool2d", adaptive_avg_backward };
+
+cg_tensor *cg_adaptive_avg_pool2d(cg_tensor *x, int64_t oh, int64_t ow) {
+    if (!x) return NULL;
+    double t0 = cg_profile_begin();
+    char s[96];
+    if (x->ndim != 4)
+        return CG_FAIL(CG_ESHAPE, "adaptive_avg_pool2d: input must be [N,C,H,W], got %s",
+                       cg_shape_str(s, sizeof s, x->ndim, x->shape));
+    if (oh <= 0 || ow <= 0 || oh > x->shape[2] || ow > x->shape[3])
+        return CG_FAIL(CG_EINVAL, "adaptive_avg_pool2d: output %lldx%lld must be positive and at most the input's %lldx%lld",
+                       (long long)oh, (long long)ow, (long long)x->shape[2], (long long)x->shape[3]);
+    pool_geom g = { .planes = x->shape[0] * x->shape[1], .h = x->shape[2], .w = x->shape[3], .oh = oh, .ow = ow };
+    cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ x->shape[0], x->shape[1], oh, ow });
+    if (!y) return NULL;
+    adaptive_avg_forward(y->data, x->data, &g);
+    cg_node *n = cg_record(&op_adaptive_avg_pool2d, y, 1, &x);
+    if (!n) return NULL;
+    n->iarg[0] = g.planes;
+    cg_profile_end("adaptive_avg_pool2d", 0, t0);
     return y;
 }

@@ -52,6 +52,21 @@ run_expect 1 "missing.safetensors" "$TRAIN" --data d --epochs 1 --resume missing
 run_expect 1 "no/such/m.csv" "$TRAIN" --data d --epochs 1 --metrics no/such/m.csv
 "$TRAIN" --data d --epochs 1 --batch-size 32 --threads 2 --save no/such/ck.safetensors >out.txt 2>err.txt && fail "--save into a missing directory succeeded"
 grep -q "no/such/ck.safetensors" err.txt || fail "the --save error does not name the file: $(cat err.txt)"
+# Network specs: status 1, naming --net (or the spec's file) and the layer's position.
+run_expect 1 "char 15: unknown op 'lienar'" "$TRAIN" --data d --net 'conv2d(1,8,3) lienar(8,2)' --summary
+run_expect 1 "linear(9216,128) gets 12544 input features (input [N,64,14,14])" "$TRAIN" --data d --summary \
+  --net 'conv2d(1,32,3,padding=1) relu conv2d(32,64,3,padding=1) max_pool2d(2) flatten linear(9216,128)'
+run_expect 1 "--net @no/such.net" "$TRAIN" --data d --net @no/such.net
+printf 'flatten linear(784,10)\n# a comment\nlog_softmax\n' >small.net
+run_expect 0 "" "$TRAIN" --data d --net @small.net --summary
+grep -q '7850 parameters' out.txt || fail "--net @small.net --summary: $(cat out.txt)"
+# A file whose tensors do not fit --net names the tensor; a --net that differs from the spec saved
+# in a checkpoint is refused.
+run_expect 1 "tensor 'conv1.bias' that the model does not" "$EVAL" --data d --model zeros.safetensors --net @small.net
+"$TRAIN" --data d --epochs 1 --batch-size 32 --threads 2 --net @small.net --save small.safetensors >out.txt 2>err.txt \
+  || fail "training --net @small.net failed: $(cat err.txt)"
+run_expect 1 "differs from the net spec saved in small.safetensors" "$EVAL" --data d --model small.safetensors --net relu
+run_expect 0 "" "$EVAL" --data d --model small.safetensors
 # A checkpoint of all-zero weights evaluates (every image predicted as class 0).
 run_expect 0 "" "$EVAL" --data d --model zeros.safetensors --threads 2
 grep -qE '^Test: average loss: 2\.3026, accuracy: [0-9]+/32 \([0-9]+%\)$' out.txt || fail "zero model: $(head -n1 out.txt)"

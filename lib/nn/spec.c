@@ -1,0 +1,585 @@
+/* lib/nn/spec.c — networks from a one-line text spec (grammar and ops: include/cgrad/nn.h).
+ *
+ * Three passes over one flat array of layers, in source order (a residual is followed by its
+ * subtree; `end` is one past it):
+ *   1. parse: tokens into layers, each with its op and its arguments resolved against the op's
+ *      parameter table (positional, key=value, defaults, types and ranges);
+ *   2. check: the shape rule of every layer applied to one example's shape, parameter counts and
+ *      FLOPs, all in overflow-checked int64, before anything is allocated;
+ *   3. build: the modules, appended to Sequential/Residual containers under PyTorch's
+ *      nn.Sequential names.
+ * Every error names the 1-based character position of the layer (or token) at fault. */
+#include <errno.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "cg_internal.h"
+
+#define SPEC_MAX_DEPTH 8         /* residuals nested inside residuals */
+#define SPEC_MAX_NAME 32
+#define SPEC_MAX_INT (1 << 24)   /* largest integer argument (channels, features, kernel, ...) */
+#define SPEC_MAX_PARAMS ((int64_t)1 << 31)  /* parameter elements a net may have (8 GiB of floats) */
+#define MAX_ARGS 8
+
+/* ---- the op table -------------------------------------------------------- */
+typedef enum { P_INT, P_NUM, P_BOOL } ptype;
+typedef struct param {
+    const char *key;
+    ptype type;
+    bool required;
+    double def;          /* NAN: the value of the first argument (a pool's stride = kernel) */
+    double lo, hi;       /* inclusive range */
+} param;
+
+typedef enum {
+    OP_CONV2D, OP_LINEAR, OP_BATCH_NORM2D, OP_MAX_POOL2D, OP_AVG_POOL2D, OP_ADAPTIVE_AVG_POOL2D,
+    OP_DROPOUT, OP_DROPOUT2D, OP_LEAKY_RELU, OP_RELU, OP_SIGMOID, OP_TANH, OP_FLATTEN,
+    OP_LOG_SOFTMAX, OP_RESIDUAL, OP_COUNT
+} op_kind;
+
+typedef struct op_info { const char *name; int n_params; param params[MAX_ARGS]; } op_info;
+
+#define I_(k, req, d, lo, hi) { k, P_INT, req, d, lo, hi }
+#define N_(k, req, d, lo, hi) { k, P_NUM, req, d, lo, hi }
+#define B_(k, d) { k, P_BOOL, false, d, 0, 1 }
+#define POOL_PARAMS 3, { I_("kernel", true, 0, 1, SPEC_MAX_INT), I_("stride", false, NAN, 1, SPEC_MAX_INT), \
+                         I_("padding", false, 0, 0, SPEC_MAX_INT) }
+static const op_info ops[OP_COUNT] = {
+    [OP_CONV2D] = { "conv2d", 8, { I_("in", true, 0, 1, SPEC_MAX_INT), I_("out", true, 0, 1, SPEC_MAX_INT),
+                                   I_("kernel", true, 0, 1, SPEC_MAX_INT), I_("stride", false, 1, 1, SPEC_MAX_INT),
+                                   I_("padding", false, 0, 0, SPEC_MAX_INT), I_("dilation", false, 1, 1, SPEC_MAX_INT),
+                                   I_("groups", false, 1, 1, SPEC_MAX_INT), B_("bias", 1) } },
+    [OP_LINEAR] = { "linear", 3, { I_("in", true, 0, 1, SPEC_MAX_INT), I_("out", true, 0, 1, SPEC_MAX_INT),
+                                   B_("bias", 1) } },
+    [OP_BATCH_NORM2D] = { "batch_norm2d", 3, { I_("channels", true, 0, 1, SPEC_MAX_INT),
+                                               N_("eps", false, 1e-5, 1e-30, 1), N_("momentum", false, 0.1, 0, 1) } },
+    [OP_MAX_POOL2D] = { "max_pool2d", POOL_PARAMS },
+    [OP_AVG_POOL2D] = { "avg_pool2d", POOL_PARAMS },
+    [OP_ADAPTIVE_AVG_POOL2D] = { "adaptive_avg_pool2d", 1, { I_("output_size", true, 0, 1, SPEC_MAX_INT) } },
+    [OP_DROPOUT] = { "dropout", 1, { N_("p", true, 0, 0, 1) } },
+    [OP_DROPOUT2D] = { "dropout2d", 1, { N_("p", true, 0, 0, 1) } },
+    [OP_LEAKY_RELU] = { "leaky_relu", 1, { N_("negative_slope", false, 0.01, -1e30, 1e30) } },
+    [OP_RELU] = { "relu", 0, { { 0 } } },
+    [OP_SIGMOID] = { "sigmoid", 0, { { 0 } } },
+    [OP_TANH] = { "tanh", 0, { { 0 } } },
+    [OP_FLATTEN] = { "flatten", 0, { { 0 } } },
+    [OP_LOG_SOFTMAX] = { "log_softmax", 0, { { 0 } } },
+    [OP_RESIDUAL] = { "residual", 0, { { 0 } } },
+};
+#undef I_
+#undef N_
+#undef B_
+#undef POOL_PARAMS
+
+/* ---- parsing ------------------------------------------------------------- */
+typedef struct layer {
+    op_kind op;
+    int pos;                    /* 1-based char of the layer's first character (its name, if any) */
+    const char *text;           /* op(args) as written, for messages */
+    int text_len;
+    char name[SPEC_MAX_NAME + 1]; /* given name, or "" */
+    double v[MAX_ARGS];         /* resolved argument values (bools as 0/1) */
+    int64_t end;                /* one past this layer's subtree (residual), else index + 1 */
+} layer;
+
+typedef struct parser {
+    const char *s;
+    int64_t i, len;
+    layer *l;
+    int64_t n, cap;
+} parser;
+
+/* "net spec, char K: ..." for the 0-based offset at. */
+static cg_status perr(int64_t at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static cg_status perr(int64_t at, const char *fmt, ...) {
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return cg_error(CG_EINVAL, "net spec, char %lld: %s", (long long)(at + 1), msg);
+}
+
+static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+/* Skip whitespace and comments. */
+static void skip(parser *p) {
+    while (p->i < p->len) {
+        char c = p->s[p->i];
+        if (is_space(c)) p->i++;
+        else if (c == '#') while (p->i < p->len && p->s[p->i] != '\n') p->i++;
+        else break;
+    }
+}
+
+static int64_t ident_len(const parser *p, int64_t at) {
+    int64_t j = at;
+    if (j < p->len && is_alpha(p->s[j]))
+        while (j < p->len && (is_alpha(p->s[j]) || is_digit(p->s[j]))) j++;
+    return j - at;
+}
+
+static bool ident_is(const parser *p, int64_t at, int64_t n, const char *word) {
+    return (int64_t)strlen(word) == n && !strncmp(p->s + at, word, (size_t)n);
+}
+
+/* A value: true/false, an integer or a decimal. *is_int says which number it was. */
+static cg_status parse_value(parser *p, const char *key, double *v, bool *is_bool, bool *is_int) {
+    int64_t at = p->i, n = ident_len(p, at);
+    *is_bool = *is_int = false;
+    if (n) {
+        if (ident_is(p, at, n, "true") || ident_is(p, at, n, "false")) {
+            *v = p->s[at] == 't';
+            *is_bool = true;
+            p->i += n;
+            return CG_OK;
+        }
+        return perr(at, "%s: '%.*s' is not a value (integers, decimals, true or false)", key, (int)(n > 40 ? 40 : n), p->s + at);
+    }
+    int64_t j = at;
+    bool frac = false;
+    if (j < p->len && (p->s[j] == '-' || p->s[j] == '+')) j++;
+    int64_t digits = 0;
+    while (j < p->len && (is_digit(p->s[j]) || p->s[j] == '.')) { frac |= p->s[j] == '.'; digits += is_digit(p->s[j]); j++; }
+    if (digits && j < p->len && (p->s[j] == 'e' || p->s[j] == 'E')) {
+        int64_t k = j + 1;
+        if (k < p->len && (p->s[k] == '-' || p->s[k] == '+')) k++;
+        if (k < p->len && is_digit(p->s[k])) {
+            frac = true;
+            j = k;
+            while (j < p->len && is_digit(p->s[j])) j++;
+        }
+    }
+    if (!digits) return perr(at, "%s: expected a value (integers, decimals, true or false)", key);
+    char buf[64];
+    if (j - at >= (int64_t)sizeof buf) return perr(at, "%s: number '%.20s...' is too long", key, p->s + at);
+    memcpy(buf, p->s + at, (size_t)(j - at));
+    buf[j - at] = '\0';
+    char *end;
+    errno = 0;
+    if (frac) *v = strtod(buf, &end);
+    else { long long iv = strtoll(buf, &end, 10); *v = (double)iv; }
+    if (*end || errno || !isfinite(*v)) return perr(at, "%s: '%s' is not a number in range", key, buf);
+    *is_int = !frac;
+    p->i = j;
+    return CG_OK;
+}
+
+/* Defaults for the arguments not given; a missing required one is an error at char `at`. */
+static cg_status resolve_defaults(layer *L, const bool *given, int64_t at) {
+    const op_info *op = &ops[L->op];
+    for (int k = 0; k < op->n_params; k++) {
+        if (given[k]) continue;
+        const param *pr = &op->params[k];
+        if (pr->required) return perr(at, "%s: missing argument '%s'", op->name, pr->key);
+        L->v[k] = isnan(pr->def) ? L->v[0] : pr->def;
+    }
+    return CG_OK;
+}
+
+/* Arguments after '(' of op: positional first, then key=value; resolves defaults and checks types
+ * and ranges into L->v. Leaves p->i after ')'. */
+static cg_status parse_args(parser *p, layer *L, int64_t open_at) {
+    const op_info *op = &ops[L->op];
+    bool given[MAX_ARGS] = { false };
+    bool keyed = false;
+    int npos = 0;
+    cg_status s;
+    skip(p);
+    if (p->i < p->len && p->s[p->i] == ')') { p->i++; goto resolve; }
+    for (;;) {
+        skip(p);
+        int64_t at = p->i, n = ident_len(p, at);
+        int k = -1;
+        if (n && p->i + n < p->len) {       /* key=value? */
+            int64_t j = at + n;
+            while (j < p->len && is_space(p->s[j])) j++;
+            if (j < p->len && p->s[j] == '=') {
+                for (int q = 0; q < op->n_params; q++)
+                    if (ident_is(p, at, n, op->params[q].key)) k = q;
+                if (k < 0) return perr(at, "%s has no argument '%.*s'", op->name, (int)(n > 40 ? 40 : n), p->s + at);
+                if (given[k]) return perr(at, "%s: argument '%s' is given twice", op->name, op->params[k].key);
+                keyed = true;
+                p->i = j + 1;
+                skip(p);
+            }
+        }
+        if (k < 0) {
+            if (keyed) return perr(at, "%s: a positional argument after key=value arguments", op->name);
+            if (npos >= op->n_params)
+                return perr(at, "%s takes %d argument%s, got more", op->name, op->n_params, op->n_params == 1 ? "" : "s");
+            k = npos++;
+        }
+        const param *pr = &op->params[k];
+        double v = 0;
+        bool is_bool, is_int;
+        int64_t vat = p->i;
+        if ((s = parse_value(p, pr->key, &v, &is_bool, &is_int))) return s;
+        if (pr->type == P_BOOL && !is_bool) return perr(vat, "%s: %s must be true or false", op->name, pr->key);
+        if (pr->type != P_BOOL && is_bool) return perr(vat, "%s: %s must be a number, not true/false", op->name, pr->key);
+        if (pr->type == P_INT && !is_int) return perr(vat, "%s: %s must be an integer", op->name, pr->key);
+        if (!(v >= pr->lo && v <= pr->hi))
+            return perr(vat, "%s: %s = %g is outside [%g, %g]", op->name, pr->key, v, pr->lo, pr->hi);
+        L->v[k] = v;
+        given[k] = true;
+        skip(p);
+        if (p->i >= p->len) return perr(open_at, "%s: '(' is never closed", op->name);
+        if (p->s[p->i] == ',') { p->i++; continue; }
+        if (p->s[p->i] == ')') { p->i++; break; }
+        return perr(p->i, "%s: expected ',' or ')' after an argument", op->name);
+    }
+resolve:
+    return resolve_defaults(L, given, open_at);
+}
+
+static layer *push(parser *p) {
+    if (p->n == p->cap) {
+        int64_t cap = p->cap ? 2 * p->cap : 16;
+        layer *nl = cg_malloc((size_t)cap * sizeof *nl);
+        if (!nl) return NULL;
+        if (p->n) memcpy(nl, p->l, (size_t)p->n * sizeof *nl);
+        cg_free(p->l);
+        p->l = nl;
+        p->cap = cap;
+    }
+    layer *L = &p->l[p->n++];
+    memset(L, 0, sizeof *L);
+    return L;
+}
+
+/* Layers until the end (depth 0) or the ')' closing a residual (depth > 0, left unconsumed). */
+static cg_status parse_list(parser *p, int depth, int64_t open_at) {
+    cg_status s;
+    for (;;) {
+        skip(p);
+        if (p->i >= p->len) {
+            if (depth) return perr(open_at, "residual: '(' is never closed");
+            return CG_OK;
+        }
+        if (p->s[p->i] == ')') {
+            if (!depth) return perr(p->i, "')' closes nothing");
+            return CG_OK;
+        }
+        int64_t at = p->i, n = ident_len(p, at);
+        if (!n) return perr(at, "expected a layer (an op name such as conv2d or relu), got '%c'", p->s[at]);
+        int64_t idx = p->n;
+        layer *L = push(p);
+        if (!L) return CG_ENOMEM;
+        L->pos = (int)(at < INT32_MAX ? at : INT32_MAX);
+        p->i += n;
+        if (p->i < p->len && p->s[p->i] == '=') {   /* name=op */
+            if (n > SPEC_MAX_NAME) return perr(at, "layer name '%.32s...' is longer than %d characters", p->s + at, SPEC_MAX_NAME);
+            memcpy(L->name, p->s + at, (size_t)n);
+            L->name[n] = '\0';
+            p->i++;
+            at = p->i;
+            n = ident_len(p, at);
+            if (!n) return perr(at, "expected an op after '%s='", L->name);
+            p->i += n;
+        }
+        int k = 0;
+        while (k < OP_COUNT && !ident_is(p, at, n, ops[k].name)) k++;
+        if (k == OP_COUNT) return perr(at, "unknown op '%.*s'", (int)(n > 40 ? 40 : n), p->s + at);
+        L->op = (op_kind)k;
+        L->text = p->s + at;
+        if (p->i < p->len && p->s[p->i] == '(') {
+            int64_t open = p->i++;
+            if (L->op == OP_RESIDUAL) {
+                if (depth + 1 > SPEC_MAX_DEPTH) return perr(at, "residuals nest deeper than %d", SPEC_MAX_DEPTH);
+                if ((s = parse_list(p, depth + 1, open))) return s;
+                p->i++;   /* the ')' */
+                if (p->n == idx + 1) return perr(at, "residual() holds no layers");
+            } else if ((s = parse_args(p, &p->l[idx], open))) {
+                return s;
+            }
+        } else if (L->op == OP_RESIDUAL) {
+            return perr(at, "residual needs its layers in parentheses: residual(...)");
+        } else if ((s = resolve_defaults(L, (bool[MAX_ARGS]){ false }, at))) {   /* no parentheses */
+            return s;
+        }
+        L = &p->l[idx];   /* push() may have moved the array */
+        int64_t tl = p->i - (L->text - p->s);
+        L->text_len = (int)(tl > 60 ? 60 : tl);
+        L->end = p->n;
+        if (p->i < p->len && !is_space(p->s[p->i]) && p->s[p->i] != '#' && p->s[p->i] != ')')
+            return perr(p->i, "expected whitespace between layers, got '%c'", p->s[p->i]);
+    }
+}
+
+/* ---- shapes, parameters, FLOPs ------------------------------------------ */
+typedef struct shape { int nd; int64_t d[CG_MAX_DIMS]; } shape;
+
+static const char *shape_n(char *buf, size_t n, const shape *s) {   /* "[N,64,12,12]" */
+    size_t k = (size_t)snprintf(buf, n, "[N");
+    for (int i = 0; i < s->nd && k < n; i++) k += (size_t)snprintf(buf + k, n - k, ",%lld", (long long)s->d[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+    return buf;
+}
+
+static bool numel_of(const shape *s, int64_t *out) {
+    int64_t m = 1;
+    for (int i = 0; i < s->nd; i++)
+        if (__builtin_mul_overflow(m, s->d[i], &m)) return false;
+    *out = m;
+    return true;
+}
+
+typedef struct checker {
+    const parser *p;
+    cg_net_row *rows;   /* one per layer, or NULL */
+    int64_t params;
+    double flops;
+} checker;
+
+/* "net spec, char K: <layer as written> <message>". */
+static cg_status lerr(const layer *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static cg_status lerr(const layer *L, const char *fmt, ...) {
+    char msg[360];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return cg_error(CG_ESHAPE, "net spec, char %d: %.*s %s", L->pos + 1, L->text_len, L->text, msg);
+}
+
+/* Output size of a window of k (dilated extent e) over n with padding pad and stride st. */
+static int64_t window_out(int64_t n, int64_t pad, int64_t e, int64_t st) { return (n + 2 * pad - e) / st + 1; }
+
+/* Layers [lo, hi) of one sequence, starting from shape *s (updated); prefix: the dotted name of
+ * the enclosing residual ("" at top level). */
+static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const char *prefix, int depth) {
+    char b1[160], b2[160];
+    int64_t pos = 0;
+    shape flat_from = { 0 }, flat_in = { 0 };   /* a flatten's input, for the next layer's messages */
+    for (int64_t i = lo; i < hi; i = c->p->l[i].end, pos++, flat_from = flat_in, flat_in = (shape){ 0 }) {
+        const layer *L = &c->p->l[i];
+        const double *v = L->v;
+        for (int64_t j = lo; j < i; j = c->p->l[j].end)
+            if (L->name[0] && !strcmp(c->p->l[j].name, L->name))
+                return perr(L->pos, "layer name '%s' is used twice", L->name);
+        cg_net_row row = { .depth = depth };
+        snprintf(row.name, sizeof row.name, "%s%s%s", prefix, *prefix ? "." : "", L->name);
+        if (!L->name[0]) snprintf(row.name + strlen(row.name), sizeof row.name - strlen(row.name), "%lld", (long long)pos);
+        snprintf(row.op, sizeof row.op, "%s", ops[L->op].name);
+        int64_t np = 0;
+        double fl = 0;
+        shape in = *s;
+        int64_t numel;
+        if (!numel_of(&in, &numel)) return lerr(L, "gets an input too large to count (%s)", shape_n(b1, sizeof b1, &in));
+        switch (L->op) {
+        case OP_CONV2D: case OP_MAX_POOL2D: case OP_AVG_POOL2D: case OP_ADAPTIVE_AVG_POOL2D: case OP_BATCH_NORM2D:
+            if (in.nd != 3)
+                return lerr(L, "needs [N,C,H,W] input, gets %s", shape_n(b1, sizeof b1, &in));
+            break;
+        default: break;
+        }
+        switch (L->op) {
+        case OP_CONV2D: {
+            int64_t ic = (int64_t)v[0], oc = (int64_t)v[1], k = (int64_t)v[2], st = (int64_t)v[3], pad = (int64_t)v[4];
+            int64_t dil = (int64_t)v[5], g = (int64_t)v[6];
+            if (in.d[0] != ic)
+                return lerr(L, "expects %lld input channels, gets %lld (input %s)", (long long)ic,
+                            (long long)in.d[0], shape_n(b1, sizeof b1, &in));
+            if (ic % g || oc % g)
+                return lerr(L, "channels in %lld and out %lld must both be divisible by groups %lld",
+                            (long long)ic, (long long)oc, (long long)g);
+            int64_t e = dil * (k - 1) + 1;
+            if (e > in.d[1] + 2 * pad || e > in.d[2] + 2 * pad)
+                return lerr(L, "kernel %lld (dilated %lld) is larger than the padded input %lldx%lld (input %s)",
+                            (long long)k, (long long)e, (long long)(in.d[1] + 2 * pad), (long long)(in.d[2] + 2 * pad),
+                            shape_n(b1, sizeof b1, &in));
+            *s = (shape){ 3, { oc, window_out(in.d[1], pad, e, st), window_out(in.d[2], pad, e, st) } };
+            int64_t w, b = v[7] != 0 ? oc : 0, outn;
+            if (__builtin_mul_overflow(oc, ic / g * k * k, &w) || __builtin_add_overflow(w, b, &np) || !numel_of(s, &outn))
+                return lerr(L, "is too large to count");
+            fl = 2.0 * (double)outn * (double)(ic / g * k * k);
+            break;
+        }
+        case OP_LINEAR: {
+            int64_t fi = (int64_t)v[0], fo = (int64_t)v[1];
+            if (in.nd != 1) {
+                return lerr(L, "needs [N,features] input, gets %s (put flatten before it)", shape_n(b1, sizeof b1, &in));
+            }
+            if (in.d[0] != fi)
+                return lerr(L, "gets %lld input features (input %s)", (long long)in.d[0],
+                            shape_n(b1, sizeof b1, flat_from.nd ? &flat_from : &in));
+            *s = (shape){ 1, { fo } };
+            int64_t w;
+            if (__builtin_mul_overflow(fi, fo, &w) || __builtin_add_overflow(w, v[2] != 0 ? fo : 0, &np))
+                return lerr(L, "is too large to count");
+            fl = 2.0 * (double)fi * (double)fo;
+            break;
+        }
+        case OP_BATCH_NORM2D:
+            if (in.d[0] != (int64_t)v[0])
+                return lerr(L, "expects %lld channels, gets %lld (input %s)", (long long)v[0], (long long)in.d[0],
+                            shape_n(b1, sizeof b1, &in));
+            np = 2 * (int64_t)v[0];
+            break;
+        case OP_MAX_POOL2D: case OP_AVG_POOL2D: {
+            int64_t k = (int64_t)v[0], st = (int64_t)v[1], pad = (int64_t)v[2];
+            if (2 * pad > k) return lerr(L, "padding %lld must be at most half the kernel %lld", (long long)pad, (long long)k);
+            if (k > in.d[1] + 2 * pad || k > in.d[2] + 2 * pad)
+                return lerr(L, "kernel %lld is larger than the padded input %lldx%lld (input %s)", (long long)k,
+                            (long long)(in.d[1] + 2 * pad), (long long)(in.d[2] + 2 * pad), shape_n(b1, sizeof b1, &in));
+            *s = (shape){ 3, { in.d[0], window_out(in.d[1], pad, k, st), window_out(in.d[2], pad, k, st) } };
+            break;
+        }
+        case OP_ADAPTIVE_AVG_POOL2D: {
+            int64_t o = (int64_t)v[0];
+            if (o > in.d[1] || o > in.d[2])
+                return lerr(L, "output %lldx%lld is larger than its input %s", (long long)o, (long long)o,
+                            shape_n(b1, sizeof b1, &in));
+            *s = (shape){ 3, { in.d[0], o, o } };
+            break;
+        }
+        case OP_DROPOUT2D:
+            if (in.nd < 1 || in.nd > 3)
+                return lerr(L, "needs [N,C,H,W], [N,C,L] or [N,F] input, gets %s", shape_n(b1, sizeof b1, &in));
+            break;
+        case OP_FLATTEN:
+            *s = (shape){ 1, { numel } };
+            flat_in = in;
+            break;
+        case OP_LOG_SOFTMAX:
+            if (in.nd < 1) return lerr(L, "needs a dim 1, gets %s", shape_n(b1, sizeof b1, &in));
+            break;
+        case OP_RESIDUAL: {
+            cg_status st = check_list(c, i + 1, L->end, s, row.name, depth + 1);
+            if (st) return st;
+            bool same = s->nd == in.nd;
+            for (int d = 0; same && d < in.nd; d++) same = s->d[d] == in.d[d];
+            if (!same)
+                return lerr(L, "changes the shape %s to %s, but x + layers(x) needs them equal",
+                            shape_n(b1, sizeof b1, &in), shape_n(b2, sizeof b2, s));
+            fl = (double)numel;   /* the add */
+            break;
+        }
+        default: break;   /* elementwise and dropout: the shape stays */
+        }
+        if (__builtin_add_overflow(c->params, np, &c->params) || c->params > SPEC_MAX_PARAMS)
+            return lerr(L, "brings the net over %lld parameters, more than cgrad builds", (long long)SPEC_MAX_PARAMS);
+        c->flops += fl;
+        row.ndim = s->nd;
+        memcpy(row.shape, s->d, sizeof row.shape);
+        row.params = np;
+        row.flops = fl;
+        if (c->rows) c->rows[i] = row;
+    }
+    return CG_OK;
+}
+
+/* ---- building ------------------------------------------------------------ */
+static cg_module *build_layer(const layer *L) {
+    const double *v = L->v;
+    switch (L->op) {
+    case OP_CONV2D: {
+        int64_t st = (int64_t)v[3], pad = (int64_t)v[4], dil = (int64_t)v[5];
+        cg_conv2d_params p = { .stride = { st, st }, .padding = { pad, pad }, .dilation = { dil, dil }, .groups = (int64_t)v[6] };
+        return cg_conv2d_new((int64_t)v[0], (int64_t)v[1], (int64_t)v[2], &p, v[7] != 0);
+    }
+    case OP_LINEAR: return cg_linear_new((int64_t)v[0], (int64_t)v[1], v[2] != 0);
+    case OP_BATCH_NORM2D: return cg_batch_norm2d_new((int64_t)v[0], (float)v[1], (float)v[2]);
+    case OP_MAX_POOL2D: case OP_AVG_POOL2D: {
+        int64_t k = (int64_t)v[0], st = (int64_t)v[1], pad = (int64_t)v[2];
+        cg_pool2d_params p = { .kernel = { k, k }, .stride = { st, st }, .padding = { pad, pad } };
+        return L->op == OP_MAX_POOL2D ? cg_max_pool2d_new_p(&p) : cg_avg_pool2d_new(&p);
+    }
+    case OP_ADAPTIVE_AVG_POOL2D: return cg_adaptive_avg_pool2d_new((int64_t)v[0], (int64_t)v[0]);
+    case OP_DROPOUT: return cg_dropout_new((float)v[0]);
+    case OP_DROPOUT2D: return cg_dropout2d_new((float)v[0]);
+    case OP_LEAKY_RELU: return cg_leaky_relu_new((float)v[0]);
+    case OP_RELU: return cg_relu_new();
+    case OP_SIGMOID: return cg_sigmoid_new();
+    case OP_TANH: return cg_tanh_new();
+    case OP_FLATTEN: return cg_flatten_new();
+    case OP_LOG_SOFTMAX: return cg_log_softmax_new(1);
+    case OP_RESIDUAL: return cg_residual_new();
+    case OP_COUNT: break;
+    }
+    return NULL;
+}
+
+static cg_status build_list(const parser *p, int64_t lo, int64_t hi, cg_module *seq) {
+    for (int64_t i = lo; i < hi; i = p->l[i].end) {
+        const layer *L = &p->l[i];
+        cg_module *m = build_layer(L);
+        if (m && L->op == OP_RESIDUAL && build_list(p, i + 1, L->end, m) != CG_OK) {
+            cg_module_free(m);
+            return CG_ENOMEM;
+        }
+        if (!cg_sequential_append(seq, L->name[0] ? L->name : NULL, m)) {
+            char why[400];   /* copied: cg_error writes the buffer cg_last_error reads */
+            snprintf(why, sizeof why, "%s", cg_last_error());
+            return cg_error(CG_ENOMEM, "net spec, char %d: %.*s could not be built: %s", L->pos + 1, L->text_len, L->text, why);
+        }
+    }
+    return CG_OK;
+}
+
+/* ---- the entry points ---------------------------------------------------- */
+static cg_status parse_and_check(const char *spec, int ndim, const int64_t *example, parser *p, cg_net_info *info) {
+    if (info) *info = (cg_net_info){ 0 };
+    if (!spec) return cg_error(CG_EINVAL, "net spec is NULL");
+    if (ndim < 1 || ndim >= CG_MAX_DIMS || !example)
+        return cg_error(CG_EINVAL, "net spec: the example shape needs 1 to %d dims (the batch dim left out), got %d",
+                        CG_MAX_DIMS - 1, ndim);
+    shape s = { ndim, { 0 } };
+    for (int d = 0; d < ndim; d++) {
+        if (example[d] <= 0) return cg_error(CG_EINVAL, "net spec: example shape dim %d is %lld, must be positive", d, (long long)example[d]);
+        s.d[d] = example[d];
+    }
+    *p = (parser){ .s = spec, .len = (int64_t)strlen(spec) };
+    cg_status st = parse_list(p, 0, 0);
+    if (st) return st;
+    if (!p->n) return cg_error(CG_EINVAL, "net spec is empty: it names no layer");
+    checker c = { .p = p };
+    if (info && !(c.rows = cg_calloc((size_t)p->n, sizeof *c.rows))) return CG_ENOMEM;
+    if ((st = check_list(&c, 0, p->n, &s, "", 0))) { cg_free(c.rows); return st; }
+    if (info) *info = (cg_net_info){ c.rows, p->n, c.params, c.flops };
+    return CG_OK;
+}
+
+cg_status cg_net_check_spec(const char *spec, int ndim, const int64_t *example_shape, cg_net_info *info) {
+    parser p;
+    cg_status st = parse_and_check(spec, ndim, example_shape, &p, info);
+    cg_free(p.l);
+    return st;
+}
+
+cg_module *cg_net_from_spec(const char *spec, int ndim, const int64_t *example_shape, cg_net_info *info) {
+    parser p = { 0 };
+    cg_module *net = NULL;
+    if (parse_and_check(spec, ndim, example_shape, &p, info) == CG_OK && (net = cg_sequential_new()) &&
+        build_list(&p, 0, p.n, net) != CG_OK) {
+        cg_module_free(net);
+        net = NULL;
+    }
+    if (!net && info) cg_net_info_free(info);
+    cg_free(p.l);
+    return net;
+}
+
+void cg_net_info_free(cg_net_info *info) {
+    if (!info) return;
+    cg_free(info->rows);
+    *info = (cg_net_info){ 0 };
+}
+
+void cg_net_info_fprint(FILE *f, const cg_net_info *info) {
+    if (!f || !info) return;
+    fprintf(f, "  %-20s %-20s %-18s %12s\n", "layer", "op", "output", "parameters");
+    for (int64_t i = 0; i < info->n; i++) {
+        const cg_net_row *r = &info->rows[i];
+        char sh[160], nm[64];
+        shape s = { r->ndim, { 0 } };
+        memcpy(s.d, r->shape, sizeof s.d);
+        snprintf(nm, sizeof nm, "%*s%s", 2 * r->depth, "", r->name);
+        fprintf(f, "  %-20s %-20s %-18s %12lld\n", nm, r->op, shape_n(sh, sizeof sh, &s), (long long)r->params);
+    }
+    fprintf(f, "  %lld parameters (%.2f MiB as float32), %.2f MFLOP per example forward (conv, linear, residual adds)\n",
+            (long long)info->params, (double)info->params * 4.0 / 1048576.0, info->flops / 1e6);
+}
