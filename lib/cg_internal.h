@@ -120,8 +120,19 @@ uint64_t cg_rng_bits(uint64_t seed, uint64_t counter);
 static inline float cg_rng_u01(uint64_t bits) { return (float)(bits >> 40) * (1.0f / 16777216.0f); }
 uint64_t cg_rng_seed(void);
 
-/* ---- BLAS ---------------------------------------------------------------- */
+/* ---- BLAS (lib/core/blas.c) --------------------------------------------- */
 void cg_blas_set_threads(int n);
+/* Chooses OpenBLAS's kernel for this CPU once per process (see blas.c); every GEMM entry calls it. */
+void cg_blas_init(void);
+typedef struct cg_cpu_features { bool fma, avx2, avx512f, avx512dq, avx512bw, avx512vl; } cg_cpu_features;
+cg_cpu_features cg_cpu_detect(void);   /* CPUID, with the OS's saving of YMM/ZMM state */
+/* The OpenBLAS core for these features ("SkylakeX", "Haswell"), or NULL: leave OpenBLAS's choice. */
+const char *cg_blas_core_for(const cg_cpu_features *f);
+/* The one GEMM entry: row-major C[m,n] = alpha op(A) op(B) + beta C. Sizes must fit BLAS's int,
+ * which ops check when they plan (cg_gemm_check names the op); cg_gemm asserts it. */
+cg_status cg_gemm_check(const char *op, int64_t m, int64_t n, int64_t k);
+void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+             const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
 
 

@@ -36,7 +36,6 @@
  * Workspace: one grow-only buffer of the calling thread: threads x (cols + dcols [+ masked dy])
  * + chunks x (dW [+ db]);
  * bench-conv reports its size (seed conv2: 3.1 MiB). After the first step it allocates nothing. */
-#include <cblas.h>
 #include <omp.h>
 #include "cg_internal.h"
 #include "im2col.h"
@@ -258,7 +257,8 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     pl->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
     pl->relu = false;
     pl->pool2 = false;
-    return CG_OK;
+    /* Per image and group: [OC/g, C/g*KH*KW] x [C/g*KH*KW, OH*OW]. */
+    return cg_gemm_check("conv2d", pl->ocg, g->oh * g->ow, pl->cg * g->kh * g->kw);
 }
 
 static int64_t fwd_block_bytes = 1 << 30;
@@ -336,9 +336,8 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
                 const float *cn = xn;
                 if (!pl->direct) { im2col_rows(cols, xn, g, oh0, oh1, false); cn = cols; }
                 for (int64_t gi = 0; gi < pl->groups; gi++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl->ocg, (int)nb, (int)ck, 1.0f,
-                                w + gi * pl->ocg * ck, (int)ck, cn + gi * ck * nb, (int)nb, 0.0f,
-                                yn + gi * pl->ocg * ohw + oh0 * g->ow, (int)ohw);
+                    cg_gemm(false, false, pl->ocg, nb, ck, 1.0f, w + gi * pl->ocg * ck, ck, cn + gi * ck * nb, nb,
+                            0.0f, yn + gi * pl->ocg * ohw + oh0 * g->ow, ohw);
             }
         }
         /* Epilogue on the image's output while it is in cache: + bias, then ReLU if fused. */
@@ -395,9 +394,8 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
             const float *cn = xn;
             if (!pl->direct) { cg_im2col(cols, xn, g, false); cn = cols; }
             for (int64_t gi = 0; gi < pl->groups; gi++)  /* dW_g[OCg, ck] += dy_g[OCg, ohw] · cols_gᵀ */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pl->ocg, (int)ck, (int)ohw, 1.0f,
-                            dyn + gi * pl->ocg * ohw, (int)ohw, cn + gi * ck * ohw, (int)ohw, 1.0f,
-                            dw + gi * pl->ocg * ck, (int)ck);
+                cg_gemm(false, true, pl->ocg, ck, ohw, 1.0f, dyn + gi * pl->ocg * ohw, ohw, cn + gi * ck * ohw, ohw,
+                        1.0f, dw + gi * pl->ocg * ck, ck);
         }
         if (dx) {
             float *dxn = dx + n * g->c * hw;
@@ -405,9 +403,8 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
             float *dst = pl->direct ? dxn : dcols;
             float beta = pl->direct ? 1.0f : 0.0f;
             for (int64_t gi = 0; gi < pl->groups; gi++)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ck, (int)ohw, (int)pl->ocg, 1.0f,
-                            w + gi * pl->ocg * ck, (int)ck, dyn + gi * pl->ocg * ohw, (int)ohw, beta,
-                            dst + gi * ck * ohw, (int)ohw);
+                cg_gemm(true, false, ck, ohw, pl->ocg, 1.0f, w + gi * pl->ocg * ck, ck, dyn + gi * pl->ocg * ohw, ohw,
+                        beta, dst + gi * ck * ohw, ohw);
             if (!pl->direct) cg_col2im_add(dxn, dcols, g, false);
         }
     }

@@ -1,10 +1,9 @@
-/* lib/ops/linear.c — y = x · wᵀ + b by cblas_sgemm.
+/* lib/ops/linear.c — y = x · wᵀ + b by one GEMM (cg_gemm).
  *
  * Shape rule: x[..., in] (N = all leading dims together, one row if x is 1-d), w[out, in],
  * b[out] or NULL -> y[..., out].
  * Backward: dx[N,in] += dy[N,out] · w;  dw[out,in] += dyᵀ · x;  db[out] += column sums of dy.
  * Each sgemm owns its whole output, so nothing races. */
-#include <cblas.h>
 #include "cg_internal.h"
 
 /* y[N,out] = x[N,in] · w[out,in]ᵀ + b[out] */
@@ -18,8 +17,7 @@ static void linear_forward(float *restrict y, const float *restrict x, const flo
         memset(y, 0, (size_t)(N * out) * sizeof(float));
     }
     if (in == 0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)out, (int)in, 1.0f,
-                x, (int)in, w, (int)in, 1.0f, y, (int)out);
+    cg_gemm(false, true, N, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
 }
 
 /* db[out] += sum_i dy[i, o] — parallel over o */
@@ -42,16 +40,14 @@ static cg_status linear_backward(cg_node *n) {
         float *dx = cg_grad_data_fresh(x, &fresh);
         if (!dx) return CG_ENOMEM;
         if (work)  /* dx[N,in] += dy[N,out] · w[out,in] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)in, (int)out, 1.0f,
-                        dy, (int)out, w->data, (int)in, fresh ? 0.0f : 1.0f, dx, (int)in);
+            cg_gemm(false, false, N, in, out, 1.0f, dy, out, w->data, in, fresh ? 0.0f : 1.0f, dx, in);
         else if (fresh) memset(dx, 0, (size_t)(N * in) * sizeof(float));
     }
     if (cg_requires_grad(w)) {
         float *dw = cg_grad_data(w);
         if (!dw) return CG_ENOMEM;
         if (work)  /* dw[out,in] += dy[N,out]ᵀ · x[N,in] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in, (int)N, 1.0f,
-                        dy, (int)out, x->data, (int)in, 1.0f, dw, (int)in);
+            cg_gemm(true, false, out, in, N, 1.0f, dy, out, x->data, in, 1.0f, dw, in);
     }
     if (cg_requires_grad(b)) {
         float *db = cg_grad_data(b);
@@ -80,8 +76,7 @@ cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
                        cg_shape_str(s1, sizeof s1, b->ndim, b->shape));
     int64_t N = in ? x->numel / in : 1;
     if (!in) { N = 1; for (int i = 0; i < x->ndim - 1; i++) N *= x->shape[i]; }
-    if (N > INT32_MAX || in > INT32_MAX || out > INT32_MAX)
-        return CG_FAIL(CG_ESHAPE, "linear: sizes beyond BLAS's int range");
+    if (cg_gemm_check("linear", N, out, in) != CG_OK) return NULL;
     int64_t shape[CG_MAX_DIMS];
     for (int i = 0; i < x->ndim - 1; i++) shape[i] = x->shape[i];
     shape[x->ndim - 1] = out;

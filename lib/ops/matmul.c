@@ -1,8 +1,7 @@
-/* lib/ops/matmul.c — y = a · b through cblas_sgemm.
+/* lib/ops/matmul.c — y = a · b through one GEMM (cg_gemm).
  * Shape rule: a[M,K] x b[K,N] -> y[M,N]; both inputs 2-d with matching inner sizes.
  * Backward: da[M,K] += dy[M,N] · bᵀ, db[K,N] += aᵀ · dy, each one sgemm with beta = 1 that
  * accumulates straight into the grad buffer (no temporary). */
-#include <cblas.h>
 #include "cg_internal.h"
 
 static cg_status matmul_backward(cg_node *n) {
@@ -18,15 +17,13 @@ static cg_status matmul_backward(cg_node *n) {
         float *da = cg_grad_data(a);
         if (!da) return CG_ENOMEM;
         /* da[M,K] += dy[M,N] · b[K,N]ᵀ */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)K, (int)N,
-                    1.0f, dy, (int)N, b->data, (int)N, 1.0f, da, (int)K);
+        cg_gemm(false, true, M, K, N, 1.0f, dy, N, b->data, N, 1.0f, da, K);
     }
     if (cg_requires_grad(b)) {
         float *db = cg_grad_data(b);
         if (!db) return CG_ENOMEM;
         /* db[K,N] += a[M,K]ᵀ · dy[M,N] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)N, (int)M,
-                    1.0f, a->data, (int)K, dy, (int)N, 1.0f, db, (int)N);
+        cg_gemm(true, false, K, N, M, 1.0f, a->data, K, dy, N, 1.0f, db, N);
     }
     return CG_OK;
 }
@@ -46,14 +43,12 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
         return CG_FAIL(CG_ESHAPE, "matmul: a %s and b %s do not fit (a's dim 1 is %lld, b's dim 0 is %lld)",
                        cg_shape_str(s1, sizeof s1, a->ndim, a->shape),
                        cg_shape_str(s2, sizeof s2, b->ndim, b->shape), (long long)K, (long long)b->shape[0]);
-    if (M > INT32_MAX || K > INT32_MAX || N > INT32_MAX)
-        return CG_FAIL(CG_ESHAPE, "matmul: a dim exceeds BLAS's int range");
+    if (cg_gemm_check("matmul", M, N, K) != CG_OK) return NULL;
     cg_tensor *y = cg_tape_tensor(2, (int64_t[]){ M, N });
     if (!y) return NULL;
     if (M && N && K) {
         /* y[M,N] = a[M,K] · b[K,N] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K,
-                    1.0f, a->data, (int)K, b->data, (int)N, 0.0f, y->data, (int)N);
+        cg_gemm(false, false, M, N, K, 1.0f, a->data, K, b->data, N, 0.0f, y->data, N);
     } else if (y->numel) {
         memset(y->data, 0, (size_t)y->numel * sizeof(float));  /* empty sum: zeros */
     }

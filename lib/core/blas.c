@@ -1,0 +1,195 @@
+/* lib/core/blas.c — the library's one GEMM entry (cg_gemm), BLAS thread control, and the choice
+ * of OpenBLAS's kernel ("core") for this CPU.
+ *
+ * Kernel choice. Debian's OpenBLAS 0.3.21 picks its kernels from the CPU model at load time, and
+ * on CPUs newer than it knows (Intel family 6 model 207, say) it falls back to Prescott (SSE3),
+ * 4-5x slower than its AVX-512 kernels. Before the first GEMM, once per process:
+ *   1. OPENBLAS_CORETYPE set in the environment: respected, nothing changes (some machines set it
+ *      on purpose, on CPUs where other kernels compute wrong results).
+ *   2. CG_BLAS_CORE=keep: OpenBLAS's own choice stays; CG_BLAS_CORE=NAME: that core.
+ *   3. Otherwise the core for the CPU's features (cg_blas_core_for): AVX-512 F/BW/DQ/VL with the
+ *      OS saving ZMM state -> SkylakeX; AVX2 + FMA -> Haswell; else OpenBLAS's choice. A pick of
+ *      OpenBLAS's that already runs such kernels (Cooperlake for SkylakeX; Zen for Haswell) stays.
+ * A switch goes through OpenBLAS's gotoblas_dynamic_quit/_init, which re-read OPENBLAS_CORETYPE
+ * (set for the call, then restored). A small sgemm is then checked against a plain loop; on a
+ * mismatch OpenBLAS's own choice comes back. Other BLAS libraries: nothing to choose.
+ *
+ * Threads: cg_set_num_threads (lib/core/threads.c) sets the BLAS's count here too, through
+ * OpenBLAS's or BLIS's setter when the linked library has one (declared weak, so any CBLAS
+ * links). */
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include "cg_internal.h"
+
+extern void openblas_set_num_threads(int n) __attribute__((weak));
+extern char *openblas_get_corename(void) __attribute__((weak));
+extern char *openblas_get_config(void) __attribute__((weak));
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+extern void bli_thread_set_num_threads(long n) __attribute__((weak));
+
+/* ---- the CPU's features -------------------------------------------------- */
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+static uint64_t xgetbv0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+cg_cpu_features cg_cpu_detect(void) {
+    cg_cpu_features f = { 0 };
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+    const bool osxsave = c & bit_OSXSAVE, fma = c & bit_FMA, avx = c & bit_AVX;
+    if (!osxsave || !avx) return f;
+    const uint64_t xcr0 = xgetbv0();
+    const bool ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xe6) == 0xe6;  /* SSE+AVX; + opmask, ZMM */
+    if (!ymm || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
+    f.fma = fma;
+    f.avx2 = b & bit_AVX2;
+    if (zmm) {
+        f.avx512f = b & bit_AVX512F;
+        f.avx512dq = b & bit_AVX512DQ;
+        f.avx512bw = b & bit_AVX512BW;
+        f.avx512vl = b & bit_AVX512VL;
+    }
+    return f;
+}
+#else
+cg_cpu_features cg_cpu_detect(void) { return (cg_cpu_features){ 0 }; }
+#endif
+
+const char *cg_blas_core_for(const cg_cpu_features *f) {
+    if (!f) return NULL;
+    if (f->avx512f && f->avx512bw && f->avx512dq && f->avx512vl) return "SkylakeX";
+    if (f->avx2 && f->fma) return "Haswell";
+    return NULL;
+}
+
+/* Cores that already run the kernels a choice asks for, or better ones: no switch then. */
+static bool core_covers(const char *have, const char *want) {
+    static const char *const avx512[] = { "SkylakeX", "Cooperlake", "SapphireRapids", NULL };
+    static const char *const avx2[] = { "Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", NULL };
+    const char *const *set = !strcasecmp(want, "SkylakeX") ? avx512 : !strcasecmp(want, "Haswell") ? avx2 : NULL;
+    if (!set) return !strcasecmp(have, want);
+    for (int i = 0; set[i]; i++) if (!strcasecmp(have, set[i])) return true;
+    return false;
+}
+
+/* ---- the choice, once ---------------------------------------------------- */
+static pthread_once_t core_once = PTHREAD_ONCE_INIT;
+static char core_reason[200] = "";
+
+/* C[2x3] = A[2x4] B[4x3] (and transposed forms) against a plain loop in double. */
+static bool sgemm_agrees(void) {
+    float A[4 * 7], B[7 * 5], C[4 * 5];
+    for (int i = 0; i < 28; i++) A[i] = (float)((i * 7) % 11) * 0.25f - 1.0f;
+    for (int i = 0; i < 35; i++) B[i] = (float)((i * 5) % 13) * 0.125f - 0.75f;
+    for (int t = 0; t < 2; t++) {
+        /* t = 1: A read as its transpose, stored [7,4]. */
+        cblas_sgemm(CblasRowMajor, t ? CblasTrans : CblasNoTrans, CblasNoTrans, 4, 5, 7, 1.0f, A, t ? 4 : 7,
+                    B, 5, 0.0f, C, 5);
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 5; j++) {
+                double s = 0;
+                for (int k = 0; k < 7; k++) s += (double)(t ? A[k * 4 + i] : A[i * 7 + k]) * B[k * 5 + j];
+                if (!(fabs(C[i * 5 + j] - s) <= 1e-5 * (1 + fabs(s)))) return false;
+            }
+    }
+    return true;
+}
+
+/* Make OpenBLAS load the kernels of core `name` (NULL: its own choice from the CPU model). */
+static void openblas_load(const char *name) {
+    if (name) setenv("OPENBLAS_CORETYPE", name, 1);
+    else unsetenv("OPENBLAS_CORETYPE");
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");   /* the environment stays as it came */
+}
+
+static void choose_core(void) {
+    if (!openblas_get_corename) { snprintf(core_reason, sizeof core_reason, "not OpenBLAS: nothing to choose"); return; }
+    const char *env = getenv("OPENBLAS_CORETYPE"), *mine = getenv("CG_BLAS_CORE");
+    if (env && *env) {
+        snprintf(core_reason, sizeof core_reason, "OPENBLAS_CORETYPE=%s set by the environment", env);
+        return;
+    }
+    if (mine && !strcmp(mine, "keep")) {
+        snprintf(core_reason, sizeof core_reason, "OpenBLAS's own choice: CG_BLAS_CORE=keep");
+        return;
+    }
+    char picked[32];
+    snprintf(picked, sizeof picked, "%s", openblas_get_corename());
+    cg_cpu_features f = cg_cpu_detect();
+    const char *want = mine && *mine ? mine : cg_blas_core_for(&f);
+    if (!want) {
+        snprintf(core_reason, sizeof core_reason, "OpenBLAS's own choice: no AVX2+FMA or AVX-512 on this CPU");
+        return;
+    }
+    if (mine && *mine ? !strcasecmp(picked, want) : core_covers(picked, want)) {
+        snprintf(core_reason, sizeof core_reason, "OpenBLAS's own choice, as good as the %s cgrad would pick", want);
+        return;
+    }
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) {
+        snprintf(core_reason, sizeof core_reason, "OpenBLAS's own choice: this OpenBLAS cannot switch kernels");
+        return;
+    }
+    openblas_load(want);
+    const char *now = openblas_get_corename();
+    if (strcasecmp(now, want) != 0 || !sgemm_agrees()) {
+        char got[32];
+        snprintf(got, sizeof got, "%s", now);
+        openblas_load(NULL);
+        snprintf(core_reason, sizeof core_reason, "OpenBLAS's own choice: core %s %s, so cgrad went back",
+                 want, strcasecmp(got, want) ? "did not load" : "failed its sgemm check");
+        return;
+    }
+    snprintf(core_reason, sizeof core_reason, "chosen by cgrad%s: OpenBLAS picked %s on a CPU with %s",
+             mine && *mine ? " (CG_BLAS_CORE)" : "", picked,
+             f.avx512f ? "AVX-512" : f.avx2 ? "AVX2+FMA" : "these features");
+}
+
+void cg_blas_init(void) { pthread_once(&core_once, choose_core); }
+
+/* ---- the GEMM entry ------------------------------------------------------ */
+cg_status cg_gemm_check(const char *op, int64_t m, int64_t n, int64_t k) {
+    if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
+        return cg_error(CG_ESHAPE, "%s: a GEMM of %lldx%lldx%lld has a dimension beyond BLAS's int range", op,
+                        (long long)m, (long long)n, (long long)k);
+    return CG_OK;
+}
+
+void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+             const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    cg_blas_init();
+    CG_ASSERT(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+/* ---- threads and the banner ---------------------------------------------- */
+void cg_blas_set_threads(int n) {
+    cg_blas_init();
+    if (openblas_set_num_threads) openblas_set_num_threads(n);
+    else if (bli_thread_set_num_threads) bli_thread_set_num_threads(n);
+}
+
+const char *cg_blas_info(void) {
+    static _Thread_local char buf[512];
+    cg_blas_init();
+    if (openblas_get_corename)
+        snprintf(buf, sizeof buf, "OpenBLAS %s (core %s, %s)", openblas_get_config ? openblas_get_config() : "?",
+                 openblas_get_corename(), core_reason);
+    else if (bli_thread_set_num_threads)
+        snprintf(buf, sizeof buf, "BLIS (its kernels are chosen at run time by BLIS)");
+    else
+        snprintf(buf, sizeof buf, "a CBLAS without a known vendor API (reference or other)");
+    return buf;
+}
