@@ -1,6 +1,7 @@
-"""PyTorch side of bench/compare-pytorch: the seed network (the tutorial's Net), trained with
-SGD(lr 0.025, momentum 0.9) on synthetic data, timed like bench-train; cgrad's bench-train runs
-alternately with it, so both see the same machine state."""
+"""PyTorch side of bench/compare-pytorch: a network (the seed's, or --net SPEC built by the spec
+grammar's Python twin, tests/cgnet.py), trained with SGD(lr 0.025, momentum 0.9) on synthetic
+[N,1,28,28] data, timed like bench-train; cgrad's bench-train runs alternately with it, with the
+same spec, so both see the same machine state."""
 import argparse, json, os, statistics, subprocess, sys, time
 import torch
 import torch.nn as nn
@@ -8,12 +9,12 @@ import torch.nn.functional as F
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from torch_seed_net import Net  # noqa: E402
+from cgnet import build, seed_spec  # noqa: E402
 
 
-def torch_train_eval(batch, eval_batch, windows=5, steps=20, warmup=5):
+def torch_train_eval(spec, batch, eval_batch, windows=5, steps=20, warmup=5):
     torch.manual_seed(1)
-    net = Net()
+    net = build(spec)
     opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9)
     x = torch.randn(batch, 1, 28, 28)
     y = torch.arange(batch) % 10
@@ -43,9 +44,9 @@ def torch_train_eval(batch, eval_batch, windows=5, steps=20, warmup=5):
     return train, statistics.median(rates)
 
 
-def cgrad_train_eval(build, threads, batch, eval_batch):
-    out = subprocess.run([f"{build}/bin/bench-train", "--threads", str(threads), "--batch", str(batch),
-                          "--eval-batch", str(eval_batch), "--json"],
+def cgrad_train_eval(build_dir, spec, threads, batch, eval_batch):
+    out = subprocess.run([f"{build_dir}/bin/bench-train", "--threads", str(threads), "--batch", str(batch),
+                          "--eval-batch", str(eval_batch), "--json", "--net", spec],
                          check=True, capture_output=True, text=True).stdout
     row = json.loads(out.strip().splitlines()[-1])
     return row["train_img_s"], row["eval_img_s"], row["blas"]
@@ -99,21 +100,24 @@ def main():
     ap.add_argument("--eval-batch", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build", default="build")
+    ap.add_argument("--net", default=None, help="a net spec (default: the seed net)")
     args = ap.parse_args()
+    spec = args.net or seed_spec().strip()
     torch.set_num_threads(args.threads)
     if args.mode == "conv":
         return conv_mode(args)
     ct, ce, tt, te = [], [], [], []
     blas = "?"
     for r in range(args.rounds):  # alternate, so drift in machine load hits both sides
-        a, b, blas = cgrad_train_eval(args.build, args.threads, args.batch, args.eval_batch)
+        a, b, blas = cgrad_train_eval(args.build, spec, args.threads, args.batch, args.eval_batch)
         ct.append(a); ce.append(b)
-        a, b = torch_train_eval(args.batch, args.eval_batch)
+        a, b = torch_train_eval(spec, args.batch, args.eval_batch)
         tt.append(a); te.append(b)
         print(f"round {r + 1}: cgrad train {ct[-1]:.0f} eval {ce[-1]:.0f} | torch train {tt[-1]:.0f} eval {te[-1]:.0f} img/s",
               flush=True)
     mct, mce, mtt, mte = (statistics.median(v) for v in (ct, ce, tt, te))
-    print(f"\nthreads {args.threads}, batch {args.batch}, eval batch {args.eval_batch}; cgrad BLAS: {blas}; torch {torch.__version__}")
+    print(f"\nnet: {'the seed net' if args.net is None else spec}")
+    print(f"threads {args.threads}, batch {args.batch}, eval batch {args.eval_batch}; cgrad BLAS: {blas}; torch {torch.__version__}")
     print(f"{'':8s} {'cgrad img/s':>12s} {'torch img/s':>12s} {'ratio':>7s}")
     print(f"{'train':8s} {mct:12.0f} {mtt:12.0f} {mct / mtt:7.2f}")
     print(f"{'eval':8s} {mce:12.0f} {mte:12.0f} {mce / mte:7.2f}")
