@@ -26,6 +26,11 @@ typedef struct layer {
 static const layer LAYERS[] = {
     { "seed.conv1", 64, 1, 28, 28, 32, 3, 1, 0 },
     { "seed.conv2", 64, 32, 26, 26, 64, 3, 1, 0 },
+    /* the BatchNorm residual net of docs/nets.md: padded and stride-2 3x3 convs */
+    { "resnet.3x3p1.1-32.28", 64, 1, 28, 28, 32, 3, 1, 1 },
+    { "resnet.3x3p1.32-32.28", 64, 32, 28, 28, 32, 3, 1, 1 },
+    { "resnet.3x3s2p1.32-64.28", 64, 32, 28, 28, 64, 3, 2, 1 },
+    { "resnet.3x3p1.64-64.14", 64, 64, 14, 14, 64, 3, 1, 1 },
     { "imagenet.7x7s2.3-64.224", 1, 3, 224, 224, 64, 7, 2, 3 },
     { "imagenet.3x3.64-64.56", 1, 64, 56, 56, 64, 3, 1, 1 },
     { "imagenet.3x3.128-128.28", 1, 128, 28, 28, 128, 3, 1, 1 },

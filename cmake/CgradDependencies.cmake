@@ -1,33 +1,69 @@
 # Dependencies through CMake's own find modules; nothing vendored, nothing downloaded.
-if(NOT DEFINED BLA_VENDOR)
-  set(BLA_VENDOR OpenBLAS CACHE STRING "BLAS vendor for FindBLAS (OpenBLAS, Generic, Intel10_64lp, ...)")
-endif()
-# Which of Debian's OpenBLAS builds: its OpenMP build shares cgrad's OpenMP thread pool (a GEMM
-# called inside a parallel region runs on that thread alone; outside, it uses the whole pool),
-# while the pthread build keeps its own threads, which fight OpenMP's spinning workers for the
-# cores (measured in docs/benchmarks.md). The library gets a RUNPATH to the chosen build, since
-# Debian's alternatives point libopenblas.so.0 at the pthread one.
-set(CGRAD_OPENBLAS_THREADING openmp CACHE STRING "Debian OpenBLAS build to prefer: openmp, pthread or any")
-set_property(CACHE CGRAD_OPENBLAS_THREADING PROPERTY STRINGS openmp pthread any)
-set(CGRAD_OPENBLAS_DIR /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-${CGRAD_OPENBLAS_THREADING})
-if(BLA_VENDOR STREQUAL "OpenBLAS" AND NOT CGRAD_OPENBLAS_THREADING STREQUAL "any")
-  if(EXISTS ${CGRAD_OPENBLAS_DIR}/libopenblas.so)
-    list(PREPEND CMAKE_LIBRARY_PATH ${CGRAD_OPENBLAS_DIR})
-  else()
-    message(WARNING "OpenBLAS ${CGRAD_OPENBLAS_THREADING} build not found in ${CGRAD_OPENBLAS_DIR}: "
-                    "using whichever OpenBLAS FindBLAS finds (Debian: apt-get install libopenblas-openmp-dev)")
+#
+# The CBLAS: CGRAD_BLAS=openblas (the default), blis or generic. Every BLAS call of the library goes
+# through one entry (lib/core/blas.c), so the choice is this option alone. Each ends up as the
+# target BLAS::BLAS and CGRAD_BLAS_LIBRARIES (full paths, recorded in cgradConfig.cmake and
+# cgrad.pc so that a static link gets the same build).
+#   openblas  Debian's OpenMP build of OpenBLAS: it shares cgrad's OpenMP thread pool (a GEMM called
+#             inside a parallel region runs on that thread alone; outside, it uses the whole pool),
+#             while the pthread build keeps its own threads, which fight OpenMP's spinning workers
+#             for the cores (measured in docs/benchmarks.md). The library gets a RUNPATH to the
+#             chosen build, since Debian's alternatives point libopenblas.so.0 at the pthread one.
+#   blis      Debian's OpenMP build of BLIS (libblis-openmp-dev), with its CBLAS layer.
+#   generic   the reference BLAS and CBLAS (libblas-dev's /usr/lib/<arch>/blas/libblas.so): slow,
+#             single-threaded; for checking that nothing depends on OpenBLAS.
+set(CGRAD_BLAS openblas CACHE STRING "The CBLAS to link: openblas, blis or generic")
+set_property(CACHE CGRAD_BLAS PROPERTY STRINGS openblas blis generic)
+set(_cgrad_arch_lib /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE})
+set(_cgrad_arch_inc /usr/include/${CMAKE_LIBRARY_ARCHITECTURE})
+if(CGRAD_BLAS STREQUAL "openblas")
+  if(NOT DEFINED BLA_VENDOR)
+    set(BLA_VENDOR OpenBLAS CACHE STRING "BLAS vendor for FindBLAS (OpenBLAS, Generic, Intel10_64lp, ...)")
   endif()
+  set(CGRAD_OPENBLAS_THREADING openmp CACHE STRING "Debian OpenBLAS build to prefer: openmp, pthread or any")
+  set_property(CACHE CGRAD_OPENBLAS_THREADING PROPERTY STRINGS openmp pthread any)
+  set(CGRAD_OPENBLAS_DIR ${_cgrad_arch_lib}/openblas-${CGRAD_OPENBLAS_THREADING})
+  if(BLA_VENDOR STREQUAL "OpenBLAS" AND NOT CGRAD_OPENBLAS_THREADING STREQUAL "any")
+    if(EXISTS ${CGRAD_OPENBLAS_DIR}/libopenblas.so)
+      list(PREPEND CMAKE_LIBRARY_PATH ${CGRAD_OPENBLAS_DIR})
+    else()
+      message(WARNING "OpenBLAS ${CGRAD_OPENBLAS_THREADING} build not found in ${CGRAD_OPENBLAS_DIR}: "
+                      "using whichever OpenBLAS FindBLAS finds (Debian: apt-get install libopenblas-openmp-dev)")
+    endif()
+  endif()
+  find_package(BLAS REQUIRED)
+  set(CGRAD_BLAS_LIBRARIES ${BLAS_LIBRARIES})
+  set(_cgrad_cblas_suffixes openblas-${CGRAD_OPENBLAS_THREADING} openblas openblas-openmp openblas-pthread)
+elseif(CGRAD_BLAS STREQUAL "blis" OR CGRAD_BLAS STREQUAL "generic")
+  if(CGRAD_BLAS STREQUAL "blis")
+    find_library(CGRAD_BLAS_LIBRARY NAMES blis PATHS ${_cgrad_arch_lib}/blis-openmp NO_DEFAULT_PATH)
+    find_library(CGRAD_BLAS_LIBRARY NAMES blis)
+    set(_cgrad_cblas_suffixes blis-openmp blis)
+    set(_cgrad_hint "apt-get install libblis-openmp-dev")
+  else()
+    find_library(CGRAD_BLAS_LIBRARY NAMES blas PATHS ${_cgrad_arch_lib}/blas NO_DEFAULT_PATH)
+    set(_cgrad_cblas_suffixes "")
+    set(_cgrad_hint "apt-get install libblas-dev")
+  endif()
+  if(NOT CGRAD_BLAS_LIBRARY)
+    message(FATAL_ERROR "CGRAD_BLAS=${CGRAD_BLAS}: the library was not found (Debian: ${_cgrad_hint})")
+  endif()
+  set(CGRAD_BLAS_LIBRARIES ${CGRAD_BLAS_LIBRARY})
+  set(BLAS_LIBRARIES ${CGRAD_BLAS_LIBRARY})
+  add_library(BLAS::BLAS INTERFACE IMPORTED)
+  set_target_properties(BLAS::BLAS PROPERTIES INTERFACE_LINK_LIBRARIES "${CGRAD_BLAS_LIBRARY}")
+else()
+  message(FATAL_ERROR "CGRAD_BLAS must be openblas, blis or generic, not '${CGRAD_BLAS}'")
 endif()
-find_package(BLAS REQUIRED)
-message(STATUS "cgrad BLAS: ${BLAS_LIBRARIES}")
+message(STATUS "cgrad BLAS (${CGRAD_BLAS}): ${CGRAD_BLAS_LIBRARIES}")
 find_package(OpenMP REQUIRED COMPONENTS C)
 find_package(ZLIB REQUIRED)
 find_package(Threads REQUIRED)
 
 # FindBLAS gives libraries only; find the CBLAS header that goes with them.
 find_path(CGRAD_CBLAS_INCLUDE_DIR cblas.h
-  PATH_SUFFIXES openblas openblas-pthread openblas-openmp
-  PATHS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE})
+  PATH_SUFFIXES ${_cgrad_cblas_suffixes}
+  PATHS ${_cgrad_arch_inc} NO_CACHE)
 if(NOT CGRAD_CBLAS_INCLUDE_DIR)
   message(FATAL_ERROR "cblas.h not found: install libopenblas-dev (Debian) or set CGRAD_CBLAS_INCLUDE_DIR")
 endif()

@@ -26,8 +26,7 @@ install(TARGETS cgrad_static EXPORT cgradStaticTargets
 install(EXPORT cgradTargets NAMESPACE cgrad:: DESTINATION ${CGRAD_INSTALL_CMAKEDIR})
 install(EXPORT cgradStaticTargets NAMESPACE cgrad:: DESTINATION ${CGRAD_INSTALL_CMAKEDIR})
 
-# The config file repeats the BLAS vendor this build used, so find_dependency(BLAS) finds the same one.
-set(CGRAD_BLA_VENDOR "${BLA_VENDOR}")
+# The config file records the BLAS libraries this build linked (CGRAD_BLAS_LIBRARIES).
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/cgradConfig.cmake.in
   ${PROJECT_BINARY_DIR}/cgradConfig.cmake
   INSTALL_DESTINATION ${CGRAD_INSTALL_CMAKEDIR})
@@ -37,13 +36,16 @@ install(FILES ${PROJECT_BINARY_DIR}/cgradConfig.cmake ${PROJECT_BINARY_DIR}/cgra
         DESTINATION ${CGRAD_INSTALL_CMAKEDIR})
 
 # pkg-config: Libs.private lists what a static link needs. Full library paths from the find
-# modules become -L/-l flags (-L only for directories the compiler does not search already).
+# modules become -L/-l flags (-L and a run path only for directories the compiler does not search
+# already).
 set(CGRAD_PC_LIBS_PRIVATE "")
-foreach(lib ${BLAS_LIBRARIES} ${ZLIB_LIBRARIES})
+foreach(lib ${CGRAD_BLAS_LIBRARIES} ${ZLIB_LIBRARIES})
   if(lib MATCHES "^/.*/lib([^/]+)\\.(so|a)$")
     get_filename_component(dir ${lib} DIRECTORY)
     if(NOT dir IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)
-      string(APPEND CGRAD_PC_LIBS_PRIVATE " -L${dir}")
+      # and a run path: Debian's SONAME libopenblas.so.0 would else resolve through the
+      # alternatives to another build (the pthread one) at run time
+      string(APPEND CGRAD_PC_LIBS_PRIVATE " -L${dir} -Wl,-rpath,${dir}")
     endif()
     string(APPEND CGRAD_PC_LIBS_PRIVATE " -l${CMAKE_MATCH_1}")
   elseif(lib MATCHES "^-")

@@ -37,7 +37,14 @@ soname=$(readelf -d "$libdir/libcgrad.so" | sed -n 's/.*Library soname: \[\(.*\)
 [ -z "$(find "$prefix/include" -name 'cg_internal.h')" ] || fail "private header installed"
 
 export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-# Run a built program; it must exit 0 and print OK. A shared build must load the installed .so.
+# The BLAS the shared library loads (Debian's OpenMP OpenBLAS by default, not the pthread one the
+# alternatives point libopenblas.so at): a static link must resolve to the same file.
+so_libs=$(ldd "$libdir/libcgrad.so.0")
+blas_so=$(printf '%s\n' "$so_libs" | awk '/(openblas|blis|libblas)/ { print $3; exit }')
+[ -n "$blas_so" ] || fail "libcgrad.so.0 loads no BLAS: $so_libs"
+echo "   libcgrad.so.0 loads $blas_so"
+# Run a built program; it must exit 0 and print OK. A shared build must load the installed .so;
+# a static one must load the same BLAS as the shared library.
 check_run() {
     local exe=$1 want_so=$2 out libs
     out=$("$exe") || fail "$(basename "$exe") exited $?: $out"
@@ -47,6 +54,7 @@ check_run() {
         [[ $libs == *"$libdir/libcgrad.so.0"* ]] || fail "$(basename "$exe") does not load $libdir/libcgrad.so.0"
     else
         [[ $libs != *libcgrad.so* ]] || fail "$(basename "$exe") should not need libcgrad.so"
+        [[ $libs == *"$blas_so"* ]] || fail "$(basename "$exe") does not load $blas_so: $libs"
     fi
     echo "   $(basename "$exe"): $out"
 }
