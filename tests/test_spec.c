@@ -229,9 +229,21 @@ static void test_errors(void **s) {
     assert_null(cg_net_from_spec("relu", 0, MNIST, NULL));
     assert_non_null(strstr(cg_last_error(), "example shape"));
     assert_null(cg_net_from_spec("relu", 3, CG_SHAPE(1, 0, 28), NULL));
-    assert_non_null(strstr(cg_last_error(), "must be positive"));
-    assert_null(cg_net_from_spec("flatten", 3, CG_SHAPE(INT64_MAX, INT64_MAX, 2), NULL));
+    assert_non_null(strstr(cg_last_error(), "must be in [1, 2^31]"));
+    assert_null(cg_net_from_spec("flatten", 3, CG_SHAPE(INT64_MAX, 2, 2), NULL));
+    assert_non_null(strstr(cg_last_error(), "must be in [1, 2^31]"));
+    assert_null(cg_net_from_spec("flatten", 3, CG_SHAPE(1 << 30, 1 << 30, 1 << 30), NULL));
     assert_non_null(strstr(cg_last_error(), "too large"));
+    /* A kernel as large as the padded input, on many channels: counted without overflow. */
+    expect_error("conv2d(16777216,16777216,16777216,padding=8388607)", CG_SHAPE(16777216, 2, 2),
+                 "is too large to count");
+    /* Many layers: refused past the limit, quickly (the name check is per sequence). */
+    size_t n = 10001 * 5 + 1;
+    char *many = malloc(n);
+    for (size_t i = 0; i < 10001; i++) memcpy(many + 5 * i, "relu ", 5);
+    many[n - 1] = '\0';
+    expect_error(many, MNIST, "more than 10000 layers");
+    free(many);
 }
 
 static int profile_count(const char *op) {

@@ -20,6 +20,8 @@
 #define SPEC_MAX_NAME 32
 #define SPEC_MAX_INT (1 << 24)   /* largest integer argument (channels, features, kernel, ...) */
 #define SPEC_MAX_PARAMS ((int64_t)1 << 31)  /* parameter elements a net may have (8 GiB of floats) */
+#define SPEC_MAX_LAYERS 10000    /* layers in one spec, nested ones included */
+#define SPEC_MAX_DIM ((int64_t)1 << 31)     /* largest dim of the example shape */
 #define MAX_ARGS 8
 
 /* ---- the op table -------------------------------------------------------- */
@@ -75,7 +77,7 @@ static const op_info ops[OP_COUNT] = {
 /* ---- parsing ------------------------------------------------------------- */
 typedef struct layer {
     op_kind op;
-    int pos;                    /* 1-based char of the layer's first character (its name, if any) */
+    int64_t pos;                /* 0-based offset of the layer's first character (its name, if any) */
     const char *text;           /* op(args) as written, for messages */
     int text_len;
     char name[SPEC_MAX_NAME + 1]; /* given name, or "" */
@@ -266,9 +268,10 @@ static cg_status parse_list(parser *p, int depth, int64_t open_at) {
         int64_t at = p->i, n = ident_len(p, at);
         if (!n) return perr(at, "expected a layer (an op name such as conv2d or relu), got '%c'", p->s[at]);
         int64_t idx = p->n;
+        if (idx >= SPEC_MAX_LAYERS) return perr(at, "more than %d layers", SPEC_MAX_LAYERS);
         layer *L = push(p);
         if (!L) return CG_ENOMEM;
-        L->pos = (int)(at < INT32_MAX ? at : INT32_MAX);
+        L->pos = at;
         p->i += n;
         if (p->i < p->len && p->s[p->i] == '=') {   /* name=op */
             if (n > SPEC_MAX_NAME) return perr(at, "layer name '%.32s...' is longer than %d characters", p->s + at, SPEC_MAX_NAME);
@@ -342,7 +345,7 @@ static cg_status lerr(const layer *L, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return cg_error(CG_ESHAPE, "net spec, char %d: %.*s %s", L->pos + 1, L->text_len, L->text, msg);
+    return cg_error(CG_ESHAPE, "net spec, char %lld: %.*s %s", (long long)(L->pos + 1), L->text_len, L->text, msg);
 }
 
 /* Output size of a window of k (dilated extent e) over n with padding pad and stride st. */
@@ -392,10 +395,11 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
                             (long long)k, (long long)e, (long long)(in.d[1] + 2 * pad), (long long)(in.d[2] + 2 * pad),
                             shape_n(b1, sizeof b1, &in));
             *s = (shape){ 3, { oc, window_out(in.d[1], pad, e, st), window_out(in.d[2], pad, e, st) } };
-            int64_t w, b = v[7] != 0 ? oc : 0, outn;
-            if (__builtin_mul_overflow(oc, ic / g * k * k, &w) || __builtin_add_overflow(w, b, &np) || !numel_of(s, &outn))
+            int64_t ck, w, b = v[7] != 0 ? oc : 0, outn;
+            if (__builtin_mul_overflow(ic / g, k, &ck) || __builtin_mul_overflow(ck, k, &ck) ||
+                __builtin_mul_overflow(oc, ck, &w) || __builtin_add_overflow(w, b, &np) || !numel_of(s, &outn))
                 return lerr(L, "is too large to count");
-            fl = 2.0 * (double)outn * (double)(ic / g * k * k);
+            fl = 2.0 * (double)outn * (double)ck;
             break;
         }
         case OP_LINEAR: {
@@ -514,7 +518,8 @@ static cg_status build_list(const parser *p, int64_t lo, int64_t hi, cg_module *
         if (!cg_sequential_append(seq, L->name[0] ? L->name : NULL, m)) {
             char why[400];   /* copied: cg_error writes the buffer cg_last_error reads */
             snprintf(why, sizeof why, "%s", cg_last_error());
-            return cg_error(CG_ENOMEM, "net spec, char %d: %.*s could not be built: %s", L->pos + 1, L->text_len, L->text, why);
+            return cg_error(CG_ENOMEM, "net spec, char %lld: %.*s could not be built: %s", (long long)(L->pos + 1),
+                            L->text_len, L->text, why);
         }
     }
     return CG_OK;
@@ -529,7 +534,9 @@ static cg_status parse_and_check(const char *spec, int ndim, const int64_t *exam
                         CG_MAX_DIMS - 1, ndim);
     shape s = { ndim, { 0 } };
     for (int d = 0; d < ndim; d++) {
-        if (example[d] <= 0) return cg_error(CG_EINVAL, "net spec: example shape dim %d is %lld, must be positive", d, (long long)example[d]);
+        if (example[d] <= 0 || example[d] > SPEC_MAX_DIM)
+            return cg_error(CG_EINVAL, "net spec: example shape dim %d is %lld, must be in [1, 2^31]", d,
+                            (long long)example[d]);
         s.d[d] = example[d];
     }
     *p = (parser){ .s = spec, .len = (int64_t)strlen(spec) };
