@@ -127,10 +127,19 @@ static cg_status dp_sync_model(cg_module *m) { return dp_active ? cg_dist_broadc
 static cg_status dp_allreduce(cg_optimizer *o, int64_t n, float *loss) {
     return dp_active ? cg_dist_allreduce_grads(o, n, loss) : CG_OK;
 }
+/* Every rank checks the same values, so every rank learns of a disagreement and all stop
+ * together (no abort); rank 0 prints it. */
+static bool dp_all_stopped;
+static cg_status dp_agree(const char *const *names, const int64_t *v, int n) {
+    if (!dp_active) return CG_OK;
+    cg_status st = cg_dist_agree(names, v, n);
+    if (st == CG_EINVAL) dp_all_stopped = true;
+    return st;
+}
 /* After an error on one rank the others may wait in a collective: end the whole job. */
 static void dp_finalize(int rc) {
     if (!dp_active) return;
-    if (rc != 0 && cg_dist_size() > 1) cg_dist_abort(rc);
+    if (rc != 0 && cg_dist_size() > 1 && !dp_all_stopped) cg_dist_abort(rc);
     cg_dist_finalize();
 }
 #else
@@ -140,7 +149,48 @@ static void dp_init(int *argc, char ***argv) { (void)argc; (void)argv; }
 static cg_status dp_sync_model(cg_module *m) { (void)m; return CG_OK; }
 static cg_status dp_allreduce(cg_optimizer *o, int64_t n, float *loss) { (void)o; (void)n; (void)loss; return CG_OK; }
 static void dp_finalize(int rc) { (void)rc; }
+static cg_status dp_agree(const char *const *names, const int64_t *v, int n) { (void)names; (void)v; (void)n; return CG_OK; }
 #endif
+/* FNV-1a over n bytes, folded into h: the data checksum the ranks compare. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001B3ull;
+    return h;
+}
+static int64_t set_checksum(const cg_mnist_set *s) {
+    uint64_t h = 0xCBF29CE484222325ull;
+    h = fnv1a(h, s->images.pixels, (size_t)(s->images.n * s->images.rows * s->images.cols));
+    h = fnv1a(h, s->labels.labels, (size_t)s->labels.n);
+    int64_t v;
+    memcpy(&v, &h, sizeof v);
+    return v;
+}
+static int64_t bits_of(double x) {
+    int64_t v;
+    memcpy(&v, &x, sizeof v);
+    return v;
+}
+/* Under mpirun the ranks must agree on everything that shapes the run (issue 12): set sizes
+ * and contents, the options that set the schedule, and the resume point. Otherwise they would
+ * wait forever in an allreduce (different step counts) or train silently with wrong shards. */
+static cg_status dp_check_agreement(const options *o, const char *spec, const cg_mnist_set *train,
+                                    const cg_mnist_set *test, int64_t start_epoch, const cg_optimizer *opt) {
+    if (dp_size() == 1) return CG_OK;
+    static const char *const names[] = {
+        "the training set size (--data)", "the test set size (--data)", "the image height (--data)",
+        "the image width (--data)", "--epochs", "--batch-size", "--test-batch-size",
+        "--seed (the checkpoint's, with --resume)", "the resume epoch (--resume)", "the resume step (--resume)",
+        "the learning rate (--lr, or the checkpoint's)", "--momentum", "--gamma", "--no-dropout",
+        "--net (a hash of the spec)", "the training data (a checksum of --data)", "the test data (a checksum of --data)",
+    };
+    int64_t v[] = {
+        train->images.n, test->images.n, train->images.rows, train->images.cols, o->epochs, o->batch,
+        o->test_batch, (int64_t)o->seed, start_epoch, opt->step_count, bits_of(opt->lr), bits_of(o->momentum),
+        bits_of(o->gamma), o->no_dropout, (int64_t)fnv1a(0xCBF29CE484222325ull, spec, strlen(spec)),
+        set_checksum(train), set_checksum(test),
+    };
+    return dp_agree(names, v, (int)(sizeof v / sizeof v[0]));
+}
 /* Rank r's dropout stream from the global one (rank 0: unchanged); rank 0 saves the global one. */
 static void dp_rank_rng(void) {
     if (dp_rank() == 0) return;
@@ -393,6 +443,10 @@ int main(int argc, char **argv) {
     if (ck && resume(&o, ck, model, opt, &sched, &start_epoch)) goto out;
     cg_safetensors_close(ck);
     ck = NULL;
+    if (dp_check_agreement(&o, spec, &train, &test, start_epoch, opt) != CG_OK) {
+        if (dp_rank() == 0) fprintf(stderr, "%s: %s\n", prog, cg_last_error());
+        goto out;
+    }
     if (dp_sync_model(model) != CG_OK) FAIL("broadcasting the model");
     dp_rank_rng();
 
