@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "cli.h"
 #include "seed_net.h"
 #ifdef CGRAD_WITH_MPI
@@ -20,7 +24,7 @@ typedef struct options {
     int64_t epochs, batch, test_batch, threads, metrics_every;
     double lr, momentum, gamma;
     uint64_t seed;
-    bool no_dropout, summary;
+    bool no_dropout, summary, lr_given;
 } options;
 
 static void usage(FILE *f) {
@@ -37,7 +41,8 @@ static void usage(FILE *f) {
         "  --epochs N             epochs to train in all, counting resumed ones (default 2)\n"
         "  --batch-size N         training batch (default 64)\n"
         "  --test-batch-size N    evaluation batch (default 1000)\n"
-        "  --lr X                 SGD learning rate (default 0.025)\n"
+        "  --lr X                 SGD learning rate (default 0.025); with --resume, replaces the\n"
+        "                         checkpoint's from the first resumed epoch on (a note says so)\n"
         "  --momentum X           SGD momentum (default 0.9)\n"
         "  --gamma X              StepLR decay per epoch (default 1: constant lr)\n"
         "  --seed N               seed for initialisation, shuffling and dropout (default 0)\n"
@@ -63,14 +68,20 @@ static options parse(int argc, char **argv) {
         else if (!strcmp(a, "--epochs")) o.epochs = cli_int(prog, argc, argv, &i, 1, 100000);
         else if (!strcmp(a, "--batch-size")) o.batch = cli_int(prog, argc, argv, &i, 1, 1 << 20);
         else if (!strcmp(a, "--test-batch-size")) o.test_batch = cli_int(prog, argc, argv, &i, 1, 1 << 20);
-        else if (!strcmp(a, "--lr")) o.lr = cli_float(prog, argc, argv, &i, 0.0, 1e3);
+        else if (!strcmp(a, "--lr")) { o.lr = cli_float(prog, argc, argv, &i, 0.0, 1e3); o.lr_given = true; }
         else if (!strcmp(a, "--momentum")) o.momentum = cli_float(prog, argc, argv, &i, 0.0, 1.0);
         else if (!strcmp(a, "--gamma")) o.gamma = cli_float(prog, argc, argv, &i, 0.0, 1e3);
         else if (!strcmp(a, "--seed")) o.seed = (uint64_t)cli_int(prog, argc, argv, &i, 0, INT64_MAX);
         else if (!strcmp(a, "--threads")) o.threads = cli_int(prog, argc, argv, &i, 1, 4096);
-        else if (!strcmp(a, "--save")) o.save = cli_str(prog, argc, argv, &i);
+        else if (!strcmp(a, "--save")) {
+            o.save = cli_str(prog, argc, argv, &i);
+            if (!*o.save) cli_usage_error(prog, "--save: the path is empty");
+        }
         else if (!strcmp(a, "--resume")) o.resume = cli_str(prog, argc, argv, &i);
-        else if (!strcmp(a, "--metrics")) o.metrics = cli_str(prog, argc, argv, &i);
+        else if (!strcmp(a, "--metrics")) {
+            o.metrics = cli_str(prog, argc, argv, &i);
+            if (!*o.metrics) cli_usage_error(prog, "--metrics: the path is empty");
+        }
         else if (!strcmp(a, "--no-dropout")) o.no_dropout = true;
         else if (!strcmp(a, "--net")) o.net = cli_str(prog, argc, argv, &i);
         else if (!strcmp(a, "--summary")) o.summary = true;
@@ -116,10 +127,19 @@ static cg_status dp_sync_model(cg_module *m) { return dp_active ? cg_dist_broadc
 static cg_status dp_allreduce(cg_optimizer *o, int64_t n, float *loss) {
     return dp_active ? cg_dist_allreduce_grads(o, n, loss) : CG_OK;
 }
+/* Every rank checks the same values, so every rank learns of a disagreement and all stop
+ * together (no abort); rank 0 prints it. */
+static bool dp_all_stopped;
+static cg_status dp_agree(const char *const *names, const int64_t *v, int n) {
+    if (!dp_active) return CG_OK;
+    cg_status st = cg_dist_agree(names, v, n);
+    if (st == CG_EINVAL) dp_all_stopped = true;
+    return st;
+}
 /* After an error on one rank the others may wait in a collective: end the whole job. */
 static void dp_finalize(int rc) {
     if (!dp_active) return;
-    if (rc != 0 && cg_dist_size() > 1) cg_dist_abort(rc);
+    if (rc != 0 && cg_dist_size() > 1 && !dp_all_stopped) cg_dist_abort(rc);
     cg_dist_finalize();
 }
 #else
@@ -129,7 +149,48 @@ static void dp_init(int *argc, char ***argv) { (void)argc; (void)argv; }
 static cg_status dp_sync_model(cg_module *m) { (void)m; return CG_OK; }
 static cg_status dp_allreduce(cg_optimizer *o, int64_t n, float *loss) { (void)o; (void)n; (void)loss; return CG_OK; }
 static void dp_finalize(int rc) { (void)rc; }
+static cg_status dp_agree(const char *const *names, const int64_t *v, int n) { (void)names; (void)v; (void)n; return CG_OK; }
 #endif
+/* FNV-1a over n bytes, folded into h: the data checksum the ranks compare. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001B3ull;
+    return h;
+}
+static int64_t set_checksum(const cg_mnist_set *s) {
+    uint64_t h = 0xCBF29CE484222325ull;
+    h = fnv1a(h, s->images.pixels, (size_t)(s->images.n * s->images.rows * s->images.cols));
+    h = fnv1a(h, s->labels.labels, (size_t)s->labels.n);
+    int64_t v;
+    memcpy(&v, &h, sizeof v);
+    return v;
+}
+static int64_t bits_of(double x) {
+    int64_t v;
+    memcpy(&v, &x, sizeof v);
+    return v;
+}
+/* Under mpirun the ranks must agree on everything that shapes the run (issue 12): set sizes
+ * and contents, the options that set the schedule, and the resume point. Otherwise they would
+ * wait forever in an allreduce (different step counts) or train silently with wrong shards. */
+static cg_status dp_check_agreement(const options *o, const char *spec, const cg_mnist_set *train,
+                                    const cg_mnist_set *test, int64_t start_epoch, const cg_optimizer *opt) {
+    if (dp_size() == 1) return CG_OK;
+    static const char *const names[] = {
+        "the training set size (--data)", "the test set size (--data)", "the image height (--data)",
+        "the image width (--data)", "--epochs", "--batch-size", "--test-batch-size",
+        "--seed (the checkpoint's, with --resume)", "the resume epoch (--resume)", "the resume step (--resume)",
+        "the learning rate (--lr, or the checkpoint's)", "--momentum", "--gamma", "--no-dropout",
+        "--net (a hash of the spec)", "the training data (a checksum of --data)", "the test data (a checksum of --data)",
+    };
+    int64_t v[] = {
+        train->images.n, test->images.n, train->images.rows, train->images.cols, o->epochs, o->batch,
+        o->test_batch, (int64_t)o->seed, start_epoch, opt->step_count, bits_of(opt->lr), bits_of(o->momentum),
+        bits_of(o->gamma), o->no_dropout, (int64_t)fnv1a(0xCBF29CE484222325ull, spec, strlen(spec)),
+        set_checksum(train), set_checksum(test),
+    };
+    return dp_agree(names, v, (int)(sizeof v / sizeof v[0]));
+}
 /* Rank r's dropout stream from the global one (rank 0: unchanged); rank 0 saves the global one. */
 static void dp_rank_rng(void) {
     if (dp_rank() == 0) return;
@@ -154,27 +215,68 @@ static void dropout_off(cg_module *m) {
     for (int i = 0; i < m->n_children; i++) dropout_off(m->children[i].module);
 }
 
-/* ---- metrics: CSV, appended; the header is written when the file is new or empty ---- */
+/* ---- metrics: CSV, appended; the header is written when the file is new or empty ----
+ * Every write, flush and close is checked: a failure ends the run (exit 1) with a line naming
+ * the file (a full disk, /dev/full, ...). */
 static FILE *metrics_open(const char *path) {
     FILE *f = fopen(path, "a");
-    if (!f) return NULL;
-    if (ftell(f) == 0) fprintf(f, "kind,epoch,step,loss,accuracy,img_per_s,lr,seconds\n");
+    if (!f) {
+        fprintf(stderr, "%s: --metrics %s: cannot open for appending: %s\n", prog, path, strerror(errno));
+        return NULL;
+    }
+    errno = 0;
+    long pos = ftell(f);
+    if ((pos == 0 && fprintf(f, "kind,epoch,step,loss,accuracy,img_per_s,lr,seconds\n") < 0) || fflush(f) != 0) {
+        fprintf(stderr, "%s: --metrics %s: write failed: %s\n", prog, path, strerror(errno ? errno : EIO));
+        fclose(f);
+        return NULL;
+    }
     return f;
 }
 
-static void metrics_row(FILE *f, const char *kind, int64_t epoch, int64_t step, double loss,
+/* false (after printing why) when the row could not be written. */
+static bool metrics_row(FILE *f, const char *path, const char *kind, int64_t epoch, int64_t step, double loss,
                         double acc, double ips, double lr, double secs) {
-    if (!f) return;
-    fprintf(f, "%s,%lld,%lld,%.6f,", kind, (long long)epoch, (long long)step, loss);
-    if (acc >= 0) fprintf(f, "%.4f", acc);
-    fprintf(f, ",%.1f,%.6g,%.3f\n", ips, lr, secs);
-    fflush(f);
+    if (!f) return true;
+    errno = 0;
+    bool ok = fprintf(f, "%s,%lld,%lld,%.6f,", kind, (long long)epoch, (long long)step, loss) >= 0;
+    if (ok && acc >= 0) ok = fprintf(f, "%.4f", acc) >= 0;
+    ok = ok && fprintf(f, ",%.1f,%.6g,%.3f\n", ips, lr, secs) >= 0 && fflush(f) == 0 && !ferror(f);
+    if (!ok) fprintf(stderr, "%s: --metrics %s: write failed: %s\n", prog, path, strerror(errno ? errno : EIO));
+    return ok;
+}
+
+/* ---- --save: checked before the first step, so that a bad path fails at once ---- */
+static bool save_path_ok(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: --save %s: is a directory\n", prog, path);
+        return false;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "%s: --save %s: exists and is not a regular file\n", prog, path);
+        return false;
+    }
+    char *copy = strdup(path);
+    if (!copy) { fprintf(stderr, "%s: --save %s: out of memory\n", prog, path); return false; }
+    const char *dir = dirname(copy);
+    bool ok = false;
+    if (stat(dir, &st) != 0)
+        fprintf(stderr, "%s: --save %s: directory %s: %s\n", prog, path, dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        fprintf(stderr, "%s: --save %s: %s is not a directory\n", prog, path, dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        fprintf(stderr, "%s: --save %s: directory %s is not writable: %s\n", prog, path, dir, strerror(errno));
+    else
+        ok = true;
+    free(copy);
+    return ok;
 }
 
 /* ---- checkpoint metadata: what a resumed run needs besides tensors ---- */
 static cg_status save_checkpoint(const options *o, const char *spec, cg_module *model, cg_optimizer *opt,
                                  const cg_lr_scheduler *sched, int64_t epoch) {
-    char ep[32], seed[32], rs[32], ro[32], se[32], bs[32];
+    char ep[32], seed[32], rs[32], ro[32], se[32], bs[32], blr[32];
     cg_rng_state r = cg_rng_get_state();
     snprintf(ep, sizeof ep, "%lld", (long long)epoch);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
@@ -182,44 +284,80 @@ static cg_status save_checkpoint(const options *o, const char *spec, cg_module *
     snprintf(ro, sizeof ro, "%llu", (unsigned long long)r.offset);
     snprintf(se, sizeof se, "%lld", (long long)sched->last_epoch);
     snprintf(bs, sizeof bs, "%lld", (long long)o->batch);
+    snprintf(blr, sizeof blr, "%.9g", sched->base_lr);
     cg_kv meta[] = { { "format", "cgrad-train-v2" }, { "net", spec }, { "epoch", ep },
                      { "seed", seed }, { "rng.seed", rs }, { "rng.offset", ro },
-                     { "sched.last_epoch", se }, { "batch_size", bs }, { "cgrad_version", cg_version() } };
+                     { "sched.last_epoch", se }, { "sched.base_lr", blr }, { "batch_size", bs },
+                     { "cgrad_version", cg_version() } };
     return cg_checkpoint_save(o->save, model, opt, meta, (int64_t)(sizeof meta / sizeof meta[0]));
 }
 
-static bool meta_u64(const cg_safetensors *st, const char *key, unsigned long long *v) {
-    const char *s = cg_safetensors_meta(st, key);
-    if (!s || !*s) return false;
-    char *end;
-    errno = 0;
-    *v = strtoull(s, &end, 10);
-    return !errno && !*end;
-}
+/* The largest epoch a run can reach (--epochs' range). */
+#define MAX_EPOCHS 100000
 
-/* st: the open --resume file (the caller closes it). */
+/* st: the open --resume file (the caller closes it). Every metadata value is checked (parsed
+ * completely, in range, the key named in the message) before anything changes: a resume is exact
+ * or refused. */
 static int resume(options *o, const cg_safetensors *st, cg_module *model, cg_optimizer *opt,
                   cg_lr_scheduler *sched, int64_t *epoch) {
-    unsigned long long ep, seed, rs, ro, se, bs;
-    if (!meta_u64(st, "epoch", &ep) || !meta_u64(st, "seed", &seed) || !meta_u64(st, "rng.seed", &rs) ||
-        !meta_u64(st, "rng.offset", &ro) || !meta_u64(st, "sched.last_epoch", &se) ||
-        !meta_u64(st, "batch_size", &bs)) {
+    const char *format = cg_safetensors_meta(st, "format");
+    if (!format) {
         fprintf(stderr, "%s: --resume %s: not a mnist-train checkpoint (metadata missing)\n", prog, o->resume);
         return 1;
     }
-    if (cg_checkpoint_restore(st, model, opt) != CG_OK) {
+    if (strcmp(format, "cgrad-train-v2") != 0) {
+        fprintf(stderr, "%s: --resume %s: not a mnist-train checkpoint (metadata 'format' is '%.40s', not cgrad-train-v2)\n",
+                prog, o->resume, format);
+        return 1;
+    }
+    int64_t ep, se, bs;
+    uint64_t seed, rs, ro;
+    double base_lr = o->lr;
+    cg_status s = cg_checkpoint_meta_int(st, "epoch", 0, MAX_EPOCHS, &ep);
+    if (s == CG_OK) s = cg_checkpoint_meta_u64(st, "seed", &seed);
+    if (s == CG_OK) s = cg_checkpoint_meta_u64(st, "rng.seed", &rs);
+    if (s == CG_OK) s = cg_checkpoint_meta_u64(st, "rng.offset", &ro);
+    if (s == CG_OK) s = cg_checkpoint_meta_int(st, "sched.last_epoch", 0, MAX_EPOCHS, &se);
+    if (s == CG_OK) s = cg_checkpoint_meta_int(st, "batch_size", 1, 1 << 20, &bs);
+    /* Files from before sched.base_lr was saved: the scheduler's base is --lr, as then. */
+    if (s == CG_OK && cg_safetensors_meta(st, "sched.base_lr"))
+        s = cg_checkpoint_meta_f64(st, "sched.base_lr", 0.0, 1e3, &base_lr);
+    if (s == CG_OK && seed > (uint64_t)INT64_MAX)
+        s = cg_set_error(CG_EFORMAT, "checkpoint metadata 'seed' = '%llu' is outside --seed's 0..%lld",
+                         (unsigned long long)seed, (long long)INT64_MAX);
+    if (s == CG_OK && se != ep)
+        s = cg_set_error(CG_EFORMAT, "checkpoint metadata 'sched.last_epoch' = %lld differs from 'epoch' = %lld "
+                         "(the schedule steps once per epoch)", (long long)se, (long long)ep);
+    if (s == CG_OK) s = cg_checkpoint_restore(st, model, opt);
+    if (s != CG_OK) {
         fprintf(stderr, "%s: --resume %s: %s\n", prog, o->resume, cg_last_error());
         return 1;
     }
-    if ((uint64_t)seed != o->seed)
-        fprintf(stderr, "%s: note: continuing with the checkpoint's seed %llu\n", prog, seed);
-    if ((int64_t)bs != o->batch)
-        fprintf(stderr, "%s: note: --batch-size %lld differs from the checkpoint's %llu\n", prog,
-                (long long)o->batch, bs);
+    if (seed != o->seed)
+        fprintf(stderr, "%s: note: continuing with the checkpoint's seed %llu\n", prog, (unsigned long long)seed);
+    if (bs != o->batch)
+        fprintf(stderr, "%s: note: --batch-size %lld differs from the checkpoint's %lld\n", prog,
+                (long long)o->batch, (long long)bs);
     o->seed = seed;
     cg_rng_set_state((cg_rng_state){ rs, ro });
-    sched->last_epoch = (int64_t)se;
-    *epoch = (int64_t)ep;
+    sched->base_lr = (float)base_lr;
+    sched->last_epoch = se;
+    /* A new --lr replaces the checkpoint's base rate at once: the resumed epochs run at the rate
+     * the schedule gives for the new base (the saved optim.lr belongs to the old one). */
+    if (o->lr_given && (float)o->lr != sched->base_lr) {
+        fprintf(stderr, "%s: note: --lr %g replaces the checkpoint's %g from epoch %lld on\n", prog, o->lr,
+                (double)sched->base_lr, (long long)ep + 1);
+        sched->base_lr = (float)o->lr;
+        if (se == 0) opt->lr = sched->base_lr;
+        else {
+            sched->last_epoch = se - 1;
+            if (cg_sched_step(sched) != CG_OK) {
+                fprintf(stderr, "%s: --resume %s: %s\n", prog, o->resume, cg_last_error());
+                return 1;
+            }
+        }
+    }
+    *epoch = ep;
     printf("Resumed %s at epoch %lld (step %lld)\n", o->resume, (long long)ep, (long long)opt->step_count);
     return 0;
 }
@@ -244,6 +382,12 @@ int main(int argc, char **argv) {
     if (dp_size() > 1)
         printf("Data-parallel: %d ranks x %d threads, global batch %lld (%lld per rank)\n", dp_size(),
                cg_get_num_threads(), (long long)o.batch, (long long)(o.batch / dp_size()));
+
+    /* Outputs are checked before anything is loaded or trained: rank 0 writes them. */
+    if (dp_rank() == 0 && !o.summary) {
+        if (o.save && !save_path_ok(o.save)) goto out;
+        if (o.metrics && !(mf = metrics_open(o.metrics))) goto out;
+    }
 
     /* The network: the checkpoint's spec when resuming, else --net, else the seed net. */
     const char *source = o.net ? "--net" : "the seed net";
@@ -286,7 +430,10 @@ int main(int argc, char **argv) {
     cg_tensor **ps = malloc((size_t)params.n * sizeof *ps);
     if (!ps) { cg_named_list_free(&params); FAIL("memory"); }
     for (int64_t i = 0; i < params.n; i++) ps[i] = params.items[i].tensor;
-    opt = cg_sgd_new(ps, params.n, (cg_sgd_options){ .lr = (float)o.lr, .momentum = (float)o.momentum });
+    cg_sgd_options so = cg_sgd_defaults();
+    so.lr = (float)o.lr;
+    so.momentum = (float)o.momentum;
+    opt = cg_sgd_new(ps, params.n, so);
     free(ps);
     cg_named_list_free(&params);
     if (!opt) FAIL("optimizer");
@@ -296,6 +443,10 @@ int main(int argc, char **argv) {
     if (ck && resume(&o, ck, model, opt, &sched, &start_epoch)) goto out;
     cg_safetensors_close(ck);
     ck = NULL;
+    if (dp_check_agreement(&o, spec, &train, &test, start_epoch, opt) != CG_OK) {
+        if (dp_rank() == 0) fprintf(stderr, "%s: %s\n", prog, cg_last_error());
+        goto out;
+    }
     if (dp_sync_model(model) != CG_OK) FAIL("broadcasting the model");
     dp_rank_rng();
 
@@ -312,10 +463,6 @@ int main(int argc, char **argv) {
     test_loader = cg_loader_new(&test, &lo);
     if (!train_loader || !test_loader) FAIL("data loader");
 
-    if (o.metrics && dp_rank() == 0 && !(mf = metrics_open(o.metrics))) {
-        fprintf(stderr, "%s: --metrics %s: cannot open for appending: %s\n", prog, o.metrics, strerror(errno));
-        goto out;
-    }
     if (start_epoch >= o.epochs)
         printf("Checkpoint is at epoch %lld; --epochs %lld leaves nothing to train\n",
                (long long)start_epoch, (long long)o.epochs);
@@ -339,6 +486,13 @@ int main(int argc, char **argv) {
             if (cg_backward(loss) != CG_OK) FAIL("training step");
             float l = cg_tensor_item(loss);
             if (dp_allreduce(opt, n, &l) != CG_OK) FAIL("averaging gradients");
+            /* A non-finite loss would step every weight to NaN (and save them): stop instead. */
+            if (!isfinite(l)) {
+                fprintf(stderr, "%s: epoch %lld, step %lld: the training loss is %g (diverged: try a lower --lr, "
+                        "or check the data and the checkpoint)\n", prog, (long long)epoch, (long long)step + 1,
+                        (double)l);
+                goto out;
+            }
             if (cg_optim_step(opt) != CG_OK) FAIL("optimizer step");
             win_loss += l;
             win_n++;
@@ -352,8 +506,9 @@ int main(int argc, char **argv) {
             progress_update(&pb, done);
             if (mf && o.metrics_every && step % o.metrics_every == 0) {
                 double now = cli_now();
-                metrics_row(mf, "step", epoch, opt->step_count, win_loss / (double)win_n, -1,
-                            (double)win_imgs / (now - win_t0), opt->lr, now - run_t0);
+                if (!metrics_row(mf, o.metrics, "step", epoch, opt->step_count, win_loss / (double)win_n, -1,
+                                 (double)win_imgs / (now - win_t0), opt->lr, now - run_t0))
+                    goto out;
                 win_loss = 0;
                 win_n = win_imgs = 0;
                 win_t0 = now;
@@ -362,15 +517,19 @@ int main(int argc, char **argv) {
         progress_finish(&pb, done);
         double ep_secs = cli_now() - ep_t0;
         double lr_used = opt->lr;
-        cg_sched_step(&sched);
+        if (cg_sched_step(&sched) != CG_OK) FAIL("lr schedule");
         if (dp_rank() != 0) continue; /* rank 0 evaluates, records and saves */
         eval_result r;
-        if (evaluate(model, test_loader, &r) != CG_OK) FAIL("evaluation");
+        if (evaluate(model, test_loader, &r) != CG_OK) {
+            fprintf(stderr, "%s: epoch %lld: evaluation: %s\n", prog, (long long)epoch, cg_last_error());
+            goto out;
+        }
         print_test_line(stdout, &r);
         fflush(stdout);
-        metrics_row(mf, "epoch", epoch, opt->step_count, r.loss_sum / (double)(r.n ? r.n : 1),
-                    (double)r.correct / (double)(r.n ? r.n : 1), (double)done / ep_secs, lr_used,
-                    cli_now() - run_t0);
+        if (!metrics_row(mf, o.metrics, "epoch", epoch, opt->step_count, r.loss_sum / (double)(r.n ? r.n : 1),
+                         (double)r.correct / (double)(r.n ? r.n : 1), (double)done / ep_secs, lr_used,
+                         cli_now() - run_t0))
+            goto out;
         if (o.save) {
             if (save_checkpoint(&o, spec, model, opt, &sched, epoch) != CG_OK) FAIL("--save");
             printf("Saved %s (epoch %lld)\n", o.save, (long long)epoch);
@@ -379,7 +538,10 @@ int main(int argc, char **argv) {
     if (cg_profile_enabled()) cg_profile_fprint(stdout);
     rc = 0;
 out:
-    if (mf) fclose(mf);
+    if (mf && fclose(mf) != 0 && rc == 0) {
+        fprintf(stderr, "%s: --metrics %s: closing failed: %s\n", prog, o.metrics, strerror(errno));
+        rc = 1;
+    }
     cg_safetensors_close(ck);
     cg_net_info_free(&info);
     free(spec);

@@ -4,6 +4,8 @@
 #   mpi_rank_dies          a rank that exits mid-training ends the job (no hang) with a message
 #   mpi_mnist_train        mnist-train under mpirun on a tiny IDX set: a rank dies in epoch 2, the
 #                          epoch-1 checkpoint resumes under 1 and 2 ranks, and both agree
+#   mpi_disagree           ranks given different options, data or resume points stop at startup
+#                          with a message naming the difference (they hung before)
 # Label "mpi". Under CGRAD_SANITIZE they run with ASan and UBSan but without LeakSanitizer:
 # Open MPI itself leaks ~50 KB at MPI_Finalize (reported as leaks inside libmpi/libopen-pal).
 if(CGRAD_WITH_MPI)
@@ -30,6 +32,10 @@ if(CGRAD_WITH_MPI)
              COMMAND ${CGRAD_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/mnist_train.sh "${CGRAD_MPIEXEC}"
                      $<TARGET_FILE:dist_equiv> $<TARGET_FILE:mnist-train> ${CMAKE_BINARY_DIR}/mpi-mnist-train)
     set_tests_properties(mpi_mnist_train PROPERTIES LABELS mpi TIMEOUT 300 ENVIRONMENT "${_env}")
+    add_test(NAME mpi_disagree
+             COMMAND ${CGRAD_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/disagree.sh "${CGRAD_MPIEXEC}"
+                     $<TARGET_FILE:dist_equiv> $<TARGET_FILE:mnist-train> ${CMAKE_BINARY_DIR}/mpi-disagree)
+    set_tests_properties(mpi_disagree PROPERTIES LABELS mpi TIMEOUT 600 ENVIRONMENT "${_env}")
   endif()
   unset(_env)
 endif()

@@ -448,11 +448,98 @@ static void test_resume_equals_uninterrupted_run(void **s) {
     free(sa.bytes);
 }
 
+/* ---- the optimizer's state is complete and exactly shaped (issue 12, item 3) ---------------- */
+
+/* Writes r's checkpoint with optimizer state `drop` left out (NULL: none) and state `swap`
+ * (NULL: none) replaced by `replacement`. */
+static void write_state_variant(const char *path, const run *r, const char *drop, const char *swap,
+                                cg_tensor *replacement) {
+    cg_named_list sd;
+    assert_int_equal(cg_module_state_dict(r->m, &sd), CG_OK);
+    cg_named_tensor items[48];
+    char names[32][64];
+    int64_t n = 0;
+    for (int64_t i = 0; i < sd.n; i++) items[n++] = sd.items[i];
+    assert_true(r->o->n_state <= 32);
+    for (int i = 0; i < r->o->n_state; i++) {
+        const char *name = r->o->state[i].name;
+        if (drop && !strcmp(name, drop)) continue;
+        snprintf(names[i], sizeof names[i], "optim.%s", name);
+        items[n++] = (cg_named_tensor){ names[i], swap && !strcmp(name, swap) ? replacement : r->o->state[i].tensor };
+    }
+    char steps[32];
+    snprintf(steps, sizeof steps, "%lld", (long long)r->o->step_count);
+    cg_kv meta[] = { { "optim.type", r->o->type->name }, { "optim.step_count", steps }, { "optim.lr", "0.5" } };
+    assert_int_equal(cg_safetensors_save(path, items, n, meta, 3), CG_OK);
+    cg_named_list_free(&sd);
+}
+
+static run adam_run(uint64_t seed) {
+    run r = make_run(seed, 0.025f);
+    cg_optim_free(r.o);
+    cg_named_list pl;
+    assert_int_equal(cg_module_parameters(r.m, &pl), CG_OK);
+    cg_tensor *ps[16];
+    for (int64_t i = 0; i < pl.n; i++) ps[i] = pl.items[i].tensor;
+    r.o = cg_adam_new(ps, pl.n, cg_adam_defaults());
+    assert_non_null(r.o);
+    cg_named_list_free(&pl);
+    return r;
+}
+
+static void test_optimizer_state_must_be_complete_and_exact(void **s) {
+    (void)s;
+    char p[128];
+    run src = trained_run(5);
+    run dst = trained_run(6);
+    /* Same number of elements, another shape: [32,9] for conv1.weight's [32,1,3,3]. */
+    cg_tensor *flat = cg_tensor_zeros(2, CG_SHAPE(32, 9));
+    write_state_variant(path_in(p, sizeof p, "flat.safetensors"), &src, NULL, "momentum_buffer.0", flat);
+    expect_restore_fails(p, &dst, CG_EFORMAT, "'optim.momentum_buffer.0' has the wrong type or shape");
+    cg_tensor_free(flat);
+    write_state_variant(path_in(p, sizeof p, "drop5.safetensors"), &src, "momentum_buffer.5", NULL, NULL);
+    expect_restore_fails(p, &dst, CG_EFORMAT, "'optim.momentum_buffer.5' is missing");
+
+    /* Adam after one step keeps exp_avg and exp_avg_sq for every parameter. */
+    run a = adam_run(7), b = adam_run(8);
+    cg_mnist_set set = tiny_set();
+    cg_loader_options lo = cg_loader_defaults();
+    lo.batch_size = 4;
+    lo.shuffle = false;
+    cg_loader *l = cg_loader_new(&set, &lo);
+    assert_non_null(l);
+    cg_tensor *x;
+    const int64_t *y;
+    assert_true(cg_loader_next(l, &x, &y));
+    train_step(&a, x, y);
+    cg_loader_free(l);
+    write_state_variant(path_in(p, sizeof p, "adam.safetensors"), &a, "exp_avg_sq.2", NULL, NULL);
+    expect_restore_fails(p, &b, CG_EFORMAT, "'optim.exp_avg_sq.2' is missing");
+    write_state_variant(path_in(p, sizeof p, "adam_full.safetensors"), &a, NULL, NULL, NULL);
+    cg_safetensors *st = open_ok(p);
+    assert_int_equal(cg_checkpoint_restore(st, b.m, b.o), CG_OK);
+    cg_safetensors_close(st);
+    assert_int_equal(b.o->n_state, a.o->n_state);
+    /* SGD's momentum buffers are not Adam's state. */
+    run c = adam_run(9);
+    write_state_variant(path_in(p, sizeof p, "sgd_as_adam.safetensors"), &src, NULL, NULL, NULL);
+    st = open_ok(p);
+    assert_int_equal(cg_checkpoint_restore(st, c.m, c.o), CG_EFORMAT);  /* optim.type SGD, not Adam */
+    cg_safetensors_close(st);
+    free_run(&a);
+    free_run(&b);
+    free_run(&c);
+    free_run(&src);
+    free_run(&dst);
+    cg_tape_free_all();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip_is_bit_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_shape_or_missing_tensor_fails_cleanly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_file_is_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_optimizer_state_must_be_complete_and_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_save_leaves_previous_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_equals_uninterrupted_run, setup, teardown),
     };

@@ -1,6 +1,8 @@
 /* tests/test_torch_optim.c — SGD (plain, momentum, nesterov + weight decay, dampening), Adam
  * (plain, weight decay), AdamW and the LR schedules against PyTorch (tests/fixtures/optim.txt):
- * 5 steps on stored gradients; parameters after every step within 1e-6 + 1e-6*|want|. */
+ * 5 steps on stored gradients; parameters after every step within 1e-6 + 1e-6*|want|. Also
+ * cg_sgd_defaults/cg_adam_defaults and the constructors' option checks, and that step_count
+ * and last_epoch at INT64_MAX are refused rather than wrapped. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,7 +105,7 @@ static void run_sched(const char *name, float base, int kind, int64_t a, float b
     for (int64_t e = 0; e < n; e++) {
         if (e > 0) {
             assert_int_equal(cg_optim_step(o), CG_OK); /* no grad: nothing to do, as in PyTorch */
-            cg_sched_step(&s);
+            assert_int_equal(cg_sched_step(&s), CG_OK);
         }
         double got = o->lr;
         if (fabs(got - want[e]) > TOL + TOL * fabs(want[e]))
@@ -125,6 +127,85 @@ static void test_cosine_lr(void **st) {
     run_sched("cosine_4_0", 0.5f, 1, 4, 0.0f);
 }
 
+/* ---- options: the defaults, and every option checked (issue 12, item 16) ---- */
+/* NULL from make(o) with a message containing needle. */
+#define EXPECT_REFUSED(call, needle)                                                                 \
+    do {                                                                                             \
+        cg_optimizer *o_ = (call);                                                                   \
+        if (o_) { cg_optim_free(o_); fail_msg("%s was accepted", #call); }                           \
+        if (!strstr(cg_last_error(), needle))                                                        \
+            fail_msg("%s: message '%s' does not name '%s'", #call, cg_last_error(), needle);         \
+    } while (0)
+
+static cg_tensor *param_with_grad(void) {
+    cg_tensor *p = cg_tensor_full(1, CG_SHAPE(3), 1.0f);
+    cg_tensor_set_requires_grad(p, true);
+    assert_int_equal(cg_backward(cg_sum(cg_mul(p, p))), CG_OK);
+    cg_tape_release();
+    return p;
+}
+
+static void test_adam_defaults_and_checks(void **st) {
+    (void)st;
+    cg_adam_options d = cg_adam_defaults();
+    assert_true(d.lr == 1e-3f && d.beta1 == 0.9f && d.beta2 == 0.999f && d.eps == 1e-8f && d.weight_decay == 0);
+    cg_tensor *p = param_with_grad();
+    /* The issue's repro: a zeroed struct with only lr set stepped to NaN. */
+    EXPECT_REFUSED(cg_adam_new(&p, 1, (cg_adam_options){ .lr = 1e-3f }), "eps");
+    cg_adam_options o = d;
+    o.beta1 = 1.0f;  EXPECT_REFUSED(cg_adam_new(&p, 1, o), "beta1");
+    o = d; o.beta1 = -0.1f;  EXPECT_REFUSED(cg_adamw_new(&p, 1, o), "beta1");
+    o = d; o.beta2 = 1.0f;   EXPECT_REFUSED(cg_adam_new(&p, 1, o), "beta2");
+    o = d; o.beta2 = NAN;    EXPECT_REFUSED(cg_adam_new(&p, 1, o), "beta2");
+    o = d; o.eps = INFINITY; EXPECT_REFUSED(cg_adam_new(&p, 1, o), "eps");
+    o = d; o.eps = -1e-8f;   EXPECT_REFUSED(cg_adam_new(&p, 1, o), "eps");
+    o = d; o.lr = -1.0f;     EXPECT_REFUSED(cg_adam_new(&p, 1, o), "lr");
+    o = d; o.lr = INFINITY;  EXPECT_REFUSED(cg_adamw_new(&p, 1, o), "lr");
+    o = d; o.weight_decay = NAN; EXPECT_REFUSED(cg_adam_new(&p, 1, o), "weight_decay");
+    o = d; o.weight_decay = -0.1f; EXPECT_REFUSED(cg_adamw_new(&p, 1, o), "weight_decay");
+    /* The defaults take a finite step. */
+    cg_optimizer *a = cg_adam_new(&p, 1, d);
+    assert_non_null(a);
+    assert_int_equal(cg_optim_step(a), CG_OK);
+    for (int i = 0; i < 3; i++) assert_true(isfinite(cg_tensor_cdata(p)[i]) && cg_tensor_cdata(p)[i] < 1.0f);
+    cg_optim_free(a);
+    cg_tensor_free(p);
+}
+
+static void test_sgd_defaults_and_checks(void **st) {
+    (void)st;
+    cg_sgd_options d = cg_sgd_defaults();
+    assert_true(d.lr == 1e-3f && d.momentum == 0 && d.dampening == 0 && d.weight_decay == 0 && !d.nesterov);
+    cg_tensor *p = param_with_grad();
+    cg_sgd_options o = d;
+    o.lr = NAN;            EXPECT_REFUSED(cg_sgd_new(&p, 1, o), "lr");
+    o = d; o.lr = INFINITY; EXPECT_REFUSED(cg_sgd_new(&p, 1, o), "lr");
+    o = d; o.momentum = 1.5f; EXPECT_REFUSED(cg_sgd_new(&p, 1, o), "momentum");
+    o = d; o.momentum = NAN;  EXPECT_REFUSED(cg_sgd_new(&p, 1, o), "momentum");
+    o = d; o.dampening = -1;  EXPECT_REFUSED(cg_sgd_new(&p, 1, o), "dampening");
+    o = d; o.dampening = 2;   EXPECT_REFUSED(cg_sgd_new(&p, 1, o), "dampening");
+    o = d; o.weight_decay = INFINITY; EXPECT_REFUSED(cg_sgd_new(&p, 1, o), "weight_decay");
+    o = d; o.nesterov = true; EXPECT_REFUSED(cg_sgd_new(&p, 1, o), "nesterov");
+    cg_optimizer *s = cg_sgd_new(&p, 1, d);
+    assert_non_null(s);
+    assert_int_equal(cg_optim_step(s), CG_OK);
+    assert_true(cg_tensor_cdata(p)[0] == 1.0f - 1e-3f * 2.0f);
+    /* A step count or a schedule epoch at INT64_MAX (a corrupt checkpoint) cannot advance. */
+    s->step_count = INT64_MAX;
+    assert_int_equal(cg_optim_step(s), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "step_count"));
+    assert_true(s->step_count == INT64_MAX);
+    cg_lr_scheduler sc = cg_step_lr(s, 1, 0.5f);
+    sc.last_epoch = INT64_MAX;
+    assert_int_equal(cg_sched_step(&sc), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "last_epoch"));
+    assert_true(sc.last_epoch == INT64_MAX);
+    sc.last_epoch = -1;
+    assert_int_equal(cg_sched_step(&sc), CG_EINVAL);
+    cg_optim_free(s);
+    cg_tensor_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgd_plain),
@@ -137,6 +218,8 @@ int main(void) {
         cmocka_unit_test(test_adamw_betas),
         cmocka_unit_test(test_step_lr),
         cmocka_unit_test(test_cosine_lr),
+        cmocka_unit_test(test_adam_defaults_and_checks),
+        cmocka_unit_test(test_sgd_defaults_and_checks),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     fixture_free(FX);

@@ -100,6 +100,7 @@ cg_status evaluate(cg_module *model, cg_loader *loader, eval_result *r) {
     cg_module_train(model, false);
     bool prev = cg_set_grad_enabled(false);
     cg_status st = cg_loader_set_epoch(loader, 0);
+    int64_t batch = 0;
     cg_tensor *x;
     const int64_t *y;
     while (st == CG_OK && cg_loader_next(loader, &x, &y)) {
@@ -107,9 +108,20 @@ cg_status evaluate(cg_module *model, cg_loader *loader, eval_result *r) {
         cg_tensor *logp = cg_module_forward(model, x);
         cg_tensor *loss = cg_nll_loss(logp, y, n, CG_REDUCTION_SUM);
         if (!loss) { st = CG_EINVAL; break; }
-        r->loss_sum += cg_tensor_item(loss);
         const float *lp = cg_tensor_data(logp);
         int64_t c = cg_tensor_size(logp, 1);
+        /* argmax over NaN would pick class 0 and print a plausible accuracy: refuse instead. */
+        for (int64_t i = 0; st == CG_OK && i < n * c; i++)
+            if (!isfinite(lp[i]))
+                st = cg_set_error(CG_EINVAL, "batch %lld: image %lld has a non-finite output %g (class %lld): "
+                                  "the weights or the data hold NaN/inf", (long long)batch + 1,
+                                  (long long)(r->n + i / c), (double)lp[i], (long long)(i % c));
+        float l = cg_tensor_item(loss);
+        if (st == CG_OK && !isfinite(l))
+            st = cg_set_error(CG_EINVAL, "batch %lld: the loss is %g", (long long)batch + 1, (double)l);
+        if (st != CG_OK) { cg_tape_release(); break; }
+        batch++;
+        r->loss_sum += l;
         for (int64_t i = 0; i < n; i++) {
             int64_t best = 0;
             for (int64_t k = 1; k < c; k++) if (lp[i * c + k] > lp[i * c + best]) best = k;

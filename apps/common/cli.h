@@ -42,7 +42,8 @@ void progress_update(progress *p, int64_t done);
 void progress_finish(progress *p, int64_t done);
 
 /* Evaluation over a whole loader in eval mode and no-grad mode: summed NLL and correct count,
- * optionally a 10x10 confusion matrix (rows: true class). */
+ * optionally a 10x10 confusion matrix (rows: true class). A non-finite output or loss is an
+ * error (CG_EINVAL, the message names the batch, the image and the class). */
 typedef struct eval_result { double loss_sum; int64_t correct, n; int64_t confusion[10][10]; } eval_result;
 cg_status evaluate(cg_module *model, cg_loader *loader, eval_result *r);
 /* "Test: average loss: %.4f, accuracy: %d/%d (%.0f%%)" */

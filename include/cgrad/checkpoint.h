@@ -20,8 +20,26 @@ CG_API cg_status cg_checkpoint_save(const char *path, const cg_module *m, const 
 /* Restore the module's state dict from st, strictly: every entry must be present with the same
  * shape, and every tensor of the file outside "optim.*" must be one of the model's (nothing is
  * changed otherwise; the error names the tensor). When o is not NULL, also the optimizer's state tensors, step
- * count and lr; a file without optimizer state is an error then. */
+ * count and lr; a file without optimizer state is an error then. The optimizer's part is exact or
+ * refused: optim.step_count must be a whole number in 0..INT64_MAX-1 and optim.lr a finite
+ * number >= 0 (both parsed completely); every "optim.<prefix>.<i>" tensor must be F32, shaped like
+ * parameter i, with i written as a plain decimal index (no sign, no leading zero); and for an
+ * optimizer whose type lists its state (cg_optimizer.state_prefixes: SGD with momentum,
+ * Adam, AdamW), a prefix outside that list is an error, and after one step or more every
+ * parameter must have every listed state (a parameter that never had a gradient has none, so a
+ * checkpoint of such a run is refused), while at step 0 none may be present. */
 CG_API cg_status cg_checkpoint_restore(const cg_safetensors *st, cg_module *m, cg_optimizer *o);
+
+/* Checkpoint metadata read strictly, for programs that keep their own keys: the value of key
+ * parsed completely as a whole number (decimal digits, '-' only when lo < 0; no spaces, '+' or
+ * leading zeros) in lo..hi, as an unsigned 64-bit number (u64), or as a finite number in lo..hi
+ * (f64). A missing key, an empty value, a value that does not parse or lies out of range gives
+ * CG_EFORMAT with a message naming the key and the value; *v is set only on success. */
+CG_API cg_status cg_checkpoint_meta_int(const cg_safetensors *st, const char *key, int64_t lo, int64_t hi,
+                                        int64_t *v);
+CG_API cg_status cg_checkpoint_meta_u64(const cg_safetensors *st, const char *key, uint64_t *v);
+CG_API cg_status cg_checkpoint_meta_f64(const cg_safetensors *st, const char *key, double lo, double hi,
+                                        double *v);
 
 #ifdef __cplusplus
 }

@@ -53,6 +53,12 @@ CG_API cg_status cg_dist_allreduce_grads(const cg_optimizer *o, int64_t local_n,
 /* In-place sum over ranks of n doubles (metrics, counts). */
 CG_API cg_status cg_dist_allreduce_sum(double *v, int64_t n);
 CG_API cg_status cg_dist_barrier(void);
+/* Checks that every rank holds the same n values v (set sizes, options that shape the schedule,
+ * a data checksum...; names[i] names v[i]): one MPI_Allreduce of 2n int64s (min and max). The
+ * result is the same on every rank: CG_OK, or CG_EINVAL with a message naming the first value
+ * that differs ("ranks disagree on --epochs: 1 on some ranks, 2 on others (this rank: 2)"), so
+ * that all ranks can stop together instead of waiting forever in a later collective. n <= 64. */
+CG_API cg_status cg_dist_agree(const char *const *names, const int64_t *v, int n);
 /* MPI_Abort on MPI_COMM_WORLD: ends every rank with `code`. For programs, after an error. */
 CG_API void cg_dist_abort(int code);
 /* Frees the gradient buffer and finalizes MPI (if cg_dist_init initialised it). */

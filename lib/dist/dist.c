@@ -147,6 +147,29 @@ cg_status cg_dist_allreduce_sum(double *v, int64_t n) {
                      "cg_dist_allreduce_sum: MPI_Allreduce");
 }
 
+cg_status cg_dist_agree(const char *const *names, const int64_t *v, int n) {
+    cg_status st = need_init("cg_dist_agree");
+    if (st != CG_OK) return st;
+    enum { MAX_AGREE = 64 };
+    if (n < 0 || n > MAX_AGREE || (n && (!v || !names)))
+        return cg_set_error(CG_EINVAL, "cg_dist_agree: bad arguments (%d values, at most %d)", n, MAX_AGREE);
+    /* min(v) and max(v) in one MPI_MIN: max(v) = ~min(~v), as ~ (= -v - 1) reverses the order
+     * and, unlike -v, is defined for INT64_MIN. */
+    int64_t buf[2 * MAX_AGREE];
+    for (int i = 0; i < n; i++) { buf[i] = v[i]; buf[n + i] = ~v[i]; }
+    if (g_size > 1 && n > 0 &&
+        (st = mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, 2 * n, MPI_INT64_T, MPI_MIN, MPI_COMM_WORLD),
+                        "cg_dist_agree: MPI_Allreduce")) != CG_OK)
+        return st;
+    for (int i = 0; i < n; i++) {
+        int64_t lo = buf[i], hi = ~buf[n + i];
+        if (lo != hi)
+            return cg_set_error(CG_EINVAL, "ranks disagree on %s: %lld on some ranks, %lld on others (rank %d: %lld)",
+                                names[i] ? names[i] : "?", (long long)lo, (long long)hi, g_rank, (long long)v[i]);
+    }
+    return CG_OK;
+}
+
 cg_status cg_dist_barrier(void) {
     cg_status st = need_init("cg_dist_barrier");
     if (st != CG_OK) return st;

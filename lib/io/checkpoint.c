@@ -1,5 +1,7 @@
 /* lib/io/checkpoint.c — module + optimizer state in one safetensors file. */
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "cg_internal.h"
@@ -44,14 +46,80 @@ done:
     return st;
 }
 
-/* The parameter index i of an optimizer state name "<prefix>.<i>", or -1. */
-static int64_t state_param_index(const char *name, int64_t n_params) {
-    const char *dot = strrchr(name, '.');
-    if (!dot || !dot[1]) return -1;
+/* ---- strict metadata numbers ---- */
+static cg_status meta_value(const cg_safetensors *st, const char *key, const char **s) {
+    if (!st || !key) return cg_error(CG_EINVAL, "cg_checkpoint_meta: file and key are required");
+    *s = cg_safetensors_meta(st, key);
+    if (!*s) return cg_error(CG_EFORMAT, "checkpoint metadata has no '%s'", key);
+    return CG_OK;
+}
+
+/* A plain decimal: optional '-' (when allowed), then "0" or digits without a leading zero. */
+static bool plain_decimal(const char *s, bool sign_ok) {
+    if (sign_ok && *s == '-') s++;
+    if (!*s || (s[0] == '0' && s[1])) return false;
+    for (; *s; s++) if (*s < '0' || *s > '9') return false;
+    return true;
+}
+
+cg_status cg_checkpoint_meta_int(const cg_safetensors *st, const char *key, int64_t lo, int64_t hi, int64_t *v) {
+    const char *s;
+    cg_status r = meta_value(st, key, &s);
+    if (r != CG_OK) return r;
+    errno = 0;
+    long long x = plain_decimal(s, lo < 0) ? strtoll(s, NULL, 10) : 0;
+    if (!plain_decimal(s, lo < 0) || errno == ERANGE || x < lo || x > hi)
+        return cg_error(CG_EFORMAT, "checkpoint metadata '%s' = '%.40s' is not a whole number in %lld..%lld", key, s,
+                        (long long)lo, (long long)hi);
+    *v = (int64_t)x;
+    return CG_OK;
+}
+
+cg_status cg_checkpoint_meta_u64(const cg_safetensors *st, const char *key, uint64_t *v) {
+    const char *s;
+    cg_status r = meta_value(st, key, &s);
+    if (r != CG_OK) return r;
+    errno = 0;
+    unsigned long long x = plain_decimal(s, false) ? strtoull(s, NULL, 10) : 0;
+    if (!plain_decimal(s, false) || errno == ERANGE)
+        return cg_error(CG_EFORMAT, "checkpoint metadata '%s' = '%.40s' is not a whole number in 0..%llu", key, s,
+                        (unsigned long long)UINT64_MAX);
+    *v = (uint64_t)x;
+    return CG_OK;
+}
+
+cg_status cg_checkpoint_meta_f64(const cg_safetensors *st, const char *key, double lo, double hi, double *v) {
+    const char *s;
+    cg_status r = meta_value(st, key, &s);
+    if (r != CG_OK) return r;
     char *end;
     errno = 0;
-    long long i = strtoll(dot + 1, &end, 10);
-    return (errno || *end || i < 0 || i >= n_params) ? -1 : (int64_t)i;
+    double x = strtod(s, &end);
+    /* strtod skips leading white space and reads "nan"/"inf": both are refused here. */
+    if (!*s || *end || end == s || s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r') || errno == ERANGE ||
+        !isfinite(x) || x < lo || x > hi)
+        return cg_error(CG_EFORMAT, "checkpoint metadata '%s' = '%.40s' is not a finite number in %g..%g", key, s,
+                        lo, hi);
+    *v = x;
+    return CG_OK;
+}
+
+/* Splits an optimizer state name "<prefix>.<i>" (without "optim."): the prefix's length and the
+ * parameter index i in 0..n_params-1, written as a plain decimal; false otherwise. */
+static bool state_name_split(const char *name, int64_t n_params, size_t *plen, int64_t *index) {
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name || !plain_decimal(dot + 1, false)) return false;
+    errno = 0;
+    long long i = strtoll(dot + 1, NULL, 10);
+    if (errno || i >= n_params) return false;
+    *plen = (size_t)(dot - name);
+    *index = (int64_t)i;
+    return true;
+}
+
+static bool prefix_listed(const char *const *list, const char *name, size_t len) {
+    for (; *list; list++) if (strlen(*list) == len && !strncmp(*list, name, len)) return true;
+    return false;
 }
 
 /* Checks the optimizer's part of st (metadata, state names and sizes) and, when apply is true,
@@ -63,34 +131,63 @@ static cg_status restore_optimizer(const cg_safetensors *st, cg_optimizer *o, bo
     if (!type || !step || !lr)
         return cg_error(CG_EFORMAT, "checkpoint holds no optimizer state (no optim.type/step_count/lr)");
     if (strcmp(type, o->type->name) != 0)
-        return cg_error(CG_EFORMAT, "checkpoint's optimizer is %s, not %s", type, o->type->name);
-    char *end;
-    long long steps = strtoll(step, &end, 10);
-    if (*end || steps < 0) return cg_error(CG_EFORMAT, "checkpoint: optim.step_count '%s' is not a count", step);
-    float rate = strtof(lr, &end);
-    if (*end || !(rate >= 0)) return cg_error(CG_EFORMAT, "checkpoint: optim.lr '%s' is not a rate", lr);
+        return cg_error(CG_EFORMAT, "checkpoint's optimizer (optim.type) is %s, not %s", type, o->type->name);
+    int64_t steps;
+    double rate;
+    /* INT64_MAX - 1: the next step must still be countable. FLT_MAX: lr is a float. */
+    cg_status r = cg_checkpoint_meta_int(st, OPT_PREFIX "step_count", 0, INT64_MAX - 1, &steps);
+    if (r == CG_OK) r = cg_checkpoint_meta_f64(st, OPT_PREFIX "lr", 0.0, FLT_MAX, &rate);
+    if (r != CG_OK) return r;
     /* Check every state tensor before changing anything. */
+    const char *const *listed = o->state_prefixes;
     size_t plen = strlen(OPT_PREFIX);
+    int64_t n_state = 0;
     for (int64_t i = 0; i < cg_safetensors_count(st); i++) {
         const cg_st_tensor *t = cg_safetensors_at(st, i);
         if (strncmp(t->name, OPT_PREFIX, plen) != 0) continue;
-        int64_t p = state_param_index(t->name + plen, o->n_params);
-        if (p < 0) return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' names no parameter", t->name);
-        if (t->dtype != CG_ST_F32 || t->numel != o->params[p]->numel)
-            return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' has the wrong type or size", t->name);
+        size_t len;
+        int64_t p;
+        if (!state_name_split(t->name + plen, o->n_params, &len, &p))
+            return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' names no parameter (want '<state>.<i>', "
+                            "i in 0..%lld written plainly)", t->name, (long long)o->n_params - 1);
+        if (listed && !prefix_listed(listed, t->name + plen, len))
+            return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' is not a state of %s", t->name,
+                            o->type->name);
+        const cg_tensor *q = o->params[p];
+        bool same = t->dtype == CG_ST_F32 && t->ndim == q->ndim;
+        for (int d = 0; same && d < q->ndim; d++) same = t->shape[d] == q->shape[d];
+        if (!same)
+            return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' has the wrong type or shape "
+                            "(want F32 shaped like parameter %lld)", t->name, (long long)p);
+        n_state++;
     }
+    if (listed && steps == 0 && n_state > 0)
+        return cg_error(CG_EFORMAT, "checkpoint: optim.step_count is 0 but the file holds %lld optimizer state tensors",
+                        (long long)n_state);
+    if (listed && steps > 0)
+        for (const char *const *pre = listed; *pre; pre++)
+            for (int64_t p = 0; p < o->n_params; p++) {
+                char name[96];
+                snprintf(name, sizeof name, OPT_PREFIX "%s.%lld", *pre, (long long)p);
+                if (!cg_safetensors_find(st, name))
+                    return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' is missing (%s after %lld steps "
+                                    "keeps '%s.<i>' for every parameter)", name, o->type->name, (long long)steps, *pre);
+            }
     if (!apply) return CG_OK;
     for (int64_t i = 0; i < cg_safetensors_count(st); i++) {
         const cg_st_tensor *t = cg_safetensors_at(st, i);
         if (strncmp(t->name, OPT_PREFIX, plen) != 0) continue;
         const char *name = t->name + plen;
+        size_t len;
+        int64_t p;
+        state_name_split(name, o->n_params, &len, &p);
         cg_tensor *s = cg_optim_find_state(o, name);
-        if (!s) s = cg_optim_add_state(o, name, o->params[state_param_index(name, o->n_params)]);
+        if (!s) s = cg_optim_add_state(o, name, o->params[p]);
         if (!s) return CG_ENOMEM;
         memcpy(s->data, t->data, (size_t)t->nbytes);
     }
     o->step_count = steps;
-    o->lr = rate;
+    o->lr = (float)rate;
     return CG_OK;
 }
 

@@ -45,16 +45,31 @@ static cg_status adam_step(cg_optimizer *base) {
 
 static const cg_optimizer_type adam_type = { "Adam", adam_step, NULL };
 static const cg_optimizer_type adamw_type = { "AdamW", adam_step, NULL };
+static const char *const adam_state[] = { "exp_avg", "exp_avg_sq", NULL };
+
+cg_adam_options cg_adam_defaults(void) {
+    return (cg_adam_options){ .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0 };
+}
 
 static cg_optimizer *make(const cg_optimizer_type *type, cg_tensor *const *params, int64_t n,
                           cg_adam_options o, bool decoupled) {
-    if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 && o.eps >= 0 && o.weight_decay >= 0))
-        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "%s: betas (%g, %g) must be in [0,1), eps %g and weight_decay %g >= 0",
-                                       type->name, o.beta1, o.beta2, o.eps, o.weight_decay);
+    const char *n_ = type->name;
+    if (!(o.lr >= 0) || !isfinite(o.lr))
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "%s: lr %g must be finite and >= 0", n_, o.lr);
+    if (!(o.beta1 >= 0 && o.beta1 < 1))
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "%s: beta1 %g must be in [0, 1)", n_, o.beta1);
+    if (!(o.beta2 >= 0 && o.beta2 < 1))
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "%s: beta2 %g must be in [0, 1)", n_, o.beta2);
+    if (!(o.eps > 0) || !isfinite(o.eps))
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "%s: eps %g must be finite and > 0 (start from cg_adam_defaults())",
+                                       n_, o.eps);
+    if (!(o.weight_decay >= 0) || !isfinite(o.weight_decay))
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "%s: weight_decay %g must be finite and >= 0", n_, o.weight_decay);
     adam *a = (adam *)cg_optim_new(type, sizeof *a, params, n, o.lr);
     if (!a) return NULL;
     a->o = o;
     a->decoupled = decoupled;
+    a->base.state_prefixes = adam_state;
     return &a->base;
 }
 

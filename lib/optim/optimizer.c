@@ -1,4 +1,5 @@
 /* lib/optim/optimizer.c — the Optimizer base: parameter list, named state, step, zero_grad. */
+#include <math.h>
 #include <stdio.h>
 #include "cg_internal.h"
 
@@ -8,7 +9,8 @@ cg_optimizer *cg_optim_new(const cg_optimizer_type *type, size_t size, cg_tensor
     if (size < sizeof(cg_optimizer)) return (cg_optimizer *)CG_FAIL(CG_EINVAL, "cg_optim_new: size too small");
     if (n_params < 0 || (n_params && !params))
         return (cg_optimizer *)CG_FAIL(CG_EINVAL, "cg_optim_new: bad parameter list");
-    if (!(lr >= 0.0f)) return (cg_optimizer *)CG_FAIL(CG_EINVAL, "cg_optim_new: lr %g must be >= 0", lr);
+    if (!(lr >= 0.0f) || !isfinite(lr))
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "%s: lr %g must be finite and >= 0", type->name ? type->name : "cg_optim_new", lr);
     for (int64_t i = 0; i < n_params; i++)
         if (!params[i] || !cg_requires_grad(params[i]))
             return (cg_optimizer *)CG_FAIL(CG_EINVAL, "cg_optim_new: parameter %lld is NULL or does not require grad",
@@ -49,6 +51,9 @@ void cg_optim_free(cg_optimizer *o) {
 
 cg_status cg_optim_step(cg_optimizer *o) {
     if (!o) return cg_error(CG_EINVAL, "cg_optim_step: optimizer is NULL");
+    if (o->step_count < 0 || o->step_count == INT64_MAX)
+        return cg_error(CG_EINVAL, "cg_optim_step: step_count %lld is outside 0..%lld", (long long)o->step_count,
+                        (long long)INT64_MAX - 1);
     bool prev = cg_set_grad_enabled(false);
     cg_status st = o->type->step(o);
     cg_set_grad_enabled(prev);

@@ -16,8 +16,11 @@ cg_lr_scheduler cg_cosine_lr(cg_optimizer *o, int64_t t_max, float eta_min) {
                               .eta_min = eta_min, .t_max = t_max > 0 ? t_max : 1 };
 }
 
-void cg_sched_step(cg_lr_scheduler *s) {
-    if (!s || !s->opt) return;
+cg_status cg_sched_step(cg_lr_scheduler *s) {
+    if (!s || !s->opt) return cg_error(CG_EINVAL, "cg_sched_step: scheduler or its optimizer is NULL");
+    if (s->last_epoch < 0 || s->last_epoch == INT64_MAX)
+        return cg_error(CG_EINVAL, "cg_sched_step: last_epoch %lld is outside 0..%lld", (long long)s->last_epoch,
+                        (long long)INT64_MAX - 1);
     s->last_epoch++;
     double e = (double)s->last_epoch;
     if (s->kind == SCHED_STEP)
@@ -25,4 +28,5 @@ void cg_sched_step(cg_lr_scheduler *s) {
     else
         s->opt->lr = (float)(s->eta_min + (s->base_lr - s->eta_min) *
                              (1.0 + cos(3.14159265358979323846 * e / (double)s->t_max)) / 2.0);
+    return CG_OK;
 }

@@ -4,6 +4,7 @@
  *                d = nesterov ? d + momentum*buf : buf
  *   p -= lr*d
  * State: "momentum_buffer.<i>" per parameter. */
+#include <math.h>
 #include "cg_internal.h"
 
 typedef struct sgd { cg_optimizer base; cg_sgd_options o; } sgd;
@@ -56,15 +57,26 @@ static cg_status sgd_step(cg_optimizer *base) {
 }
 
 static const cg_optimizer_type sgd_type = { "SGD", sgd_step, NULL };
+static const char *const sgd_momentum_state[] = { "momentum_buffer", NULL }, *const sgd_no_state[] = { NULL };
+
+cg_sgd_options cg_sgd_defaults(void) {
+    return (cg_sgd_options){ .lr = 1e-3f, .momentum = 0, .dampening = 0, .weight_decay = 0, .nesterov = false };
+}
 
 cg_optimizer *cg_sgd_new(cg_tensor *const *params, int64_t n, cg_sgd_options o) {
-    if (o.momentum < 0 || o.weight_decay < 0 || o.dampening < 0)
-        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "SGD: momentum %g, dampening %g, weight_decay %g must be >= 0",
-                                       o.momentum, o.dampening, o.weight_decay);
+    if (!(o.lr >= 0) || !isfinite(o.lr))
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "SGD: lr %g must be finite and >= 0", o.lr);
+    if (!(o.momentum >= 0 && o.momentum <= 1))
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "SGD: momentum %g must be in [0, 1]", o.momentum);
+    if (!(o.dampening >= 0 && o.dampening <= 1))
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "SGD: dampening %g must be in [0, 1]", o.dampening);
+    if (!(o.weight_decay >= 0) || !isfinite(o.weight_decay))
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "SGD: weight_decay %g must be finite and >= 0", o.weight_decay);
     if (o.nesterov && (o.momentum <= 0 || o.dampening != 0))
         return (cg_optimizer *)CG_FAIL(CG_EINVAL, "SGD: nesterov needs momentum > 0 and zero dampening");
     sgd *s = (sgd *)cg_optim_new(&sgd_type, sizeof *s, params, n, o.lr);
     if (!s) return NULL;
     s->o = o;
+    s->base.state_prefixes = o.momentum != 0.0f ? sgd_momentum_state : sgd_no_state;
     return &s->base;
 }

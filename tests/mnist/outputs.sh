@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# tests/mnist/outputs.sh — output files and non-finite numbers (issue 12, items 5, 6 and 15):
+#   --save and --metrics are checked before the first step (a missing or read-only directory, a
+#   directory, a device, "" are refused at once: exit 1, or 2 for "", one line naming the path);
+#   a --metrics write that fails (/dev/full) fails the run naming the file; a NaN loss in training
+#   and a NaN output in evaluation are errors naming the epoch/step or batch, not an accuracy.
+source "$(dirname "$0")/common.sh"
+gen d 64 32
+common=(--data d --batch-size 32 --test-batch-size 32 --threads 2 --epochs 1)
+# no_training: the refused run stopped before its first step.
+no_training() { grep -q '^Train epoch' out.txt && fail "$1: it trained before failing"; return 0; }
+
+run_expect 1 "--save no/such/ck.safetensors: directory no/such" "$TRAIN" "${common[@]}" --save no/such/ck.safetensors
+no_training "--save into a missing directory"
+mkdir adir
+run_expect 1 "--save adir: is a directory" "$TRAIN" "${common[@]}" --save adir
+no_training "--save onto a directory"
+# A FIFO of our own, never a system device: a binary without the check would replace the node.
+mkfifo fifo
+run_expect 1 "--save fifo: exists and is not a regular file" "$TRAIN" "${common[@]}" --save fifo
+[ -p fifo ] || fail "--save replaced the FIFO"
+run_expect 2 "--save: the path is empty" "$TRAIN" "${common[@]}" --save ''
+run_expect 2 "--metrics: the path is empty" "$TRAIN" "${common[@]}" --metrics ''
+if [ "$(id -u)" -ne 0 ]; then   # root may write anywhere
+  mkdir ro && chmod 555 ro
+  run_expect 1 "--save ro/ck.safetensors: directory ro is not writable" "$TRAIN" "${common[@]}" --save ro/ck.safetensors
+  no_training "--save into a read-only directory"
+fi
+run_expect 1 "--metrics no/such/m.csv" "$TRAIN" "${common[@]}" --metrics no/such/m.csv
+no_training "--metrics into a missing directory"
+if [ -w /dev/full ]; then
+  run_expect 1 "--metrics /dev/full: write failed" "$TRAIN" "${common[@]}" --metrics /dev/full
+  no_training "--metrics /dev/full"
+fi
+# A good run still writes both.
+run_expect 0 "" "$TRAIN" "${common[@]}" --save ck.safetensors --metrics m.csv
+[ -s ck.safetensors ] && [ "$(grep -c '^epoch,1,' m.csv)" = 1 ] || fail "no checkpoint or metrics row"
+
+# NaN: one NaN in fc2.bias makes every logit NaN.
+"$PY" "$SRC/tests/mnist/edit_st.py" ck.safetensors nan.safetensors nan:fc2.bias
+run_expect 1 "non-finite output nan" "$EVAL" --data d --model nan.safetensors --threads 2
+grep -q '^Test:' out.txt && fail "mnist-eval printed an accuracy for NaN weights"
+run_expect 1 "epoch 2, step 1: the training loss is nan" "$TRAIN" "${common[@]}" --epochs 2 --resume nan.safetensors \
+  --save nan.safetensors
+cmp -s nan.safetensors <("$PY" "$SRC/tests/mnist/edit_st.py" ck.safetensors /dev/stdout nan:fc2.bias) \
+  || fail "a run that stopped on a NaN loss rewrote --save"
+echo "OK: mnist outputs"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# tests/mnist/resume_strict.sh — a resume is exact or refused (issue 12, items 3, 4 and 17).
+# A checkpoint whose optimizer state or metadata was tampered with (state removed or renamed,
+# indices written as ".07", numbers that are empty, non-numeric, negative, non-finite or overflow
+# int64) is refused with exit 1 and one line naming the key or tensor, and the file given to
+# --save is left as it was. A new --lr on --resume applies from the first resumed epoch (with a
+# note), and a resume without --lr keeps the checkpoint's base lr.
+source "$(dirname "$0")/common.sh"
+ED=("$PY" "$SRC/tests/mnist/edit_st.py")
+gen d 64 32
+common=(--data d --batch-size 32 --test-batch-size 32 --threads 2 --no-dropout)
+"$TRAIN" "${common[@]}" --epochs 1 --save ck.safetensors >/dev/null || fail "training the checkpoint"
+
+# refused NEEDLE EDIT...: the edited checkpoint is refused naming NEEDLE; --save is untouched.
+refused() {
+  local needle=$1; shift
+  "${ED[@]}" ck.safetensors bad.safetensors "$@"
+  cp bad.safetensors bad_before.safetensors
+  run_expect 1 "$needle" "$TRAIN" "${common[@]}" --epochs 2 --resume bad.safetensors --save bad.safetensors
+  cmp -s bad.safetensors bad_before.safetensors || fail "a refused resume rewrote --save ($*)"
+  grep -q '^Train epoch' out.txt && fail "a refused resume trained ($*)"
+  return 0
+}
+
+# Control: an unedited rewrite resumes.
+"${ED[@]}" ck.safetensors same.safetensors
+run_expect 0 "" "$TRAIN" "${common[@]}" --epochs 2 --resume same.safetensors
+
+# Optimizer state: every buffer present, plainly indexed, known, shaped like its parameter.
+refused "optim.momentum_buffer.0' is missing"  'drop:optim.*'
+refused "optim.momentum_buffer.3' is missing"  drop:optim.momentum_buffer.3
+refused "optim.momentum_buffer.07"             rename:optim.momentum_buffer.7=optim.momentum_buffer.07
+refused "optim.momentum_buffer.+7"             rename:optim.momentum_buffer.7=optim.momentum_buffer.+7
+refused "optim.velocity.7' is not a state of SGD" rename:optim.momentum_buffer.7=optim.velocity.7
+refused "optim.momentum_buffer.1' has the wrong type or shape" \
+  drop:optim.momentum_buffer.1 rename:optim.momentum_buffer.0=optim.momentum_buffer.1
+refused "optim.step_count is 0 but" meta:optim.step_count=0
+
+# Numbers: parsed completely, finite, in range; the key named.
+for v in inf nan '' abc -1 1e400 '0.1x' ' 0.1'; do refused "'optim.lr'" "meta:optim.lr=$v"; done
+for v in 99999999999999999999 9223372036854775807 -1 '' abc 02 +2 '2 ' 2.0; do
+  refused "'optim.step_count'" "meta:optim.step_count=$v"
+done
+for v in 9223372036854775807 -1 '' abc 01 100001; do refused "'epoch'" "meta:epoch=$v" "meta:sched.last_epoch=$v"; done
+refused "'sched.last_epoch' = '9223372036854775807'" meta:sched.last_epoch=9223372036854775807
+refused "'sched.last_epoch' = 2 differs from 'epoch' = 1" meta:sched.last_epoch=2
+refused "'batch_size'"   meta:batch_size=0
+refused "'rng.offset'"   meta:rng.offset=-1
+refused "'rng.seed'"     meta:rng.seed=18446744073709551616
+refused "'seed'"         meta:seed=abc
+refused "'format' is 'cgrad-train-v9'" meta:format=cgrad-train-v9
+
+# --lr on --resume: applied from the first resumed epoch, with a note; without --lr the
+# checkpoint's base lr (here 0.05, not the default 0.025) stays.
+"$TRAIN" "${common[@]}" --epochs 1 --lr 0.05 --save lr.safetensors >/dev/null || fail "training at --lr 0.05"
+cp lr.safetensors lr1.safetensors
+"$TRAIN" "${common[@]}" --epochs 2 --resume lr.safetensors --lr 0.01 --metrics m.csv >out.txt 2>err.txt \
+  || fail "--resume --lr 0.01: $(cat err.txt)"
+grep -qF "note: --lr 0.01 replaces the checkpoint's 0.05 from epoch 2 on" err.txt || fail "no --lr note: $(cat err.txt)"
+[ "$(awk -F, '$1 == "epoch" && $2 == 2 { print $7 }' m.csv)" = 0.01 ] || fail "epoch 2 did not run at --lr 0.01: $(cat m.csv)"
+"$TRAIN" "${common[@]}" --epochs 3 --resume lr1.safetensors --save lr1.safetensors --metrics m2.csv >out.txt 2>err.txt \
+  || fail "resume without --lr: $(cat err.txt)"
+[ "$(awk -F, '$1 == "epoch" { print $7 }' m2.csv | tr '\n' ' ')" = "0.05 0.05 " ] || fail "the checkpoint's lr was not kept: $(cat m2.csv)"
+grep -q 'note: --lr' err.txt && fail "a note without --lr: $(cat err.txt)"
+echo "OK: mnist resume strict"
