@@ -427,6 +427,28 @@ static void test_lying_header_does_not_allocate(void **s) {
     assert_true(total > 0);                  /* the hook did see the loads */
 }
 
+/* ---- a FIFO must not block ------------------------------------------------------------------- */
+static void test_fifo_is_refused(void **s) {
+    (void)s;
+    assert_int_equal(mkfifo(path_of("fifo"), 0600), 0);
+    alarm(20); /* before the fix the open waited forever for a writer: SIGALRM ends the test */
+    cg_idx_images im;
+    cg_idx_labels lb;
+    cg_status st1 = cg_idx_load_images(path_of("fifo"), &im);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", cg_last_error());
+    cg_status st2 = cg_idx_load_labels(path_of("fifo"), &lb);
+    alarm(0);
+    assert_int_equal(st1, CG_EIO);
+    assert_non_null(strstr(msg, "fifo: not a regular file"));
+    assert_int_equal(st2, CG_EIO);
+    assert_non_null(strstr(cg_last_error(), "fifo: not a regular file"));
+    assert_null(im.pixels);
+    /* a directory is refused the same way */
+    assert_int_equal(cg_idx_load_images(g_dir, &im), CG_EIO);
+    assert_non_null(strstr(cg_last_error(), "not a regular file"));
+}
+
 /* ---- the real set ---------------------------------------------------------------------------- */
 static void test_real_fashion_mnist(void **s) {
     (void)s;
@@ -471,6 +493,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_empty_and_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_gzip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lying_header_does_not_allocate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_is_refused, setup, teardown),
         cmocka_unit_test(test_real_fashion_mnist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,7 +44,8 @@ typedef struct cg_idx_labels {
 
 /* An IDX3 unsigned-byte image file (magic 2051) / IDX1 label file (magic 2049), raw or gzip.
  * On error *out is left empty ({0}) and cg_last_error() names the path and the problem:
- * CG_EIO (missing, unreadable), CG_EFORMAT (bad magic or dimensions, shorter or longer than the
+ * CG_EIO (missing, unreadable, not a regular file: a FIFO or device is refused without waiting
+ * on it), CG_EFORMAT (bad magic or dimensions, shorter or longer than the
  * header says, corrupt gzip data, empty file), CG_ENOMEM. */
 CG_API cg_status cg_idx_load_images(const char *path, cg_idx_images *out);
 CG_API cg_status cg_idx_load_labels(const char *path, cg_idx_labels *out);
