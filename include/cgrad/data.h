@@ -19,7 +19,10 @@
  *
  * Files are read through zlib: a name ending in anything may hold raw or gzip data (told apart by
  * the gzip magic bytes). Every header field is checked against the bytes that actually arrive, so
- * a header that lies about its size never causes a large allocation. */
+ * a header that lies about its size never causes a large allocation: a claim larger than a raw
+ * file, or than 1032 times a gzip file (deflate's largest expansion), is refused before any body
+ * is read, and at most 4 KiB past the claim is read to report trailing data. cg_mnist_load reads
+ * both headers and compares the counts before reading either body. */
 #ifndef CGRAD_DATA_H
 #define CGRAD_DATA_H
 
