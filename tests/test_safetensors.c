@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cg_internal.h"
@@ -396,6 +397,57 @@ static void test_truncated_files_always_error(void **s) {
     cg_tensor_free(items[1].tensor);
 }
 
+/* ---- a sparse file: the header is checked before the data is read ------------------------ */
+static size_t g_largest;
+static void *largest_alloc(size_t n, void *ctx) {
+    (void)ctx;
+    if (n > g_largest) g_largest = n;
+    return n > (8u << 20) ? NULL : malloc(n);   /* refuse anything big: the test must not use the memory */
+}
+static void largest_free(void *p, void *ctx) { (void)ctx; free(p); }
+
+static void test_sparse_file_is_refused_without_reading_it(void **s) {
+    (void)s;
+    cg_named_tensor it = { "w", cg_tensor_full(2, CG_SHAPE(64, 64), 0.5f) };
+    const char *path = tpath("sparse.safetensors");
+    assert_int_equal(cg_safetensors_save(path, &it, 1, NULL, 0), CG_OK);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    off_t real = sb.st_size;
+    cg_allocator a = { largest_alloc, largest_free, NULL };
+    cg_safetensors *st = NULL;
+    g_largest = 0;
+    cg_set_allocator(&a);
+    cg_status rc = cg_safetensors_open(path, &st);   /* the real file still opens */
+    cg_set_allocator(NULL);
+    assert_int_equal(rc, CG_OK);
+    cg_safetensors_close(st);
+    /* `truncate -s 3G` on it: 3 GB of holes after the tensors. */
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)3 << 30), 0);
+    close(fd);
+    g_largest = 0;
+    cg_set_allocator(&a);
+    rc = cg_safetensors_open(path, &st);
+    cg_set_allocator(NULL);
+    if (rc != CG_EFORMAT || g_largest >= (1u << 20))
+        print_error("status %d, largest allocation %zu, message \"%s\"\n", rc, g_largest, cg_last_error());
+    assert_int_equal(rc, CG_EFORMAT);
+    assert_null(st);
+    assert_non_null(strstr(cg_last_error(), "sparse.safetensors"));
+    assert_non_null(strstr(cg_last_error(), "trailing garbage"));
+    assert_true(g_largest < (1u << 20));   /* the header and the tensors' 16 KB, not the 3 GB */
+    /* A file shorter than its header covers is still CG_EIO/CG_EFORMAT, without reading past it. */
+    fd = open(path, O_WRONLY);
+    assert_int_equal(ftruncate(fd, real - 1), 0);
+    close(fd);
+    assert_int_not_equal(cg_safetensors_open(path, &st), CG_OK);
+    assert_non_null(strstr(cg_last_error(), "sparse.safetensors"));
+    unlink(path);
+    cg_tensor_free(it.tensor);
+}
+
 /* ---- load_into ----------------------------------------------------------- */
 static void test_load_into_errors(void **s) {
     (void)s;
@@ -538,6 +590,7 @@ int main(void) {
         cmocka_unit_test(test_bad_length_prefix),
         cmocka_unit_test(test_header_error_names_byte_offset),
         cmocka_unit_test(test_truncated_files_always_error),
+        cmocka_unit_test(test_sparse_file_is_refused_without_reading_it),
         cmocka_unit_test(test_load_into_errors),
         cmocka_unit_test(test_numpy_interchange),
         cmocka_unit_test(test_fuzz_corpus_parses_without_crashing),

@@ -62,7 +62,11 @@ typedef struct cg_safetensors cg_safetensors;   /* opaque: a parsed file, held i
 CG_API cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, int64_t n,
                                      const cg_kv *meta, int64_t n_meta);
 
-/* Read and validate the whole file (header, offsets, coverage of the data section). On error
+/* Read and validate the whole file (header, offsets, coverage of the data section). The header
+ * is read and checked against the file's size first, and the data section is read only when the
+ * header covers it exactly: a file longer than that (a sparse `truncate -s 3G`) is refused as
+ * trailing garbage without reading its tail, and memory stays bounded by the header (at most
+ * 100 MB) plus the data it describes. Only regular files are read (a FIFO is refused at once). On error
  * *out is NULL and cg_last_error() names the file and, for a malformed header, the byte offset.
  * CG_EIO: the file cannot be read or is truncated; CG_EFORMAT: its contents are malformed. */
 CG_API cg_status cg_safetensors_open(const char *path, cg_safetensors **out);

@@ -395,7 +395,8 @@ static int cmp_meta(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Parse header (n bytes) against a data section of data_size bytes; fill st. */
+/* Parse header (n bytes) against a data section of st->data_size bytes; fill st and allocate
+ * st->data, which the caller then fills with the data section. */
 static cg_status parse_header(cg_safetensors *st, const unsigned char *header, size_t n) {
     cg_status s;
     parser p = { .file = st->name, .s = header, .n = n };
@@ -474,6 +475,9 @@ static cg_status parse_header(cg_safetensors *st, const unsigned char *header, s
         goto out;
     }
 
+    /* Only now, with the header checked against the data section's size, is the data allocated
+     * (the caller fills it): a file longer than its header covers is refused without reading it. */
+    if (!(st->data = cg_malloc(st->data_size ? (size_t)st->data_size : 1))) { s = CG_ENOMEM; goto out; }
     if (n_e && !(st->tensors = cg_malloc((size_t)n_e * sizeof *st->tensors))) { s = CG_ENOMEM; goto out; }
     for (int64_t i = 0; i < n_e; i++) {
         st->tensors[i] = es[i].t;
@@ -511,8 +515,8 @@ static cg_status check_prefix(const char *name, const unsigned char *b8, uint64_
 static cg_safetensors *st_new(const char *name, int64_t data_size) {
     cg_safetensors *st = cg_calloc(1, sizeof *st);
     if (!st) return NULL;
-    st->data_size = data_size;
-    if (!(st->name = cg_strdup(name)) || !(st->data = cg_malloc(data_size ? (size_t)data_size : 1))) {
+    st->data_size = data_size;   /* st->data is allocated by parse_header */
+    if (!(st->name = cg_strdup(name))) {
         cg_safetensors_close(st);
         return NULL;
     }
@@ -530,8 +534,8 @@ cg_status cg_safetensors_open_mem(const void *buf, size_t size, const char *name
     if (s) return s;
     cg_safetensors *st = st_new(name, (int64_t)(size - 8 - hlen));
     if (!st) return CG_ENOMEM;
-    memcpy(st->data, b + 8 + hlen, size - 8 - hlen);
     if ((s = parse_header(st, b + 8, hlen))) { cg_safetensors_close(st); return s; }
+    memcpy(st->data, b + 8 + hlen, size - 8 - hlen);
     *out = st;
     return CG_OK;
 }
@@ -557,18 +561,26 @@ cg_status cg_safetensors_open(const char *path, cg_safetensors **out) {
     size_t got = fread(b8, 1, total < 8 ? (size_t)total : 8, f);
     if (got != (total < 8 ? total : 8)) { s = cg_error(CG_EIO, "%s: read failed", path); goto fail; }
     if ((s = check_prefix(path, b8, total, &hlen))) goto fail;
+    /* The header first, checked against the file's size; then only the data it covers (a sparse
+     * `truncate -s 3G` of a checkpoint is refused before its tail is read). */
     if (!(header = cg_malloc(hlen))) { s = CG_ENOMEM; goto fail; }
     int64_t data_size = (int64_t)(total - 8 - hlen);
     if (!(st = st_new(path, data_size))) { s = CG_ENOMEM; goto fail; }
-    if (fread(header, 1, hlen, f) != hlen || fread(st->data, 1, (size_t)data_size, f) != (size_t)data_size) {
+    if (fread(header, 1, hlen, f) != hlen) {
+        s = cg_error(CG_EIO, "%s: %s while reading the %zu-byte header", path,
+                     ferror(f) ? strerror(errno) : "the file shrank", hlen);
+        goto fail;
+    }
+    if ((s = parse_header(st, header, hlen))) goto fail;
+    cg_free(header);
+    header = NULL;
+    if (fread(st->data, 1, (size_t)data_size, f) != (size_t)data_size) {
         s = cg_error(CG_EIO, "%s: %s while reading %" PRIu64 " bytes", path,
                      ferror(f) ? strerror(errno) : "the file shrank", total);
         goto fail;
     }
     fclose(f);
     f = NULL;
-    if ((s = parse_header(st, header, hlen))) goto fail;
-    cg_free(header);
     *out = st;
     return CG_OK;
 fail:
