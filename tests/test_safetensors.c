@@ -1,6 +1,7 @@
 /* tests/test_safetensors.c — safetensors checkpoints: round trip, atomic save, strict parsing of
  * malformed headers, load_into errors, truncation, and interchange with a numpy reference. */
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* mknod */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <signal.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "cg_internal.h"
@@ -464,6 +466,14 @@ static void test_save_refuses_a_target_that_is_not_a_regular_file(void **s) {
         assert_non_null(strstr(cg_last_error(), "/dev/null"));
         assert_non_null(strstr(cg_last_error(), "not a regular file"));
         assert_int_equal(stat("/dev/null", &sb), 0);
+        assert_true(S_ISCHR(sb.st_mode));
+    }
+    /* A private device node (mknod c 1 3, where allowed: root with CAP_MKNOD) likewise. */
+    const char *dev = tpath("target-dev");
+    if (mknod(dev, S_IFCHR | 0600, makedev(1, 3)) == 0) {
+        assert_int_equal(cg_safetensors_save(dev, &it, 1, NULL, 0), CG_EIO);
+        assert_non_null(strstr(cg_last_error(), "not a regular file"));
+        assert_int_equal(lstat(dev, &sb), 0);
         assert_true(S_ISCHR(sb.st_mode));
     }
     /* A symlink at PATH is refused (documented in io.h): neither the link nor its target changes. */
