@@ -908,16 +908,16 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
     if (!(tmp = cg_malloc(plen + 5))) { s = CG_ENOMEM; goto out; }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
-    /* The temporary is created, never opened: O_EXCL|O_NOFOLLOW refuses anything already there
-     * (a planted symlink, another save's file), which is left alone. From here until it is
-     * renamed or removed, a terminating signal waits. */
+    /* The temporary is always a new file: O_EXCL|O_NOFOLLOW refuses anything already there (a
+     * planted symlink, another save's file), which is left alone. From here until it is renamed
+     * or removed, a terminating signal waits. */
     signals_defer();
     deferred = true;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0) {
         if (errno == EEXIST)
             s = cg_error(CG_EIO, "cg_safetensors_save %s: %s already exists (another save to this path is "
-                         "running, or one was killed); it is left alone: remove it and save again", path, tmp);
+                         "running, one was killed, or someone put it there); it is left alone: remove it and save again", path, tmp);
         else
             s = cg_error(CG_EIO, "cg_safetensors_save %s: cannot create %s: %s", path, tmp, strerror(errno));
         goto out;
