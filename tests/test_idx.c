@@ -427,6 +427,124 @@ static void test_lying_header_does_not_allocate(void **s) {
     assert_true(total > 0);                  /* the hook did see the loads */
 }
 
+/* ---- gzip bombs: a huge claim over a small file must be refused before any large allocation ---- */
+static size_t g_largest;
+static void *largest_alloc(size_t n, void *ctx) {
+    (void)ctx;
+    if (n > g_largest) g_largest = n;
+    return n > (8u << 20) ? NULL : malloc(n); /* refuse anything big: the test must not use the memory */
+}
+static void largest_free(void *p, void *ctx) { (void)ctx; free(p); }
+
+/* Write `name` as gzip: the header bytes h, then `zeros` zero bytes (which deflate ~1000:1). */
+static void write_gz_zeros(const char *name, const buf *h, size_t zeros) {
+    static uint8_t in[1 << 16], out[1 << 16];
+    z_stream z = { 0 };
+    assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    FILE *f = fopen(path_of(name), "wb");
+    assert_non_null(f);
+    memset(in, 0, sizeof in);
+    z.next_in = (Bytef *)h->b;
+    z.avail_in = (uInt)h->n;
+    int flush = Z_NO_FLUSH;
+    for (;;) {
+        if (z.avail_in == 0 && flush == Z_NO_FLUSH) {
+            size_t k = zeros < sizeof in ? zeros : sizeof in;
+            zeros -= k;
+            z.next_in = in;
+            z.avail_in = (uInt)k;
+            if (zeros == 0) flush = Z_FINISH;
+        }
+        z.next_out = out;
+        z.avail_out = sizeof out;
+        int rc = deflate(&z, flush);
+        assert_true(rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR);
+        size_t have = sizeof out - z.avail_out;
+        if (have) assert_int_equal(fwrite(out, 1, have, f), have);
+        if (rc == Z_STREAM_END) break;
+    }
+    deflateEnd(&z);
+    fclose(f);
+}
+
+static void test_gzip_bomb_is_refused_with_bounded_memory(void **s) {
+    (void)s;
+    buf h = images_file(2051, 0xFFFFFFFFu, 28, 28, 0); /* 3.4 TB claimed ... */
+    write_gz_zeros("bomb-images.gz", &h, 32u << 20);   /* ... 32 MB inflated, 32 KB on disk */
+    buf hl = labels_file(2049, 0x80000000u, 0, 0);     /* 2 GB of labels claimed */
+    write_gz_zeros("bomb-labels.gz", &hl, 32u << 20);
+    struct stat sb;
+    assert_int_equal(stat(path_of("bomb-images.gz"), &sb), 0);
+    assert_true(sb.st_size < (1 << 20));
+    cg_allocator a = { largest_alloc, largest_free, NULL };
+    const char *names[2] = { "bomb-images.gz", "bomb-labels.gz" };
+    for (int k = 0; k < 2; k++) {
+        cg_idx_images im;
+        cg_idx_labels lb;
+        g_largest = 0;
+        cg_set_allocator(&a);
+        cg_status st = k == 0 ? cg_idx_load_images(path_of(names[k]), &im) : cg_idx_load_labels(path_of(names[k]), &lb);
+        cg_set_allocator(NULL);
+        if (st != CG_EFORMAT || g_largest >= (1u << 20))
+            print_error("%s: status %d, largest allocation %zu, message \"%s\"\n", names[k], st, g_largest,
+                        cg_last_error());
+        assert_int_equal(st, CG_EFORMAT);
+        assert_non_null(strstr(cg_last_error(), names[k]));
+        assert_non_null(strstr(cg_last_error(), "shorter than its header says"));
+        assert_true(g_largest < (1u << 20));
+    }
+}
+
+/* An image/label pair whose counts disagree is refused on the headers, before either body. */
+static void test_mnist_counts_checked_before_bodies(void **s) {
+    (void)s;
+    buf h = images_file(2051, 8000, 28, 28, 0);            /* 6.3 MB of honest (zero) images */
+    write_gz_zeros("train-images-idx3-ubyte.gz", &h, (size_t)8000 * 28 * 28);
+    buf lb = good_labels();                                /* 5 labels */
+    write_raw("train-labels-idx1-ubyte", lb.b, lb.n);
+    buf bomb = labels_file(2049, 0x80000000u, 0, 0);       /* and a label file claiming 2^31 */
+    write_gz_zeros("t10k-labels-idx1-ubyte.gz", &bomb, 32u << 20);
+    buf h2 = images_file(2051, 8000, 28, 28, 0);
+    write_gz_zeros("t10k-images-idx3-ubyte.gz", &h2, (size_t)8000 * 28 * 28);
+    cg_allocator a = { largest_alloc, largest_free, NULL };
+    for (int train = 1; train >= 0; train--) {
+        cg_mnist_set set;
+        g_largest = 0;
+        cg_set_allocator(&a);
+        cg_status st = cg_mnist_load(g_dir, train, &set);
+        cg_set_allocator(NULL);
+        if (st != CG_EFORMAT || g_largest >= (1u << 20))
+            print_error("train=%d: status %d, largest allocation %zu, message \"%s\"\n", train, st, g_largest,
+                        cg_last_error());
+        assert_int_equal(st, CG_EFORMAT);
+        assert_non_null(strstr(cg_last_error(), train ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte.gz"));
+        assert_true(g_largest < (1u << 20));
+        assert_null(set.images.pixels);
+    }
+}
+
+/* ---- a FIFO must not block ------------------------------------------------------------------- */
+static void test_fifo_is_refused(void **s) {
+    (void)s;
+    assert_int_equal(mkfifo(path_of("fifo"), 0600), 0);
+    alarm(20); /* before the fix the open waited forever for a writer: SIGALRM ends the test */
+    cg_idx_images im;
+    cg_idx_labels lb;
+    cg_status st1 = cg_idx_load_images(path_of("fifo"), &im);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", cg_last_error());
+    cg_status st2 = cg_idx_load_labels(path_of("fifo"), &lb);
+    alarm(0);
+    assert_int_equal(st1, CG_EIO);
+    assert_non_null(strstr(msg, "fifo: not a regular file"));
+    assert_int_equal(st2, CG_EIO);
+    assert_non_null(strstr(cg_last_error(), "fifo: not a regular file"));
+    assert_null(im.pixels);
+    /* a directory is refused the same way */
+    assert_int_equal(cg_idx_load_images(g_dir, &im), CG_EIO);
+    assert_non_null(strstr(cg_last_error(), "not a regular file"));
+}
+
 /* ---- the real set ---------------------------------------------------------------------------- */
 static void test_real_fashion_mnist(void **s) {
     (void)s;
@@ -471,6 +589,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_empty_and_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_gzip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lying_header_does_not_allocate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gzip_bomb_is_refused_with_bounded_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mnist_counts_checked_before_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_is_refused, setup, teardown),
         cmocka_unit_test(test_real_fashion_mnist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* tests/test_safetensors.c — safetensors checkpoints: round trip, atomic save, strict parsing of
  * malformed headers, load_into errors, truncation, and interchange with a numpy reference. */
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* mknod */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,7 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "cg_internal.h"
 #include "cgrad/io.h"
@@ -396,6 +404,216 @@ static void test_truncated_files_always_error(void **s) {
     cg_tensor_free(items[1].tensor);
 }
 
+/* ---- what sits at PATH and PATH.tmp is not ours to follow, replace or delete ---------------- */
+static char *slurp(const char *path) {   /* small text file, NUL-terminated; caller frees */
+    size_t n;
+    unsigned char *b = read_all(path, &n);
+    b[n] = 0;
+    return (char *)b;
+}
+
+static bool is_link(const char *path) { struct stat sb; return lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode); }
+
+static void test_save_does_not_follow_or_delete_a_planted_tmp(void **s) {
+    (void)s;
+    cg_named_tensor it = { "x", cg_tensor_full(1, CG_SHAPE(3), 1.0f) };
+    const char *path = tpath("planted.safetensors"), *victim = tpath("victim.txt");
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    write_all(victim, "victim", 6);
+    assert_int_equal(symlink(victim, tmp), 0);   /* ln -s victim.txt planted.safetensors.tmp */
+    assert_int_equal(cg_safetensors_save(path, &it, 1, NULL, 0), CG_EIO);
+    assert_non_null(strstr(cg_last_error(), tmp));
+    assert_non_null(strstr(cg_last_error(), "already exists"));
+    char *v = slurp(victim);
+    assert_string_equal(v, "victim");            /* not overwritten */
+    free(v);
+    assert_true(is_link(tmp));                   /* not removed */
+    assert_false(exists(path));                  /* and path did not become the link */
+    assert_false(is_link(path));
+    /* Someone else's regular file at PATH.tmp is neither overwritten nor deleted. */
+    assert_int_equal(unlink(tmp), 0);
+    write_all(tmp, "theirs", 6);
+    assert_int_equal(cg_safetensors_save(path, &it, 1, NULL, 0), CG_EIO);
+    v = slurp(tmp);
+    assert_string_equal(v, "theirs");
+    free(v);
+    assert_int_equal(unlink(tmp), 0);
+    assert_int_equal(cg_safetensors_save(path, &it, 1, NULL, 0), CG_OK);   /* once it is gone, saves work */
+    assert_false(exists(tmp));
+    cg_tensor_free(it.tensor);
+}
+
+static void test_save_refuses_a_target_that_is_not_a_regular_file(void **s) {
+    (void)s;
+    cg_named_tensor it = { "x", cg_tensor_full(1, CG_SHAPE(3), 1.0f) };
+    char tmp[600];
+    /* A FIFO (as a device node would, where mknod is allowed): refused, left as it was. */
+    const char *fifo = tpath("target-fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(cg_safetensors_save(fifo, &it, 1, NULL, 0), CG_EIO);
+    assert_non_null(strstr(cg_last_error(), fifo));
+    assert_non_null(strstr(cg_last_error(), "not a regular file"));
+    struct stat sb;
+    assert_int_equal(lstat(fifo, &sb), 0);
+    assert_true(S_ISFIFO(sb.st_mode));
+    snprintf(tmp, sizeof tmp, "%s.tmp", fifo);
+    assert_false(exists(tmp));
+    /* A character device: refused before anything is written. Only as a non-root user, who cannot
+     * write /dev anyway: as root, a build without the fix would replace the system's /dev/null. */
+    if (geteuid() != 0 && stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode)) {
+        assert_int_equal(cg_safetensors_save("/dev/null", &it, 1, NULL, 0), CG_EIO);
+        assert_non_null(strstr(cg_last_error(), "/dev/null"));
+        assert_non_null(strstr(cg_last_error(), "not a regular file"));
+        assert_int_equal(stat("/dev/null", &sb), 0);
+        assert_true(S_ISCHR(sb.st_mode));
+    }
+    /* A private device node (mknod c 1 3, where allowed: root with CAP_MKNOD) likewise. */
+    const char *dev = tpath("target-dev");
+    if (mknod(dev, S_IFCHR | 0600, makedev(1, 3)) == 0) {
+        assert_int_equal(cg_safetensors_save(dev, &it, 1, NULL, 0), CG_EIO);
+        assert_non_null(strstr(cg_last_error(), "not a regular file"));
+        assert_int_equal(lstat(dev, &sb), 0);
+        assert_true(S_ISCHR(sb.st_mode));
+    }
+    /* A symlink at PATH is refused (documented in io.h): neither the link nor its target changes. */
+    const char *target = tpath("link-target.safetensors"), *link = tpath("link.safetensors");
+    assert_int_equal(cg_safetensors_save(target, &it, 1, NULL, 0), CG_OK);
+    size_t n0;
+    unsigned char *before = read_all(target, &n0);
+    assert_int_equal(symlink(target, link), 0);
+    cg_tensor_fill_(it.tensor, 5.0f);
+    assert_int_equal(cg_safetensors_save(link, &it, 1, NULL, 0), CG_EIO);
+    assert_non_null(strstr(cg_last_error(), link));
+    assert_non_null(strstr(cg_last_error(), "symbolic link"));
+    assert_true(is_link(link));
+    size_t n1;
+    unsigned char *after = read_all(target, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    free(before);
+    free(after);
+    snprintf(tmp, sizeof tmp, "%s.tmp", link);
+    assert_false(exists(tmp));
+    /* A dangling link likewise. */
+    const char *dangling = tpath("dangling.safetensors");
+    assert_int_equal(symlink(tpath("nowhere"), dangling), 0);
+    assert_int_equal(cg_safetensors_save(dangling, &it, 1, NULL, 0), CG_EIO);
+    assert_true(is_link(dangling));
+    assert_false(exists(tpath("nowhere")));
+    cg_tensor_free(it.tensor);
+}
+
+/* ---- a signal during a save leaves no temporary ---------------------------------------------- */
+static void *sleeper(void *arg) { (void)arg; for (;;) pause(); return NULL; }
+
+static int count_tmp_files(const char *dir) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int k = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) if (strstr(e->d_name, ".tmp")) k++;
+    closedir(d);
+    return k;
+}
+
+static void test_signal_during_save_leaves_no_temporary(void **s) {
+    (void)s;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/sig", tmpdir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    char path[700];
+    snprintf(path, sizeof path, "%s/big.safetensors", dir);
+    cg_named_tensor it = { "w", cg_tensor_full(1, CG_SHAPE(2 << 20), 0.25f) };   /* 8 MB */
+    const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+    int interrupted = 0;
+    for (int trial = 0; trial < 24; trial++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            /* Another thread with the signals unblocked, as OpenMP's and OpenBLAS's are: blocking
+             * them in the saving thread alone would not keep the process alive. */
+            pthread_t th;
+            if (pthread_create(&th, NULL, sleeper, NULL) != 0) _exit(4);
+            for (;;)
+                if (cg_safetensors_save(path, &it, 1, NULL, 0) != CG_OK) {
+                    fprintf(stderr, "child: %s\n", cg_last_error());
+                    _exit(3);
+                }
+        }
+        struct timespec ts = { 0, (long)(2 + (trial * 7) % 40) * 1000000L };
+        nanosleep(&ts, NULL);
+        int sig = sigs[trial % 3];
+        assert_int_equal(kill(pid, sig), 0);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFSIGNALED(status)) fail_msg("trial %d: the child exited with %d instead of dying of signal %d",
+                                           trial, WIFEXITED(status) ? WEXITSTATUS(status) : -1, sig);
+        assert_int_equal(WTERMSIG(status), sig);   /* the signal still ends the process */
+        interrupted++;
+        int left = count_tmp_files(dir);
+        if (left) fail_msg("trial %d: signal %d left %d temporary file(s) in %s", trial, sig, left, dir);
+        if (exists(path)) {   /* whatever is there is a complete checkpoint */
+            cg_safetensors *st;
+            assert_int_equal(cg_safetensors_open(path, &st), CG_OK);
+            cg_safetensors_close(st);
+        }
+    }
+    assert_int_equal(interrupted, 24);
+    cg_tensor_free(it.tensor);
+}
+
+/* ---- a sparse file: the header is checked before the data is read ------------------------ */
+static size_t g_largest;
+static void *largest_alloc(size_t n, void *ctx) {
+    (void)ctx;
+    if (n > g_largest) g_largest = n;
+    return n > (8u << 20) ? NULL : malloc(n);   /* refuse anything big: the test must not use the memory */
+}
+static void largest_free(void *p, void *ctx) { (void)ctx; free(p); }
+
+static void test_sparse_file_is_refused_without_reading_it(void **s) {
+    (void)s;
+    cg_named_tensor it = { "w", cg_tensor_full(2, CG_SHAPE(64, 64), 0.5f) };
+    const char *path = tpath("sparse.safetensors");
+    assert_int_equal(cg_safetensors_save(path, &it, 1, NULL, 0), CG_OK);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    off_t real = sb.st_size;
+    cg_allocator a = { largest_alloc, largest_free, NULL };
+    cg_safetensors *st = NULL;
+    g_largest = 0;
+    cg_set_allocator(&a);
+    cg_status rc = cg_safetensors_open(path, &st);   /* the real file still opens */
+    cg_set_allocator(NULL);
+    assert_int_equal(rc, CG_OK);
+    cg_safetensors_close(st);
+    /* `truncate -s 3G` on it: 3 GB of holes after the tensors. */
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)3 << 30), 0);
+    close(fd);
+    g_largest = 0;
+    cg_set_allocator(&a);
+    rc = cg_safetensors_open(path, &st);
+    cg_set_allocator(NULL);
+    if (rc != CG_EFORMAT || g_largest >= (1u << 20))
+        print_error("status %d, largest allocation %zu, message \"%s\"\n", rc, g_largest, cg_last_error());
+    assert_int_equal(rc, CG_EFORMAT);
+    assert_null(st);
+    assert_non_null(strstr(cg_last_error(), "sparse.safetensors"));
+    assert_non_null(strstr(cg_last_error(), "trailing garbage"));
+    assert_true(g_largest < (1u << 20));   /* the header and the tensors' 16 KB, not the 3 GB */
+    /* A file shorter than its header covers is still CG_EIO/CG_EFORMAT, without reading past it. */
+    fd = open(path, O_WRONLY);
+    assert_int_equal(ftruncate(fd, real - 1), 0);
+    close(fd);
+    assert_int_not_equal(cg_safetensors_open(path, &st), CG_OK);
+    assert_non_null(strstr(cg_last_error(), "sparse.safetensors"));
+    unlink(path);
+    cg_tensor_free(it.tensor);
+}
+
 /* ---- load_into ----------------------------------------------------------- */
 static void test_load_into_errors(void **s) {
     (void)s;
@@ -538,6 +756,10 @@ int main(void) {
         cmocka_unit_test(test_bad_length_prefix),
         cmocka_unit_test(test_header_error_names_byte_offset),
         cmocka_unit_test(test_truncated_files_always_error),
+        cmocka_unit_test(test_save_does_not_follow_or_delete_a_planted_tmp),
+        cmocka_unit_test(test_save_refuses_a_target_that_is_not_a_regular_file),
+        cmocka_unit_test(test_signal_during_save_leaves_no_temporary),
+        cmocka_unit_test(test_sparse_file_is_refused_without_reading_it),
         cmocka_unit_test(test_load_into_errors),
         cmocka_unit_test(test_numpy_interchange),
         cmocka_unit_test(test_fuzz_corpus_parses_without_crashing),

@@ -19,7 +19,10 @@
  *
  * Files are read through zlib: a name ending in anything may hold raw or gzip data (told apart by
  * the gzip magic bytes). Every header field is checked against the bytes that actually arrive, so
- * a header that lies about its size never causes a large allocation. */
+ * a header that lies about its size never causes a large allocation: a claim larger than a raw
+ * file, or than 1032 times a gzip file (deflate's largest expansion), is refused before any body
+ * is read, and at most 4 KiB past the claim is read to report trailing data. cg_mnist_load reads
+ * both headers and compares the counts before reading either body. */
 #ifndef CGRAD_DATA_H
 #define CGRAD_DATA_H
 
@@ -44,7 +47,8 @@ typedef struct cg_idx_labels {
 
 /* An IDX3 unsigned-byte image file (magic 2051) / IDX1 label file (magic 2049), raw or gzip.
  * On error *out is left empty ({0}) and cg_last_error() names the path and the problem:
- * CG_EIO (missing, unreadable), CG_EFORMAT (bad magic or dimensions, shorter or longer than the
+ * CG_EIO (missing, unreadable, not a regular file: a FIFO or device is refused without waiting
+ * on it), CG_EFORMAT (bad magic or dimensions, shorter or longer than the
  * header says, corrupt gzip data, empty file), CG_ENOMEM. */
 CG_API cg_status cg_idx_load_images(const char *path, cg_idx_images *out);
 CG_API cg_status cg_idx_load_labels(const char *path, cg_idx_labels *out);

@@ -58,11 +58,31 @@ typedef struct cg_safetensors cg_safetensors;   /* opaque: a parsed file, held i
  * same directory, are flushed and fsync'ed, then renamed over path, and the directory is synced,
  * so a crash leaves either the old file or the new one. Names must be unique, valid UTF-8 and not
  * "__metadata__"; meta keys likewise unique. meta may be NULL when n_meta == 0.
- * CG_EINVAL for bad arguments, CG_EIO (naming the path) for any write failure. */
+ *
+ * What is at path and "<path>.tmp" is not the save's to follow, replace or delete:
+ *   - path must be absent or a regular file. A directory, device node, FIFO or socket is refused,
+ *     and so is a symbolic link (dangling or not): the link is not replaced and its target is not
+ *     written; save to the target's own path instead.
+ *   - "<path>.tmp" is created with O_CREAT|O_EXCL|O_NOFOLLOW. If anything already exists there (a
+ *     planted symlink, a concurrent save's file, one left by a save that was killed with SIGKILL),
+ *     the save fails with CG_EIO and leaves it alone; remove it and save again. The save only ever
+ *     removes the temporary it created itself.
+ *   - SIGINT, SIGTERM and SIGHUP are deferred from the creation of the temporary until it is
+ *     renamed or removed, when their disposition is the default (terminate): a signal that arrives
+ *     meanwhile is re-sent to the process once the temporary is gone, so the process still ends
+ *     but never leaves a partial "<path>.tmp". Signals the program ignores or handles itself are
+ *     left alone, and the dispositions are restored before the call returns (so a program must not
+ *     change those three dispositions from another thread during a save). SIGKILL cannot be
+ *     deferred: it leaves "<path>.tmp" behind, and the old file intact.
+ * CG_EINVAL for bad arguments, CG_EIO (naming the path) for any write failure or refusal. */
 CG_API cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, int64_t n,
                                      const cg_kv *meta, int64_t n_meta);
 
-/* Read and validate the whole file (header, offsets, coverage of the data section). On error
+/* Read and validate the whole file (header, offsets, coverage of the data section). The header
+ * is read and checked against the file's size first, and the data section is read only when the
+ * header covers it exactly: a file longer than that (a sparse `truncate -s 3G`) is refused as
+ * trailing garbage without reading its tail, and memory stays bounded by the header (at most
+ * 100 MB) plus the data it describes. Only regular files are read (a FIFO is refused at once). On error
  * *out is NULL and cg_last_error() names the file and, for a malformed header, the byte offset.
  * CG_EIO: the file cannot be read or is truncated; CG_EFORMAT: its contents are malformed. */
 CG_API cg_status cg_safetensors_open(const char *path, cg_safetensors **out);

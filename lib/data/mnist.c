@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include "cg_internal.h"
+#include "idx_internal.h"
 
 /* Tries base.gz, base, dotted.gz, dotted in dir; the first regular file found goes to path.
  * On failure the error lists every name tried. */
@@ -32,6 +33,14 @@ cg_status cg_mnist_load(const char *dir, bool train, cg_mnist_set *out) {
     char ipath[4096], lpath[4096];
     cg_status st = find_file(dir, ibase, idot, ipath, sizeof ipath);
     if (st == CG_OK) st = find_file(dir, lbase, ldot, lpath, sizeof lpath);
+    /* Both headers first: a pair whose counts disagree is refused before either body is read
+     * (a label file claiming 2^31 labels must not cost the images' load, nor the reverse). */
+    int64_t ni = 0, nl = 0;
+    if (st == CG_OK) st = cg_idx_header_count(ipath, true, &ni);
+    if (st == CG_OK) st = cg_idx_header_count(lpath, false, &nl);
+    if (st == CG_OK && ni != nl)
+        st = cg_error(CG_EFORMAT, "%s: the header says %lld images but %s says %lld labels: the counts must agree",
+                      ipath, (long long)ni, lpath, (long long)nl);
     if (st == CG_OK) st = cg_idx_load_images(ipath, &out->images);
     if (st == CG_OK) st = cg_idx_load_labels(lpath, &out->labels);
     if (st == CG_OK && out->images.n != out->labels.n)

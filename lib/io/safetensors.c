@@ -4,12 +4,15 @@
  * before anything is allocated, the header is parsed by a strict, schema-directed JSON reader
  * (objects, arrays, strings with escapes, integers; no recursion), and every tensor's offsets
  * must match dtype x shape and tile the data section exactly, without gaps or overlaps.
- * Writing goes to "<path>.tmp", is fsync'ed and renamed over path (see io.h). */
+ * Writing goes to "<path>.tmp", created exclusively (never followed, never someone else's), is
+ * fsync'ed and renamed over path, with terminating signals deferred meanwhile (see io.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,7 +398,8 @@ static int cmp_meta(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Parse header (n bytes) against a data section of data_size bytes; fill st. */
+/* Parse header (n bytes) against a data section of st->data_size bytes; fill st and allocate
+ * st->data, which the caller then fills with the data section. */
 static cg_status parse_header(cg_safetensors *st, const unsigned char *header, size_t n) {
     cg_status s;
     parser p = { .file = st->name, .s = header, .n = n };
@@ -474,6 +478,9 @@ static cg_status parse_header(cg_safetensors *st, const unsigned char *header, s
         goto out;
     }
 
+    /* Only now, with the header checked against the data section's size, is the data allocated
+     * (the caller fills it): a file longer than its header covers is refused without reading it. */
+    if (!(st->data = cg_malloc(st->data_size ? (size_t)st->data_size : 1))) { s = CG_ENOMEM; goto out; }
     if (n_e && !(st->tensors = cg_malloc((size_t)n_e * sizeof *st->tensors))) { s = CG_ENOMEM; goto out; }
     for (int64_t i = 0; i < n_e; i++) {
         st->tensors[i] = es[i].t;
@@ -511,8 +518,8 @@ static cg_status check_prefix(const char *name, const unsigned char *b8, uint64_
 static cg_safetensors *st_new(const char *name, int64_t data_size) {
     cg_safetensors *st = cg_calloc(1, sizeof *st);
     if (!st) return NULL;
-    st->data_size = data_size;
-    if (!(st->name = cg_strdup(name)) || !(st->data = cg_malloc(data_size ? (size_t)data_size : 1))) {
+    st->data_size = data_size;   /* st->data is allocated by parse_header */
+    if (!(st->name = cg_strdup(name))) {
         cg_safetensors_close(st);
         return NULL;
     }
@@ -530,8 +537,8 @@ cg_status cg_safetensors_open_mem(const void *buf, size_t size, const char *name
     if (s) return s;
     cg_safetensors *st = st_new(name, (int64_t)(size - 8 - hlen));
     if (!st) return CG_ENOMEM;
-    memcpy(st->data, b + 8 + hlen, size - 8 - hlen);
     if ((s = parse_header(st, b + 8, hlen))) { cg_safetensors_close(st); return s; }
+    memcpy(st->data, b + 8 + hlen, size - 8 - hlen);
     *out = st;
     return CG_OK;
 }
@@ -557,18 +564,26 @@ cg_status cg_safetensors_open(const char *path, cg_safetensors **out) {
     size_t got = fread(b8, 1, total < 8 ? (size_t)total : 8, f);
     if (got != (total < 8 ? total : 8)) { s = cg_error(CG_EIO, "%s: read failed", path); goto fail; }
     if ((s = check_prefix(path, b8, total, &hlen))) goto fail;
+    /* The header first, checked against the file's size; then only the data it covers (a sparse
+     * `truncate -s 3G` of a checkpoint is refused before its tail is read). */
     if (!(header = cg_malloc(hlen))) { s = CG_ENOMEM; goto fail; }
     int64_t data_size = (int64_t)(total - 8 - hlen);
     if (!(st = st_new(path, data_size))) { s = CG_ENOMEM; goto fail; }
-    if (fread(header, 1, hlen, f) != hlen || fread(st->data, 1, (size_t)data_size, f) != (size_t)data_size) {
+    if (fread(header, 1, hlen, f) != hlen) {
+        s = cg_error(CG_EIO, "%s: %s while reading the %zu-byte header", path,
+                     ferror(f) ? strerror(errno) : "the file shrank", hlen);
+        goto fail;
+    }
+    if ((s = parse_header(st, header, hlen))) goto fail;
+    cg_free(header);
+    header = NULL;
+    if (fread(st->data, 1, (size_t)data_size, f) != (size_t)data_size) {
         s = cg_error(CG_EIO, "%s: %s while reading %" PRIu64 " bytes", path,
                      ferror(f) ? strerror(errno) : "the file shrank", total);
         goto fail;
     }
     fclose(f);
     f = NULL;
-    if ((s = parse_header(st, header, hlen))) goto fail;
-    cg_free(header);
     *out = st;
     return CG_OK;
 fail:
@@ -716,6 +731,91 @@ static int cmp_keyed(const void *a, const void *b) {
     return strcmp(((const keyed *)a)->key, ((const keyed *)b)->key);
 }
 
+/* ---- signals during a save ------------------------------------------------ */
+/* SIGINT, SIGTERM and SIGHUP that would kill the process (default disposition) are deferred
+ * while a save has its temporary file: a handler records them, and once the temporary is renamed
+ * or removed the old disposition is restored and the signal re-sent to the process, which then
+ * ends as it would have. A handler that blocks them in the saving thread only would not do:
+ * another thread (OpenMP's, OpenBLAS's) would take a process-directed signal and die with the
+ * temporary half written. Dispositions are process-wide, so concurrent saves share one
+ * installation (a depth count under a mutex); signals the program ignores or handles itself are
+ * left alone. */
+static const int defer_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+#define N_DEFER ((int)(sizeof defer_sigs / sizeof defer_sigs[0]))
+static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
+static int defer_depth;
+static bool defer_installed[N_DEFER];
+static struct sigaction defer_old[N_DEFER];
+static volatile sig_atomic_t defer_caught[N_DEFER];
+
+static void defer_handler(int sig) {
+    for (int i = 0; i < N_DEFER; i++)
+        if (defer_sigs[i] == sig) defer_caught[i] = 1;
+}
+
+static void signals_defer(void) {
+    pthread_mutex_lock(&defer_lock);
+    if (defer_depth++ == 0) {
+        for (int i = 0; i < N_DEFER; i++) {
+            struct sigaction old, sa;
+            defer_installed[i] = false;
+            defer_caught[i] = 0;
+            if (sigaction(defer_sigs[i], NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+                continue;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = defer_handler;
+            sigemptyset(&sa.sa_mask);
+            for (int j = 0; j < N_DEFER; j++) sigaddset(&sa.sa_mask, defer_sigs[j]);
+            sa.sa_flags = SA_RESTART;
+            if (sigaction(defer_sigs[i], &sa, NULL) == 0) {
+                defer_old[i] = old;
+                defer_installed[i] = true;
+            }
+        }
+    }
+    pthread_mutex_unlock(&defer_lock);
+}
+
+/* Restore the dispositions; a signal caught meanwhile is re-sent now (and then ends the process). */
+static void signals_restore(void) {
+    int resend[N_DEFER], n = 0;
+    pthread_mutex_lock(&defer_lock);
+    if (--defer_depth == 0) {
+        for (int i = 0; i < N_DEFER; i++) {
+            if (!defer_installed[i]) continue;
+            sigaction(defer_sigs[i], &defer_old[i], NULL);
+            defer_installed[i] = false;
+            if (defer_caught[i]) resend[n++] = defer_sigs[i];
+            defer_caught[i] = 0;
+        }
+    }
+    pthread_mutex_unlock(&defer_lock);
+    for (int i = 0; i < n; i++) kill(getpid(), resend[i]);
+}
+
+/* ---- writing: where the file goes ------------------------------------------------ */
+/* PATH may be absent or a regular file, which the save replaces; anything else is refused. */
+static cg_status check_target(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) != 0) {
+        if (errno == ENOENT) return CG_OK;
+        return cg_error(CG_EIO, "cg_safetensors_save %s: cannot stat it: %s", path, strerror(errno));
+    }
+    if (S_ISLNK(sb.st_mode))
+        return cg_error(CG_EIO, "cg_safetensors_save %s: it is a symbolic link; refusing to replace it "
+                        "(save to the path it points to instead)", path);
+    if (!S_ISREG(sb.st_mode))
+        return cg_error(CG_EIO, "cg_safetensors_save %s: it exists and is not a regular file (a directory, "
+                        "device, FIFO or socket); refusing to replace it", path);
+    return CG_OK;
+}
+
+/* Is the file at tmp still the one this save created (same device and inode, not a link)? */
+static bool still_ours(const char *tmp, dev_t dev, ino_t ino) {
+    struct stat sb;
+    return lstat(tmp, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_dev == dev && sb.st_ino == ino;
+}
+
 static cg_status write_all(FILE *f, const void *p, size_t n, const char *path, const char *tmp) {
     if (n && fwrite(p, 1, n, f) != n)
         return cg_error(CG_EIO, "cg_safetensors_save %s: writing %s failed: %s", path, tmp, strerror(errno));
@@ -745,7 +845,9 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
     sbuf h = { 0 };
     char *tmp = NULL;
     FILE *f = NULL;
-    bool created = false;
+    bool created = false, deferred = false;
+    dev_t tmp_dev = 0;
+    ino_t tmp_ino = 0;
     keyed *ks = cg_malloc((size_t)(n + n_meta + 1) * sizeof *ks), *ms = ks + n;
     if (!ks) return CG_ENOMEM;
     for (int64_t i = 0; i < n; i++) ks[i] = (keyed){ items[i].name, i };
@@ -801,15 +903,40 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
         goto out;
     }
 
+    if ((s = check_target(path))) goto out;
     size_t plen = strlen(path);
     if (!(tmp = cg_malloc(plen + 5))) { s = CG_ENOMEM; goto out; }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
-    if (!(f = fopen(tmp, "wb"))) {
-        s = cg_error(CG_EIO, "cg_safetensors_save %s: cannot create %s: %s", path, tmp, strerror(errno));
+    /* The temporary is always a new file: O_EXCL|O_NOFOLLOW refuses anything already there (a
+     * planted symlink, another save's file), which is left alone. From here until it is renamed
+     * or removed, a terminating signal waits. */
+    signals_defer();
+    deferred = true;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            s = cg_error(CG_EIO, "cg_safetensors_save %s: %s already exists (another save to this path is "
+                         "running, one was killed, or someone put it there); it is left alone: remove it and save again", path, tmp);
+        else
+            s = cg_error(CG_EIO, "cg_safetensors_save %s: cannot create %s: %s", path, tmp, strerror(errno));
         goto out;
     }
+    struct stat tsb;
+    if (fstat(fd, &tsb) != 0) {
+        s = cg_error(CG_EIO, "cg_safetensors_save %s: cannot stat %s: %s", path, tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);   /* just created by this call (O_EXCL) */
+        goto out;
+    }
+    tmp_dev = tsb.st_dev;
+    tmp_ino = tsb.st_ino;
     created = true;
+    if (!(f = fdopen(fd, "wb"))) {
+        s = cg_error(CG_EIO, "cg_safetensors_save %s: cannot open %s: %s", path, tmp, strerror(errno));
+        close(fd);
+        goto out;
+    }
     unsigned char b8[8];
     for (int i = 0; i < 8; i++) b8[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
     if ((s = write_all(f, b8, 8, path, tmp)) || (s = write_all(f, h.p, (size_t)h.n, path, tmp))) goto out;
@@ -833,10 +960,18 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
     int rc = fclose(f);
     f = NULL;
     if (rc != 0) { s = cg_error(CG_EIO, "cg_safetensors_save %s: closing %s failed: %s", path, tmp, strerror(errno)); goto out; }
+    /* Still a path to replace, and still our temporary (the directory may be shared). */
+    if ((s = check_target(path))) goto out;
+    if (!still_ours(tmp, tmp_dev, tmp_ino)) {
+        s = cg_error(CG_EIO, "cg_safetensors_save %s: %s was replaced or removed during the save", path, tmp);
+        created = false;
+        goto out;
+    }
     if (rename(tmp, path) != 0) {
         s = cg_error(CG_EIO, "cg_safetensors_save %s: renaming %s over it failed: %s", path, tmp, strerror(errno));
         goto out;
     }
+    created = false;   /* renamed: nothing to clean up */
     /* Sync the directory so the rename itself is durable. */
     const char *slash = strrchr(path, '/');
     if (slash == path) strcpy(tmp, "/");
@@ -848,12 +983,13 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
             s = cg_error(CG_EIO, "cg_safetensors_save %s: syncing directory %s failed: %s", path, tmp, strerror(errno));
         close(dfd);
     }
-    created = false;   /* renamed: nothing to clean up */
 out:
     if (f) fclose(f);
-    if (created) remove(tmp);   /* failure: leave the old file, drop the partial one */
+    /* failure: leave the old file, drop the partial one, and only the one this call created */
+    if (created && still_ours(tmp, tmp_dev, tmp_ino)) unlink(tmp);
     cg_free(tmp);
     cg_free(h.p);
     cg_free(ks);
+    if (deferred) signals_restore();   /* a signal that came meanwhile is delivered now */
     return s;
 }
