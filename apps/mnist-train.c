@@ -253,8 +253,18 @@ static bool save_path_ok(const char *path) {
         fprintf(stderr, "%s: --save %s: is a directory\n", prog, path);
         return false;
     }
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {   /* cg_safetensors_save refuses links */
+        fprintf(stderr, "%s: --save %s: is a symbolic link; give the file it points to\n", prog, path);
+        return false;
+    }
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         fprintf(stderr, "%s: --save %s: exists and is not a regular file\n", prog, path);
+        return false;
+    }
+    char tmp[4096];   /* the save's temporary: one left by a killed save blocks it */
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) < (int)sizeof tmp && lstat(tmp, &st) == 0) {
+        fprintf(stderr, "%s: --save %s: %s already exists (a save that was killed?); remove it and run again\n",
+                prog, path, tmp);
         return false;
     }
     char *copy = strdup(path);

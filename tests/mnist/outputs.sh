@@ -19,6 +19,14 @@ no_training "--save onto a directory"
 mkfifo fifo
 run_expect 1 "--save fifo: exists and is not a regular file" "$TRAIN" "${common[@]}" --save fifo
 [ -p fifo ] || fail "--save replaced the FIFO"
+# A symbolic link (the library refuses to replace one) and a leftover temporary: refused up front.
+ln -s d/none.safetensors alink
+run_expect 1 "--save alink: is a symbolic link" "$TRAIN" "${common[@]}" --save alink
+no_training "--save onto a symlink"
+touch left.safetensors.tmp
+run_expect 1 "left.safetensors.tmp already exists" "$TRAIN" "${common[@]}" --save left.safetensors
+no_training "--save with a leftover temporary"
+[ -e left.safetensors.tmp ] || fail "the leftover temporary was removed"
 run_expect 2 "--save: the path is empty" "$TRAIN" "${common[@]}" --save ''
 run_expect 2 "--metrics: the path is empty" "$TRAIN" "${common[@]}" --metrics ''
 if [ "$(id -u)" -ne 0 ]; then   # root may write anywhere
