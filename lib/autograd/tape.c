@@ -159,8 +159,14 @@ float *cg_grad_data_fresh(cg_tensor *t, bool *fresh) {
 
 /* ---- backward ------------------------------------------------------------ */
 cg_status cg_backward(cg_tensor *loss) {
-    if (!loss) return cg_error(CG_EINVAL, "cg_backward: loss is NULL (an op before it failed: %s)",
-                               cg_last_error());
+    if (!loss) {
+        /* Copied first: cg_error writes the very buffer cg_last_error() returns, and an
+         * overlapping vsnprintf is undefined (it garbled the message). */
+        char why[400];
+        snprintf(why, sizeof why, "%s", cg_last_error());
+        return cg_error(CG_EINVAL, "cg_backward: loss is NULL (an op before it failed: %s)",
+                        why[0] ? why : "no message");
+    }
     if (loss->numel != 1)
         return cg_error(CG_ESHAPE, "cg_backward: loss has %lld elements; backward needs one",
                         (long long)loss->numel);
