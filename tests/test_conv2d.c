@@ -198,6 +198,37 @@ static void test_shape_errors(void **s) {
     cg_tensor_free(b5); cg_tensor_free(x3);
 }
 
+/* Geometry that overflows int64 (issue 12, item 14): checked with overflow-safe arithmetic, and
+ * the message names conv2d and the parameter. A huge stride is valid: one output position. */
+static void test_geometry_overflow(void **s) {
+    (void)s;
+    cg_tensor *x = test_tensor(4, CG_SHAPE(1, 2, 5, 5), -1, 1, 41, false);
+    cg_tensor *w = test_tensor(4, CG_SHAPE(3, 2, 3, 3), -1, 1, 42, false);
+    cg_conv2d_params d = cg_conv2d_defaults();
+    cg_conv2d_params big = d; big.stride[0] = big.stride[1] = INT64_MAX;
+    cg_conv2d_params five = d; five.stride[0] = five.stride[1] = 5;
+    cg_tensor *y = cg_conv2d(x, w, NULL, &big), *y5 = cg_conv2d(x, w, NULL, &five);
+    assert_non_null(y);
+    assert_non_null(y5);
+    assert_int_equal(cg_tensor_ndim(y), 4);
+    assert_int_equal(cg_tensor_shape(y)[2], 1);
+    assert_int_equal(cg_tensor_shape(y)[3], 1);
+    for (int i = 0; i < 3; i++) assert_float_equal(cg_tensor_cdata(y)[i], cg_tensor_cdata(y5)[i], 0);
+    cg_conv2d_params dl = d; dl.dilation[0] = INT64_MAX;
+    expect_error(x, w, NULL, dl, "conv2d: dilation[0]");
+    cg_conv2d_params dl1 = d; dl1.dilation[1] = INT64_MAX;
+    expect_error(x, w, NULL, dl1, "conv2d: dilation[1]");
+    cg_conv2d_params p62 = d; p62.padding[0] = (int64_t)1 << 62;
+    expect_error(x, w, NULL, p62, "conv2d: padding[0]");
+    cg_conv2d_params p62w = d; p62w.padding[1] = (int64_t)1 << 62;
+    expect_error(x, w, NULL, p62w, "conv2d: padding[1]");
+    cg_conv2d_params p40 = d; p40.padding[0] = p40.padding[1] = (int64_t)1 << 40;
+    expect_error(x, w, NULL, p40, "conv2d: ");
+    expect_error(x, w, NULL, p40, "padding");
+    cg_tape_release();
+    cg_tensor_free(x); cg_tensor_free(w);
+}
+
 /* ---- allocation counting ------------------------------------------------- */
 static long n_allocs;
 static void *count_alloc(size_t n, void *ctx) { (void)ctx; n_allocs++; return malloc(n); }
@@ -485,6 +516,7 @@ int main(void) {
         cmocka_unit_test(test_sequential_fuses_conv_relu),
         cmocka_unit_test(test_sequential_fuses_conv_pool),
         cmocka_unit_test(test_shape_errors),
+        cmocka_unit_test(test_geometry_overflow),
         cmocka_unit_test(test_im2col_parallel_matches_serial),
         cmocka_unit_test(test_no_allocation_when_warm),
     };

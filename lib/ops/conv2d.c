@@ -240,15 +240,51 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     g->sh = p->stride[0]; g->sw = p->stride[1];
     g->ph = p->padding[0]; g->pw = p->padding[1];
     g->dh = p->dilation[0]; g->dw = p->dilation[1];
-    int64_t ekh = g->dh * (g->kh - 1) + 1, ekw = g->dw * (g->kw - 1) + 1;
     if (g->kh <= 0 || g->kw <= 0)
         return cg_error(CG_ESHAPE, "conv2d: kernel %lldx%lld is empty", (long long)g->kh, (long long)g->kw);
-    if (ekh > g->h + 2 * g->ph || ekw > g->w + 2 * g->pw)
+    /* Overflow-safe: every parameter may be anything up to INT64_MAX. */
+    int64_t ekh, ekw, padh, padw;
+    if (__builtin_mul_overflow(g->dh, g->kh - 1, &ekh) || __builtin_add_overflow(ekh, 1, &ekh))
+        return cg_error(CG_EINVAL, "conv2d: dilation[0] = %lld with kernel height %lld spans more than int64 allows",
+                        (long long)g->dh, (long long)g->kh);
+    if (__builtin_mul_overflow(g->dw, g->kw - 1, &ekw) || __builtin_add_overflow(ekw, 1, &ekw))
+        return cg_error(CG_EINVAL, "conv2d: dilation[1] = %lld with kernel width %lld spans more than int64 allows",
+                        (long long)g->dw, (long long)g->kw);
+    if (__builtin_mul_overflow(g->ph, 2, &padh) || __builtin_add_overflow(padh, g->h, &padh))
+        return cg_error(CG_EINVAL, "conv2d: padding[0] = %lld on input height %lld overflows int64",
+                        (long long)g->ph, (long long)g->h);
+    if (__builtin_mul_overflow(g->pw, 2, &padw) || __builtin_add_overflow(padw, g->w, &padw))
+        return cg_error(CG_EINVAL, "conv2d: padding[1] = %lld on input width %lld overflows int64",
+                        (long long)g->pw, (long long)g->w);
+    if (ekh > padh || ekw > padw)
         return cg_error(CG_ESHAPE, "conv2d: kernel %lldx%lld (dilated %lldx%lld) is larger than the padded input %lldx%lld",
                         (long long)g->kh, (long long)g->kw, (long long)ekh, (long long)ekw,
-                        (long long)(g->h + 2 * g->ph), (long long)(g->w + 2 * g->pw));
-    g->oh = (g->h + 2 * g->ph - ekh) / g->sh + 1;
-    g->ow = (g->w + 2 * g->pw - ekw) / g->sw + 1;
+                        (long long)padh, (long long)padw);
+    int64_t padhw;
+    if (__builtin_mul_overflow(padh, padw, &padhw))
+        return cg_error(CG_EINVAL, "conv2d: padding [%lld, %lld] makes a padded input of %lldx%lld, beyond int64",
+                        (long long)g->ph, (long long)g->pw, (long long)padh, (long long)padw);
+    g->oh = (padh - ekh) / g->sh + 1;
+    g->ow = (padw - ekw) / g->sw + 1;
+    /* A stride beyond the padded input gives one output row (column) as any such stride does:
+     * clamp it there, so that the kernels' offsets (stride x width) stay within int64. */
+    if (g->sh > padh) g->sh = padh;
+    if (g->sw > padw) g->sw = padw;
+    /* The output and one image's columns must be representable (and allocatable in size_t with
+     * room for a slab per thread): at most 2^44 floats each. */
+    const int64_t lim = (int64_t)1 << 44;
+    int64_t ohw, out, rows, cols;
+    if (__builtin_mul_overflow(g->oh, g->ow, &ohw) || __builtin_mul_overflow(ohw, OC, &out) ||
+        __builtin_mul_overflow(out, x->shape[0] ? x->shape[0] : 1, &out) || out > lim)
+        return cg_error(CG_ESHAPE, "conv2d: the output [%lld, %lld, %lld, %lld] is too large "
+                        "(padding [%lld, %lld], stride [%lld, %lld])",
+                        (long long)x->shape[0], (long long)OC, (long long)g->oh, (long long)g->ow,
+                        (long long)g->ph, (long long)g->pw, (long long)p->stride[0], (long long)p->stride[1]);
+    if (__builtin_mul_overflow(C, g->kh, &rows) || __builtin_mul_overflow(rows, g->kw, &rows) ||
+        __builtin_mul_overflow(rows, ohw, &cols) || cols > lim)
+        return cg_error(CG_ESHAPE, "conv2d: one image's im2col columns (%lld channels x %lldx%lld kernel x "
+                        "%lldx%lld outputs) are too large", (long long)C, (long long)g->kh, (long long)g->kw,
+                        (long long)g->oh, (long long)g->ow);
     pl->n = x->shape[0];
     pl->oc = OC;
     pl->groups = p->groups;
