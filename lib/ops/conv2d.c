@@ -32,7 +32,8 @@
  * a per-thread buffer that both GEMMs and db's sums then read. Against cg_relu(cg_conv2d(..))
  * this drops a tensor and two passes over memory (relu forward, relu backward); the results are
  * the same
- * (relu passes the gradient where its output is positive, NaN counts as not positive).
+ * (relu passes NaN through; it passes the gradient where its output is positive, NaN counts as
+ * not positive).
  * Workspace: one grow-only buffer of the calling thread: threads x (cols + dcols [+ masked dy])
  * + chunks x (dW [+ db]);
  * bench-conv reports its size (seed conv2: 3.1 MiB). After the first step it allocates nothing. */
@@ -317,31 +318,21 @@ static size_t workspace_layout(const conv_plan *pl, bool backward, size_t *off_d
 
 /* ---- forward ------------------------------------------------------------- */
 /* One image's fused 2x2, stride-2 max-pool: out[OC, OH/2, OW/2] from the image's output
- * in[OC, OH, OW] — the values cg_max_pool2d would give. After a fused ReLU the input holds no
- * NaN and a chain of strict > selects is enough; without one, a window's first NaN wins, as in
- * cg_max_pool2d (a NaN candidate replaces a maximum that is not yet NaN). Both loops vectorise. */
+ * in[OC, OH, OW] — the values cg_max_pool2d would give: a window's first NaN wins, as in
+ * cg_max_pool2d (a NaN candidate replaces a maximum that is not yet NaN). A fused ReLU passes
+ * NaN through (as relu does), so it takes the same loop. The loop vectorises. */
 static void pool2_image(float *restrict out, const float *restrict in, const conv_plan *pl) {
     const int64_t OW = pl->g.ow, PH = pl->g.oh / 2, PW = OW / 2;
     for (int64_t oc = 0; oc < pl->oc; oc++)
         for (int64_t ph = 0; ph < PH; ph++) {
             const float *r0 = in + (oc * pl->g.oh + 2 * ph) * OW, *r1 = r0 + OW;
             float *o = out + (oc * PH + ph) * PW;
-            if (pl->relu) {
-                #pragma omp simd
-                for (int64_t pw = 0; pw < PW; pw++) {
-                    float m = r0[2 * pw], v1 = r0[2 * pw + 1], v2 = r1[2 * pw], v3 = r1[2 * pw + 1];
-                    m = v1 > m ? v1 : m;
-                    m = v2 > m ? v2 : m;
-                    o[pw] = v3 > m ? v3 : m;
-                }
-            } else {
-                #pragma omp simd
-                for (int64_t pw = 0; pw < PW; pw++) {
-                    float m = r0[2 * pw], v1 = r0[2 * pw + 1], v2 = r1[2 * pw], v3 = r1[2 * pw + 1];
-                    m = (v1 > m || (v1 != v1 && m == m)) ? v1 : m;
-                    m = (v2 > m || (v2 != v2 && m == m)) ? v2 : m;
-                    o[pw] = (v3 > m || (v3 != v3 && m == m)) ? v3 : m;
-                }
+            #pragma omp simd
+            for (int64_t pw = 0; pw < PW; pw++) {
+                float m = r0[2 * pw], v1 = r0[2 * pw + 1], v2 = r1[2 * pw], v3 = r1[2 * pw + 1];
+                m = (v1 > m || (v1 != v1 && m == m)) ? v1 : m;
+                m = (v2 > m || (v2 != v2 && m == m)) ? v2 : m;
+                o[pw] = (v3 > m || (v3 != v3 && m == m)) ? v3 : m;
             }
         }
 }
@@ -382,7 +373,7 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
                 float bv = b ? b[oc] : 0.0f, *yp = yn + oc * ohw;
                 if (relu) {
                     #pragma omp simd
-                    for (int64_t i = 0; i < ohw; i++) { float v = yp[i] + bv; yp[i] = v > 0.0f ? v : 0.0f; }
+                    for (int64_t i = 0; i < ohw; i++) { float v = yp[i] + bv; yp[i] = v <= 0.0f ? 0.0f : v; }  /* NaN stays */
                 } else {
                     #pragma omp simd
                     for (int64_t i = 0; i < ohw; i++) yp[i] += bv;
