@@ -30,6 +30,12 @@ char *cg_strdup(const char *s);
  * Write `if (parallel: n >= CG_OMP_MIN)` on `parallel for simd`: a bare if() also turns off
  * simd when false, making the serial path 2-3x slower. */
 #define CG_OMP_MIN 65536
+/* Bring this thread's OpenMP thread count up to date with cg_set_num_threads (process-wide):
+ * called at the library's entry points (lib/core/threads.c). Cheap: one atomic load. */
+void cg_threads_sync(void);
+/* Register the calling thread so that its tape pool and conv2d workspace are freed when it exits
+ * (a pthread key destructor running cg_tape_free_all). Idempotent. */
+void cg_thread_cleanup_register(void);
 
 /* ---- tensors ------------------------------------------------------------- */
 enum {

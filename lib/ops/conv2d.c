@@ -49,6 +49,7 @@ static _Thread_local size_t ws_floats;
 /* The thread's workspace with room for `floats` floats (grows, never shrinks). */
 static float *workspace(size_t floats) {
     if (floats <= ws_floats) return ws_buf;
+    cg_thread_cleanup_register();  /* freed at thread exit, with the tape */
     float *p = cg_malloc(floats * sizeof(float));
     if (!p) return NULL;
     cg_free(ws_buf);
@@ -445,6 +446,7 @@ void cg_conv2d_set_mode(int mode) { conv_mode = mode; }
  * inside a parallel region; otherwise one image at a time with BLAS's threads. */
 static int threads_for(int64_t n) {
     if (omp_in_parallel()) return 1;
+    cg_threads_sync();
     int nt = omp_get_max_threads();
     if (conv_mode == CG_CONV_SERIAL || nt <= 1) return 1;
     if (conv_mode == CG_CONV_AUTO && n < 2 * nt) return 1;
