@@ -7,7 +7,8 @@
 #include "cgrad/cgrad.h"
 
 /* ---- errors -------------------------------------------------------------- */
-/* Set the thread-local message and return s. printf-style. */
+/* Set the thread-local message and return s. printf-style. Never pass cg_last_error() as an
+ * argument: copy it to a local buffer first (cg_set_error also formats through a copy). */
 #define cg_error cg_set_error  /* the public setter (base.h): one implementation */
 /* For ops that return pointers: set the error and return NULL. */
 #define CG_FAIL(status, ...) (cg_error((status), __VA_ARGS__), (cg_tensor *)NULL)
