@@ -7,7 +7,8 @@
 #include "cgrad/cgrad.h"
 
 /* ---- errors -------------------------------------------------------------- */
-/* Set the thread-local message and return s. printf-style. */
+/* Set the thread-local message and return s. printf-style. Never pass cg_last_error() as an
+ * argument: copy it to a local buffer first (cg_set_error also formats through a copy). */
 #define cg_error cg_set_error  /* the public setter (base.h): one implementation */
 /* For ops that return pointers: set the error and return NULL. */
 #define CG_FAIL(status, ...) (cg_error((status), __VA_ARGS__), (cg_tensor *)NULL)
@@ -30,6 +31,12 @@ char *cg_strdup(const char *s);
  * Write `if (parallel: n >= CG_OMP_MIN)` on `parallel for simd`: a bare if() also turns off
  * simd when false, making the serial path 2-3x slower. */
 #define CG_OMP_MIN 65536
+/* Bring this thread's OpenMP thread count up to date with cg_set_num_threads (process-wide):
+ * called at the library's entry points (lib/core/threads.c). Cheap: one atomic load. */
+void cg_threads_sync(void);
+/* Register the calling thread so that its tape pool and conv2d workspace are freed when it exits
+ * (a pthread key destructor running cg_tape_free_all). Idempotent. */
+void cg_thread_cleanup_register(void);
 
 /* ---- tensors ------------------------------------------------------------- */
 enum {

@@ -89,6 +89,43 @@ static void test_sigmoid_saturates(void **st) {
     cg_tensor_free(x);
 }
 
+/* NaN as PyTorch: relu(NaN) = leaky_relu(NaN) = NaN (relu gave 0); relu's grad at NaN is 0
+ * (NaN > 0 is false) and leaky_relu's the slope. Small (serial) and large (parallel) tensors. */
+static void test_nan_like_pytorch(void **st) {
+    (void)st;
+    const int64_t sizes[] = { 5, 70001 };
+    for (int k = 0; k < 2; k++) {
+        int64_t n = sizes[k];
+        cg_tensor *x = cg_tensor_zeros(1, CG_SHAPE(n));
+        float *xd = cg_tensor_data(x);
+        for (int64_t i = 0; i < n; i++) xd[i] = (float)(i % 5) - 2.0f;  /* -2 -1 0 1 2 */
+        for (int64_t i = 0; i < n; i += 5) xd[i] = NAN;
+        cg_tensor_set_requires_grad(x, true);
+        cg_tensor *r = cg_relu(x), *l = cg_leaky_relu(x, 0.1f);
+        assert_non_null(r);
+        assert_non_null(l);
+        for (int64_t i = 0; i < n; i++) {
+            float v = xd[i];
+            if (isnan(v)) {
+                assert_true(isnan(cg_tensor_cdata(r)[i]));
+                assert_true(isnan(cg_tensor_cdata(l)[i]));
+            } else {
+                assert_float_equal(cg_tensor_cdata(r)[i], v > 0 ? v : 0, 0);
+                assert_float_equal(cg_tensor_cdata(l)[i], v > 0 ? v : 0.1f * v, 1e-7);
+            }
+        }
+        assert_int_equal(cg_backward(cg_sum(r)), CG_OK);
+        for (int64_t i = 0; i < n; i++)
+            assert_float_equal(cg_tensor_cdata(cg_tensor_grad(x))[i], xd[i] > 0 ? 1 : 0, 0);
+        cg_tensor_zero_grad(x);
+        assert_int_equal(cg_backward(cg_sum(l)), CG_OK);
+        for (int64_t i = 0; i < n; i++)
+            assert_float_equal(cg_tensor_cdata(cg_tensor_grad(x))[i], xd[i] > 0 ? 1 : 0.1f, 1e-7);
+        cg_tape_release();
+        cg_tensor_free(x);
+    }
+}
+
 static void test_null_propagates(void **st) {
     (void)st;
     assert_null(cg_relu(NULL));
@@ -106,6 +143,7 @@ int main(void) {
         cmocka_unit_test(test_tanh_grad),
         cmocka_unit_test(test_relu_grad_values),
         cmocka_unit_test(test_sigmoid_saturates),
+        cmocka_unit_test(test_nan_like_pytorch),
         cmocka_unit_test(test_null_propagates),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

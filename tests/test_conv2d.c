@@ -198,6 +198,63 @@ static void test_shape_errors(void **s) {
     cg_tensor_free(b5); cg_tensor_free(x3);
 }
 
+/* Geometry that overflows int64 (issue 12, item 14): checked with overflow-safe arithmetic, and
+ * the message names conv2d and the parameter. A huge stride is valid: one output position. */
+static void test_geometry_overflow(void **s) {
+    (void)s;
+    cg_tensor *x = test_tensor(4, CG_SHAPE(1, 2, 5, 5), -1, 1, 41, false);
+    cg_tensor *w = test_tensor(4, CG_SHAPE(3, 2, 3, 3), -1, 1, 42, false);
+    cg_conv2d_params d = cg_conv2d_defaults();
+    cg_conv2d_params big = d; big.stride[0] = big.stride[1] = INT64_MAX;
+    cg_conv2d_params five = d; five.stride[0] = five.stride[1] = 5;
+    cg_tensor *y = cg_conv2d(x, w, NULL, &big), *y5 = cg_conv2d(x, w, NULL, &five);
+    assert_non_null(y);
+    assert_non_null(y5);
+    assert_int_equal(cg_tensor_ndim(y), 4);
+    assert_int_equal(cg_tensor_shape(y)[2], 1);
+    assert_int_equal(cg_tensor_shape(y)[3], 1);
+    for (int i = 0; i < 3; i++) assert_float_equal(cg_tensor_cdata(y)[i], cg_tensor_cdata(y5)[i], 0);
+    cg_conv2d_params dl = d; dl.dilation[0] = INT64_MAX;
+    expect_error(x, w, NULL, dl, "conv2d: dilation[0]");
+    cg_conv2d_params dl1 = d; dl1.dilation[1] = INT64_MAX;
+    expect_error(x, w, NULL, dl1, "conv2d: dilation[1]");
+    cg_conv2d_params p62 = d; p62.padding[0] = (int64_t)1 << 62;
+    expect_error(x, w, NULL, p62, "conv2d: padding[0]");
+    cg_conv2d_params p62w = d; p62w.padding[1] = (int64_t)1 << 62;
+    expect_error(x, w, NULL, p62w, "conv2d: padding[1]");
+    cg_conv2d_params p40 = d; p40.padding[0] = p40.padding[1] = (int64_t)1 << 40;
+    expect_error(x, w, NULL, p40, "conv2d: ");
+    expect_error(x, w, NULL, p40, "padding");
+    cg_tape_release();
+    cg_tensor_free(x); cg_tensor_free(w);
+}
+
+/* conv2d_relu on a NaN input gives NaN where the NaN reaches, like relu(conv2d(..)) and
+ * PyTorch (it gave 0), and its gradient is 0 there (NaN > 0 is false), as relu's. */
+static void test_conv2d_relu_nan(void **s) {
+    (void)s;
+    cg_tensor *x = test_tensor(4, CG_SHAPE(1, 1, 4, 4), -1, 1, 51, true);
+    cg_tensor *w = test_tensor(4, CG_SHAPE(2, 1, 3, 3), -1, 1, 52, false);
+    cg_tensor_data(x)[0] = NAN;  /* reaches output (0, 0) of each channel only */
+    cg_conv2d_params d = cg_conv2d_defaults();
+    cg_tensor *y = cg_conv2d_relu(x, w, NULL, &d), *r = cg_relu(cg_conv2d(x, w, NULL, &d));
+    assert_non_null(y);
+    assert_non_null(r);
+    const float *yd = cg_tensor_cdata(y), *rd = cg_tensor_cdata(r);
+    for (int64_t i = 0; i < cg_tensor_numel(y); i++) {
+        bool reached = i % 4 == 0;  /* [1, 2, 2, 2]: (oc, 0, 0) */
+        assert_int_equal(isnan(yd[i]) != 0, reached);
+        assert_int_equal(isnan(rd[i]) != 0, reached);
+        if (!reached) assert_float_equal(yd[i], rd[i], 0);
+    }
+    assert_int_equal(cg_backward(cg_sum(y)), CG_OK);
+    const float *gx = cg_tensor_cdata(cg_tensor_grad(x));
+    assert_float_equal(gx[0], 0, 0);  /* only the masked NaN output touches x[0] */
+    for (int i = 0; i < 16; i++) assert_true(isfinite(gx[i]));
+    cg_tape_release();
+    cg_tensor_free(x); cg_tensor_free(w);
+}
+
 /* ---- allocation counting ------------------------------------------------- */
 static long n_allocs;
 static void *count_alloc(size_t n, void *ctx) { (void)ctx; n_allocs++; return malloc(n); }
@@ -393,8 +450,8 @@ static bool profile_has(const char *name) {
 
 /* In inference, Sequential runs Conv2d [+ ReLU] + MaxPool2d(2) with the pool in the conv's
  * epilogue (the profile shows the fused op ran, or did not with fusion off): bit-equal to the
- * unfused ops, for odd output sizes (the pool floors), NaN inputs (with a ReLU they become 0
- * before the pool; without one the window's first NaN wins, as in max_pool2d), and one thread or
+ * unfused ops, for odd output sizes (the pool floors), NaN inputs (a ReLU passes them through,
+ * as PyTorch's; the window's first NaN wins, as in max_pool2d), and one thread or
  * several; with grad on it falls back. The exact seed net has conv2 -> max_pool2d, no ReLU. */
 static void test_sequential_fuses_conv_pool(void **s) {
     (void)s;
@@ -440,7 +497,7 @@ static void test_sequential_fuses_conv_pool(void **s) {
         cg_set_fusion(true);
         bool any_nan = false;
         for (int64_t i = 0; i < numel; i++) any_nan |= isnan(out[1][i]);
-        assert_int_equal(any_nan, !relu);   /* the NaN inputs reach the output only without a ReLU */
+        assert_true(any_nan);   /* the NaN inputs reach the output, through a ReLU too (as PyTorch) */
         assert_memory_equal(out[0], out[1], (size_t)numel * sizeof(float));
         free(out[0]); free(out[1]);
         cg_tensor_free(x);
@@ -485,6 +542,8 @@ int main(void) {
         cmocka_unit_test(test_sequential_fuses_conv_relu),
         cmocka_unit_test(test_sequential_fuses_conv_pool),
         cmocka_unit_test(test_shape_errors),
+        cmocka_unit_test(test_geometry_overflow),
+        cmocka_unit_test(test_conv2d_relu_nan),
         cmocka_unit_test(test_im2col_parallel_matches_serial),
         cmocka_unit_test(test_no_allocation_when_warm),
     };

@@ -181,6 +181,27 @@ static void test_errors(void **s) {
     cg_tensor_free(x2);
 }
 
+/* Geometry that overflows int64 (issue 12, item 14): named by op and parameter. */
+static void test_geometry_overflow(void **s) {
+    (void)s;
+    cg_tensor *x = cg_tensor_zeros(4, CG_SHAPE(1, 1, 4, 4));
+    cg_pool2d_params p62 = { { INT64_MAX, 2 }, { 1, 1 }, { (int64_t)1 << 62, 0 } };
+    assert_null(cg_max_pool2d(x, &p62));
+    if (!strstr(cg_last_error(), "max_pool2d: padding[0]")) fail_msg("message: %s", cg_last_error());
+    cg_pool2d_params p62w = { { 2, INT64_MAX }, { 1, 1 }, { 0, (int64_t)1 << 62 } };
+    assert_null(cg_avg_pool2d(x, &p62w));
+    if (!strstr(cg_last_error(), "avg_pool2d: padding[1]")) fail_msg("message: %s", cg_last_error());
+    cg_pool2d_params p63 = { { 2, 2 }, { 1, 1 }, { INT64_MAX / 2 + 1, 0 } };  /* 2 * padding overflows */
+    assert_null(cg_max_pool2d(x, &p63));
+    if (!strstr(cg_last_error(), "padding[0]")) fail_msg("message: %s", cg_last_error());
+    cg_pool2d_params huge = { { 2, 2 }, { INT64_MAX, INT64_MAX }, { 0, 0 } };
+    cg_tensor *y = cg_max_pool2d(x, &huge);
+    assert_non_null(y);
+    assert_int_equal(cg_tensor_shape(y)[2], 1);
+    cg_tape_release();
+    cg_tensor_free(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_values),
@@ -190,6 +211,7 @@ int main(void) {
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_adaptive_values_and_errors),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_geometry_overflow),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cg_tape_free_all();

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gradcheck.h"
@@ -117,6 +118,27 @@ static void test_backward_errors(void **st) {
     cg_tensor_free(x);
 }
 
+/* A failed op, then cg_backward(NULL): the message names the op's failure exactly once, cleanly
+ * (it used to format cg_last_error() into its own buffer, an overlapping vsnprintf). */
+static void test_backward_null_keeps_op_message(void **st) {
+    (void)st;
+    cg_tensor *x = test_tensor(4, CG_SHAPE(1, 1, 1, 1), -1, 1, 16, true);
+    cg_tensor *w = test_tensor(4, CG_SHAPE(2, 1, 3, 3), -1, 1, 17, true);
+    cg_tensor *y = cg_conv2d(x, w, NULL, &(cg_conv2d_params){ .stride = { 1, 1 }, .dilation = { 1, 1 }, .groups = 1 });
+    assert_null(y);
+    char op_msg[512];
+    snprintf(op_msg, sizeof op_msg, "%s", cg_last_error());
+    assert_non_null(strstr(op_msg, "conv2d"));
+    assert_int_equal(cg_backward(cg_sum(y)), CG_EINVAL);
+    const char *msg = cg_last_error();
+    char want[700];
+    snprintf(want, sizeof want, "cg_backward: loss is NULL (an op before it failed: %s)", op_msg);
+    assert_string_equal(msg, want);
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_tensor_free(w);
+}
+
 /* ---- a training loop that allocates nothing once warm ------------------------------ */
 static int64_t n_allocs, n_frees;
 static void *count_alloc(size_t size, void *ctx) { (void)ctx; n_allocs++; return malloc(size); }
@@ -179,6 +201,7 @@ int main(void) {
         cmocka_unit_test(test_no_grad_records_nothing),
         cmocka_unit_test(test_release_resets_counts),
         cmocka_unit_test(test_backward_errors),
+        cmocka_unit_test(test_backward_null_keeps_op_message),
         cmocka_unit_test(test_warm_training_loop_allocates_nothing),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

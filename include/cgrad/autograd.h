@@ -16,12 +16,14 @@
 extern "C" {
 #endif
 
-/* loss must have one element. Intermediate grads are recomputed by each call. */
+/* loss must have one element. Intermediate grads are recomputed by each call. Call it on the
+ * thread that recorded loss, before cg_tape_release(): otherwise CG_ESTATE. */
 CG_API cg_status cg_backward(cg_tensor *loss);
 
 /* Release every tensor the tape owns (their buffers stay pooled for the next step). */
 CG_API void cg_tape_release(void);
-/* Free the pooled buffers too (e.g. at program exit). Implies cg_tape_release(). */
+/* Free the pooled buffers and conv2d's workspace too (e.g. at program exit). Implies
+ * cg_tape_release(). A thread that exits does this for itself. */
 CG_API void cg_tape_free_all(void);
 CG_API int64_t cg_tape_num_nodes(void);
 CG_API int64_t cg_tape_num_tensors(void);

@@ -7,7 +7,20 @@
  *     may chain ops and check once, at the loss.
  *   - Every error sets a thread-local message, read with cg_last_error(), that names the
  *     argument or file and the problem. cg_strerror() names a status.
- *   - The library never calls exit() or abort() on user error. */
+ *   - The library never calls exit() or abort() on user error.
+ *
+ * Thread contract (docs/design.md, "The thread contract"; tested in tests/test_threads.c):
+ *   Per thread: the tape (every op result belongs to the calling thread's tape; cg_backward must
+ *     run on that thread and before cg_tape_release(), else CG_ESTATE), grad mode, the last
+ *     error message, conv2d's workspace. A thread's tape and workspace are freed when it exits;
+ *     the main thread's by cg_tape_free_all() or at process end.
+ *   Process-wide: the thread count (cg_set_num_threads reaches every thread), the RNG (one seed,
+ *     one atomic counter: concurrent draws get disjoint numbers, in the order the threads draw),
+ *     the switches (fusion, profiling, the allocator hook).
+ *   Not thread-safe: a tensor written by two threads at once, in particular a leaf's grad (two
+ *     threads backpropagating into one shared parameter at the same time lose updates); one
+ *     module, optimizer or loader used by two threads at once; changing a switch, the seed or
+ *     the allocator while other threads run ops; the profile's rows. */
 #ifndef CGRAD_BASE_H
 #define CGRAD_BASE_H
 
@@ -46,7 +59,8 @@ CG_API cg_status cg_set_error(cg_status s, const char *fmt, ...) __attribute__((
 /* "MAJOR.MINOR.PATCH" of the library that is linked. */
 CG_API const char *cg_version(void);
 
-/* Threads for cgrad's OpenMP kernels and for BLAS together. n <= 0 means all cores. */
+/* Threads for cgrad's OpenMP kernels and for BLAS together, for every thread of the process
+ * (each applies it the next time it enters the library). n <= 0 means all cores. */
 CG_API void cg_set_num_threads(int n);
 CG_API int cg_get_num_threads(void);
 /* Name of the BLAS kernel in use (openblas_get_corename()), or "unknown". */
@@ -64,7 +78,9 @@ typedef struct cg_allocator {
 CG_API void cg_set_allocator(const cg_allocator *a);
 
 /* Random numbers: one global counter-based generator (a SplitMix64-style mixer over
- * (seed, counter)), so a seed gives the same numbers whatever the thread count. */
+ * (seed, counter)), so a seed gives the same numbers whatever the thread count. Process-wide and
+ * atomic: threads that draw at once never share a number; for the same numbers run after run,
+ * draw from one thread (or in a fixed order). */
 typedef struct cg_rng_state {
     uint64_t seed;
     uint64_t offset; /* how many 64-bit draws have been used */

@@ -1,6 +1,7 @@
 /* lib/autograd/profile.c — per-op wall time, summed by op name (CG_PROFILE=1 or
  * cg_profile_enable). Off by default: then each bracket costs one branch. */
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "cg_internal.h"
@@ -9,16 +10,21 @@
 typedef struct prof_row { const char *name; double secs[2]; int64_t calls[2]; } prof_row;
 static prof_row rows[MAX_OPS];
 static int n_rows;
-static int enabled = -1;  /* -1: not yet read from the environment */
+/* -1: not yet read from the environment. Atomic: every op on every thread reads it (the rows
+ * themselves are not thread-safe: profile while one thread runs ops, see base.h). */
+static atomic_int enabled = -1;
 
 bool cg_profile_enabled(void) {
-    if (enabled < 0) {
-        const char *e = getenv("CG_PROFILE");
-        enabled = e && *e && strcmp(e, "0") != 0;
+    int e = atomic_load_explicit(&enabled, memory_order_relaxed);
+    if (e < 0) {
+        const char *v = getenv("CG_PROFILE");
+        int want = v && *v && strcmp(v, "0") != 0;
+        atomic_compare_exchange_strong(&enabled, &e, want);  /* a concurrent enable wins */
+        e = atomic_load_explicit(&enabled, memory_order_relaxed);
     }
-    return enabled;
+    return e > 0;
 }
-void cg_profile_enable(bool on) { enabled = on; }
+void cg_profile_enable(bool on) { atomic_store(&enabled, on ? 1 : 0); }
 void cg_profile_reset(void) { n_rows = 0; memset(rows, 0, sizeof rows); }
 
 double cg_profile_begin(void) { return cg_profile_enabled() ? omp_get_wtime() : 0.0; }

@@ -6,8 +6,10 @@
  * free without returning it to the allocator, so a step that repeats the last one's requests
  * is served entirely from the pool. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include "cg_internal.h"
+#include "../ops/im2col.h"
 
 #define CHUNK 256
 
@@ -23,8 +25,29 @@ typedef struct tape {
 static _Thread_local tape T;
 static _Thread_local bool grad_enabled = true;
 
+/* ---- thread exit ---------------------------------------------------------- */
+/* A thread that allocated tape or conv2d memory is registered under a pthread key whose
+ * destructor frees it when the thread exits (thread-local variables are still reachable while
+ * key destructors run). The main thread's destructors do not run at exit(): free it there with
+ * cg_tape_free_all(), or let the process end. */
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static _Thread_local bool exit_registered;
+static bool exit_key_ok;
+
+static void thread_exit(void *unused) { (void)unused; cg_tape_free_all(); }
+static void exit_key_make(void) { exit_key_ok = pthread_key_create(&exit_key, thread_exit) == 0; }
+
+void cg_thread_cleanup_register(void) {
+    if (exit_registered) return;
+    pthread_once(&exit_once, exit_key_make);
+    /* any non-NULL value: the destructor only runs for one */
+    if (exit_key_ok && pthread_setspecific(exit_key, &exit_registered) == 0) exit_registered = true;
+}
+
 /* ---- pooled buffers ------------------------------------------------------ */
 static void *pool_get(size_t bytes) {
+    cg_thread_cleanup_register();
     if (bytes == 0) bytes = 64;
     int64_t best = -1;
     for (int64_t i = 0; i < T.n_bufs; i++) {
@@ -52,6 +75,7 @@ void *cg_tape_scratch(size_t bytes) { return pool_get(bytes); }
 
 /* Grow a chunk list so that it holds `need` items. */
 static bool chunks_reserve(void ***chunks, int64_t *n_chunks, int64_t need, size_t item) {
+    if (*n_chunks * CHUNK < need) cg_thread_cleanup_register();
     while (*n_chunks * CHUNK < need) {
         void **nc = cg_malloc((size_t)(*n_chunks + 1) * sizeof *nc);
         if (!nc) return false;
@@ -76,6 +100,7 @@ static cg_tensor *tensor_slot(void) {
 }
 
 static cg_tensor *tape_tensor(const char *what, int ndim, const int64_t *shape, bool zero) {
+    cg_threads_sync();  /* every op makes its result here first: its loops use the process count */
     if (cg_check_shape(what, ndim, shape) != CG_OK) return NULL;
     cg_tensor *t = tensor_slot();
     if (!t) return NULL;
@@ -158,9 +183,36 @@ float *cg_grad_data_fresh(cg_tensor *t, bool *fresh) {
 }
 
 /* ---- backward ------------------------------------------------------------ */
+/* Where a tape tensor's struct sits on this thread's tape: 1 live, 0 released (a slot of this
+ * tape beyond the tensors in use), -1 not this thread's tape at all. */
+static int tape_holds(const cg_tensor *t) {
+    const uintptr_t a = (uintptr_t)t;
+    for (int64_t c = 0; c < T.n_tensor_chunks; c++) {
+        const uintptr_t lo = (uintptr_t)T.tensor_chunks[c], hi = lo + CHUNK * sizeof(cg_tensor);
+        if (a >= lo && a < hi) return c * CHUNK + (int64_t)((a - lo) / sizeof(cg_tensor)) < T.n_tensors;
+    }
+    return -1;
+}
+
 cg_status cg_backward(cg_tensor *loss) {
-    if (!loss) return cg_error(CG_EINVAL, "cg_backward: loss is NULL (an op before it failed: %s)",
-                               cg_last_error());
+    if (!loss) {
+        /* Copied first: cg_error writes the very buffer cg_last_error() returns, and an
+         * overlapping vsnprintf is undefined (it garbled the message). */
+        char why[400];
+        snprintf(why, sizeof why, "%s", cg_last_error());
+        return cg_error(CG_EINVAL, "cg_backward: loss is NULL (an op before it failed: %s)",
+                        why[0] ? why : "no message");
+    }
+    if (loss->flags & CG_T_ON_TAPE) {
+        int where = tape_holds(loss);
+        if (where == 0)
+            return cg_error(CG_ESTATE, "cg_backward: loss was released by cg_tape_release(); call backward "
+                                       "before releasing the tape");
+        if (where < 0)
+            return cg_error(CG_ESTATE, "cg_backward: loss is not on this thread's tape (it was recorded on "
+                                       "another thread); call backward on the thread that recorded it");
+    }
+    cg_threads_sync();
     if (loss->numel != 1)
         return cg_error(CG_ESHAPE, "cg_backward: loss has %lld elements; backward needs one",
                         (long long)loss->numel);
@@ -200,6 +252,7 @@ void cg_tape_free_all(void) {
     cg_free(T.node_chunks);
     cg_free(T.tensor_chunks);
     memset(&T, 0, sizeof T);
+    cg_conv2d_workspace_free();
 }
 
 int64_t cg_tape_num_nodes(void) { return T.n_nodes; }

@@ -23,10 +23,16 @@ const char *cg_last_error(void) { return last_error; }
 void cg_clear_error(void) { last_error[0] = '\0'; }
 
 cg_status cg_set_error(cg_status s, const char *fmt, ...) {
+    /* Formatted into a local buffer first: an argument may be cg_last_error() itself (a caller
+     * wrapping the previous message), and a vsnprintf into its own source is undefined. Callers
+     * in the library still copy it first (the rule in lib/cg_internal.h); this keeps a caller
+     * that forgets, or a user of cg_set_error, from garbling the message. */
+    char buf[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(last_error, buf, strlen(buf) + 1);
     return s;
 }
 

@@ -1,11 +1,19 @@
 /* lib/core/rng.c — the global counter-based generator.
  * Draw i of a stream is a pure function of (seed, i): two rounds of the SplitMix64 / Stafford
  * "Mix13" finaliser over the counter keyed by the seed. Ops reserve a block of counters and
- * fill it in parallel, so the numbers do not depend on the thread count. */
+ * fill it in parallel, so the numbers do not depend on the thread count.
+ *
+ * Process-wide and atomic (the thread contract, base.h): one seed and one counter for all threads.
+ * cg_rng_reserve is an atomic fetch-add, so threads that draw at once get disjoint blocks, never
+ * the same numbers and never a data race; which thread gets which block follows the order in
+ * which they reserve. An op reserves once per call, outside its OpenMP loop, so the numbers never
+ * depend on the OpenMP thread count. Seed, state get/set are single atomic loads and stores each:
+ * calling them while another thread draws is safe but leaves the order between them open. */
+#include <stdatomic.h>
 #include "cg_internal.h"
 
-static uint64_t g_seed = 0x853c49e6748fea9bULL;
-static uint64_t g_offset = 0;
+static _Atomic uint64_t g_seed = 0x853c49e6748fea9bULL;
+static _Atomic uint64_t g_offset = 0;
 
 static inline uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -17,13 +25,12 @@ uint64_t cg_rng_bits(uint64_t seed, uint64_t counter) {
     return mix64(mix64(counter * 0x9e3779b97f4a7c15ULL + seed) ^ seed);
 }
 
-void cg_manual_seed(uint64_t seed) { g_seed = mix64(seed + 0x9e3779b97f4a7c15ULL); g_offset = 0; }
-cg_rng_state cg_rng_get_state(void) { return (cg_rng_state){ g_seed, g_offset }; }
-void cg_rng_set_state(cg_rng_state s) { g_seed = s.seed; g_offset = s.offset; }
-uint64_t cg_rng_seed(void) { return g_seed; }
-
-uint64_t cg_rng_reserve(uint64_t n) {
-    uint64_t first = g_offset;
-    g_offset += n;
-    return first;
+void cg_manual_seed(uint64_t seed) {
+    atomic_store(&g_seed, mix64(seed + 0x9e3779b97f4a7c15ULL));
+    atomic_store(&g_offset, 0);
 }
+cg_rng_state cg_rng_get_state(void) { return (cg_rng_state){ atomic_load(&g_seed), atomic_load(&g_offset) }; }
+void cg_rng_set_state(cg_rng_state s) { atomic_store(&g_seed, s.seed); atomic_store(&g_offset, s.offset); }
+uint64_t cg_rng_seed(void) { return atomic_load_explicit(&g_seed, memory_order_relaxed); }
+
+uint64_t cg_rng_reserve(uint64_t n) { return atomic_fetch_add_explicit(&g_offset, n, memory_order_relaxed); }

@@ -24,13 +24,20 @@ cg_module *cg_conv2d_new(int64_t in_ch, int64_t out_ch, int64_t kernel, const cg
         return (cg_module *)CG_FAIL(CG_EINVAL, "Conv2d: in %lld, out %lld, kernel %lld, groups %lld: sizes must be "
                                     "positive and channels divisible by groups", (long long)in_ch,
                                     (long long)out_ch, (long long)kernel, (long long)prm.groups);
+    /* Every size is checked (overflow-safe) before anything is allocated, and each tensor only
+     * after the one before it exists. */
+    int64_t ws[4] = { out_ch, in_ch / prm.groups, kernel, kernel };
+    const int64_t *bs = CG_SHAPE(out_ch);
+    if (cg_nn_check_size("Conv2d", "weight", 4, ws) != CG_OK) return NULL;
     conv2d *c = (conv2d *)cg_module_new(&conv2d_type, sizeof *c);
     if (!c) return NULL;
     c->p = prm;
-    int64_t fan_in = in_ch / prm.groups * kernel * kernel;
-    c->weight = cg_module_add_parameter(&c->base, "weight",
-        cg_init_fan_in_uniform(4, CG_SHAPE(out_ch, in_ch / prm.groups, kernel, kernel), fan_in));
-    if (bias) c->bias = cg_module_add_parameter(&c->base, "bias", cg_init_fan_in_uniform(1, CG_SHAPE(out_ch), fan_in));
-    if (!c->weight || (bias && !c->bias)) { cg_module_free(&c->base); return NULL; }
+    int64_t fan_in = ws[1] * kernel * kernel;  /* <= the weight's element count: no overflow */
+    c->weight = cg_module_add_parameter(&c->base, "weight", cg_init_fan_in_uniform(4, ws, fan_in));
+    if (!c->weight) { cg_module_free(&c->base); return cg_nn_alloc_failed("Conv2d", "weight", 4, ws); }
+    if (bias) {
+        c->bias = cg_module_add_parameter(&c->base, "bias", cg_init_fan_in_uniform(1, bs, fan_in));
+        if (!c->bias) { cg_module_free(&c->base); return cg_nn_alloc_failed("Conv2d", "bias", 1, bs); }
+    }
     return &c->base;
 }

@@ -14,12 +14,17 @@ cg_module *cg_linear_new(int64_t in_features, int64_t out_features, bool bias) {
     if (in_features <= 0 || out_features <= 0)
         return (cg_module *)CG_FAIL(CG_EINVAL, "Linear: in_features %lld and out_features %lld must be positive",
                                     (long long)in_features, (long long)out_features);
+    /* Every size is checked before anything is allocated, and each tensor only after the one
+     * before it exists: a weight too large must not leave a bias of 8 GB being filled. */
+    const int64_t *ws = CG_SHAPE(out_features, in_features), *bs = CG_SHAPE(out_features);
+    if (cg_nn_check_size("Linear", "weight", 2, ws) != CG_OK) return NULL;
     linear *l = (linear *)cg_module_new(&linear_type, sizeof *l);
     if (!l) return NULL;
-    l->weight = cg_module_add_parameter(&l->base, "weight",
-        cg_init_fan_in_uniform(2, CG_SHAPE(out_features, in_features), in_features));
-    if (bias) l->bias = cg_module_add_parameter(&l->base, "bias",
-        cg_init_fan_in_uniform(1, CG_SHAPE(out_features), in_features));
-    if (!l->weight || (bias && !l->bias)) { cg_module_free(&l->base); return NULL; }
+    l->weight = cg_module_add_parameter(&l->base, "weight", cg_init_fan_in_uniform(2, ws, in_features));
+    if (!l->weight) { cg_module_free(&l->base); return cg_nn_alloc_failed("Linear", "weight", 2, ws); }
+    if (bias) {
+        l->bias = cg_module_add_parameter(&l->base, "bias", cg_init_fan_in_uniform(1, bs, in_features));
+        if (!l->bias) { cg_module_free(&l->base); return cg_nn_alloc_failed("Linear", "bias", 1, bs); }
+    }
     return &l->base;
 }

@@ -1,6 +1,8 @@
 /* lib/ops/activation.c — relu, leaky_relu, sigmoid, tanh.
  * Shape rule: y has x's shape. Backward: dx += dy * f'(.), from x (relu, leaky_relu: the kink
  * at 0 takes the slope of the left side, as PyTorch) or from y (sigmoid, tanh).
+ * NaN, as in PyTorch: relu(NaN) = leaky_relu(NaN) = NaN; relu's gradient at NaN is 0 (NaN > 0
+ * is false) and leaky_relu's is the slope.
  * x, y, dx, dy all hold n floats, contiguous. Every load in a loop is unconditional (`float d =
  * dy[i]; .. x > 0 ? d : 0`): a load inside the ?: is control flow to GCC, which then leaves the
  * loop scalar and branchy (relu backward ran 10-20x slower on random signs). */
@@ -14,7 +16,8 @@ static void act_forward(act_kind k, float *restrict y, const float *restrict x, 
     switch (k) {
     case A_RELU:
         #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        /* v <= 0 ? 0 : v, not v > 0 ? v : 0: a NaN passes through, as in PyTorch */
+        for (int64_t i = 0; i < n; i++) { float v = x[i]; y[i] = v <= 0.0f ? 0.0f : v; }
         break;
     case A_LEAKY:
         #pragma omp parallel for simd if (parallel: n >= CG_OMP_MIN) schedule(static)

@@ -32,7 +32,8 @@
  * a per-thread buffer that both GEMMs and db's sums then read. Against cg_relu(cg_conv2d(..))
  * this drops a tensor and two passes over memory (relu forward, relu backward); the results are
  * the same
- * (relu passes the gradient where its output is positive, NaN counts as not positive).
+ * (relu passes NaN through; it passes the gradient where its output is positive, NaN counts as
+ * not positive).
  * Workspace: one grow-only buffer of the calling thread: threads x (cols + dcols [+ masked dy])
  * + chunks x (dW [+ db]);
  * bench-conv reports its size (seed conv2: 3.1 MiB). After the first step it allocates nothing. */
@@ -48,6 +49,7 @@ static _Thread_local size_t ws_floats;
 /* The thread's workspace with room for `floats` floats (grows, never shrinks). */
 static float *workspace(size_t floats) {
     if (floats <= ws_floats) return ws_buf;
+    cg_thread_cleanup_register();  /* freed at thread exit, with the tape */
     float *p = cg_malloc(floats * sizeof(float));
     if (!p) return NULL;
     cg_free(ws_buf);
@@ -240,15 +242,51 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     g->sh = p->stride[0]; g->sw = p->stride[1];
     g->ph = p->padding[0]; g->pw = p->padding[1];
     g->dh = p->dilation[0]; g->dw = p->dilation[1];
-    int64_t ekh = g->dh * (g->kh - 1) + 1, ekw = g->dw * (g->kw - 1) + 1;
     if (g->kh <= 0 || g->kw <= 0)
         return cg_error(CG_ESHAPE, "conv2d: kernel %lldx%lld is empty", (long long)g->kh, (long long)g->kw);
-    if (ekh > g->h + 2 * g->ph || ekw > g->w + 2 * g->pw)
+    /* Overflow-safe: every parameter may be anything up to INT64_MAX. */
+    int64_t ekh, ekw, padh, padw;
+    if (__builtin_mul_overflow(g->dh, g->kh - 1, &ekh) || __builtin_add_overflow(ekh, 1, &ekh))
+        return cg_error(CG_EINVAL, "conv2d: dilation[0] = %lld with kernel height %lld spans more than int64 allows",
+                        (long long)g->dh, (long long)g->kh);
+    if (__builtin_mul_overflow(g->dw, g->kw - 1, &ekw) || __builtin_add_overflow(ekw, 1, &ekw))
+        return cg_error(CG_EINVAL, "conv2d: dilation[1] = %lld with kernel width %lld spans more than int64 allows",
+                        (long long)g->dw, (long long)g->kw);
+    if (__builtin_mul_overflow(g->ph, 2, &padh) || __builtin_add_overflow(padh, g->h, &padh))
+        return cg_error(CG_EINVAL, "conv2d: padding[0] = %lld on input height %lld overflows int64",
+                        (long long)g->ph, (long long)g->h);
+    if (__builtin_mul_overflow(g->pw, 2, &padw) || __builtin_add_overflow(padw, g->w, &padw))
+        return cg_error(CG_EINVAL, "conv2d: padding[1] = %lld on input width %lld overflows int64",
+                        (long long)g->pw, (long long)g->w);
+    if (ekh > padh || ekw > padw)
         return cg_error(CG_ESHAPE, "conv2d: kernel %lldx%lld (dilated %lldx%lld) is larger than the padded input %lldx%lld",
                         (long long)g->kh, (long long)g->kw, (long long)ekh, (long long)ekw,
-                        (long long)(g->h + 2 * g->ph), (long long)(g->w + 2 * g->pw));
-    g->oh = (g->h + 2 * g->ph - ekh) / g->sh + 1;
-    g->ow = (g->w + 2 * g->pw - ekw) / g->sw + 1;
+                        (long long)padh, (long long)padw);
+    int64_t padhw;
+    if (__builtin_mul_overflow(padh, padw, &padhw))
+        return cg_error(CG_EINVAL, "conv2d: padding [%lld, %lld] makes a padded input of %lldx%lld, beyond int64",
+                        (long long)g->ph, (long long)g->pw, (long long)padh, (long long)padw);
+    g->oh = (padh - ekh) / g->sh + 1;
+    g->ow = (padw - ekw) / g->sw + 1;
+    /* A stride beyond the padded input gives one output row (column) as any such stride does:
+     * clamp it there, so that the kernels' offsets (stride x width) stay within int64. */
+    if (g->sh > padh) g->sh = padh;
+    if (g->sw > padw) g->sw = padw;
+    /* The output and one image's columns must be representable (and allocatable in size_t with
+     * room for a slab per thread): at most 2^44 floats each. */
+    const int64_t lim = (int64_t)1 << 44;
+    int64_t ohw, out, rows, cols;
+    if (__builtin_mul_overflow(g->oh, g->ow, &ohw) || __builtin_mul_overflow(ohw, OC, &out) ||
+        __builtin_mul_overflow(out, x->shape[0] ? x->shape[0] : 1, &out) || out > lim)
+        return cg_error(CG_ESHAPE, "conv2d: the output [%lld, %lld, %lld, %lld] is too large "
+                        "(padding [%lld, %lld], stride [%lld, %lld])",
+                        (long long)x->shape[0], (long long)OC, (long long)g->oh, (long long)g->ow,
+                        (long long)g->ph, (long long)g->pw, (long long)p->stride[0], (long long)p->stride[1]);
+    if (__builtin_mul_overflow(C, g->kh, &rows) || __builtin_mul_overflow(rows, g->kw, &rows) ||
+        __builtin_mul_overflow(rows, ohw, &cols) || cols > lim)
+        return cg_error(CG_ESHAPE, "conv2d: one image's im2col columns (%lld channels x %lldx%lld kernel x "
+                        "%lldx%lld outputs) are too large", (long long)C, (long long)g->kh, (long long)g->kw,
+                        (long long)g->oh, (long long)g->ow);
     pl->n = x->shape[0];
     pl->oc = OC;
     pl->groups = p->groups;
@@ -281,31 +319,21 @@ static size_t workspace_layout(const conv_plan *pl, bool backward, size_t *off_d
 
 /* ---- forward ------------------------------------------------------------- */
 /* One image's fused 2x2, stride-2 max-pool: out[OC, OH/2, OW/2] from the image's output
- * in[OC, OH, OW] — the values cg_max_pool2d would give. After a fused ReLU the input holds no
- * NaN and a chain of strict > selects is enough; without one, a window's first NaN wins, as in
- * cg_max_pool2d (a NaN candidate replaces a maximum that is not yet NaN). Both loops vectorise. */
+ * in[OC, OH, OW] — the values cg_max_pool2d would give: a window's first NaN wins, as in
+ * cg_max_pool2d (a NaN candidate replaces a maximum that is not yet NaN). A fused ReLU passes
+ * NaN through (as relu does), so it takes the same loop. The loop vectorises. */
 static void pool2_image(float *restrict out, const float *restrict in, const conv_plan *pl) {
     const int64_t OW = pl->g.ow, PH = pl->g.oh / 2, PW = OW / 2;
     for (int64_t oc = 0; oc < pl->oc; oc++)
         for (int64_t ph = 0; ph < PH; ph++) {
             const float *r0 = in + (oc * pl->g.oh + 2 * ph) * OW, *r1 = r0 + OW;
             float *o = out + (oc * PH + ph) * PW;
-            if (pl->relu) {
-                #pragma omp simd
-                for (int64_t pw = 0; pw < PW; pw++) {
-                    float m = r0[2 * pw], v1 = r0[2 * pw + 1], v2 = r1[2 * pw], v3 = r1[2 * pw + 1];
-                    m = v1 > m ? v1 : m;
-                    m = v2 > m ? v2 : m;
-                    o[pw] = v3 > m ? v3 : m;
-                }
-            } else {
-                #pragma omp simd
-                for (int64_t pw = 0; pw < PW; pw++) {
-                    float m = r0[2 * pw], v1 = r0[2 * pw + 1], v2 = r1[2 * pw], v3 = r1[2 * pw + 1];
-                    m = (v1 > m || (v1 != v1 && m == m)) ? v1 : m;
-                    m = (v2 > m || (v2 != v2 && m == m)) ? v2 : m;
-                    o[pw] = (v3 > m || (v3 != v3 && m == m)) ? v3 : m;
-                }
+            #pragma omp simd
+            for (int64_t pw = 0; pw < PW; pw++) {
+                float m = r0[2 * pw], v1 = r0[2 * pw + 1], v2 = r1[2 * pw], v3 = r1[2 * pw + 1];
+                m = (v1 > m || (v1 != v1 && m == m)) ? v1 : m;
+                m = (v2 > m || (v2 != v2 && m == m)) ? v2 : m;
+                o[pw] = (v3 > m || (v3 != v3 && m == m)) ? v3 : m;
             }
         }
 }
@@ -346,7 +374,7 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
                 float bv = b ? b[oc] : 0.0f, *yp = yn + oc * ohw;
                 if (relu) {
                     #pragma omp simd
-                    for (int64_t i = 0; i < ohw; i++) { float v = yp[i] + bv; yp[i] = v > 0.0f ? v : 0.0f; }
+                    for (int64_t i = 0; i < ohw; i++) { float v = yp[i] + bv; yp[i] = v <= 0.0f ? 0.0f : v; }  /* NaN stays */
                 } else {
                     #pragma omp simd
                     for (int64_t i = 0; i < ohw; i++) yp[i] += bv;
@@ -418,6 +446,7 @@ void cg_conv2d_set_mode(int mode) { conv_mode = mode; }
  * inside a parallel region; otherwise one image at a time with BLAS's threads. */
 static int threads_for(int64_t n) {
     if (omp_in_parallel()) return 1;
+    cg_threads_sync();
     int nt = omp_get_max_threads();
     if (conv_mode == CG_CONV_SERIAL || nt <= 1) return 1;
     if (conv_mode == CG_CONV_AUTO && n < 2 * nt) return 1;

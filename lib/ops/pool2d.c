@@ -28,7 +28,7 @@ static cg_status pool_geom_make(const char *op, const cg_tensor *x, const cg_poo
             return cg_error(CG_EINVAL, "%s: kernel[%d] = %lld must be positive", op, i, (long long)p->kernel[i]);
         if (p->stride[i] <= 0)
             return cg_error(CG_EINVAL, "%s: stride[%d] = %lld must be positive", op, i, (long long)p->stride[i]);
-        if (p->padding[i] < 0 || 2 * p->padding[i] > p->kernel[i])
+        if (p->padding[i] < 0 || p->padding[i] > p->kernel[i] / 2)  /* not 2 * padding: it may overflow */
             return cg_error(CG_EINVAL, "%s: padding[%d] = %lld must be in [0, kernel/2 = %lld]", op, i,
                             (long long)p->padding[i], (long long)(p->kernel[i] / 2));
     }
@@ -39,14 +39,27 @@ static cg_status pool_geom_make(const char *op, const cg_tensor *x, const cg_poo
     g->kh = p->kernel[0]; g->kw = p->kernel[1];
     g->sh = p->stride[0]; g->sw = p->stride[1];
     g->ph = p->padding[0]; g->pw = p->padding[1];
-    if (g->kh > g->h + 2 * g->ph || g->kw > g->w + 2 * g->pw)
+    /* Overflow-safe: padding <= kernel/2, but the kernel may be anything up to INT64_MAX. */
+    int64_t padh, padw;
+    if (__builtin_add_overflow(g->h, 2 * g->ph, &padh))
+        return cg_error(CG_EINVAL, "%s: padding[0] = %lld on input height %lld overflows int64", op,
+                        (long long)g->ph, (long long)g->h);
+    if (__builtin_add_overflow(g->w, 2 * g->pw, &padw))
+        return cg_error(CG_EINVAL, "%s: padding[1] = %lld on input width %lld overflows int64", op,
+                        (long long)g->pw, (long long)g->w);
+    if (g->kh > padh || g->kw > padw)
         return cg_error(CG_ESHAPE, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld", op,
-                        (long long)g->kh, (long long)g->kw, (long long)(g->h + 2 * g->ph),
-                        (long long)(g->w + 2 * g->pw));
+                        (long long)g->kh, (long long)g->kw, (long long)padh, (long long)padw);
     if (g->h * g->w > INT32_MAX)
         return cg_error(CG_ESHAPE, "%s: a plane of %lldx%lld is too large", op, (long long)g->h, (long long)g->w);
-    g->oh = (g->h + 2 * g->ph - g->kh) / g->sh + 1;
-    g->ow = (g->w + 2 * g->pw - g->kw) / g->sw + 1;
+    g->oh = (padh - g->kh) / g->sh + 1;
+    g->ow = (padw - g->kw) / g->sw + 1;
+    int64_t out;
+    if (__builtin_mul_overflow(g->oh, g->ow, &out) || __builtin_mul_overflow(out, g->planes, &out) ||
+        out > ((int64_t)1 << 44))
+        return cg_error(CG_ESHAPE, "%s: the output of %lld planes of %lldx%lld is too large (padding [%lld, %lld])",
+                        op, (long long)g->planes, (long long)g->oh, (long long)g->ow, (long long)g->ph,
+                        (long long)g->pw);
     return CG_OK;
 }
 

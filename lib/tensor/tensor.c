@@ -44,6 +44,7 @@ int cg_norm_dim(const char *op, int dim, int ndim) {
 
 /* A caller-owned tensor; data is allocated unless `borrow` is given. */
 static cg_tensor *tensor_make(const char *what, int ndim, const int64_t *shape, float *borrow) {
+    cg_threads_sync();  /* the fills below may run a parallel loop */
     if (cg_check_shape(what, ndim, shape) != CG_OK) return NULL;
     cg_tensor *t = cg_calloc(1, sizeof *t);
     if (!t) return NULL;
