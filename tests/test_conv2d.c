@@ -504,14 +504,18 @@ static void test_sequential_fuses_conv_pool(void **s) {
     }
 }
 
-/* The parallel im2col/col2im paths (race-free by construction) match the serial ones. The
- * second geometry (no padding, width stride and dilation 1) takes the dense im2col when serial,
- * so it is checked against the general loop, with height stride and dilation 2. */
+/* The parallel im2col/col2im paths (race-free by construction) match the serial ones. Width
+ * stride and dilation 1 take the dense loops when serial (unpadded, or padded), so those cases
+ * check them against the general loop: height stride and dilation 2; the residual nets' 3x3
+ * "same" conv; uneven padding wider than the kernel's reach, so whole rows and runs are zero. */
 static void im2col_case(cg_im2col_geom g);
 static void test_im2col_parallel_matches_serial(void **s) {
     (void)s;
     im2col_case((cg_im2col_geom){ .c = 32, .h = 20, .w = 19, .kh = 3, .kw = 3, .sh = 1, .sw = 2, .ph = 1, .pw = 1, .dh = 2, .dw = 1 });
     im2col_case((cg_im2col_geom){ .c = 32, .h = 41, .w = 19, .kh = 3, .kw = 2, .sh = 2, .sw = 1, .ph = 0, .pw = 0, .dh = 2, .dw = 1 });
+    im2col_case((cg_im2col_geom){ .c = 8, .h = 28, .w = 28, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1, .dw = 1 });
+    im2col_case((cg_im2col_geom){ .c = 32, .h = 15, .w = 13, .kh = 3, .kw = 3, .sh = 2, .sw = 1, .ph = 2, .pw = 3, .dh = 2, .dw = 1 });
+    im2col_case((cg_im2col_geom){ .c = 64, .h = 9, .w = 2, .kh = 2, .kw = 5, .sh = 1, .sw = 1, .ph = 1, .pw = 4, .dh = 1, .dw = 1 });
 }
 
 static void im2col_case(cg_im2col_geom g) {
