@@ -55,6 +55,18 @@ static cg_mnist_set tiny_set(void) {
     return (cg_mnist_set){ .images = { g_pix, NIMG, 28, 28 }, .labels = { g_lab, NIMG, 9 } };
 }
 
+/* The tiny set in order, 4 images a batch. The loader borrows the set, so it is static. */
+static cg_loader *ordered_loader(void) {
+    static cg_mnist_set set;
+    set = tiny_set();
+    cg_loader_options lo = cg_loader_defaults();
+    lo.batch_size = 4;
+    lo.shuffle = false;
+    cg_loader *l = cg_loader_new(&set, &lo);
+    assert_non_null(l);
+    return l;
+}
+
 /* ---- model, optimizer, snapshots ----------------------------------------- */
 typedef struct run { cg_module *m; cg_optimizer *o; } run;
 
@@ -125,12 +137,7 @@ static bool snap_equal(const snapshot *a, const snapshot *b) {
  * the gradients; lr set to a value that needs all 9 digits. */
 static run trained_run(uint64_t seed) {
     run r = make_run(seed, 0.025f);
-    cg_mnist_set set = tiny_set();
-    cg_loader_options lo = cg_loader_defaults();
-    lo.batch_size = 4;
-    lo.shuffle = false;
-    cg_loader *l = cg_loader_new(&set, &lo);
-    assert_non_null(l);
+    cg_loader *l = ordered_loader();
     cg_tensor *x;
     const int64_t *y;
     for (int k = 0; k < 2; k++) {
@@ -175,11 +182,7 @@ static void test_round_trip_is_bit_exact(void **s) {
     assert_true(snap_equal(&sa, &sb));
 
     /* The next step from the restored run equals the next step from the original. */
-    cg_mnist_set set = tiny_set();
-    cg_loader_options lo = cg_loader_defaults();
-    lo.batch_size = 4;
-    lo.shuffle = false;
-    cg_loader *l = cg_loader_new(&set, &lo);
+    cg_loader *l = ordered_loader();
     cg_tensor *x;
     const int64_t *y;
     assert_true(cg_loader_next(l, &x, &y));
@@ -502,12 +505,7 @@ static void test_optimizer_state_must_be_complete_and_exact(void **s) {
 
     /* Adam after one step keeps exp_avg and exp_avg_sq for every parameter. */
     run a = adam_run(7), b = adam_run(8);
-    cg_mnist_set set = tiny_set();
-    cg_loader_options lo = cg_loader_defaults();
-    lo.batch_size = 4;
-    lo.shuffle = false;
-    cg_loader *l = cg_loader_new(&set, &lo);
-    assert_non_null(l);
+    cg_loader *l = ordered_loader();
     cg_tensor *x;
     const int64_t *y;
     assert_true(cg_loader_next(l, &x, &y));

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "cgrad/cgrad.h"
+#include "alloc_probe.h"
 
 #define N 5
 #define R 4
@@ -428,13 +429,6 @@ static void test_lying_header_does_not_allocate(void **s) {
 }
 
 /* ---- gzip bombs: a huge claim over a small file must be refused before any large allocation ---- */
-static size_t g_largest;
-static void *largest_alloc(size_t n, void *ctx) {
-    (void)ctx;
-    if (n > g_largest) g_largest = n;
-    return n > (8u << 20) ? NULL : malloc(n); /* refuse anything big: the test must not use the memory */
-}
-static void largest_free(void *p, void *ctx) { (void)ctx; free(p); }
 
 /* Write `name` as gzip: the header bytes h, then `zeros` zero bytes (which deflate ~1000:1). */
 static void write_gz_zeros(const char *name, const buf *h, size_t zeros) {
@@ -476,7 +470,7 @@ static void test_gzip_bomb_is_refused_with_bounded_memory(void **s) {
     struct stat sb;
     assert_int_equal(stat(path_of("bomb-images.gz"), &sb), 0);
     assert_true(sb.st_size < (1 << 20));
-    cg_allocator a = { largest_alloc, largest_free, NULL };
+    cg_allocator a = largest_allocator;
     const char *names[2] = { "bomb-images.gz", "bomb-labels.gz" };
     for (int k = 0; k < 2; k++) {
         cg_idx_images im;
@@ -506,7 +500,7 @@ static void test_mnist_counts_checked_before_bodies(void **s) {
     write_gz_zeros("t10k-labels-idx1-ubyte.gz", &bomb, 32u << 20);
     buf h2 = images_file(2051, 8000, 28, 28, 0);
     write_gz_zeros("t10k-images-idx3-ubyte.gz", &h2, (size_t)8000 * 28 * 28);
-    cg_allocator a = { largest_alloc, largest_free, NULL };
+    cg_allocator a = largest_allocator;
     for (int train = 1; train >= 0; train--) {
         cg_mnist_set set;
         g_largest = 0;

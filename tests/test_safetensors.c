@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "cg_internal.h"
 #include "cgrad/io.h"
+#include "alloc_probe.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 static char tmpdir[256];
@@ -564,13 +565,6 @@ static void test_signal_during_save_leaves_no_temporary(void **s) {
 }
 
 /* ---- a sparse file: the header is checked before the data is read ------------------------ */
-static size_t g_largest;
-static void *largest_alloc(size_t n, void *ctx) {
-    (void)ctx;
-    if (n > g_largest) g_largest = n;
-    return n > (8u << 20) ? NULL : malloc(n);   /* refuse anything big: the test must not use the memory */
-}
-static void largest_free(void *p, void *ctx) { (void)ctx; free(p); }
 
 static void test_sparse_file_is_refused_without_reading_it(void **s) {
     (void)s;
@@ -580,7 +574,7 @@ static void test_sparse_file_is_refused_without_reading_it(void **s) {
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
     off_t real = sb.st_size;
-    cg_allocator a = { largest_alloc, largest_free, NULL };
+    cg_allocator a = largest_allocator;
     cg_safetensors *st = NULL;
     g_largest = 0;
     cg_set_allocator(&a);
