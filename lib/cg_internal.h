@@ -155,6 +155,13 @@ cg_tensor *cg_optim_param_state(cg_optimizer *o, const char *prefix, int64_t i, 
 bool cg_module_is_conv2d(const cg_module *m);
 bool cg_module_is_relu(const cg_module *m);
 bool cg_module_is_pool2x2(const cg_module *m);
+bool cg_module_is_batch_norm2d(const cg_module *m);
+/* An eval-mode BatchNorm2d of c channels as y = x * scale + shift (double); false otherwise. */
+bool cg_batch_norm2d_module_affine(const cg_module *m, int64_t c, double *scale, double *shift);
+/* Inference: Conv2d + eval BatchNorm2d folded into one conv, then [relu] [pool2]; *folded false
+ * (and NULL) when it does not apply, and the caller runs the layers unfused. */
+cg_tensor *cg_conv2d_module_forward_bn(cg_module *m, cg_module *bn, cg_tensor *x, bool relu, bool pool2,
+                                       bool *folded);
 /* A Conv2d's forward with a fused ReLU and, for inference, a fused 2x2 max-pool: one op (see
  * cg_conv2d_pool2, which falls back to the unfused ops when a gradient would be recorded). */
 cg_tensor *cg_conv2d_module_forward_fused(cg_module *m, cg_tensor *x, bool relu, bool pool2);

@@ -290,6 +290,77 @@ static void test_seed_net_fusion_plan(void **s) {
     cg_tensor_free(x);
 }
 
+/* The BatchNorm residual net in evaluation: with fusion on, each conv + batch_norm2d runs as one
+ * conv with folded weights (no batch_norm2d op in the profile), within float rounding of the
+ * unfused layers; with a gradient to record, or in training, nothing is folded and the values are
+ * bit-equal to fusion off. */
+static void test_batch_norm_folds_in_inference(void **s) {
+    (void)s;
+    cg_tensor *x = test_tensor(4, CG_SHAPE(3, 1, 28, 28), -1, 1, 23, false);
+    float *out[2][2];   /* [fuse][grad] */
+    for (int fuse = 0; fuse < 2; fuse++) {
+        cg_set_fusion(fuse);
+        cg_manual_seed(6);
+        cg_module *m = cg_net_from_spec(RESNET, 3, MNIST, NULL);
+        assert_non_null(m);
+        /* A few training steps' worth of running statistics, so the fold has work to do. */
+        for (int k = 0; k < 3; k++) { assert_non_null(cg_module_forward(m, x)); cg_tape_release(); }
+        cg_module_train(m, false);
+        for (int grad = 0; grad < 2; grad++) {
+            bool prev = cg_set_grad_enabled(grad);
+            cg_profile_enable(true);
+            cg_profile_reset();
+            cg_tensor *y = cg_module_forward(m, x);
+            cg_set_grad_enabled(prev);
+            if (!y) fail_msg("%s", cg_last_error());
+            assert_int_equal(profile_count("batch_norm2d"), !(fuse && !grad));
+            cg_profile_enable(false);
+            out[fuse][grad] = malloc(30 * sizeof(float));
+            memcpy(out[fuse][grad], cg_tensor_data(y), 30 * sizeof(float));
+            cg_tape_release();
+        }
+        cg_module_free(m);
+    }
+    cg_set_fusion(true);
+    assert_memory_equal(out[1][1], out[0][1], 30 * sizeof(float));   /* grad on: not folded */
+    assert_memory_equal(out[0][0], out[0][1], 30 * sizeof(float));
+    for (int i = 0; i < 30; i++)
+        assert_float_equal(out[1][0][i], out[0][0][i], 1e-5 + 1e-5 * fabs(out[0][0][i]));
+    for (int f = 0; f < 2; f++) for (int g = 0; g < 2; g++) free(out[f][g]);
+    /* One conv + batch norm with non-trivial statistics and affine: folded, close, not equal. */
+    float *o[2];
+    int64_t n = 0;
+    for (int fuse = 0; fuse < 2; fuse++) {
+        cg_set_fusion(fuse);
+        cg_manual_seed(8);
+        cg_module *m = cg_net_from_spec("conv2d(1,4,3,padding=1) batch_norm2d(4) relu", 3, MNIST, NULL);
+        assert_non_null(m);
+        for (int k = 0; k < 4; k++) { assert_non_null(cg_module_forward(m, x)); cg_tape_release(); }
+        float *gamma = cg_tensor_data(cg_module_find(m, "1.weight")), *beta = cg_tensor_data(cg_module_find(m, "1.bias"));
+        for (int c = 0; c < 4; c++) { gamma[c] = 0.5f + 0.3f * (float)c; beta[c] = 0.1f * (float)c - 0.15f; }
+        cg_module_train(m, false);
+        bool prev = cg_set_grad_enabled(false);
+        cg_tensor *y = cg_module_forward(m, x);
+        cg_set_grad_enabled(prev);
+        assert_non_null(y);
+        n = cg_tensor_numel(y);
+        o[fuse] = malloc((size_t)n * sizeof(float));
+        memcpy(o[fuse], cg_tensor_data(y), (size_t)n * sizeof(float));
+        cg_tape_release();
+        cg_module_free(m);
+    }
+    cg_set_fusion(true);
+    double diff = 0;
+    for (int64_t i = 0; i < n; i++) {
+        assert_float_equal(o[1][i], o[0][i], 1e-5 + 1e-5 * fabs(o[0][i]));
+        diff += fabs(o[1][i] - o[0][i]);
+    }
+    assert_true(diff > 0);   /* the fold did run: rounding differs somewhere */
+    free(o[0]);
+    free(o[1]);
+    cg_tensor_free(x);
+}
+
 /* num_batches_tracked goes to the file as an I64 scalar of shape [] (PyTorch's), and back. A
  * tensor the model lacks is an error naming it. */
 static void test_batch_norm_count_is_i64(void **s) {
@@ -338,6 +409,7 @@ int main(void) {
         cmocka_unit_test(test_every_op_and_syntax),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_seed_net_fusion_plan),
+        cmocka_unit_test(test_batch_norm_folds_in_inference),
         cmocka_unit_test(test_batch_norm_count_is_i64),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,8 +86,9 @@ CG_API cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentu
 /* Sequential: runs children in order; names them "0", "1", ... unless given a name. Residual is
  * a Sequential whose forward returns x + children(x). Fusion: a plan made once per append from
  * the children's kinds runs Conv2d + ReLU as one op (cg_conv2d_relu) and, when nothing is
- * recorded for backward, Conv2d [+ ReLU] + MaxPool2d(2) as one op; values, gradients and the
- * state dict are the same either way. cg_sequential_append takes either container. */
+ * recorded for backward, Conv2d [+ BatchNorm2d, folded into the weights] [+ ReLU] [+ MaxPool2d(2)]
+ * as one op; the state dict is the same either way, and so are values and gradients, but for the
+ * batch-norm fold's float rounding. cg_sequential_append takes either container. */
 CG_API cg_module *cg_sequential_new(void);
 CG_API cg_module *cg_residual_new(void);
 CG_API cg_module *cg_sequential_append(cg_module *seq, const char *name /* NULL: index */,

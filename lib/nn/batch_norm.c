@@ -1,5 +1,6 @@
 /* lib/nn/batch_norm.c — BatchNorm2d: weight=1, bias=0, running_mean=0, running_var=1,
  * num_batches_tracked as PyTorch's state_dict has it (saved as an I64 scalar of shape []). */
+#include <math.h>
 #include "init.h"
 
 typedef struct bn2d {
@@ -16,6 +17,21 @@ static cg_tensor *bn2d_forward(cg_module *m, cg_tensor *x) {
 }
 
 static const cg_module_type bn2d_type = { "BatchNorm2d", bn2d_forward, NULL };
+
+bool cg_module_is_batch_norm2d(const cg_module *m) { return m && m->type == &bn2d_type; }
+
+/* y = (x - mean) / sqrt(var + eps) * weight + bias = x * scale + shift, per channel, in double:
+ * the running statistics (eval mode), for folding into a preceding conv. */
+bool cg_batch_norm2d_module_affine(const cg_module *m, int64_t c, double *scale, double *shift) {
+    const bn2d *b = (const bn2d *)m;
+    if (!cg_module_is_batch_norm2d(m) || m->training || b->weight->numel != c) return false;
+    for (int64_t i = 0; i < c; i++) {
+        double inv = 1.0 / sqrt((double)b->running_var->data[i] + (double)b->eps);
+        scale[i] = (double)b->weight->data[i] * inv;
+        shift[i] = (double)b->bias->data[i] - (double)b->running_mean->data[i] * scale[i];
+    }
+    return true;
+}
 
 cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentum) {
     if (channels <= 0) return (cg_module *)CG_FAIL(CG_EINVAL, "BatchNorm2d: channels must be positive");

@@ -5,7 +5,10 @@
  * followed by a ReLU runs as one op (cg_conv2d_relu); a Conv2d [+ ReLU] followed by a
  * MaxPool2d(2) (kernel 2, stride 2, no padding) runs, when nothing is recorded for backward, as
  * one op with the pool in the conv's epilogue (cg_conv2d_pool2; it falls back to the unfused ops
- * itself when a gradient would be recorded). Values, gradients and the state dict are the same
+ * itself when a gradient would be recorded). In inference (nothing recorded, the batch norm in
+ * eval mode) a BatchNorm2d right after a Conv2d is folded into the conv's weights, and a ReLU and
+ * pool after it fuse as above; otherwise the two run as they are. The fold changes values by float
+ * rounding only; every other fusion is bit-equal to the unfused ops. Values, gradients and the state dict are the same
  * with fusion on or off (cg_set_fusion). Children added with cg_module_add_child instead of
  * cg_sequential_append are not in the plan: such a container runs unfused. */
 #include <stdatomic.h>
@@ -17,7 +20,7 @@ void cg_set_fusion(bool on) { atomic_store(&fusion, on); }
 bool cg_fusion_enabled(void) { return atomic_load(&fusion); }
 
 /* The plan entry of the first child of a run: how many children the run covers and what fuses. */
-typedef struct plan_step { int span; bool relu, pool2; } plan_step;
+typedef struct plan_step { int span; bool bn, relu, pool2; } plan_step;
 
 typedef struct sequential {
     cg_module base;
@@ -28,9 +31,10 @@ typedef struct sequential {
 static void plan_make(sequential *s) {
     const cg_module *m = &s->base;
     for (int i = 0; i < m->n_children; i++) {
-        plan_step st = { 1, false, false };
+        plan_step st = { 1, false, false, false };
         if (cg_module_is_conv2d(m->children[i].module)) {
             int j = i + 1;
+            if (j < m->n_children && cg_module_is_batch_norm2d(m->children[j].module)) { st.bn = true; j++; }
             if (j < m->n_children && cg_module_is_relu(m->children[j].module)) { st.relu = true; j++; }
             if (j < m->n_children && cg_module_is_pool2x2(m->children[j].module)) { st.pool2 = true; j++; }
             st.span = j - i;
@@ -45,7 +49,15 @@ static cg_tensor *run_children(cg_module *m, cg_tensor *x) {
     const bool fuse = cg_fusion_enabled() && s->n_plan == m->n_children;
     for (int i = 0; i < m->n_children && x;) {
         cg_module *c = m->children[i].module;
-        plan_step st = fuse ? s->plan[i] : (plan_step){ 1, false, false };
+        plan_step st = fuse ? s->plan[i] : (plan_step){ 1, false, false, false };
+        if (st.bn) {   /* folded only in inference; else conv and batch norm run as they are */
+            bool folded;
+            cg_tensor *y = cg_conv2d_module_forward_bn(c, m->children[i + 1].module, x, st.relu, st.pool2, &folded);
+            if (folded) { x = y; i += st.span; continue; }
+            x = cg_module_forward(m->children[i + 1].module, cg_module_forward(c, x));
+            i += 2;   /* a relu and pool after them start a run of their own (none: no conv) */
+            continue;
+        }
         x = st.span > 1 ? cg_conv2d_module_forward_fused(c, x, st.relu, st.pool2) : cg_module_forward(c, x);
         i += st.span;
     }
