@@ -434,20 +434,6 @@ static void test_sequential_fuses_conv_relu(void **s) {
     cg_tensor_free(x);
 }
 
-/* Whether the profile since the last reset names op `name` (cg_profile_fprint into a tmpfile). */
-static bool profile_has(const char *name) {
-    FILE *f = tmpfile();
-    assert_non_null(f);
-    cg_profile_fprint(f);
-    rewind(f);
-    char line[256];
-    bool found = false;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ') found = true;
-    fclose(f);
-    return found;
-}
-
 /* In inference, Sequential runs Conv2d [+ ReLU] + MaxPool2d(2) with the pool in the conv's
  * epilogue (the profile shows the fused op ran, or did not with fusion off): bit-equal to the
  * unfused ops, for odd output sizes (the pool floors), NaN inputs (a ReLU passes them through,

@@ -94,3 +94,17 @@ void check_accumulates(cg_tensor **in, int n_in, cg_tensor *(*f)(cg_tensor **)) 
         free(first[k]);
     }
 }
+
+/* Whether the profile since the last reset names op `name` (cg_profile_fprint into a tmpfile). */
+bool profile_has(const char *name) {
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    cg_profile_fprint(f);
+    rewind(f);
+    char line[256];
+    bool found = false;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ') found = true;
+    fclose(f);
+    return found;
+}

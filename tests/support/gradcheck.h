@@ -28,4 +28,7 @@ cg_tensor *test_tensor(int ndim, const int64_t *shape, float lo, float hi, unsig
  * grad of one: backward accumulates (+=) into leaf grads. */
 void check_accumulates(cg_tensor **in, int n_in, cg_tensor *(*f)(cg_tensor **));
 
+/* Whether the profile since the last cg_profile_reset has a row for op `name` (exact name). */
+bool profile_has(const char *name);
+
 #endif
