@@ -1,13 +1,14 @@
 /* bench-conv — conv2d forward, backward-data and backward-weight against the raw sgemm roofline.
  *   bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick]
- *              [--block BYTES] [--no-dense]
+ *              [--block BYTES] [--no-dense] [--no-winograd]
  * For each layer shape: median ms and GFLOP/s of each pass (cgrad's im2col + sgemm, no tape),
  * beside the GFLOP/s of cblas_sgemm alone on the same GEMM shapes (N calls of
  * [OC x OH*OW x C*KH*KW], scheduled like the conv: threads over images with single-threaded
  * sgemm, or one image at a time with threaded sgemm — the better of the two is the roofline),
  * and the conv workspace in bytes. Prints the OpenBLAS build and kernel (cg_blas_info).
  * --csv: a header line and one row per layer (bench/compare_pytorch.py --conv reads it by name).
- * --block, --no-dense: A/B switches (forward im2col in row blocks; the dense im2col/col2im off). */
+ * --block, --no-dense, --no-winograd: A/B switches (forward im2col in row blocks; the dense
+ * im2col/col2im off; 3x3 stride-1 layers by im2col instead of Winograd F(2x2, 3x3)). */
 #include "bench_util.h"
 #include <cblas.h>
 #include <omp.h>
@@ -83,12 +84,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--block") && i + 1 < argc) cg_conv2d_set_block(atoll(argv[++i]));
         else if (!strcmp(argv[i], "--no-dense")) cg_conv2d_set_dense(false);
+        else if (!strcmp(argv[i], "--no-winograd")) cg_conv2d_set_winograd(CG_WINO_OFF);
         else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
             const char *m = argv[++i];
             mode = !strcmp(m, "serial") ? CG_CONV_SERIAL : !strcmp(m, "images") ? CG_CONV_IMAGES : CG_CONV_AUTO;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick]\n"
-                   "                  [--block BYTES] [--no-dense]\n");
+                   "                  [--block BYTES] [--no-dense] [--no-winograd]\n");
             return 0;
         } else { fprintf(stderr, "bench-conv: unknown option '%s'\n", argv[i]); return 2; }
     }

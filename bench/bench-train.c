@@ -1,7 +1,7 @@
 /* bench-train — training and evaluation throughput of a network (default: the seed net) on
  * synthetic [N,1,28,28] data.
  *   bench-train [--batch 64] [--eval-batch 1000] [--threads N] [--windows 5] [--steps 20]
- *               [--warmup 5] [--profile] [--no-fuse] [--json] [--net SPEC] [--no-dense]
+ *               [--warmup 5] [--profile] [--no-fuse] [--json] [--net SPEC] [--no-dense] [--no-winograd]
  * Reports the median img/s over several timed windows after warm-up, the peak RSS, and (with
  * --profile, or CG_PROFILE=1) the per-op time breakdown. --no-fuse turns off Sequential's layer
  * fusion (conv+relu as one op), for A/B runs. */
@@ -46,12 +46,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--no-fuse")) cg_set_fusion(false);
         else if (!strcmp(argv[i], "--no-dense")) cg_conv2d_set_dense(false);
+        else if (!strcmp(argv[i], "--no-winograd")) cg_conv2d_set_winograd(CG_WINO_OFF);
         else if (!strcmp(argv[i], "--net") && i + 1 < argc) spec = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bench-train [--batch 64] [--eval-batch 1000] [--threads N] [--windows 5]\n"
                    "                   [--steps 20] [--warmup 5] [--profile] [--no-fuse] [--json]\n"
                    "                   [--net SPEC]   (default: the seed net; input [N,1,28,28])\n"
-                   "                   [--no-dense]   (conv's dense im2col/col2im loops off: A/B)\n");
+                   "                   [--no-dense]   (conv's dense im2col/col2im loops off: A/B)\n"
+                   "                   [--no-winograd] (3x3 stride-1 convs by im2col, not Winograd: A/B)\n");
             return 0;
         } else { fprintf(stderr, "bench-train: unknown option '%s'\n", argv[i]); return 2; }
     }

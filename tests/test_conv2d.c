@@ -1,7 +1,7 @@
 /* tests/test_conv2d.c — conv2d against a naive direct convolution (forward and dx, dw, db) over a
  * grid of stride/padding/dilation/groups/kernels; gradcheck; shape errors; no allocation once warm.
  * The fused conv2d_relu against relu(conv2d) on the same grid, its gradcheck, and Sequential's
- * fusion of Conv2d + ReLU. */
+ * fusion of Conv2d + ReLU. Winograd F(2x2, 3x3) against the naive convolution and by gradcheck. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +11,8 @@
 #include <string.h>
 #include "gradcheck.h"
 #include "../lib/ops/im2col.h"
+/* lib/cg_internal.h: the inference conv with the 2x2 max-pool in its epilogue. */
+cg_tensor *cg_conv2d_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p, bool relu);
 
 typedef struct geom {
     int64_t n, c, h, w, oc, kh, kw, s, p, d, g, oh, ow;
@@ -490,6 +492,62 @@ static void test_sequential_fuses_conv_pool(void **s) {
     }
 }
 
+/* Winograd F(2x2, 3x3) (lib/ops/winograd.c) against the naive convolution, forward and all three
+ * gradients: paddings 0 to 2, odd and even sizes (tiles that overhang the output), a 1x1 image,
+ * more images than dW's chunks (threads over images, the chunks' dU summed in order), with the
+ * mode forced to ALWAYS (any channel count); the same cases by im2col (OFF); the fused ReLU
+ * against relu(conv) and the fused inference pool against max_pool2d(conv), bit for bit. */
+static void test_winograd_vs_naive(void **s) {
+    (void)s;
+    struct { int64_t n, c, h, w, oc, p; } cs[] = {
+        { 2, 5, 7, 5, 3, 0 }, { 3, 4, 6, 8, 6, 1 }, { 1, 3, 3, 3, 2, 0 }, { 2, 6, 4, 9, 5, 2 },
+        { 1, 1, 1, 1, 2, 1 }, { 37, 4, 5, 6, 3, 1 }, { 2, 17, 10, 11, 9, 1 },
+    };
+    const int modes[2] = { CG_WINO_ALWAYS, CG_WINO_OFF };
+    for (int m = 0; m < 2; m++) {
+        cg_conv2d_set_winograd(modes[m]);
+        for (unsigned i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+            geom G = { .n = cs[i].n, .c = cs[i].c, .h = cs[i].h, .w = cs[i].w, .oc = cs[i].oc,
+                       .kh = 3, .kw = 3, .s = 1, .p = cs[i].p, .d = 1, .g = 1 };
+            run_grid_case(G, i % 2 == 0, 500 + 10 * i);
+            if (G.h + 2 * G.p - 2 > 1) run_relu_case(G, i % 2 == 1, 600 + 10 * i);
+        }
+        for (int relu = 0; relu < 2; relu++) {
+            cg_tensor *x = test_tensor(4, CG_SHAPE(5, 6, 9, 8), -1, 1, 70 + relu, false);
+            cg_tensor *w = test_tensor(4, CG_SHAPE(7, 6, 3, 3), -1, 1, 72, false);
+            cg_tensor *b = test_tensor(1, CG_SHAPE(7), -1, 1, 73, false);
+            cg_conv2d_params p = cg_conv2d_defaults();
+            p.padding[0] = p.padding[1] = 1;
+            cg_pool2d_params pp = cg_pool2d_defaults(2);
+            cg_tensor *c = relu ? cg_conv2d_relu(x, w, b, &p) : cg_conv2d(x, w, b, &p);
+            cg_tensor *y0 = cg_max_pool2d(c, &pp), *y1 = cg_conv2d_pool2(x, w, b, &p, relu);
+            assert_non_null(y0);
+            assert_non_null(y1);
+            assert_int_equal(cg_tensor_numel(y0), 5 * 7 * 4 * 4);
+            assert_memory_equal(cg_tensor_data(y0), cg_tensor_data(y1), (size_t)cg_tensor_numel(y0) * sizeof(float));
+            cg_tape_release();
+            cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(b);
+        }
+    }
+    cg_conv2d_set_winograd(CG_WINO_AUTO);
+}
+
+/* Central differences through the Winograd path (ALWAYS: 2 channels), unpadded and padded. */
+static void test_winograd_gradcheck(void **s) {
+    (void)s;
+    cg_conv2d_set_winograd(CG_WINO_ALWAYS);
+    for (int pad = 0; pad < 2; pad++) {
+        cg_conv2d_params p = cg_conv2d_defaults();
+        p.padding[0] = p.padding[1] = pad;
+        cg_tensor *in[3] = { test_tensor(4, CG_SHAPE(2, 2, 5, 6), -1, 1, 21 + pad, true),
+                             test_tensor(4, CG_SHAPE(3, 2, 3, 3), -1, 1, 23 + pad, true),
+                             test_tensor(1, CG_SHAPE(3), -1, 1, 25 + pad, true) };
+        gradcheck(conv_fn, in, 3, &p, 1e-2, 2e-3, 2e-2);
+        for (int j = 0; j < 3; j++) cg_tensor_free(in[j]);
+    }
+    cg_conv2d_set_winograd(CG_WINO_AUTO);
+}
+
 /* The parallel im2col/col2im paths (race-free by construction) match the serial ones. Width
  * stride and dilation 1 take the dense loops when serial (unpadded, or padded), so those cases
  * check them against the general loop: height stride and dilation 2; the residual nets' 3x3
@@ -535,6 +593,8 @@ int main(void) {
         cmocka_unit_test(test_geometry_overflow),
         cmocka_unit_test(test_conv2d_relu_nan),
         cmocka_unit_test(test_im2col_parallel_matches_serial),
+        cmocka_unit_test(test_winograd_vs_naive),
+        cmocka_unit_test(test_winograd_gradcheck),
         cmocka_unit_test(test_no_allocation_when_warm),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,12 @@ void cg_conv2d_set_block(int64_t bytes);
 /* The unpadded stride-1 im2col fast path (default on; off for bench A/B). */
 void cg_conv2d_set_dense(bool on);
 
+/* Winograd F(2x2, 3x3) for 3x3 stride-1 layers (lib/ops/winograd.c): OFF never; AUTO (the
+ * default) for layers with at least 4 input channels; ALWAYS for every 3x3 stride-1 undilated
+ * ungrouped layer (tests). A node keeps the choice of its forward. */
+enum { CG_WINO_OFF, CG_WINO_AUTO, CG_WINO_ALWAYS };
+void cg_conv2d_set_winograd(int mode);
+
 /* Raw conv2d passes without the tape, for bench-conv. geom = {n, c, h, w, oc, k, stride, pad}
  * (square kernel, groups 1, dilation 1). pass 0: y = conv(x, w) + b; 1: dx += (dx only);
  * 2: dw += (dw only). out is y, dx or dw. */

@@ -1,0 +1,229 @@
+/* lib/ops/winograd.c — Winograd F(2x2, 3x3) transforms for conv2d (see winograd.h).
+ *
+ * The 1-D maps, applied along both axes of a tile (Lavin & Gray, "Fast Algorithms for
+ * Convolutional Neural Networks", 2015):
+ *   input   Bᵀ v = [v0 - v2, v1 + v2, v2 - v1, v1 - v3]        adjoint  B u = [u0, u1 - u2 + u3, u2 + u1 - u0, -u3]
+ *   kernel  G g  = [g0, (g0 + g1 + g2)/2, (g0 - g1 + g2)/2, g2]  adjoint  Gᵀ u = [u0 + (u1 + u2)/2, (u1 - u2)/2, (u1 + u2)/2 + u3]
+ *   output  Aᵀ m = [m0 + m1 + m2, m1 - m2 - m3]                 adjoint  A y = [y0, y0 + y1, y0 - y1, -y1]
+ * Transform position ξ = 4*i + k for row i and column k of the 4x4 tile. Inputs are copied once
+ * per channel into a zero-bordered scratch, so no tile loop checks bounds; the tile loops run
+ * over a row of tiles and vectorise (the 16 values of a tile sit in 16 planes). */
+#include "winograd.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+cg_wino_geom cg_wino_geom_make(int64_t c, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t oh, int64_t ow) {
+    return (cg_wino_geom){ .c = c, .h = h, .w = w, .ph = ph, .pw = pw, .oh = oh, .ow = ow,
+                           .th = (oh + 1) / 2, .tw = (ow + 1) / 2 };
+}
+
+/* The scratch: (2*th + 2) rows of (2*tw + 2) floats, element [r][s] at input (r - ph, s - pw).
+ * For a stride-1 3x3 layer (oh = h + 2*ph - 2) it covers every input row and column. */
+int64_t cg_wino_pad_floats(const cg_wino_geom *g) { return (2 * g->th + 2) * (2 * g->tw + 2); }
+
+void cg_wino_weights(float *restrict U, const float *restrict w, int64_t oc, int64_t c) {
+    const int64_t plane = oc * c;
+    for (int64_t o = 0; o < oc; o++)
+        for (int64_t ci = 0; ci < c; ci++) {
+            const float *g = w + (o * c + ci) * 9;
+            float t[4][3];
+            for (int s = 0; s < 3; s++) {
+                float g0 = g[s], g1 = g[3 + s], g2 = g[6 + s];
+                t[0][s] = g0;
+                t[1][s] = 0.5f * (g0 + g1 + g2);
+                t[2][s] = 0.5f * (g0 - g1 + g2);
+                t[3][s] = g2;
+            }
+            float *u = U + o * c + ci;
+            for (int i = 0; i < 4; i++) {
+                float a = t[i][0], b = t[i][1], d = t[i][2];
+                u[(4 * i + 0) * plane] = a;
+                u[(4 * i + 1) * plane] = 0.5f * (a + b + d);
+                u[(4 * i + 2) * plane] = 0.5f * (a - b + d);
+                u[(4 * i + 3) * plane] = d;
+            }
+        }
+}
+
+void cg_wino_weights_grad_add(float *restrict dw, const float *restrict dU, int64_t oc, int64_t c) {
+    const int64_t plane = oc * c;
+    for (int64_t o = 0; o < oc; o++)
+        for (int64_t ci = 0; ci < c; ci++) {
+            const float *u = dU + o * c + ci;
+            float v[3][4];
+            for (int k = 0; k < 4; k++) {
+                float u0 = u[k * plane], u1 = u[(4 + k) * plane], u2 = u[(8 + k) * plane], u3 = u[(12 + k) * plane];
+                v[0][k] = u0 + 0.5f * (u1 + u2);
+                v[1][k] = 0.5f * (u1 - u2);
+                v[2][k] = 0.5f * (u1 + u2) + u3;
+            }
+            float *g = dw + (o * c + ci) * 9;
+            for (int r = 0; r < 3; r++) {
+                float u0 = v[r][0], u1 = v[r][1], u2 = v[r][2], u3 = v[r][3];
+                g[3 * r + 0] += u0 + 0.5f * (u1 + u2);
+                g[3 * r + 1] += 0.5f * (u1 - u2);
+                g[3 * r + 2] += 0.5f * (u1 + u2) + u3;
+            }
+        }
+}
+
+/* pad <- channel xc with its zero border (see cg_wino_pad_floats). */
+static void pad_channel(float *restrict pad, const float *restrict xc, const cg_wino_geom *g) {
+    const int64_t PR = 2 * g->th + 2, PC = 2 * g->tw + 2;
+    int64_t lo = g->pw < PC ? g->pw : PC, hi = g->pw + g->w < PC ? g->pw + g->w : PC;
+    for (int64_t r = 0; r < PR; r++) {
+        float *p = pad + r * PC;
+        const int64_t ih = r - g->ph;
+        if (ih < 0 || ih >= g->h) { memset(p, 0, (size_t)PC * sizeof(float)); continue; }
+        const float *xr = xc + ih * g->w - g->pw;
+        for (int64_t s = 0; s < lo; s++) p[s] = 0.0f;
+        #pragma omp simd
+        for (int64_t s = lo; s < hi; s++) p[s] = xr[s];
+        for (int64_t s = hi; s < PC; s++) p[s] = 0.0f;
+    }
+}
+
+void cg_wino_input(float *restrict V, const float *restrict x, const cg_wino_geom *g, float *restrict pad) {
+    const int64_t T = g->th * g->tw, plane = g->c * T, PC = 2 * g->tw + 2, TW = g->tw;
+    for (int64_t c = 0; c < g->c; c++) {
+        pad_channel(pad, x + c * g->h * g->w, g);
+        for (int64_t ti = 0; ti < g->th; ti++) {
+            const float *r0 = pad + 2 * ti * PC, *r1 = r0 + PC, *r2 = r1 + PC, *r3 = r2 + PC;
+            float *v = V + c * T + ti * TW;
+            #pragma omp simd
+            for (int64_t tj = 0; tj < TW; tj++) {
+                const int64_t j = 2 * tj;
+                float t[4][4];
+                for (int s = 0; s < 4; s++) {  /* Bᵀ on the columns */
+                    float d0 = r0[j + s], d1 = r1[j + s], d2 = r2[j + s], d3 = r3[j + s];
+                    t[0][s] = d0 - d2;
+                    t[1][s] = d1 + d2;
+                    t[2][s] = d2 - d1;
+                    t[3][s] = d1 - d3;
+                }
+                for (int i = 0; i < 4; i++) {  /* then on the rows */
+                    v[(4 * i + 0) * plane + tj] = t[i][0] - t[i][2];
+                    v[(4 * i + 1) * plane + tj] = t[i][1] + t[i][2];
+                    v[(4 * i + 2) * plane + tj] = t[i][2] - t[i][1];
+                    v[(4 * i + 3) * plane + tj] = t[i][1] - t[i][3];
+                }
+            }
+        }
+    }
+}
+
+void cg_wino_input_grad_add(float *restrict dx, const float *restrict dV, const cg_wino_geom *g,
+                            float *restrict pad) {
+    const int64_t T = g->th * g->tw, plane = g->c * T, PR = 2 * g->th + 2, PC = 2 * g->tw + 2;
+    for (int64_t c = 0; c < g->c; c++) {
+        memset(pad, 0, (size_t)(PR * PC) * sizeof(float));
+        for (int64_t ti = 0; ti < g->th; ti++) {
+            const float *v = dV + c * T + ti * g->tw;
+            float *p = pad + 2 * ti * PC;
+            for (int64_t tj = 0; tj < g->tw; tj++) {  /* neighbouring tiles overlap: not simd */
+                float u[4][4];
+                for (int k = 0; k < 4; k++) {  /* B on the columns */
+                    float v0 = v[k * plane + tj], v1 = v[(4 + k) * plane + tj];
+                    float v2 = v[(8 + k) * plane + tj], v3 = v[(12 + k) * plane + tj];
+                    u[0][k] = v0;
+                    u[1][k] = v1 - v2 + v3;
+                    u[2][k] = v2 + v1 - v0;
+                    u[3][k] = -v3;
+                }
+                float *q = p + 2 * tj;
+                for (int i = 0; i < 4; i++, q += PC) {  /* then on the rows, added into the tile */
+                    float a = u[i][0], b = u[i][1], d = u[i][2], e = u[i][3];
+                    q[0] += a;
+                    q[1] += b - d + e;
+                    q[2] += d + b - a;
+                    q[3] -= e;
+                }
+            }
+        }
+        float *dxc = dx + c * g->h * g->w;
+        for (int64_t ih = 0; ih < g->h; ih++) {
+            const float *p = pad + (ih + g->ph) * PC + g->pw;
+            float *d = dxc + ih * g->w;
+            #pragma omp simd
+            for (int64_t iw = 0; iw < g->w; iw++) d[iw] += p[iw];
+        }
+    }
+}
+
+/* Aᵀ m A of one tile whose 16 values are m[ξ * plane]: o[a][b]. */
+static inline void out_tile(float o[2][2], const float *m, int64_t plane) {
+    float s[2][4];
+    for (int k = 0; k < 4; k++) {
+        float m0 = m[k * plane], m1 = m[(4 + k) * plane], m2 = m[(8 + k) * plane], m3 = m[(12 + k) * plane];
+        s[0][k] = m0 + m1 + m2;
+        s[1][k] = m1 - m2 - m3;
+    }
+    for (int a = 0; a < 2; a++) {
+        o[a][0] = s[a][0] + s[a][1] + s[a][2];
+        o[a][1] = s[a][1] - s[a][2] - s[a][3];
+    }
+}
+
+void cg_wino_output(float *restrict y, const float *restrict M, const cg_wino_geom *g, int64_t oc) {
+    const int64_t T = g->th * g->tw, plane = oc * T, OH = g->oh, OW = g->ow, full = OW / 2;
+    for (int64_t o = 0; o < oc; o++)
+        for (int64_t ti = 0; ti < g->th; ti++) {
+            const float *m = M + o * T + ti * g->tw;
+            float *y0 = y + (o * OH + 2 * ti) * OW, *y1 = y0 + OW;
+            if (2 * ti + 1 < OH) {
+                #pragma omp simd
+                for (int64_t tj = 0; tj < full; tj++) {
+                    float t[2][2];
+                    out_tile(t, m + tj, plane);
+                    y0[2 * tj] = t[0][0]; y0[2 * tj + 1] = t[0][1];
+                    y1[2 * tj] = t[1][0]; y1[2 * tj + 1] = t[1][1];
+                }
+            } else {  /* the last row of tiles of an odd height: its second row is overhang */
+                #pragma omp simd
+                for (int64_t tj = 0; tj < full; tj++) {
+                    float t[2][2];
+                    out_tile(t, m + tj, plane);
+                    y0[2 * tj] = t[0][0]; y0[2 * tj + 1] = t[0][1];
+                }
+            }
+            if (full < g->tw) {  /* odd width: the last tile's second column is overhang */
+                float t[2][2];
+                out_tile(t, m + full, plane);
+                y0[2 * full] = t[0][0];
+                if (2 * ti + 1 < OH) y1[2 * full] = t[1][0];
+            }
+        }
+}
+
+/* The 16 values A y Aᵀ of one tile's 2x2 gradient y, stored at m[ξ * plane]. */
+static inline void out_grad_tile(float *m, int64_t plane, float y00, float y01, float y10, float y11) {
+    const float u[4][2] = { { y00, y01 }, { y00 + y10, y01 + y11 }, { y00 - y10, y01 - y11 }, { -y10, -y11 } };
+    for (int i = 0; i < 4; i++) {
+        m[(4 * i + 0) * plane] = u[i][0];
+        m[(4 * i + 1) * plane] = u[i][0] + u[i][1];
+        m[(4 * i + 2) * plane] = u[i][0] - u[i][1];
+        m[(4 * i + 3) * plane] = -u[i][1];
+    }
+}
+
+void cg_wino_output_grad(float *restrict dM, const float *restrict dy, const cg_wino_geom *g, int64_t oc) {
+    const int64_t T = g->th * g->tw, plane = oc * T, OH = g->oh, OW = g->ow, full = OW / 2;
+    for (int64_t o = 0; o < oc; o++)
+        for (int64_t ti = 0; ti < g->th; ti++) {
+            const float *d0 = dy + (o * OH + 2 * ti) * OW, *d1 = d0 + OW;
+            const bool row1 = 2 * ti + 1 < OH;  /* else the tile's second row is overhang: 0 */
+            float *m = dM + o * T + ti * g->tw;
+            if (row1) {
+                #pragma omp simd
+                for (int64_t tj = 0; tj < full; tj++)
+                    out_grad_tile(m + tj, plane, d0[2 * tj], d0[2 * tj + 1], d1[2 * tj], d1[2 * tj + 1]);
+            } else {
+                #pragma omp simd
+                for (int64_t tj = 0; tj < full; tj++)
+                    out_grad_tile(m + tj, plane, d0[2 * tj], d0[2 * tj + 1], 0.0f, 0.0f);
+            }
+            if (full < g->tw)  /* odd width: the last tile's second column is overhang */
+                out_grad_tile(m + full, plane, d0[2 * full], 0.0f, row1 ? d1[2 * full] : 0.0f, 0.0f);
+        }
+}
