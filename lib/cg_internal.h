@@ -158,6 +158,10 @@ bool cg_module_is_pool2x2(const cg_module *m);
 bool cg_module_is_batch_norm2d(const cg_module *m);
 /* An eval-mode BatchNorm2d of c channels as y = x * scale + shift (double); false otherwise. */
 bool cg_batch_norm2d_module_affine(const cg_module *m, int64_t c, double *scale, double *shift);
+/* relu(batch_norm2d(x)) as one op (lib/ops/batch_norm.c), and BatchNorm2d's forward through it. */
+cg_tensor *cg_batch_norm2d_relu(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
+                                cg_tensor *running_var, bool training, float momentum, float eps);
+cg_tensor *cg_batch_norm2d_module_forward_relu(cg_module *m, cg_tensor *x);
 /* Inference: Conv2d + eval BatchNorm2d folded into one conv, then [relu] [pool2]; *folded false
  * (and NULL) when it does not apply, and the caller runs the layers unfused. */
 cg_tensor *cg_conv2d_module_forward_bn(cg_module *m, cg_module *bn, cg_tensor *x, bool relu, bool pool2,

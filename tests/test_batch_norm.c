@@ -1,10 +1,12 @@
 /* tests/test_batch_norm.c — batch_norm2d: training/eval values and running stats vs PyTorch,
- * gradients in both modes, [N,C] input, errors. */
+ * gradients in both modes (a leaf input and one on the tape), [N,C] input, errors; the fused
+ * batch_norm2d_relu against relu(batch_norm2d). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "gradcheck.h"
 
@@ -33,19 +35,21 @@ static void test_values_vs_torch(void **s) {
     cg_tensor_free(x); cg_tensor_free(rm); cg_tensor_free(rv); cg_tensor_free(w); cg_tensor_free(b);
 }
 
-typedef struct { cg_tensor *rm, *rv; bool training; bool affine; } bn_ctx;
+/* tape: the input is x*x, a tensor on the tape, whose gradient the backward writes fresh. */
+typedef struct { cg_tensor *rm, *rv; bool training; bool affine; bool tape; } bn_ctx;
 static cg_tensor *bn_fn(cg_tensor **in, void *p) {
     bn_ctx *c = p;
-    return cg_batch_norm2d(in[0], c->affine ? in[1] : NULL, c->affine ? in[2] : NULL, c->rm, c->rv,
+    cg_tensor *x = c->tape ? cg_mul(in[0], in[0]) : in[0];
+    return cg_batch_norm2d(x, c->affine ? in[1] : NULL, c->affine ? in[2] : NULL, c->rm, c->rv,
                            c->training, 0.1f, 1e-5f);
 }
 
-static void check(int ndim, const int64_t *shape, bool training, bool affine, unsigned salt) {
+static void check(int ndim, const int64_t *shape, bool training, bool affine, unsigned salt, bool tape) {
     int64_t C = shape[1];
     cg_tensor *in[3] = { test_tensor(ndim, shape, -2, 2, salt, true), test_tensor(1, CG_SHAPE(C), 0.5f, 1.5f, salt + 1, true),
                          test_tensor(1, CG_SHAPE(C), -1, 1, salt + 2, true) };
     bn_ctx c = { test_tensor(1, CG_SHAPE(C), -0.5f, 0.5f, salt + 3, false), test_tensor(1, CG_SHAPE(C), 0.5f, 2, salt + 4, false),
-                 training, affine };
+                 training, affine, tape };
     gradcheck(bn_fn, in, affine ? 3 : 1, &c, 1e-3, 2e-3, 2e-2);
     for (int i = 0; i < 3; i++) cg_tensor_free(in[i]);
     cg_tensor_free(c.rm); cg_tensor_free(c.rv);
@@ -53,11 +57,61 @@ static void check(int ndim, const int64_t *shape, bool training, bool affine, un
 
 static void test_gradcheck(void **s) {
     (void)s;
-    check(4, CG_SHAPE(3, 2, 2, 3), true, true, 1);
-    check(4, CG_SHAPE(3, 2, 2, 3), false, true, 2);
-    check(4, CG_SHAPE(2, 3, 2, 2), true, false, 3);
-    check(2, CG_SHAPE(5, 3), true, true, 4);
-    check(2, CG_SHAPE(5, 3), false, true, 5);
+    for (int tape = 0; tape < 2; tape++) {
+        check(4, CG_SHAPE(3, 2, 2, 3), true, true, 1, tape);
+        check(4, CG_SHAPE(3, 2, 2, 3), false, true, 2, tape);
+        check(4, CG_SHAPE(2, 3, 2, 2), true, false, 3, tape);
+        check(2, CG_SHAPE(5, 3), true, true, 4, tape);
+        check(2, CG_SHAPE(5, 3), false, true, 5, tape);
+    }
+}
+
+/* lib/cg_internal.h: batch norm with the ReLU fused (what Sequential runs for BatchNorm2d + ReLU). */
+cg_tensor *cg_batch_norm2d_relu(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
+                                cg_tensor *running_var, bool training, float momentum, float eps);
+
+/* The fused op gives relu(batch_norm2d(x))'s values, running stats and gradients bit for bit:
+ * training and eval, a leaf input and one on the tape (a fresh gradient), NaN included. */
+static void test_relu_fused_matches_unfused(void **s) {
+    (void)s;
+    for (int training = 0; training < 2; training++)
+    for (int tape = 0; tape < 2; tape++) {
+        float *out[2], *grad[2][3], stats[2][4];
+        const int64_t n = 4 * 3 * 5 * 6;
+        for (int fused = 0; fused < 2; fused++) {
+            cg_tensor *x = test_tensor(4, CG_SHAPE(4, 3, 5, 6), -2, 2, 30, true);
+            cg_tensor *w = test_tensor(1, CG_SHAPE(3), 0.5f, 1.5f, 31, true), *b = test_tensor(1, CG_SHAPE(3), -1, 1, 32, true);
+            cg_tensor *rm = test_tensor(1, CG_SHAPE(3), -0.5f, 0.5f, 33, false), *rv = test_tensor(1, CG_SHAPE(3), 0.5f, 2, 34, false);
+            cg_tensor_data(x)[7] = NAN;
+            cg_tensor *xi = tape ? cg_mul(x, x) : x;
+            cg_tensor *y = fused ? cg_batch_norm2d_relu(xi, w, b, rm, rv, training, 0.1f, 1e-5f)
+                                 : cg_relu(cg_batch_norm2d(xi, w, b, rm, rv, training, 0.1f, 1e-5f));
+            assert_non_null(y);
+            out[fused] = malloc((size_t)n * sizeof(float));
+            memcpy(out[fused], cg_tensor_data(y), (size_t)n * sizeof(float));
+            cg_tensor *r = test_tensor(4, cg_tensor_shape(y), -1, 1, 35, false);
+            assert_int_equal(cg_backward(cg_sum(cg_mul(y, r))), CG_OK);
+            cg_tensor *ts[3] = { x, w, b };
+            for (int i = 0; i < 3; i++) {
+                int64_t k = cg_tensor_numel(ts[i]);
+                grad[fused][i] = malloc((size_t)k * sizeof(float));
+                memcpy(grad[fused][i], cg_tensor_data(cg_tensor_grad(ts[i])), (size_t)k * sizeof(float));
+            }
+            for (int i = 0; i < 2; i++) { stats[fused][i] = cg_tensor_data(rm)[i]; stats[fused][2 + i] = cg_tensor_data(rv)[i]; }
+            cg_tape_release();
+            cg_tensor_free(r); cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(b); cg_tensor_free(rm); cg_tensor_free(rv);
+        }
+        int64_t zeros = 0, nans = 0;
+        for (int64_t i = 0; i < n; i++) { zeros += out[1][i] == 0.0f; nans += isnan(out[1][i]); }
+        assert_true(zeros > 0 && zeros < n);
+        if (training) assert_int_equal(nans, 4 * 5 * 6);   /* a NaN poisons its channel's statistics */
+        else assert_int_equal(nans, 1);
+        assert_memory_equal(out[0], out[1], (size_t)n * sizeof(float));
+        for (int i = 0; i < 3; i++)
+            assert_memory_equal(grad[0][i], grad[1][i], (size_t)(i ? 3 : n) * sizeof(float));
+        assert_memory_equal(stats[0], stats[1], sizeof stats[0]);
+        for (int f = 0; f < 2; f++) { free(out[f]); for (int i = 0; i < 3; i++) free(grad[f][i]); }
+    }
 }
 
 static void test_no_running_stats_in_training(void **s) {
@@ -100,6 +154,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_vs_torch),
         cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_relu_fused_matches_unfused),
         cmocka_unit_test(test_no_running_stats_in_training),
         cmocka_unit_test(test_errors),
     };

@@ -25,6 +25,27 @@ static void test_broadcast_row_grad(void **s) { (void)s; check_all(2, CG_SHAPE(3
 static void test_broadcast_both_grad(void **s) { (void)s; check_all(3, CG_SHAPE(2, 1, 4), 2, CG_SHAPE(3, 1)); }
 static void test_scalar_grad(void **s) { (void)s; check_all(1, CG_SHAPE(1), 2, CG_SHAPE(2, 3)); }
 
+/* op(t, in1) + op(in1, t) with t = in0 * 1 on the tape and in0 used once more: the same-shape
+ * backward writes a fresh tape grad (t's first side), accumulates into it (t's second side), and
+ * accumulates into leaves' grads that already hold a value. */
+static cg_tensor *apply_twice(cg_tensor **in, void *ctx) {
+    binop op = (binop)ctx;
+    cg_tensor *t = cg_mul(in[0], in[2]);
+    return cg_add(cg_add(op(t, in[1]), op(in[1], t)), op(in[0], in[1]));
+}
+
+static void test_same_shape_grad_accumulates(void **s) {
+    (void)s;
+    binop ops[] = { cg_add, cg_sub, cg_mul, cg_div };
+    for (int k = 0; k < 4; k++) {
+        cg_tensor *in[3] = { test_tensor(2, CG_SHAPE(3, 4), 0.5f, 2.0f, 3, true),
+                             test_tensor(2, CG_SHAPE(3, 4), 0.5f, 2.0f, 4, true),
+                             test_tensor(2, CG_SHAPE(3, 4), 0.5f, 2.0f, 5, true) };
+        gradcheck(apply_twice, in, 3, (void *)ops[k], 1e-3, 1e-3, 1e-2);
+        for (int i = 0; i < 3; i++) cg_tensor_free(in[i]);
+    }
+}
+
 static void test_values(void **s) {
     (void)s;
     cg_tensor *a = cg_tensor_from_array(2, CG_SHAPE(2, 2), (float[]){ 1, 2, 3, 4 });
@@ -55,6 +76,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_same_shape_grad),
+        cmocka_unit_test(test_same_shape_grad_accumulates),
         cmocka_unit_test(test_broadcast_row_grad),
         cmocka_unit_test(test_broadcast_both_grad),
         cmocka_unit_test(test_scalar_grad),

@@ -279,6 +279,55 @@ static void test_seed_net_fusion_plan(void **s) {
     cg_tensor_free(x);
 }
 
+/* The BatchNorm residual net in training: with fusion on, each batch_norm2d + relu runs as one
+ * op (batch_norm2d_relu in the profile); the output, every parameter's gradient and the running
+ * statistics are bit-equal to fusion off. */
+static void test_batch_norm_relu_fuses_in_training(void **s) {
+    (void)s;
+    cg_tensor *x = test_tensor(4, CG_SHAPE(3, 1, 28, 28), -1, 1, 29, false);
+    float *out[2], *grads[2], *stats[2];
+    int64_t ng = 0, ns = 0;
+    for (int fuse = 0; fuse < 2; fuse++) {
+        cg_set_fusion(fuse);
+        cg_manual_seed(6);
+        cg_module *m = cg_net_from_spec(RESNET, 3, MNIST, NULL);
+        assert_non_null(m);
+        cg_profile_enable(true);
+        cg_profile_reset();
+        cg_tensor *y = cg_module_forward(m, x);
+        if (!y) fail_msg("%s", cg_last_error());
+        assert_int_equal(profile_has("batch_norm2d_relu"), fuse);
+        cg_profile_enable(false);
+        out[fuse] = malloc(30 * sizeof(float));
+        memcpy(out[fuse], cg_tensor_data(y), 30 * sizeof(float));
+        assert_int_equal(cg_backward(cg_sum(y)), CG_OK);
+        cg_named_list ps;
+        assert_int_equal(cg_module_parameters(m, &ps), CG_OK);
+        ng = 0;
+        for (int64_t i = 0; i < ps.n; i++) ng += cg_tensor_numel(ps.items[i].tensor);
+        grads[fuse] = malloc((size_t)ng * sizeof(float));
+        for (int64_t i = 0, o = 0; i < ps.n; i++) {
+            cg_tensor *p = ps.items[i].tensor;
+            memcpy(grads[fuse] + o, cg_tensor_data(cg_tensor_grad(p)), (size_t)cg_tensor_numel(p) * sizeof(float));
+            o += cg_tensor_numel(p);
+        }
+        cg_named_list_free(&ps);
+        cg_tensor *rv = cg_module_find(m, "6.running_var");
+        assert_non_null(rv);
+        ns = cg_tensor_numel(rv);
+        stats[fuse] = malloc((size_t)ns * sizeof(float));
+        memcpy(stats[fuse], cg_tensor_data(rv), (size_t)ns * sizeof(float));
+        cg_tape_release();
+        cg_module_free(m);
+    }
+    cg_set_fusion(true);
+    assert_memory_equal(out[0], out[1], 30 * sizeof(float));
+    assert_memory_equal(grads[0], grads[1], (size_t)ng * sizeof(float));
+    assert_memory_equal(stats[0], stats[1], (size_t)ns * sizeof(float));
+    for (int f = 0; f < 2; f++) { free(out[f]); free(grads[f]); free(stats[f]); }
+    cg_tensor_free(x);
+}
+
 /* The BatchNorm residual net in evaluation: with fusion on, each conv + batch_norm2d runs as one
  * conv with folded weights (no batch_norm2d op in the profile), within float rounding of the
  * unfused layers; with a gradient to record, or in training, nothing is folded and the values are
@@ -399,6 +448,7 @@ int main(void) {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_seed_net_fusion_plan),
         cmocka_unit_test(test_batch_norm_folds_in_inference),
+        cmocka_unit_test(test_batch_norm_relu_fuses_in_training),
         cmocka_unit_test(test_batch_norm_count_is_i64),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,13 @@ static cg_tensor *bn2d_forward(cg_module *m, cg_tensor *x) {
                            b->momentum, b->eps);
 }
 
+cg_tensor *cg_batch_norm2d_module_forward_relu(cg_module *m, cg_tensor *x) {
+    bn2d *b = (bn2d *)m;
+    if (m->training) b->num_batches->data[0] += 1.0f;
+    return cg_batch_norm2d_relu(x, b->weight, b->bias, b->running_mean, b->running_var, m->training,
+                                b->momentum, b->eps);
+}
+
 static const cg_module_type bn2d_type = { "BatchNorm2d", bn2d_forward, NULL };
 
 bool cg_module_is_batch_norm2d(const cg_module *m) { return m && m->type == &bn2d_type; }

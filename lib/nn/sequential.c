@@ -7,7 +7,8 @@
  * one op with the pool in the conv's epilogue (cg_conv2d_pool2; it falls back to the unfused ops
  * itself when a gradient would be recorded). In inference (nothing recorded, the batch norm in
  * eval mode) a BatchNorm2d right after a Conv2d is folded into the conv's weights, and a ReLU and
- * pool after it fuse as above; otherwise the two run as they are. The fold changes values by float
+ * pool after it fuse as above; otherwise the conv runs alone and a BatchNorm2d + ReLU after it
+ * run as one op (cg_batch_norm2d_relu). The fold changes values by float
  * rounding only; every other fusion is bit-equal to the unfused ops. Values, gradients and the state dict are the same
  * with fusion on or off (cg_set_fusion). Children added with cg_module_add_child instead of
  * cg_sequential_append are not in the plan: such a container runs unfused. */
@@ -54,8 +55,14 @@ static cg_tensor *run_children(cg_module *m, cg_tensor *x) {
             bool folded;
             cg_tensor *y = cg_conv2d_module_forward_bn(c, m->children[i + 1].module, x, st.relu, st.pool2, &folded);
             if (folded) { x = y; i += st.span; continue; }
-            x = cg_module_forward(m->children[i + 1].module, cg_module_forward(c, x));
-            i += 2;   /* a relu and pool after them start a run of their own (none: no conv) */
+            x = cg_module_forward(c, x);
+            if (st.relu) {  /* batch norm + relu as one op; a pool after them runs on its own */
+                x = cg_batch_norm2d_module_forward_relu(m->children[i + 1].module, x);
+                i += 3;
+            } else {
+                x = cg_module_forward(m->children[i + 1].module, x);
+                i += 2;
+            }
             continue;
         }
         x = st.span > 1 ? cg_conv2d_module_forward_fused(c, x, st.relu, st.pool2) : cg_module_forward(c, x);

@@ -116,15 +116,58 @@ static void binary_backward_side(bin_kind k, int which, float *restrict g, const
     }
 }
 
+/* The gradient for one side when a, b and the output have one shape (a residual's add): one
+ * vectorised pass; fresh: g is uninitialised, so = instead of += (no memset, no read). */
+static void binary_backward_same(bin_kind k, int which, float *restrict g, const float *restrict dy,
+                                 const float *restrict a, const float *restrict b, int64_t numel, bool fresh) {
+    const float sign = (k == B_SUB && which) ? -1.0f : 1.0f;
+    switch (k) {
+    case B_ADD:
+    case B_SUB:
+        if (fresh) {
+            #pragma omp parallel for simd if (parallel: numel >= CG_OMP_MIN) schedule(static)
+            for (int64_t i = 0; i < numel; i++) g[i] = sign * dy[i];
+        } else {
+            #pragma omp parallel for simd if (parallel: numel >= CG_OMP_MIN) schedule(static)
+            for (int64_t i = 0; i < numel; i++) g[i] += sign * dy[i];
+        }
+        break;
+    case B_MUL: {
+        const float *o = which ? a : b;
+        if (fresh) {
+            #pragma omp parallel for simd if (parallel: numel >= CG_OMP_MIN) schedule(static)
+            for (int64_t i = 0; i < numel; i++) g[i] = dy[i] * o[i];
+        } else {
+            #pragma omp parallel for simd if (parallel: numel >= CG_OMP_MIN) schedule(static)
+            for (int64_t i = 0; i < numel; i++) g[i] += dy[i] * o[i];
+        }
+        break;
+    }
+    default:
+        if (fresh) memset(g, 0, (size_t)numel * sizeof(float));
+        #pragma omp parallel for simd if (parallel: numel >= CG_OMP_MIN) schedule(static)
+        for (int64_t i = 0; i < numel; i++) g[i] += which ? -dy[i] * a[i] / (b[i] * b[i]) : dy[i] / b[i];
+        break;
+    }
+}
+
 static cg_status binary_backward(cg_node *n) {
     bin_kind k = (bin_kind)n->iarg[0];
     cg_tensor *a = n->in[0], *b = n->in[1];
     bcast p;
     bcast_plan("backward", a, b, &p);
     const float *dy = cg_out_grad(n);
+    const bool same = cg_tensor_same_shape(a, b) && a->numel == n->out->numel;
     for (int side = 0; side < 2; side++) {
         cg_tensor *t = n->in[side];
         if (!cg_requires_grad(t)) continue;
+        if (same) {  /* (x + x: the second side finds the first one's grad, not fresh) */
+            bool fresh;
+            float *g = cg_grad_data_fresh(t, &fresh);
+            if (!g) return CG_ENOMEM;
+            binary_backward_same(k, side, g, dy, a->data, b->data, n->out->numel, fresh);
+            continue;
+        }
         float *g = cg_grad_data(t);
         if (!g) return CG_ENOMEM;
         binary_backward_side(k, side, g, dy, a->data, b->data, &p, n->out->numel,
