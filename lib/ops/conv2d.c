@@ -398,7 +398,7 @@ static size_t workspace_layout(const conv_plan *pl, bool backward, size_t *off_d
     if (pl->wino) {  /* V[16][C][T] (dV in backward), M[16][OC][T] (dM), the padded channel, buf */
         const int64_t T = pl->wg.th * pl->wg.tw;
         size_t v = round16((size_t)(16 * pl->g.c * T)), m = round16((size_t)(16 * pl->oc * T));
-        size_t pad = round16((size_t)cg_wino_pad_floats(&pl->wg));
+        size_t pad = round16((size_t)cg_wino_pad_floats_total(&pl->wg));
         size_t buf = (backward ? pl->relu : pl->pool2) ? round16((size_t)(pl->oc * ohw)) : 0;
         if (off_dcols) *off_dcols = v;  /* M */
         if (off_buf) *off_buf = v + m + pad;
@@ -418,7 +418,7 @@ static void wino_slab(const conv_plan *pl, float *ws, float **V, float **M, floa
     workspace_layout(pl, false, &off_m, &off_buf);
     *V = ws;
     *M = ws + off_m;
-    *pad = ws + off_buf - round16((size_t)cg_wino_pad_floats(&pl->wg));
+    *pad = ws + off_buf - round16((size_t)cg_wino_pad_floats_total(&pl->wg));
 }
 
 /* One image by Winograd: yn[OC, OH, OW] = conv(xn) without bias; 16 GEMMs [OC,C] x [C,T]. */

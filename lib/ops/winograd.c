@@ -84,29 +84,36 @@ static void pad_channel(float *restrict pad, const float *restrict xc, const cg_
     }
 }
 
+/* The pad scratch holds the padded channel, then 4 rows of PC floats for the row combinations. */
+int64_t cg_wino_pad_floats_total(const cg_wino_geom *g) { return cg_wino_pad_floats(g) + 4 * (2 * g->tw + 2); }
+
 void cg_wino_input(float *restrict V, const float *restrict x, const cg_wino_geom *g, float *restrict pad) {
     const int64_t T = g->th * g->tw, plane = g->c * T, PC = 2 * g->tw + 2, TW = g->tw;
+    float *restrict t = pad + cg_wino_pad_floats(g);  /* t[4][PC]: Bᵀ on the columns of a tile row */
     for (int64_t c = 0; c < g->c; c++) {
         pad_channel(pad, x + c * g->h * g->w, g);
         for (int64_t ti = 0; ti < g->th; ti++) {
             const float *r0 = pad + 2 * ti * PC, *r1 = r0 + PC, *r2 = r1 + PC, *r3 = r2 + PC;
-            float *v = V + c * T + ti * TW;
+            float *t0 = t, *t1 = t + PC, *t2 = t + 2 * PC, *t3 = t + 3 * PC;
             #pragma omp simd
-            for (int64_t tj = 0; tj < TW; tj++) {
-                const int64_t j = 2 * tj;
-                float t[4][4];
-                for (int s = 0; s < 4; s++) {  /* Bᵀ on the columns */
-                    float d0 = r0[j + s], d1 = r1[j + s], d2 = r2[j + s], d3 = r3[j + s];
-                    t[0][s] = d0 - d2;
-                    t[1][s] = d1 + d2;
-                    t[2][s] = d2 - d1;
-                    t[3][s] = d1 - d3;
-                }
-                for (int i = 0; i < 4; i++) {  /* then on the rows */
-                    v[(4 * i + 0) * plane + tj] = t[i][0] - t[i][2];
-                    v[(4 * i + 1) * plane + tj] = t[i][1] + t[i][2];
-                    v[(4 * i + 2) * plane + tj] = t[i][2] - t[i][1];
-                    v[(4 * i + 3) * plane + tj] = t[i][1] - t[i][3];
+            for (int64_t j = 0; j < PC; j++) {
+                float d0 = r0[j], d1 = r1[j], d2 = r2[j], d3 = r3[j];
+                t0[j] = d0 - d2;
+                t1[j] = d1 + d2;
+                t2[j] = d2 - d1;
+                t3[j] = d1 - d3;
+            }
+            float *v = V + c * T + ti * TW;
+            for (int i = 0; i < 4; i++) {  /* then Bᵀ on the rows: columns 2tj .. 2tj+3 */
+                const float *ri = t + i * PC;
+                float *v0 = v + (4 * i) * plane, *v1 = v0 + plane, *v2 = v1 + plane, *v3 = v2 + plane;
+                #pragma omp simd
+                for (int64_t tj = 0; tj < TW; tj++) {
+                    float a = ri[2 * tj], b = ri[2 * tj + 1], e = ri[2 * tj + 2], f = ri[2 * tj + 3];
+                    v0[tj] = a - e;
+                    v1[tj] = b + e;
+                    v2[tj] = e - b;
+                    v3[tj] = b - f;
                 }
             }
         }
@@ -151,47 +158,40 @@ void cg_wino_input_grad_add(float *restrict dx, const float *restrict dV, const 
     }
 }
 
-/* Aᵀ m A of one tile whose 16 values are m[ξ * plane]: o[a][b]. */
-static inline void out_tile(float o[2][2], const float *m, int64_t plane) {
-    float s[2][4];
-    for (int k = 0; k < 4; k++) {
-        float m0 = m[k * plane], m1 = m[(4 + k) * plane], m2 = m[(8 + k) * plane], m3 = m[(12 + k) * plane];
-        s[0][k] = m0 + m1 + m2;
-        s[1][k] = m1 - m2 - m3;
-    }
-    for (int a = 0; a < 2; a++) {
-        o[a][0] = s[a][0] + s[a][1] + s[a][2];
-        o[a][1] = s[a][1] - s[a][2] - s[a][3];
-    }
-}
-
 void cg_wino_output(float *restrict y, const float *restrict M, const cg_wino_geom *g, int64_t oc) {
-    const int64_t T = g->th * g->tw, plane = oc * T, OH = g->oh, OW = g->ow, full = OW / 2;
+    const int64_t T = g->th * g->tw, plane = oc * T, OH = g->oh, OW = g->ow, TW = g->tw;
+    enum { B = 64 };  /* tiles per block: Aᵀ on the columns into s[2][4][B], then on the rows */
+    float s[2][4][B];
     for (int64_t o = 0; o < oc; o++)
         for (int64_t ti = 0; ti < g->th; ti++) {
-            const float *m = M + o * T + ti * g->tw;
-            float *y0 = y + (o * OH + 2 * ti) * OW, *y1 = y0 + OW;
-            if (2 * ti + 1 < OH) {
-                #pragma omp simd
-                for (int64_t tj = 0; tj < full; tj++) {
-                    float t[2][2];
-                    out_tile(t, m + tj, plane);
-                    y0[2 * tj] = t[0][0]; y0[2 * tj + 1] = t[0][1];
-                    y1[2 * tj] = t[1][0]; y1[2 * tj + 1] = t[1][1];
+            const float *m = M + o * T + ti * TW;
+            float *yr[2] = { y + (o * OH + 2 * ti) * OW, y + (o * OH + 2 * ti + 1) * OW };
+            const int rows = 2 * ti + 1 < OH ? 2 : 1;  /* an odd height's last tile row: 1 */
+            for (int64_t j0 = 0; j0 < TW; j0 += B) {
+                const int64_t nb = TW - j0 < B ? TW - j0 : B;
+                for (int k = 0; k < 4; k++) {
+                    const float *m0 = m + k * plane + j0, *m1 = m0 + 4 * plane, *m2 = m1 + 4 * plane, *m3 = m2 + 4 * plane;
+                    float *s0 = s[0][k], *s1 = s[1][k];
+                    #pragma omp simd
+                    for (int64_t j = 0; j < nb; j++) {
+                        float a = m0[j], b = m1[j], c = m2[j], d = m3[j];
+                        s0[j] = a + b + c;
+                        s1[j] = b - c - d;
+                    }
                 }
-            } else {  /* the last row of tiles of an odd height: its second row is overhang */
-                #pragma omp simd
-                for (int64_t tj = 0; tj < full; tj++) {
-                    float t[2][2];
-                    out_tile(t, m + tj, plane);
-                    y0[2 * tj] = t[0][0]; y0[2 * tj + 1] = t[0][1];
+                /* full tiles write 2 columns; an odd width's last tile writes 1 */
+                const int64_t full = (2 * (j0 + nb) <= OW) ? nb : nb - 1;
+                for (int a = 0; a < rows; a++) {
+                    const float *q0 = s[a][0], *q1 = s[a][1], *q2 = s[a][2], *q3 = s[a][3];
+                    float *yo = yr[a] + 2 * j0;
+                    #pragma omp simd
+                    for (int64_t j = 0; j < full; j++) {
+                        float e0 = q0[j], e1 = q1[j], e2 = q2[j], e3 = q3[j];
+                        yo[2 * j] = e0 + e1 + e2;
+                        yo[2 * j + 1] = e1 - e2 - e3;
+                    }
+                    if (full < nb) yo[2 * full] = q0[full] + q1[full] + q2[full];
                 }
-            }
-            if (full < g->tw) {  /* odd width: the last tile's second column is overhang */
-                float t[2][2];
-                out_tile(t, m + full, plane);
-                y0[2 * full] = t[0][0];
-                if (2 * ti + 1 < OH) y1[2 * full] = t[1][0];
             }
         }
 }

@@ -21,8 +21,10 @@ typedef struct cg_wino_geom {
 } cg_wino_geom;
 
 cg_wino_geom cg_wino_geom_make(int64_t c, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t oh, int64_t ow);
-/* Floats of the scratch that cg_wino_input and cg_wino_input_grad_add take: one padded channel. */
+/* Floats of the scratch that cg_wino_input and cg_wino_input_grad_add take: one padded channel
+ * (and, for cg_wino_input, 4 rows more). */
 int64_t cg_wino_pad_floats(const cg_wino_geom *g);
+int64_t cg_wino_pad_floats_total(const cg_wino_geom *g);
 
 /* U[16][oc][c] from w[oc][c][3][3]. */
 void cg_wino_weights(float *restrict U, const float *restrict w, int64_t oc, int64_t c);
