@@ -397,7 +397,7 @@ static size_t workspace_layout(const conv_plan *pl, bool backward, size_t *off_d
     const int64_t rows = pl->g.c * pl->g.kh * pl->g.kw, ohw = pl->g.oh * pl->g.ow;
     if (pl->wino) {  /* V[16][C][T] (dV in backward), M[16][OC][T] (dM), the padded channel, buf */
         const int64_t T = pl->wg.th * pl->wg.tw;
-        size_t v = round16((size_t)(16 * pl->g.c * T)), m = round16((size_t)(16 * pl->oc * T));
+        size_t v = (size_t)(16 * cg_wino_plane(pl->g.c * T)), m = (size_t)(16 * cg_wino_plane(pl->oc * T));
         size_t pad = round16((size_t)cg_wino_pad_floats_total(&pl->wg));
         size_t buf = (backward ? pl->relu : pl->pool2) ? round16((size_t)(pl->oc * ohw)) : 0;
         if (off_dcols) *off_dcols = v;  /* M */
@@ -426,9 +426,10 @@ static void wino_forward_image(float *restrict yn, const float *restrict xn, con
     float *V, *M, *pad;
     wino_slab(pl, ws, &V, &M, &pad);
     const int64_t C = pl->g.c, OC = pl->oc, T = pl->wg.th * pl->wg.tw;
+    const int64_t pu = cg_wino_plane(OC * C), pv = cg_wino_plane(C * T), pm = cg_wino_plane(OC * T);
     cg_wino_input(V, xn, &pl->wg, pad);
     for (int64_t xi = 0; xi < 16; xi++)
-        cg_gemm(false, false, OC, T, C, 1.0f, pl->wino_u + xi * OC * C, C, V + xi * C * T, T, 0.0f, M + xi * OC * T, T);
+        cg_gemm(false, false, OC, T, C, 1.0f, pl->wino_u + xi * pu, C, V + xi * pv, T, 0.0f, M + xi * pm, T);
     cg_wino_output(yn, M, &pl->wg, OC);
 }
 
@@ -539,16 +540,17 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
             float *V, *M, *pad;
             wino_slab(pl, ws, &V, &M, &pad);
             const int64_t C = g->c, OC = pl->oc, T = pl->wg.th * pl->wg.tw;
+            const int64_t pu = cg_wino_plane(OC * C), pv = cg_wino_plane(C * T), pm = cg_wino_plane(OC * T);
             cg_wino_output_grad(M, dyn, &pl->wg, OC);
             if (dw) {
                 cg_wino_input(V, xn, &pl->wg, pad);
                 for (int64_t xi = 0; xi < 16; xi++)
-                    cg_gemm(false, true, OC, C, T, 1.0f, M + xi * OC * T, T, V + xi * C * T, T, 1.0f, dw + xi * OC * C, C);
+                    cg_gemm(false, true, OC, C, T, 1.0f, M + xi * pm, T, V + xi * pv, T, 1.0f, dw + xi * pu, C);
             }
             if (dx) {
                 for (int64_t xi = 0; xi < 16; xi++)
-                    cg_gemm(true, false, C, T, OC, 1.0f, pl->wino_u + xi * OC * C, C, M + xi * OC * T, T, 0.0f,
-                            V + xi * C * T, T);
+                    cg_gemm(true, false, C, T, OC, 1.0f, pl->wino_u + xi * pu, C, M + xi * pm, T, 0.0f,
+                            V + xi * pv, T);
                 cg_wino_input_grad_add(dx + n * g->c * hw, V, &pl->wg, pad);
             }
             continue;
@@ -610,7 +612,7 @@ static int64_t dw_chunks(const conv_plan *pl, int64_t floats_per_partial) {
 
 
 /* Floats of the transformed weights a Winograd pass keeps ahead of the slabs (0 otherwise). */
-static size_t wino_u_floats(const conv_plan *pl) { return pl->wino ? round16((size_t)(16 * pl->oc * pl->g.c)) : 0; }
+static size_t wino_u_floats(const conv_plan *pl) { return pl->wino ? (size_t)(16 * cg_wino_plane(pl->oc * pl->g.c)) : 0; }
 
 static cg_status conv2d_forward(float *y, const float *x, const float *w, const float *b, conv_plan *pl) {
     int nt = threads_for(pl->n);
@@ -662,7 +664,7 @@ static void backward_team(const backward_job *j) {
         backward_images(dx, pdw, pdb, dy, y, x, w, pl, mine, pl->n * c / P, pl->n * (c + 1) / P);
     }
     if (dw && pl->wino) {  /* sum the chunks' dU in chunk order into the first, then dW += Gᵀ dU G */
-        const int64_t nu = 16 * pl->oc * pl->g.c;
+        const int64_t nu = 16 * cg_wino_plane(pl->oc * pl->g.c);  /* (the planes' gaps sum zeros) */
         #pragma omp for schedule(static)
         for (int64_t i = 0; i < nu; i++) {
             float s = parts[i];
@@ -697,7 +699,7 @@ static cg_status conv2d_backward_all(float *dx, float *dw, float *db, const floa
     const int64_t nw = pl->oc * pl->cg * pl->g.kh * pl->g.kw;
     const bool chunked = dw || db;
     size_t per = workspace_layout(pl, true, NULL, NULL), shared = dx ? wino_u_floats(pl) : 0;
-    size_t pw = dw ? round16((size_t)(pl->wino ? 16 * pl->oc * pl->g.c : nw)) : 0, pb = db ? round16((size_t)pl->oc) : 0;
+    size_t pw = dw ? (pl->wino ? (size_t)(16 * cg_wino_plane(pl->oc * pl->g.c)) : round16((size_t)nw)) : 0, pb = db ? round16((size_t)pl->oc) : 0;
     const int64_t P = chunked ? dw_chunks(pl, (int64_t)(pw + pb)) : pl->n;  /* work items */
     size_t total = shared + per * (size_t)nt + (pw + pb) * (size_t)P;
     float *ws = NULL;

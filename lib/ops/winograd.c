@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+int64_t cg_wino_plane(int64_t n) { return ((n + 15) & ~(int64_t)15) + 16; }
+
 cg_wino_geom cg_wino_geom_make(int64_t c, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t oh, int64_t ow) {
     return (cg_wino_geom){ .c = c, .h = h, .w = w, .ph = ph, .pw = pw, .oh = oh, .ow = ow,
                            .th = (oh + 1) / 2, .tw = (ow + 1) / 2 };
@@ -23,7 +25,7 @@ cg_wino_geom cg_wino_geom_make(int64_t c, int64_t h, int64_t w, int64_t ph, int6
 int64_t cg_wino_pad_floats(const cg_wino_geom *g) { return (2 * g->th + 2) * (2 * g->tw + 2); }
 
 void cg_wino_weights(float *restrict U, const float *restrict w, int64_t oc, int64_t c) {
-    const int64_t plane = oc * c;
+    const int64_t plane = cg_wino_plane(oc * c);
     for (int64_t o = 0; o < oc; o++)
         for (int64_t ci = 0; ci < c; ci++) {
             const float *g = w + (o * c + ci) * 9;
@@ -47,7 +49,7 @@ void cg_wino_weights(float *restrict U, const float *restrict w, int64_t oc, int
 }
 
 void cg_wino_weights_grad_add(float *restrict dw, const float *restrict dU, int64_t oc, int64_t c) {
-    const int64_t plane = oc * c;
+    const int64_t plane = cg_wino_plane(oc * c);
     for (int64_t o = 0; o < oc; o++)
         for (int64_t ci = 0; ci < c; ci++) {
             const float *u = dU + o * c + ci;
@@ -88,7 +90,7 @@ static void pad_channel(float *restrict pad, const float *restrict xc, const cg_
 int64_t cg_wino_pad_floats_total(const cg_wino_geom *g) { return cg_wino_pad_floats(g) + 4 * (2 * g->tw + 2); }
 
 void cg_wino_input(float *restrict V, const float *restrict x, const cg_wino_geom *g, float *restrict pad) {
-    const int64_t T = g->th * g->tw, plane = g->c * T, PC = 2 * g->tw + 2, TW = g->tw;
+    const int64_t T = g->th * g->tw, plane = cg_wino_plane(g->c * T), PC = 2 * g->tw + 2, TW = g->tw;
     float *restrict t = pad + cg_wino_pad_floats(g);  /* t[4][PC]: Bᵀ on the columns of a tile row */
     for (int64_t c = 0; c < g->c; c++) {
         pad_channel(pad, x + c * g->h * g->w, g);
@@ -122,7 +124,7 @@ void cg_wino_input(float *restrict V, const float *restrict x, const cg_wino_geo
 
 void cg_wino_input_grad_add(float *restrict dx, const float *restrict dV, const cg_wino_geom *g,
                             float *restrict pad) {
-    const int64_t T = g->th * g->tw, plane = g->c * T, PR = 2 * g->th + 2, PC = 2 * g->tw + 2;
+    const int64_t T = g->th * g->tw, plane = cg_wino_plane(g->c * T), PR = 2 * g->th + 2, PC = 2 * g->tw + 2;
     for (int64_t c = 0; c < g->c; c++) {
         memset(pad, 0, (size_t)(PR * PC) * sizeof(float));
         for (int64_t ti = 0; ti < g->th; ti++) {
@@ -159,7 +161,7 @@ void cg_wino_input_grad_add(float *restrict dx, const float *restrict dV, const 
 }
 
 void cg_wino_output(float *restrict y, const float *restrict M, const cg_wino_geom *g, int64_t oc) {
-    const int64_t T = g->th * g->tw, plane = oc * T, OH = g->oh, OW = g->ow, TW = g->tw;
+    const int64_t T = g->th * g->tw, plane = cg_wino_plane(oc * T), OH = g->oh, OW = g->ow, TW = g->tw;
     enum { B = 64 };  /* tiles per block: Aᵀ on the columns into s[2][4][B], then on the rows */
     float s[2][4][B];
     for (int64_t o = 0; o < oc; o++)
@@ -208,7 +210,7 @@ static inline void out_grad_tile(float *m, int64_t plane, float y00, float y01, 
 }
 
 void cg_wino_output_grad(float *restrict dM, const float *restrict dy, const cg_wino_geom *g, int64_t oc) {
-    const int64_t T = g->th * g->tw, plane = oc * T, OH = g->oh, OW = g->ow, full = OW / 2;
+    const int64_t T = g->th * g->tw, plane = cg_wino_plane(oc * T), OH = g->oh, OW = g->ow, full = OW / 2;
     for (int64_t o = 0; o < oc; o++)
         for (int64_t ti = 0; ti < g->th; ti++) {
             const float *d0 = dy + (o * OH + 2 * ti) * OW, *d1 = d0 + OW;

@@ -8,7 +8,10 @@
  * dg = Gᵀ dU G), so they need no flipped kernel and handle any padding the same way.
  *
  * Layouts (all row-major floats): U[16][OC][C], V[16][C][T], M[16][OC][T], where the T = th*tw
- * tiles of one image run row-major over its th x tw tile grid. The callers own every buffer. */
+ * tiles of one image run row-major over its th x tw tile grid, and consecutive planes ξ lie
+ * cg_wino_plane(size of one) floats apart: 16 floats more than the size rounded up to 16, so that
+ * the 16 streams a transform reads or writes do not all map to the same cache sets (planes 4 KiB
+ * apart did: the seed conv2's dM transform ran 46% of its dW pass). The callers own every buffer. */
 #ifndef CG_WINOGRAD_H
 #define CG_WINOGRAD_H
 
@@ -20,6 +23,7 @@ typedef struct cg_wino_geom {
     int64_t c, h, w, ph, pw, oh, ow, th, tw;
 } cg_wino_geom;
 
+int64_t cg_wino_plane(int64_t n);
 cg_wino_geom cg_wino_geom_make(int64_t c, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t oh, int64_t ow);
 /* Floats of the scratch that cg_wino_input and cg_wino_input_grad_add take: one padded channel
  * (and, for cg_wino_input, 4 rows more). */
