@@ -560,6 +560,10 @@ static void test_im2col_parallel_matches_serial(void **s) {
     im2col_case((cg_im2col_geom){ .c = 8, .h = 28, .w = 28, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1, .dw = 1 });
     im2col_case((cg_im2col_geom){ .c = 32, .h = 15, .w = 13, .kh = 3, .kw = 3, .sh = 2, .sw = 1, .ph = 2, .pw = 3, .dh = 2, .dw = 1 });
     im2col_case((cg_im2col_geom){ .c = 64, .h = 9, .w = 2, .kh = 2, .kw = 5, .sh = 1, .sw = 1, .ph = 1, .pw = 4, .dh = 1, .dw = 1 });
+    /* width stride > 1 (the strided loops): the residual net's stride-2 conv, stride 3 with a
+     * wide padding and an odd width */
+    im2col_case((cg_im2col_geom){ .c = 32, .h = 28, .w = 28, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1 });
+    im2col_case((cg_im2col_geom){ .c = 32, .h = 11, .w = 13, .kh = 4, .kw = 5, .sh = 1, .sw = 3, .ph = 2, .pw = 3, .dh = 1, .dw = 1 });
 }
 
 static void im2col_case(cg_im2col_geom g) {

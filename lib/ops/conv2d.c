@@ -127,12 +127,54 @@ static void im2col_rows_padded(float *restrict cols, const float *restrict x, co
             }
 }
 
+/* The valid output columns [lo, hi) of kernel column kj: those whose input column
+ * ow*SW + kj - PW lies in [0, W). */
+static void valid_cols(int64_t kj, int64_t SW, int64_t PW, int64_t W, int64_t OW, int64_t *lo, int64_t *hi) {
+    const int64_t iw0 = kj - PW;
+    int64_t l = iw0 < 0 ? (-iw0 + SW - 1) / SW : 0, h = W - iw0 <= 0 ? 0 : (W - iw0 + SW - 1) / SW;
+    if (h > OW) h = OW;
+    if (l > OW) l = OW;
+    if (h < l) h = l;
+    *lo = l;
+    *hi = h;
+}
+
+/* im2col_rows for width stride > 1 and width dilation 1 (the stride-2 convs of residual nets,
+ * padded or not): each row is a strided run of x between zero borders, found once per kernel
+ * column; the geometry sits in locals, as in the dense cases. */
+static void im2col_rows_strided(float *restrict cols, const float *restrict x, const cg_im2col_geom *g,
+                                int64_t oh0, int64_t oh1) {
+    const int64_t C = g->c, KH = g->kh, KW = g->kw, H = g->h, W = g->w, HW = H * W, OW = g->ow;
+    const int64_t SH = g->sh, SW = g->sw, DH = g->dh, PH = g->ph, PW = g->pw;
+    float *d = cols;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t ki = 0; ki < KH; ki++)
+            for (int64_t kj = 0; kj < KW; kj++) {
+                const int64_t iw0 = kj - PW;
+                int64_t lo, hi;
+                valid_cols(kj, SW, PW, W, OW, &lo, &hi);
+                for (int64_t oh = oh0; oh < oh1; oh++, d += OW) {
+                    const int64_t ih = oh * SH - PH + ki * DH;
+                    if (ih < 0 || ih >= H) {
+                        for (int64_t i = 0; i < OW; i++) d[i] = 0.0f;
+                        continue;
+                    }
+                    const float *s = x + c * HW + ih * W + iw0;
+                    for (int64_t i = 0; i < lo; i++) d[i] = 0.0f;
+                    #pragma omp simd
+                    for (int64_t i = lo; i < hi; i++) d[i] = s[i * SW];
+                    for (int64_t i = hi; i < OW; i++) d[i] = 0.0f;
+                }
+            }
+}
+
 /* cols[C*KH*KW, (oh1-oh0)*OW] from x[C,H,W] for output rows oh0..oh1; padding reads as 0.
  * Parallel over rows when `par`. */
 static void im2col_rows(float *restrict cols, const float *restrict x, const cg_im2col_geom *g,
                         int64_t oh0, int64_t oh1, bool par) {
-    if (!par && dense_enabled && g->sw == 1 && g->dw == 1) {
-        if (g->ph == 0 && g->pw == 0) im2col_rows_dense(cols, x, g, oh0, oh1);
+    if (!par && dense_enabled && g->dw == 1) {
+        if (g->sw > 1) im2col_rows_strided(cols, x, g, oh0, oh1);
+        else if (g->ph == 0 && g->pw == 0) im2col_rows_dense(cols, x, g, oh0, oh1);
         else im2col_rows_padded(cols, x, g, oh0, oh1);
         return;
     }
@@ -213,11 +255,33 @@ static void col2im_add_padded(float *restrict dx, const float *restrict dcols, c
             }
 }
 
+/* cg_col2im_add for the case of im2col_rows_strided: each row adds its valid strided run. */
+static void col2im_add_strided(float *restrict dx, const float *restrict dcols, const cg_im2col_geom *g) {
+    const int64_t C = g->c, KH = g->kh, KW = g->kw, H = g->h, W = g->w, HW = H * W, OW = g->ow, OH = g->oh;
+    const int64_t SH = g->sh, SW = g->sw, DH = g->dh, PH = g->ph, PW = g->pw;
+    const float *s = dcols;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t ki = 0; ki < KH; ki++)
+            for (int64_t kj = 0; kj < KW; kj++) {
+                const int64_t iw0 = kj - PW;
+                int64_t lo, hi;
+                valid_cols(kj, SW, PW, W, OW, &lo, &hi);
+                for (int64_t oh = 0; oh < OH; oh++, s += OW) {
+                    const int64_t ih = oh * SH - PH + ki * DH;
+                    if (ih < 0 || ih >= H) continue;
+                    float *d = dx + c * HW + ih * W + iw0;
+                    #pragma omp simd  /* distinct i hit distinct columns (SW >= 1) */
+                    for (int64_t i = lo; i < hi; i++) d[i * SW] += s[i];
+                }
+            }
+}
+
 /* dx[C,H,W] += col2im(dcols[C*KH*KW, OH*OW]). Parallel over channels when `par`: channel c's
  * rows write only dx[c], so threads never race. */
 void cg_col2im_add(float *restrict dx, const float *restrict dcols, const cg_im2col_geom *g, bool par) {
-    if (!par && dense_enabled && g->sw == 1 && g->dw == 1) {
-        if (g->ph == 0 && g->pw == 0) col2im_add_dense(dx, dcols, g);
+    if (!par && dense_enabled && g->dw == 1) {
+        if (g->sw > 1) col2im_add_strided(dx, dcols, g);
+        else if (g->ph == 0 && g->pw == 0) col2im_add_dense(dx, dcols, g);
         else col2im_add_padded(dx, dcols, g);
         return;
     }
