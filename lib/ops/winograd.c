@@ -86,8 +86,9 @@ static void pad_channel(float *restrict pad, const float *restrict xc, const cg_
     }
 }
 
-/* The pad scratch holds the padded channel, then 4 rows of PC floats for the row combinations. */
-int64_t cg_wino_pad_floats_total(const cg_wino_geom *g) { return cg_wino_pad_floats(g) + 4 * (2 * g->tw + 2); }
+/* The pad scratch holds the padded channel, then the row combinations: 4 rows of 2*tw + 2 floats
+ * (cg_wino_input) or 16 of tw (cg_wino_input_grad_add). */
+int64_t cg_wino_pad_floats_total(const cg_wino_geom *g) { return cg_wino_pad_floats(g) + 16 * (g->tw + 1); }
 
 void cg_wino_input(float *restrict V, const float *restrict x, const cg_wino_geom *g, float *restrict pad) {
     const int64_t T = g->th * g->tw, plane = cg_wino_plane(g->c * T), PC = 2 * g->tw + 2, TW = g->tw;
@@ -125,29 +126,40 @@ void cg_wino_input(float *restrict V, const float *restrict x, const cg_wino_geo
 void cg_wino_input_grad_add(float *restrict dx, const float *restrict dV, const cg_wino_geom *g,
                             float *restrict pad) {
     const int64_t T = g->th * g->tw, plane = cg_wino_plane(g->c * T), PR = 2 * g->th + 2, PC = 2 * g->tw + 2;
+    const int64_t TW = g->tw;
+    float *restrict w = pad + cg_wino_pad_floats(g);  /* w[4][4][TW]: B on the columns, per tile */
     for (int64_t c = 0; c < g->c; c++) {
         memset(pad, 0, (size_t)(PR * PC) * sizeof(float));
         for (int64_t ti = 0; ti < g->th; ti++) {
-            const float *v = dV + c * T + ti * g->tw;
-            float *p = pad + 2 * ti * PC;
-            for (int64_t tj = 0; tj < g->tw; tj++) {  /* neighbouring tiles overlap: not simd */
-                float u[4][4];
-                for (int k = 0; k < 4; k++) {  /* B on the columns */
-                    float v0 = v[k * plane + tj], v1 = v[(4 + k) * plane + tj];
-                    float v2 = v[(8 + k) * plane + tj], v3 = v[(12 + k) * plane + tj];
-                    u[0][k] = v0;
-                    u[1][k] = v1 - v2 + v3;
-                    u[2][k] = v2 + v1 - v0;
-                    u[3][k] = -v3;
+            const float *v = dV + c * T + ti * TW;
+            for (int k = 0; k < 4; k++) {  /* B on the columns of every tile of the row */
+                const float *v0 = v + k * plane, *v1 = v0 + 4 * plane, *v2 = v1 + 4 * plane, *v3 = v2 + 4 * plane;
+                float *w0 = w + k * TW, *w1 = w0 + 4 * TW, *w2 = w1 + 4 * TW, *w3 = w2 + 4 * TW;
+                #pragma omp simd
+                for (int64_t tj = 0; tj < TW; tj++) {
+                    float a = v0[tj], b = v1[tj], d = v2[tj], e = v3[tj];
+                    w0[tj] = a;
+                    w1[tj] = b - d + e;
+                    w2[tj] = d + b - a;
+                    w3[tj] = -e;
                 }
-                float *q = p + 2 * tj;
-                for (int i = 0; i < 4; i++, q += PC) {  /* then on the rows, added into the tile */
-                    float a = u[i][0], b = u[i][1], d = u[i][2], e = u[i][3];
-                    q[0] += a;
-                    q[1] += b - d + e;
-                    q[2] += d + b - a;
-                    q[3] -= e;
+            }
+            /* then B on the rows, added into the padded channel: tile tj gives columns 2tj..2tj+3,
+             * so column 2m gathers tile m's first and tile m-1's third, 2m+1 the second and fourth */
+            for (int r = 0; r < 4; r++) {
+                const float *q0 = w + (4 * r) * TW, *q1 = q0 + TW, *q2 = q1 + TW, *q3 = q2 + TW;
+                float *row = pad + (2 * ti + r) * PC;
+                row[0] += q0[0];
+                row[1] += q1[0] - q2[0] + q3[0];
+                #pragma omp simd
+                for (int64_t m = 1; m < TW; m++) {
+                    float a = q0[m], b = q1[m], d = q2[m], e = q3[m];
+                    float pa = q0[m - 1], pb = q1[m - 1], pd = q2[m - 1], pe = q3[m - 1];
+                    row[2 * m] += a + (pd + pb - pa);
+                    row[2 * m + 1] += (b - d + e) - pe;
                 }
+                row[2 * TW] += q2[TW - 1] + q1[TW - 1] - q0[TW - 1];
+                row[2 * TW + 1] -= q3[TW - 1];
             }
         }
         float *dxc = dx + c * g->h * g->w;

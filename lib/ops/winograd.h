@@ -26,7 +26,7 @@ typedef struct cg_wino_geom {
 int64_t cg_wino_plane(int64_t n);
 cg_wino_geom cg_wino_geom_make(int64_t c, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t oh, int64_t ow);
 /* Floats of the scratch that cg_wino_input and cg_wino_input_grad_add take: one padded channel
- * (and, for cg_wino_input, 4 rows more). */
+ * (the first), and that with room for the transforms' row combinations (the second). */
 int64_t cg_wino_pad_floats(const cg_wino_geom *g);
 int64_t cg_wino_pad_floats_total(const cg_wino_geom *g);
 
