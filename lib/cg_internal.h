@@ -162,6 +162,8 @@ bool cg_batch_norm2d_module_affine(const cg_module *m, int64_t c, double *scale,
 cg_tensor *cg_batch_norm2d_relu(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
                                 cg_tensor *running_var, bool training, float momentum, float eps);
 cg_tensor *cg_batch_norm2d_module_forward_relu(cg_module *m, cg_tensor *x);
+/* relu(a + b) as one op (lib/ops/binary.c): a Residual followed by a ReLU. */
+cg_tensor *cg_add_relu(cg_tensor *a, cg_tensor *b);
 /* Inference: Conv2d + eval BatchNorm2d folded into one conv, then [relu] [pool2]; *folded false
  * (and NULL) when it does not apply, and the caller runs the layers unfused. */
 cg_tensor *cg_conv2d_module_forward_bn(cg_module *m, cg_module *bn, cg_tensor *x, bool relu, bool pool2,

@@ -280,7 +280,7 @@ static void test_seed_net_fusion_plan(void **s) {
 }
 
 /* The BatchNorm residual net in training: with fusion on, each batch_norm2d + relu runs as one
- * op (batch_norm2d_relu in the profile); the output, every parameter's gradient and the running
+ * op (batch_norm2d_relu in the profile), and each residual + relu too (add_relu); the output, every parameter's gradient and the running
  * statistics are bit-equal to fusion off. */
 static void test_batch_norm_relu_fuses_in_training(void **s) {
     (void)s;
@@ -297,6 +297,7 @@ static void test_batch_norm_relu_fuses_in_training(void **s) {
         cg_tensor *y = cg_module_forward(m, x);
         if (!y) fail_msg("%s", cg_last_error());
         assert_int_equal(profile_has("batch_norm2d_relu"), fuse);
+        assert_int_equal(profile_has("add_relu"), fuse);   /* residual(...) relu */
         cg_profile_enable(false);
         out[fuse] = malloc(30 * sizeof(float));
         memcpy(out[fuse], cg_tensor_data(y), 30 * sizeof(float));

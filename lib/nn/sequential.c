@@ -8,7 +8,8 @@
  * itself when a gradient would be recorded). In inference (nothing recorded, the batch norm in
  * eval mode) a BatchNorm2d right after a Conv2d is folded into the conv's weights, and a ReLU and
  * pool after it fuse as above; otherwise the conv runs alone and a BatchNorm2d + ReLU after it
- * run as one op (cg_batch_norm2d_relu). The fold changes values by float
+ * run as one op (cg_batch_norm2d_relu); a Residual followed by a ReLU runs its add and the ReLU as
+ * one op (cg_add_relu). The fold changes values by float
  * rounding only; every other fusion is bit-equal to the unfused ops. Values, gradients and the state dict are the same
  * with fusion on or off (cg_set_fusion). Children added with cg_module_add_child instead of
  * cg_sequential_append are not in the plan: such a container runs unfused. */
@@ -21,7 +22,7 @@ void cg_set_fusion(bool on) { atomic_store(&fusion, on); }
 bool cg_fusion_enabled(void) { return atomic_load(&fusion); }
 
 /* The plan entry of the first child of a run: how many children the run covers and what fuses. */
-typedef struct plan_step { int span; bool bn, relu, pool2; } plan_step;
+typedef struct plan_step { int span; bool bn, relu, pool2, residual_relu; } plan_step;
 
 typedef struct sequential {
     cg_module base;
@@ -29,10 +30,17 @@ typedef struct sequential {
     int n_plan;
 } sequential;
 
+static bool is_residual(const cg_module *m);
+
 static void plan_make(sequential *s) {
     const cg_module *m = &s->base;
     for (int i = 0; i < m->n_children; i++) {
-        plan_step st = { 1, false, false, false };
+        plan_step st = { 1, false, false, false, false };
+        if (is_residual(m->children[i].module) && i + 1 < m->n_children &&
+            cg_module_is_relu(m->children[i + 1].module)) {
+            st.residual_relu = true;
+            st.span = 2;
+        }
         if (cg_module_is_conv2d(m->children[i].module)) {
             int j = i + 1;
             if (j < m->n_children && cg_module_is_batch_norm2d(m->children[j].module)) { st.bn = true; j++; }
@@ -50,7 +58,12 @@ static cg_tensor *run_children(cg_module *m, cg_tensor *x) {
     const bool fuse = cg_fusion_enabled() && s->n_plan == m->n_children;
     for (int i = 0; i < m->n_children && x;) {
         cg_module *c = m->children[i].module;
-        plan_step st = fuse ? s->plan[i] : (plan_step){ 1, false, false, false };
+        plan_step st = fuse ? s->plan[i] : (plan_step){ 1, false, false, false, false };
+        if (st.residual_relu) {  /* relu(x + children(x)) as one op */
+            x = cg_add_relu(x, run_children(c, x));
+            i += 2;
+            continue;
+        }
         if (st.bn) {   /* folded only in inference; else conv and batch norm run as they are */
             bool folded;
             cg_tensor *y = cg_conv2d_module_forward_bn(c, m->children[i + 1].module, x, st.relu, st.pool2, &folded);
@@ -82,6 +95,7 @@ static cg_module *container_new(const cg_module_type *t) {
     return cg_module_new(t, sizeof(sequential));
 }
 cg_module *cg_sequential_new(void) { return container_new(&sequential_type); }
+static bool is_residual(const cg_module *m) { return m && m->type == &residual_type; }
 cg_module *cg_residual_new(void) { return container_new(&residual_type); }
 
 cg_module *cg_sequential_append(cg_module *seq, const char *name, cg_module *child) {
