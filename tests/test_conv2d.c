@@ -144,6 +144,27 @@ static void test_gradcheck(void **s) {
     }
 }
 
+/* conv2d(x * x, w, b): the conv's input is on the tape, so its gradient starts fresh and the
+ * backward writes it (no zeroing first): im2col with padding, a direct 1x1, and Winograd. */
+static cg_tensor *conv_sq_fn(cg_tensor **in, void *ctx) { return cg_conv2d(cg_mul(in[0], in[0]), in[1], in[2], ctx); }
+
+static void test_gradcheck_fresh_input_grad(void **s) {
+    (void)s;
+    const int64_t k[3] = { 3, 1, 3 }, pad[3] = { 1, 0, 1 };
+    const int modes[3] = { CG_WINO_OFF, CG_WINO_AUTO, CG_WINO_ALWAYS };
+    for (int i = 0; i < 3; i++) {
+        cg_conv2d_set_winograd(modes[i]);
+        cg_conv2d_params p = cg_conv2d_defaults();
+        p.padding[0] = p.padding[1] = pad[i];
+        cg_tensor *in[3] = { test_tensor(4, CG_SHAPE(2, 2, 5, 6), -1, 1, 41 + i, true),
+                             test_tensor(4, CG_SHAPE(3, 2, k[i], k[i]), -1, 1, 44 + i, true),
+                             test_tensor(1, CG_SHAPE(3), -1, 1, 47 + i, true) };
+        gradcheck(conv_sq_fn, in, 3, &p, 1e-2, 2e-3, 2e-2);
+        for (int j = 0; j < 3; j++) cg_tensor_free(in[j]);
+    }
+    cg_conv2d_set_winograd(CG_WINO_AUTO);
+}
+
 static void test_values_by_hand(void **s) {
     (void)s;
     /* x = 1..9 in 3x3, w = ones 2x2: each output sums a 2x2 window. */
@@ -588,6 +609,7 @@ int main(void) {
         cmocka_unit_test(test_values_by_hand),
         cmocka_unit_test(test_grid_vs_naive),
         cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_gradcheck_fresh_input_grad),
         cmocka_unit_test(test_grads_accumulate),
         cmocka_unit_test(test_relu_fused_matches_unfused),
         cmocka_unit_test(test_relu_fused_gradcheck),

@@ -328,6 +328,7 @@ typedef struct conv_plan {
     bool wino;    /* 3x3, stride 1: Winograd F(2x2, 3x3) instead of im2col (see wino_choose) */
     cg_wino_geom wg;
     const float *wino_u;  /* the transformed weights U[16][OC][C], set by the pass that runs */
+    bool dx_fresh;        /* backward: dx is uninitialised (a fresh tape gradient): write it */
 } conv_plan;
 
 /* ---- Winograd ------------------------------------------------------------ */
@@ -443,6 +444,7 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     pl->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
     pl->relu = false;
     pl->pool2 = false;
+    pl->dx_fresh = false;
     /* Per image and group: [OC/g, C/g*KH*KW] x [C/g*KH*KW, OH*OW]; Winograd's GEMMs are smaller. */
     cg_status st = cg_gemm_check("conv2d", pl->ocg, g->oh * g->ow, pl->cg * g->kh * g->kw);
     if (st == CG_OK) wino_choose(pl);
@@ -572,7 +574,7 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
  * adds into dU[16][OC][C] at dw instead (the caller transforms the sum back, once). */
 static void backward_images(float *dx, float *dw, float *db, const float *dy, const float *y,
                             const float *x, const float *w, const conv_plan *pl, float *ws,
-                            int64_t n0, int64_t n1) {
+                            int64_t n0, int64_t n1, bool parts_fresh) {
     const cg_im2col_geom *g = &pl->g;
     const int64_t ohw = g->oh * g->ow, hw = g->h * g->w, K = g->kh * g->kw;
     const int64_t ck = pl->cg * K;
@@ -581,6 +583,9 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
     float *cols = ws, *dcols = ws ? ws + off_dcols : NULL, *mask = ws ? ws + off_mask : NULL;
     for (int64_t n = n0; n < n1; n++) {
         const float *xn = x + n * g->c * hw, *dyn = dy + n * pl->oc * ohw;
+        /* parts_fresh: dw and db are the chunk's uninitialised partials; its first image writes them */
+        const bool set = parts_fresh && n == n0;
+        const float beta_w = set ? 0.0f : 1.0f;
         if (y) {  /* fused ReLU: mask dy by the output, in cache for the GEMMs below */
             const float *yn = y + n * pl->oc * ohw;
             for (int64_t oc = 0; oc < pl->oc; oc++) {
@@ -604,7 +609,7 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
                     for (int64_t i = i0; i < i1; i++) b += d[i];
                     s += b;
                 }
-                db[oc] += (float)s;
+                db[oc] = (set ? 0.0f : db[oc]) + (float)s;
             }
         if (pl->wino) {  /* dM = A dy Aᵀ; dU[ξ] += dM[ξ] · V[ξ]ᵀ; dV[ξ] = U[ξ]ᵀ · dM[ξ], then into dx */
             float *V, *M, *pad;
@@ -615,13 +620,13 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
             if (dw) {
                 cg_wino_input(V, xn, &pl->wg, pad);
                 for (int64_t xi = 0; xi < 16; xi++)
-                    cg_gemm(false, true, OC, C, T, 1.0f, M + xi * pm, T, V + xi * pv, T, 1.0f, dw + xi * pu, C);
+                    cg_gemm(false, true, OC, C, T, 1.0f, M + xi * pm, T, V + xi * pv, T, beta_w, dw + xi * pu, C);
             }
             if (dx) {
                 for (int64_t xi = 0; xi < 16; xi++)
                     cg_gemm(true, false, C, T, OC, 1.0f, pl->wino_u + xi * pu, C, M + xi * pm, T, 0.0f,
                             V + xi * pv, T);
-                cg_wino_input_grad_add(dx + n * g->c * hw, V, &pl->wg, pad);
+                cg_wino_input_grad_add(dx + n * g->c * hw, V, &pl->wg, pad, pl->dx_fresh);
             }
             continue;
         }
@@ -630,13 +635,14 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
             if (!pl->direct) { cg_im2col(cols, xn, g, false); cn = cols; }
             for (int64_t gi = 0; gi < pl->groups; gi++)  /* dW_g[OCg, ck] += dy_g[OCg, ohw] · cols_gᵀ */
                 cg_gemm(false, true, pl->ocg, ck, ohw, 1.0f, dyn + gi * pl->ocg * ohw, ohw, cn + gi * ck * ohw, ohw,
-                        1.0f, dw + gi * pl->ocg * ck, ck);
+                        beta_w, dw + gi * pl->ocg * ck, ck);
         }
         if (dx) {
             float *dxn = dx + n * g->c * hw;
             /* direct: dx_g[Cg, hw] += W_gᵀ · dy_g; else dcols_g = W_gᵀ · dy_g, then col2im. */
             float *dst = pl->direct ? dxn : dcols;
-            float beta = pl->direct ? 1.0f : 0.0f;
+            float beta = pl->direct && !pl->dx_fresh ? 1.0f : 0.0f;
+            if (!pl->direct && pl->dx_fresh) memset(dxn, 0, (size_t)(g->c * hw) * sizeof(float));  /* in cache, for col2im */
             for (int64_t gi = 0; gi < pl->groups; gi++)
                 cg_gemm(true, false, ck, ohw, pl->ocg, 1.0f, w + gi * pl->ocg * ck, ck, dyn + gi * pl->ocg * ohw, ohw,
                         beta, dst + gi * ck * ohw, ohw);
@@ -729,16 +735,17 @@ static void backward_team(const backward_job *j) {
         if (chunked && pw + pb) {  /* (an OC = 0 layer has empty partials) */
             pdw = dw ? parts + (size_t)c * (pw + pb) : NULL;
             pdb = db ? parts + (size_t)c * (pw + pb) + pw : NULL;
-            memset(parts + (size_t)c * (pw + pb), 0, (pw + pb) * sizeof(float));
         }
-        backward_images(dx, pdw, pdb, dy, y, x, w, pl, mine, pl->n * c / P, pl->n * (c + 1) / P);
+        /* every chunk has an image (P <= n): its first writes the partials, no memset */
+        backward_images(dx, pdw, pdb, dy, y, x, w, pl, mine, pl->n * c / P, pl->n * (c + 1) / P, true);
     }
     if (dw && pl->wino) {  /* sum the chunks' dU in chunk order into the first, then dW += Gᵀ dU G */
-        const int64_t nu = 16 * cg_wino_plane(pl->oc * pl->g.c);  /* (the planes' gaps sum zeros) */
+        const int64_t pu = cg_wino_plane(pl->oc * pl->g.c), nu = 16 * pl->oc * pl->g.c;
         #pragma omp for schedule(static)
-        for (int64_t i = 0; i < nu; i++) {
+        for (int64_t k = 0; k < nu; k++) {  /* the planes' entries only: their gaps are never written */
+            const size_t i = (size_t)((k / (pl->oc * pl->g.c)) * pu + k % (pl->oc * pl->g.c));
             float s = parts[i];
-            for (int64_t c = 1; c < P; c++) s += parts[(size_t)c * (pw + pb) + (size_t)i];
+            for (int64_t c = 1; c < P; c++) s += parts[(size_t)c * (pw + pb) + i];
             parts[i] = s;
         }
         #pragma omp single
@@ -807,6 +814,7 @@ static void plan_from_node(const cg_node *nd, conv_plan *pl) {
     pl->cg = g->c / pl->groups;
     pl->ocg = pl->oc / pl->groups;
     pl->wino = nd->iarg[9] != 0;  /* as the forward chose, whatever the mode is now */
+    pl->dx_fresh = false;
     pl->wino_u = NULL;
     if (pl->wino) pl->wg = cg_wino_geom_make(g->c, g->h, g->w, g->ph, g->pw, g->oh, g->ow);
 }
@@ -818,9 +826,13 @@ static cg_status conv2d_backward(cg_node *nd) {
     const float *dy = cg_out_grad(nd), *y = pl.relu ? nd->out->data : NULL;
     const int64_t ohw = pl.g.oh * pl.g.ow;
     float *dx = NULL, *dw = NULL, *db = NULL;
+    bool fresh = false;
     if (cg_requires_grad(b) && !(db = cg_grad_data(b))) return CG_ENOMEM;
-    if (cg_requires_grad(x) && !(dx = cg_grad_data(x))) return CG_ENOMEM;
+    if (cg_requires_grad(x) && !(dx = cg_grad_data_fresh(x, &fresh))) return CG_ENOMEM;
     if (cg_requires_grad(w) && !(dw = cg_grad_data(w))) return CG_ENOMEM;
+    pl.dx_fresh = dx && fresh;  /* every image's dx is written once, by its own work item */
+    if (pl.dx_fresh && (pl.n == 0 || ohw == 0 || pl.cg == 0 || pl.ocg == 0))
+        memset(dx, 0, (size_t)x->numel * sizeof(float));  /* no image pass will write it */
     if (pl.n == 0 || ohw == 0) return CG_OK;
     if (pl.cg == 0 || pl.ocg == 0) dx = dw = NULL;  /* no GEMM to run: only db is left */
     if (!dx && !dw && !db) return CG_OK;
@@ -891,6 +903,7 @@ cg_status cg_conv2d_raw(int pass, const int64_t geom[8], float *out, const float
     pl.groups = 1; pl.cg = g->c; pl.ocg = pl.oc;
     pl.direct = g->kh == 1 && g->sh == 1 && g->ph == 0;
     pl.relu = pl.pool2 = false;
+    pl.dx_fresh = false;
     wino_choose(&pl);
     if (pass == 0) return conv2d_forward(out, x, w, b, &pl);
     return conv2d_backward_all(pass == 1 ? out : NULL, pass == 2 ? out : NULL, NULL, dy, NULL, x, w, &pl);

@@ -124,7 +124,7 @@ void cg_wino_input(float *restrict V, const float *restrict x, const cg_wino_geo
 }
 
 void cg_wino_input_grad_add(float *restrict dx, const float *restrict dV, const cg_wino_geom *g,
-                            float *restrict pad) {
+                            float *restrict pad, bool set) {
     const int64_t T = g->th * g->tw, plane = cg_wino_plane(g->c * T), PR = 2 * g->th + 2, PC = 2 * g->tw + 2;
     const int64_t TW = g->tw;
     float *restrict w = pad + cg_wino_pad_floats(g);  /* w[4][4][TW]: B on the columns, per tile */
@@ -166,8 +166,13 @@ void cg_wino_input_grad_add(float *restrict dx, const float *restrict dV, const 
         for (int64_t ih = 0; ih < g->h; ih++) {
             const float *p = pad + (ih + g->ph) * PC + g->pw;
             float *d = dxc + ih * g->w;
-            #pragma omp simd
-            for (int64_t iw = 0; iw < g->w; iw++) d[iw] += p[iw];
+            if (set) {
+                #pragma omp simd
+                for (int64_t iw = 0; iw < g->w; iw++) d[iw] = p[iw];
+            } else {
+                #pragma omp simd
+                for (int64_t iw = 0; iw < g->w; iw++) d[iw] += p[iw];
+            }
         }
     }
 }

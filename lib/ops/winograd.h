@@ -15,6 +15,7 @@
 #ifndef CG_WINOGRAD_H
 #define CG_WINOGRAD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* One image's geometry: input [c,h,w], padding ph/pw, output oh x ow, tile grid th x tw
@@ -36,9 +37,9 @@ void cg_wino_weights(float *restrict U, const float *restrict w, int64_t oc, int
 void cg_wino_weights_grad_add(float *restrict dw, const float *restrict dU, int64_t oc, int64_t c);
 /* V[16][c][T] from one image x[c][h][w] (padding and the tiles' overhang read as 0). */
 void cg_wino_input(float *restrict V, const float *restrict x, const cg_wino_geom *g, float *restrict pad);
-/* dx[c][h][w] += the adjoint of cg_wino_input applied to dV[16][c][T]. */
+/* dx[c][h][w] += (set: =) the adjoint of cg_wino_input applied to dV[16][c][T]. */
 void cg_wino_input_grad_add(float *restrict dx, const float *restrict dV, const cg_wino_geom *g,
-                            float *restrict pad);
+                            float *restrict pad, bool set);
 /* y[oc][oh][ow] = Aᵀ m A per tile, from M[16][oc][T] (the tiles' overhang is dropped). */
 void cg_wino_output(float *restrict y, const float *restrict M, const cg_wino_geom *g, int64_t oc);
 /* dM[16][oc][T] = A dy Aᵀ per tile, from dy[oc][oh][ow] (the overhang reads as 0). */
