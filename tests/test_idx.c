@@ -1,6 +1,7 @@
 /* tests/test_idx.c — IDX files: raw and gzip loads, MNIST name lookup, every malformed case
  * (each must fail with a message naming the file and the problem), a lying header that must not
- * allocate, and the real Fashion-MNIST set when it is installed. */
+ * allocate, and the real Fashion-MNIST set when it is installed; cg_idx_load on every element
+ * type and 1 to 4 dims, its header errors, and its memory bound under a lying header. */
 #define _XOPEN_SOURCE 700 /* mkdtemp */
 #include <stdarg.h>
 #include <stddef.h>
@@ -540,6 +541,132 @@ static void test_fifo_is_refused(void **s) {
 }
 
 /* ---- the real set ---------------------------------------------------------------------------- */
+/* ---- any IDX file (cg_idx_load) ------------------------------------------------------ */
+/* A file of type t with nd dims and prod(dims) elements, element i = i * 3 - 7 (as the type
+ * holds it), each written big-endian as the format says. */
+static buf any_file(uint8_t t, int nd, const uint32_t *dims, int es) {
+    buf o = { .n = 0 };
+    o.b[o.n++] = 0; o.b[o.n++] = 0; o.b[o.n++] = t; o.b[o.n++] = (uint8_t)nd;
+    uint32_t n = 1;
+    for (int i = 0; i < nd; i++) { put32(&o, dims[i]); n *= dims[i]; }
+    for (uint32_t i = 0; i < n; i++) {
+        double v = (double)i * 3 - 7;
+        uint8_t b[8];
+        if (t == CG_IDX_F32) { float f = (float)v + 0.25f; uint32_t u; memcpy(&u, &f, 4); for (int k = 0; k < 4; k++) b[k] = (uint8_t)(u >> (24 - 8 * k)); }
+        else if (t == CG_IDX_F64) { double d = v + 0.125; uint64_t u; memcpy(&u, &d, 8); for (int k = 0; k < 8; k++) b[k] = (uint8_t)(u >> (56 - 8 * k)); }
+        else { int64_t x = (int64_t)v; uint64_t u = (uint64_t)x; for (int k = 0; k < es; k++) b[k] = (uint8_t)(u >> (8 * (es - 1 - k))); }
+        memcpy(o.b + o.n, b, (size_t)es);
+        o.n += (size_t)es;
+    }
+    return o;
+}
+
+static double any_value(const cg_idx_array *a, int64_t i) {
+    switch (a->type) {
+    case CG_IDX_U8: return ((const uint8_t *)a->data)[i];
+    case CG_IDX_I8: return ((const int8_t *)a->data)[i];
+    case CG_IDX_I16: return ((const int16_t *)a->data)[i];
+    case CG_IDX_I32: return ((const int32_t *)a->data)[i];
+    case CG_IDX_F32: return ((const float *)a->data)[i];
+    default: return ((const double *)a->data)[i];
+    }
+}
+
+/* Every element type, 1 to 4 dims, raw and gzip, file and memory: shape and values exact. */
+static void test_any_type_and_rank(void **s) {
+    (void)s;
+    const struct { uint8_t t; int es; } types[] = { { CG_IDX_U8, 1 }, { CG_IDX_I8, 1 }, { CG_IDX_I16, 2 },
+                                                   { CG_IDX_I32, 4 }, { CG_IDX_F32, 4 }, { CG_IDX_F64, 8 } };
+    const uint32_t dims[4] = { 3, 2, 4, 5 };
+    for (int ti = 0; ti < 6; ti++)
+        for (int nd = 1; nd <= 4; nd++) {
+            buf b = any_file(types[ti].t, nd, dims, types[ti].es);
+            write_raw("any", b.b, b.n);
+            write_gz("any.gz", b.b, b.n);
+            for (int how = 0; how < 3; how++) {
+                cg_idx_array a;
+                cg_status st = how == 0 ? cg_idx_load(path_of("any"), &a)
+                             : how == 1 ? cg_idx_load(path_of("any.gz"), &a)
+                                        : cg_idx_parse_mem(b.b, b.n, "any-mem", &a);
+                if (st != CG_OK) fail_msg("type 0x%02x, %d dims: %s", types[ti].t, nd, cg_last_error());
+                assert_int_equal(a.type, types[ti].t);
+                assert_int_equal(a.ndim, nd);
+                assert_int_equal(a.elem_size, types[ti].es);
+                int64_t n = 1;
+                for (int i = 0; i < nd; i++) { assert_int_equal(a.dims[i], dims[i]); n *= dims[i]; }
+                assert_int_equal(a.numel, n);
+                for (int64_t i = 0; i < n; i++) {
+                    double v = (double)i * 3 - 7, want;
+                    switch (types[ti].t) {
+                    case CG_IDX_U8: want = (uint8_t)(int64_t)v; break;
+                    case CG_IDX_I8: want = (int8_t)(int64_t)v; break;
+                    case CG_IDX_F32: want = (float)v + 0.25f; break;
+                    case CG_IDX_F64: want = v + 0.125; break;
+                    default: want = v; break;
+                    }
+                    if (any_value(&a, i) != want)
+                        fail_msg("type %s, %d dims, element %lld: got %g want %g", cg_idx_type_name(a.type), nd,
+                                 (long long)i, any_value(&a, i), want);
+                }
+                cg_idx_array_free(&a);
+                assert_null(a.data);
+            }
+        }
+}
+
+/* Each malformed header gets its own message naming the file; short and long bodies too. */
+static void test_any_errors(void **s) {
+    (void)s;
+    const uint32_t dims[2] = { 2, 3 };
+    struct { const char *name; buf b; const char *msg; } cs[6];
+    cs[0].b = any_file(CG_IDX_I16, 2, dims, 2); cs[0].b.b[0] = 1; cs[0].name = "notidx"; cs[0].msg = "not an IDX file";
+    cs[1].b = any_file(CG_IDX_I16, 2, dims, 2); cs[1].b.b[2] = 0x0A; cs[1].name = "type"; cs[1].msg = "unknown IDX element type 0x0a";
+    cs[2].b = any_file(CG_IDX_I16, 2, dims, 2); cs[2].b.b[3] = 5; cs[2].name = "rank5"; cs[2].msg = "5 dimensions";
+    cs[3].b = any_file(CG_IDX_I16, 2, dims, 2); cs[3].b.b[3] = 0; cs[3].name = "rank0"; cs[3].msg = "0 dimensions";
+    cs[4].b = any_file(CG_IDX_I16, 2, dims, 2); cs[4].b.n -= 1; cs[4].name = "short"; cs[4].msg = "shorter than its header says";
+    cs[5].b = any_file(CG_IDX_I16, 2, dims, 2); cs[5].b.b[cs[5].b.n++] = 9; cs[5].name = "long"; cs[5].msg = "longer than its header says";
+    for (int i = 0; i < 6; i++) {
+        write_raw(cs[i].name, cs[i].b.b, cs[i].b.n);
+        cg_idx_array a;
+        assert_int_equal(cg_idx_load(path_of(cs[i].name), &a), CG_EFORMAT);
+        assert_null(a.data);
+        if (!strstr(cg_last_error(), cs[i].msg) || !strstr(cg_last_error(), cs[i].name))
+            fail_msg("%s: message '%s' lacks '%s'", cs[i].name, cg_last_error(), cs[i].msg);
+    }
+    buf z = any_file(CG_IDX_F32, 2, (const uint32_t[]){ 2, 0 }, 4);
+    write_raw("zero", z.b, z.n);
+    cg_idx_array a;
+    assert_int_equal(cg_idx_load(path_of("zero"), &a), CG_EFORMAT);
+    assert_non_null(strstr(cg_last_error(), "dimension 1 is 0"));
+}
+
+/* A header that claims 2^32 - 1 entries of 16 doubles over 2 real ones costs at most a few times
+ * the real data, raw and gzip; and an entry of more than 256 MiB is refused from the header. */
+static void test_any_lying_header_is_bounded(void **s) {
+    (void)s;
+    buf b = any_file(CG_IDX_F64, 2, (const uint32_t[]){ 2, 16 }, 8);
+    b.b[4] = b.b[5] = b.b[6] = 0xFF; b.b[7] = 0xFF;  /* dims[0] = 2^32 - 1 */
+    write_raw("liar", b.b, b.n);
+    write_gz("liar.gz", b.b, b.n);
+    buf big = any_file(CG_IDX_F64, 1, (const uint32_t[]){ 1 }, 8);
+    big.b[3] = 3; big.n = 4;
+    put32(&big, 1); put32(&big, 1 << 15); put32(&big, 1 << 15);   /* one entry of 8 GiB */
+    write_raw("huge", big.b, big.n);
+    cg_allocator counting = { count_alloc, count_free, NULL };
+    cg_set_allocator(&counting);
+    g_live = g_peak = g_total = 0;
+    cg_idx_array a;
+    cg_status st1 = cg_idx_load(path_of("liar"), &a), st2 = cg_idx_load(path_of("liar.gz"), &a);
+    cg_status st3 = cg_idx_load(path_of("huge"), &a);
+    size_t peak = g_peak, live = g_live;
+    cg_set_allocator(NULL);
+    assert_int_equal(st1, CG_EFORMAT);
+    assert_int_equal(st2, CG_EFORMAT);
+    assert_int_equal(st3, CG_EFORMAT);
+    assert_int_equal(live, 0);
+    if (peak > ((size_t)1 << 20)) fail_msg("peak allocation %zu bytes for a 272-byte file", peak);
+}
+
 static void test_real_fashion_mnist(void **s) {
     (void)s;
     const char *dir = "/usr/share/datasets/fashion-mnist";
@@ -586,6 +713,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_gzip_bomb_is_refused_with_bounded_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mnist_counts_checked_before_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fifo_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_any_type_and_rank, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_any_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_any_lying_header_is_bounded, setup, teardown),
         cmocka_unit_test(test_real_fashion_mnist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

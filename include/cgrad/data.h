@@ -58,6 +58,29 @@ CG_API cg_status cg_idx_parse_labels_mem(const void *data, size_t len, const cha
 CG_API void cg_idx_images_free(cg_idx_images *im);
 CG_API void cg_idx_labels_free(cg_idx_labels *lb);
 
+/* Any IDX file: every element type of the format, 1 to CG_IDX_MAX_DIMS dimensions. data holds
+ * numel = dims[0] * .. * dims[ndim-1] elements of elem_size bytes, row-major, in host byte order
+ * (the file's are big-endian). The array belongs to the caller (cg_idx_array_free). Errors as
+ * cg_idx_load_images gives, plus an unknown element type, 0 or more than 4 dimensions, a zero
+ * dimension, or more than 256 MiB per entry of the first dimension; memory is bounded by the
+ * data that arrives (the header's claim is never allocated on trust). */
+#define CG_IDX_MAX_DIMS 4
+typedef enum cg_idx_type {
+    CG_IDX_U8 = 0x08, CG_IDX_I8 = 0x09, CG_IDX_I16 = 0x0B, CG_IDX_I32 = 0x0C, CG_IDX_F32 = 0x0D, CG_IDX_F64 = 0x0E
+} cg_idx_type;
+typedef struct cg_idx_array {
+    void *data;
+    cg_idx_type type;
+    int ndim;
+    int64_t dims[CG_IDX_MAX_DIMS];
+    int64_t numel, elem_size;
+} cg_idx_array;
+CG_API cg_status cg_idx_load(const char *path, cg_idx_array *out);
+CG_API cg_status cg_idx_parse_mem(const void *data, size_t len, const char *name, cg_idx_array *out);
+CG_API void cg_idx_array_free(cg_idx_array *a);
+/* "unsigned byte", "signed byte", "short", "int", "float", "double" (or "unknown"). */
+CG_API const char *cg_idx_type_name(cg_idx_type t);
+
 /* ---- MNIST-family sets ------------------------------------------------------ */
 typedef struct cg_mnist_set {
     cg_idx_images images;

@@ -5,7 +5,10 @@
  * and every gzip failure (bad deflate data, CRC mismatch, stream cut short) is an error rather
  * than a silently short read.
  *
- * Header (big-endian): 0x00 0x00 <type 0x08 = unsigned byte> <ndims>, then ndims uint32 sizes.
+ * Header (big-endian): 0x00 0x00 <type> <ndims>, then ndims uint32 sizes. The image and label
+ * loaders take type 0x08 (unsigned byte) with 3 and 1 dims; cg_idx_load takes every type of the
+ * format (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E) with 1 to 4 dims, and turns the big-endian
+ * elements to host order.
  * The body is read in chunks into a buffer that doubles as bytes actually arrive, capped by the
  * header's claim: a header claiming 4 billion images costs at most twice the real data. The whole
  * body is allocated at once only when the input can hold it: a raw input at least that long, or a
@@ -25,6 +28,7 @@
 #define IDX_MAGIC_LABELS 2049u   /* 0x00000801: unsigned byte, 1 dim */
 #define IDX_MAX_SIDE 65535       /* rows, cols */
 #define IDX_MAX_IMAGE (1 << 24)  /* rows * cols: 16 Mpixel per image is not an MNIST-family set */
+#define IDX_MAX_ITEM (1 << 28)   /* any IDX file: bytes per entry of the first dimension (256 MiB) */
 #define IDX_FIRST_CHUNK (64 * 1024)
 #define IDX_IN_CHUNK (64 * 1024)
 #define IDX_MAX_RATIO 1032       /* deflate's largest expansion: 258 bytes from 2 bits */
@@ -339,6 +343,105 @@ static cg_status open_file(idx_src *s, const char *path) {
         return cg_error(CG_EIO, "%s: cannot open: %s", path, strerror(e));
     }
     return CG_OK;
+}
+
+/* ---- any IDX file: every element type, 1 to 4 dimensions ------------------------ */
+static int64_t type_size(uint8_t t) {
+    switch (t) {
+    case CG_IDX_U8: case CG_IDX_I8: return 1;
+    case CG_IDX_I16: return 2;
+    case CG_IDX_I32: case CG_IDX_F32: return 4;
+    case CG_IDX_F64: return 8;
+    default: return 0;
+    }
+}
+
+const char *cg_idx_type_name(cg_idx_type t) {
+    switch (t) {
+    case CG_IDX_U8: return "unsigned byte";
+    case CG_IDX_I8: return "signed byte";
+    case CG_IDX_I16: return "short";
+    case CG_IDX_I32: return "int";
+    case CG_IDX_F32: return "float";
+    case CG_IDX_F64: return "double";
+    default: return "unknown";
+    }
+}
+
+/* The body's big-endian elements to host order, in place. */
+static void to_host(uint8_t *p, int64_t n, int64_t es) {
+    if (es == 1) return;
+    for (int64_t i = 0; i < n; i++, p += es)
+        for (int64_t a = 0, b = es - 1; a < b; a++, b--) { uint8_t t = p[a]; p[a] = p[b]; p[b] = t; }
+}
+
+static cg_status parse_any(idx_src *s, cg_idx_array *out) {
+    cg_status st = src_start(s);
+    if (st != CG_OK) return st;
+    uint8_t h[4 + 4 * CG_IDX_MAX_DIMS];
+    int64_t k = src_read(s, h, 4);
+    if (k < 0) return s->err;
+    if (k == 0) return cg_error(CG_EFORMAT, "%s: the file is empty (no data after decompression)", s->name);
+    if (k < 4) return cg_error(CG_EFORMAT, "%s: truncated header: %lld of at least 4 bytes", s->name, (long long)k);
+    if (h[0] || h[1])
+        return cg_error(CG_EFORMAT, "%s: not an IDX file: the magic number's first two bytes are 0x%02x 0x%02x, not 0",
+                        s->name, h[0], h[1]);
+    const int64_t es = type_size(h[2]);
+    if (!es)
+        return cg_error(CG_EFORMAT, "%s: unknown IDX element type 0x%02x (0x08 unsigned byte, 0x09 signed byte, "
+                        "0x0B short, 0x0C int, 0x0D float, 0x0E double)", s->name, h[2]);
+    const int nd = h[3];
+    if (nd < 1 || nd > CG_IDX_MAX_DIMS)
+        return cg_error(CG_EFORMAT, "%s: %d dimensions; cgrad reads IDX files of 1 to %d", s->name, nd, CG_IDX_MAX_DIMS);
+    const size_t hlen = 4 + 4 * (size_t)nd;
+    k = src_read(s, h + 4, hlen - 4);
+    if (k < 0) return s->err;
+    if ((size_t)k < hlen - 4)
+        return cg_error(CG_EFORMAT, "%s: truncated header: %lld of %zu bytes", s->name, (long long)k + 4, hlen);
+    cg_idx_array a = { .type = (cg_idx_type)h[2], .ndim = nd, .elem_size = es };
+    int64_t item = es;   /* bytes per entry of the first dimension: bounded so that count * item fits */
+    for (int i = 0; i < nd; i++) {
+        a.dims[i] = be32(h + 4 + 4 * i);
+        if (a.dims[i] == 0) return cg_error(CG_EFORMAT, "%s: dimension %d is 0", s->name, i);
+        if (i > 0) {
+            item *= a.dims[i];
+            if (item > IDX_MAX_ITEM)
+                return cg_error(CG_EFORMAT, "%s: unreasonable dimensions: one entry of the first dimension "
+                                "would take more than %d bytes", s->name, IDX_MAX_ITEM);
+        }
+    }
+    st = read_body(s, hlen, a.dims[0], item, "entrie" /* + "s" in the messages */, (uint8_t **)&a.data);
+    if (st != CG_OK) return st;
+    a.numel = a.dims[0] * (item / es);
+    to_host(a.data, a.numel, es);
+    *out = a;
+    return CG_OK;
+}
+
+cg_status cg_idx_load(const char *path, cg_idx_array *out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_idx_load: out is NULL");
+    *out = (cg_idx_array){ 0 };
+    idx_src s;
+    cg_status st = open_file(&s, path);
+    if (st == CG_OK) st = parse_any(&s, out);
+    src_close(&s);
+    return st;
+}
+
+cg_status cg_idx_parse_mem(const void *data, size_t len, const char *name, cg_idx_array *out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_idx_parse_mem: out is NULL");
+    *out = (cg_idx_array){ 0 };
+    if (!data && len) return cg_error(CG_EINVAL, "cg_idx_parse_mem: data is NULL");
+    idx_src s = { .name = name ? name : "<memory>", .mem = data, .mem_len = len };
+    cg_status st = parse_any(&s, out);
+    src_close(&s);
+    return st;
+}
+
+void cg_idx_array_free(cg_idx_array *a) {
+    if (!a) return;
+    cg_free(a->data);
+    *a = (cg_idx_array){ 0 };
 }
 
 cg_status cg_idx_load_images(const char *path, cg_idx_images *out) {

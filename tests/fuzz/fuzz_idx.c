@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_idx.c — libFuzzer target for the IDX reader.
- * Each input is parsed as an image file and as a label file, three ways: from memory as given
+ * Each input is parsed as an image file, as a label file and as any IDX file (cg_idx_load), three ways: from memory as given
  * (raw, or gzip when it starts with gzip's magic), from memory after gzip-compressing it (the
  * header and body checks behind inflate), and from a file (the FILE reader and its refills).
  * Any success must hand back a consistent result; nothing may crash, leak or allocate wildly. */
@@ -54,13 +54,30 @@ static void check_labels(cg_status st, cg_idx_labels *lb) {
     cg_idx_labels_free(lb);
 }
 
+static void check_any(cg_status st, cg_idx_array *a) {
+    if (st == CG_OK) {
+        if (a->ndim < 1 || a->ndim > CG_IDX_MAX_DIMS || !a->data || a->elem_size < 1 || a->elem_size > 8) abort();
+        int64_t n = 1;
+        for (int i = 0; i < a->ndim; i++) { if (a->dims[i] <= 0) abort(); n *= a->dims[i]; }
+        if (n != a->numel) abort();
+        volatile uint8_t last = ((uint8_t *)a->data)[a->numel * a->elem_size - 1]; /* ASan checks the extent */
+        (void)last;
+    } else if (a->data || !cg_last_error()[0]) {
+        abort();
+    }
+    cg_idx_array_free(a);
+}
+
 static void parse_all(const uint8_t *data, size_t size) {
     cg_idx_images im;
     cg_idx_labels lb;
+    cg_idx_array a;
     cg_clear_error();
     check_images(cg_idx_parse_images_mem(data, size, "fuzz", &im), &im);
     cg_clear_error();
     check_labels(cg_idx_parse_labels_mem(data, size, "fuzz", &lb), &lb);
+    cg_clear_error();
+    check_any(cg_idx_parse_mem(data, size, "fuzz", &a), &a);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -90,5 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_images(cg_idx_load_images(g_path, &im), &im);
     cg_clear_error();
     check_labels(cg_idx_load_labels(g_path, &lb), &lb);
+    cg_idx_array a;
+    cg_clear_error();
+    check_any(cg_idx_load(g_path, &a), &a);
     return 0;
 }
