@@ -64,8 +64,9 @@ int main(int argc, char **argv) {
     if (saved) source = "the checkpoint's net spec";
     if (!spec && !(spec = strdup(saved ? saved : CG_SEED_NET_SPEC))) { fprintf(stderr, "%s: out of memory\n", prog); goto out; }
 
-    if (cg_mnist_load(data, false, &test) != CG_OK) {
-        fprintf(stderr, "%s: loading the test set: %s\n", prog, cg_last_error());
+    cg_status lst = cg_mnist_load(data, false, &test);
+    if (lst != CG_OK) {
+        fprintf(stderr, "%s: loading the test set: %s%s\n", prog, cg_last_error(), cli_data_hint(lst));
         goto out;
     }
     if (!(model = cli_build_net(prog, source, spec, 1, test.images.rows, test.images.cols, &info))) goto out;

@@ -418,8 +418,17 @@ int main(int argc, char **argv) {
     if (!spec && !(spec = strdup(CG_SEED_NET_SPEC))) FAIL("memory");
 
     double t = cli_now();
-    if (cg_mnist_load(o.data, true, &train) != CG_OK) FAIL("loading the training set");
-    if (cg_mnist_load(o.data, false, &test) != CG_OK) FAIL("loading the test set");
+    cg_status lst;
+    if ((lst = cg_mnist_load(o.data, true, &train)) != CG_OK) {
+        fprintf(stderr, "%s: loading the training set: %s%s\n", prog, cg_last_error(), cli_data_hint(lst));
+        rc = 1;
+        goto out;
+    }
+    if ((lst = cg_mnist_load(o.data, false, &test)) != CG_OK) {
+        fprintf(stderr, "%s: loading the test set: %s%s\n", prog, cg_last_error(), cli_data_hint(lst));
+        rc = 1;
+        goto out;
+    }
     printf("Loaded %lld training and %lld test images from %s in %.2f s\n", (long long)train.images.n,
            (long long)test.images.n, o.data, cli_now() - t);
     if (train.images.rows != test.images.rows || train.images.cols != test.images.cols) {

@@ -209,8 +209,14 @@ static void test_mnist_missing_lists_names(void **s) {
     assert_non_null(strstr(e, "train-images.idx3-ubyte.gz"));
     assert_non_null(strstr(e, "train-images.idx3-ubyte"));
     assert_non_null(strstr(e, g_dir));
+    /* a folder that is not there, or not a folder, or an empty name: said as such */
     assert_int_equal(cg_mnist_load("/nonexistent/dir", false, &set), CG_EIO);
-    assert_non_null(strstr(cg_last_error(), "t10k-images-idx3-ubyte.gz"));
+    assert_non_null(strstr(cg_last_error(), "no data folder /nonexistent/dir"));
+    write_raw("plain", "x", 1);
+    assert_int_equal(cg_mnist_load(path_of("plain"), false, &set), CG_EIO);
+    assert_non_null(strstr(cg_last_error(), "is not a folder"));
+    assert_int_equal(cg_mnist_load("", true, &set), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "the data folder name is empty"));
     assert_int_equal(cg_mnist_load(NULL, true, &set), CG_EINVAL);
     assert_int_equal(cg_mnist_load(g_dir, true, NULL), CG_EINVAL);
 }

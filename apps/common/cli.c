@@ -48,6 +48,12 @@ double cli_float(const char *prog, int argc, char **argv, int *i, double lo, dou
     return v;
 }
 
+const char *cli_data_hint(cg_status st) {
+    if (st != CG_EIO && st != CG_EINVAL) return "";
+    return " (pass --data DIR, a folder with the four MNIST-format IDX files, raw or .gz; or "
+           "apt-get install dataset-fashion-mnist, which puts Fashion-MNIST in /usr/share/datasets/fashion-mnist)";
+}
+
 const char *cli_default_data_dir(void) {
     struct stat st;
     if (stat("data/mnist", &st) == 0 && S_ISDIR(st.st_mode)) return "data/mnist";

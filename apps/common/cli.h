@@ -16,6 +16,9 @@ double cli_float(const char *prog, int argc, char **argv, int *i, double lo, dou
 const char *cli_str(const char *prog, int argc, char **argv, int *i);
 /* The default data directory: ./data/mnist if it exists, else Debian's Fashion-MNIST. */
 const char *cli_default_data_dir(void);
+/* After a failed cg_mnist_load with status st: "" for a corrupt file, else a hint (how to point
+ * --data at a set, or install Debian's), to append to the same line. */
+const char *cli_data_hint(cg_status st);
 double cli_now(void);
 
 /* ---- networks ---- */

@@ -1,4 +1,5 @@
 /* lib/data/mnist.c — find and load an MNIST-family pair (images + labels) from a directory. */
+#include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include "cg_internal.h"
@@ -23,6 +24,10 @@ cg_status cg_mnist_load(const char *dir, bool train, cg_mnist_set *out) {
     if (!out) return cg_error(CG_EINVAL, "cg_mnist_load: out is NULL");
     *out = (cg_mnist_set){ .labels.max_label = -1 };
     if (!dir) return cg_error(CG_EINVAL, "cg_mnist_load: dir is NULL");
+    if (!dir[0]) return cg_error(CG_EINVAL, "cg_mnist_load: the data folder name is empty");
+    struct stat sd;
+    if (stat(dir, &sd) != 0) return cg_error(CG_EIO, "cg_mnist_load: no data folder %s (%s)", dir, strerror(errno));
+    if (!S_ISDIR(sd.st_mode)) return cg_error(CG_EIO, "cg_mnist_load: %s is not a folder", dir);
     const char *pre = train ? "train" : "t10k";
     char ibase[64], idot[64], lbase[64], ldot[64];
     snprintf(ibase, sizeof ibase, "%s-images-idx3-ubyte", pre);

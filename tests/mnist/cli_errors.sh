@@ -28,13 +28,20 @@ for p in "$TRAIN" "$EVAL"; do
 done
 
 # Data errors: status 1, one line naming the file.
-run_expect 1 "train-images-idx3-ubyte" "$TRAIN" --data no/such/dir --epochs 1
+run_expect 1 "no data folder no/such/dir" "$TRAIN" --data no/such/dir --epochs 1
+grep -qF "dataset-fashion-mnist" err.txt || fail "a missing data folder does not say how to get data"
+run_expect 1 "the data folder name is empty" "$TRAIN" --data "" --epochs 1
+grep -qF -- "--data DIR" err.txt || fail "an empty --data does not say how to get data"
+mkdir empty
+run_expect 1 "no train-images-idx3-ubyte file in empty" "$TRAIN" --data empty --epochs 1
 mkdir bad && cp d/* bad/
 head -c 20000 d/train-images-idx3-ubyte.gz >bad/train-images-idx3-ubyte.gz   # truncated gzip
 run_expect 1 "train-images-idx3-ubyte.gz" "$TRAIN" --data bad --epochs 1
 cp d/* bad/ && printf 'garbage!' | dd of=bad/t10k-images-idx3-ubyte bs=1 seek=0 conv=notrunc 2>/dev/null  # bad magic
 run_expect 1 "t10k-images-idx3-ubyte" "$TRAIN" --data bad --epochs 1
 "$PY" "$SRC/tests/mnist/make_st.py" zeros.safetensors
+run_expect 1 "no data folder no/such/dir" "$EVAL" --data no/such/dir --model zeros.safetensors
+grep -qF "dataset-fashion-mnist" err.txt || fail "mnist-eval: a missing data folder does not say how to get data"
 run_expect 1 "t10k-images-idx3-ubyte" "$EVAL" --data bad --model zeros.safetensors
 cp d/* bad/ && rm bad/t10k-labels-idx1-ubyte.gz
 run_expect 1 "t10k-labels-idx1-ubyte" "$EVAL" --data bad --model zeros.safetensors
