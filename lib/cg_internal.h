@@ -31,6 +31,21 @@ char *cg_strdup(const char *s);
  * Write `if (parallel: n >= CG_OMP_MIN)` on `parallel for simd`: a bare if() also turns off
  * simd when false, making the serial path 2-3x slower. */
 #define CG_OMP_MIN 65536
+
+/* s + sum(p[0..n)), the sum taken over blocks of 256 floats in float (vectorised) and the blocks
+ * added to s in double, in order. A double accumulator inside the loop runs 2 wide as one
+ * latency-bound chain (GCC 12 on baseline x86-64); this is what batch norm's and conv2d's bias
+ * sums use instead. */
+static inline double cg_sum_blocks(double s, const float *p, int64_t n) {
+    for (int64_t i0 = 0; i0 < n; i0 += 256) {
+        const int64_t i1 = i0 + 256 < n ? i0 + 256 : n;
+        float b = 0.0f;
+        #pragma omp simd reduction(+ : b)
+        for (int64_t i = i0; i < i1; i++) b += p[i];
+        s += b;
+    }
+    return s;
+}
 /* Bring this thread's OpenMP thread count up to date with cg_set_num_threads (process-wide):
  * called at the library's entry points (lib/core/threads.c). Cheap: one atomic load. */
 void cg_threads_sync(void);

@@ -21,7 +21,8 @@
 typedef struct bn_geom { int64_t n, c, inner; } bn_geom;
 
 /* Sums run over blocks of BN_BLOCK floats in float (vectorised: a double accumulator kept GCC's
- * loops scalar, 10% of the residual net's training step in perf), the blocks added in double. */
+ * loops scalar, 10% of the residual net's training step in perf), the blocks added in double, as
+ * cg_sum_blocks does for the plain sum. */
 #define BN_BLOCK 256
 
 /* stats[0..C) = mean, stats[C..2C) = invstd; y = normalised x (then ReLU'd when relu); updates
@@ -35,16 +36,7 @@ static void bn_forward(float *restrict y, float *restrict stats, const float *re
         double mean, var;
         if (training) {
             double s = 0;
-            for (int64_t n = 0; n < g->n; n++) {
-                const float *p = x + (n * C + c) * inner;
-                for (int64_t i0 = 0; i0 < inner; i0 += BN_BLOCK) {
-                    const int64_t i1 = i0 + BN_BLOCK < inner ? i0 + BN_BLOCK : inner;
-                    float b1 = 0.0f;
-                    #pragma omp simd reduction(+ : b1)
-                    for (int64_t i = i0; i < i1; i++) b1 += p[i];
-                    s += b1;
-                }
-            }
+            for (int64_t n = 0; n < g->n; n++) s = cg_sum_blocks(s, x + (n * C + c) * inner, inner);
             mean = s / (double)M;
             const float fmean = (float)mean;
             double v = 0;  /* about the float mean: its rounding shifts the sum by M * err^2 only */

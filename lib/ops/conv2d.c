@@ -596,21 +596,10 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
             }
             dyn = mask;
         }
-        if (db)  /* db's per-image sums: float blocks of 256 (vectorised), added in double (a loop
-                  * of its own: a reduction inside the mask loop kept GCC from vectorising it; a
-                  * double accumulator ran as a 2-wide latency-bound chain, 34% of backward_team) */
-            for (int64_t oc = 0; oc < pl->oc; oc++) {
-                const float *d = dyn + oc * ohw;
-                double s = 0.0;
-                for (int64_t i0 = 0; i0 < ohw; i0 += 256) {
-                    const int64_t i1 = i0 + 256 < ohw ? i0 + 256 : ohw;
-                    float b = 0.0f;
-                    #pragma omp simd reduction(+ : b)
-                    for (int64_t i = i0; i < i1; i++) b += d[i];
-                    s += b;
-                }
-                db[oc] = (set ? 0.0f : db[oc]) + (float)s;
-            }
+        if (db)  /* db's per-image sums (a loop of its own: a reduction inside the mask loop kept
+                  * GCC from vectorising it; a plain double accumulator was 34% of backward_team) */
+            for (int64_t oc = 0; oc < pl->oc; oc++)
+                db[oc] = (set ? 0.0f : db[oc]) + (float)cg_sum_blocks(0.0, dyn + oc * ohw, ohw);
         if (pl->wino) {  /* dM = A dy Aᵀ; dU[ξ] += dM[ξ] · V[ξ]ᵀ; dV[ξ] = U[ξ]ᵀ · dM[ξ], then into dx */
             float *V, *M, *pad;
             wino_slab(pl, ws, &V, &M, &pad);
