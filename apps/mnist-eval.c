@@ -2,6 +2,7 @@
  * PyTorch state_dict saved as safetensors: the seed net or --net) on the MNIST-format test set:
  * the test line, per-class accuracy and the confusion matrix. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,42 +14,108 @@ static const char *prog = "mnist-eval";
 static void usage(FILE *f) {
     fprintf(f,
         "usage: mnist-eval --model PATH [options]\n"
-        "Evaluates a checkpoint (safetensors) on the t10k-* test files in --data. The network is\n"
-        "the one the checkpoint's metadata names (mnist-train saves it); for a file without one (a\n"
-        "PyTorch state_dict), --net, or else the seed's CNN. Every tensor must match the network.\n\n"
+        "Evaluates a checkpoint (safetensors) on a test set: the t10k-* files in --data, or the two\n"
+        "files --test-images and --test-labels name (IDX of any element type, raw or .gz; images\n"
+        "[N,H,W] or [N,C,H,W]). The network is the one the checkpoint's metadata names (mnist-train\n"
+        "saves it); for a file without one (a PyTorch state_dict), --net, or else the seed's CNN.\n"
+        "Every tensor must match the network, and the network the images' shape.\n\n"
         "  --model PATH           checkpoint to evaluate (required)\n"
         "  --net SPEC | @FILE     the network for a file that names none (see docs/nets.md)\n"
         "  --data DIR             data directory (default ./data/mnist if present, else\n"
         "                         /usr/share/datasets/fashion-mnist)\n"
+        "  --test-images PATH     the test images, instead of --data (with --test-labels)\n"
+        "  --test-labels PATH     the test labels, instead of --data (with --test-images)\n"
+        "  --normalize ARG        MEAN,STD or M1,..,Mk/S1,..,Sk per channel, or none (default: the\n"
+        "                         checkpoint's, as mnist-train saved them, else 0.1307,0.3081)\n"
+        "  --classes FILE         class names, one a line, for the per-class table and the matrix\n"
         "  --batch-size N         evaluation batch (default 1000)\n"
         "  --threads N            threads (default: all cores)\n"
         "  --help                 this text\n");
 }
 
+/* The class names of FILE, one a line (classes of them, exactly); NULL after printing why. The
+ * array and its strings are one allocation, the caller's to free. */
+static char **read_classes(const char *path, int64_t classes) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { fprintf(stderr, "%s: --classes %s: %s\n", prog, path, strerror(errno)); return NULL; }
+    enum { MAX_NAME = 64 };
+    char **names = calloc((size_t)classes, sizeof *names + MAX_NAME + 1);
+    if (!names) { fclose(f); fprintf(stderr, "%s: --classes %s: out of memory\n", prog, path); return NULL; }
+    char *store = (char *)(names + classes), line[4096];
+    int64_t k = 0, lineno = 0;
+    bool ok = true;
+    while (ok && fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t n = strcspn(line, "\r\n");
+        if (line[n] == '\0' && !feof(f)) {
+            fprintf(stderr, "%s: --classes %s: line %lld is too long\n", prog, path, (long long)lineno);
+            ok = false;
+            break;
+        }
+        line[n] = '\0';
+        if (n == 0) continue; /* blank lines (a trailing one) are not classes */
+        if (k == classes) {
+            fprintf(stderr, "%s: --classes %s: more than %lld names, but the net has %lld classes\n", prog, path,
+                    (long long)classes, (long long)classes);
+            ok = false;
+            break;
+        }
+        names[k] = store + k * (MAX_NAME + 1);
+        size_t m = n < MAX_NAME ? n : MAX_NAME; /* longer names are cut to fit the table */
+        memcpy(names[k], line, m);
+        names[k][m] = '\0';
+        k++;
+    }
+    if (ok && ferror(f)) { fprintf(stderr, "%s: --classes %s: read error\n", prog, path); ok = false; }
+    if (ok && k < classes) {
+        fprintf(stderr, "%s: --classes %s: %lld names, but the net has %lld classes\n", prog, path, (long long)k,
+                (long long)classes);
+        ok = false;
+    }
+    fclose(f);
+    if (!ok) { free(names); return NULL; }
+    return names;
+}
+
 int main(int argc, char **argv) {
-    const char *model_path = NULL, *data = NULL, *net = NULL;
+    const char *model_path = NULL, *data = NULL, *net = NULL, *images = NULL, *labels = NULL, *norm_arg = NULL,
+               *classes_path = NULL;
     int64_t batch = 1000, threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--model")) model_path = cli_str(prog, argc, argv, &i);
         else if (!strcmp(a, "--data")) data = cli_str(prog, argc, argv, &i);
+        else if (!strcmp(a, "--test-images")) images = cli_path(prog, argc, argv, &i);
+        else if (!strcmp(a, "--test-labels")) labels = cli_path(prog, argc, argv, &i);
+        else if (!strcmp(a, "--normalize")) norm_arg = cli_str(prog, argc, argv, &i);
+        else if (!strcmp(a, "--classes")) classes_path = cli_path(prog, argc, argv, &i);
         else if (!strcmp(a, "--net")) net = cli_str(prog, argc, argv, &i);
         else if (!strcmp(a, "--batch-size")) batch = cli_int(prog, argc, argv, &i, 1, 1 << 20);
         else if (!strcmp(a, "--threads")) threads = cli_int(prog, argc, argv, &i, 1, 4096);
         else cli_usage_error(prog, "unknown option '%s'", a);
     }
     if (!model_path) cli_usage_error(prog, "--model PATH is required");
+    if (!images != !labels) cli_usage_error(prog, "--test-images and --test-labels go together: give both");
+    if (images && data) cli_usage_error(prog, "give --data DIR or --test-images/--test-labels, not both");
+    cg_normalize norm = cli_seed_normalize();
+    bool norm_auto = false;
+    if (norm_arg) {
+        char err[256];
+        if (!cli_parse_normalize(norm_arg, &norm, &norm_auto, err, sizeof err)) cli_usage_error(prog, "--normalize: %s", err);
+        if (norm_auto) cli_usage_error(prog, "--normalize auto is for mnist-train (it saves the statistics in the checkpoint)");
+    }
     if (!data) data = cli_default_data_dir();
     cg_set_num_threads((int)threads);
 
     /* Everything main owns, released at `out` on success and on every error alike. */
     int rc = 1;
-    cg_mnist_set test = { 0 };
+    cg_dataset *test = NULL;
     cg_loader *loader = NULL;
     cg_safetensors *st = NULL;
     cg_module *model = NULL;
-    char *spec = NULL;
+    char *spec = NULL, **names = NULL;
+    int64_t *confusion = NULL;
     cg_net_info info = { 0 };
     if (net && !(spec = cli_read_spec(prog, net))) goto out;
     if (cg_safetensors_open(model_path, &st) != CG_OK) {
@@ -63,45 +130,86 @@ int main(int argc, char **argv) {
     }
     if (saved) source = "the checkpoint's net spec";
     if (!spec && !(spec = strdup(saved ? saved : CG_SEED_NET_SPEC))) { fprintf(stderr, "%s: out of memory\n", prog); goto out; }
-
-    cg_status lst = cg_mnist_load(data, false, &test);
-    if (lst != CG_OK) {
-        fprintf(stderr, "%s: loading the test set: %s%s\n", prog, cg_last_error(), cli_data_hint(lst));
-        goto out;
+    /* The statistics training used, unless --normalize says otherwise. */
+    const char *saved_norm = cg_safetensors_meta(st, "normalize");
+    if (saved_norm && !norm_arg) {
+        char err[256];
+        if (!cli_parse_normalize(saved_norm, &norm, &norm_auto, err, sizeof err) || norm_auto) {
+            fprintf(stderr, "%s: --model %s: checkpoint metadata 'normalize': %s\n", prog, model_path,
+                    norm_auto ? "'auto' is not a value" : err);
+            goto out;
+        }
     }
-    if (!(model = cli_build_net(prog, source, spec, 1, test.images.rows, test.images.cols, &info))) goto out;
+
+    if (!(test = cli_open_set(prog, "test", data, images, labels, false))) goto out;
+    int64_t chw[3];
+    if (!cli_example_chw(prog, test, chw)) goto out;
+    if (!(model = cli_build_net(prog, source, spec, chw[0], chw[1], chw[2], test->name, &info))) goto out;
     if (cg_checkpoint_restore(st, model, NULL) != CG_OK) {
         fprintf(stderr, "%s: --model %s does not fit %s: %s\n", prog, model_path, source, cg_last_error());
         goto out;
     }
     cg_safetensors_close(st);
     st = NULL;
+    int64_t classes = cli_net_classes(prog, source, &info);
+    if (!classes) goto out;
+    if (cg_dataset_check_labels(test, classes) != CG_OK) {
+        fprintf(stderr, "%s: %s\n", prog, cg_last_error());
+        goto out;
+    }
+    if (classes_path && !(names = read_classes(classes_path, classes))) goto out;
+    if (norm.channels > 1 && norm.channels != chw[0]) {
+        fprintf(stderr, "%s: %s: %d channels, but the images in %s have %lld\n", prog,
+                norm_arg ? "--normalize" : "the checkpoint's normalize", norm.channels, test->name, (long long)chw[0]);
+        goto out;
+    }
+    char normtxt[512];
+    cli_format_normalize(&norm, normtxt, sizeof normtxt);
     printf("Model %s: %lld parameters (%s)\n", model_path, (long long)info.params, source);
+    printf("Data %s: %lld images [%lld, %lld, %lld], %lld classes, normalize %s\n", test->name, (long long)test->n,
+           (long long)chw[0], (long long)chw[1], (long long)chw[2], (long long)classes, normtxt);
 
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = batch;
     lo.shuffle = false;
-    loader = cg_loader_new(&test, &lo);
+    lo.norm = norm;
+    loader = cg_loader_new(test, &lo);
     eval_result r;
-    if (!loader || evaluate(model, loader, &r) != CG_OK) {
+    if (!(confusion = malloc((size_t)(classes * classes) * sizeof *confusion))) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        goto out;
+    }
+    if (!loader || evaluate(model, loader, classes, confusion, &r) != CG_OK) {
         fprintf(stderr, "%s: evaluation: %s\n", prog, cg_last_error());
         goto out;
     }
     print_test_line(stdout, &r);
 
+    int w = 5; /* the name column: the longest name, at least "class 9" */
+    for (int64_t c = 0; names && c < classes; c++) w = (int)strlen(names[c]) > w ? (int)strlen(names[c]) : w;
     printf("\nPer-class accuracy:\n");
-    for (int c = 0; c < 10; c++) {
+    for (int64_t c = 0; c < classes; c++) {
         int64_t total = 0;
-        for (int k = 0; k < 10; k++) total += r.confusion[c][k];
-        printf("  class %d: %5lld/%5lld (%5.1f%%)\n", c, (long long)r.confusion[c][c], (long long)total,
-               total ? 100.0 * (double)r.confusion[c][c] / (double)total : 0.0);
+        for (int64_t k = 0; k < classes; k++) total += confusion[c * classes + k];
+        char label[80];
+        if (names) snprintf(label, sizeof label, "%-*s", w, names[c]);
+        else snprintf(label, sizeof label, "class %lld", (long long)c);
+        printf("  %s: %5lld/%5lld (%5.1f%%)\n", label, (long long)confusion[c * classes + c], (long long)total,
+               total ? 100.0 * (double)confusion[c * classes + c] / (double)total : 0.0);
     }
-    printf("\nConfusion matrix (rows: true class, columns: predicted):\n      ");
-    for (int k = 0; k < 10; k++) printf("%6d", k);
+    printf("\nConfusion matrix (rows: true class, columns: predicted):\n");
+    if (names) {
+        printf("  columns:");
+        for (int64_t k = 0; k < classes; k++) printf(" %lld=%s", (long long)k, names[k]);
+        printf("\n");
+    }
+    printf("      %*s", names ? w + 1 : 0, "");
+    for (int64_t k = 0; k < classes; k++) printf("%6lld", (long long)k);
     printf("\n");
-    for (int c = 0; c < 10; c++) {
-        printf("  %2d: ", c);
-        for (int k = 0; k < 10; k++) printf("%6lld", (long long)r.confusion[c][k]);
+    for (int64_t c = 0; c < classes; c++) {
+        if (names) printf("  %2lld %-*s: ", (long long)c, w, names[c]);
+        else printf("  %2lld: ", (long long)c);
+        for (int64_t k = 0; k < classes; k++) printf("%6lld", (long long)confusion[c * classes + k]);
         printf("\n");
     }
     rc = 0;
@@ -109,8 +217,10 @@ out:
     cg_safetensors_close(st);
     cg_net_info_free(&info);
     free(spec);
+    free(names);
+    free(confusion);
     cg_loader_free(loader);
-    cg_mnist_free(&test);
+    cg_dataset_free(test);
     cg_module_free(model);
     cg_tape_free_all();
     return rc;

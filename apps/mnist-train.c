@@ -20,7 +20,8 @@
 static const char *prog = "mnist-train";
 
 typedef struct options {
-    const char *data, *save, *resume, *metrics, *net;
+    const char *data, *save, *resume, *metrics, *net, *normalize;
+    const char *train_images, *train_labels, *test_images, *test_labels;
     int64_t epochs, batch, test_batch, threads, metrics_every;
     double lr, momentum, gamma;
     uint64_t seed;
@@ -30,11 +31,22 @@ typedef struct options {
 static void usage(FILE *f) {
     fprintf(f,
         "usage: mnist-train [options]\n"
-        "Trains a network on the four MNIST-format IDX files in --data (raw or .gz), testing after\n"
-        "each epoch. The default network is the seed's CNN:\n"
+        "Trains a network on IDX files (raw or .gz): the four MNIST-format files in --data, or the\n"
+        "four that --train-images, --train-labels, --test-images and --test-labels name. Images are\n"
+        "[N,H,W] or [N,C,H,W] of any IDX element type (unsigned bytes are scaled by 1/255), labels\n"
+        "[N] integers below the net's output size. It tests after each epoch. The default network\n"
+        "is the seed's CNN, for 1x28x28 images and 10 classes:\n"
         "  " CG_SEED_NET_SPEC "\n\n"
         "  --data DIR             data directory (default ./data/mnist if present, else\n"
         "                         /usr/share/datasets/fashion-mnist)\n"
+        "  --train-images PATH    the four files, instead of --data (all four together)\n"
+        "  --train-labels PATH\n"
+        "  --test-images PATH\n"
+        "  --test-labels PATH\n"
+        "  --normalize ARG        x = (v - mean) / std: MEAN,STD for every channel (default\n"
+        "                         0.1307,0.3081), M1,..,Mk/S1,..,Sk per channel, auto (computed\n"
+        "                         from the training set) or none; saved in the checkpoint, where\n"
+        "                         mnist-eval and --resume read it\n"
         "  --net SPEC | @FILE     the network as a spec (see docs/nets.md), or read from FILE;\n"
         "                         --resume takes it from the checkpoint\n"
         "  --summary              print the network's summary (layers, shapes, parameters) and exit\n"
@@ -65,6 +77,11 @@ static options parse(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
         else if (!strcmp(a, "--data")) o.data = cli_str(prog, argc, argv, &i);
+        else if (!strcmp(a, "--train-images")) o.train_images = cli_path(prog, argc, argv, &i);
+        else if (!strcmp(a, "--train-labels")) o.train_labels = cli_path(prog, argc, argv, &i);
+        else if (!strcmp(a, "--test-images")) o.test_images = cli_path(prog, argc, argv, &i);
+        else if (!strcmp(a, "--test-labels")) o.test_labels = cli_path(prog, argc, argv, &i);
+        else if (!strcmp(a, "--normalize")) o.normalize = cli_str(prog, argc, argv, &i);
         else if (!strcmp(a, "--epochs")) o.epochs = cli_int(prog, argc, argv, &i, 1, 100000);
         else if (!strcmp(a, "--batch-size")) o.batch = cli_int(prog, argc, argv, &i, 1, 1 << 20);
         else if (!strcmp(a, "--test-batch-size")) o.test_batch = cli_int(prog, argc, argv, &i, 1, 1 << 20);
@@ -87,6 +104,19 @@ static options parse(int argc, char **argv) {
         else if (!strcmp(a, "--summary")) o.summary = true;
         else if (!strcmp(a, "--metrics-every")) o.metrics_every = cli_int(prog, argc, argv, &i, 0, INT64_MAX);
         else cli_usage_error(prog, "unknown option '%s'", a);
+    }
+    const char *four[4] = { o.train_images, o.train_labels, o.test_images, o.test_labels };
+    const char *flags[4] = { "--train-images", "--train-labels", "--test-images", "--test-labels" };
+    int given = 0;
+    for (int k = 0; k < 4; k++) given += four[k] != NULL;
+    for (int k = 0; given && k < 4; k++)
+        if (!four[k]) cli_usage_error(prog, "%s is missing: the four data files go together", flags[k]);
+    if (given && o.data) cli_usage_error(prog, "give --data DIR or the four data files, not both");
+    if (o.normalize) {
+        cg_normalize n;
+        bool is_auto;
+        char err[256];
+        if (!cli_parse_normalize(o.normalize, &n, &is_auto, err, sizeof err)) cli_usage_error(prog, "--normalize: %s", err);
     }
     if (!o.data) o.data = cli_default_data_dir();
     return o;
@@ -157,10 +187,19 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
     for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001B3ull;
     return h;
 }
-static int64_t set_checksum(const cg_mnist_set *s) {
+/* Over every example's values and label; 0 when a float example cannot be read. */
+static int64_t set_checksum(const cg_dataset *s) {
     uint64_t h = 0xCBF29CE484222325ull;
-    h = fnv1a(h, s->images.pixels, (size_t)(s->images.n * s->images.rows * s->images.cols));
-    h = fnv1a(h, s->labels.labels, (size_t)s->labels.n);
+    int64_t item = cg_dataset_item(s);
+    float *buf = s->u8 ? NULL : malloc((size_t)item * sizeof *buf);
+    if (!s->u8 && !buf) return 0;
+    for (int64_t i = 0; i < s->n; i++) {
+        if (s->u8) h = fnv1a(h, s->u8(s, i), (size_t)item);
+        else if (s->get(s, i, buf) == CG_OK) h = fnv1a(h, buf, (size_t)item * sizeof *buf);
+        int64_t y = s->label(s, i);
+        h = fnv1a(h, &y, sizeof y);
+    }
+    free(buf);
     int64_t v;
     memcpy(&v, &h, sizeof v);
     return v;
@@ -173,18 +212,20 @@ static int64_t bits_of(double x) {
 /* Under mpirun the ranks must agree on everything that shapes the run (issue 12): set sizes
  * and contents, the options that set the schedule, and the resume point. Otherwise they would
  * wait forever in an allreduce (different step counts) or train silently with wrong shards. */
-static cg_status dp_check_agreement(const options *o, const char *spec, const cg_mnist_set *train,
-                                    const cg_mnist_set *test, int64_t start_epoch, const cg_optimizer *opt) {
+static cg_status dp_check_agreement(const options *o, const char *spec, const cg_dataset *train,
+                                    const cg_dataset *test, const char *norm, int64_t start_epoch,
+                                    const cg_optimizer *opt) {
     if (dp_size() == 1) return CG_OK;
     static const char *const names[] = {
-        "the training set size (--data)", "the test set size (--data)", "the image height (--data)",
-        "the image width (--data)", "--epochs", "--batch-size", "--test-batch-size",
+        "the training set size (--data)", "the test set size (--data)", "the image channels (--data)",
+        "the image height (--data)", "the image width (--data)", "--normalize", "--epochs", "--batch-size", "--test-batch-size",
         "--seed (the checkpoint's, with --resume)", "the resume epoch (--resume)", "the resume step (--resume)",
         "the learning rate (--lr, or the checkpoint's)", "--momentum", "--gamma", "--no-dropout",
         "--net (a hash of the spec)", "the training data (a checksum of --data)", "the test data (a checksum of --data)",
     };
     int64_t v[] = {
-        train->images.n, test->images.n, train->images.rows, train->images.cols, o->epochs, o->batch,
+        train->n, test->n, train->shape[0], train->shape[1], train->shape[2],
+        (int64_t)fnv1a(0xCBF29CE484222325ull, norm, strlen(norm)), o->epochs, o->batch,
         o->test_batch, (int64_t)o->seed, start_epoch, opt->step_count, bits_of(opt->lr), bits_of(o->momentum),
         bits_of(o->gamma), o->no_dropout, (int64_t)fnv1a(0xCBF29CE484222325ull, spec, strlen(spec)),
         set_checksum(train), set_checksum(test),
@@ -284,8 +325,8 @@ static bool save_path_ok(const char *path) {
 }
 
 /* ---- checkpoint metadata: what a resumed run needs besides tensors ---- */
-static cg_status save_checkpoint(const options *o, const char *spec, cg_module *model, cg_optimizer *opt,
-                                 const cg_lr_scheduler *sched, int64_t epoch) {
+static cg_status save_checkpoint(const options *o, const char *spec, const char *norm, cg_module *model,
+                                 cg_optimizer *opt, const cg_lr_scheduler *sched, int64_t epoch) {
     char ep[32], seed[32], rs[32], ro[32], se[32], bs[32], blr[32];
     cg_rng_state r = cg_rng_get_state();
     snprintf(ep, sizeof ep, "%lld", (long long)epoch);
@@ -298,6 +339,7 @@ static cg_status save_checkpoint(const options *o, const char *spec, cg_module *
     cg_kv meta[] = { { "format", "cgrad-train-v2" }, { "net", spec }, { "epoch", ep },
                      { "seed", seed }, { "rng.seed", rs }, { "rng.offset", ro },
                      { "sched.last_epoch", se }, { "sched.base_lr", blr }, { "batch_size", bs },
+                     { "normalize", norm },
                      { "cgrad_version", cg_version() } };
     return cg_checkpoint_save(o->save, model, opt, meta, (int64_t)(sizeof meta / sizeof meta[0]));
 }
@@ -379,7 +421,7 @@ int main(int argc, char **argv) {
     cg_set_num_threads((int)o.threads);
     /* Everything main owns, released at `out` on success and on every error alike. */
     int rc = 1;
-    cg_mnist_set train = { 0 }, test = { 0 };
+    cg_dataset *train = NULL, *test = NULL;
     cg_module *model = NULL;
     cg_optimizer *opt = NULL;
     cg_loader *train_loader = NULL, *test_loader = NULL;
@@ -418,30 +460,65 @@ int main(int argc, char **argv) {
     if (!spec && !(spec = strdup(CG_SEED_NET_SPEC))) FAIL("memory");
 
     double t = cli_now();
-    cg_status lst;
-    if ((lst = cg_mnist_load(o.data, true, &train)) != CG_OK) {
-        fprintf(stderr, "%s: loading the training set: %s%s\n", prog, cg_last_error(), cli_data_hint(lst));
-        rc = 1;
+    if (!(train = cli_open_set(prog, "training", o.data, o.train_images, o.train_labels, true))) goto out;
+    if (!(test = cli_open_set(prog, "test", o.data, o.test_images, o.test_labels, false))) goto out;
+    printf("Loaded %lld training and %lld test images from %s in %.2f s\n", (long long)train->n,
+           (long long)test->n, o.train_images ? train->name : o.data, cli_now() - t);
+    /* Everything about the data is checked against the net before the first step. */
+    int64_t chw[3], tchw[3];
+    if (!cli_example_chw(prog, train, chw) || !cli_example_chw(prog, test, tchw)) goto out;
+    if (memcmp(chw, tchw, sizeof chw) != 0) {
+        fprintf(stderr, "%s: the training images (%s) are [%lld, %lld, %lld] but the test images (%s) [%lld, %lld, "
+                "%lld]: both sets need one example shape\n", prog, train->name, (long long)chw[0], (long long)chw[1],
+                (long long)chw[2], test->name, (long long)tchw[0], (long long)tchw[1], (long long)tchw[2]);
         goto out;
     }
-    if ((lst = cg_mnist_load(o.data, false, &test)) != CG_OK) {
-        fprintf(stderr, "%s: loading the test set: %s%s\n", prog, cg_last_error(), cli_data_hint(lst));
-        rc = 1;
+    /* Normalisation: --normalize, else the --resume checkpoint's, else the seed's. */
+    cg_normalize norm = cli_seed_normalize();
+    bool norm_auto = false;
+    const char *norm_src = o.normalize ? "--normalize" : "the default";
+    char err[256];
+    if (o.normalize && !cli_parse_normalize(o.normalize, &norm, &norm_auto, err, sizeof err)) {
+        fprintf(stderr, "%s: --normalize: %s\n", prog, err);
         goto out;
     }
-    printf("Loaded %lld training and %lld test images from %s in %.2f s\n", (long long)train.images.n,
-           (long long)test.images.n, o.data, cli_now() - t);
-    if (train.images.rows != test.images.rows || train.images.cols != test.images.cols) {
-        fprintf(stderr, "%s: %s: training images are %lldx%lld but test images %lldx%lld; both sets need one size\n",
-                prog, o.data, (long long)train.images.rows, (long long)train.images.cols,
-                (long long)test.images.rows, (long long)test.images.cols);
+    const char *saved_norm = ck ? cg_safetensors_meta(ck, "normalize") : NULL;
+    if (saved_norm && !o.normalize) {
+        if (!cli_parse_normalize(saved_norm, &norm, &norm_auto, err, sizeof err) || norm_auto) {
+            fprintf(stderr, "%s: --resume %s: checkpoint metadata 'normalize': %s\n", prog, o.resume,
+                    norm_auto ? "'auto' is not a value" : err);
+            goto out;
+        }
+        norm_src = "the --resume checkpoint";
+    }
+    if (norm_auto) {
+        if (cg_dataset_stats(train, &norm) != CG_OK) {
+            fprintf(stderr, "%s: --normalize auto: %s\n", prog, cg_last_error());
+            goto out;
+        }
+        norm_src = "auto, from the training set";
+    }
+    if (norm.channels > 1 && norm.channels != chw[0]) {
+        fprintf(stderr, "%s: %s: %d channels, but the images in %s have %lld\n", prog,
+                o.normalize ? "--normalize" : "the checkpoint's normalize", norm.channels, train->name, (long long)chw[0]);
         goto out;
     }
+    char normtxt[512];
+    cli_format_normalize(&norm, normtxt, sizeof normtxt);
+    if (saved_norm && o.normalize && strcmp(saved_norm, normtxt) != 0)
+        fprintf(stderr, "%s: note: --normalize %s replaces the checkpoint's %s\n", prog, normtxt, saved_norm);
 
     cg_manual_seed(o.seed);
-    model = cli_build_net(prog, source, spec, 1, train.images.rows, train.images.cols, &info);
+    model = cli_build_net(prog, source, spec, chw[0], chw[1], chw[2], train->name, &info);
     if (!model) goto out;
-    printf("Net (%s), input [N,1,%lld,%lld]:\n", source, (long long)train.images.rows, (long long)train.images.cols);
+    int64_t classes = cli_net_classes(prog, source, &info);
+    if (!classes) goto out;
+    if (cg_dataset_check_labels(train, classes) != CG_OK || cg_dataset_check_labels(test, classes) != CG_OK) {
+        fprintf(stderr, "%s: %s\n", prog, cg_last_error());
+        goto out;
+    }
+    printf("Net (%s), input [N,%lld,%lld,%lld], %lld classes, normalize %s (%s):\n", source, (long long)chw[0],
+           (long long)chw[1], (long long)chw[2], (long long)classes, normtxt, norm_src);
     cg_net_info_fprint(stdout, &info);
     if (o.summary) { rc = 0; goto out; }
     cg_named_list params;
@@ -462,7 +539,7 @@ int main(int argc, char **argv) {
     if (ck && resume(&o, ck, model, opt, &sched, &start_epoch)) goto out;
     cg_safetensors_close(ck);
     ck = NULL;
-    if (dp_check_agreement(&o, spec, &train, &test, start_epoch, opt) != CG_OK) {
+    if (dp_check_agreement(&o, spec, train, test, normtxt, start_epoch, opt) != CG_OK) {
         if (dp_rank() == 0) fprintf(stderr, "%s: %s\n", prog, cg_last_error());
         goto out;
     }
@@ -474,12 +551,13 @@ int main(int argc, char **argv) {
     lo.seed = o.seed;
     lo.shard_rank = dp_rank();
     lo.shard_count = dp_size();
-    train_loader = cg_loader_new(&train, &lo);
+    lo.norm = norm;
+    train_loader = cg_loader_new(train, &lo);
     lo.shard_rank = 0;
     lo.shard_count = 1;
     lo.batch_size = o.test_batch;
     lo.shuffle = false;
-    test_loader = cg_loader_new(&test, &lo);
+    test_loader = cg_loader_new(test, &lo);
     if (!train_loader || !test_loader) FAIL("data loader");
 
     if (start_epoch >= o.epochs)
@@ -492,13 +570,14 @@ int main(int argc, char **argv) {
         if (o.no_dropout) dropout_off(model);
         if (cg_loader_set_epoch(train_loader, epoch - 1) != CG_OK) FAIL("loader");
         progress pb;
-        progress_start(&pb, stdout, (int)epoch, train.images.n);
+        progress_start(&pb, stdout, (int)epoch, train->n);
         int64_t done = 0, step = 0;
         double win_loss = 0, win_t0 = cli_now(), ep_t0 = win_t0;
         int64_t win_n = 0, win_imgs = 0;
         cg_tensor *x;
         const int64_t *y;
-        while (cg_loader_next(train_loader, &x, &y)) {
+        while (cg_loader_next(train_loader, &x, &y) || cg_loader_status(train_loader) != CG_OK) {
+            if (cg_loader_status(train_loader) != CG_OK) FAIL("reading the training set");
             int64_t n = cg_tensor_size(x, 0);
             cg_optim_zero_grad(opt);
             cg_tensor *loss = cg_nll_loss(cg_module_forward(model, x), y, n, CG_REDUCTION_MEAN);
@@ -517,7 +596,7 @@ int main(int argc, char **argv) {
             win_n++;
             cg_tape_release();
             int64_t now_done = cg_loader_position(train_loader) * o.batch; /* global rows */
-            if (now_done > train.images.n) now_done = train.images.n;
+            if (now_done > train->n) now_done = train->n;
             win_imgs += now_done - done;
             done = now_done;
             step++;
@@ -539,7 +618,7 @@ int main(int argc, char **argv) {
         if (cg_sched_step(&sched) != CG_OK) FAIL("lr schedule");
         if (dp_rank() != 0) continue; /* rank 0 evaluates, records and saves */
         eval_result r;
-        if (evaluate(model, test_loader, &r) != CG_OK) {
+        if (evaluate(model, test_loader, classes, NULL, &r) != CG_OK) {
             fprintf(stderr, "%s: epoch %lld: evaluation: %s\n", prog, (long long)epoch, cg_last_error());
             goto out;
         }
@@ -550,7 +629,7 @@ int main(int argc, char **argv) {
                          cli_now() - run_t0))
             goto out;
         if (o.save) {
-            if (save_checkpoint(&o, spec, model, opt, &sched, epoch) != CG_OK) FAIL("--save");
+            if (save_checkpoint(&o, spec, normtxt, model, opt, &sched, epoch) != CG_OK) FAIL("--save");
             printf("Saved %s (epoch %lld)\n", o.save, (long long)epoch);
         }
     }
@@ -566,8 +645,8 @@ out:
     free(spec);
     cg_loader_free(train_loader);
     cg_loader_free(test_loader);
-    cg_mnist_free(&train);
-    cg_mnist_free(&test);
+    cg_dataset_free(train);
+    cg_dataset_free(test);
     cg_optim_free(opt);
     cg_module_free(model);
     cg_tape_free_all();

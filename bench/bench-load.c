@@ -19,7 +19,14 @@ int main(int argc, char **argv) {
         double mb = (double)(s.images.n * s.images.rows * s.images.cols + s.labels.n) / 1e6;
         printf("%-5s %6lld images %lldx%lld: %.3f s, %.1f MB, %.1f MB/s (decompressed)\n", train ? "train" : "test",
                (long long)s.images.n, (long long)s.images.rows, (long long)s.images.cols, dt, mb, mb / dt);
-        cg_loader *l = cg_loader_new(&s, NULL);
+        cg_dataset *ds = NULL;
+        if (cg_dataset_from_mnist(&s, &ds) != CG_OK) {
+            fprintf(stderr, "bench-load: %s\n", cg_last_error());
+            return 1;
+        }
+        cg_loader_options o = cg_loader_defaults();
+        o.norm = (cg_normalize){ .channels = 1, .mean = { 0.1307f }, .std = { 0.3081f } };
+        cg_loader *l = cg_loader_new(ds, &o);
         cg_tensor *x;
         const int64_t *y;
         int64_t batches = 0;
@@ -29,6 +36,7 @@ int main(int argc, char **argv) {
         printf("      one shuffled epoch, %lld batches of 64 to float: %.3f s (%.1f Mimages/s)\n",
                (long long)batches, dt, (double)s.images.n / dt / 1e6);
         cg_loader_free(l);
+        cg_dataset_free(ds);
         cg_mnist_free(&s);
     }
     return 0;

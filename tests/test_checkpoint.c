@@ -55,14 +55,27 @@ static cg_mnist_set tiny_set(void) {
     return (cg_mnist_set){ .images = { g_pix, NIMG, 28, 28 }, .labels = { g_lab, NIMG, 9 } };
 }
 
-/* The tiny set in order, 4 images a batch. The loader borrows the set, so it is static. */
-static cg_loader *ordered_loader(void) {
+/* A dataset over the tiny set, made once: loaders borrow it, so it lives to the end. */
+static cg_dataset *tiny_ds(void) {
     static cg_mnist_set set;
-    set = tiny_set();
+    static cg_dataset *ds;
+    if (!ds) {
+        set = tiny_set();
+        assert_int_equal(cg_dataset_from_mnist(&set, &ds), CG_OK);
+    }
+    return ds;
+}
+
+/* The MNIST statistics, as mnist-train normalises. */
+static const cg_normalize k_mnist_norm = { .channels = 1, .mean = { 0.1307f }, .std = { 0.3081f } };
+
+/* The tiny set in order, 4 images a batch. */
+static cg_loader *ordered_loader(void) {
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = 4;
     lo.shuffle = false;
-    cg_loader *l = cg_loader_new(&set, &lo);
+    lo.norm = k_mnist_norm;
+    cg_loader *l = cg_loader_new(tiny_ds(), &lo);
     assert_non_null(l);
     return l;
 }
@@ -393,11 +406,12 @@ static void test_failed_save_leaves_previous_file(void **s) {
 }
 
 /* ---- resume equivalence ---------------------------------------------------- */
-static cg_loader *tiny_loader(const cg_mnist_set *set) {
+static cg_loader *tiny_loader(void) {
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = 8;
     lo.seed = 11;
-    cg_loader *l = cg_loader_new(set, &lo);
+    lo.norm = k_mnist_norm;
+    cg_loader *l = cg_loader_new(tiny_ds(), &lo);
     assert_non_null(l);
     return l;
 }
@@ -405,8 +419,7 @@ static cg_loader *tiny_loader(const cg_mnist_set *set) {
 static void test_resume_equals_uninterrupted_run(void **s) {
     (void)s;
     char p[128];
-    cg_mnist_set set = tiny_set();
-    cg_loader *l = tiny_loader(&set);
+    cg_loader *l = tiny_loader();
 
     /* Uninterrupted: 2 epochs. */
     run a = make_run(42, 0.025f);
@@ -426,7 +439,7 @@ static void test_resume_equals_uninterrupted_run(void **s) {
 
     /* Resumed in a fresh model and optimizer, built after another seed. */
     for (int restore_rng = 1; restore_rng >= 0; restore_rng--) {
-        l = tiny_loader(&set);
+        l = tiny_loader();
         run c = make_run(1000 + (uint64_t)restore_rng, 0.9f);
         cg_safetensors *st = open_ok(p);
         assert_int_equal(cg_checkpoint_restore(st, c.m, c.o), CG_OK);

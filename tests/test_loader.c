@@ -16,6 +16,7 @@
 #define COLS 3
 static uint8_t g_pixels[NX * ROWS * COLS], g_labels[NX];
 static cg_mnist_set g_set;
+static cg_dataset *g_ds;   /* over g_set */
 
 static uint8_t pix(int i, int p) { return (uint8_t)((i * 7 + p * 41) % 256); }
 
@@ -26,8 +27,19 @@ static int setup(void **s) {
         for (int p = 0; p < ROWS * COLS; p++) g_pixels[i * ROWS * COLS + p] = pix(i, p);
     }
     g_set = (cg_mnist_set){ .images = { g_pixels, NX, ROWS, COLS }, .labels = { g_labels, NX, NX - 1 } };
+    if (!g_ds) assert_int_equal(cg_dataset_from_mnist(&g_set, &g_ds), CG_OK);
     return 0;
 }
+
+static int teardown(void **s) {
+    (void)s;
+    cg_dataset_free(g_ds);
+    g_ds = NULL;
+    return 0;
+}
+
+/* MNIST's statistics, as the programs' default. */
+static cg_normalize mnist_norm(void) { return (cg_normalize){ .channels = 1, .mean = { 0.1307f }, .std = { 0.3081f } }; }
 
 static cg_loader *make(int64_t bs, bool shuffle, bool drop_last, uint64_t seed) {
     cg_loader_options o = cg_loader_defaults();
@@ -35,7 +47,8 @@ static cg_loader *make(int64_t bs, bool shuffle, bool drop_last, uint64_t seed) 
     o.shuffle = shuffle;
     o.drop_last = drop_last;
     o.seed = seed;
-    cg_loader *l = cg_loader_new(&g_set, &o);
+    o.norm = mnist_norm();
+    cg_loader *l = cg_loader_new(g_ds, &o);
     assert_non_null(l);
     return l;
 }
@@ -140,13 +153,17 @@ static void test_batch_shapes_and_drop_last(void **s) {
 static void test_normalisation_values(void **s) {
     (void)s;
     cg_loader_options o = cg_loader_defaults();
-    assert_float_equal(o.mean, 0.1307f, 0);
-    assert_float_equal(o.std, 0.3081f, 0);
+    assert_int_equal(o.norm.channels, 0); /* no normalisation unless asked */
     o.shuffle = false;
     o.batch_size = NX;
-    o.mean = 0.5f;
-    o.std = 0.25f;
-    cg_loader *l = cg_loader_new(&g_set, &o);
+    cg_loader *l = cg_loader_new(g_ds, &o);
+    cg_tensor *x0;
+    const int64_t *y0;
+    assert_true(cg_loader_next(l, &x0, &y0));
+    for (int p = 0; p < ROWS * COLS; p++) assert_float_equal(cg_tensor_data(x0)[p], (float)pix(0, p) / 255.0f, 0);
+    cg_loader_free(l);
+    o.norm = (cg_normalize){ .channels = 1, .mean = { 0.5f }, .std = { 0.25f } };
+    l = cg_loader_new(g_ds, &o);
     cg_tensor *x;
     const int64_t *y;
     assert_true(cg_loader_next(l, &x, &y));
@@ -221,19 +238,23 @@ static void test_bad_options(void **s) {
     (void)s;
     cg_loader_options o = cg_loader_defaults();
     o.batch_size = 0;
-    assert_null(cg_loader_new(&g_set, &o));
+    assert_null(cg_loader_new(g_ds, &o));
     assert_non_null(strstr(cg_last_error(), "batch_size"));
     o = cg_loader_defaults();
-    o.std = 0;
-    assert_null(cg_loader_new(&g_set, &o));
+    o.norm = mnist_norm();
+    o.norm.std[0] = 0;
+    assert_null(cg_loader_new(g_ds, &o));
     assert_non_null(strstr(cg_last_error(), "std"));
+    o.norm = (cg_normalize){ .channels = 3, .mean = { 0, 0, 0 }, .std = { 1, 1, 1 } }; /* the set has 1 */
+    assert_null(cg_loader_new(g_ds, &o));
+    assert_non_null(strstr(cg_last_error(), "3 channels"));
     o = cg_loader_defaults();
     o.drop_last = true;
     o.batch_size = NX + 1;
-    assert_null(cg_loader_new(&g_set, &o));
+    assert_null(cg_loader_new(g_ds, &o));
     assert_non_null(strstr(cg_last_error(), "drop_last"));
     assert_null(cg_loader_new(NULL, NULL));
-    cg_mnist_set empty = { 0 };
+    cg_dataset empty = { 0 };
     assert_null(cg_loader_new(&empty, NULL));
     assert_non_null(strstr(cg_last_error(), "empty"));
     cg_loader_free(NULL);
@@ -276,5 +297,5 @@ int main(void) {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_no_allocation_per_batch),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }

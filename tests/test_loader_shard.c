@@ -13,6 +13,7 @@
 #define COLS 3
 static uint8_t g_pixels[NX * ROWS * COLS], g_labels[NX];
 static cg_mnist_set g_set;
+static cg_dataset *g_ds;   /* over g_set */
 
 static int setup(void **s) {
     (void)s;
@@ -21,6 +22,12 @@ static int setup(void **s) {
         for (int p = 0; p < ROWS * COLS; p++) g_pixels[i * ROWS * COLS + p] = (uint8_t)((i * 7 + p * 41) % 256);
     }
     g_set = (cg_mnist_set){ .images = { g_pixels, NX, ROWS, COLS }, .labels = { g_labels, NX, NX - 1 } };
+    return cg_dataset_from_mnist(&g_set, &g_ds) == CG_OK ? 0 : -1;
+}
+
+static int teardown(void **s) {
+    (void)s;
+    cg_dataset_free(g_ds);
     return 0;
 }
 
@@ -30,7 +37,7 @@ static cg_loader *make(int64_t bs, int64_t rank, int64_t count) {
     o.seed = 11;
     o.shard_rank = rank;
     o.shard_count = count;
-    return cg_loader_new(&g_set, &o);
+    return cg_loader_new(g_ds, &o);
 }
 
 /* For K shards of global batch B: per batch, shard r's labels and pixels are rows
@@ -117,5 +124,5 @@ int main(void) {
         cmocka_unit_test(test_last_batch_smaller_than_shard_count_is_dropped),
         cmocka_unit_test(test_bad_shard_options),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -25,6 +25,12 @@ const char *cli_str(const char *prog, int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
+const char *cli_path(const char *prog, int argc, char **argv, int *i) {
+    const char *flag = argv[*i], *s = cli_str(prog, argc, argv, i);
+    if (!*s) cli_usage_error(prog, "%s: the path is empty", flag);
+    return s;
+}
+
 int64_t cli_int(const char *prog, int argc, char **argv, int *i, int64_t lo, int64_t hi) {
     const char *flag = argv[*i], *s = cli_str(prog, argc, argv, i);
     char *end;
@@ -66,6 +72,107 @@ double cli_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* ---- data ---------------------------------------------------------------- */
+cg_dataset *cli_open_set(const char *prog, const char *what, const char *dir, const char *images,
+                         const char *labels, bool train) {
+    char ip[4096], lp[4096];
+    cg_status st = CG_OK;
+    if (!images) {
+        st = cg_mnist_paths(dir, train, ip, lp, sizeof ip);
+        images = ip;
+        labels = lp;
+    }
+    cg_dataset *ds = NULL;
+    if (st == CG_OK) st = cg_dataset_idx_open(images, labels, &ds);
+    if (st != CG_OK) {
+        fprintf(stderr, "%s: loading the %s set: %s%s\n", prog, what, cg_last_error(), cli_data_hint(st));
+        return NULL;
+    }
+    return ds;
+}
+
+bool cli_example_chw(const char *prog, const cg_dataset *ds, int64_t chw[3]) {
+    if (ds->ndim != 3) {
+        fprintf(stderr, "%s: %s: the images are [N, %lld]; the programs need [N, H, W] or [N, C, H, W]\n", prog,
+                ds->name, (long long)ds->shape[0]);
+        return false;
+    }
+    for (int i = 0; i < 3; i++) chw[i] = ds->shape[i];
+    return true;
+}
+
+cg_normalize cli_seed_normalize(void) {
+    return (cg_normalize){ .channels = 1, .mean = { 0.1307f }, .std = { 0.3081f } };
+}
+
+/* Up to CG_NORM_MAX_CHANNELS comma-separated finite numbers from s to the first '/' or the end;
+ * returns the count, -1 on a malformed list. *endp: where parsing stopped. */
+static int parse_list(const char *s, float *v, const char **endp) {
+    int k = 0;
+    for (;;) {
+        char *end;
+        errno = 0;
+        double x = strtod(s, &end);
+        if (end == s || errno || !isfinite((float)x) || k == CG_NORM_MAX_CHANNELS) return -1;
+        v[k++] = (float)x;
+        s = end;
+        if (*s != ',') break;
+        s++;
+    }
+    *endp = s;
+    return k;
+}
+
+bool cli_parse_normalize(const char *arg, cg_normalize *out, bool *is_auto, char *err, size_t err_cap) {
+    *is_auto = false;
+    if (!strcmp(arg, "auto")) { *is_auto = true; return true; }
+    if (!strcmp(arg, "none")) { *out = (cg_normalize){ 0 }; return true; }
+    cg_normalize n = { 0 };
+    const char *p = arg;
+    int a = parse_list(p, n.mean, &p), b = -1;
+    if (a > 0 && *p == '/') {
+        b = parse_list(p + 1, n.std, &p);
+        if (b != a || *p) {
+            snprintf(err, err_cap, "'%s': give as many stds as means (M1,M2,M3/S1,S2,S3), at most %d", arg,
+                     CG_NORM_MAX_CHANNELS);
+            return false;
+        }
+        n.channels = a;
+    } else if (a == 2 && !*p) {
+        n.channels = 1;
+        n.std[0] = n.mean[1];
+    } else {
+        snprintf(err, err_cap, "'%s' is not MEAN,STD, M1,..,Mk/S1,..,Sk, auto or none", arg);
+        return false;
+    }
+    for (int c = 0; c < n.channels; c++)
+        if (!(n.std[c] > 0)) {
+            snprintf(err, err_cap, "'%s': std %g must be > 0", arg, (double)n.std[c]);
+            return false;
+        }
+    *out = n;
+    return true;
+}
+
+void cli_format_normalize(const cg_normalize *n, char *buf, size_t cap) {
+    if (n->channels == 0) { snprintf(buf, cap, "none"); return; }
+    size_t k = 0;
+    for (int part = 0; part < 2; part++)
+        for (int c = 0; c < n->channels && k < cap; c++)
+            k += (size_t)snprintf(buf + k, cap - k, "%s%.9g", c ? "," : (part ? "/" : ""),
+                                  (double)(part ? n->std[c] : n->mean[c]));
+}
+
+int64_t cli_net_classes(const char *prog, const char *source, const cg_net_info *info) {
+    const cg_net_row *last = info->n ? &info->rows[info->n - 1] : NULL;
+    if (!last || last->ndim != 1) {
+        fprintf(stderr, "%s: %s: the net's output per example must be [classes] (log-probabilities), not %d-D\n",
+                prog, source, last ? last->ndim : 0);
+        return 0;
+    }
+    return last->shape[0];
+}
+
 /* ---- progress ------------------------------------------------------------ */
 void progress_start(progress *p, FILE *f, int epoch, int64_t total) {
     *p = (progress){ .f = f, .tty = isatty(fileno(f)), .epoch = epoch, .total = total,
@@ -100,8 +207,9 @@ void progress_update(progress *p, int64_t done) {
 void progress_finish(progress *p, int64_t done) { progress_draw(p, done, true); }
 
 /* ---- evaluation ---------------------------------------------------------- */
-cg_status evaluate(cg_module *model, cg_loader *loader, eval_result *r) {
+cg_status evaluate(cg_module *model, cg_loader *loader, int64_t classes, int64_t *confusion, eval_result *r) {
     memset(r, 0, sizeof *r);
+    if (confusion) memset(confusion, 0, (size_t)(classes * classes) * sizeof *confusion);
     bool was_training = model->training;
     cg_module_train(model, false);
     bool prev = cg_set_grad_enabled(false);
@@ -109,7 +217,7 @@ cg_status evaluate(cg_module *model, cg_loader *loader, eval_result *r) {
     int64_t batch = 0;
     cg_tensor *x;
     const int64_t *y;
-    while (st == CG_OK && cg_loader_next(loader, &x, &y)) {
+    while (st == CG_OK && (cg_loader_next(loader, &x, &y) || (st = cg_loader_status(loader)) != CG_OK)) {
         int64_t n = cg_tensor_size(x, 0);
         cg_tensor *logp = cg_module_forward(model, x);
         cg_tensor *loss = cg_nll_loss(logp, y, n, CG_REDUCTION_SUM);
@@ -132,7 +240,7 @@ cg_status evaluate(cg_module *model, cg_loader *loader, eval_result *r) {
             int64_t best = 0;
             for (int64_t k = 1; k < c; k++) if (lp[i * c + k] > lp[i * c + best]) best = k;
             r->correct += best == y[i];
-            if (y[i] >= 0 && y[i] < 10 && best < 10) r->confusion[y[i]][best]++;
+            if (confusion && y[i] >= 0 && y[i] < classes && best < classes) confusion[y[i] * classes + best]++;
         }
         r->n += n;
         cg_tape_release();
@@ -192,8 +300,15 @@ char *cli_read_spec(const char *prog, const char *arg) {
 }
 
 cg_module *cli_build_net(const char *prog, const char *source, const char *spec, int64_t c, int64_t h,
-                         int64_t w, cg_net_info *info) {
-    cg_module *m = cg_net_from_spec(spec, 3, CG_SHAPE(c, h, w), info);
+                         int64_t w, const char *data, cg_net_info *info) {
+    /* The check first: its status tells a spec that does not fit the data from a malformed one. */
+    cg_status st = cg_net_check_spec(spec, 3, CG_SHAPE(c, h, w), NULL);
+    if (st == CG_ESHAPE) {
+        fprintf(stderr, "%s: %s does not fit the images in %s (one example is [%lld, %lld, %lld]): %s\n", prog,
+                source, data, (long long)c, (long long)h, (long long)w, cg_last_error());
+        return NULL;
+    }
+    cg_module *m = st == CG_OK ? cg_net_from_spec(spec, 3, CG_SHAPE(c, h, w), info) : NULL;
     if (!m) fprintf(stderr, "%s: %s: %s\n", prog, source, cg_last_error());
     return m;
 }

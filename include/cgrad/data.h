@@ -1,21 +1,25 @@
-/* cgrad/data.h — IDX (MNIST-format) files and a batch loader.
+/* cgrad/data.h — IDX files, datasets and a batch loader.
  *
- *   cg_mnist_set train;
- *   if (cg_mnist_load("/usr/share/datasets/fashion-mnist", true, &train) != CG_OK)
+ *   cg_dataset *train;
+ *   if (cg_dataset_idx_open("train-images.idx.gz", "train-labels.idx.gz", &train) != CG_OK)
  *       fprintf(stderr, "%s\n", cg_last_error());      // names the file and the problem
- *   cg_loader *l = cg_loader_new(&train, NULL);        // batch 64, shuffled, seed 0, MNIST mean/std
+ *   cg_loader_options o = cg_loader_defaults();        // batch 64, shuffled, seed 0, no normalisation
+ *   cg_dataset_stats(train, &o.norm);                  // or set o.norm by hand, per channel
+ *   cg_loader *l = cg_loader_new(train, &o);
  *   for (int64_t epoch = 0; epoch < 10; epoch++) {
  *       cg_loader_set_epoch(l, epoch);                 // the order is a pure function of (seed, epoch)
- *       cg_tensor *x; const int64_t *y;
+ *       cg_tensor *x; const int64_t *y;                // x: [n, C, H, W] (the example's shape)
  *       while (cg_loader_next(l, &x, &y)) { ... cg_cross_entropy(logits, y, cg_tensor_size(x, 0), ...) ... }
  *   }
  *   cg_loader_free(l);
- *   cg_mnist_free(&train);
+ *   cg_dataset_free(train);
  *
- * Ownership: the pixel and label arrays filled in by a load belong to the caller, who releases
- * them with the matching *_free (a NULL pointer or an already freed struct is a no-op); a loader
- * borrows its cg_mnist_set, which must outlive it, and owns the batch tensor and label array that
- * cg_loader_next hands out (valid until the next cg_loader_next or cg_loader_free).
+ * Ownership: arrays filled in by an IDX load belong to the caller, who releases them with the
+ * matching *_free (a NULL pointer or an already freed struct is a no-op); a dataset made by a
+ * cg_dataset_* constructor belongs to the caller (cg_dataset_free) and owns what it copied, while
+ * what it borrows (a caller's buffer, a subset's base set) must outlive it; a loader borrows its
+ * dataset and owns the batch tensor and label array that cg_loader_next hands out (valid until the
+ * next cg_loader_next or cg_loader_free).
  *
  * Files are read through zlib: a name ending in anything may hold raw or gzip data (told apart by
  * the gzip magic bytes). Every header field is checked against the bytes that actually arrive, so
@@ -78,10 +82,76 @@ typedef struct cg_idx_array {
 CG_API cg_status cg_idx_load(const char *path, cg_idx_array *out);
 CG_API cg_status cg_idx_parse_mem(const void *data, size_t len, const char *name, cg_idx_array *out);
 CG_API void cg_idx_array_free(cg_idx_array *a);
+/* Only the header, checked as cg_idx_load checks it: type, ndim, dims, numel and elem_size are
+ * filled, data stays NULL and no body byte is read. Lets a caller compare two files' counts
+ * (images and labels) before reading either. */
+CG_API cg_status cg_idx_read_header(const char *path, cg_idx_array *out);
 /* "unsigned byte", "signed byte", "short", "int", "float", "double" (or "unknown"). */
 CG_API const char *cg_idx_type_name(cg_idx_type t);
 
-/* ---- MNIST-family sets ------------------------------------------------------ */
+/* ---- datasets ------------------------------------------------------------------
+ * A dataset is n examples of one shape (rank 1 to 3, e.g. [C, H, W]) with an int64 label each.
+ * Its values reach the loader in one of two ways: u8 (compact bytes, each meaning byte/255, as
+ * torchvision's ToTensor reads images; the loader converts a batch through a table) or get
+ * (floats, taken as they are). A program may fill the struct itself for its own kind of data:
+ * set n, ndim, shape, name, label_name, label, one of u8/get, and destroy (NULL: nothing to free;
+ * cg_dataset_free then does nothing). The library's kinds are made by the constructors below. */
+#define CG_DATASET_MAX_DIMS 3
+typedef struct cg_dataset cg_dataset;
+struct cg_dataset {
+    int64_t n;                                   /* examples, >= 1 */
+    int ndim;                                    /* rank of one example, 1..3 */
+    int64_t shape[CG_DATASET_MAX_DIMS];          /* one example's shape: [C, H, W] for images */
+    const char *name;                            /* where the examples come from (messages) */
+    const char *label_name;                      /* where the labels come from (messages) */
+    const uint8_t *(*u8)(const cg_dataset *d, int64_t i);          /* example i's bytes, or NULL */
+    cg_status (*get)(const cg_dataset *d, int64_t i, float *x);    /* example i's values into x */
+    int64_t (*label)(const cg_dataset *d, int64_t i);
+    void (*destroy)(cg_dataset *d);              /* releases impl and d itself */
+    void *impl;
+};
+CG_API void cg_dataset_free(cg_dataset *d);     /* NULL is a no-op */
+/* Values per example (the product of shape) and channels (shape[0] for rank 3, else 1). */
+CG_API int64_t cg_dataset_item(const cg_dataset *d);
+CG_API int64_t cg_dataset_channels(const cg_dataset *d);
+
+/* An IDX image file and an IDX label file, raw or gzip. Images are [N, H, W] (one channel: an
+ * example is [1, H, W]), [N, C, H, W], or [N, D] (an example is [D]); of any element type:
+ * unsigned bytes stay compact (value byte/255), every other type is converted to float once, at
+ * load, as it is (no scaling). Labels are [N] of an integer type (unsigned or signed byte, short,
+ * int), each >= 0. Both headers are read and their counts compared before either body is read, so
+ * memory stays within the headers' claims (and those within the data that arrives; see above).
+ * Errors name the file: CG_EIO, CG_EFORMAT (the IDX checks, a float label file, a count mismatch,
+ * a negative label), CG_ENOMEM. */
+CG_API cg_status cg_dataset_idx_open(const char *images_path, const char *labels_path, cg_dataset **out);
+/* n examples of shape[0..ndim) over a caller's buffer: x holds n * item values, uint8 (type
+ * CG_IDX_U8, each meaning byte/255) or float (CG_IDX_F32); labels holds n values >= 0. copy true:
+ * the dataset copies both (the caller's may go); false: it borrows them (they must outlive it
+ * and stay unchanged while a loader reads). */
+CG_API cg_status cg_dataset_from_memory(const void *x, cg_idx_type type, const int64_t *labels, int64_t n, int ndim,
+                                        const int64_t *shape, bool copy, cg_dataset **out);
+/* Examples [start, start + count) of base, or the n examples base[idx[0]], .., base[idx[n-1]]
+ * (idx is copied; repeats allowed). Borrows base, which must outlive the subset. */
+CG_API cg_status cg_dataset_subset(const cg_dataset *base, int64_t start, int64_t count, cg_dataset **out);
+CG_API cg_status cg_dataset_subset_indices(const cg_dataset *base, const int64_t *idx, int64_t n, cg_dataset **out);
+/* Every label in 0..classes-1, else CG_EFORMAT naming label_name, the index and the value. */
+CG_API cg_status cg_dataset_check_labels(const cg_dataset *d, int64_t classes);
+
+/* Per-channel normalisation: x = (v - mean[c]) / std[c], computed in float as torchvision's
+ * Normalize does. channels 0: none; 1: the same mean and std for every channel; else one per
+ * channel, which must equal the dataset's channel count. */
+#define CG_NORM_MAX_CHANNELS 16
+typedef struct cg_normalize {
+    int channels;
+    float mean[CG_NORM_MAX_CHANNELS], std[CG_NORM_MAX_CHANNELS];
+} cg_normalize;
+/* The mean and (population) standard deviation of each channel over the whole dataset, in
+ * double, of the values the loader sees before normalising: out->channels becomes the dataset's
+ * channel count. CG_EINVAL for more than CG_NORM_MAX_CHANNELS channels or a constant channel
+ * (std 0), CG_EFORMAT for a non-finite value (named by example). */
+CG_API cg_status cg_dataset_stats(const cg_dataset *d, cg_normalize *out);
+
+/* ---- MNIST-family sets: a convenience over the IDX readers ---------------------- */
 typedef struct cg_mnist_set {
     cg_idx_images images;
     cg_idx_labels labels;   /* labels.n == images.n, every label in 0..9 */
@@ -93,6 +163,11 @@ typedef struct cg_mnist_set {
  * label is in 0..9. Works for MNIST, Fashion-MNIST and KMNIST. */
 CG_API cg_status cg_mnist_load(const char *dir, bool train, cg_mnist_set *out);
 CG_API void cg_mnist_free(cg_mnist_set *s);
+/* The two file names cg_mnist_load would read from dir (images, labels), each into a buffer of
+ * cap bytes; errors as cg_mnist_load gives for a missing folder or file. */
+CG_API cg_status cg_mnist_paths(const char *dir, bool train, char *images, char *labels, size_t cap);
+/* A dataset over s ([1, rows, cols] bytes), borrowing s, which must outlive it. */
+CG_API cg_status cg_dataset_from_mnist(const cg_mnist_set *s, cg_dataset **out);
 
 /* ---- batch loader ----------------------------------------------------------- */
 typedef struct cg_loader cg_loader;
@@ -102,7 +177,7 @@ typedef struct cg_loader_options {
     bool shuffle;           /* default true: each epoch a permutation drawn from (seed, epoch) */
     bool drop_last;         /* default false: the last partial batch is returned */
     uint64_t seed;          /* default 0 */
-    float mean, std;        /* x = (pixel/255 - mean) / std; default 0.1307, 0.3081 */
+    cg_normalize norm;      /* default none (channels 0); see cg_dataset_stats */
     /* Data-parallel sharding, as PyTorch's DistributedSampler but per batch: every shard draws the
      * same permutation (same seed) and batch_size stays the GLOBAL batch B; shard r of K gets rows
      * [r*n/K, (r+1)*n/K) of each global batch of n rows (n == B except for the last one). B must
@@ -113,9 +188,10 @@ typedef struct cg_loader_options {
 } cg_loader_options;
 
 CG_API cg_loader_options cg_loader_defaults(void);
-/* Borrows set (must outlive the loader). opt NULL means cg_loader_defaults(). Starts at epoch 0,
- * batch 0. NULL on error (bad option, empty set, out of memory) with cg_last_error() set. */
-CG_API cg_loader *cg_loader_new(const cg_mnist_set *set, const cg_loader_options *opt);
+/* Borrows ds (must outlive the loader). opt NULL means cg_loader_defaults(). Starts at epoch 0,
+ * batch 0. NULL on error (bad option, empty set, normalisation that does not fit the channels,
+ * out of memory) with cg_last_error() set. */
+CG_API cg_loader *cg_loader_new(const cg_dataset *ds, const cg_loader_options *opt);
 CG_API void cg_loader_free(cg_loader *l);
 
 /* Batches per epoch (with drop_last, only full batches; the same on every shard). */
@@ -129,13 +205,16 @@ CG_API cg_status cg_loader_set_epoch(cg_loader *l, int64_t epoch);
 /* Jump to batch `batch_index` (0..num_batches) of the current epoch, for resuming. */
 CG_API cg_status cg_loader_seek(cg_loader *l, int64_t batch_index);
 
-/* The next batch of the epoch, or false at its end. *images is the loader's tensor, shaped
- * [n, 1, rows, cols] with n = batch_size (batch_size / shard_count with sharding), or fewer for a
- * last partial batch; *labels its n labels. Both belong to the loader and are overwritten by the next call. Allocates nothing. */
+/* The next batch of the epoch, or false at its end or when the dataset's get failed
+ * (cg_loader_status tells which; cg_last_error() says why). *images is the loader's tensor,
+ * shaped [n, shape...] with n = batch_size (batch_size / shard_count with sharding), or fewer for
+ * a last partial batch; *labels its n labels. Both belong to the loader and are overwritten by
+ * the next call. Allocates nothing. */
 CG_API bool cg_loader_next(cg_loader *l, cg_tensor **images, const int64_t **labels);
-/* The same into caller memory: images must hold at least batch_size*rows*cols floats (any
- * shape; the first n*rows*cols are written), labels batch_size entries. *batch_n = n, 0 at the
- * end of the epoch. */
+/* CG_OK, or the error that ended the last cg_loader_next early. */
+CG_API cg_status cg_loader_status(const cg_loader *l);
+/* The same into caller memory: images must hold at least batch_size*item floats (any shape; the
+ * first n*item are written), labels batch_size entries. *batch_n = n, 0 at the end of the epoch. */
 CG_API cg_status cg_loader_next_into(cg_loader *l, cg_tensor *images, int64_t *labels, int64_t *batch_n);
 
 #ifdef __cplusplus

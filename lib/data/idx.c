@@ -375,7 +375,9 @@ static void to_host(uint8_t *p, int64_t n, int64_t es) {
         for (int64_t a = 0, b = es - 1; a < b; a++, b--) { uint8_t t = p[a]; p[a] = p[b]; p[b] = t; }
 }
 
-static cg_status parse_any(idx_src *s, cg_idx_array *out) {
+/* Start the source and read an IDX header of any type: *a gets type, ndim, dims, elem_size
+ * (no data); *hlen the header's length and *item the bytes per entry of the first dimension. */
+static cg_status any_header(idx_src *s, cg_idx_array *a, size_t *hlen_out, int64_t *item_out) {
     cg_status st = src_start(s);
     if (st != CG_OK) return st;
     uint8_t h[4 + 4 * CG_IDX_MAX_DIMS];
@@ -398,24 +400,48 @@ static cg_status parse_any(idx_src *s, cg_idx_array *out) {
     if (k < 0) return s->err;
     if ((size_t)k < hlen - 4)
         return cg_error(CG_EFORMAT, "%s: truncated header: %lld of %zu bytes", s->name, (long long)k + 4, hlen);
-    cg_idx_array a = { .type = (cg_idx_type)h[2], .ndim = nd, .elem_size = es };
+    *a = (cg_idx_array){ .type = (cg_idx_type)h[2], .ndim = nd, .elem_size = es };
     int64_t item = es;   /* bytes per entry of the first dimension: bounded so that count * item fits */
     for (int i = 0; i < nd; i++) {
-        a.dims[i] = be32(h + 4 + 4 * i);
-        if (a.dims[i] == 0) return cg_error(CG_EFORMAT, "%s: dimension %d is 0", s->name, i);
+        a->dims[i] = be32(h + 4 + 4 * i);
+        if (a->dims[i] == 0) return cg_error(CG_EFORMAT, "%s: dimension %d is 0", s->name, i);
         if (i > 0) {
-            item *= a.dims[i];
+            item *= a->dims[i];
             if (item > IDX_MAX_ITEM)
                 return cg_error(CG_EFORMAT, "%s: unreasonable dimensions: one entry of the first dimension "
                                 "would take more than %d bytes", s->name, IDX_MAX_ITEM);
         }
     }
+    a->numel = a->dims[0] * (item / es);
+    *hlen_out = hlen;
+    *item_out = item;
+    return CG_OK;
+}
+
+static cg_status parse_any(idx_src *s, cg_idx_array *out) {
+    cg_idx_array a;
+    size_t hlen;
+    int64_t item;
+    cg_status st = any_header(s, &a, &hlen, &item);
+    if (st != CG_OK) return st;
     st = read_body(s, hlen, a.dims[0], item, "entrie" /* + "s" in the messages */, (uint8_t **)&a.data);
     if (st != CG_OK) return st;
-    a.numel = a.dims[0] * (item / es);
-    to_host(a.data, a.numel, es);
+    to_host(a.data, a.numel, a.elem_size);
     *out = a;
     return CG_OK;
+}
+
+cg_status cg_idx_read_header(const char *path, cg_idx_array *out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_idx_read_header: out is NULL");
+    *out = (cg_idx_array){ 0 };
+    idx_src s;
+    size_t hlen;
+    int64_t item;
+    cg_status st = open_file(&s, path);
+    if (st == CG_OK) st = any_header(&s, out, &hlen, &item);
+    src_close(&s);
+    if (st != CG_OK) *out = (cg_idx_array){ 0 };
+    return st;
 }
 
 cg_status cg_idx_load(const char *path, cg_idx_array *out) {

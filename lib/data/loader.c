@@ -1,78 +1,100 @@
-/* lib/data/loader.c — batches over an in-memory MNIST-family set.
+/* lib/data/loader.c — batches over any dataset (include/cgrad/data.h).
  *
- * Pixels stay uint8 in the set (47 MB for 60000 x 28 x 28); a batch is converted to float on
- * demand through a 256-entry table of (p/255 - mean)/std, computed in float as torchvision's
- * ToTensor + Normalize do. Each epoch's order is a Fisher-Yates shuffle driven by
- * cg_rng_bits(key, i) with key = cg_rng_bits(seed, epoch): a pure function of (seed, epoch), so
- * a resumed run recomputes it with cg_loader_set_epoch. Nothing is allocated after cg_loader_new.
+ * A dataset of bytes stays bytes (47 MB for 60000 x 28 x 28); a batch is converted to float on
+ * demand through a 256-entry table per channel of (p/255 - mean)/std, computed in float as
+ * torchvision's ToTensor + Normalize do. A float dataset is copied into the batch and normalised
+ * there. Each epoch's order is a Fisher-Yates shuffle driven by cg_rng_bits(key, i) with
+ * key = cg_rng_bits(seed, epoch): a pure function of (seed, epoch), so a resumed run recomputes
+ * it with cg_loader_set_epoch. Nothing is allocated after cg_loader_new.
  * Sharding (shard_rank r of shard_count K) keeps batch_size and the permutation global and hands
  * out rows [r*n/K, (r+1)*n/K) of each global batch of n rows. */
 #include <math.h>
 #include "cg_internal.h"
 
 struct cg_loader {
-    const cg_mnist_set *set;        /* borrowed */
+    const cg_dataset *ds;           /* borrowed */
     cg_loader_options opt;
-    int64_t n, item;                /* examples; pixels per example (rows * cols) */
+    int64_t n, item, channels;      /* examples; values per example; channels of one example */
     int64_t nbatches, epoch, pos;   /* pos: the batch the next call returns */
     int64_t *perm;                  /* [n] this epoch's order */
-    cg_tensor *batch;               /* [B, 1, rows, cols]; shape[0] shrinks for a partial batch */
+    cg_tensor *batch;               /* [B, shape...]; shape[0] shrinks for a partial batch */
     int64_t *labels;                /* [B] (B / K rows are used with K shards) */
-    float lut[256];
+    float *lut;                     /* u8 data: [channels][256] (one table when norm is shared) */
+    float mean[CG_NORM_MAX_CHANNELS], std[CG_NORM_MAX_CHANNELS]; /* per channel (index 0 when shared) */
+    cg_status status;               /* what ended the last cg_loader_next early */
 };
 
 cg_loader_options cg_loader_defaults(void) {
     return (cg_loader_options){ .batch_size = 64, .shuffle = true, .drop_last = false, .seed = 0,
-                                .mean = 0.1307f, .std = 0.3081f, .shard_rank = 0, .shard_count = 1 };
+                                .norm = { .channels = 0 }, .shard_rank = 0, .shard_count = 1 };
 }
 
-cg_loader *cg_loader_new(const cg_mnist_set *set, const cg_loader_options *opt) {
+cg_loader *cg_loader_new(const cg_dataset *ds, const cg_loader_options *opt) {
     cg_loader_options o = opt ? *opt : cg_loader_defaults();
-    if (!set) return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: set is NULL");
-    const cg_idx_images *im = &set->images;
-    if (!im->pixels || !set->labels.labels || im->n <= 0 || im->rows <= 0 || im->cols <= 0)
-        return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: the set is empty (load it with cg_mnist_load)");
-    if (set->labels.n != im->n)
-        return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: %lld images but %lld labels", (long long)im->n,
-                                    (long long)set->labels.n);
+    if (!ds) return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: dataset is NULL");
+    if (ds->n <= 0 || ds->ndim < 1 || ds->ndim > CG_DATASET_MAX_DIMS || !ds->label || (!ds->u8 && !ds->get))
+        return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: the dataset is empty or lacks label and u8/get");
+    for (int i = 0; i < ds->ndim; i++)
+        if (ds->shape[i] < 1 || ds->shape[i] > (INT64_C(1) << 31))
+            return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: example dimension %d is %lld", i,
+                                        (long long)ds->shape[i]);
+    const int64_t n = ds->n, item = cg_dataset_item(ds), C = cg_dataset_channels(ds);
     if (o.batch_size < 1)
         return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: batch_size %lld must be >= 1", (long long)o.batch_size);
-    if (o.drop_last && o.batch_size > im->n)
+    if (o.drop_last && o.batch_size > n)
         return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: drop_last with batch_size %lld > %lld examples leaves "
-                                    "no batch", (long long)o.batch_size, (long long)im->n);
+                                    "no batch", (long long)o.batch_size, (long long)n);
     if (o.shard_count < 1 || o.shard_rank < 0 || o.shard_rank >= o.shard_count)
         return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: shard_rank %lld of shard_count %lld: need "
                                     "0 <= shard_rank < shard_count", (long long)o.shard_rank, (long long)o.shard_count);
     if (o.batch_size % o.shard_count != 0)
         return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: batch_size %lld is not a multiple of shard_count %lld "
                                     "(the global batch is split evenly)", (long long)o.batch_size, (long long)o.shard_count);
-    if (o.shard_count > im->n)
+    if (o.shard_count > n)
         return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: shard_count %lld > %lld examples leaves a shard empty",
-                                    (long long)o.shard_count, (long long)im->n);
-    if (!isfinite(o.mean) || !isfinite(o.std) || !(o.std > 0))
-        return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: mean %g and std %g must be finite, std > 0",
-                                    (double)o.mean, (double)o.std);
+                                    (long long)o.shard_count, (long long)n);
+    const cg_normalize *nm = &o.norm;
+    if (nm->channels < 0 || nm->channels > CG_NORM_MAX_CHANNELS || (nm->channels > 1 && nm->channels != C))
+        return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: normalisation for %d channels, but an example has %lld "
+                                    "(give 1 mean/std for all, or one per channel)", nm->channels, (long long)C);
+    for (int c = 0; c < nm->channels; c++)
+        if (!isfinite(nm->mean[c]) || !isfinite(nm->std[c]) || !(nm->std[c] > 0))
+            return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: channel %d: mean %g and std %g must be finite, "
+                                        "std > 0", c, (double)nm->mean[c], (double)nm->std[c]);
 
     cg_loader *l = cg_calloc(1, sizeof *l);
     if (!l) return NULL;
-    l->set = set;
+    l->ds = ds;
     l->opt = o;
-    l->n = im->n;
-    l->item = im->rows * im->cols;
+    l->n = n;
+    l->item = item;
+    l->channels = C;
+    for (int64_t c = 0; c < C && c < CG_NORM_MAX_CHANNELS; c++) {
+        int k = nm->channels > 1 ? (int)c : 0;
+        l->mean[c] = nm->channels ? nm->mean[k] : 0.0f;
+        l->std[c] = nm->channels ? nm->std[k] : 1.0f;
+    }
     if (o.batch_size > l->n) /* nothing larger is ever needed (kept a multiple of shard_count) */
         o.batch_size = l->opt.batch_size = l->n / o.shard_count * o.shard_count;
     l->nbatches = o.drop_last ? l->n / o.batch_size : (l->n + o.batch_size - 1) / o.batch_size;
     if (!o.drop_last && l->n % o.batch_size != 0 && l->n % o.batch_size < o.shard_count)
         l->nbatches--; /* a last batch too small to give every shard a row */
-    l->perm = cg_malloc((size_t)l->n * sizeof *l->perm);
     int64_t rows = o.batch_size / o.shard_count; /* a shard's rows of any batch: at most B/K */
+    int64_t shape[CG_DATASET_MAX_DIMS + 1] = { rows };
+    for (int i = 0; i < ds->ndim; i++) shape[i + 1] = ds->shape[i];
+    int64_t tables = nm->channels > 1 ? C : 1;
+    if (item > INT64_MAX / rows) { cg_free(l); return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: a batch is too large"); }
+    l->perm = cg_malloc((size_t)l->n * sizeof *l->perm);
     l->labels = cg_malloc((size_t)rows * sizeof *l->labels);
-    l->batch = cg_tensor_zeros(4, CG_SHAPE(rows, 1, im->rows, im->cols));
-    if (!l->perm || !l->labels || !l->batch) {
+    l->batch = cg_tensor_zeros(ds->ndim + 1, shape);
+    if (ds->u8) l->lut = cg_malloc((size_t)tables * 256 * sizeof *l->lut);
+    if (!l->perm || !l->labels || !l->batch || (ds->u8 && !l->lut)) {
         cg_loader_free(l);
         return NULL;
     }
-    for (int p = 0; p < 256; p++) l->lut[p] = ((float)p / 255.0f - o.mean) / o.std;
+    if (ds->u8)
+        for (int64_t t = 0; t < tables; t++)
+            for (int p = 0; p < 256; p++) l->lut[t * 256 + p] = ((float)p / 255.0f - l->mean[t]) / l->std[t];
     cg_loader_set_epoch(l, 0);
     return l;
 }
@@ -81,6 +103,7 @@ void cg_loader_free(cg_loader *l) {
     if (!l) return;
     cg_free(l->perm);
     cg_free(l->labels);
+    cg_free(l->lut);
     cg_tensor_free(l->batch);
     cg_free(l);
 }
@@ -117,23 +140,37 @@ cg_status cg_loader_seek(cg_loader *l, int64_t batch_index) {
 }
 
 /* This shard's rows of batch l->pos into x [n, item] and y [n]; returns n (0 at the end of the
- * epoch) and advances. */
+ * epoch, -1 when the dataset's get failed) and advances. */
 static int64_t fill_batch(cg_loader *l, float *restrict x, int64_t *restrict y) {
     if (l->pos >= l->nbatches) return 0;
     int64_t B = l->opt.batch_size, start = l->pos * B, n = l->n - start < B ? l->n - start : B, item = l->item;
     int64_t K = l->opt.shard_count, r = l->opt.shard_rank, lo = r * n / K, hi = (r + 1) * n / K;
     start += lo;
     n = hi - lo;
-    const uint8_t *px = l->set->images.pixels, *lb = l->set->labels.labels;
+    const cg_dataset *ds = l->ds;
     const int64_t *perm = l->perm + start;
-    const float *lut = l->lut;
+    const int64_t C = l->channels, plane = item / C;
+    const bool shared = l->opt.norm.channels <= 1, norm = l->opt.norm.channels > 0;
     /* One thread on purpose: a batch of 64 MNIST images is ~50 us of table lookups, and forking an
      * OpenMP team per batch cost 40x that on a loaded 2-core machine (bench/bench-load). */
     for (int64_t b = 0; b < n; b++) {
-        const uint8_t *src = px + perm[b] * item;
         float *dst = x + b * item;
-        for (int64_t p = 0; p < item; p++) dst[p] = lut[src[p]];
-        y[b] = lb[perm[b]];
+        if (ds->u8) {
+            const uint8_t *src = ds->u8(ds, perm[b]);
+            for (int64_t c = 0; c < C; c++) {
+                const float *lut = l->lut + (shared ? 0 : c * 256);
+                for (int64_t p = c * plane; p < (c + 1) * plane; p++) dst[p] = lut[src[p]];
+            }
+        } else {
+            cg_status st = ds->get(ds, perm[b], dst);
+            if (st != CG_OK) { l->status = st; return -1; }
+            if (norm)
+                for (int64_t c = 0; c < C; c++) {
+                    const float m = l->mean[shared ? 0 : c], s = l->std[shared ? 0 : c];
+                    for (int64_t p = c * plane; p < (c + 1) * plane; p++) dst[p] = (dst[p] - m) / s;
+                }
+        }
+        y[b] = ds->label(ds, perm[b]);
     }
     l->pos++;
     return n;
@@ -141,8 +178,9 @@ static int64_t fill_batch(cg_loader *l, float *restrict x, int64_t *restrict y) 
 
 bool cg_loader_next(cg_loader *l, cg_tensor **images, const int64_t **labels) {
     if (!l || !images || !labels) return false;
+    l->status = CG_OK;
     int64_t n = fill_batch(l, l->batch->data, l->labels);
-    if (n == 0) return false;
+    if (n <= 0) return false;
     l->batch->shape[0] = n;
     l->batch->numel = n * l->item;
     *images = l->batch;
@@ -156,6 +194,12 @@ cg_status cg_loader_next_into(cg_loader *l, cg_tensor *images, int64_t *labels, 
     if (images->numel < rows * l->item)
         return cg_error(CG_ESHAPE, "cg_loader_next_into: images holds %lld floats, a batch needs %lld",
                         (long long)images->numel, (long long)(rows * l->item));
-    *batch_n = fill_batch(l, images->data, labels);
-    return CG_OK;
+    l->status = CG_OK;
+    int64_t n = fill_batch(l, images->data, labels);
+    *batch_n = n > 0 ? n : 0;
+    return l->status;
+}
+
+cg_status cg_loader_status(const cg_loader *l) {
+    return l ? l->status : cg_error(CG_EINVAL, "cg_loader_status: loader is NULL");
 }

@@ -20,9 +20,8 @@ static cg_status find_file(const char *dir, const char *base, const char *dotted
                     dotted, dotted);
 }
 
-cg_status cg_mnist_load(const char *dir, bool train, cg_mnist_set *out) {
-    if (!out) return cg_error(CG_EINVAL, "cg_mnist_load: out is NULL");
-    *out = (cg_mnist_set){ .labels.max_label = -1 };
+/* Checks dir and puts the pair's file names in ipath / lpath (cap bytes each). */
+static cg_status mnist_paths(const char *dir, bool train, char *ipath, char *lpath, size_t cap) {
     if (!dir) return cg_error(CG_EINVAL, "cg_mnist_load: dir is NULL");
     if (!dir[0]) return cg_error(CG_EINVAL, "cg_mnist_load: the data folder name is empty");
     struct stat sd;
@@ -34,10 +33,21 @@ cg_status cg_mnist_load(const char *dir, bool train, cg_mnist_set *out) {
     snprintf(idot, sizeof idot, "%s-images.idx3-ubyte", pre);
     snprintf(lbase, sizeof lbase, "%s-labels-idx1-ubyte", pre);
     snprintf(ldot, sizeof ldot, "%s-labels.idx1-ubyte", pre);
+    cg_status st = find_file(dir, ibase, idot, ipath, cap);
+    if (st == CG_OK) st = find_file(dir, lbase, ldot, lpath, cap);
+    return st;
+}
 
+cg_status cg_mnist_paths(const char *dir, bool train, char *images, char *labels, size_t cap) {
+    if (!images || !labels || cap == 0) return cg_error(CG_EINVAL, "cg_mnist_paths: no buffer for the names");
+    return mnist_paths(dir, train, images, labels, cap);
+}
+
+cg_status cg_mnist_load(const char *dir, bool train, cg_mnist_set *out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_mnist_load: out is NULL");
+    *out = (cg_mnist_set){ .labels.max_label = -1 };
     char ipath[4096], lpath[4096];
-    cg_status st = find_file(dir, ibase, idot, ipath, sizeof ipath);
-    if (st == CG_OK) st = find_file(dir, lbase, ldot, lpath, sizeof lpath);
+    cg_status st = mnist_paths(dir, train, ipath, lpath, sizeof ipath);
     /* Both headers first: a pair whose counts disagree is refused before either body is read
      * (a label file claiming 2^31 labels must not cost the images' load, nor the reverse). */
     int64_t ni = 0, nl = 0;
@@ -65,4 +75,32 @@ void cg_mnist_free(cg_mnist_set *s) {
     if (!s) return;
     cg_idx_images_free(&s->images);
     cg_idx_labels_free(&s->labels);
+}
+
+/* ---- a dataset over a loaded set ---- */
+typedef struct mnist_ds { cg_dataset ds; const cg_mnist_set *s; int64_t item; } mnist_ds;
+static const uint8_t *mnist_u8(const cg_dataset *d, int64_t i) {
+    const mnist_ds *m = d->impl;
+    return m->s->images.pixels + i * m->item;
+}
+static int64_t mnist_label(const cg_dataset *d, int64_t i) { return ((const mnist_ds *)d->impl)->s->labels.labels[i]; }
+static void mnist_destroy(cg_dataset *d) { cg_free(d->impl); }
+
+cg_status cg_dataset_from_mnist(const cg_mnist_set *s, cg_dataset **out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_dataset_from_mnist: out is NULL");
+    *out = NULL;
+    if (!s || !s->images.pixels || !s->labels.labels || s->images.n <= 0 || s->images.rows <= 0 || s->images.cols <= 0)
+        return cg_error(CG_EINVAL, "cg_dataset_from_mnist: the set is empty (load it with cg_mnist_load)");
+    if (s->labels.n != s->images.n)
+        return cg_error(CG_EINVAL, "cg_dataset_from_mnist: %lld images but %lld labels", (long long)s->images.n,
+                        (long long)s->labels.n);
+    mnist_ds *m = cg_calloc(1, sizeof *m);
+    if (!m) return CG_ENOMEM;
+    m->s = s;
+    m->item = s->images.rows * s->images.cols;
+    m->ds = (cg_dataset){ .n = s->images.n, .ndim = 3, .shape = { 1, s->images.rows, s->images.cols },
+                          .name = "<MNIST images>", .label_name = "<MNIST labels>", .u8 = mnist_u8,
+                          .label = mnist_label, .destroy = mnist_destroy, .impl = m };
+    *out = &m->ds;
+    return CG_OK;
 }

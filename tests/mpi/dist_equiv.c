@@ -82,7 +82,10 @@ static void train(cg_module *m, const cg_mnist_set *set, int rank, int size, boo
     lo.seed = 5;
     lo.shard_rank = rank;
     lo.shard_count = size;
-    cg_loader *l = cg_loader_new(set, &lo);
+    lo.norm = (cg_normalize){ .channels = 1, .mean = { 0.1307f }, .std = { 0.3081f } };
+    cg_dataset *ds = NULL;
+    if (cg_dataset_from_mnist(set, &ds) != CG_OK) die("dataset");
+    cg_loader *l = cg_loader_new(ds, &lo);
     if (!l) die("loader");
     int64_t epoch = 0;
     for (int s = 0; s < steps; s++) {
@@ -104,6 +107,7 @@ static void train(cg_module *m, const cg_mnist_set *set, int rank, int size, boo
         }
     }
     cg_loader_free(l);
+    cg_dataset_free(ds);
     cg_optim_free(o);
 }
 
