@@ -222,6 +222,21 @@ static void test_idx_pair_lying_headers_are_bounded(void **s) {
     assert_int_equal(st2, CG_EFORMAT);
     assert_non_null(strstr(cg_last_error(), "bomb-images.gz: the file is shorter than its header says"));
     if (g_largest >= (1u << 20)) fail_msg("largest allocation %zu bytes", g_largest);
+    /* An honest signed-byte file of 1 MiB stays 1 MiB in memory (not 4 MiB of floats). */
+    static double big[64 * 128 * 128];
+    for (size_t i = 0; i < sizeof big / sizeof *big; i++) big[i] = (double)(i % 200) - 100;
+    write_idx("i8-images", CG_IDX_I8, 4, (const uint32_t[]){ 64, 1, 128, 128 }, big, true);
+    write_idx("i8-labels", CG_IDX_U8, 1, (const uint32_t[]){ 64 }, v, false);
+    g_largest = 0;
+    cg_set_allocator(&a);
+    cg_status st3 = cg_dataset_idx_open(path_of("i8-images"), path_of("i8-labels"), &d1);
+    cg_set_allocator(NULL);
+    assert_int_equal(st3, CG_OK);
+    if (g_largest > (1u << 20) + 4096) fail_msg("largest allocation %zu bytes for 1 MiB of signed bytes", g_largest);
+    float x[128 * 128];
+    assert_int_equal(d1->get(d1, 63, x), CG_OK);
+    assert_float_equal(x[5], big[63 * 128 * 128 + 5], 0);
+    cg_dataset_free(d1);
 }
 
 /* ---- in-memory sets ---------------------------------------------------------------- */

@@ -117,8 +117,8 @@ CG_API int64_t cg_dataset_channels(const cg_dataset *d);
 
 /* An IDX image file and an IDX label file, raw or gzip. Images are [N, H, W] (one channel: an
  * example is [1, H, W]), [N, C, H, W], or [N, D] (an example is [D]); of any element type:
- * unsigned bytes stay compact (value byte/255), every other type is converted to float once, at
- * load, as it is (no scaling). Labels are [N] of an integer type (unsigned or signed byte, short,
+ * unsigned bytes stay compact (value byte/255), every other type stays as the file has it and is
+ * converted to float per example, as it is (no scaling), so memory is the data's own size. Labels are [N] of an integer type (unsigned or signed byte, short,
  * int), each >= 0. Both headers are read and their counts compared before either body is read, so
  * memory stays within the headers' claims (and those within the data that arrives; see above).
  * Errors name the file: CG_EIO, CG_EFORMAT (the IDX checks, a float label file, a count mismatch,

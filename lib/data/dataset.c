@@ -2,9 +2,10 @@
  * pair, a caller's buffer (borrowed or copied) and a subset of any dataset; plus label checks and
  * per-channel statistics.
  *
- * Every kind keeps its examples contiguous, so u8 and get are an offset and a copy. An IDX pair of
- * unsigned bytes stays bytes (the loader's table turns them into floats per batch); other element
- * types are widened or narrowed to float once, at load. */
+ * Every kind keeps its examples contiguous, in the element type they came in: an IDX pair of
+ * unsigned bytes stays bytes (the loader's table turns them into floats per batch), and every
+ * other type is converted to float one example at a time by get. Memory is then the file's own
+ * size, never a multiple of it (a signed-byte file widened to float at load would take 4x). */
 #include <math.h>
 #include <stdio.h>
 #include "cg_internal.h"
@@ -24,7 +25,8 @@ int64_t cg_dataset_channels(const cg_dataset *d) { return d->ndim == 3 ? d->shap
 /* ---- contiguous storage: the IDX pair and the in-memory kind ---------------- */
 typedef struct store {
     cg_dataset ds;
-    void *x;                /* n * item bytes (u8) or floats */
+    void *x;                /* n * item elements of type */
+    cg_idx_type type;
     int64_t *y;             /* n labels */
     bool owns;              /* x and y are ours */
     int64_t item;
@@ -38,7 +40,15 @@ static const uint8_t *store_u8(const cg_dataset *d, int64_t i) {
 
 static cg_status store_get(const cg_dataset *d, int64_t i, float *x) {
     const store *s = d->impl;
-    memcpy(x, (const float *)s->x + i * s->item, (size_t)s->item * sizeof *x);
+    const int64_t k = s->item, o = i * k;
+    switch (s->type) {
+    case CG_IDX_F32: memcpy(x, (const float *)s->x + o, (size_t)k * sizeof *x); break;
+    case CG_IDX_I8: { const int8_t *p = (const int8_t *)s->x + o; for (int64_t j = 0; j < k; j++) x[j] = p[j]; break; }
+    case CG_IDX_I16: { const int16_t *p = (const int16_t *)s->x + o; for (int64_t j = 0; j < k; j++) x[j] = p[j]; break; }
+    case CG_IDX_I32: { const int32_t *p = (const int32_t *)s->x + o; for (int64_t j = 0; j < k; j++) x[j] = (float)p[j]; break; }
+    case CG_IDX_F64: { const double *p = (const double *)s->x + o; for (int64_t j = 0; j < k; j++) x[j] = (float)p[j]; break; }
+    default: return cg_error(CG_EINVAL, "%s: element type %s has no float reading", d->name, cg_idx_type_name(s->type));
+    }
     return CG_OK;
 }
 
@@ -63,12 +73,14 @@ static char *dup_str(const char *p) {
 }
 
 /* A store over x/y (taken as they are: owned when owns) with its names copied. */
-static cg_status store_new(void *x, bool is_u8, int64_t *y, bool owns, int64_t n, int ndim, const int64_t *shape,
+static cg_status store_new(void *x, cg_idx_type type, int64_t *y, bool owns, int64_t n, int ndim, const int64_t *shape,
                            const char *name, const char *label_name, cg_dataset **out) {
     store *s = cg_calloc(1, sizeof *s);
     if (!s) return CG_ENOMEM;
     s->x = x;
+    s->type = type;
     s->y = y;
+    const bool is_u8 = type == CG_IDX_U8;
     s->owns = owns;
     s->name = dup_str(name);
     s->label_name = dup_str(label_name);
@@ -127,7 +139,6 @@ cg_status cg_dataset_idx_open(const char *images_path, const char *labels_path, 
                         images_path, (long long)hi.dims[0], labels_path, (long long)hl.dims[0]);
 
     cg_idx_array im = { 0 }, lb = { 0 };
-    float *fx = NULL;
     int64_t *y = NULL;
     if ((st = cg_idx_load(images_path, &im)) != CG_OK) goto fail;
     if ((st = cg_idx_load(labels_path, &lb)) != CG_OK) goto fail;
@@ -151,23 +162,11 @@ cg_status cg_dataset_idx_open(const char *images_path, const char *labels_path, 
     int64_t shape[3], ndim = im.ndim - 1;
     if (im.ndim == 3) { shape[0] = 1; shape[1] = im.dims[1]; shape[2] = im.dims[2]; ndim = 3; }
     else for (int i = 1; i < im.ndim; i++) shape[i - 1] = im.dims[i];
-    bool u8 = im.type == CG_IDX_U8;
-    void *x = im.data;
-    if (!u8 && im.type != CG_IDX_F32) {
-        if (!(fx = cg_malloc((size_t)im.numel * sizeof *fx))) { st = CG_ENOMEM; goto fail; }
-        for (int64_t i = 0; i < im.numel; i++) fx[i] = (float)idx_value(&im, i);
-        cg_idx_array_free(&im);
-        x = fx;
-    }
-    st = store_new(x, u8, y, true, n, (int)ndim, shape, images_path, labels_path, out);
+    st = store_new(im.data, im.type, y, true, n, (int)ndim, shape, images_path, labels_path, out);
     if (st == CG_OK) return CG_OK;
-    if (x == fx) cg_free(fx); else cg_idx_array_free(&im);
-    cg_free(y);
-    return st;
 fail:
     cg_idx_array_free(&im);
     cg_idx_array_free(&lb);
-    cg_free(fx);
     cg_free(y);
     return st;
 }
@@ -210,7 +209,7 @@ cg_status cg_dataset_from_memory(const void *x, cg_idx_type type, const int64_t 
         memcpy(xc, x, (size_t)(n * item * es));
         memcpy(yc, labels, (size_t)n * sizeof *yc);
     }
-    cg_status st = store_new(xc, type == CG_IDX_U8, yc, copy, n, ndim, shape, "<memory>", "<memory labels>", out);
+    cg_status st = store_new(xc, type, yc, copy, n, ndim, shape, "<memory>", "<memory labels>", out);
     if (st != CG_OK && copy) { cg_free(xc); cg_free(yc); }
     return st;
 }
