@@ -31,6 +31,10 @@ grep -qF "normalize $norm" eval.txt || { cat eval.txt; fail "mnist-eval does not
 [ "$(test_lines eval.txt)" = "$last" ] || fail "mnist-eval: '$(test_lines eval.txt)', training's last: '$last'"
 "$EVAL" --model ck.st --test-images te-images.idx --test-labels te-labels.idx --normalize none >evaln.txt
 [ "$(test_lines evaln.txt)" != "$last" ] || fail "--normalize none gave the same test line: the statistics are not applied"
+# --resume takes the statistics from the checkpoint too.
+"$TRAIN" "${FOUR[@]}" --resume ck.st --epochs 3 --batch-size 16 --threads 2 >resume.txt 2>resume.err ||
+  { cat resume.txt resume.err; fail "--resume exited $?"; }
+grep -qF "normalize $norm (the --resume checkpoint)" resume.txt || { cat resume.txt; fail "--resume does not reuse the checkpoint's normalize"; }
 printf 'red\ngreen\nblue\n' >names.txt
 "$EVAL" --model ck.st --test-images te-images.idx --test-labels te-labels.idx --classes names.txt >evalc.txt
 grep -qE '^  green: +[0-9]+/ +20 ' evalc.txt || { cat evalc.txt; fail "--classes: no 'green' row in the per-class table"; }

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# tests/mnist/npy.sh — scripts/npy-to-idx: arrays read back from IDX files that gen_idx.py wrote
+# (u8, i16, f32, f64 images; short labels) convert to the very same bytes; an NHWC float set
+# converted with --channels-last --gzip trains through mnist-train; bad arrays are refused, one
+# line naming the file. Needs numpy under /usr/bin/python3 (Debian's python3-numpy), else skipped.
+source "$(dirname "$0")/common.sh"
+NPY=/usr/bin/python3
+if ! [ -x "$NPY" ] || ! "$NPY" -c 'import numpy' 2>/dev/null; then echo "skipped: no numpy in /usr/bin/python3"; exit 77; fi
+CONV=("$NPY" "$SRC/scripts/npy-to-idx")
+G="$SRC/tests/mnist/gen_idx.py"
+for t in u8 i16 f32 f64; do
+  "$PY" "$G" ref-$t 12 2 5 7 3 $t 4 i16
+  "$NPY" - ref-$t <<'PY'
+import sys, numpy as np
+p = sys.argv[1]
+def read(path):
+    b = open(path, "rb").read()
+    code, nd = b[2], b[3]
+    dims = np.frombuffer(b, ">u4", nd, 4)
+    dt = {8: "u1", 9: "i1", 11: ">i2", 12: ">i4", 13: ">f4", 14: ">f8"}[code]
+    return np.frombuffer(b, dt, offset=4 + 4 * nd).reshape(dims).astype(np.dtype(dt).newbyteorder("="))
+np.save(p + "-x.npy", read(p + "-images.idx"))
+np.save(p + "-y.npy", read(p + "-labels.idx").astype(np.int16))
+PY
+  "${CONV[@]}" ref-$t-x.npy ref-$t-y.npy out-$t >/dev/null
+  cmp ref-$t-images.idx out-$t-images.idx || fail "npy-to-idx wrote different image bytes for $t"
+  # labels below 256 are written as unsigned bytes: same values, smaller type
+  "$NPY" -c "import numpy as np, sys; a = open('out-$t-labels.idx','rb').read(); sys.exit(not (a[2] == 8 and list(a[8:]) == [i % 3 for i in range(12)]))" ||
+    fail "labels of $t"
+  echo "ok: $t round trip"
+done
+
+# NHWC floats, a learnable pattern; --channels-last --gzip; then training on them.
+"$NPY" - <<'PY'
+import numpy as np
+r = np.random.default_rng(0)
+y = np.arange(96) % 3
+x = (r.random((96, 12, 12, 3)) * 0.3).astype(np.float32)
+for i, k in enumerate(y):
+    x[i, 4 * k:4 * k + 4, 4 * k:4 * k + 4, k] += 0.7
+np.save("x.npy", x); np.save("y.npy", y)
+np.save("yf.npy", y.astype(np.float32)); np.save("y2.npy", y[:50]); np.save("x1.npy", x[:, 0, 0, 0]); np.save("x3.npy", x[:, :, :, 0])
+yn = y.copy(); yn[7] = -1; np.save("yneg.npy", yn)
+PY
+"${CONV[@]}" --channels-last --gzip x.npy y.npy my >conv.txt
+grep -qF 'my-images.idx.gz (float32 [96, 3, 12, 12])' conv.txt || { cat conv.txt; fail "conversion summary"; }
+"$TRAIN" --train-images my-images.idx.gz --train-labels my-labels.idx.gz --test-images my-images.idx.gz \
+         --test-labels my-labels.idx.gz --net 'conv2d(3,4,3) relu flatten linear(400,3) log_softmax' \
+         --epochs 2 --batch-size 12 --normalize auto --threads 2 >train.txt 2>train.err || { cat train.txt train.err; fail "mnist-train on converted data"; }
+read -r l1 l2 <<<"$(test_lines train.txt | sed -E 's/.*loss: ([0-9.]+),.*/\1/' | tr '\n' ' ')"
+awk -v a="$l1" -v b="$l2" 'BEGIN { exit !(b < a && b < 0.5) }' || fail "test loss $l1 -> $l2 did not fall below 0.5"
+
+run_expect 1 "labels yf.npy: element type float32; labels must be integers" "${CONV[@]}" x.npy yf.npy bad
+run_expect 1 "images x.npy hold 96 examples but labels y2.npy hold 50" "${CONV[@]}" x.npy y2.npy bad
+run_expect 1 "labels yneg.npy: label -1 at index 7 is negative" "${CONV[@]}" x.npy yneg.npy bad
+run_expect 1 "images x1.npy: shape [96]" "${CONV[@]}" x1.npy y.npy bad
+run_expect 1 "images nope.npy: no such file" "${CONV[@]}" nope.npy y.npy bad
+run_expect 1 "images x3.npy: --channels-last wants [N, H, W, C]" "${CONV[@]}" --channels-last x3.npy y.npy bad
+run_expect 1 "unknown option '--nope'" "${CONV[@]}" --nope x.npy y.npy bad
+[ ! -e bad-images.idx ] || fail "a refused conversion left bad-images.idx"
+"${CONV[@]}" --help | grep -q '^usage: npy-to-idx' || fail "--help"
+echo "OK: npy-to-idx"
