@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* autograd-demo — the seed's first lesson: reverse-mode autograd on scalars.
  *   x = 2, a = 4, y = x * a: dy/dx = a = 4, dy/da = x = 2
  *   y = x^4 at x = 2:        dy/dx = 4 x^3 = 32 */

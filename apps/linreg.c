@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* linreg — the seed's second and third lessons: fit y = 2x + 3 on 100 points.
  *   Part 1: w, b from zero, updated by hand (w -= lr * w.grad), lr 0.015, 200 iterations.
  *   Part 2: the same fit through a user-defined module (SimpleLinear: w * x + b) and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mnist-eval — evaluate a saved network (cgrad's checkpoint, which names its net spec, or a
  * PyTorch state_dict saved as safetensors: the seed net or --net) on the MNIST-format test set:
  * the test line, per-class accuracy and the confusion matrix. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mnist-train — train a network (the seed's by default, or any --net SPEC) on MNIST-format data
  * (the seed's final lesson). Defaults are the seed's recipe: 2 epochs, batch 64, SGD lr 0.025
  * momentum 0.9, test batch 1000, inputs normalised with mean 0.1307 and std 0.3081. */

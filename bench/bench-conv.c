@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-conv — conv2d forward, backward-data and backward-weight against the raw sgemm roofline.
  *   bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick]
  *              [--block BYTES] [--no-dense] [--no-winograd]

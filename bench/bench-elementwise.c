@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/bench-elementwise.c — where does an OpenMP elementwise loop start to pay?
  *
  * For n = 1K .. 4M floats, times the relu and add kernels (the loops cgrad's ops run, same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/bench-load.c — time cg_mnist_load on a real set (gzip), and one epoch of the loader.
  *   bench-load [dir]   (default /usr/share/datasets/fashion-mnist)
  * Prints seconds and MB/s, MB counting the decompressed IDX bytes (pixels + labels). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-train — training and evaluation throughput of a network (default: the seed net) on
  * synthetic [N,1,28,28] data.
  *   bench-train [--batch 64] [--eval-batch 1000] [--threads N] [--windows 5] [--steps 20]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/bench_util.h — what every benchmark needs: a monotonic clock and medians.
  * Include it first (it asks for POSIX clocks). */
 #ifndef CGRAD_BENCH_UTIL_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """PyTorch side of bench/compare-pytorch: a network (the seed's, or --net SPEC built by the spec
 grammar's Python twin, tests/cgnet.py), trained with SGD(lr 0.025, momentum 0.9) on synthetic
 [N,1,28,28] data, timed like bench-train; cgrad's bench-train runs alternately with it, with the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The seed's recipe in PyTorch, as bench/compare-epoch times it against build/bin/mnist-train:
 load the four IDX .gz files, normalise with mean 0.1307 and std 0.3081, train the seed net
 (tests/cgnet.py, from apps/nets/seed.net) with NLL loss and SGD(lr 0.025, momentum 0.9), batch 64,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Dependencies through CMake's own find modules; nothing vendored, nothing downloaded.
 #
 # The CBLAS: CGRAD_BLAS=openblas (the default), blis or generic. Every BLAS call of the library goes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Installation: headers, both libraries, cgradConfig.cmake (cgrad::cgrad, cgrad::cgrad_static)
 # and cgrad.pc for pkg-config.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/cg_internal.h — what the library's files share and users do not see.
  * The tensor's layout, the tape's node, the op table and the helpers every op uses. */
 #ifndef CG_INTERNAL_H

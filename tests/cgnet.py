@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """cgnet: a PyTorch twin of cgrad's one-line network spec language.
 
 It mirrors cgrad's C parser (lib/nn/spec.c): the same spec text builds the same network in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # libFuzzer targets (CGRAD_FUZZ=ON, clang only). Configure the whole build with the sanitizers so
 # the library is instrumented the same way:
 #   CC=clang cmake -S . -B build-fuzz -DCGRAD_FUZZ=ON -DCGRAD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug

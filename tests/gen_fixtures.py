@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """tests/gen_fixtures.py — PyTorch reference values for cgrad's numeric tests.
 
 Run once, by hand, with a Python that has torch (Debian's: /usr/bin/python3 tests/gen_fixtures.py),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Included by tests/CMakeLists.txt. Packaging checks:
 #   exports_only_cg  libcgrad.so exports cg_* symbols only (nm -D)
 #   install_consumer cmake --install into a temporary prefix, then an out-of-tree program built

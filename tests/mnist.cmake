@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Included by tests/CMakeLists.txt. End-to-end checks of the MNIST programs on a tiny synthetic
 # MNIST-format set (tests/mnist/gen_data.py), each in its own temporary directory:
 #   mnist_e2e          mnist-train 2 epochs: output format, falling loss, metrics CSV; mnist-eval

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Included by tests/CMakeLists.txt. Data parallelism over MPI (only when cgrad_dist is built):
 #   mpi_equiv_np1/np2/np4  tests/mpi/dist_equiv.c under mpirun: K ranks with a global batch of 64
 #                          reach the parameters of 1 rank with batch 64 (20 steps, 1e-5 relative)

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A reference safetensors reader/writer in json + numpy, for tests/test_safetensors.c.
 
   safetensors_ref.py write PATH   write the tensors of expected_written() (F32, F64, I64, a scalar,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_activation.c — relu, leaky_relu, sigmoid, tanh: values, gradients (inputs kept
  * at least 0.05 from relu's kink), saturation without overflow. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_batch_norm.c — batch_norm2d: training/eval values and running stats vs PyTorch,
  * gradients in both modes (a leaf input and one on the tape), [N,C] input, errors; the fused
  * batch_norm2d_relu against relu(batch_norm2d). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_binary.c — add/sub/mul/div: values, broadcasting, gradients, shape errors. */
 #include <stdarg.h>
 #include <stddef.h>

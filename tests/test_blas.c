@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_blas.c — the BLAS kernel choice (lib/core/blas.c): the feature-to-core mapping as a
  * pure function; and, in child processes of this test with their own environments, that a set
  * OPENBLAS_CORETYPE is respected (never overridden) and that CG_BLAS_CORE=keep|NAME does what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_checkpoint.c — cg_checkpoint_save / cg_checkpoint_restore on the seed network with
  * SGD momentum: a bit-exact round trip (weights, momentum buffers, step count, lr); restores that
  * must fail (wrong shape, missing tensor, truncated file, optimizer state from a weights-only

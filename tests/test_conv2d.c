@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_conv2d.c — conv2d against a naive direct convolution (forward and dx, dw, db) over a
  * grid of stride/padding/dilation/groups/kernels; gradcheck; shape errors; no allocation once warm.
  * The fused conv2d_relu against relu(conv2d) on the same grid, its gradcheck, and Sequential's

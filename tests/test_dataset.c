@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_dataset.c — the dataset interface: in-memory sets (borrowed and copied), subsets
  * (range and indices), IDX image/label pairs of every element type and rank (raw and gzip),
  * their errors and memory bound, label checks, per-channel normalisation in the loader (bytes and

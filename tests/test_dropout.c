@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_dropout.c — dropout and dropout2d: rate, scaling, eval identity, whole channels,
  * seeding, thread-count independence, gradients, errors. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_idx.c — IDX files: raw and gzip loads, MNIST name lookup, every malformed case
  * (each must fail with a message naming the file and the problem), a lying header that must not
  * allocate, and the real Fashion-MNIST set when it is installed; cg_idx_load on every element

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_lessons.c — the seed's first three lessons against PyTorch (tests/fixtures/lessons.txt):
  * y = x * a and y = x^4 gradients; linear regression by hand (w -= lr * w.grad) and through a
  * user-defined Module and Optimizer, on the same 100 points PyTorch used. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_linear.c — linear: values, bias/no bias, leading dims, gradients, shape errors. */
 #include <stdarg.h>
 #include <stddef.h>

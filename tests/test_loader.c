@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_loader.c — the batch loader: shuffle determinism, every example once per epoch,
  * drop_last, batch shapes, normalisation values, seek/resume, no allocation per batch. */
 #include <stdarg.h>

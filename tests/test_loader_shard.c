@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_loader_shard.c — the loader's data-parallel sharding (shard_rank of shard_count):
  * the shards of each global batch, concatenated in rank order, are exactly the unsharded batch;
  * every shard sees the same number of batches; a too-small last batch is dropped; bad options. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_matmul.c — matmul and transpose: values, gradients, shape errors. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_module.c — the Module API without PyTorch: a user-defined module, the seed net's
  * state-dict names/order/shapes and size, train/eval propagation, cg_module_find, registration
  * errors, default initialisation bounds and moments, NULL handling. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_mse_loss.c — mse_loss with mean/sum/none: values, gradients to pred (and to
  * target when it requires grad), errors. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_nll_loss.c — nll_loss and cross_entropy: values vs PyTorch, reductions, gradients,
  * target range errors. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_nn_alloc.c — layer constructors check every size before they allocate anything,
  * and stop at the first failed allocation (issue 12, item 11: cg_linear_new(2^31, 2^31, true)
  * allocated and filled an 8 GB bias after its weight had failed). Watched through the allocator

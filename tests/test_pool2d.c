@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_pool2d.c — max and average pooling: values, padding rules, gradients, errors. */
 #include <stdarg.h>
 #include <stddef.h>

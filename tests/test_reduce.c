@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_reduce.c — sum, mean, sum_dim, mean_dim: values, keepdim, negative dims,
  * gradients, dim errors. */
 #include <stdarg.h>

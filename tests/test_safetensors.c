@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_safetensors.c — safetensors checkpoints: round trip, atomic save, strict parsing of
  * malformed headers, load_into errors, truncation, and interchange with a numpy reference. */
 #define _POSIX_C_SOURCE 200809L

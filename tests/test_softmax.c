@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_softmax.c — softmax / log_softmax: values vs PyTorch, stability, any dim, gradients. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_spec.c — networks from a text spec (cg_net_from_spec): the seed net and a BatchNorm
  * residual net with PyTorch's nn.Sequential state-dict names, the summary rows, comments and
  * key=value arguments, every error kind with its character position, the residual's forward,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_tape.c — tape semantics: gradients of simple graphs, accumulation across
  * backward calls, reuse of a tensor, a diamond, no-grad mode, release, errors, and a training
  * loop that allocates nothing once warm (counted through the allocator hook). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_tensor.c — constructors, shape queries, element access, item, print, RNG. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>

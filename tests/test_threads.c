@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_threads.c — the thread contract (include/cgrad/base.h, docs/design.md), on pthreads:
  *   - cg_set_num_threads is process-wide: a pthread sees the count the main thread set;
  *   - the RNG is one atomic counter: threads drawing at once never lose or share a draw;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_torch_ops.c — every op of include/cgrad/ops.h against PyTorch on fixed inputs.
  *
  * For each case NAME of tests/fixtures/ops.txt (written by tests/gen_fixtures.py): the inputs

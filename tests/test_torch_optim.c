@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_torch_optim.c — SGD (plain, momentum, nesterov + weight decay, dampening), Adam
  * (plain, weight decay), AdamW and the LR schedules against PyTorch (tests/fixtures/optim.txt):
  * 5 steps on stored gradients; parameters after every step within 1e-6 + 1e-6*|want|. Also

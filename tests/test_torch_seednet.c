@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_torch_seednet.c — the seed network (cg_seed_net_new) against PyTorch's tutorial Net
  * (tests/fixtures/seednet.txt), in eval mode: log-probs, nll loss and every parameter gradient
  * within |got - want| <= 1e-5 + 1e-4*|want|.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_train_alloc.c — a whole training step of the seed network (conv, pool, dropout,
  * linear, log-softmax, NLL, backward, SGD with momentum, tape release) and an evaluation step
  * allocate nothing once warm, as the tape's pooling promises. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_unary.c — neg, exp, log, sqrt, pow, add_scalar, mul_scalar: values, gradients,
  * NULL propagation. Inputs for log/sqrt/pow are positive, away from the pole at 0. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_view.c — reshape and flatten: shapes, -1 inference, data sharing, gradients,
  * errors. */
 #include <stdarg.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """PyTorch interop of mnist-train / mnist-eval checkpoints, for networks given as specs.
 
   torch_interop.py BIN_DIR SOURCE_DIR

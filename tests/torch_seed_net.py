@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The seed network in PyTorch, built from its one definition (apps/nets/seed.net) by the spec
 grammar's Python twin (tests/cgnet.py), for tests/gen_fixtures.py, tests/torch_interop.py and
 bench/compare_pytorch.py. Its state_dict names (conv1.weight ... fc2.bias) are cgrad's."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* apps/common/cli.c — flag parsing, progress bar and evaluation shared by the programs. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* apps/common/cli.h — what the programs share: strict flag parsing (one-line errors, exit 2),
  * the progress bar, and the evaluation loop with its test line. */
 #ifndef CGRAD_APPS_CLI_H

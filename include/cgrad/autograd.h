@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgrad/autograd.h — the reverse-mode tape.
  *
  * Each thread has one tape. While grad mode is on, every op whose inputs require grad records a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgrad/base.h — export macro, status codes, errors, version, threads, allocator, RNG.
  *
  * Error convention (the whole library follows it):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgrad/cgrad.h — the umbrella header: include this one.
  *
  *   cg_tensor *x = cg_tensor_full(1, CG_SHAPE(1), 2.0f), *a = cg_tensor_full(1, CG_SHAPE(1), 4.0f);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgrad/checkpoint.h — a training run saved as one safetensors file: the module's state dict
  * under its own names (PyTorch's: "conv1.weight", ...), the optimizer's state under "optim.<name>"
  * ("optim.momentum_buffer.0"), and string metadata (the caller's, plus "optim.type",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgrad/data.h — IDX files, datasets and a batch loader.
  *
  *   cg_dataset *train;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgrad/dist.h — data-parallel training over MPI (library cgrad_dist, built when CMake finds MPI
  * and CGRAD_WITH_MPI is ON; targets that link it get CGRAD_WITH_MPI defined). Not included by
  * cgrad/cgrad.h: the core library never depends on MPI.

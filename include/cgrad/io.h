@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgrad/io.h — checkpoints in the safetensors format (https://huggingface.co/docs/safetensors).
  *
  *   cg_named_list sd; cg_module_state_dict(model, &sd);

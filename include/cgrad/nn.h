@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgrad/nn.h — modules: a forward function, named parameters, child modules, train/eval mode.
  *
  * Ownership: a module owns its parameters, its buffers and its children; cg_module_free frees

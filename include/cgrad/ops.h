@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgrad/ops.h — differentiable functional ops.
  *
  * Every op returns a new tensor owned by the tape (see autograd.h), or NULL on error with

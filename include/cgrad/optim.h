@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgrad/optim.h — optimizers: step and zero_grad over a list of parameters.
  *
  * Ownership: an optimizer borrows its parameters (they must outlive it) and owns its state

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgrad/tensor.h — float32 N-d tensors: row-major, contiguous, int64_t shapes, up to 8 dims.
  *
  * Ownership: a tensor made by a cg_tensor_* constructor belongs to the caller, who frees it with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/autograd/profile.c — per-op wall time, summed by op name (CG_PROFILE=1 or
  * cg_profile_enable). Off by default: then each bracket costs one branch. */
 #include <omp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/autograd/tape.c — the per-thread tape: tape-owned tensors, pooled buffers, nodes,
  * backward, grad mode.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/core/alloc.c — every heap allocation of the library, through the allocator hook.
  * Blocks are 64-byte aligned (cache line, AVX-512 loads): the hook's block is over-allocated
  * and the offset to its start is stored just before the aligned pointer. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/core/blas.c — the library's one GEMM entry (cg_gemm), BLAS thread control, and the choice
  * of OpenBLAS's kernel ("core") for this CPU.
  *

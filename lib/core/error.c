@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/core/error.c — the thread-local error message and status names. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/core/rng.c — the global counter-based generator.
  * Draw i of a stream is a pure function of (seed, i): two rounds of the SplitMix64 / Stafford
  * "Mix13" finaliser over the counter keyed by the seed. Ops reserve a block of counters and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/core/threads.c — one process-wide thread count for cgrad's OpenMP kernels and for BLAS
  * (whose setter is in lib/core/blas.c), and the version string.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/data/dataset.c — the dataset interface and the library's three kinds: an IDX image/label
  * pair, a caller's buffer (borrowed or copied) and a subset of any dataset; plus label checks and
  * per-channel statistics.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/data/idx.c — IDX (MNIST-format) image and label files, raw or gzip, from a file or memory.
  *
  * One reader serves files and memory buffers alike, and does its own inflate (zlib's inflate with

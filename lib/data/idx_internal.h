@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/data/idx_internal.h — what mnist.c needs of idx.c beyond the public API. */
 #ifndef CGRAD_IDX_INTERNAL_H
 #define CGRAD_IDX_INTERNAL_H

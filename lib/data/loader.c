@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/data/loader.c — batches over any dataset (include/cgrad/data.h).
  *
  * A dataset of bytes stays bytes (47 MB for 60000 x 28 x 28); a batch is converted to float on

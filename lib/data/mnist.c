@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/data/mnist.c — find and load an MNIST-family pair (images + labels) from a directory. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/dist/dist.c — data parallelism over MPI (library cgrad_dist; see cgrad/dist.h).
  *
  * Built only with CGRAD_WITH_MPI, on cgrad's public API alone (the core library knows nothing of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/io/checkpoint.c — module + optimizer state in one safetensors file. */
 #include <errno.h>
 #include <float.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/io/safetensors.c — read and write safetensors checkpoints.
  *
  * Reading trusts nothing in the file: the header length is checked against the file's size

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/nn/batch_norm.c — BatchNorm2d: weight=1, bias=0, running_mean=0, running_var=1,
  * num_batches_tracked as PyTorch's state_dict has it (saved as an I64 scalar of shape []). */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/nn/conv2d.c — Conv2d: weight [out, in/groups, k, k], bias [out]. */
 #include "init.h"
 

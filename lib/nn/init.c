@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/nn/init.c — PyTorch's default layer initialisation, and the constructors' size checks.
  * kaiming_uniform_(w, a=sqrt 5): gain = sqrt(2/(1+a^2)) = sqrt(1/3), bound = gain*sqrt(3/fan_in)
  * = 1/sqrt(fan_in). Bias: U(+-1/sqrt(fan_in)). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/nn/init.h — PyTorch's default initialisation, shared by Linear and Conv2d, and the size
  * checks every layer constructor makes before it allocates anything. */
 #ifndef CG_NN_INIT_H

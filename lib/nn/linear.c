@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/nn/linear.c — Linear: y = x . weight^T + bias; weight [out,in], bias [out]. */
 #include "init.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/nn/module.c — the Module base: parameters, buffers, children, traversal, train/eval. */
 #include <stdio.h>
 #include "cg_internal.h"

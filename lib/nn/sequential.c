@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/nn/sequential.c — Sequential and Residual: children run in the order they were appended;
  * Residual returns x + children(x).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/nn/spec.c — networks from a one-line text spec (grammar and ops: include/cgrad/nn.h).
  *
  * Three passes over one flat array of layers, in source order (a residual is followed by its

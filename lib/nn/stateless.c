@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/nn/stateless.c — modules without parameters: ReLU, LeakyReLU, Sigmoid, Tanh, Flatten,
  * MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout, Dropout2d, LogSoftmax. Each holds only its
  * hyper-parameters; the op it calls checks the input's shape. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/activation.c — relu, leaky_relu, sigmoid, tanh.
  * Shape rule: y has x's shape. Backward: dx += dy * f'(.), from x (relu, leaky_relu: the kink
  * at 0 takes the slope of the left side, as PyTorch) or from y (sigmoid, tanh).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/batch_norm.c — batch normalisation over the channel dim of [N,C,H,W] (or [N,C], [N,C,L]).
  *
  * Shape rule: x[N,C,*], weight/bias [C] or NULL, running_mean/var [C] (may be NULL in training)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/binary.c — add, sub, mul, div with NumPy/PyTorch broadcasting.
  * Shape rule: align shapes at the right; each pair of sizes must be equal or one of them 1.
  * Backward: the gradient w.r.t. a broadcast input is summed over its broadcast dims. */

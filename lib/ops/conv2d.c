@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/conv2d.c — 2-D convolution (cross-correlation, as PyTorch) by im2col + sgemm.
  *
  * Shape rule: x[N,C,H,W], w[OC,C/groups,KH,KW], b[OC] or NULL -> y[N,OC,OH,OW] with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/dropout.c — dropout and dropout2d (whole channels).
  *
  * Shape rule: y has x's shape. dropout2d takes [N,C,H,W] or [N,C,L] and draws one keep/drop per

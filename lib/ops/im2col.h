@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/im2col.h — im2col/col2im for conv2d, and conv2d's thread-local workspace. */
 #ifndef CG_IM2COL_H
 #define CG_IM2COL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/linear.c — y = x · wᵀ + b by one GEMM (cg_gemm).
  *
  * Shape rule: x[..., in] (N = all leading dims together, one row if x is 1-d), w[out, in],

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/matmul.c — y = a · b through one GEMM (cg_gemm).
  * Shape rule: a[M,K] x b[K,N] -> y[M,N]; both inputs 2-d with matching inner sizes.
  * Backward: da[M,K] += dy[M,N] · bᵀ, db[K,N] += aᵀ · dy, each one sgemm with beta = 1 that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/mse_loss.c — mean squared error, (pred - target)^2 reduced by mean, sum or none.
  * Shape rule: pred and target have the same shape; MEAN and SUM give [] (0-d), NONE gives
  * pred's shape. Backward: dpred += 2 (pred - target) dy * scale and dtarget gets the negative

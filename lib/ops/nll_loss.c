@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/nll_loss.c — negative log-likelihood over log-probabilities, and cross-entropy.
  *
  * Shape rule: logp[N,C], target: N int64 class indices in [0, C) -> [] (mean, sum) or [N] (none).

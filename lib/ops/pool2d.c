@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/pool2d.c — max and average pooling over the last two dims of [N,C,H,W] (or [C,H,W]).
  *
  * Shape rule: OH = (H + 2*ph - KH) / sh + 1 (floor, PyTorch's ceil_mode=false), likewise OW;

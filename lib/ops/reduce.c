@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/reduce.c — sum and mean, over everything or along one dim.
  * Shape rule: all -> [] (0-d, one element); along dim d of [outer, n, inner] -> [outer, inner]
  * (keepdim leaves a 1 at d). Backward broadcasts dy back, scaled by 1/n for mean. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/softmax.c — softmax and log_softmax along one dim, max-subtracted for stability.
  *
  * Shape rule: y has x's shape; x viewed as [outer, n, inner] around dim.

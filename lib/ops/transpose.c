@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/transpose.c — swap two dims of an N-d tensor into a contiguous copy.
  * Shape rule: y's shape is x's with dims d0 and d1 swapped (negative dims count from the end).
  * With d0 < d1, x is seen as [outer, A, mid, B, inner] and y as [outer, B, mid, A, inner].

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/unary.c — elementwise unary ops and ops with a scalar: neg, exp, log, sqrt,
  * pow (scalar exponent), add_scalar, mul_scalar.
  * Shape rule: y has x's shape. Backward: dx += dy * f'(x), with f' written from x or from y

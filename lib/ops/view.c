@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/view.c — reshape and flatten: views that share x's data (no copy).
  * Shape rule: reshape keeps numel, with at most one -1 inferred; flatten(start, end) merges
  * dims start..end (negative dims count from the end) into one.

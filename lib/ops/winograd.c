@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/winograd.c — Winograd F(2x2, 3x3) transforms for conv2d (see winograd.h).
  *
  * The 1-D maps, applied along both axes of a tile (Lavin & Gray, "Fast Algorithms for

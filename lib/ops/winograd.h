@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ops/winograd.h — Winograd F(2x2, 3x3) transforms for conv2d's 3x3, stride-1 layers.
  *
  * A 3x3 stride-1 convolution computed on 2x2 output tiles: each 4x4 input tile d goes to

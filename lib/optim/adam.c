@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/optim/adam.c — torch.optim.Adam and AdamW (PyTorch 1.13's single-tensor path):
  *   t += 1; Adam: g += wd*p;  AdamW: p *= 1 - lr*wd
  *   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/optim/optimizer.c — the Optimizer base: parameter list, named state, step, zero_grad. */
 #include <math.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/optim/scheduler.c — StepLR and CosineAnnealingLR (closed forms of PyTorch's schedules):
  *   StepLR:  lr = base * gamma^floor(epoch / step_size)
  *   Cosine:  lr = eta_min + (base - eta_min) * (1 + cos(pi * epoch / t_max)) / 2 */

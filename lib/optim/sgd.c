@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/optim/sgd.c — torch.optim.SGD, same equations:
  *   d = g + wd*p
  *   if momentum: buf = d on the first step, else buf = momentum*buf + (1-dampening)*d

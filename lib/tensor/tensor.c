@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/tensor/tensor.c — caller-owned tensors: constructors, access, in-place updates, printing. */
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/consumer/check_exports.sh LIB — fail if the shared library exports a symbol that is not
 # cg_-prefixed (apart from the linker's own: _init, _fini, _edata, _end, __bss_start, and the
 # sanitizer runtime's hooks in a sanitizer build).

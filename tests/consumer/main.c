@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/consumer/main.c — an out-of-tree program built against an installed cgrad.
  * y = x * a, backward: x.grad must equal a (and a.grad x). Prints OK and exits 0 on success. */
 #include <cgrad/cgrad.h>

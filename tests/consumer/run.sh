@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/consumer/run.sh CMAKE BUILD_DIR SOURCE_DIR CC [FLAGS...]
 #
 # Installs the build into a temporary prefix, then builds and runs a small out-of-tree program

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_idx.c — libFuzzer target for the IDX reader.
  * Each input is parsed as an image file, as a label file and as any IDX file (cg_idx_load), three ways: from memory as given
  * (raw, or gzip when it starts with gzip's magic), from memory after gzip-compressing it (the

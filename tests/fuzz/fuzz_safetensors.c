@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_safetensors.c — libFuzzer target for the safetensors reader.
  * Parses the input from memory; when it is accepted, touches every view, converts what converts
  * and reads all metadata, so out-of-range offsets would show up under ASan.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_spec.c — libFuzzer target for the net spec parser (lib/nn/spec.c).
  * Each input, as a NUL-terminated string, is parsed and checked against three example shapes
  * (MNIST's [1,28,28], a small [3,5,5], a flat [10]) with cg_net_check_spec, which allocates no

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/mnist/cli_errors.sh — mnist-train and mnist-eval refuse bad input cleanly: bad flags and
 # values exit 2 with one stderr line naming the flag; --help exits 0; missing or corrupt data
 # files and unusable checkpoints exit 1 with one line naming the file (never a crash).

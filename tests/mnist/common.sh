@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/mnist/common.sh — sourced by the tests/mnist/*.sh ctest scripts.
 # Arguments of every script: BIN_DIR SOURCE_DIR PYTHON [ST_COMPARE]; PYTHON is any python3 (the
 # standard library suffices). Paths may be relative: they are made absolute before the cd below.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/mnist/data.sh — the programs on data that is not MNIST-shaped: a 3-channel 32x32 set
 # written as float IDX (test images as double, labels as short) trains through the four explicit
 # paths and a fitting --net, its loss falls; --normalize auto is stored in the checkpoint and

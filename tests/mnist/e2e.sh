@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/mnist/e2e.sh — mnist-train on a tiny synthetic set for 2 epochs: the progress and test
 # lines in their exact format, a falling test loss, the metrics CSV, and mnist-eval of the saved
 # checkpoint printing the last epoch's test line, per-class accuracy and the confusion matrix.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Rewrite a safetensors file with edits (standard library only), for tests that tamper with
 checkpoints.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Write a tiny synthetic MNIST-format data set (standard library only).
 
   gen_data.py DIR [N_TRAIN [N_TEST [SEED]]]

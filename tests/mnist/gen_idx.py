@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Write a small learnable image set as IDX files of any element type (standard library only).
 
   gen_idx.py PREFIX N C H W CLASSES TYPE [SEED [LABEL_TYPE]]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Write a seed-network state dict of zeros as safetensors (standard library only).
 
   make_st.py PATH [WRONG_NAME]

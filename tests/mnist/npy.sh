@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/mnist/npy.sh — scripts/npy-to-idx: arrays read back from IDX files that gen_idx.py wrote
 # (u8, i16, f32, f64 images; short labels) convert to the very same bytes; an NHWC float set
 # converted with --channels-last --gzip trains through mnist-train; bad arrays are refused, one

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/mnist/outputs.sh — output files and non-finite numbers (issue 12, items 5, 6 and 15):
 #   --save and --metrics are checked before the first step (a missing or read-only directory, a
 #   directory, a device, "" are refused at once: exit 1, or 2 for "", one line naming the path);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/mnist/plot.sh — scripts/plot-metrics turns a metrics CSV (mnist-train's format) into a
 # PNG; exit 77 (skipped) without gnuplot. mnist_e2e also plots a real run's CSV.
 source "$(dirname "$0")/common.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/mnist/resume.sh — resuming through the CLI equals an uninterrupted run: --epochs 2 vs
 # --epochs 1 then --resume --epochs 2; the final checkpoints hold byte-identical tensors (weights
 # and momentum buffers; metadata may differ) and epoch 2's test lines match. Dropout is on.

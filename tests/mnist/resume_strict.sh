@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/mnist/resume_strict.sh — a resume is exact or refused (issue 12, items 3, 4 and 17).
 # A checkpoint whose optimizer state or metadata was tampered with (state removed or renamed,
 # indices written as ".07", numbers that are empty, non-numeric, negative, non-finite or overflow

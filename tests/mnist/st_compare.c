@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/mnist/st_compare.c — do two safetensors files hold the same tensors, byte for byte?
  *   st_compare A B      exit 0: the same names, dtypes, shapes and bytes (metadata ignored);
  *                       exit 1 naming the first difference; exit 2 on a usage or read error.

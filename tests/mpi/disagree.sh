@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/mpi/disagree.sh MPIRUN DIST_EQUIV MNIST_TRAIN WORKDIR — ranks that disagree (issue 12,
 # item 12) stop at startup with one message naming the disagreement, instead of hanging in an
 # allreduce or training silently with wrong shards: different --epochs, --batch-size, --seed, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/mpi/dist_equiv.c — data parallelism is exact (run under mpirun by tests/mpi.cmake).
  *
  *   dist_equiv [STEPS]             every rank trains a reference model alone on the global batch

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/mpi/mnist_train.sh MPIRUN DIST_EQUIV MNIST_TRAIN WORKDIR — mnist-train data-parallel:
 #  1. 2 ranks, 2 epochs, checkpoint per epoch; rank 1 dies in epoch 2 (test hook): the job stops
 #     (no hang) with a message, and the epoch-1 checkpoint is intact

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/mpi/rank_dies.sh MPIRUN DIST_EQUIV — rank 1 of 2 exits after 3 steps; rank 0 would wait
 # in MPI_Allreduce forever unless the job is stopped. Must end within 60 s, non-zero, with a
 # message naming the failure.

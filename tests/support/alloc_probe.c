@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/support/alloc_probe.c — see alloc_probe.h. */
 #include <stdlib.h>
 #include "alloc_probe.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/support/alloc_probe.h — an allocator hook (cg_set_allocator) that records the largest
  * request in g_largest and refuses any above 8 MiB, so a test can show that a call on hostile input
  * never asks for much memory:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/support/fixture.c — loader and comparisons for the files in tests/fixtures/. */
 #include <errno.h>
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/support/fixture.h — read the PyTorch reference files of tests/fixtures/ (written by
  * tests/gen_fixtures.py) and compare cgrad's results with them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/support/gradcheck.c — central-difference gradient checks for the op tests. */
 #include <math.h>
 #include <stdio.h>

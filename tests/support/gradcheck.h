@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/support/gradcheck.h — compare an op's backward with central differences.
  *
  * f builds an output from inputs; the loss is sum(out * R) for a fixed, non-uniform R, so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/support/nets.c — see nets.h. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/support/nets.h — the seed network for tests, built from its one definition
  * (apps/nets/seed.net, as CG_SEED_NET_SPEC) for [N,1,28,28] inputs. */
 #ifndef CGRAD_TEST_NETS_H
