@@ -43,6 +43,19 @@ grep -qE '^   2 blue *:' evalc.txt || { cat evalc.txt; fail "--classes: no 'blue
 printf 'red\ngreen\n' >two.txt
 run_expect 1 "two.txt: 2 names, but the net has 3 classes" "$EVAL" --model ck.st --test-images te-images.idx --test-labels te-labels.idx --classes two.txt
 
+# One channel of another size, in each integer element type: trains and evaluates.
+for t in u8 i8 i16 i32; do
+  "$PY" "$G" one-$t 64 0 20 24 4 $t 5 u8
+  "$TRAIN" --train-images one-$t-images.idx --train-labels one-$t-labels.idx --test-images one-$t-images.idx \
+           --test-labels one-$t-labels.idx --net 'conv2d(1,4,3,padding=1) relu flatten linear(1920,4) log_softmax' \
+           --normalize auto --epochs 1 --batch-size 8 --threads 2 --save one-$t.st >one.txt 2>one.err || { cat one.txt one.err; fail "1-channel $t set"; }
+  grep -qF 'input [N,1,20,24], 4 classes' one.txt || { cat one.txt; fail "1-channel $t: shape or classes"; }
+  "$EVAL" --model one-$t.st --test-images one-$t-images.idx --test-labels one-$t-labels.idx >one-eval.txt ||
+    fail "mnist-eval on the 1-channel $t set"
+  [ "$(test_lines one-eval.txt)" = "$(test_lines one.txt)" ] || fail "1-channel $t: mnist-eval's test line differs from training's"
+  echo "ok: 1-channel 20x24 $t: $(test_lines one.txt)"
+done
+
 # Refused before the first step (no progress line), naming the file and the layer.
 no_training() { ! grep -q '^Train epoch' out.txt || fail "'$*' trained before failing"; }
 run_expect 1 "the seed net does not fit the images in tr-images.idx (one example is [3, 32, 32])" "$TRAIN" "${FOUR[@]}"
