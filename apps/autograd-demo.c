@@ -12,9 +12,13 @@ static int fail(const char *what) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--version")) {
+        printf("autograd-demo (cgrad %s)\n", cg_version());
+        return 0;
+    }
     if (argc > 1) {
         int help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
-        fprintf(help ? stdout : stderr, "usage: autograd-demo\n"
+        fprintf(help ? stdout : stderr, "usage: autograd-demo [--help | --version]\n"
                 "Computes y = x * a and y = x^4 with cgrad's autograd and prints the gradients.\n");
         return help ? 0 : 2;
     }

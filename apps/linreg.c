@@ -45,7 +45,7 @@ static cg_status gd_step(cg_optimizer *o) {
 static const cg_optimizer_type gd_type = { "GradientDescent", gd_step, NULL };
 
 static int usage(FILE *f, int code) {
-    fprintf(f, "usage: linreg [--seed N]\n"
+    fprintf(f, "usage: linreg [--seed N] [--help | --version]\n"
                "Fits y = 2x + 3 by gradient descent, by hand and through a Module and an Optimizer.\n");
     return code;
 }
@@ -54,6 +54,7 @@ int main(int argc, char **argv) {
     unsigned long long seed = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return usage(stdout, 0);
+        if (!strcmp(argv[i], "--version")) { printf("linreg (cgrad %s)\n", cg_version()); return 0; }
         if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
             char *end;
             seed = strtoull(argv[++i], &end, 10);

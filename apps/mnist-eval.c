@@ -30,8 +30,10 @@ static void usage(FILE *f) {
         "                         checkpoint's, as mnist-train saved them, else 0.1307,0.3081)\n"
         "  --classes FILE         class names, one a line, for the per-class table and the matrix\n"
         "  --batch-size N         evaluation batch (default 1000)\n"
-        "  --threads N            threads (default: all cores)\n"
-        "  --help                 this text\n");
+        "  --threads N            threads (default: OMP_NUM_THREADS if set, else all cores)\n"
+        "  --version              the version and the BLAS in use\n"
+        "  --help                 this text\n"
+        "Options take their value as --flag VALUE or --flag=VALUE.\n");
 }
 
 /* The class names of FILE, one a line (classes of them, exactly); NULL after printing why. The
@@ -81,20 +83,31 @@ static char **read_classes(const char *path, int64_t classes) {
 int main(int argc, char **argv) {
     const char *model_path = NULL, *data = NULL, *net = NULL, *images = NULL, *labels = NULL, *norm_arg = NULL,
                *classes_path = NULL;
-    int64_t batch = 1000, threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--model")) model_path = cli_str(prog, argc, argv, &i);
-        else if (!strcmp(a, "--data")) data = cli_str(prog, argc, argv, &i);
-        else if (!strcmp(a, "--test-images")) images = cli_path(prog, argc, argv, &i);
-        else if (!strcmp(a, "--test-labels")) labels = cli_path(prog, argc, argv, &i);
-        else if (!strcmp(a, "--normalize")) norm_arg = cli_str(prog, argc, argv, &i);
-        else if (!strcmp(a, "--classes")) classes_path = cli_path(prog, argc, argv, &i);
-        else if (!strcmp(a, "--net")) net = cli_str(prog, argc, argv, &i);
-        else if (!strcmp(a, "--batch-size")) batch = cli_int(prog, argc, argv, &i, 1, 1 << 20);
-        else if (!strcmp(a, "--threads")) threads = cli_int(prog, argc, argv, &i, 1, 4096);
-        else cli_usage_error(prog, "unknown option '%s'", a);
+    int64_t batch = 1000, threads = cli_default_threads();
+    enum { O_MODEL = 256, O_DATA, O_TEST_IMAGES, O_TEST_LABELS, O_NORMALIZE, O_CLASSES, O_NET, O_BATCH, O_THREADS };
+    static const struct option opts[] = {
+        { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
+        { "model", required_argument, 0, O_MODEL }, { "data", required_argument, 0, O_DATA },
+        { "test-images", required_argument, 0, O_TEST_IMAGES }, { "test-labels", required_argument, 0, O_TEST_LABELS },
+        { "normalize", required_argument, 0, O_NORMALIZE }, { "classes", required_argument, 0, O_CLASSES },
+        { "net", required_argument, 0, O_NET }, { "batch-size", required_argument, 0, O_BATCH },
+        { "threads", required_argument, 0, O_THREADS }, { 0, 0, 0, 0 },
+    };
+    const char *flag;
+    for (int c; (c = cli_next_opt(prog, argc, argv, opts, &flag)) != -1;) {
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case 'V': cli_version(prog);
+        case O_MODEL: model_path = cli_path(prog, flag, optarg); break;
+        case O_DATA: data = optarg; break;
+        case O_TEST_IMAGES: images = cli_path(prog, flag, optarg); break;
+        case O_TEST_LABELS: labels = cli_path(prog, flag, optarg); break;
+        case O_NORMALIZE: norm_arg = optarg; break;
+        case O_CLASSES: classes_path = cli_path(prog, flag, optarg); break;
+        case O_NET: net = optarg; break;
+        case O_BATCH: batch = cli_int(prog, flag, optarg, 1, 1 << 20); break;
+        case O_THREADS: threads = cli_int(prog, flag, optarg, 1, 4096); break;
+        }
     }
     if (!model_path) cli_usage_error(prog, "--model PATH is required");
     if (!images != !labels) cli_usage_error(prog, "--test-images and --test-labels go together: give both");

@@ -59,13 +59,16 @@ static void usage(FILE *f) {
         "  --momentum X           SGD momentum (default 0.9)\n"
         "  --gamma X              StepLR decay per epoch (default 1: constant lr)\n"
         "  --seed N               seed for initialisation, shuffling and dropout (default 0)\n"
-        "  --threads N            threads (default: all cores; per rank under mpirun)\n"
+        "  --threads N            threads (default: OMP_NUM_THREADS if set, else all cores; per\n"
+        "                         rank under mpirun)\n"
         "  --no-dropout           train with dropout off (exact comparisons, e.g. 1 vs K ranks)\n"
         "  --save PATH            write a checkpoint (safetensors) after every epoch\n"
         "  --resume PATH          continue the run saved in PATH exactly\n"
         "  --metrics PATH         append CSV rows (per epoch, and every --metrics-every steps)\n"
         "  --metrics-every N      steps between metrics rows (default 100; 0: epochs only)\n"
+        "  --version              the version and the BLAS in use\n"
         "  --help                 this text\n"
+        "Options take their value as --flag VALUE or --flag=VALUE.\n"
         "Environment: CG_PROFILE=1 prints a per-op time breakdown at the end.\n"
         "Data-parallel (built with MPI): mpirun -np K mnist-train ...; --batch-size is the global\n"
         "batch (a multiple of K), split across ranks; rank 0 prints, evaluates, saves (docs/distributed.md).\n");
@@ -74,37 +77,51 @@ static void usage(FILE *f) {
 static options parse(int argc, char **argv) {
     options o = { .data = NULL, .epochs = 2, .batch = 64, .test_batch = 1000, .threads = 0,
                   .metrics_every = 100, .lr = 0.025, .momentum = 0.9, .gamma = 1.0, .seed = 0 };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
-        else if (!strcmp(a, "--data")) o.data = cli_str(prog, argc, argv, &i);
-        else if (!strcmp(a, "--train-images")) o.train_images = cli_path(prog, argc, argv, &i);
-        else if (!strcmp(a, "--train-labels")) o.train_labels = cli_path(prog, argc, argv, &i);
-        else if (!strcmp(a, "--test-images")) o.test_images = cli_path(prog, argc, argv, &i);
-        else if (!strcmp(a, "--test-labels")) o.test_labels = cli_path(prog, argc, argv, &i);
-        else if (!strcmp(a, "--normalize")) o.normalize = cli_str(prog, argc, argv, &i);
-        else if (!strcmp(a, "--epochs")) o.epochs = cli_int(prog, argc, argv, &i, 1, 100000);
-        else if (!strcmp(a, "--batch-size")) o.batch = cli_int(prog, argc, argv, &i, 1, 1 << 20);
-        else if (!strcmp(a, "--test-batch-size")) o.test_batch = cli_int(prog, argc, argv, &i, 1, 1 << 20);
-        else if (!strcmp(a, "--lr")) { o.lr = cli_float(prog, argc, argv, &i, 0.0, 1e3); o.lr_given = true; }
-        else if (!strcmp(a, "--momentum")) o.momentum = cli_float(prog, argc, argv, &i, 0.0, 1.0);
-        else if (!strcmp(a, "--gamma")) o.gamma = cli_float(prog, argc, argv, &i, 0.0, 1e3);
-        else if (!strcmp(a, "--seed")) o.seed = (uint64_t)cli_int(prog, argc, argv, &i, 0, INT64_MAX);
-        else if (!strcmp(a, "--threads")) o.threads = cli_int(prog, argc, argv, &i, 1, 4096);
-        else if (!strcmp(a, "--save")) {
-            o.save = cli_str(prog, argc, argv, &i);
-            if (!*o.save) cli_usage_error(prog, "--save: the path is empty");
+    o.threads = cli_default_threads();
+    enum { O_DATA = 256, O_TRAIN_IMAGES, O_TRAIN_LABELS, O_TEST_IMAGES, O_TEST_LABELS, O_NORMALIZE, O_EPOCHS,
+           O_BATCH, O_TEST_BATCH, O_LR, O_MOMENTUM, O_GAMMA, O_SEED, O_THREADS, O_SAVE, O_RESUME, O_METRICS,
+           O_METRICS_EVERY, O_NO_DROPOUT, O_NET, O_SUMMARY };
+    static const struct option opts[] = {
+        { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
+        { "data", required_argument, 0, O_DATA }, { "train-images", required_argument, 0, O_TRAIN_IMAGES },
+        { "train-labels", required_argument, 0, O_TRAIN_LABELS }, { "test-images", required_argument, 0, O_TEST_IMAGES },
+        { "test-labels", required_argument, 0, O_TEST_LABELS }, { "normalize", required_argument, 0, O_NORMALIZE },
+        { "epochs", required_argument, 0, O_EPOCHS }, { "batch-size", required_argument, 0, O_BATCH },
+        { "test-batch-size", required_argument, 0, O_TEST_BATCH }, { "lr", required_argument, 0, O_LR },
+        { "momentum", required_argument, 0, O_MOMENTUM }, { "gamma", required_argument, 0, O_GAMMA },
+        { "seed", required_argument, 0, O_SEED }, { "threads", required_argument, 0, O_THREADS },
+        { "save", required_argument, 0, O_SAVE }, { "resume", required_argument, 0, O_RESUME },
+        { "metrics", required_argument, 0, O_METRICS }, { "metrics-every", required_argument, 0, O_METRICS_EVERY },
+        { "no-dropout", no_argument, 0, O_NO_DROPOUT }, { "net", required_argument, 0, O_NET },
+        { "summary", no_argument, 0, O_SUMMARY }, { 0, 0, 0, 0 },
+    };
+    const char *flag;
+    for (int c; (c = cli_next_opt(prog, argc, argv, opts, &flag)) != -1;) {
+        switch (c) {
+        case 'h': usage(stdout); exit(0);
+        case 'V': cli_version(prog);
+        case O_DATA: o.data = optarg; break;
+        case O_TRAIN_IMAGES: o.train_images = cli_path(prog, flag, optarg); break;
+        case O_TRAIN_LABELS: o.train_labels = cli_path(prog, flag, optarg); break;
+        case O_TEST_IMAGES: o.test_images = cli_path(prog, flag, optarg); break;
+        case O_TEST_LABELS: o.test_labels = cli_path(prog, flag, optarg); break;
+        case O_NORMALIZE: o.normalize = optarg; break;
+        case O_EPOCHS: o.epochs = cli_int(prog, flag, optarg, 1, 100000); break;
+        case O_BATCH: o.batch = cli_int(prog, flag, optarg, 1, 1 << 20); break;
+        case O_TEST_BATCH: o.test_batch = cli_int(prog, flag, optarg, 1, 1 << 20); break;
+        case O_LR: o.lr = cli_float(prog, flag, optarg, 0.0, 1e3); o.lr_given = true; break;
+        case O_MOMENTUM: o.momentum = cli_float(prog, flag, optarg, 0.0, 1.0); break;
+        case O_GAMMA: o.gamma = cli_float(prog, flag, optarg, 0.0, 1e3); break;
+        case O_SEED: o.seed = (uint64_t)cli_int(prog, flag, optarg, 0, INT64_MAX); break;
+        case O_THREADS: o.threads = cli_int(prog, flag, optarg, 1, 4096); break;
+        case O_SAVE: o.save = cli_path(prog, flag, optarg); break;
+        case O_RESUME: o.resume = optarg; break;
+        case O_METRICS: o.metrics = cli_path(prog, flag, optarg); break;
+        case O_METRICS_EVERY: o.metrics_every = cli_int(prog, flag, optarg, 0, INT64_MAX); break;
+        case O_NO_DROPOUT: o.no_dropout = true; break;
+        case O_NET: o.net = optarg; break;
+        case O_SUMMARY: o.summary = true; break;
         }
-        else if (!strcmp(a, "--resume")) o.resume = cli_str(prog, argc, argv, &i);
-        else if (!strcmp(a, "--metrics")) {
-            o.metrics = cli_str(prog, argc, argv, &i);
-            if (!*o.metrics) cli_usage_error(prog, "--metrics: the path is empty");
-        }
-        else if (!strcmp(a, "--no-dropout")) o.no_dropout = true;
-        else if (!strcmp(a, "--net")) o.net = cli_str(prog, argc, argv, &i);
-        else if (!strcmp(a, "--summary")) o.summary = true;
-        else if (!strcmp(a, "--metrics-every")) o.metrics_every = cli_int(prog, argc, argv, &i, 0, INT64_MAX);
-        else cli_usage_error(prog, "unknown option '%s'", a);
     }
     const char *four[4] = { o.train_images, o.train_labels, o.test_images, o.test_labels };
     const char *flags[4] = { "--train-images", "--train-labels", "--test-images", "--test-labels" };
@@ -431,7 +448,8 @@ int main(int argc, char **argv) {
     char *spec = NULL;
     cg_net_info info = { 0 };
 #define FAIL(what) do { rc = fail(what); goto out; } while (0)
-    printf("cgrad %s, %d threads, %s\n", cg_version(), cg_get_num_threads(), cg_blas_info());
+    printf("cgrad %s, %d thread%s, %s\n", cg_version(), cg_get_num_threads(), cg_get_num_threads() == 1 ? "" : "s",
+           cg_blas_info());
     if (dp_size() > 1)
         printf("Data-parallel: %d ranks x %d threads, global batch %lld (%lld per rank)\n", dp_size(),
                cg_get_num_threads(), (long long)o.batch, (long long)(o.batch / dp_size()));
@@ -602,7 +620,7 @@ int main(int argc, char **argv) {
             done = now_done;
             step++;
             dp_test_fault(opt->step_count);
-            progress_update(&pb, done);
+            progress_update(&pb, done, l);
             if (mf && o.metrics_every && step % o.metrics_every == 0) {
                 double now = cli_now();
                 if (!metrics_row(mf, o.metrics, "step", epoch, opt->step_count, win_loss / (double)win_n, -1,

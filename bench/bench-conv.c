@@ -79,6 +79,7 @@ static void raw_gemms(int pass, bool images, int64_t n, int64_t m, int64_t nn, i
 int main(int argc, char **argv) {
     int threads = 0, reps = 0, csv = 0, mode = CG_CONV_AUTO, quick = 0;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--version")) { printf("%s (cgrad %s)\n%s\n", "bench-conv", cg_version(), cg_blas_info()); return 0; }
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--csv")) csv = 1;

@@ -53,8 +53,21 @@ static void time_pair(int which, float *y, const float *a, const float *b, long 
 }
 
 int main(int argc, char **argv) {
-    int trials = argc > 1 ? atoi(argv[1]) : 15;
-    if (trials < 1 || trials > 64) trials = 15;
+    bench_std_flags("bench-elementwise", argc, argv,
+                    "usage: bench-elementwise [TRIALS]\n"
+                    "Times relu and add, serial against the OpenMP team, for 1K..4M floats (TRIALS repetitions,\n"
+                    "1..64, default 15), and prints where the parallel loop starts to pay.\n", 1);
+    if (argc > 2) { fprintf(stderr, "bench-elementwise: one argument at most (see --help)\n"); return 2; }
+    int trials = 15;
+    if (argc > 1) {
+        char *end;
+        long t = strtol(argv[1], &end, 10);
+        if (*end || end == argv[1] || t < 1 || t > 64) {
+            fprintf(stderr, "bench-elementwise: TRIALS '%s' is not an integer in 1..64\n", argv[1]);
+            return 2;
+        }
+        trials = (int)t;
+    }
     const long max_n = 4L << 20;
     float *a = malloc(max_n * sizeof *a), *b = malloc(max_n * sizeof *b), *y = malloc(max_n * sizeof *y);
     if (!a || !b || !y) { fprintf(stderr, "out of memory\n"); return 1; }

@@ -8,6 +8,11 @@
 #include "cgrad/cgrad.h"
 
 int main(int argc, char **argv) {
+    bench_std_flags("bench-load", argc, argv,
+                    "usage: bench-load [DIR]\n"
+                    "Times cg_mnist_load on the MNIST-format set in DIR (default\n"
+                    "/usr/share/datasets/fashion-mnist) and one shuffled epoch of the batch loader.\n", 1);
+    if (argc > 2) { fprintf(stderr, "bench-load: one argument at most (see --help)\n"); return 2; }
     const char *dir = argc > 1 ? argv[1] : "/usr/share/datasets/fashion-mnist";
     for (int train = 1; train >= 0; train--) {
         cg_mnist_set s;

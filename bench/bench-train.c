@@ -37,6 +37,7 @@ int main(int argc, char **argv) {
     int profile = 0, json = 0;
     const char *spec = CG_SEED_NET_SPEC;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--version")) { printf("%s (cgrad %s)\n%s\n", "bench-train", cg_version(), cg_blas_info()); return 0; }
         if (!strcmp(argv[i], "--batch")) batch = arg_long(argc, argv, &i, 1, 1 << 16);
         else if (!strcmp(argv[i], "--eval-batch")) eval_batch = arg_long(argc, argv, &i, 1, 1 << 16);
         else if (!strcmp(argv[i], "--threads")) threads = arg_long(argc, argv, &i, 1, 4096);

@@ -348,6 +348,9 @@ static void test_bad_length_prefix(void **s) {
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(big >> (8 * i));
     assert_int_equal(cg_safetensors_open_mem(b, 32, "p", &st), CG_EFORMAT);
     assert_non_null(strstr(cg_last_error(), "100 MB"));
+    memcpy(b, "# cgrad\n", 8);   /* a text file: said as such, before its "length" */
+    assert_int_equal(cg_safetensors_open_mem(b, 32, "README.md", &st), CG_EFORMAT);
+    assert_non_null(strstr(cg_last_error(), "README.md: not a safetensors file: it starts with text (\"# cgrad \")"));
     memset(b, 0, 8);   /* length 0 */
     assert_int_equal(cg_safetensors_open_mem(b, 8, "p", &st), CG_EFORMAT);
     assert_null(st);

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* apps/common/cli.c — flag parsing, progress bar and evaluation shared by the programs. */
+#define _DEFAULT_SOURCE /* TIOCGWINSZ, SIGWINCH with the POSIX set */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,19 +24,43 @@ void cli_usage_error(const char *prog, const char *fmt, ...) {
     exit(2);
 }
 
-const char *cli_str(const char *prog, int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) cli_usage_error(prog, "%s needs a value", argv[*i]);
-    return argv[++*i];
+int cli_next_opt(const char *prog, int argc, char **argv, const struct option *opts, const char **flag) {
+    static char name[64];
+    opterr = 0; /* our messages, one line each */
+    int idx = -1;
+    int c = getopt_long(argc, argv, ":hV", opts, &idx);
+    if (c == -1) {
+        if (optind < argc) cli_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (c == '?') {
+        if (optopt && optopt < 256) cli_usage_error(prog, "unknown option '-%c'", optopt);
+        cli_usage_error(prog, "unknown option '%s'", argv[optind - 1]);
+    }
+    if (c == ':') {
+        for (const struct option *o = opts; o->name; o++)
+            if (o->val == optopt) cli_usage_error(prog, "--%s needs a value", o->name);
+        cli_usage_error(prog, "%s needs a value", argv[optind - 1]);
+    }
+    if (idx < 0) /* a short option: find its long name */
+        for (int k = 0; opts[k].name; k++)
+            if (opts[k].val == c) { idx = k; break; }
+    snprintf(name, sizeof name, "--%s", idx >= 0 ? opts[idx].name : "?");
+    if (flag) *flag = name;
+    return c;
 }
 
-const char *cli_path(const char *prog, int argc, char **argv, int *i) {
-    const char *flag = argv[*i], *s = cli_str(prog, argc, argv, i);
+void cli_version(const char *prog) {
+    printf("%s (cgrad %s)\n%s\n", prog, cg_version(), cg_blas_info());
+    exit(0);
+}
+
+const char *cli_path(const char *prog, const char *flag, const char *s) {
     if (!*s) cli_usage_error(prog, "%s: the path is empty", flag);
     return s;
 }
 
-int64_t cli_int(const char *prog, int argc, char **argv, int *i, int64_t lo, int64_t hi) {
-    const char *flag = argv[*i], *s = cli_str(prog, argc, argv, i);
+int64_t cli_int(const char *prog, const char *flag, const char *s, int64_t lo, int64_t hi) {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
@@ -44,8 +71,7 @@ int64_t cli_int(const char *prog, int argc, char **argv, int *i, int64_t lo, int
     return v;
 }
 
-double cli_float(const char *prog, int argc, char **argv, int *i, double lo, double hi) {
-    const char *flag = argv[*i], *s = cli_str(prog, argc, argv, i);
+double cli_float(const char *prog, const char *flag, const char *s, double lo, double hi) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
@@ -53,6 +79,15 @@ double cli_float(const char *prog, int argc, char **argv, int *i, double lo, dou
         cli_usage_error(prog, "%s: '%s' is not a number", flag, s);
     if (v < lo || v > hi) cli_usage_error(prog, "%s: %g is outside %g..%g", flag, v, lo, hi);
     return v;
+}
+
+int64_t cli_default_threads(void) {
+    const char *e = getenv("OMP_NUM_THREADS");
+    if (!e) return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(e, &end, 10);
+    return (!errno && end != e && (*end == '\0' || *end == ',') && v > 0 && v <= 4096) ? v : 0;
 }
 
 const char *cli_data_hint(cg_status st) {
@@ -175,28 +210,104 @@ int64_t cli_net_classes(const char *prog, const char *source, const cg_net_info 
 }
 
 /* ---- progress ------------------------------------------------------------ */
+static volatile sig_atomic_t g_winch = 1; /* 1: read the width at the first draw */
+static void on_winch(int sig) { (void)sig; g_winch = 1; }
+
+static bool under_mpi_launcher(void) {
+    const char *vars[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK" };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) if (getenv(vars[i])) return true;
+    return false;
+}
+
+static int term_cols(FILE *f) {
+    static int cols = 80;
+    if (g_winch) {
+        g_winch = 0;
+        struct winsize ws;
+        if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) cols = ws.ws_col;
+    }
+    return cols;
+}
+
 void progress_start(progress *p, FILE *f, int epoch, int64_t total) {
-    *p = (progress){ .f = f, .tty = isatty(fileno(f)), .epoch = epoch, .total = total,
+    *p = (progress){ .f = f, .tty = isatty(fileno(f)) && !under_mpi_launcher(), .epoch = epoch, .total = total,
                      .last_tenth = 0, .t0 = cli_now() };
+    static bool installed;
+    if (p->tty && !installed) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_winch;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGWINCH, &sa, NULL);
+        installed = true;
+    }
+}
+
+static void mmss(char *b, size_t n, double secs) {
+    int s = secs > 0 && secs < 1e7 ? (int)secs : 0;
+    if (s >= 3600) snprintf(b, n, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+    else snprintf(b, n, "%d:%02d", s / 60, s % 60);
+}
+
+void progress_format(const progress *p, int64_t done, bool final, int cols, char *buf, size_t cap) {
+    double frac = p->total ? (double)done / (double)p->total : 1.0;
+    if (frac > 1) frac = 1;
+    double el = cli_now() - p->t0, rate = el > 0 ? (double)done / el : 0;
+    double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
+    /* The fields after the bar, each with the rank at which it goes when the line is too long
+     * for the terminal: the loss first, then img/s, the time, the percentage last. */
+    struct { char text[64]; int drop_rank; bool keep; } fl[4];
+    int nf = 0;
+    int64_t k = p->steps < PROGRESS_WINDOW ? p->steps : PROGRESS_WINDOW;
+    double lsum = 0;
+    for (int64_t i = 0; i < k; i++) lsum += p->win[i];
+    char t1[24], t2[24];
+    mmss(t1, sizeof t1, el);
+    mmss(t2, sizeof t2, eta);
+    snprintf(fl[nf].text, sizeof fl[0].text, " %d%%", (int)(frac * 100.0));
+    fl[nf++].drop_rank = 3;
+    if (k) { snprintf(fl[nf].text, sizeof fl[0].text, "  loss %.4f", lsum / (double)k); fl[nf++].drop_rank = 0; }
+    snprintf(fl[nf].text, sizeof fl[0].text, "  %.0f img/s", rate);
+    fl[nf++].drop_rank = 1;
+    if (final) snprintf(fl[nf].text, sizeof fl[0].text, "  took %s", t1);
+    else snprintf(fl[nf].text, sizeof fl[0].text, "  %s elapsed  ETA %s", t1, t2);
+    fl[nf++].drop_rank = 2;
+    for (int i = 0; i < nf; i++) fl[i].keep = true;
+    char head[96];
+    snprintf(head, sizeof head, "Train epoch %d: %lld/%lld, ", p->epoch, (long long)done, (long long)p->total);
+    /* Fit: the bar is 30 wide when there is room and shrinks to 10 before any field goes; a line
+     * never reaches the last column (some terminals wrap there). */
+    int avail = cols > 0 ? cols - 1 : 1 << 20, bar = 30;
+    for (int rank = 0;; rank++) {
+        int len = (int)strlen(head) + 2;
+        for (int i = 0; i < nf; i++) if (fl[i].keep) len += (int)strlen(fl[i].text);
+        if (len + bar <= avail) break;
+        if (len + 10 <= avail) { bar = avail - len; break; }
+        if (rank > 3) { bar = avail - len > 0 ? avail - len : 0; break; }
+        for (int i = 0; i < nf; i++) if (fl[i].drop_rank == rank) fl[i].keep = false;
+    }
+    char barb[32];
+    int fill = (int)(frac * bar);
+    for (int i = 0; i < bar; i++) barb[i] = i < fill - 1 ? '-' : (i == fill - 1 ? '>' : ' ');
+    barb[bar] = '\0';
+    size_t n = (size_t)snprintf(buf, cap, "%s[%s]", head, barb);
+    for (int i = 0; i < nf && n < cap; i++)
+        if (fl[i].keep) n += (size_t)snprintf(buf + n, cap - n, "%s", fl[i].text);
+    if (cols > 0 && (int)strlen(buf) > avail) buf[avail > 0 ? avail : 0] = '\0'; /* a tiny terminal */
 }
 
 static void progress_draw(progress *p, int64_t done, bool final) {
-    enum { WIDTH = 30 };
-    double frac = p->total ? (double)done / (double)p->total : 1.0;
-    int fill = (int)(frac * WIDTH);
-    char bar[WIDTH + 1];
-    for (int k = 0; k < WIDTH; k++) bar[k] = k < fill - 1 ? '-' : (k == fill - 1 ? '>' : ' ');
-    bar[WIDTH] = '\0';
-    double el = cli_now() - p->t0, rate = el > 0 ? (double)done / el : 0;
-    double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
-    fprintf(p->f, "%sTrain epoch %d: %lld/%lld, [%s] %d%%  %.0f img/s  %s %d:%02d%s",
-            p->tty ? "\r" : "", p->epoch, (long long)done, (long long)p->total, bar,
-            (int)(frac * 100.0), rate, final ? "took" : "ETA", (int)(final ? el : eta) / 60,
-            (int)(final ? el : eta) % 60, p->tty && !final ? "" : "\n");
+    char line[512];
+    progress_format(p, done, final, p->tty ? term_cols(p->f) : 0, line, sizeof line);
+    if (p->tty) fprintf(p->f, "\r%s\033[K%s", line, final ? "\n" : "");
+    else fprintf(p->f, "%s\n", line);
     fflush(p->f);
 }
 
-void progress_update(progress *p, int64_t done) {
+void progress_update(progress *p, int64_t done, double loss) {
+    p->win[p->steps % PROGRESS_WINDOW] = loss;
+    p->steps++;
     if (p->tty) { progress_draw(p, done, false); return; }
     int64_t tenth = p->total ? done * 10 / p->total : 10;
     if (tenth > p->last_tenth && done < p->total) {

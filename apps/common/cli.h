@@ -5,18 +5,28 @@
 #define CGRAD_APPS_CLI_H
 
 #include <stdint.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <cgrad/cgrad.h>
 #include <cgrad/data.h>
 
-/* Print "prog: message" and exit(2): bad flags and values. */
+/* Print "prog: message (see prog --help)" and exit(2): bad flags and values. */
 void cli_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-/* Parse argv[*i + 1] as the value of flag argv[*i] (advancing *i); range-checked. */
-int64_t cli_int(const char *prog, int argc, char **argv, int *i, int64_t lo, int64_t hi);
-double cli_float(const char *prog, int argc, char **argv, int *i, double lo, double hi);
-const char *cli_str(const char *prog, int argc, char **argv, int *i);
-/* cli_str for a file name: an empty one is a usage error naming the flag. */
-const char *cli_path(const char *prog, int argc, char **argv, int *i);
+/* getopt_long over opts (each entry's val unique; 'h' for --help, 'V' for --version, the rest
+ * > 255): the next option's val, with *flag its name ("--epochs") and optarg its value; -1 at the
+ * end. --name=VALUE and --name VALUE both work. An unknown option, a missing value or a stray
+ * argument is a one-line usage error (exit 2). */
+int cli_next_opt(const char *prog, int argc, char **argv, const struct option *opts, const char **flag);
+/* "prog (cgrad X.Y.Z)" and the BLAS in use, then exit(0). */
+void cli_version(const char *prog) __attribute__((noreturn));
+/* A flag's value, range-checked; a usage error names the flag. */
+int64_t cli_int(const char *prog, const char *flag, const char *value, int64_t lo, int64_t hi);
+double cli_float(const char *prog, const char *flag, const char *value, double lo, double hi);
+/* A file name: an empty one is a usage error naming the flag. */
+const char *cli_path(const char *prog, const char *flag, const char *value);
+/* --threads' default: OMP_NUM_THREADS when it is set to a positive integer (its first entry),
+ * else 0 (every core). */
+int64_t cli_default_threads(void);
 /* The default data directory: ./data/mnist if it exists, else Debian's Fashion-MNIST. */
 const char *cli_default_data_dir(void);
 /* After a failed cg_mnist_load with status st: "" for a corrupt file, else a hint (how to point
@@ -55,18 +65,30 @@ char *cli_read_spec(const char *prog, const char *arg);
 cg_module *cli_build_net(const char *prog, const char *source, const char *spec, int64_t c, int64_t h,
                          int64_t w, const char *data, cg_net_info *info);
 
-/* Progress bar: "Train epoch 1: 6400/60000, [---->      ] 10%  1523 img/s  ETA 0:35".
- * Redraws in place on a terminal; otherwise prints a plain line every tenth of the epoch. */
+/* Progress bar:
+ *   "Train epoch 1: 6400/60000, [---->      ] 10%  loss 0.4123  1523 img/s  0:04 elapsed  ETA 0:35"
+ * On a terminal it is redrawn in place, fitted to the terminal's width (read again after a
+ * SIGWINCH: the bar shrinks first, then the fields at the end go) and cleared to the end of the
+ * line, so it never wraps. When stdout is not a terminal, or under an MPI launcher (whose pty
+ * would join the redraws into one line), it prints a plain line every tenth of the epoch. loss is
+ * the mean of the last PROGRESS_WINDOW steps' training losses. */
+#define PROGRESS_WINDOW 20
 typedef struct progress {
     FILE *f;
     bool tty;
     int epoch;
     int64_t total, last_tenth;
     double t0;
+    double win[PROGRESS_WINDOW];
+    int64_t steps;
 } progress;
 void progress_start(progress *p, FILE *f, int epoch, int64_t total);
-void progress_update(progress *p, int64_t done);
+/* done: examples so far; loss: this step's training loss. */
+void progress_update(progress *p, int64_t done, double loss);
 void progress_finish(progress *p, int64_t done);
+/* The progress line into buf (cap bytes) for a terminal of cols columns (0: no limit, the full
+ * line). For the tests of the fitting. */
+void progress_format(const progress *p, int64_t done, bool final, int cols, char *buf, size_t cap);
 
 /* Evaluation over a whole loader in eval mode and no-grad mode: summed NLL and correct count;
  * with confusion non-NULL, the classes x classes confusion matrix (rows: true class; the

@@ -185,9 +185,12 @@ void cg_blas_set_threads(int n) {
 const char *cg_blas_info(void) {
     static _Thread_local char buf[512];
     cg_blas_init();
-    if (openblas_get_corename)
-        snprintf(buf, sizeof buf, "OpenBLAS %s (core %s, %s)", openblas_get_config ? openblas_get_config() : "?",
+    if (openblas_get_corename) {
+        /* The config string starts with "OpenBLAS <version>" in the releases we know; say it once. */
+        const char *cfg = openblas_get_config ? openblas_get_config() : "?";
+        snprintf(buf, sizeof buf, "%s%s (core %s, %s)", strncmp(cfg, "OpenBLAS", 8) ? "OpenBLAS " : "", cfg,
                  openblas_get_corename(), core_reason);
+    }
     else if (bli_thread_set_num_threads)
         snprintf(buf, sizeof buf, "BLIS (its kernels are chosen at run time by BLIS)");
     else

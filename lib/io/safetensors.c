@@ -506,6 +506,16 @@ static cg_status check_prefix(const char *name, const unsigned char *b8, uint64_
     if (total < 8)
         return cg_error(CG_EIO, "%s: truncated: %" PRIu64 " bytes, shorter than the 8-byte header length", name, total);
     uint64_t n = le64(b8);
+    /* Text (a README, a JSON file, a net spec) gives a huge "length": say what the file is first. */
+    bool text = true;
+    for (int i = 0; i < 8; i++) text &= (b8[i] >= 0x20 && b8[i] < 0x7f) || (b8[i] >= 0x09 && b8[i] <= 0x0d);
+    if (text) {
+        char shown[9];
+        for (int i = 0; i < 8; i++) shown[i] = b8[i] >= 0x20 && b8[i] < 0x7f ? (char)b8[i] : ' ';
+        shown[8] = '\0';
+        return cg_error(CG_EFORMAT, "%s: not a safetensors file: it starts with text (\"%s\"), where a safetensors "
+                        "file starts with its 8-byte header length", name, shown);
+    }
     if (n > ST_MAX_HEADER)
         return cg_error(CG_EFORMAT, "%s: header length %" PRIu64 " exceeds the 100 MB limit", name, n);
     if (n > total - 8)

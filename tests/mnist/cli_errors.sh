@@ -77,4 +77,27 @@ run_expect 0 "" "$EVAL" --data d --model small.safetensors
 # A checkpoint of all-zero weights evaluates (every image predicted as class 0).
 run_expect 0 "" "$EVAL" --data d --model zeros.safetensors --threads 2
 grep -qE '^Test: average loss: 2\.3026, accuracy: [0-9]+/32 \([0-9]+%\)$' out.txt || fail "zero model: $(head -n1 out.txt)"
+
+# getopt_long: --flag=VALUE, a stray argument, an unknown option; --version and --help on every
+# program (the benchmarks' --help must print usage, not run or read it as a folder).
+run_expect 0 "" "$TRAIN" --data=d --epochs=1 --summary
+run_expect 2 "unexpected argument 'stray'" "$TRAIN" --data d stray
+run_expect 2 "unknown option '--bogus'" "$EVAL" --bogus
+run_expect 2 "--model needs a value" "$EVAL" --model
+for p in mnist-train mnist-eval autograd-demo linreg bench-conv bench-elementwise bench-load bench-train; do
+  [ -x "$BIN/$p" ] || continue
+  run_expect 0 "" "$BIN/$p" --version
+  grep -q "^$p (cgrad [0-9.]*)$" out.txt || fail "$p --version: $(head -n1 out.txt)"
+  run_expect 0 "" timeout 10 "$BIN/$p" --help
+  grep -qi '^usage: ' out.txt || fail "$p --help prints no usage line"
+done
+run_expect 2 "unknown option '--bogus'" "$BIN/bench-load" --bogus
+# OMP_NUM_THREADS is --threads' default; --threads wins over it.
+OMP_NUM_THREADS=1 run_expect 0 "" "$TRAIN" --data d --summary
+grep -q '^cgrad [0-9.]*, 1 thread, ' out.txt || fail "OMP_NUM_THREADS=1: $(head -n1 out.txt)"
+OMP_NUM_THREADS=1 run_expect 0 "" "$TRAIN" --data d --summary --threads 2
+grep -q '^cgrad [0-9.]*, 2 threads, ' out.txt || fail "--threads 2 under OMP_NUM_THREADS=1: $(head -n1 out.txt)"
+! grep -q 'OpenBLAS OpenBLAS' out.txt || fail "the banner says OpenBLAS twice"
+# A text file given as a checkpoint is said to be one.
+run_expect 1 "not a safetensors file: it starts with text" "$EVAL" --data d --model "$SRC/README.md"
 echo "OK: mnist cli errors"

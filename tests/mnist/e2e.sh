@@ -12,9 +12,9 @@ cat train.txt
 
 # Progress: plain lines (stdout is not a terminal), each epoch ending at 192/192, 100%.
 for e in 1 2; do
-  grep -qE "^Train epoch $e: [0-9]+/192, \[[-> ]{30}\] [0-9]+%  [0-9]+ img/s  ETA [0-9]+:[0-9]{2}$" train.txt ||
+  grep -qE "^Train epoch $e: [0-9]+/192, \[[-> ]{30}\] [0-9]+%  loss [0-9]+\.[0-9]{4}  [0-9]+ img/s  [0-9]+:[0-9]{2} elapsed  ETA [0-9]+:[0-9]{2}$" train.txt ||
     fail "no progress line for epoch $e"
-  grep -qE "^Train epoch $e: 192/192, \[-{29}>\] 100%  [0-9]+ img/s  took [0-9]+:[0-9]{2}$" train.txt ||
+  grep -qE "^Train epoch $e: 192/192, \[-{29}>\] 100%  loss [0-9]+\.[0-9]{4}  [0-9]+ img/s  took [0-9]+:[0-9]{2}$" train.txt ||
     fail "no final progress line for epoch $e"
 done
 test_lines train.txt >tl.txt
@@ -58,6 +58,29 @@ awk -v c="$c2" '/^ +[0-9]: +[0-9]/ && !/class/ { r = $1 + 0; rows++; for (k = 2;
 "$EVAL" --model ck.safetensors --data d >eval2.txt
 [ "$(test_lines eval2.txt | sed -E 's/.*accuracy: //')" = "$(sed -n 2p tl.txt | sed -E 's/.*accuracy: //')" ] ||
   fail "mnist-eval with batch 1000: $(test_lines eval2.txt)"
+
+# On a terminal the bar is redrawn in place, fitted to the width and cleared to the end of the
+# line: no redraw reaches the last column at 80, 40 or 20 columns (script(1) gives a pty).
+if command -v script >/dev/null; then
+  for cols in 80 40 20; do
+    script -q -c "stty cols $cols; '$TRAIN' --data d --epochs 1 --batch-size 32 --threads 2" /dev/null >pty.txt </dev/null ||
+      fail "mnist-train on a pty of $cols columns"
+    "$PY" - "$cols" <<'PY' || fail "the progress bar does not fit $cols columns"
+import sys
+cols = int(sys.argv[1])
+text = open("pty.txt", "rb").read().decode("utf-8", "replace")
+draws = [d for line in text.split("\n") for d in line.split("\r") if d.startswith("Train epoch")]
+assert len(draws) >= 6, "want a redraw per step, got %d" % len(draws)
+assert all(d.endswith("\x1b[K") or d.endswith("\x1b[K\r") or "\x1b[K" in d for d in draws), "no clear to end of line"
+widths = [len(d.split("\x1b[K")[0]) for d in draws]
+assert max(widths) < cols, "a redraw is %d wide in %d columns" % (max(widths), cols)
+print("pty %d columns: %d redraws, widest %d" % (cols, len(draws), max(widths)))
+PY
+  done
+  OMPI_COMM_WORLD_SIZE=1 script -q -c "'$TRAIN' --data d --epochs 1 --batch-size 32 --threads 2" /dev/null >pty.txt </dev/null
+  grep -q '^Train epoch 1: 192/192' pty.txt || { cat pty.txt; fail "no progress under an MPI launcher's variables"; }
+  ! grep -q $'\r''Train' pty.txt || fail "under an MPI launcher the progress bar still redraws in place"
+fi
 
 if command -v gnuplot >/dev/null; then
   "$SRC/scripts/plot-metrics" m.csv m.png >/dev/null

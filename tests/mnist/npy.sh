@@ -59,5 +59,5 @@ run_expect 1 "images nope.npy: no such file" "${CONV[@]}" nope.npy y.npy bad
 run_expect 1 "images x3.npy: --channels-last wants [N, H, W, C]" "${CONV[@]}" --channels-last x3.npy y.npy bad
 run_expect 1 "unknown option '--nope'" "${CONV[@]}" --nope x.npy y.npy bad
 [ ! -e bad-images.idx ] || fail "a refused conversion left bad-images.idx"
-"${CONV[@]}" --help | grep -q '^usage: npy-to-idx' || fail "--help"
+"${CONV[@]}" --help >help.txt && grep -q "^usage: npy-to-idx" help.txt || fail "--help"
 echo "OK: npy-to-idx"
