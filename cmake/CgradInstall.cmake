@@ -25,6 +25,14 @@ install(TARGETS cgrad EXPORT cgradTargets
 install(TARGETS cgrad_static EXPORT cgradStaticTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(EXPORT cgradTargets NAMESPACE cgrad:: DESTINATION ${CGRAD_INSTALL_CMAKEDIR})
+# cgrad_dist (MPI): its own export sets, loaded by cgradConfig.cmake when MPI is found.
+if(TARGET cgrad_dist)
+  install(TARGETS cgrad_dist EXPORT cgradDistTargets
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Development)
+  install(TARGETS cgrad_dist_static EXPORT cgradDistStaticTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(EXPORT cgradDistTargets NAMESPACE cgrad:: DESTINATION ${CGRAD_INSTALL_CMAKEDIR})
+  install(EXPORT cgradDistStaticTargets NAMESPACE cgrad:: DESTINATION ${CGRAD_INSTALL_CMAKEDIR})
+endif()
 install(EXPORT cgradStaticTargets NAMESPACE cgrad:: DESTINATION ${CGRAD_INSTALL_CMAKEDIR})
 
 # The config file records the BLAS libraries this build linked (CGRAD_BLAS_LIBRARIES).
@@ -36,11 +44,13 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/cgradConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/cgradConfig.cmake ${PROJECT_BINARY_DIR}/cgradConfigVersion.cmake
         DESTINATION ${CGRAD_INSTALL_CMAKEDIR})
 
-# pkg-config: Libs.private lists what a static link needs. Full library paths from the find
+# pkg-config: zlib through Requires.private (its own .pc); Libs.private lists the rest of what
+# a static link needs: the very BLAS this build linked (the OpenMP OpenBLAS, whose directory
+# has no .pc of its own; Debian's openblas.pc names whichever build the alternatives select). Full library paths from the find
 # modules become -L/-l flags (-L and a run path only for directories the compiler does not search
 # already).
 set(CGRAD_PC_LIBS_PRIVATE "")
-foreach(lib ${CGRAD_BLAS_LIBRARIES} ${ZLIB_LIBRARIES})
+foreach(lib ${CGRAD_BLAS_LIBRARIES})
   if(lib MATCHES "^/.*/lib([^/]+)\\.(so|a)$")
     get_filename_component(dir ${lib} DIRECTORY)
     if(NOT dir IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)
@@ -75,3 +85,7 @@ else()
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/cgrad.pc.in ${PROJECT_BINARY_DIR}/cgrad.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/cgrad.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+if(TARGET cgrad_dist)
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/cgrad-dist.pc.in ${PROJECT_BINARY_DIR}/cgrad-dist.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/cgrad-dist.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()

@@ -227,7 +227,8 @@ static void test_idx_pair_lying_headers_are_bounded(void **s) {
     static double big[64 * 128 * 128];
     for (size_t i = 0; i < sizeof big / sizeof *big; i++) big[i] = (double)(i % 200) - 100;
     write_idx("i8-images", CG_IDX_I8, 4, (const uint32_t[]){ 64, 1, 128, 128 }, big, true);
-    write_idx("i8-labels", CG_IDX_U8, 1, (const uint32_t[]){ 64 }, v, false);
+    static double labels64[64];
+    write_idx("i8-labels", CG_IDX_U8, 1, (const uint32_t[]){ 64 }, labels64, false);
     g_largest = 0;
     cg_set_allocator(&a);
     cg_status st3 = cg_dataset_idx_open(path_of("i8-images"), path_of("i8-labels"), &d1);

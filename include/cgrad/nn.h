@@ -33,7 +33,10 @@ typedef struct cg_module_type {
     void (*destroy)(cg_module *m);                         /* extra state only; may be NULL */
 } cg_module_type;
 
-typedef struct cg_named_tensor { char *name; cg_tensor *tensor; } cg_named_tensor;
+/* name: the library's own copy in every struct the library fills (a module's parameters, a
+ * cg_named_list, an optimizer's state), freed with its owner; in an array a program passes in
+ * (cg_safetensors_save), the program's, e.g. a string literal: {"w", t}. */
+typedef struct cg_named_tensor { const char *name; cg_tensor *tensor; } cg_named_tensor;
 typedef struct cg_named_module { char *name; cg_module *module; } cg_named_module;
 
 struct cg_module {

@@ -13,6 +13,7 @@
 #include "cgrad/base.h"
 
 #ifdef __cplusplus
+#include <initializer_list>
 extern "C" {
 #endif
 
@@ -70,8 +71,14 @@ CG_API void cg_tensor_zero_grad(cg_tensor *t);          /* zero the grad's data 
 CG_API void cg_tensor_fprint(FILE *f, const cg_tensor *t);
 CG_API void cg_tensor_print(const cg_tensor *t);
 
-/* Shape helper: CG_SHAPE(2, 3) -> (const int64_t[]){2, 3}. */
+/* Shape helper: CG_SHAPE(2, 3) -> (const int64_t[]){2, 3}, an array that lives to the end of the
+ * enclosing block. C++ has no compound literals: there it is the array of a temporary
+ * initializer_list, which lives to the end of the full expression (the call it is passed to). */
+#ifdef __cplusplus
+#define CG_SHAPE(...) (std::initializer_list<int64_t>{__VA_ARGS__}.begin())
+#else
 #define CG_SHAPE(...) ((const int64_t[]){__VA_ARGS__})
+#endif
 
 #ifdef __cplusplus
 }

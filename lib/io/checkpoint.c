@@ -24,9 +24,10 @@ cg_status cg_checkpoint_save(const char *path, const cg_module *m, const cg_opti
     for (int64_t i = 0; i < sd.n; i++) items[i] = sd.items[i];
     for (int64_t i = 0; i < n_opt; i++) {
         size_t len = strlen(OPT_PREFIX) + strlen(o->state[i].name) + 1;
-        items[sd.n + i].name = cg_malloc(len);
-        if (!items[sd.n + i].name) { st = CG_ENOMEM; goto done; }
-        snprintf(items[sd.n + i].name, len, OPT_PREFIX "%s", o->state[i].name);
+        char *name = cg_malloc(len);
+        if (!name) { st = CG_ENOMEM; goto done; }
+        snprintf(name, len, OPT_PREFIX "%s", o->state[i].name);
+        items[sd.n + i].name = name;
         items[sd.n + i].tensor = o->state[i].tensor;
     }
     for (int64_t i = 0; i < n_meta; i++) kv[i] = meta[i];
@@ -40,7 +41,7 @@ cg_status cg_checkpoint_save(const char *path, const cg_module *m, const cg_opti
     }
     st = cg_safetensors_save(path, items, n, kv, nk);
 done:
-    if (items) for (int64_t i = 0; i < n_opt; i++) cg_free(items[sd.n + i].name);
+    if (items) for (int64_t i = 0; i < n_opt; i++) cg_free((char *)items[sd.n + i].name);
     cg_free(items);
     cg_free(kv);
     cg_named_list_free(&sd);

@@ -15,7 +15,7 @@ cg_module *cg_module_new(const cg_module_type *type, size_t size) {
 }
 
 static void free_named(cg_named_tensor *v, int n) {
-    for (int i = 0; i < n; i++) { cg_free(v[i].name); cg_tensor_free(v[i].tensor); }
+    for (int i = 0; i < n; i++) { cg_free((char *)v[i].name); cg_tensor_free(v[i].tensor); }
     cg_free(v);
 }
 
@@ -156,7 +156,7 @@ cg_status cg_module_state_dict(const cg_module *m, cg_named_list *out) { return 
 
 void cg_named_list_free(cg_named_list *l) {
     if (!l) return;
-    for (int64_t i = 0; i < l->n; i++) cg_free(l->items[i].name);
+    for (int64_t i = 0; i < l->n; i++) cg_free((char *)l->items[i].name);
     cg_free(l->items);
     *l = (cg_named_list){ 0 };
 }

@@ -44,7 +44,7 @@ cg_optimizer *cg_optim_new_for(const cg_optimizer_type *type, size_t size, const
 void cg_optim_free(cg_optimizer *o) {
     if (!o) return;
     if (o->type->destroy) o->type->destroy(o);
-    for (int i = 0; i < o->n_state; i++) { cg_free(o->state[i].name); cg_tensor_free(o->state[i].tensor); }
+    for (int i = 0; i < o->n_state; i++) { cg_free((char *)o->state[i].name); cg_tensor_free(o->state[i].tensor); }
     cg_free(o->state);
     cg_free(o->params);
     cg_free(o);

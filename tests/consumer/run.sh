@@ -3,8 +3,11 @@
 # tests/consumer/run.sh CMAKE BUILD_DIR SOURCE_DIR CC [FLAGS...]
 #
 # Installs the build into a temporary prefix, then builds and runs a small out-of-tree program
-# against it three ways: find_package(cgrad) with cgrad::cgrad and with cgrad::cgrad_static,
-# and pkg-config (shared, and static with --static). The README's C example is built too.
+# against it: find_package(cgrad) with cgrad::cgrad and with cgrad::cgrad_static, pkg-config
+# (shared, and static with --static), a C++17 program with -pedantic-errors (pkg-config, and a
+# C++-only CMake project with COMPONENTS static), and cgrad through add_subdirectory. It checks
+# what is installed: the two programs and their man pages, not the lessons; cgrad-dist when MPI
+# is on. The README's C example is built too.
 # FLAGS go to every compile and link (the sanitizer flags, in a sanitizer build).
 set -euo pipefail
 cmake_cmd=$1 build=$2 src=$3 cc=$4
@@ -31,6 +34,11 @@ for f in "$prefix/include/cgrad/cgrad.h" "$prefix/include/cgrad/version.h" \
          "$libdir/cmake/cgrad/cgradConfig.cmake" "$libdir/cmake/cgrad/cgradConfigVersion.cmake" \
          "$libdir/cmake/cgrad/cgradTargets.cmake" "$libdir/cmake/cgrad/cgradStaticTargets.cmake"; do
     [ -e "$f" ] || fail "not installed: ${f#"$prefix"/}"
+done
+[ -x "$prefix/bin/mnist-train" ] && [ -x "$prefix/bin/mnist-eval" ] || fail "mnist-train/mnist-eval not installed"
+for f in linreg autograd-demo; do [ ! -e "$prefix/bin/$f" ] || fail "bin/$f installed: a lesson, too generic a name"; done
+for f in mnist-train mnist-eval; do
+    [ -f "$prefix/share/man/man1/$f.1" ] || fail "no man page share/man/man1/$f.1"
 done
 soname=$(readelf -d "$libdir/libcgrad.so" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
 [ "$soname" = libcgrad.so.0 ] || fail "SONAME is '$soname', want libcgrad.so.0"
@@ -99,5 +107,53 @@ static_libs=$(pkg-config --static --libs cgrad | sed -e 's/\(^\| \)-lcgrad\( \|$
 quiet "$cc" $flags -o "$tmp/consumer_pc_static" "$src/tests/consumer/main.c" $(pkg-config --cflags cgrad) \
     "$libdir/libcgrad.a" $static_libs
 check_run "$tmp/consumer_pc_static" static
+
+# zlib comes through Requires.private: a static link gets -lz from zlib.pc.
+[[ " $(pkg-config --static --libs cgrad) " == *" -lz "* ]] || fail "pkg-config --static --libs cgrad lacks -lz"
+grep -q '^Requires.private: zlib' "$pc" || fail "cgrad.pc has no 'Requires.private: zlib'"
+
+# cgrad_dist, when this build has MPI: the shared library, its .pc and its CMake targets.
+if [ -e "$build/lib/libcgrad_dist.so" ] || ls "$build"/lib/libcgrad_dist.so* >/dev/null 2>&1; then
+    step "cgrad-dist (MPI)"
+    for f in "$libdir/libcgrad_dist.so.0" "$libdir/libcgrad_dist.a" "$libdir/pkgconfig/cgrad-dist.pc" \
+             "$libdir/cmake/cgrad/cgradDistTargets.cmake"; do
+        [ -e "$f" ] || fail "not installed: ${f#"$prefix"/}"
+    done
+    pkg-config --exists cgrad-dist || fail "pkg-config cgrad-dist: $(pkg-config --print-errors cgrad-dist 2>&1)"
+    [[ " $(pkg-config --libs cgrad-dist) " == *" -lcgrad_dist "* ]] || fail "pkg-config --libs cgrad-dist"
+    echo "   cgrad-dist: $(pkg-config --libs cgrad-dist)"
+fi
+
+# C++: the headers under -std=c++17 -Wall -Wextra -pedantic-errors (CG_SHAPE, {"name", t}).
+cxx=$(command -v c++ || command -v g++ || true)
+if [ -n "$cxx" ] && [ -z "$flags" ]; then
+    step "C++17 consumer, -pedantic-errors (pkg-config; C++-only CMake project)"
+    export CONSUMER_TMP=$tmp
+    # shellcheck disable=SC2046
+    quiet "$cxx" -std=c++17 -Wall -Wextra -pedantic-errors -o "$tmp/consumer_cxx" "$src/tests/consumer/main.cpp" \
+        $(pkg-config --cflags --libs cgrad)
+    check_run "$tmp/consumer_cxx" shared
+    quiet "$cmake_cmd" -S "$src/tests/consumer/cmake-cxx" -B "$tmp/cmake-cxx" -DCMAKE_PREFIX_PATH="$prefix" \
+        -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_CXX_COMPILER="$cxx"
+    quiet "$cmake_cmd" --build "$tmp/cmake-cxx"
+    check_run "$tmp/cmake-cxx/consumer_cxx" shared
+    check_run "$tmp/cmake-cxx/consumer_cxx_static" static
+elif [ -z "$cxx" ]; then
+    echo "   (no C++ compiler: the C++ consumer is skipped)"
+fi
+
+# add_subdirectory: the parent keeps its build type; no tests, programs or install rules come along.
+if [ -z "$flags" ]; then
+    step "add_subdirectory(cgrad) consumer (tests/consumer/subdir)"
+    quiet "$cmake_cmd" -S "$src/tests/consumer/subdir" -B "$tmp/subdir" -DCGRAD_SOURCE_DIR="$src" \
+        -DCMAKE_C_COMPILER="$cc"
+    quiet "$cmake_cmd" --build "$tmp/subdir" -j2
+    out=$("$tmp/subdir/consumer") || fail "subdir consumer exited $?: $out"
+    echo "   subdir consumer: $out"
+    ntests=$(cd "$tmp/subdir" && ctest -N | sed -n 's/^Total Tests: //p')
+    [ "$ntests" = 1 ] || fail "the parent sees $ntests tests, want its own 1"
+    quiet "$cmake_cmd" --install "$tmp/subdir" --prefix "$tmp/subdir-prefix"
+    [ ! -e "$tmp/subdir-prefix/include/cgrad" ] || fail "cgrad as a subproject installed its headers"
+fi
 
 echo "OK: installed cgrad $version works through find_package and pkg-config"
