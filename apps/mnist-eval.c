@@ -226,6 +226,7 @@ int main(int argc, char **argv) {
         for (int64_t k = 0; k < classes; k++) printf("%6lld", (long long)confusion[c * classes + k]);
         printf("\n");
     }
+    if (cg_profile_enabled()) cg_profile_fprint(stdout);
     rc = 0;
 out:
     cg_safetensors_close(st);

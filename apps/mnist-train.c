@@ -69,7 +69,8 @@ static void usage(FILE *f) {
         "  --version              the version and the BLAS in use\n"
         "  --help                 this text\n"
         "Options take their value as --flag VALUE or --flag=VALUE.\n"
-        "Environment: CG_PROFILE=1 prints a per-op time breakdown at the end.\n"
+        "Environment: CG_PROFILE=1 prints a time table at the end (per op, forward and backward\n"
+        "calls apart, the optimizer step and data loading, training and evaluation apart).\n"
         "Data-parallel (built with MPI): mpirun -np K mnist-train ...; --batch-size is the global\n"
         "batch (a multiple of K), split across ranks; rank 0 prints, evaluates, saves (docs/distributed.md).\n");
 }
@@ -584,6 +585,7 @@ int main(int argc, char **argv) {
                (long long)start_epoch, (long long)o.epochs);
 
     double run_t0 = cli_now();
+    cg_profile_set_phase("train");
     for (int64_t epoch = start_epoch + 1; epoch <= o.epochs; epoch++) {
         cg_module_train(model, true);
         if (o.no_dropout) dropout_off(model);

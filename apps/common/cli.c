@@ -325,6 +325,8 @@ cg_status evaluate(cg_module *model, cg_loader *loader, int64_t classes, int64_t
     bool was_training = model->training;
     cg_module_train(model, false);
     bool prev = cg_set_grad_enabled(false);
+    const char *phase = cg_profile_phase();
+    cg_profile_set_phase("eval");
     cg_status st = cg_loader_set_epoch(loader, 0);
     int64_t batch = 0;
     cg_tensor *x;
@@ -358,6 +360,7 @@ cg_status evaluate(cg_module *model, cg_loader *loader, int64_t classes, int64_t
         cg_tape_release();
     }
     cg_set_grad_enabled(prev);
+    cg_profile_set_phase(phase);
     cg_module_train(model, was_training);
     return st;
 }

@@ -36,11 +36,18 @@ CG_API int64_t cg_tape_pool_bytes(void);
 CG_API bool cg_set_grad_enabled(bool enabled); /* returns the previous mode */
 CG_API bool cg_is_grad_enabled(void);
 
-/* Per-op profile (also on when the environment has CG_PROFILE=1): wall time of each op's
- * forward and backward, summed by op name. */
+/* Profile (also on when the environment has CG_PROFILE=1): the wall time of each op's forward
+ * and backward, calls counted apart, summed by (phase, op); the optimizer step
+ * (optimizer_step) and the loader's batches (data_loading) are rows of their own. The phase is a
+ * label the program sets ("train", "eval"; default "-"; a static string). cg_profile_fprint
+ * prints the table sorted by time, with the total against the wall time since profiling began.
+ * With CG_PROFILE set, a program that never calls cg_profile_fprint gets the table on stderr at
+ * exit. Profile while one thread runs ops (base.h). */
 CG_API void cg_profile_enable(bool on);
 CG_API bool cg_profile_enabled(void);
 CG_API void cg_profile_reset(void);
+CG_API void cg_profile_set_phase(const char *phase);
+CG_API const char *cg_profile_phase(void);
 CG_API void cg_profile_fprint(FILE *f);
 
 #ifdef __cplusplus

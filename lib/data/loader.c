@@ -180,7 +180,9 @@ static int64_t fill_batch(cg_loader *l, float *restrict x, int64_t *restrict y) 
 bool cg_loader_next(cg_loader *l, cg_tensor **images, const int64_t **labels) {
     if (!l || !images || !labels) return false;
     l->status = CG_OK;
+    double t0 = cg_profile_begin();
     int64_t n = fill_batch(l, l->batch->data, l->labels);
+    if (n > 0) cg_profile_end("data_loading", 0, t0);
     if (n <= 0) return false;
     l->batch->shape[0] = n;
     l->batch->numel = n * l->item;
@@ -196,7 +198,9 @@ cg_status cg_loader_next_into(cg_loader *l, cg_tensor *images, int64_t *labels, 
         return cg_error(CG_ESHAPE, "cg_loader_next_into: images holds %lld floats, a batch needs %lld",
                         (long long)images->numel, (long long)(rows * l->item));
     l->status = CG_OK;
+    double t0 = cg_profile_begin();
     int64_t n = fill_batch(l, images->data, labels);
+    if (n > 0) cg_profile_end("data_loading", 0, t0);
     *batch_n = n > 0 ? n : 0;
     return l->status;
 }

@@ -56,7 +56,9 @@ cg_status cg_optim_step(cg_optimizer *o) {
         return cg_error(CG_EINVAL, "cg_optim_step: step_count %lld is outside 0..%lld", (long long)o->step_count,
                         (long long)INT64_MAX - 1);
     bool prev = cg_set_grad_enabled(false);
+    double t0 = cg_profile_begin();
     cg_status st = o->type->step(o);
+    cg_profile_end("optimizer_step", 0, t0);
     cg_set_grad_enabled(prev);
     if (st == CG_OK) o->step_count++;
     return st;

@@ -98,6 +98,15 @@ grep -q '^cgrad [0-9.]*, 1 thread, ' out.txt || fail "OMP_NUM_THREADS=1: $(head 
 OMP_NUM_THREADS=1 run_expect 0 "" "$TRAIN" --data d --summary --threads 2
 grep -q '^cgrad [0-9.]*, 2 threads, ' out.txt || fail "--threads 2 under OMP_NUM_THREADS=1: $(head -n1 out.txt)"
 ! grep -q 'OpenBLAS OpenBLAS' out.txt || fail "the banner says OpenBLAS twice"
+# CG_PROFILE=1: mnist-train prints one table (training and evaluation apart, the optimizer and
+# the loader as rows); a program that never prints it (autograd-demo) gets it on stderr at exit.
+CG_PROFILE=1 run_expect 0 "" "$TRAIN" --data d --epochs 1 --batch-size 32 --threads 2
+grep -qE '^train +optimizer_step +[0-9.]+ +2 ' out.txt || fail "CG_PROFILE: no 'train optimizer_step' row with 2 calls (64 images, batch 32)"
+grep -qE '^eval +data_loading ' out.txt || fail "CG_PROFILE: no 'eval data_loading' row"
+grep -q '^total .* wall time' out.txt || fail "CG_PROFILE: no total against wall time"
+[ "$(grep -c '^cgrad profile' out.txt err.txt | awk -F: '{ s += $2 } END { print s }')" = 1 ] || fail "CG_PROFILE: want one table"
+CG_PROFILE=1 "$BIN/autograd-demo" >/dev/null 2>prof.txt || fail "autograd-demo under CG_PROFILE"
+grep -q '^cgrad profile' prof.txt || fail "CG_PROFILE: autograd-demo printed no table at exit"
 # A text file given as a checkpoint is said to be one.
 run_expect 1 "not a safetensors file: it starts with text" "$EVAL" --data d --model "$SRC/README.md"
 echo "OK: mnist cli errors"

@@ -22,4 +22,8 @@ out=$("$SRC/scripts/plot-metrics" m.csv out.png)
 echo "a,b" >bad.csv
 st=0; "$SRC/scripts/plot-metrics" bad.csv x.png 2>err.txt || st=$?
 [ "$st" -eq 1 ] && grep -q "header" err.txt || fail "a bad CSV: status $st, $(cat err.txt)"
+# One epoch (one accuracy point, one step row): no gnuplot warning about an empty range.
+printf 'kind,epoch,step,loss,accuracy,img_per_s,lr,seconds\nstep,1,100,0.5,,1500,0.025,4\nepoch,1,100,0.4,0.8800,1500,0.025,5\n' >one.csv
+"$SRC/scripts/plot-metrics" one.csv one.png >/dev/null 2>one.err || fail "a 1-epoch plot failed: $(cat one.err)"
+[ ! -s one.err ] || fail "a 1-epoch plot printed: $(cat one.err)"
 echo "OK: mnist plot"

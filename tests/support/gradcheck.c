@@ -104,8 +104,9 @@ bool profile_has(const char *name) {
     rewind(f);
     char line[256];
     bool found = false;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ') found = true;
+    char phase[64], op[64];
+    while (fgets(line, sizeof line, f)) /* rows: phase op fwd-ms fwd-calls bwd-ms bwd-calls share */
+        if (sscanf(line, "%63s %63s", phase, op) == 2 && strcmp(op, name) == 0) found = true;
     fclose(f);
     return found;
 }
