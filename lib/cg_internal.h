@@ -4,6 +4,7 @@
 #ifndef CG_INTERNAL_H
 #define CG_INTERNAL_H
 
+#include <stddef.h>
 #include <string.h>
 #include "cgrad/cgrad.h"
 
@@ -93,15 +94,35 @@ typedef struct cg_op_def {
     cg_backward_fn backward;  /* accumulates into the inputs' grads (cg_grad_data) */
 } cg_op_def;
 
+/* Typed op parameters: each op keeps one struct of its own on its node (its geometry, flags,
+ * scale; conv2d its whole plan), written once by the forward and read back by the backward:
+ *     CG_SET_PARAMS(nd, &geom);    (forward)
+ *     pool_geom g; CG_GET_PARAMS(nd, &g);    (backward)
+ * The struct is copied in and out (no aliasing questions); one that does not fit
+ * CG_NODE_PARAMS bytes fails to compile. */
+#define CG_NODE_PARAMS 320
+
 struct cg_node {
     const cg_op_def *op;
     cg_tensor *out;
     cg_tensor *in[CG_MAX_INPUTS];
     int n_in;
-    int64_t iarg[16];   /* op parameters (stride, dim, ...) */
-    float farg[4];
+    unsigned params_size;                                   /* bytes in params, for the check */
+    _Alignas(max_align_t) unsigned char params[CG_NODE_PARAMS]; /* the op's struct */
     void *aux;          /* tape-owned scratch saved for backward (mask, argmax, targets) */
 };
+
+static inline void cg_node_set_params_(cg_node *n, const void *p, size_t size) {
+    memcpy(n->params, p, size);
+    n->params_size = (unsigned)size;
+}
+static inline void cg_node_get_params_(const cg_node *n, void *p, size_t size) {
+    memcpy(p, n->params, size < n->params_size ? size : n->params_size);
+}
+#define CG_PARAMS_FIT_(...) ((void)sizeof(char[sizeof *(__VA_ARGS__) <= CG_NODE_PARAMS ? 1 : -1]))
+/* Variadic so that a compound literal's commas pass through: CG_SET_PARAMS(nd, &(T){ .a = 1, .b = 2 }). */
+#define CG_SET_PARAMS(nd, ...) (CG_PARAMS_FIT_(__VA_ARGS__), cg_node_set_params_((nd), (__VA_ARGS__), sizeof *(__VA_ARGS__)))
+#define CG_GET_PARAMS(nd, p) (CG_PARAMS_FIT_(p), cg_node_get_params_((nd), (p), sizeof *(p)))
 
 /* A new tape-owned tensor, data uninitialised (or zeroed). Pooled buffers. */
 cg_tensor *cg_tape_tensor(int ndim, const int64_t *shape);
@@ -114,7 +135,7 @@ void *cg_tape_scratch(size_t bytes);
 /* True when an op with these inputs must record a node (grad mode on, an input needs grad). */
 bool cg_needs_record(int n_in, cg_tensor *const *in);
 /* Record a node producing out from in[0..n_in) and mark out as requiring grad, when
- * cg_needs_record says so. Returns the node to fill (iarg/farg/aux); when nothing needs
+ * cg_needs_record says so. Returns the node to fill (CG_SET_PARAMS, aux); when nothing needs
  * recording, a thread-local scratch node that backward never sees (cg_node_recorded() tells).
  * NULL only on allocation failure, with the error set: the op then returns NULL. */
 cg_node *cg_record(const cg_op_def *op, cg_tensor *out, int n_in, cg_tensor *const *in);

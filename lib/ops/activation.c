@@ -70,17 +70,20 @@ static void relu_backward_set(float *restrict dx, const float *restrict dy, cons
     for (int64_t i = 0; i < n; i++) { float d = dy[i]; dx[i] = x[i] > 0.0f ? d : 0.0f; }
 }
 
+typedef struct act_params { act_kind kind; float slope; } act_params;  /* on the node */
+
 static cg_status act_backward(cg_node *n) {
     bool fresh;
     float *dx = cg_grad_data_fresh(n->in[0], &fresh);
     if (!dx) return CG_ENOMEM;
-    if (fresh && n->iarg[0] == A_RELU) {
+    act_params p;
+    CG_GET_PARAMS(n, &p);
+    if (fresh && p.kind == A_RELU) {
         relu_backward_set(dx, cg_out_grad(n), n->in[0]->data, n->out->numel);
         return CG_OK;
     }
     if (fresh) memset(dx, 0, (size_t)n->out->numel * sizeof(float));
-    act_backward_kernel((act_kind)n->iarg[0], dx, cg_out_grad(n), n->in[0]->data, n->out->data,
-                        n->out->numel, n->farg[0]);
+    act_backward_kernel(p.kind, dx, cg_out_grad(n), n->in[0]->data, n->out->data, n->out->numel, p.slope);
     return CG_OK;
 }
 
@@ -98,8 +101,7 @@ static cg_tensor *activation(act_kind k, cg_tensor *x, float slope) {
     act_forward(k, y->data, x->data, x->numel, slope);
     cg_node *n = cg_record(op, y, 1, &x);
     if (!n) return NULL;
-    n->iarg[0] = k;
-    n->farg[0] = slope;
+    CG_SET_PARAMS(n, &(act_params){ .kind = k, .slope = slope });
     cg_profile_end(op->name, 0, t0);
     return y;
 }

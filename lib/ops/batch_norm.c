@@ -141,6 +141,8 @@ static void bn_backward_kernel(float *dx, float *dw, float *db, const float *res
     }
 }
 
+typedef struct bn_params { bn_geom g; bool training, relu; } bn_params;  /* on the node */
+
 static cg_status bn_backward(cg_node *nd) {
     cg_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
     float *dx = NULL, *dw = NULL, *db = NULL;
@@ -148,10 +150,11 @@ static cg_status bn_backward(cg_node *nd) {
     if (cg_requires_grad(x) && !(dx = cg_grad_data_fresh(x, &fresh))) return CG_ENOMEM;
     if (cg_requires_grad(w) && !(dw = cg_grad_data(w))) return CG_ENOMEM;
     if (cg_requires_grad(b) && !(db = cg_grad_data(b))) return CG_ENOMEM;
-    bn_geom g = { nd->iarg[0], nd->iarg[1], nd->iarg[2] };
-    const float *y = nd->iarg[4] ? nd->out->data : NULL;
-    bn_backward_kernel(dx, dw, db, cg_out_grad(nd), x->data, y, w ? w->data : NULL, nd->aux, &g,
-                       nd->iarg[3] != 0, fresh);
+    bn_params p;
+    CG_GET_PARAMS(nd, &p);
+    const float *y = p.relu ? nd->out->data : NULL;
+    bn_backward_kernel(dx, dw, db, cg_out_grad(nd), x->data, y, w ? w->data : NULL, nd->aux, &p.g, p.training,
+                       fresh);
     return CG_OK;
 }
 
@@ -192,8 +195,7 @@ static cg_tensor *batch_norm_op(cg_tensor *x, cg_tensor *weight, cg_tensor *bias
     const cg_op_def *op = relu ? &op_batch_norm_relu : &op_batch_norm;
     cg_node *nd = cg_record(op, y, 3, (cg_tensor *[]){ x, weight, bias });
     if (!nd) return NULL;
-    nd->iarg[0] = g.n; nd->iarg[1] = g.c; nd->iarg[2] = g.inner; nd->iarg[3] = training;
-    nd->iarg[4] = relu;
+    CG_SET_PARAMS(nd, &(bn_params){ .g = g, .training = training, .relu = relu });
     nd->aux = stats;
     cg_profile_end(op->name, 0, t0);
     return y;

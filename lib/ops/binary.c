@@ -153,7 +153,8 @@ static void binary_backward_same(bin_kind k, int which, float *restrict g, const
 }
 
 static cg_status binary_backward(cg_node *n) {
-    bin_kind k = (bin_kind)n->iarg[0];
+    bin_kind k;
+    CG_GET_PARAMS(n, &k);
     cg_tensor *a = n->in[0], *b = n->in[1];
     bcast p;
     bcast_plan("backward", a, b, &p);
@@ -193,7 +194,7 @@ static cg_tensor *binary(bin_kind k, cg_tensor *a, cg_tensor *b) {
     binary_forward(k, y->data, a->data, b->data, &p, y->numel, same);
     cg_node *n = cg_record(&op_binary[k], y, 2, (cg_tensor *[]){ a, b });
     if (!n) return NULL;
-    n->iarg[0] = k;
+    CG_SET_PARAMS(n, &k);
     cg_profile_end(op_binary[k].name, 0, t0);
     return y;
 }

@@ -786,27 +786,13 @@ static cg_status conv2d_backward_all(float *dx, float *dw, float *db, const floa
     return CG_OK;
 }
 
+/* The plan the forward made and saved on the node, once: the backward uses its very choices
+ * (Winograd or im2col, the fused ReLU) whatever the switches are now. Only the backward's own
+ * fields start afresh. */
 static void plan_from_node(const cg_node *nd, conv_plan *pl) {
-    const cg_tensor *x = nd->in[0], *w = nd->in[1];
-    cg_im2col_geom *g = &pl->g;
-    g->c = x->shape[1]; g->h = x->shape[2]; g->w = x->shape[3];
-    g->kh = w->shape[2]; g->kw = w->shape[3];
-    g->sh = nd->iarg[0]; g->sw = nd->iarg[1];
-    g->ph = nd->iarg[2]; g->pw = nd->iarg[3];
-    g->dh = nd->iarg[4]; g->dw = nd->iarg[5];
-    g->oh = nd->out->shape[2]; g->ow = nd->out->shape[3];
-    pl->groups = nd->iarg[6];
-    pl->direct = nd->iarg[7] != 0;
-    pl->relu = nd->iarg[8] != 0;
-    pl->pool2 = false;  /* a pooled conv records no node */
-    pl->n = x->shape[0];
-    pl->oc = w->shape[0];
-    pl->cg = g->c / pl->groups;
-    pl->ocg = pl->oc / pl->groups;
-    pl->wino = nd->iarg[9] != 0;  /* as the forward chose, whatever the mode is now */
+    CG_GET_PARAMS(nd, pl);
     pl->dx_fresh = false;
     pl->wino_u = NULL;
-    if (pl->wino) pl->wg = cg_wino_geom_make(g->c, g->h, g->w, g->ph, g->pw, g->oh, g->ow);
 }
 
 static cg_status conv2d_backward(cg_node *nd) {
@@ -857,13 +843,7 @@ static cg_tensor *conv2d_op(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_c
     const cg_op_def *op = relu ? &op_conv2d_relu : &op_conv2d;
     cg_node *nd = cg_record(op, y, 3, (cg_tensor *[]){ x, w, b });
     if (!nd) return NULL;
-    nd->iarg[0] = pl.g.sh; nd->iarg[1] = pl.g.sw;
-    nd->iarg[2] = pl.g.ph; nd->iarg[3] = pl.g.pw;
-    nd->iarg[4] = pl.g.dh; nd->iarg[5] = pl.g.dw;
-    nd->iarg[6] = pl.groups;
-    nd->iarg[7] = pl.direct;
-    nd->iarg[8] = relu;
-    nd->iarg[9] = pl.wino;
+    CG_SET_PARAMS(nd, &pl);
     cg_profile_end(op->name, 0, t0);
     return y;
 }

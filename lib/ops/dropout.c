@@ -59,11 +59,15 @@ static void dropout_backward_kernel(float *restrict dx, const float *restrict dy
         for (int64_t j = 0; j < inner; j++) dx[r * inner + j] += dy[r * inner + j] * m[r];
 }
 
+typedef struct dropout_params { int64_t rows, inner; } dropout_params;  /* on the node */
+
 static cg_status dropout_backward(cg_node *n) {
     bool fresh;
     float *dx = cg_grad_data_fresh(n->in[0], &fresh);
     if (!dx) return CG_ENOMEM;
-    dropout_backward_kernel(dx, cg_out_grad(n), n->aux, n->iarg[0], n->iarg[1], fresh);
+    dropout_params p;
+    CG_GET_PARAMS(n, &p);
+    dropout_backward_kernel(dx, cg_out_grad(n), n->aux, p.rows, p.inner, fresh);
     return CG_OK;
 }
 
@@ -116,8 +120,7 @@ static cg_tensor *dropout(const cg_op_def *op, cg_tensor *x, float p, bool train
     }
     cg_node *n = cg_record(op, y, 1, &x);
     if (!n) return NULL;
-    n->iarg[0] = rows;
-    n->iarg[1] = inner;
+    CG_SET_PARAMS(n, &(dropout_params){ .rows = rows, .inner = inner });
     n->aux = m;
     cg_profile_end(op->name, 0, t0);
     return y;

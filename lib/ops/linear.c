@@ -31,9 +31,13 @@ static void linear_backward_bias(float *restrict db, const float *restrict dy, i
     }
 }
 
+typedef struct linear_params { int64_t n, in, out; } linear_params;  /* on the node */
+
 static cg_status linear_backward(cg_node *n) {
     cg_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
-    const int64_t N = n->iarg[0], in = n->iarg[1], out = n->iarg[2];
+    linear_params p;
+    CG_GET_PARAMS(n, &p);
+    const int64_t N = p.n, in = p.in, out = p.out;
     const float *dy = cg_out_grad(n);
     bool work = N > 0 && in > 0 && out > 0;
     if (cg_requires_grad(x)) {
@@ -86,7 +90,7 @@ cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
     linear_forward(y->data, x->data, w->data, b ? b->data : NULL, N, in, out);
     cg_node *n = cg_record(&op_linear, y, 3, (cg_tensor *[]){ x, w, b });
     if (!n) return NULL;
-    n->iarg[0] = N; n->iarg[1] = in; n->iarg[2] = out;
+    CG_SET_PARAMS(n, &(linear_params){ .n = N, .in = in, .out = out });
     cg_profile_end("linear", 0, t0);
     return y;
 }

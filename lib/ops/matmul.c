@@ -5,9 +5,13 @@
  * accumulates straight into the grad buffer (no temporary). */
 #include "cg_internal.h"
 
+typedef struct matmul_params { int64_t m, k, n; } matmul_params;  /* on the node */
+
 static cg_status matmul_backward(cg_node *n) {
     cg_tensor *a = n->in[0], *b = n->in[1];
-    int64_t M = n->iarg[0], K = n->iarg[1], N = n->iarg[2];
+    matmul_params p;
+    CG_GET_PARAMS(n, &p);
+    int64_t M = p.m, K = p.k, N = p.n;
     const float *dy = cg_out_grad(n);
     if (M == 0 || N == 0 || K == 0) {  /* nothing flows; still materialise the grads */
         if (cg_requires_grad(a) && !cg_grad_data(a)) return CG_ENOMEM;
@@ -55,7 +59,7 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
     }
     cg_node *n = cg_record(&op_matmul, y, 2, (cg_tensor *[]){ a, b });
     if (!n) return NULL;
-    n->iarg[0] = M; n->iarg[1] = K; n->iarg[2] = N;
+    CG_SET_PARAMS(n, &(matmul_params){ .m = M, .k = K, .n = N });
     cg_profile_end("matmul", 0, t0);
     return y;
 }

@@ -32,14 +32,18 @@ static void mse_backward_kernel(float *restrict g, const float *restrict p, cons
     }
 }
 
+typedef struct mse_params { cg_reduction reduction; float scale; } mse_params;  /* on the node */
+
 static cg_status mse_backward(cg_node *n) {
     cg_tensor *p = n->in[0], *t = n->in[1];
-    bool per_elem = n->iarg[0] == CG_REDUCTION_NONE;
+    mse_params mp;
+    CG_GET_PARAMS(n, &mp);
+    bool per_elem = mp.reduction == CG_REDUCTION_NONE;
     for (int side = 0; side < 2; side++) {
         if (!cg_requires_grad(n->in[side])) continue;
         float *g = cg_grad_data(n->in[side]);
         if (!g) return CG_ENOMEM;
-        mse_backward_kernel(g, p->data, t->data, cg_out_grad(n), per_elem, n->farg[0],
+        mse_backward_kernel(g, p->data, t->data, cg_out_grad(n), per_elem, mp.scale,
                             side ? -1.0f : 1.0f, p->numel);
     }
     return CG_OK;
@@ -74,8 +78,7 @@ cg_tensor *cg_mse_loss(cg_tensor *pred, cg_tensor *target, cg_reduction r) {
     }
     cg_node *node = cg_record(&op_mse, y, 2, (cg_tensor *[]){ pred, target });
     if (!node) return NULL;
-    node->iarg[0] = r;
-    node->farg[0] = scale;
+    CG_SET_PARAMS(node, &(mse_params){ .reduction = r, .scale = scale });
     cg_profile_end("mse_loss", 0, t0);
     return y;
 }

@@ -21,15 +21,19 @@ static void nll_forward(float *restrict y, const float *restrict logp, const int
 }
 
 /* dlogp[i, t_i] += -dy[i or 0] * scale */
+typedef struct nll_params { int64_t n, c; cg_reduction reduction; float scale; } nll_params;  /* on the node */
+
 static cg_status nll_backward(cg_node *n) {
     float *dx = cg_grad_data(n->in[0]);
     if (!dx) return CG_ENOMEM;
-    const int64_t N = n->iarg[0], C = n->iarg[1];
-    const cg_reduction r = (cg_reduction)n->iarg[2];
+    nll_params p;
+    CG_GET_PARAMS(n, &p);
+    const int64_t N = p.n, C = p.c;
+    const cg_reduction r = p.reduction;
     const int64_t *t = n->aux;
     const float *dy = cg_out_grad(n);
     for (int64_t i = 0; i < N; i++) {
-        float g = r == CG_REDUCTION_NONE ? dy[i] : dy[0] * n->farg[0];
+        float g = r == CG_REDUCTION_NONE ? dy[i] : dy[0] * p.scale;
         dx[i * C + t[i]] -= g;
     }
     return CG_OK;
@@ -66,8 +70,8 @@ cg_tensor *cg_nll_loss(cg_tensor *logp, const int64_t *target, int64_t n, cg_red
         if (N) memcpy(t, target, (size_t)N * sizeof(int64_t));
         nd->aux = t;
     }
-    nd->iarg[0] = N; nd->iarg[1] = C; nd->iarg[2] = r;
-    nd->farg[0] = r == CG_REDUCTION_MEAN ? 1.0f / (float)N : 1.0f;
+    CG_SET_PARAMS(nd, &(nll_params){ .n = N, .c = C, .reduction = r,
+                                     .scale = r == CG_REDUCTION_MEAN ? 1.0f / (float)N : 1.0f });
     cg_profile_end("nll_loss", 0, t0);
     return y;
 }

@@ -181,7 +181,9 @@ static cg_status max_pool_backward(cg_node *n) {
     bool fresh;
     float *dx = cg_grad_data_fresh(n->in[0], &fresh);
     if (!dx) return CG_ENOMEM;
-    max_pool_backward_kernel(dx, cg_out_grad(n), n->aux, n->iarg[0], n->iarg[1], n->iarg[2], fresh);
+    pool_geom g;
+    CG_GET_PARAMS(n, &g);
+    max_pool_backward_kernel(dx, cg_out_grad(n), n->aux, g.planes, g.oh * g.ow, g.h * g.w, fresh);
     return CG_OK;
 }
 
@@ -198,9 +200,7 @@ cg_tensor *cg_max_pool2d(cg_tensor *x, const cg_pool2d_params *p) {
     max_pool_forward(y->data, arg, x->data, &g);
     cg_node *n = cg_record(&op_max_pool2d, y, 1, &x);
     if (!n) return NULL;
-    n->iarg[0] = g.planes;
-    n->iarg[1] = g.oh * g.ow;
-    n->iarg[2] = g.h * g.w;
+    CG_SET_PARAMS(n, &g);
     n->aux = arg;
     cg_profile_end("max_pool2d", 0, t0);
     return y;
@@ -246,21 +246,11 @@ static void avg_pool_backward_kernel(float *restrict dx, const float *restrict d
     }
 }
 
-static void geom_from_node(const cg_node *n, pool_geom *g) {
-    const cg_tensor *x = n->in[0], *y = n->out;
-    g->h = x->shape[x->ndim - 2]; g->w = x->shape[x->ndim - 1];
-    g->oh = y->shape[y->ndim - 2]; g->ow = y->shape[y->ndim - 1];
-    g->planes = n->iarg[0];
-    g->kh = n->iarg[1]; g->kw = n->iarg[2];
-    g->sh = n->iarg[3]; g->sw = n->iarg[4];
-    g->ph = n->iarg[5]; g->pw = n->iarg[6];
-}
-
 static cg_status avg_pool_backward(cg_node *n) {
     float *dx = cg_grad_data(n->in[0]);
     if (!dx) return CG_ENOMEM;
     pool_geom g;
-    geom_from_node(n, &g);
+    CG_GET_PARAMS(n, &g);
     avg_pool_backward_kernel(dx, cg_out_grad(n), &g);
     return CG_OK;
 }
@@ -276,10 +266,7 @@ cg_tensor *cg_avg_pool2d(cg_tensor *x, const cg_pool2d_params *p) {
     avg_pool_forward(y->data, x->data, &g);
     cg_node *n = cg_record(&op_avg_pool2d, y, 1, &x);
     if (!n) return NULL;
-    n->iarg[0] = g.planes;
-    n->iarg[1] = g.kh; n->iarg[2] = g.kw;
-    n->iarg[3] = g.sh; n->iarg[4] = g.sw;
-    n->iarg[5] = g.ph; n->iarg[6] = g.pw;
+    CG_SET_PARAMS(n, &g);
     cg_profile_end("avg_pool2d", 0, t0);
     return y;
 }
@@ -329,8 +316,8 @@ static void adaptive_avg_backward_kernel(float *restrict dx, const float *restri
 static cg_status adaptive_avg_backward(cg_node *n) {
     float *dx = cg_grad_data(n->in[0]);
     if (!dx) return CG_ENOMEM;
-    const cg_tensor *x = n->in[0], *y = n->out;
-    pool_geom g = { .planes = n->iarg[0], .h = x->shape[2], .w = x->shape[3], .oh = y->shape[2], .ow = y->shape[3] };
+    pool_geom g;
+    CG_GET_PARAMS(n, &g);
     adaptive_avg_backward_kernel(dx, cg_out_grad(n), &g);
     return CG_OK;
 }
@@ -353,7 +340,7 @@ cg_tensor *cg_adaptive_avg_pool2d(cg_tensor *x, int64_t oh, int64_t ow) {
     adaptive_avg_forward(y->data, x->data, &g);
     cg_node *n = cg_record(&op_adaptive_avg_pool2d, y, 1, &x);
     if (!n) return NULL;
-    n->iarg[0] = g.planes;
+    CG_SET_PARAMS(n, &g);
     cg_profile_end("adaptive_avg_pool2d", 0, t0);
     return y;
 }

@@ -28,10 +28,14 @@ static void reduce_backward_kernel(float *restrict dx, const float *restrict dy,
                 dx[(o * n + k) * inner + j] += scale * dy[o * inner + j];
 }
 
+typedef struct reduce_params { int64_t outer, n, inner; float scale; } reduce_params;  /* on the node */
+
 static cg_status reduce_backward(cg_node *n) {
     float *dx = cg_grad_data(n->in[0]);
     if (!dx) return CG_ENOMEM;
-    reduce_backward_kernel(dx, cg_out_grad(n), n->iarg[0], n->iarg[1], n->iarg[2], n->farg[0]);
+    reduce_params p;
+    CG_GET_PARAMS(n, &p);
+    reduce_backward_kernel(dx, cg_out_grad(n), p.outer, p.n, p.inner, p.scale);
     return CG_OK;
 }
 
@@ -64,8 +68,7 @@ static cg_tensor *reduce(const cg_op_def *op, cg_tensor *x, bool all, int dim, b
     reduce_forward(y->data, x->data, outer, n, inner, scale);
     cg_node *node = cg_record(op, y, 1, &x);
     if (!node) return NULL;
-    node->iarg[0] = outer; node->iarg[1] = n; node->iarg[2] = inner;
-    node->farg[0] = scale;
+    CG_SET_PARAMS(node, &(reduce_params){ .outer = outer, .n = n, .inner = inner, .scale = scale });
     cg_profile_end(op->name, 0, t0);
     return y;
 }

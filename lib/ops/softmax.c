@@ -52,11 +52,14 @@ static void softmax_backward_kernel(float *restrict dx, const float *restrict dy
     }
 }
 
+typedef struct softmax_params { int64_t outer, n, inner; bool log_; } softmax_params;  /* on the node */
+
 static cg_status softmax_backward(cg_node *nd) {
     float *dx = cg_grad_data(nd->in[0]);
     if (!dx) return CG_ENOMEM;
-    softmax_backward_kernel(dx, cg_out_grad(nd), nd->out->data, nd->iarg[0], nd->iarg[1], nd->iarg[2],
-                            nd->iarg[3] != 0);
+    softmax_params p;
+    CG_GET_PARAMS(nd, &p);
+    softmax_backward_kernel(dx, cg_out_grad(nd), nd->out->data, p.outer, p.n, p.inner, p.log_);
     return CG_OK;
 }
 
@@ -76,7 +79,7 @@ static cg_tensor *softmax(const cg_op_def *op, cg_tensor *x, int dim, bool log_)
     softmax_forward(y->data, x->data, outer, n, inner, log_);
     cg_node *nd = cg_record(op, y, 1, &x);
     if (!nd) return NULL;
-    nd->iarg[0] = outer; nd->iarg[1] = n; nd->iarg[2] = inner; nd->iarg[3] = log_;
+    CG_SET_PARAMS(nd, &(softmax_params){ .outer = outer, .n = n, .inner = inner, .log_ = log_ });
     cg_profile_end(op->name, 0, t0);
     return y;
 }

@@ -25,11 +25,15 @@ static void permute_kernel(float *restrict dst, const float *restrict src, int64
     }
 }
 
+typedef struct permute_params { int64_t outer, a, mid, b, inner; } permute_params;  /* on the node */
+
 static cg_status transpose_backward(cg_node *n) {
     float *dx = cg_grad_data(n->in[0]);
     if (!dx) return CG_ENOMEM;
     /* dx[outer, A, mid, B, inner] += dy[outer, B, mid, A, inner] */
-    permute_kernel(dx, cg_out_grad(n), n->iarg[0], n->iarg[3], n->iarg[2], n->iarg[1], n->iarg[4], true);
+    permute_params p;
+    CG_GET_PARAMS(n, &p);
+    permute_kernel(dx, cg_out_grad(n), p.outer, p.b, p.mid, p.a, p.inner, true);
     return CG_OK;
 }
 
@@ -61,7 +65,7 @@ cg_tensor *cg_transpose(cg_tensor *x, int dim0, int dim1) {
     permute_kernel(y->data, x->data, outer, A, mid, B, inner, false);
     cg_node *n = cg_record(&op_transpose, y, 1, &x);
     if (!n) return NULL;
-    n->iarg[0] = outer; n->iarg[1] = A; n->iarg[2] = mid; n->iarg[3] = B; n->iarg[4] = inner;
+    CG_SET_PARAMS(n, &(permute_params){ .outer = outer, .a = A, .mid = mid, .b = B, .inner = inner });
     cg_profile_end("transpose", 0, t0);
     return y;
 }

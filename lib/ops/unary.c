@@ -94,11 +94,14 @@ static void unary_backward_kernel(un_kind k, float *restrict dx, const float *re
     }
 }
 
+typedef struct unary_params { un_kind kind; float s; } unary_params;  /* on the node */
+
 static cg_status unary_backward(cg_node *n) {
     float *dx = cg_grad_data(n->in[0]);
     if (!dx) return CG_ENOMEM;
-    unary_backward_kernel((un_kind)n->iarg[0], dx, cg_out_grad(n), n->in[0]->data, n->out->data,
-                          n->out->numel, n->farg[0]);
+    unary_params p;
+    CG_GET_PARAMS(n, &p);
+    unary_backward_kernel(p.kind, dx, cg_out_grad(n), n->in[0]->data, n->out->data, n->out->numel, p.s);
     return CG_OK;
 }
 
@@ -118,8 +121,7 @@ static cg_tensor *unary(un_kind k, cg_tensor *x, float s) {
     unary_forward(k, y->data, x->data, x->numel, s);
     cg_node *n = cg_record(op, y, 1, &x);
     if (!n) return NULL;
-    n->iarg[0] = k;
-    n->farg[0] = s;
+    CG_SET_PARAMS(n, &(unary_params){ .kind = k, .s = s });
     cg_profile_end(op->name, 0, t0);
     return y;
 }
