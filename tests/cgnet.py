@@ -61,6 +61,12 @@ OPS = {
     "tanh": (lambda a: nn.Tanh(), []),
     "flatten": (lambda a: nn.Flatten(1), []),
     "log_softmax": (lambda a: nn.LogSoftmax(dim=1), []),
+    "gelu": (lambda a: nn.GELU(approximate=a["approximate"]), [("approximate", ("none", "tanh"), "none")]),
+    "silu": (lambda a: nn.SiLU(), []),
+    "hardswish": (lambda a: nn.Hardswish(), []),
+    "softplus": (lambda a: nn.Softplus(a["beta"], a["threshold"]), [("beta", float, 1.0), ("threshold", float, 20.0)]),
+    "relu6": (lambda a: nn.ReLU6(), []),
+    "hardtanh": (lambda a: nn.Hardtanh(a["min_val"], a["max_val"]), [("min_val", float, -1.0), ("max_val", float, 1.0)]),
 }
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -152,12 +158,11 @@ class _Parser:
                     self.fail("unbalanced '(': missing ')'")
                 apos = self.i
                 m = NAME.match(self.s, self.i)
-                if m and m.group() not in ("true", "false"):
-                    self.i = m.end()
-                    self.skip_ws()
-                    if self.peek() != "=":
-                        self.fail(f"bad value {m.group()!r}", apos)
-                    self.i += 1
+                j = m.end() if m else self.i
+                while j < len(self.s) and self.s[j].isspace():
+                    j += 1
+                if m and m.group() not in ("true", "false") and self.s[j:j + 1] == "=":
+                    self.i = j + 1
                     self.skip_ws()
                     if m.group() in keyed:
                         self.fail(f"duplicate argument {m.group()!r}", apos)
@@ -179,6 +184,14 @@ class _Parser:
         return rec
 
     def value(self):
+        # a word (for a parameter that takes one of a few words), bare or quoted
+        q = self.peek() if self.peek() in ("'", '"') else ""
+        m = NAME.match(self.s, self.i + len(q))
+        if m and m.group() not in ("true", "false"):
+            if q and self.s[m.end():m.end() + 1] != q:
+                self.fail("a quoted word must end with its quote")
+            self.i = m.end() + len(q)
+            return ("word", m.group())
         for word, v in (("true", True), ("false", False)):
             if self.s.startswith(word, self.i) and not NAME.match(self.s, self.i + len(word)):
                 self.i += len(word)
@@ -208,6 +221,13 @@ class _Parser:
                 args[pname] = default
                 continue
             v, apos = given[pname]
+            if isinstance(ptype, tuple):
+                if not (isinstance(v, tuple) and v[1] in ptype):
+                    self.fail(f"{op} argument {pname!r} must be one of {'|'.join(ptype)}", apos)
+                args[pname] = v[1]
+                continue
+            if isinstance(v, tuple):
+                self.fail(f"bad value {v[1]!r}: expected an integer, a decimal, true or false", apos)
             if ptype is bool and not isinstance(v, bool):
                 self.fail(f"{op} argument {pname!r} must be true or false", apos)
             if ptype is not bool and isinstance(v, bool):

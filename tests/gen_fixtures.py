@@ -175,6 +175,19 @@ def gen_ops():
     for tag, xs, o in (("1", (2, 3, 7, 5), (1, 1)), ("3x2", (1, 2, 7, 5), (3, 2))):
         case(f"adaptive_avg_{tag}", lambda x: F.adaptive_avg_pool2d(x, o), [rnd(*xs)],
              extra={"p": torch.tensor(o, dtype=torch.float32)})
+    # activations of the zoo (appended: the cases above keep their random draws). Inputs cross
+    # hardswish's -3/3, softplus's threshold (beta 2, threshold 3: beta*x > 3 from x > 1.5) and
+    # the clamp/hardtanh/relu6 bounds.
+    case("gelu", F.gelu, [rnd(4, 6, lo=-4.0, hi=4.0)])
+    case("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), [rnd(4, 6, lo=-4.0, hi=4.0)])
+    case("silu", F.silu, [rnd(4, 6, lo=-6.0, hi=6.0)])
+    case("hardswish", F.hardswish, [rnd(4, 6, lo=-5.0, hi=5.0)])
+    case("softplus", F.softplus, [rnd(4, 6, lo=-25.0, hi=25.0)])
+    case("softplus_b2_t3", lambda x: F.softplus(x, 2.0, 3.0), [rnd(4, 6, lo=-3.0, hi=3.0)])
+    case("clamp", lambda x: torch.clamp(x, -0.5, 0.7), [rnd(4, 6, lo=-2.0, hi=2.0)])
+    case("hardtanh", lambda x: F.hardtanh(x, -0.5, 0.7), [rnd(4, 6, lo=-2.0, hi=2.0)])
+    case("relu6", F.relu6, [rnd(4, 6, lo=-2.0, hi=8.0)])
+    case("abs", torch.abs, [rnd(4, 6, lo=-2.0, hi=2.0)])
     w.close()
 
 

@@ -169,6 +169,35 @@ static void test_every_op_and_syntax(void **s) {
     cg_module_free(b);
 }
 
+/* The activations of the zoo as words, with PyTorch's names, arguments and defaults; each layer
+ * computes what its op does. */
+static void test_activation_words(void **s) {
+    (void)s;
+    const char *spec = "gelu gelu(approximate='tanh') gelu(tanh) gelu(approximate=\"none\") silu hardswish "
+                       "softplus softplus(beta=2, threshold=3) relu6 hardtanh hardtanh(min_val=-0.5, max_val=0.7)";
+    cg_net_info info;
+    cg_module *m = cg_net_from_spec(spec, 1, CG_SHAPE(6), &info);
+    if (!m) fail_msg("%s", cg_last_error());
+    assert_int_equal(info.n, 11);
+    const char *types[] = { "GELU", "GELU", "GELU", "GELU", "SiLU", "Hardswish", "Softplus", "Softplus", "ReLU6",
+                            "Hardtanh", "Hardtanh" };
+    for (int i = 0; i < 11; i++) assert_string_equal(m->children[i].module->type->name, types[i]);
+    cg_tensor *x = test_tensor(2, CG_SHAPE(3, 6), -4, 4, 5, false);
+    cg_tensor *want[11] = {
+        cg_gelu(x, false), cg_gelu(x, true), cg_gelu(x, true), cg_gelu(x, false), cg_silu(x), cg_hardswish(x),
+        cg_softplus(x, 1, 20), cg_softplus(x, 2, 3), cg_relu6(x), cg_hardtanh(x, -1, 1), cg_hardtanh(x, -0.5f, 0.7f),
+    };
+    for (int i = 0; i < 11; i++) {
+        cg_tensor *y = cg_module_forward(m->children[i].module, x);
+        assert_non_null(y);
+        assert_memory_equal(cg_tensor_cdata(y), cg_tensor_cdata(want[i]), 18 * sizeof(float));
+    }
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_net_info_free(&info);
+    cg_module_free(m);
+}
+
 /* Each error: the call fails, builds nothing, and the message holds the expected text. */
 static void expect_error(const char *spec, const int64_t *shape, const char *want) {
     cg_net_info info = { .n = 99 };
@@ -225,6 +254,12 @@ static void test_errors(void **s) {
     expect_error("conv2d(1,8,3,stride=99999999999999999999)", MNIST, "not a number in range");
     expect_error("conv2d(1,8,3,stride=-1)", MNIST, "stride = -1 is outside");
     expect_error("abcdefghijabcdefghijabcdefghijabcdefghij=relu", MNIST, "is longer than 32 characters");
+    expect_error("gelu(approximate=exact)", MNIST, "char 18: gelu: approximate must be one of none|tanh");
+    expect_error("gelu(approximate='tanh)", MNIST, "a quoted word must end with its quote");
+    expect_error("gelu(approximate=1)", MNIST, "approximate must be one of none|tanh");
+    expect_error("softplus(beta=0)", MNIST, "beta = 0 is outside");
+    expect_error("hardtanh(1, -1)", MNIST, "min_val 1 must not exceed max_val -1");
+    expect_error("relu6(6)", MNIST, "relu6 takes 0 arguments");
     /* Bad calls. */
     assert_null(cg_net_from_spec(NULL, 3, MNIST, NULL));
     assert_null(cg_net_from_spec("relu", 0, MNIST, NULL));
@@ -448,6 +483,7 @@ int main(void) {
         cmocka_unit_test(test_residual_adds_its_input),
         cmocka_unit_test(test_every_op_and_syntax),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_activation_words),
         cmocka_unit_test(test_seed_net_fusion_plan),
         cmocka_unit_test(test_batch_norm_folds_in_inference),
         cmocka_unit_test(test_batch_norm_relu_fuses_in_training),

@@ -53,6 +53,16 @@ static cg_tensor *f_sqrt(cg_tensor **x, const char *n) { (void)n; return cg_sqrt
 static cg_tensor *f_relu(cg_tensor **x, const char *n) { (void)n; return cg_relu(x[0]); }
 static cg_tensor *f_leaky_relu(cg_tensor **x, const char *n) { (void)n; return cg_leaky_relu(x[0], 0.1f); }
 static cg_tensor *f_sigmoid(cg_tensor **x, const char *n) { (void)n; return cg_sigmoid(x[0]); }
+static cg_tensor *f_gelu(cg_tensor **x, const char *n) { (void)n; return cg_gelu(x[0], false); }
+static cg_tensor *f_gelu_tanh(cg_tensor **x, const char *n) { (void)n; return cg_gelu(x[0], true); }
+static cg_tensor *f_silu(cg_tensor **x, const char *n) { (void)n; return cg_silu(x[0]); }
+static cg_tensor *f_hardswish(cg_tensor **x, const char *n) { (void)n; return cg_hardswish(x[0]); }
+static cg_tensor *f_softplus(cg_tensor **x, const char *n) { (void)n; return cg_softplus(x[0], 1.0f, 20.0f); }
+static cg_tensor *f_softplus_b2(cg_tensor **x, const char *n) { (void)n; return cg_softplus(x[0], 2.0f, 3.0f); }
+static cg_tensor *f_clamp(cg_tensor **x, const char *n) { (void)n; return cg_clamp(x[0], -0.5f, 0.7f); }
+static cg_tensor *f_hardtanh(cg_tensor **x, const char *n) { (void)n; return cg_hardtanh(x[0], -0.5f, 0.7f); }
+static cg_tensor *f_relu6(cg_tensor **x, const char *n) { (void)n; return cg_relu6(x[0]); }
+static cg_tensor *f_abs(cg_tensor **x, const char *n) { (void)n; return cg_abs(x[0]); }
 static cg_tensor *f_tanh(cg_tensor **x, const char *n) { (void)n; return cg_tanh(x[0]); }
 static cg_tensor *f_sum(cg_tensor **x, const char *n) { (void)n; return cg_sum(x[0]); }
 static cg_tensor *f_mean(cg_tensor **x, const char *n) { (void)n; return cg_mean(x[0]); }
@@ -179,6 +189,9 @@ static const case_def CASES[] = {
     { "pow_2_5", f_pow_2_5 }, { "pow_3", f_pow_3 }, { "pow_m0_5", f_pow_m0_5 },
     { "exp", f_exp }, { "log", f_log }, { "sqrt", f_sqrt },
     { "relu", f_relu }, { "leaky_relu", f_leaky_relu }, { "sigmoid", f_sigmoid }, { "tanh", f_tanh },
+    { "gelu", f_gelu }, { "gelu_tanh", f_gelu_tanh }, { "silu", f_silu }, { "hardswish", f_hardswish },
+    { "softplus", f_softplus }, { "softplus_b2_t3", f_softplus_b2 }, { "clamp", f_clamp },
+    { "hardtanh", f_hardtanh }, { "relu6", f_relu6 }, { "abs", f_abs },
     { "sum", f_sum }, { "mean", f_mean }, { "sum_dim1", f_sum_dim1 }, { "sum_dimm1_keep", f_sum_dimm1_keep },
     { "mean_dim0", f_mean_dim0 }, { "mean_dim2_keep", f_mean_dim2_keep },
     { "matmul", f_matmul }, { "transpose_02", f_transpose_02 }, { "transpose_m1m2", f_transpose_m1m2 },

@@ -55,6 +55,10 @@ NETS = [
                  "conv2d(8,8,3,stride=2,dilation=1,groups=2) sigmoid max_pool2d(3,stride=1,padding=1)\n"
                  "avg_pool2d(2) tanh dropout2d(0.1) residual(conv2d(8,8,1) relu) adaptive_avg_pool2d(1)\n"
                  "flatten dropout(0.2) head=linear(8,10) log_softmax"),
+    ("activations", "# the zoo's activation layers\n"
+                    "conv2d(1,6,3) gelu conv2d(6,6,3) gelu(approximate='tanh') silu conv2d(6,6,3,padding=1) hardswish\n"
+                    "softplus(beta=2, threshold=3) max_pool2d(2) relu6 hardtanh(-0.5, 0.7) conv2d(6,4,3)\n"
+                    "flatten linear(400,10) log_softmax"),
 ]
 REAL_DATA = "/usr/share/datasets/fashion-mnist"
 

@@ -84,6 +84,12 @@ CG_API cg_module *cg_relu_new(void);
 CG_API cg_module *cg_leaky_relu_new(float negative_slope);
 CG_API cg_module *cg_sigmoid_new(void);
 CG_API cg_module *cg_tanh_new(void);
+CG_API cg_module *cg_gelu_new(bool tanh_approx);      /* nn.GELU(approximate='none' | 'tanh') */
+CG_API cg_module *cg_silu_new(void);
+CG_API cg_module *cg_hardswish_new(void);
+CG_API cg_module *cg_softplus_new(float beta, float threshold);   /* PyTorch: 1, 20 */
+CG_API cg_module *cg_relu6_new(void);
+CG_API cg_module *cg_hardtanh_new(float min_val, float max_val);  /* PyTorch: -1, 1 */
 CG_API cg_module *cg_flatten_new(void);              /* flatten(x, 1, -1) */
 CG_API cg_module *cg_log_softmax_new(int dim);
 CG_API cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentum);
@@ -110,7 +116,9 @@ CG_API bool cg_fusion_enabled(void);
  *   linear(in, out, bias=true)            batch_norm2d(channels, eps=1e-5, momentum=0.1)
  *   max_pool2d(kernel, stride=kernel, padding=0)   avg_pool2d(kernel, stride=kernel, padding=0)
  *   adaptive_avg_pool2d(1)    dropout(p)    dropout2d(p)    leaky_relu(negative_slope=0.01)
- *   relu  sigmoid  tanh  flatten  log_softmax (dim 1)
+ *   relu  sigmoid  tanh  flatten  log_softmax (dim 1)  silu  hardswish  relu6
+ *   gelu(approximate=none)  (or tanh; the word may be quoted: 'tanh')
+ *   softplus(beta=1, threshold=20)    hardtanh(min_val=-1, max_val=1)
  * The state dict has PyTorch's nn.Sequential names: a layer is its given name, else its 0-based
  * position ("0.weight"); inside a residual at position i, layer j is "i.j.weight".
  *

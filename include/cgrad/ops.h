@@ -33,6 +33,19 @@ CG_API cg_tensor *cg_relu(cg_tensor *x);
 CG_API cg_tensor *cg_leaky_relu(cg_tensor *x, float negative_slope);
 CG_API cg_tensor *cg_sigmoid(cg_tensor *x);
 CG_API cg_tensor *cg_tanh(cg_tensor *x);
+/* PyTorch's formulas and gradients (lib/ops/activation.c has the kinks): gelu exact
+ * (x * Phi(x)) or, with tanh_approx, PyTorch's approximate='tanh'; silu x*sigmoid(x);
+ * hardswish x*relu6(x+3)/6; softplus log(1+exp(beta*x))/beta, x itself where beta*x >
+ * threshold (PyTorch: beta 1, threshold 20); clamp to [min, max]; hardtanh likewise (its
+ * gradient is 0 at the ends); relu6 = hardtanh(0, 6); abs. */
+CG_API cg_tensor *cg_gelu(cg_tensor *x, bool tanh_approx);
+CG_API cg_tensor *cg_silu(cg_tensor *x);
+CG_API cg_tensor *cg_hardswish(cg_tensor *x);
+CG_API cg_tensor *cg_softplus(cg_tensor *x, float beta, float threshold);
+CG_API cg_tensor *cg_clamp(cg_tensor *x, float min, float max);
+CG_API cg_tensor *cg_hardtanh(cg_tensor *x, float min_val, float max_val);
+CG_API cg_tensor *cg_relu6(cg_tensor *x);
+CG_API cg_tensor *cg_abs(cg_tensor *x);
 
 /* Reductions: over everything (a one-element tensor of shape [] ... stored as ndim 0) or one dim. */
 CG_API cg_tensor *cg_sum(cg_tensor *x);

@@ -26,19 +26,20 @@
 #define MAX_ARGS 8
 
 /* ---- the op table -------------------------------------------------------- */
-typedef enum { P_INT, P_NUM, P_BOOL } ptype;
+typedef enum { P_INT, P_NUM, P_BOOL, P_WORD } ptype;
 typedef struct param {
     const char *key;
     ptype type;
     bool required;
     double def;          /* NAN: the value of the first argument (a pool's stride = kernel) */
     double lo, hi;       /* inclusive range */
+    const char *words;   /* P_WORD: the allowed words, '|'-separated; the value is the index */
 } param;
 
 typedef enum {
     OP_CONV2D, OP_LINEAR, OP_BATCH_NORM2D, OP_MAX_POOL2D, OP_AVG_POOL2D, OP_ADAPTIVE_AVG_POOL2D,
     OP_DROPOUT, OP_DROPOUT2D, OP_LEAKY_RELU, OP_RELU, OP_SIGMOID, OP_TANH, OP_FLATTEN,
-    OP_LOG_SOFTMAX, OP_RESIDUAL, OP_COUNT
+    OP_LOG_SOFTMAX, OP_RESIDUAL, OP_GELU, OP_SILU, OP_HARDSWISH, OP_SOFTPLUS, OP_RELU6, OP_HARDTANH, OP_COUNT
 } op_kind;
 
 typedef struct op_info { const char *name; int n_params; param params[MAX_ARGS]; } op_info;
@@ -46,6 +47,7 @@ typedef struct op_info { const char *name; int n_params; param params[MAX_ARGS];
 #define I_(k, req, d, lo, hi) { k, P_INT, req, d, lo, hi }
 #define N_(k, req, d, lo, hi) { k, P_NUM, req, d, lo, hi }
 #define B_(k, d) { k, P_BOOL, false, d, 0, 1 }
+#define W_(k, d, words) { k, P_WORD, false, d, 0, 1e9, words }
 #define POOL_PARAMS 3, { I_("kernel", true, 0, 1, SPEC_MAX_INT), I_("stride", false, NAN, 1, SPEC_MAX_INT), \
                          I_("padding", false, 0, 0, SPEC_MAX_INT) }
 static const op_info ops[OP_COUNT] = {
@@ -69,10 +71,17 @@ static const op_info ops[OP_COUNT] = {
     [OP_FLATTEN] = { "flatten", 0, { { 0 } } },
     [OP_LOG_SOFTMAX] = { "log_softmax", 0, { { 0 } } },
     [OP_RESIDUAL] = { "residual", 0, { { 0 } } },
+    [OP_GELU] = { "gelu", 1, { W_("approximate", 0, "none|tanh") } },
+    [OP_SILU] = { "silu", 0, { { 0 } } },
+    [OP_HARDSWISH] = { "hardswish", 0, { { 0 } } },
+    [OP_SOFTPLUS] = { "softplus", 2, { N_("beta", false, 1, 1e-30, 1e30), N_("threshold", false, 20, -1e30, 1e30) } },
+    [OP_RELU6] = { "relu6", 0, { { 0 } } },
+    [OP_HARDTANH] = { "hardtanh", 2, { N_("min_val", false, -1, -1e30, 1e30), N_("max_val", false, 1, -1e30, 1e30) } },
 };
 #undef I_
 #undef N_
 #undef B_
+#undef W_
 #undef POOL_PARAMS
 
 /* ---- parsing ------------------------------------------------------------- */
@@ -185,6 +194,26 @@ static cg_status resolve_defaults(layer *L, const bool *given, int64_t at) {
 
 /* Arguments after '(' of op: positional first, then key=value; resolves defaults and checks types
  * and ranges into L->v. Leaves p->i after ')'. */
+/* A word among pr->words ("none|tanh"), bare or in quotes ('tanh', "tanh"): *v is its index. */
+static cg_status parse_word(parser *p, const char *opname, const param *pr, double *v) {
+    int64_t at = p->i;
+    char q = at < p->len && (p->s[at] == '\'' || p->s[at] == '"') ? p->s[at] : 0;
+    int64_t w0 = at + (q != 0), n = ident_len(p, w0);
+    if (q && (w0 + n >= p->len || p->s[w0 + n] != q))
+        return perr(at, "%s: %s: a quoted word must end with its quote", opname, pr->key);
+    int idx = 0;
+    for (const char *w = pr->words; n && *w; idx++) {
+        size_t len = strcspn(w, "|");
+        if ((int64_t)len == n && strncmp(w, p->s + w0, len) == 0) {
+            *v = idx;
+            p->i = w0 + n + (q != 0);
+            return CG_OK;
+        }
+        w += len + (w[len] == '|');
+    }
+    return perr(at, "%s: %s must be one of %s", opname, pr->key, pr->words);
+}
+
 static cg_status parse_args(parser *p, layer *L, int64_t open_at) {
     const op_info *op = &ops[L->op];
     bool given[MAX_ARGS] = { false };
@@ -220,8 +249,13 @@ static cg_status parse_args(parser *p, layer *L, int64_t open_at) {
         double v = 0;
         bool is_bool, is_int;
         int64_t vat = p->i;
-        if ((s = parse_value(p, pr->key, &v, &is_bool, &is_int))) return s;
-        if (pr->type == P_BOOL && !is_bool) return perr(vat, "%s: %s must be true or false", op->name, pr->key);
+        if (pr->type == P_WORD) {
+            if ((s = parse_word(p, op->name, pr, &v))) return s;
+            is_bool = false;
+            is_int = true;
+        } else if ((s = parse_value(p, pr->key, &v, &is_bool, &is_int))) return s;
+        if (pr->type == P_WORD) { /* in range by construction */ }
+        else if (pr->type == P_BOOL && !is_bool) return perr(vat, "%s: %s must be true or false", op->name, pr->key);
         if (pr->type != P_BOOL && is_bool) return perr(vat, "%s: %s must be a number, not true/false", op->name, pr->key);
         if (pr->type == P_INT && !is_int) return perr(vat, "%s: %s must be an integer", op->name, pr->key);
         if (!(v >= pr->lo && v <= pr->hi))
@@ -235,7 +269,10 @@ static cg_status parse_args(parser *p, layer *L, int64_t open_at) {
         return perr(p->i, "%s: expected ',' or ')' after an argument", op->name);
     }
 resolve:
-    return resolve_defaults(L, given, open_at);
+    if ((s = resolve_defaults(L, given, open_at))) return s;
+    if (L->op == OP_HARDTANH && L->v[0] > L->v[1])
+        return perr(open_at, "hardtanh: min_val %g must not exceed max_val %g", L->v[0], L->v[1]);
+    return CG_OK;
 }
 
 static layer *push(parser *p) {
@@ -503,6 +540,12 @@ static cg_module *build_layer(const layer *L) {
     case OP_FLATTEN: return cg_flatten_new();
     case OP_LOG_SOFTMAX: return cg_log_softmax_new(1);
     case OP_RESIDUAL: return cg_residual_new();
+    case OP_GELU: return cg_gelu_new(v[0] != 0);
+    case OP_SILU: return cg_silu_new();
+    case OP_HARDSWISH: return cg_hardswish_new();
+    case OP_SOFTPLUS: return cg_softplus_new((float)v[0], (float)v[1]);
+    case OP_RELU6: return cg_relu6_new();
+    case OP_HARDTANH: return cg_hardtanh_new((float)v[0], (float)v[1]);
     case OP_COUNT: break;
     }
     return NULL;

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/nn/stateless.c — modules without parameters: ReLU, LeakyReLU, Sigmoid, Tanh, Flatten,
+/* lib/nn/stateless.c — modules without parameters: ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU,
+ * Hardswish, Softplus, ReLU6, Hardtanh, Flatten,
  * MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout, Dropout2d, LogSoftmax. Each holds only its
  * hyper-parameters; the op it calls checks the input's shape. */
+#include <math.h>
 #include "cg_internal.h"
 
 typedef struct stateless {
     cg_module base;
-    float p;                 /* dropout probability, leaky slope */
+    float p, q;              /* dropout probability, leaky slope; softplus beta and threshold;
+                              * hardtanh min and max */
+    bool flag;               /* GELU: approximate='tanh' */
     int dim;                 /* log_softmax */
     cg_pool2d_params pool;   /* pools; adaptive: kernel[] holds the output size */
 } stateless;
@@ -16,6 +20,12 @@ static cg_tensor *relu_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_relu
 static cg_tensor *leaky_fwd(cg_module *m, cg_tensor *x) { return cg_leaky_relu(x, self(m)->p); }
 static cg_tensor *sigmoid_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_sigmoid(x); }
 static cg_tensor *tanh_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_tanh(x); }
+static cg_tensor *gelu_fwd(cg_module *m, cg_tensor *x) { return cg_gelu(x, self(m)->flag); }
+static cg_tensor *silu_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_silu(x); }
+static cg_tensor *hardswish_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_hardswish(x); }
+static cg_tensor *softplus_fwd(cg_module *m, cg_tensor *x) { return cg_softplus(x, self(m)->p, self(m)->q); }
+static cg_tensor *relu6_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_relu6(x); }
+static cg_tensor *hardtanh_fwd(cg_module *m, cg_tensor *x) { return cg_hardtanh(x, self(m)->p, self(m)->q); }
 static cg_tensor *flatten_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_flatten(x, 1, -1); }
 static cg_tensor *maxpool_fwd(cg_module *m, cg_tensor *x) { return cg_max_pool2d(x, &self(m)->pool); }
 static cg_tensor *avgpool_fwd(cg_module *m, cg_tensor *x) { return cg_avg_pool2d(x, &self(m)->pool); }
@@ -30,6 +40,12 @@ static const cg_module_type relu_type = { "ReLU", relu_fwd, NULL };
 static const cg_module_type leaky_type = { "LeakyReLU", leaky_fwd, NULL };
 static const cg_module_type sigmoid_type = { "Sigmoid", sigmoid_fwd, NULL };
 static const cg_module_type tanh_type = { "Tanh", tanh_fwd, NULL };
+static const cg_module_type gelu_type = { "GELU", gelu_fwd, NULL };
+static const cg_module_type silu_type = { "SiLU", silu_fwd, NULL };
+static const cg_module_type hardswish_type = { "Hardswish", hardswish_fwd, NULL };
+static const cg_module_type softplus_type = { "Softplus", softplus_fwd, NULL };
+static const cg_module_type relu6_type = { "ReLU6", relu6_fwd, NULL };
+static const cg_module_type hardtanh_type = { "Hardtanh", hardtanh_fwd, NULL };
 static const cg_module_type flatten_type = { "Flatten", flatten_fwd, NULL };
 static const cg_module_type maxpool_type = { "MaxPool2d", maxpool_fwd, NULL };
 static const cg_module_type avgpool_type = { "AvgPool2d", avgpool_fwd, NULL };
@@ -75,6 +91,30 @@ cg_module *cg_relu_new(void) { return make(&relu_type, 0, 0, NULL); }
 cg_module *cg_leaky_relu_new(float negative_slope) { return make(&leaky_type, negative_slope, 0, NULL); }
 cg_module *cg_sigmoid_new(void) { return make(&sigmoid_type, 0, 0, NULL); }
 cg_module *cg_tanh_new(void) { return make(&tanh_type, 0, 0, NULL); }
+cg_module *cg_gelu_new(bool tanh_approx) {
+    cg_module *m = make(&gelu_type, 0, 0, NULL);
+    if (m) self(m)->flag = tanh_approx;
+    return m;
+}
+cg_module *cg_silu_new(void) { return make(&silu_type, 0, 0, NULL); }
+cg_module *cg_hardswish_new(void) { return make(&hardswish_type, 0, 0, NULL); }
+cg_module *cg_relu6_new(void) { return make(&relu6_type, 0, 0, NULL); }
+cg_module *cg_softplus_new(float beta, float threshold) {
+    if (!(beta > 0) || !isfinite(beta) || isnan(threshold))
+        return (cg_module *)CG_FAIL(CG_EINVAL, "Softplus: beta %g must be finite and > 0, threshold %g a number",
+                                    (double)beta, (double)threshold);
+    cg_module *m = make(&softplus_type, beta, 0, NULL);
+    if (m) self(m)->q = threshold;
+    return m;
+}
+cg_module *cg_hardtanh_new(float min_val, float max_val) {
+    if (isnan(min_val) || isnan(max_val) || min_val > max_val)
+        return (cg_module *)CG_FAIL(CG_EINVAL, "Hardtanh: min_val %g must not exceed max_val %g", (double)min_val,
+                                    (double)max_val);
+    cg_module *m = make(&hardtanh_type, min_val, 0, NULL);
+    if (m) self(m)->q = max_val;
+    return m;
+}
 cg_module *cg_flatten_new(void) { return make(&flatten_type, 0, 0, NULL); }
 cg_module *cg_log_softmax_new(int dim) { return make(&log_softmax_type, 0, dim, NULL); }
 cg_module *cg_max_pool2d_new(int64_t kernel) {
