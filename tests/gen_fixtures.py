@@ -290,6 +290,50 @@ def gen_optim():
     sched("steplr_1_0_9", 1.0, lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=1, gamma=0.9), 12)
     sched("cosine_10", 0.1, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001), 10)
     sched("cosine_4_0", 0.5, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=4), 4)
+    # the zoo's schedules (appended: the cases above keep their draws)
+    L = torch.optim.lr_scheduler
+    sched("multistep_2_5_6", 0.1, lambda o: L.MultiStepLR(o, milestones=[2, 5, 6], gamma=0.3), 10)
+    sched("exponential_0_8", 0.2, lambda o: L.ExponentialLR(o, gamma=0.8), 8)
+    sched("warmup3_step", 0.1, lambda o: L.SequentialLR(o, [L.LinearLR(o, start_factor=0.1, total_iters=3),
+                                                            L.StepLR(o, step_size=2, gamma=0.5)], milestones=[3]), 12)
+    sched("warmup2_cosine", 0.4, lambda o: L.SequentialLR(o, [L.LinearLR(o, start_factor=0.25, total_iters=2),
+                                                              L.CosineAnnealingLR(o, T_max=6, eta_min=0.001)],
+                                                          milestones=[2]), 10)
+    sched("onecycle_20", 0.01, lambda o: L.OneCycleLR(o, max_lr=0.5, total_steps=20, cycle_momentum=False), 19)
+    sched("onecycle_9_p04", 0.01, lambda o: L.OneCycleLR(o, max_lr=0.2, total_steps=9, pct_start=0.4,
+                                                         div_factor=10, final_div_factor=100,
+                                                         cycle_momentum=False), 8)
+    # ReduceLROnPlateau: NAME.metric[e-1] is passed to step e
+    metric = torch.tensor([1.0, 0.9, 0.95, 0.92, 0.91, 0.905, 0.9, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85,
+                           0.85, 0.85], dtype=torch.float64)
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1)
+    sch = L.ReduceLROnPlateau(opt, factor=0.5, patience=2, threshold=0.01, cooldown=1, min_lr=0.02)
+    lrs = [opt.param_groups[0]["lr"]]
+    for m in metric.tolist():
+        opt.step()
+        sch.step(m)
+        lrs.append(opt.param_groups[0]["lr"])
+    w.t("plateau.metric", metric)
+    w.t("plateau.lr", torch.tensor(lrs, dtype=torch.float64))
+    # gradient clipping: clip.g<k> the gradients, then per case the norm and the clipped grads
+    gs = [rnd(3, 4, lo=-1, hi=1), rnd(5, lo=-2, hi=2)]
+    for k, g in enumerate(gs):
+        w.t(f"clip.g{k}", g)
+    for tag, mx, nt in (("n2_0_5", 0.5, 2.0), ("ninf_0_5", 0.5, math.inf), ("n1_2", 2.0, 1.0), ("n2_100", 100.0, 2.0)):
+        ps = [nn.Parameter(torch.zeros_like(g)) for g in gs]
+        for p_, g in zip(ps, gs):
+            p_.grad = g.clone()
+        total = torch.nn.utils.clip_grad_norm_(ps, mx, nt)
+        w.t(f"clip_{tag}.norm", total)
+        for k, p_ in enumerate(ps):
+            w.t(f"clip_{tag}.g{k}", p_.grad)
+    ps = [nn.Parameter(torch.zeros_like(g)) for g in gs]
+    for p_, g in zip(ps, gs):
+        p_.grad = g.clone()
+    torch.nn.utils.clip_grad_value_(ps, 0.3)
+    for k, p_ in enumerate(ps):
+        w.t(f"clipv_0_3.g{k}", p_.grad)
     w.close()
 
 

@@ -128,6 +128,151 @@ static void test_cosine_lr(void **st) {
     run_sched("cosine_4_0", 0.5f, 1, 4, 0.0f);
 }
 
+/* The zoo's schedules, each from a made scheduler s against NAME.lr (metric: ReduceLROnPlateau's
+ * values, NAME.metric). */
+static void run_sched_made(const char *name, float base, cg_lr_scheduler (*make)(cg_optimizer *), int warmup,
+                           float warm_start) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.lr", name);
+    int64_t n, nm = 0;
+    const float *want = fixture_values(fx(), key, &n), *metric = NULL;
+    cg_tensor *p = cg_tensor_zeros(1, CG_SHAPE(1));
+    cg_tensor_set_requires_grad(p, true);
+    cg_optimizer *o = cg_sgd_new(&p, 1, (cg_sgd_options){ .lr = base });
+    assert_non_null(o);
+    cg_lr_scheduler s = make(o);
+    if (s.kind == CG_SCHED_PLATEAU) {
+        snprintf(key, sizeof key, "%s.metric", name);
+        metric = fixture_values(fx(), key, &nm);
+        assert_int_equal(nm, n - 1);
+    }
+    if (warmup) assert_int_equal(cg_sched_warmup(&s, warmup, warm_start), CG_OK);
+    for (int64_t e = 0; e < n; e++) {
+        if (e > 0) {
+            assert_int_equal(cg_optim_step(o), CG_OK);
+            assert_int_equal(metric ? cg_sched_step_metric(&s, metric[e - 1]) : cg_sched_step(&s), CG_OK);
+        }
+        double got = o->lr;
+        if (fabs(got - want[e]) > TOL + TOL * fabs(want[e]))
+            fail_msg("%s: epoch %lld: lr %.9g, PyTorch %.9g", name, (long long)e, got, want[e]);
+    }
+    cg_optim_free(o);
+    cg_tensor_free(p);
+}
+static cg_lr_scheduler mk_multistep(cg_optimizer *o) { return cg_multistep_lr(o, (const int64_t[]){ 2, 5, 6 }, 3, 0.3f); }
+static cg_lr_scheduler mk_exp(cg_optimizer *o) { return cg_exponential_lr(o, 0.8f); }
+static cg_lr_scheduler mk_step2(cg_optimizer *o) { return cg_step_lr(o, 2, 0.5f); }
+static cg_lr_scheduler mk_cos6(cg_optimizer *o) { return cg_cosine_lr(o, 6, 0.001f); }
+static cg_lr_scheduler mk_onecycle(cg_optimizer *o) { return cg_onecycle_lr(o, 0.5f, 20, 0.3f, 25, 1e4f); }
+static cg_lr_scheduler mk_onecycle9(cg_optimizer *o) { return cg_onecycle_lr(o, 0.2f, 9, 0.4f, 10, 100); }
+static cg_lr_scheduler mk_plateau(cg_optimizer *o) { return cg_plateau_lr(o, 0.5f, 2, 0.01f, 1, 0.02f); }
+
+static void test_zoo_schedules(void **st) {
+    (void)st;
+    run_sched_made("multistep_2_5_6", 0.1f, mk_multistep, 0, 0);
+    run_sched_made("exponential_0_8", 0.2f, mk_exp, 0, 0);
+    run_sched_made("warmup3_step", 0.1f, mk_step2, 3, 0.1f);
+    run_sched_made("warmup2_cosine", 0.4f, mk_cos6, 2, 0.25f);
+    run_sched_made("onecycle_20", 0.01f, mk_onecycle, 0, 0);
+    run_sched_made("onecycle_9_p04", 0.01f, mk_onecycle9, 0, 0);
+    run_sched_made("plateau", 0.1f, mk_plateau, 0, 0);
+}
+
+/* A schedule with a bad option is refused at its first step, naming it; OneCycle past its
+ * total, warmup on OneCycle or Plateau, and a plain step of ReduceLROnPlateau too. */
+static void test_schedule_errors(void **st) {
+    (void)st;
+    cg_tensor *p = cg_tensor_zeros(1, CG_SHAPE(1));
+    cg_tensor_set_requires_grad(p, true);
+    cg_optimizer *o = cg_sgd_new(&p, 1, (cg_sgd_options){ .lr = 0.1f });
+    assert_non_null(o);
+    struct { cg_lr_scheduler s; const char *needle; } cs[] = {
+        { cg_multistep_lr(o, (const int64_t[]){ 5, 3 }, 2, 0.1f), "ascending" },
+        { cg_multistep_lr(o, (const int64_t[]){ 1, 2, 3, 4, 5, 6, 7, 8, 9 }, 9, 0.1f), "at most 8" },
+        { cg_exponential_lr(o, -1), "gamma" },
+        { cg_onecycle_lr(o, 0.5f, 1, 0.3f, 25, 1e4f), "total_steps" },
+        { cg_onecycle_lr(o, 0.5f, 10, 1.5f, 25, 1e4f), "pct_start" },
+        { cg_plateau_lr(o, 1.5f, 2, 0.01f, 0, 0), "factor" },
+    };
+    for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+        float lr = o->lr;
+        cg_status stt = cs[k].s.kind == CG_SCHED_PLATEAU ? cg_sched_step_metric(&cs[k].s, 1.0) : cg_sched_step(&cs[k].s);
+        assert_int_equal(stt, CG_EINVAL);
+        if (!strstr(cg_last_error(), cs[k].needle)) fail_msg("case %zu: '%s' lacks '%s'", k, cg_last_error(), cs[k].needle);
+        assert_float_equal(o->lr, lr, 0); /* nothing changed */
+    }
+    cg_lr_scheduler oc = cg_onecycle_lr(o, 0.5f, 3, 0.3f, 25, 1e4f);
+    for (int i = 0; i < 3; i++) assert_int_equal(cg_sched_step(&oc), CG_OK);
+    assert_int_equal(cg_sched_step(&oc), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "past total_steps"));
+    assert_int_equal(cg_sched_warmup(&oc, 2, 0.1f), CG_EINVAL);
+    cg_lr_scheduler pl = cg_plateau_lr(o, 0.5f, 2, 0.01f, 0, 0);
+    assert_int_equal(cg_sched_step(&pl), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "cg_sched_step_metric"));
+    assert_int_equal(cg_sched_step_metric(&pl, NAN), CG_EINVAL);
+    cg_lr_scheduler sl = cg_step_lr(o, 2, 0.5f);
+    assert_int_equal(cg_sched_warmup(&sl, 0, 0.1f), CG_EINVAL);
+    assert_int_equal(cg_sched_warmup(&sl, 2, 0), CG_EINVAL);
+    cg_optim_free(o);
+    cg_tensor_free(p);
+}
+
+/* Clipping against torch.nn.utils.clip_grad_norm_ / clip_grad_value_ on the same gradients. */
+static void set_grads(cg_tensor **ps) {
+    for (int k = 0; k < 2; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "clip.g%d", k);
+        int64_t n;
+        const float *g = fixture_values(fx(), key, &n);
+        assert_int_equal(n, cg_tensor_numel(ps[k]));
+        cg_tensor_zero_grad(ps[k]);
+        cg_tensor *gt = cg_tensor_from_array(cg_tensor_ndim(ps[k]), cg_tensor_shape(ps[k]), g);
+        assert_int_equal(cg_backward(cg_sum(cg_mul(ps[k], gt))), CG_OK); /* d/dp sum(p * g) = g */
+        cg_tape_release();
+        cg_tensor_free(gt);
+    }
+}
+static void expect_grads(cg_tensor **ps, const char *tag) {
+    for (int k = 0; k < 2; k++) {
+        char key[48];
+        snprintf(key, sizeof key, "%s.g%d", tag, k);
+        int64_t n;
+        const float *want = fixture_values(fx(), key, &n);
+        const float *got = cg_tensor_cdata(cg_tensor_grad(ps[k]));
+        for (int64_t i = 0; i < n; i++)
+            if (fabsf(got[i] - want[i]) > 1e-6f + 1e-6f * fabsf(want[i]))
+                fail_msg("%s: grad %d[%lld] %.9g, PyTorch %.9g", tag, k, (long long)i, (double)got[i], (double)want[i]);
+    }
+}
+static void test_clip_grad(void **st) {
+    (void)st;
+    cg_tensor *ps[2] = { cg_tensor_zeros(2, CG_SHAPE(3, 4)), cg_tensor_zeros(1, CG_SHAPE(5)) };
+    for (int k = 0; k < 2; k++) cg_tensor_set_requires_grad(ps[k], true);
+    struct { const char *tag; double max, type; } cs[] = {
+        { "clip_n2_0_5", 0.5, 2 }, { "clip_ninf_0_5", 0.5, INFINITY }, { "clip_n1_2", 2, 1 }, { "clip_n2_100", 100, 2 },
+    };
+    for (int c = 0; c < 4; c++) {
+        set_grads(ps);
+        double norm;
+        assert_int_equal(cg_clip_grad_norm(ps, 2, cs[c].max, cs[c].type, &norm), CG_OK);
+        char key[48];
+        snprintf(key, sizeof key, "%s.norm", cs[c].tag);
+        int64_t n;
+        const float *want = fixture_values(fx(), key, &n);
+        if (fabs(norm - want[0]) > 1e-6 * fabs(want[0])) fail_msg("%s: norm %.9g, PyTorch %.9g", cs[c].tag, norm, want[0]);
+        expect_grads(ps, cs[c].tag);
+    }
+    set_grads(ps);
+    assert_int_equal(cg_clip_grad_value(ps, 2, 0.3), CG_OK);
+    expect_grads(ps, "clipv_0_3");
+    assert_int_equal(cg_clip_grad_norm(ps, 2, -1, 2, NULL), CG_EINVAL);
+    assert_int_equal(cg_clip_grad_norm(ps, 2, 1, 0, NULL), CG_EINVAL);
+    assert_int_equal(cg_clip_grad_value(ps, 2, NAN), CG_EINVAL);
+    assert_int_equal(cg_clip_grad_norm(NULL, 2, 1, 2, NULL), CG_EINVAL);
+    for (int k = 0; k < 2; k++) cg_tensor_free(ps[k]);
+    cg_tape_free_all();
+}
+
 /* ---- options: the defaults, and every option checked (issue 12, item 16) ---- */
 /* NULL from make(o) with a message containing needle. */
 #define EXPECT_REFUSED(call, needle)                                                                 \
@@ -219,6 +364,9 @@ int main(void) {
         cmocka_unit_test(test_adamw_betas),
         cmocka_unit_test(test_step_lr),
         cmocka_unit_test(test_cosine_lr),
+        cmocka_unit_test(test_zoo_schedules),
+        cmocka_unit_test(test_schedule_errors),
+        cmocka_unit_test(test_clip_grad),
         cmocka_unit_test(test_adam_defaults_and_checks),
         cmocka_unit_test(test_sgd_defaults_and_checks),
     };

@@ -73,19 +73,73 @@ CG_API cg_adam_options cg_adam_defaults(void);
 CG_API cg_optimizer *cg_adam_new(cg_tensor *const *params, int64_t n, cg_adam_options o);
 CG_API cg_optimizer *cg_adamw_new(cg_tensor *const *params, int64_t n, cg_adam_options o);
 
-/* LR schedules, as torch.optim.lr_scheduler. Call cg_sched_step once per epoch; it fails
- * (CG_EINVAL, nothing changed) when s or its optimizer is NULL or last_epoch is outside
- * 0..INT64_MAX-1 (e.g. a corrupt value restored from a checkpoint). */
+/* Gradient clipping, as torch.nn.utils: cg_clip_grad_norm scales every gradient by
+ * max_norm / (norm + 1e-6) when the norm of all of them together (norm_type 2, 1, any p > 0, or
+ * INFINITY for the largest magnitude) exceeds max_norm; *total_norm (may be NULL) gets the norm
+ * before clipping. cg_clip_grad_value clamps each gradient element to [-clip_value, clip_value].
+ * Parameters without a gradient are skipped. For an optimizer's: (o->params, o->n_params). */
+CG_API cg_status cg_clip_grad_norm(cg_tensor *const *params, int64_t n, double max_norm, double norm_type,
+                                   double *total_norm);
+CG_API cg_status cg_clip_grad_value(cg_tensor *const *params, int64_t n, double clip_value);
+
+/* LR schedules, as torch.optim.lr_scheduler, in closed form. Call cg_sched_step once per epoch
+ * (OneCycleLR: once per optimizer step; ReduceLROnPlateau: cg_sched_step_metric once per epoch
+ * with the monitored value). It fails (CG_EINVAL, nothing changed, the message names the option)
+ * when s or its optimizer is NULL, an option is out of range, or last_epoch is outside
+ * 0..INT64_MAX-1 (e.g. a corrupt value restored from a checkpoint).
+ *   StepLR        base * gamma^floor(e / step_size)
+ *   CosineAnnealingLR  eta_min + (base - eta_min) * (1 + cos(pi e / t_max)) / 2
+ *   MultiStepLR   base * gamma^(milestones <= e)      (milestones ascending, at most 8)
+ *   ExponentialLR base * gamma^e
+ *   OneCycleLR    cosine from max_lr/div_factor up to max_lr over pct_start of total_steps,
+ *                 then down to max_lr/(div_factor*final_div_factor) (PyTorch with
+ *                 cycle_momentum=False: the momentum is left as it is)
+ *   ReduceLROnPlateau  mode 'min', threshold_mode 'rel': lr *= factor (not below min_lr) after
+ *                 more than patience epochs without a relative improvement of threshold, then
+ *                 cooldown epochs of rest
+ * cg_sched_warmup adds a linear warmup in front of any of them, as PyTorch's
+ * SequentialLR([LinearLR(start_factor, total_iters=W), schedule], milestones=[W]): epochs 0..W-1
+ * run base * (start_factor + (1 - start_factor) * e / W), then the schedule from its epoch 0.
+ * The fields below the line are state to checkpoint. */
+#define CG_SCHED_MAX_MILESTONES 8
+typedef enum cg_sched_kind {
+    CG_SCHED_STEP = 0, CG_SCHED_COSINE = 1, CG_SCHED_MULTISTEP, CG_SCHED_EXPONENTIAL, CG_SCHED_ONECYCLE,
+    CG_SCHED_PLATEAU
+} cg_sched_kind;
 typedef struct cg_lr_scheduler {
     cg_optimizer *opt;  /* borrowed */
-    int kind;           /* 0 StepLR, 1 CosineAnnealingLR */
+    int kind;           /* cg_sched_kind */
     float base_lr, gamma, eta_min;
     int64_t step_size, t_max;
-    int64_t last_epoch; /* state to checkpoint */
+    int64_t milestones[CG_SCHED_MAX_MILESTONES];
+    int n_milestones;
+    float max_lr, pct_start, div_factor, final_div_factor;  /* OneCycleLR */
+    int64_t total_steps;
+    float factor, threshold, min_lr;                         /* ReduceLROnPlateau */
+    int64_t patience, cooldown;
+    int64_t warmup_epochs;                                   /* 0: none */
+    float warmup_start;
+    /* ---- state ---- */
+    int64_t last_epoch; /* epochs (OneCycleLR: steps) taken */
+    double best;        /* ReduceLROnPlateau: the best metric so far (INFINITY before any) */
+    int64_t num_bad_epochs, cooldown_counter;
 } cg_lr_scheduler;
 CG_API cg_lr_scheduler cg_step_lr(cg_optimizer *o, int64_t step_size, float gamma);
 CG_API cg_lr_scheduler cg_cosine_lr(cg_optimizer *o, int64_t t_max, float eta_min);
+CG_API cg_lr_scheduler cg_multistep_lr(cg_optimizer *o, const int64_t *milestones, int n, float gamma);
+CG_API cg_lr_scheduler cg_exponential_lr(cg_optimizer *o, float gamma);
+/* Sets the optimizer's lr to the first step's (max_lr / div_factor). PyTorch: pct_start 0.3,
+ * div_factor 25, final_div_factor 1e4. */
+CG_API cg_lr_scheduler cg_onecycle_lr(cg_optimizer *o, float max_lr, int64_t total_steps, float pct_start,
+                                      float div_factor, float final_div_factor);
+/* PyTorch: factor 0.1, patience 10, threshold 1e-4, cooldown 0, min_lr 0. */
+CG_API cg_lr_scheduler cg_plateau_lr(cg_optimizer *o, float factor, int64_t patience, float threshold,
+                                     int64_t cooldown, float min_lr);
+/* A linear warmup of epochs (>= 1) from start_factor (in (0, 1]) in front of s; sets the
+ * optimizer's lr to the first epoch's. Not for OneCycleLR (it warms up itself). */
+CG_API cg_status cg_sched_warmup(cg_lr_scheduler *s, int64_t epochs, float start_factor);
 CG_API cg_status cg_sched_step(cg_lr_scheduler *s);
+CG_API cg_status cg_sched_step_metric(cg_lr_scheduler *s, double metric);
 
 #ifdef __cplusplus
 }
