@@ -19,10 +19,15 @@
 #endif
 
 static const char *prog = "mnist-train";
-
+/* The largest epoch a run can reach (--epochs' range). */
+#define MAX_EPOCHS 100000
 typedef struct options {
     const char *data, *save, *resume, *metrics, *net, *normalize;
     const char *train_images, *train_labels, *test_images, *test_labels;
+    const char *optimizer, *schedule;   /* "sgd" | "adam" | "adamw"; see parse_schedule */
+    int64_t warmup;
+    double weight_decay, clip;          /* weight_decay < 0: the optimizer's default; clip 0: off */
+    bool gamma_given, optimizer_given, schedule_given, warmup_given, weight_decay_given, clip_given;
     int64_t epochs, batch, test_batch, threads, metrics_every;
     double lr, momentum, gamma;
     uint64_t seed;
@@ -57,7 +62,17 @@ static void usage(FILE *f) {
         "  --lr X                 SGD learning rate (default 0.025); with --resume, replaces the\n"
         "                         checkpoint's from the first resumed epoch on (a note says so)\n"
         "  --momentum X           SGD momentum (default 0.9)\n"
-        "  --gamma X              StepLR decay per epoch (default 1: constant lr)\n"
+        "  --optimizer NAME       sgd (default), adam or adamw (PyTorch's defaults but --lr)\n"
+        "  --weight-decay X       L2 penalty (sgd, adam) or decoupled decay (adamw; default 0.01;\n"
+        "                         the others 0)\n"
+        "  --schedule NAME        the lr schedule (PyTorch's formulas): step (default: --gamma per\n"
+        "                         epoch), cosine (over the first run's epochs), multistep:E1,.. (--gamma\n"
+        "                         at each, default 0.1), exponential (needs --gamma), onecycle\n"
+        "                         (per step, peak --lr), plateau[:PATIENCE] (on the test loss;\n"
+        "                         factor --gamma, default 0.1; patience default 10)\n"
+        "  --gamma X              the schedule's factor (step: default 1, a constant lr)\n"
+        "  --warmup N             N epochs of linear warmup from lr/3 before the schedule\n"
+        "  --clip-grad-norm X     scale the gradients to a total L2 norm of at most X\n"
         "  --seed N               seed for initialisation, shuffling and dropout (default 0)\n"
         "  --threads N            threads (default: OMP_NUM_THREADS if set, else all cores; per\n"
         "                         rank under mpirun)\n"
@@ -75,13 +90,54 @@ static void usage(FILE *f) {
         "batch (a multiple of K), split across ranks; rank 0 prints, evaluates, saves (docs/distributed.md).\n");
 }
 
+/* --schedule's form (the values are used when the optimizer exists, make_schedule). */
+static bool schedule_syntax_ok(const options *o, char *why, size_t n) {
+    const char *s = o->schedule;
+    if (!strcmp(s, "step") || !strcmp(s, "cosine") || !strcmp(s, "onecycle") || !strcmp(s, "plateau")) goto warm;
+    if (!strcmp(s, "exponential")) {
+        if (!o->gamma_given) { snprintf(why, n, "exponential needs --gamma (the factor per epoch)"); return false; }
+        goto warm;
+    }
+    if (!strncmp(s, "plateau:", 8) || !strncmp(s, "multistep:", 10)) {
+        const char *p = strchr(s, ':') + 1;
+        int k = 0;
+        long long prev = 0;
+        for (;;) {
+            char *end;
+            errno = 0;
+            long long v = strtoll(p, &end, 10);
+            if (end == p || errno || v < (s[0] == 'p' ? 0 : 1) || v > MAX_EPOCHS || (s[0] == 'm' && v <= prev)) {
+                snprintf(why, n, "'%s': want %s", s, s[0] == 'p' ? "plateau:PATIENCE (an integer >= 0)"
+                                                             : "multistep:E1,E2,... (ascending epochs >= 1, at most 8)");
+                return false;
+            }
+            prev = v;
+            k++;
+            if (*end == ',' && s[0] == 'm' && k < CG_SCHED_MAX_MILESTONES) { p = end + 1; continue; }
+            if (*end) { snprintf(why, n, "'%s': unexpected '%s'", s, end); return false; }
+            break;
+        }
+        goto warm;
+    }
+    snprintf(why, n, "'%s' is not step, cosine, multistep:E1,E2,.., exponential, onecycle or plateau[:PATIENCE]", s);
+    return false;
+warm:
+    if (o->warmup && (!strcmp(s, "onecycle") || !strncmp(s, "plateau", 7))) {
+        snprintf(why, n, "--warmup does not go with %s (%s)", s, s[0] == 'o' ? "it warms up itself" : "it follows a metric");
+        return false;
+    }
+    return true;
+}
+
 static options parse(int argc, char **argv) {
     options o = { .data = NULL, .epochs = 2, .batch = 64, .test_batch = 1000, .threads = 0,
-                  .metrics_every = 100, .lr = 0.025, .momentum = 0.9, .gamma = 1.0, .seed = 0 };
+                  .metrics_every = 100, .lr = 0.025, .momentum = 0.9, .gamma = 1.0, .seed = 0,
+                  .optimizer = "sgd", .schedule = "step", .weight_decay = -1 };
     o.threads = cli_default_threads();
     enum { O_DATA = 256, O_TRAIN_IMAGES, O_TRAIN_LABELS, O_TEST_IMAGES, O_TEST_LABELS, O_NORMALIZE, O_EPOCHS,
            O_BATCH, O_TEST_BATCH, O_LR, O_MOMENTUM, O_GAMMA, O_SEED, O_THREADS, O_SAVE, O_RESUME, O_METRICS,
-           O_METRICS_EVERY, O_NO_DROPOUT, O_NET, O_SUMMARY };
+           O_METRICS_EVERY, O_NO_DROPOUT, O_NET, O_SUMMARY, O_OPTIMIZER, O_WEIGHT_DECAY, O_SCHEDULE, O_WARMUP,
+           O_CLIP };
     static const struct option opts[] = {
         { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
         { "data", required_argument, 0, O_DATA }, { "train-images", required_argument, 0, O_TRAIN_IMAGES },
@@ -94,7 +150,10 @@ static options parse(int argc, char **argv) {
         { "save", required_argument, 0, O_SAVE }, { "resume", required_argument, 0, O_RESUME },
         { "metrics", required_argument, 0, O_METRICS }, { "metrics-every", required_argument, 0, O_METRICS_EVERY },
         { "no-dropout", no_argument, 0, O_NO_DROPOUT }, { "net", required_argument, 0, O_NET },
-        { "summary", no_argument, 0, O_SUMMARY }, { 0, 0, 0, 0 },
+        { "summary", no_argument, 0, O_SUMMARY }, { "optimizer", required_argument, 0, O_OPTIMIZER },
+        { "weight-decay", required_argument, 0, O_WEIGHT_DECAY }, { "schedule", required_argument, 0, O_SCHEDULE },
+        { "warmup", required_argument, 0, O_WARMUP }, { "clip-grad-norm", required_argument, 0, O_CLIP },
+        { 0, 0, 0, 0 },
     };
     const char *flag;
     for (int c; (c = cli_next_opt(prog, argc, argv, opts, &flag)) != -1;) {
@@ -112,7 +171,17 @@ static options parse(int argc, char **argv) {
         case O_TEST_BATCH: o.test_batch = cli_int(prog, flag, optarg, 1, 1 << 20); break;
         case O_LR: o.lr = cli_float(prog, flag, optarg, 0.0, 1e3); o.lr_given = true; break;
         case O_MOMENTUM: o.momentum = cli_float(prog, flag, optarg, 0.0, 1.0); break;
-        case O_GAMMA: o.gamma = cli_float(prog, flag, optarg, 0.0, 1e3); break;
+        case O_GAMMA: o.gamma = cli_float(prog, flag, optarg, 0.0, 1e3); o.gamma_given = true; break;
+        case O_OPTIMIZER:
+            if (strcmp(optarg, "sgd") && strcmp(optarg, "adam") && strcmp(optarg, "adamw"))
+                cli_usage_error(prog, "--optimizer: '%s' is not sgd, adam or adamw", optarg);
+            o.optimizer = optarg;
+            o.optimizer_given = true;
+            break;
+        case O_WEIGHT_DECAY: o.weight_decay = cli_float(prog, flag, optarg, 0.0, 1e3); o.weight_decay_given = true; break;
+        case O_SCHEDULE: o.schedule = optarg; o.schedule_given = true; break;
+        case O_WARMUP: o.warmup = cli_int(prog, flag, optarg, 1, 100000); o.warmup_given = true; break;
+        case O_CLIP: o.clip = cli_float(prog, flag, optarg, 1e-30, 1e30); o.clip_given = true; break;
         case O_SEED: o.seed = (uint64_t)cli_int(prog, flag, optarg, 0, INT64_MAX); break;
         case O_THREADS: o.threads = cli_int(prog, flag, optarg, 1, 4096); break;
         case O_SAVE: o.save = cli_path(prog, flag, optarg); break;
@@ -137,6 +206,8 @@ static options parse(int argc, char **argv) {
         char err[256];
         if (!cli_parse_normalize(o.normalize, &n, &is_auto, err, sizeof err)) cli_usage_error(prog, "--normalize: %s", err);
     }
+    char why[160];
+    if (!schedule_syntax_ok(&o, why, sizeof why)) cli_usage_error(prog, "--schedule: %s", why);
     if (!o.data) o.data = cli_default_data_dir();
     return o;
 }
@@ -223,6 +294,14 @@ static int64_t set_checksum(const cg_dataset *s) {
     memcpy(&v, &h, sizeof v);
     return v;
 }
+static int64_t opt_hash(const options *o) {
+    uint64_t h = fnv1a(0xCBF29CE484222325ull, o->optimizer, strlen(o->optimizer));
+    h = fnv1a(h, o->schedule, strlen(o->schedule));
+    h = fnv1a(h, &o->warmup, sizeof o->warmup);
+    h = fnv1a(h, &o->weight_decay, sizeof o->weight_decay);
+    h = fnv1a(h, &o->clip, sizeof o->clip);
+    return (int64_t)h;
+}
 static int64_t bits_of(double x) {
     int64_t v;
     memcpy(&v, &x, sizeof v);
@@ -240,13 +319,14 @@ static cg_status dp_check_agreement(const options *o, const char *spec, const cg
         "the image height (--data)", "the image width (--data)", "--normalize", "--epochs", "--batch-size", "--test-batch-size",
         "--seed (the checkpoint's, with --resume)", "the resume epoch (--resume)", "the resume step (--resume)",
         "the learning rate (--lr, or the checkpoint's)", "--momentum", "--gamma", "--no-dropout",
+        "--optimizer, --schedule, --warmup, --weight-decay, --clip-grad-norm (a hash)",
         "--net (a hash of the spec)", "the training data (a checksum of --data)", "the test data (a checksum of --data)",
     };
     int64_t v[] = {
         train->n, test->n, train->shape[0], train->shape[1], train->shape[2],
         (int64_t)fnv1a(0xCBF29CE484222325ull, norm, strlen(norm)), o->epochs, o->batch,
         o->test_batch, (int64_t)o->seed, start_epoch, opt->step_count, bits_of(opt->lr), bits_of(o->momentum),
-        bits_of(o->gamma), o->no_dropout, (int64_t)fnv1a(0xCBF29CE484222325ull, spec, strlen(spec)),
+        bits_of(o->gamma), o->no_dropout, opt_hash(o), (int64_t)fnv1a(0xCBF29CE484222325ull, spec, strlen(spec)),
         set_checksum(train), set_checksum(test),
     };
     return dp_agree(names, v, (int)(sizeof v / sizeof v[0]));
@@ -346,7 +426,8 @@ static bool save_path_ok(const char *path) {
 /* ---- checkpoint metadata: what a resumed run needs besides tensors ---- */
 static cg_status save_checkpoint(const options *o, const char *spec, const char *norm, cg_module *model,
                                  cg_optimizer *opt, const cg_lr_scheduler *sched, int64_t epoch) {
-    char ep[32], seed[32], rs[32], ro[32], se[32], bs[32], blr[32];
+    char ep[32], seed[32], rs[32], ro[32], se[32], bs[32], blr[32], wu[32], wd[32], cl[32], best[32], nb[32], cc[32],
+         ts[32], tm[32];
     cg_rng_state r = cg_rng_get_state();
     snprintf(ep, sizeof ep, "%lld", (long long)epoch);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
@@ -355,16 +436,64 @@ static cg_status save_checkpoint(const options *o, const char *spec, const char 
     snprintf(se, sizeof se, "%lld", (long long)sched->last_epoch);
     snprintf(bs, sizeof bs, "%lld", (long long)o->batch);
     snprintf(blr, sizeof blr, "%.9g", sched->base_lr);
+    snprintf(wu, sizeof wu, "%lld", (long long)o->warmup);
+    snprintf(wd, sizeof wd, "%.9g", o->weight_decay);
+    snprintf(cl, sizeof cl, "%.9g", o->clip);
+    snprintf(best, sizeof best, "%.17g", sched->best);
+    snprintf(nb, sizeof nb, "%lld", (long long)sched->num_bad_epochs);
+    snprintf(cc, sizeof cc, "%lld", (long long)sched->cooldown_counter);
+    snprintf(ts, sizeof ts, "%lld", (long long)sched->total_steps);
+    snprintf(tm, sizeof tm, "%lld", (long long)sched->t_max);
     cg_kv meta[] = { { "format", "cgrad-train-v2" }, { "net", spec }, { "epoch", ep },
                      { "seed", seed }, { "rng.seed", rs }, { "rng.offset", ro },
                      { "sched.last_epoch", se }, { "sched.base_lr", blr }, { "batch_size", bs },
-                     { "normalize", norm },
+                     { "normalize", norm }, { "optimizer", o->optimizer }, { "schedule", o->schedule },
+                     { "warmup", wu }, { "weight_decay", wd }, { "clip_grad_norm", cl }, { "sched.best", best },
+                     { "sched.num_bad_epochs", nb }, { "sched.cooldown_counter", cc }, { "sched.total_steps", ts },
+                     { "sched.t_max", tm },
                      { "cgrad_version", cg_version() } };
     return cg_checkpoint_save(o->save, model, opt, meta, (int64_t)(sizeof meta / sizeof meta[0]));
 }
 
-/* The largest epoch a run can reach (--epochs' range). */
-#define MAX_EPOCHS 100000
+
+static bool sched_per_step(const options *o) { return !strcmp(o->schedule, "onecycle"); }
+static bool sched_on_metric(const options *o) { return !strncmp(o->schedule, "plateau", 7); }
+
+/* The optimizer --optimizer names, over ps. */
+static cg_optimizer *make_optimizer(const options *o, cg_tensor **ps, int64_t n) {
+    if (!strcmp(o->optimizer, "sgd")) {
+        cg_sgd_options so = cg_sgd_defaults();
+        so.lr = (float)o->lr;
+        so.momentum = (float)o->momentum;
+        so.weight_decay = o->weight_decay > 0 ? (float)o->weight_decay : 0.0f;
+        return cg_sgd_new(ps, n, so);
+    }
+    bool w = !strcmp(o->optimizer, "adamw");
+    cg_adam_options ao = cg_adam_defaults();
+    ao.lr = (float)o->lr;
+    ao.weight_decay = o->weight_decay >= 0 ? (float)o->weight_decay : (w ? 0.01f : 0.0f);
+    return w ? cg_adamw_new(ps, n, ao) : cg_adam_new(ps, n, ao);
+}
+
+/* The schedule --schedule names (its syntax was checked by parse), with --warmup in front. */
+static cg_status make_schedule(const options *o, cg_optimizer *opt, int64_t steps_per_epoch, cg_lr_scheduler *out) {
+    const char *s = o->schedule;
+    float g = (float)o->gamma;
+    if (!strcmp(s, "step")) *out = cg_step_lr(opt, 1, g);
+    else if (!strcmp(s, "cosine")) *out = cg_cosine_lr(opt, o->epochs - o->warmup > 0 ? o->epochs - o->warmup : 1, 0);
+    else if (!strcmp(s, "exponential")) *out = cg_exponential_lr(opt, g);
+    else if (!strcmp(s, "onecycle")) *out = cg_onecycle_lr(opt, (float)o->lr, o->epochs * steps_per_epoch, 0.3f, 25, 1e4f);
+    else if (!strncmp(s, "plateau", 7))
+        *out = cg_plateau_lr(opt, o->gamma_given ? g : 0.1f, s[7] == ':' ? atoll(s + 8) : 10, 1e-4f, 0, 0);
+    else { /* multistep:E1,E2,.. */
+        int64_t m[CG_SCHED_MAX_MILESTONES];
+        int k = 0;
+        for (const char *p = s + 10; *p && k < CG_SCHED_MAX_MILESTONES; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
+            m[k++] = atoll(p);
+        *out = cg_multistep_lr(opt, m, k, o->gamma_given ? g : 0.1f);
+    }
+    return o->warmup ? cg_sched_warmup(out, o->warmup, 1.0f / 3.0f) : CG_OK;
+}
 
 /* st: the open --resume file (the caller closes it). Every metadata value is checked (parsed
  * completely, in range, the key named in the message) before anything changes: a resume is exact
@@ -388,7 +517,7 @@ static int resume(options *o, const cg_safetensors *st, cg_module *model, cg_opt
     if (s == CG_OK) s = cg_checkpoint_meta_u64(st, "seed", &seed);
     if (s == CG_OK) s = cg_checkpoint_meta_u64(st, "rng.seed", &rs);
     if (s == CG_OK) s = cg_checkpoint_meta_u64(st, "rng.offset", &ro);
-    if (s == CG_OK) s = cg_checkpoint_meta_int(st, "sched.last_epoch", 0, MAX_EPOCHS, &se);
+    if (s == CG_OK) s = cg_checkpoint_meta_int(st, "sched.last_epoch", 0, INT64_MAX / 2, &se);
     if (s == CG_OK) s = cg_checkpoint_meta_int(st, "batch_size", 1, 1 << 20, &bs);
     /* Files from before sched.base_lr was saved: the scheduler's base is --lr, as then. */
     if (s == CG_OK && cg_safetensors_meta(st, "sched.base_lr"))
@@ -396,10 +525,33 @@ static int resume(options *o, const cg_safetensors *st, cg_module *model, cg_opt
     if (s == CG_OK && seed > (uint64_t)INT64_MAX)
         s = cg_set_error(CG_EFORMAT, "checkpoint metadata 'seed' = '%llu' is outside --seed's 0..%lld",
                          (unsigned long long)seed, (long long)INT64_MAX);
-    if (s == CG_OK && se != ep)
+    if (s == CG_OK && !sched_per_step(o) && se != ep)
         s = cg_set_error(CG_EFORMAT, "checkpoint metadata 'sched.last_epoch' = %lld differs from 'epoch' = %lld "
                          "(the schedule steps once per epoch)", (long long)se, (long long)ep);
+    int64_t nbad = 0, cool = 0;
+    double best = INFINITY;
+    if (s == CG_OK && sched_on_metric(o) && cg_safetensors_meta(st, "sched.num_bad_epochs")) {
+        s = cg_checkpoint_meta_int(st, "sched.num_bad_epochs", 0, INT64_MAX / 2, &nbad);
+        if (s == CG_OK) s = cg_checkpoint_meta_int(st, "sched.cooldown_counter", 0, INT64_MAX / 2, &cool);
+        if (s == CG_OK && strcmp(cg_safetensors_meta(st, "sched.best") ? cg_safetensors_meta(st, "sched.best") : "", "inf"))
+            s = cg_checkpoint_meta_f64(st, "sched.best", -1e300, 1e300, &best);
+    }
+    int64_t ts = sched->total_steps;
+    if (s == CG_OK && sched_per_step(o) && cg_safetensors_meta(st, "sched.total_steps"))
+        s = cg_checkpoint_meta_int(st, "sched.total_steps", 0, INT64_MAX / 2, &ts);
+    if (s == CG_OK && sched_per_step(o) && ts != sched->total_steps)
+        s = cg_set_error(CG_EINVAL, "onecycle was planned for %lld steps, and --epochs %lld gives %lld: a one-cycle "
+                         "run cannot be made longer or shorter", (long long)ts, (long long)o->epochs,
+                         (long long)sched->total_steps);
+    /* cosine's period was set by the first run's --epochs: a longer run continues that curve */
+    int64_t tmax = sched->t_max;
+    if (s == CG_OK && !strcmp(o->schedule, "cosine") && cg_safetensors_meta(st, "sched.t_max"))
+        s = cg_checkpoint_meta_int(st, "sched.t_max", 1, INT64_MAX / 2, &tmax);
     if (s == CG_OK) s = cg_checkpoint_restore(st, model, opt);
+    if (s == CG_OK) sched->t_max = tmax;
+    if (s == CG_OK && sched_per_step(o) && se != opt->step_count)
+        s = cg_set_error(CG_EFORMAT, "checkpoint metadata 'sched.last_epoch' = %lld differs from the step count %lld "
+                         "(onecycle steps once per optimizer step)", (long long)se, (long long)opt->step_count);
     if (s != CG_OK) {
         fprintf(stderr, "%s: --resume %s: %s\n", prog, o->resume, cg_last_error());
         return 1;
@@ -411,8 +563,16 @@ static int resume(options *o, const cg_safetensors *st, cg_module *model, cg_opt
                 (long long)o->batch, (long long)bs);
     o->seed = seed;
     cg_rng_set_state((cg_rng_state){ rs, ro });
-    sched->base_lr = (float)base_lr;
+    if (!sched_per_step(o)) sched->base_lr = (float)base_lr;
     sched->last_epoch = se;
+    sched->best = best;
+    sched->num_bad_epochs = nbad;
+    sched->cooldown_counter = cool;
+    if (o->lr_given && (float)o->lr != (float)base_lr && (sched_per_step(o) || sched_on_metric(o))) {
+        fprintf(stderr, "%s: --resume %s: --lr cannot change on resume with --schedule %s (its lr follows the run)\n",
+                prog, o->resume, o->schedule);
+        return 1;
+    }
     /* A new --lr replaces the checkpoint's base rate at once: the resumed epochs run at the rate
      * the schedule gives for the new base (the saved optim.lr belongs to the old one). */
     if (o->lr_given && (float)o->lr != sched->base_lr) {
@@ -546,14 +706,62 @@ int main(int argc, char **argv) {
     cg_tensor **ps = malloc((size_t)params.n * sizeof *ps);
     if (!ps) { cg_named_list_free(&params); FAIL("memory"); }
     for (int64_t i = 0; i < params.n; i++) ps[i] = params.items[i].tensor;
-    cg_sgd_options so = cg_sgd_defaults();
-    so.lr = (float)o.lr;
-    so.momentum = (float)o.momentum;
-    opt = cg_sgd_new(ps, params.n, so);
+    /* A resumed run keeps its optimizer and schedule: the checkpoint's, unless the flags say the
+     * same (a different one is refused: the state would not fit, or the run would not be exact). */
+    if (ck) {
+        static char kept[2][128]; /* the checkpoint's values outlive it (it is closed after resume) */
+        struct { const char *key, *flag; const char **val; bool given; } keep[] = {
+            { "optimizer", "--optimizer", &o.optimizer, o.optimizer_given },
+            { "schedule", "--schedule", &o.schedule, o.schedule_given },
+        };
+        for (int k = 0; k < 2; k++) {
+            const char *saved = cg_safetensors_meta(ck, keep[k].key);
+            if (!saved) continue; /* an older checkpoint: sgd with the step schedule */
+            if (keep[k].given && strcmp(saved, *keep[k].val) != 0) {
+                fprintf(stderr, "%s: --resume %s: %s %s differs from the checkpoint's %s\n", prog, o.resume,
+                        keep[k].flag, *keep[k].val, saved);
+                free(ps);
+                cg_named_list_free(&params);
+                goto out;
+            }
+            snprintf(kept[k], sizeof kept[k], "%s", saved);
+            *keep[k].val = kept[k];
+        }
+        int64_t wu;
+        if (cg_safetensors_meta(ck, "warmup") && !o.warmup_given &&
+            cg_checkpoint_meta_int(ck, "warmup", 0, MAX_EPOCHS, &wu) == CG_OK)
+            o.warmup = wu;
+        double v;
+        if (cg_safetensors_meta(ck, "weight_decay") && !o.weight_decay_given &&
+            cg_checkpoint_meta_f64(ck, "weight_decay", -1, 1e3, &v) == CG_OK)
+            o.weight_decay = v;
+        if (cg_safetensors_meta(ck, "clip_grad_norm") && !o.clip_given &&
+            cg_checkpoint_meta_f64(ck, "clip_grad_norm", 0, 1e30, &v) == CG_OK)
+            o.clip = v;
+        char why[160];
+        if (!schedule_syntax_ok(&o, why, sizeof why)) {
+            fprintf(stderr, "%s: --resume %s: checkpoint metadata 'schedule': %s\n", prog, o.resume, why);
+            free(ps);
+            cg_named_list_free(&params);
+            goto out;
+        }
+    }
+    if (sched_on_metric(&o) && dp_size() > 1) {
+        fprintf(stderr, "%s: --schedule %s follows rank 0's test loss; it does not run under mpirun\n", prog, o.schedule);
+        free(ps);
+        cg_named_list_free(&params);
+        goto out;
+    }
+    opt = make_optimizer(&o, ps, params.n);
     free(ps);
     cg_named_list_free(&params);
     if (!opt) FAIL("optimizer");
-    cg_lr_scheduler sched = cg_step_lr(opt, 1, (float)o.gamma);
+    /* Batches per epoch, as the loader will give them (a last batch too small for every shard
+     * is dropped). */
+    int64_t per_epoch = (train->n + o.batch - 1) / o.batch;
+    if (train->n % o.batch && train->n % o.batch < dp_size()) per_epoch--;
+    cg_lr_scheduler sched;
+    if (make_schedule(&o, opt, per_epoch, &sched) != CG_OK) FAIL("--schedule");
 
     int64_t start_epoch = 0;
     if (ck && resume(&o, ck, model, opt, &sched, &start_epoch)) goto out;
@@ -612,7 +820,10 @@ int main(int argc, char **argv) {
                         (double)l);
                 goto out;
             }
+            if (o.clip > 0 && cg_clip_grad_norm(opt->params, opt->n_params, o.clip, 2.0, NULL) != CG_OK)
+                FAIL("--clip-grad-norm");
             if (cg_optim_step(opt) != CG_OK) FAIL("optimizer step");
+            if (sched_per_step(&o) && cg_sched_step(&sched) != CG_OK) FAIL("lr schedule");
             win_loss += l;
             win_n++;
             cg_tape_release();
@@ -636,7 +847,7 @@ int main(int argc, char **argv) {
         progress_finish(&pb, done);
         double ep_secs = cli_now() - ep_t0;
         double lr_used = opt->lr;
-        if (cg_sched_step(&sched) != CG_OK) FAIL("lr schedule");
+        if (!sched_per_step(&o) && !sched_on_metric(&o) && cg_sched_step(&sched) != CG_OK) FAIL("lr schedule");
         if (dp_rank() != 0) continue; /* rank 0 evaluates, records and saves */
         eval_result r;
         if (evaluate(model, test_loader, classes, NULL, &r) != CG_OK) {
@@ -645,6 +856,8 @@ int main(int argc, char **argv) {
         }
         print_test_line(stdout, &r);
         fflush(stdout);
+        if (sched_on_metric(&o) && cg_sched_step_metric(&sched, r.loss_sum / (double)(r.n ? r.n : 1)) != CG_OK)
+            FAIL("lr schedule");
         if (!metrics_row(mf, o.metrics, "epoch", epoch, opt->step_count, r.loss_sum / (double)(r.n ? r.n : 1),
                          (double)r.correct / (double)(r.n ? r.n : 1), (double)done / ep_secs, lr_used,
                          cli_now() - run_t0))
