@@ -188,6 +188,27 @@ def gen_ops():
     case("hardtanh", lambda x: F.hardtanh(x, -0.5, 0.7), [rnd(4, 6, lo=-2.0, hi=2.0)])
     case("relu6", F.relu6, [rnd(4, 6, lo=-2.0, hi=8.0)])
     case("abs", torch.abs, [rnd(4, 6, lo=-2.0, hi=2.0)])
+    # pointwise losses (appended): inputs cross each kink; the target needs a grad too
+    for red in ("mean", "sum", "none"):
+        case(f"l1_{red}", lambda x, t: F.l1_loss(x, t, reduction=red), [rnd(4, 5), rnd(4, 5)])
+    case("smooth_l1_b05", lambda x, t: F.smooth_l1_loss(x, t, beta=0.5), [rnd(4, 5, lo=-1.5, hi=1.5), rnd(4, 5)])
+    case("smooth_l1_b0_sum", lambda x, t: F.smooth_l1_loss(x, t, beta=0.0, reduction="sum"), [rnd(4, 5), rnd(4, 5)])
+    case("huber_d07_none", lambda x, t: F.huber_loss(x, t, delta=0.7, reduction="none"), [rnd(4, 5, lo=-2, hi=2), rnd(4, 5)])
+    case("huber_d1", lambda x, t: F.huber_loss(x, t), [rnd(4, 5, lo=-2, hi=2), rnd(4, 5)])
+    pw = rnd(5, lo=0.5, hi=3.0)
+    case("bce_logits", lambda x, t: F.binary_cross_entropy_with_logits(x, t), [rnd(4, 5, lo=-30, hi=30), rnd(4, 5, lo=0, hi=1)])
+    case("bce_logits_pw_sum", lambda x, t: F.binary_cross_entropy_with_logits(x, t, pos_weight=pw, reduction="sum"),
+         [rnd(4, 5, lo=-4, hi=4), (rnd(4, 5, lo=0, hi=1) > 0.5).float()], extra={"pos_weight": pw})
+    lp = F.log_softmax(rnd(4, 5, lo=-2, hi=2), 1)
+    tp = F.softmax(rnd(4, 5, lo=-2, hi=2), 1)
+    tp[0, 1] = 0.0
+    # a zero target: its loss term is 0 (xlogy); PyTorch's target gradient there is NaN, so only
+    # the input's is compared (kl_div_mean: every target > 0, both gradients)
+    case("kl_div_sum", lambda x, t: F.kl_div(x, t, reduction="sum"), [lp, tp], grad=[True, False])
+    case("kl_div_mean", lambda x, t: F.kl_div(x, t, reduction="mean"),
+         [F.log_softmax(rnd(3, 4, lo=-2, hi=2), 1), F.softmax(rnd(3, 4, lo=-2, hi=2), 1)])
+    case("kl_div_log_none", lambda x, t: F.kl_div(x, t, reduction="none", log_target=True),
+         [lp, F.log_softmax(rnd(4, 5, lo=-2, hi=2), 1)])
     w.close()
 
 

@@ -139,6 +139,26 @@ static cg_tensor *f_batch_norm(cg_tensor **x, const char *n) {
     return y;
 }
 
+static cg_tensor *f_l1(cg_tensor **x, const char *n) {
+    return cg_l1_loss(x[0], x[1], strstr(n, "sum") ? CG_REDUCTION_SUM : strstr(n, "none") ? CG_REDUCTION_NONE : CG_REDUCTION_MEAN);
+}
+static cg_tensor *f_smooth_l1(cg_tensor **x, const char *n) {
+    return strstr(n, "b05") ? cg_smooth_l1_loss(x[0], x[1], 0.5f, CG_REDUCTION_MEAN)
+                            : cg_smooth_l1_loss(x[0], x[1], 0.0f, CG_REDUCTION_SUM);
+}
+static cg_tensor *f_huber(cg_tensor **x, const char *n) {
+    return strstr(n, "d07") ? cg_huber_loss(x[0], x[1], 0.7f, CG_REDUCTION_NONE) : cg_huber_loss(x[0], x[1], 1.0f, CG_REDUCTION_MEAN);
+}
+static cg_tensor *f_bce_logits(cg_tensor **x, const char *n) {
+    if (!strstr(n, "pw")) return cg_bce_with_logits(x[0], x[1], NULL, CG_REDUCTION_MEAN);
+    cg_tensor *w = KEEP[0] = extra(n, "pos_weight"); /* freed by the runner */
+    return cg_bce_with_logits(x[0], x[1], w, CG_REDUCTION_SUM);
+}
+static cg_tensor *f_kl(cg_tensor **x, const char *n) {
+    if (strstr(n, "log")) return cg_kl_div(x[0], x[1], true, CG_REDUCTION_NONE);
+    return cg_kl_div(x[0], x[1], false, strstr(n, "mean") ? CG_REDUCTION_MEAN : CG_REDUCTION_SUM);
+}
+
 static cg_tensor *f_dropout_eval(cg_tensor **x, const char *n) { (void)n; return cg_dropout(x[0], 0.5f, false); }
 static cg_tensor *f_dropout_p0(cg_tensor **x, const char *n) { (void)n; return cg_dropout(x[0], 0.0f, true); }
 
@@ -211,6 +231,10 @@ static const case_def CASES[] = {
     { "bn_train", f_batch_norm }, { "bn_eval", f_batch_norm }, { "bn_train_noaffine", f_batch_norm },
     { "bn_train_2d", f_batch_norm },
     { "dropout_eval", f_dropout_eval }, { "dropout_p0_train", f_dropout_p0 },
+    { "l1_mean", f_l1 }, { "l1_sum", f_l1 }, { "l1_none", f_l1 }, { "smooth_l1_b05", f_smooth_l1 },
+    { "smooth_l1_b0_sum", f_smooth_l1 }, { "huber_d07_none", f_huber }, { "huber_d1", f_huber },
+    { "bce_logits", f_bce_logits }, { "bce_logits_pw_sum", f_bce_logits }, { "kl_div_sum", f_kl },
+    { "kl_div_log_none", f_kl }, { "kl_div_mean", f_kl },
 };
 
 /* The fixture itself: every case of ops.txt is run here, so a case added to the generator

@@ -106,6 +106,18 @@ CG_API cg_tensor *cg_nll_loss(cg_tensor *logp, const int64_t *target, int64_t n,
 CG_API cg_tensor *cg_cross_entropy(cg_tensor *logits, const int64_t *target, int64_t n, cg_reduction r);
 /* pred and target of the same shape; target gets no gradient. */
 CG_API cg_tensor *cg_mse_loss(cg_tensor *pred, cg_tensor *target, cg_reduction r);
+/* Pointwise losses of an input and a same-shaped target (lib/ops/pointwise_loss.c has the
+ * formulas), PyTorch's: l1_loss; smooth_l1_loss (beta >= 0; 1 in PyTorch); huber_loss (delta > 0;
+ * 1 in PyTorch); binary_cross_entropy_with_logits with an optional pos_weight over the last dim
+ * ([C] or [1]; its values are copied, no gradient flows to it); kl_div of log-probabilities input
+ * against probabilities target, or log-probabilities with log_target. MEAN divides by the
+ * element count. The target gets a gradient when it requires one. */
+CG_API cg_tensor *cg_l1_loss(cg_tensor *pred, cg_tensor *target, cg_reduction r);
+CG_API cg_tensor *cg_smooth_l1_loss(cg_tensor *pred, cg_tensor *target, float beta, cg_reduction r);
+CG_API cg_tensor *cg_huber_loss(cg_tensor *pred, cg_tensor *target, float delta, cg_reduction r);
+CG_API cg_tensor *cg_bce_with_logits(cg_tensor *logits, cg_tensor *target, const cg_tensor *pos_weight,
+                                     cg_reduction r);
+CG_API cg_tensor *cg_kl_div(cg_tensor *input, cg_tensor *target, bool log_target, cg_reduction r);
 
 /* Batch norm over [N,C,H,W] (or [N,C]). weight/bias [C] may be NULL. In training mode it
  * normalises with the batch statistics and updates running_mean/var (unbiased variance) in
