@@ -386,10 +386,36 @@ def gen_lessons():
     w.close()
 
 
+# ---- torch.nn.init: fans, gains and each initialiser's bound or std ---------------------------
+def gen_init():
+    w = Writer("init.txt", "torch.nn.init: per case NAME.fans = [fan_in fan_out] (PyTorch's "
+               "_calculate_fan_in_and_fan_out), NAME.<init> = the bound (uniform) or std (normal) "
+               "PyTorch's formula gives; gains.<nonlinearity> = calculate_gain")
+    I = torch.nn.init
+    for name, shape in (("lin", (16, 8)), ("conv", (32, 4, 3, 3)), ("conv1d", (6, 2, 5))):
+        t = torch.empty(shape)
+        fi, fo = I._calculate_fan_in_and_fan_out(t)
+        w.t(f"{name}.fans", torch.tensor([fi, fo], dtype=torch.float64))
+        w.t(f"{name}.xavier_uniform_g1_5", torch.tensor(1.5 * math.sqrt(6.0 / (fi + fo)), dtype=torch.float64))
+        w.t(f"{name}.xavier_normal_g1", torch.tensor(math.sqrt(2.0 / (fi + fo)), dtype=torch.float64))
+        g = I.calculate_gain("leaky_relu", 0.2)
+        w.t(f"{name}.kaiming_uniform_a0_2_out", torch.tensor(math.sqrt(3.0) * g / math.sqrt(fo), dtype=torch.float64))
+        w.t(f"{name}.kaiming_normal_relu_in", torch.tensor(I.calculate_gain("relu") / math.sqrt(fi), dtype=torch.float64))
+        # and PyTorch's own draw agrees with the formula: the largest |value| of a kaiming_uniform_
+        big = torch.empty(shape[0] * 64, *shape[1:])
+        I.kaiming_uniform_(big, a=0.2, mode="fan_out")
+        assert big.abs().max().item() <= math.sqrt(3.0) * g / math.sqrt(fo * 64) * 1.0001
+    for nl, p in (("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
+                  ("leaky_relu", 0.2), ("selu", None)):
+        w.t(f"gains.{nl}", torch.tensor(I.calculate_gain(nl, p), dtype=torch.float64))
+    w.close()
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     gen_lessons()
     gen_ops()
     gen_seednet()
     gen_optim()
+    gen_init()
     sys.exit(0)

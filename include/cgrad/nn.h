@@ -153,6 +153,26 @@ CG_API void cg_net_info_free(cg_net_info *info);   /* NULL is a no-op */
  * MFLOP per example. */
 CG_API void cg_net_info_fprint(FILE *f, const cg_net_info *info);
 
+/* ---- initialisation, as torch.nn.init (in place, from cgrad's generator: cg_manual_seed) ----
+ * fan_in = size(1) * receptive field and fan_out = size(0) * receptive field (the product of
+ * the dims after the second), as PyTorch's: the fan-based ones need 2 or more dims (CG_ESHAPE).
+ *   xavier_uniform_  U(-b, b), b = gain sqrt(6 / (fan_in + fan_out));  xavier_normal_ N(0, gain sqrt(2 / (fan_in + fan_out)))
+ *   kaiming_uniform_ U(-b, b), b = sqrt(3) gain / sqrt(fan);  kaiming_normal_ N(0, gain / sqrt(fan))
+ *   with gain = cg_init_calculate_gain(nonlinearity, a); PyTorch's defaults: a 0, CG_FAN_IN,
+ *   "leaky_relu" (NULL means "leaky_relu"). The numbers differ from PyTorch's (another
+ *   generator); the distributions are the same. */
+typedef enum cg_fan_mode { CG_FAN_IN = 0, CG_FAN_OUT = 1 } cg_fan_mode;
+CG_API double cg_init_calculate_gain(const char *nonlinearity, double param); /* NAN: unknown */
+CG_API cg_status cg_init_uniform_(cg_tensor *t, float a, float b);
+CG_API cg_status cg_init_normal_(cg_tensor *t, float mean, float std);
+CG_API cg_status cg_init_constant_(cg_tensor *t, float value);
+CG_API cg_status cg_init_zeros_(cg_tensor *t);
+CG_API cg_status cg_init_ones_(cg_tensor *t);
+CG_API cg_status cg_init_xavier_uniform_(cg_tensor *t, float gain);
+CG_API cg_status cg_init_xavier_normal_(cg_tensor *t, float gain);
+CG_API cg_status cg_init_kaiming_uniform_(cg_tensor *t, float a, cg_fan_mode mode, const char *nonlinearity);
+CG_API cg_status cg_init_kaiming_normal_(cg_tensor *t, float a, cg_fan_mode mode, const char *nonlinearity);
+
 #ifdef __cplusplus
 }
 #endif
