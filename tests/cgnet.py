@@ -63,6 +63,8 @@ OPS = {
     "log_softmax": (lambda a: nn.LogSoftmax(dim=1), []),
     "gelu": (lambda a: nn.GELU(approximate=a["approximate"]), [("approximate", ("none", "tanh"), "none")]),
     "silu": (lambda a: nn.SiLU(), []),
+    "layer_norm": (lambda a: nn.LayerNorm(a["normalized_shape"], a["eps"], a["elementwise_affine"]),
+                   [("normalized_shape", int, REQ), ("eps", float, 1e-5), ("elementwise_affine", bool, True)]),
     "hardswish": (lambda a: nn.Hardswish(), []),
     "softplus": (lambda a: nn.Softplus(a["beta"], a["threshold"]), [("beta", float, 1.0), ("threshold", float, 20.0)]),
     "relu6": (lambda a: nn.ReLU6(), []),

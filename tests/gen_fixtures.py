@@ -209,6 +209,9 @@ def gen_ops():
          [F.log_softmax(rnd(3, 4, lo=-2, hi=2), 1), F.softmax(rnd(3, 4, lo=-2, hi=2), 1)])
     case("kl_div_log_none", lambda x, t: F.kl_div(x, t, reduction="none", log_target=True),
          [lp, F.log_softmax(rnd(4, 5, lo=-2, hi=2), 1)])
+    # layer norm (appended): over the last dim with weight and bias, over the last two without
+    case("layer_norm_1", lambda x, w, b: F.layer_norm(x, (6,), w, b), [rnd(3, 4, 6, lo=-2, hi=3), rnd(6, lo=0.5, hi=1.5), rnd(6)])
+    case("layer_norm_2_noaffine", lambda x: F.layer_norm(x, (4, 6)), [rnd(3, 4, 6, lo=-2, hi=3)])
     w.close()
 
 

@@ -159,6 +159,9 @@ static cg_tensor *f_kl(cg_tensor **x, const char *n) {
     return cg_kl_div(x[0], x[1], false, strstr(n, "mean") ? CG_REDUCTION_MEAN : CG_REDUCTION_SUM);
 }
 
+static cg_tensor *f_layer_norm(cg_tensor **x, const char *n) {
+    return strstr(n, "noaffine") ? cg_layer_norm(x[0], 2, NULL, NULL, 1e-5f) : cg_layer_norm(x[0], 1, x[1], x[2], 1e-5f);
+}
 static cg_tensor *f_dropout_eval(cg_tensor **x, const char *n) { (void)n; return cg_dropout(x[0], 0.5f, false); }
 static cg_tensor *f_dropout_p0(cg_tensor **x, const char *n) { (void)n; return cg_dropout(x[0], 0.0f, true); }
 
@@ -235,6 +238,7 @@ static const case_def CASES[] = {
     { "smooth_l1_b0_sum", f_smooth_l1 }, { "huber_d07_none", f_huber }, { "huber_d1", f_huber },
     { "bce_logits", f_bce_logits }, { "bce_logits_pw_sum", f_bce_logits }, { "kl_div_sum", f_kl },
     { "kl_div_log_none", f_kl }, { "kl_div_mean", f_kl },
+    { "layer_norm_1", f_layer_norm }, { "layer_norm_2_noaffine", f_layer_norm },
 };
 
 /* The fixture itself: every case of ops.txt is run here, so a case added to the generator

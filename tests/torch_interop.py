@@ -5,7 +5,8 @@
   torch_interop.py BIN_DIR SOURCE_DIR
 
 For each net of NETS (the seed net; the pytorch/examples MNIST net; a BatchNorm + residual net;
-a net of every op of the spec grammar), on the tiny synthetic set, with PyTorch's side built by
+a net of every op of the spec grammar; the zoo's activations; LeNet-5, VGG-, MobileNet-v2-style
+and an MLP with LayerNorm and GELU from apps/nets/), on the tiny synthetic set, with PyTorch's side built by
 the grammar's Python twin (tests/cgnet.py):
 (a) cgrad -> PyTorch: mnist-train --net SPEC (3 epochs) writes a checkpoint that loads into the
     twin with load_state_dict(strict=True) (the "optim.*" tensors dropped); mnist-eval, given no
@@ -60,6 +61,11 @@ NETS = [
                     "softplus(beta=2, threshold=3) max_pool2d(2) relu6 hardtanh(-0.5, 0.7) conv2d(6,4,3)\n"
                     "flatten linear(400,10) log_softmax"),
 ]
+# The zoo of docs/models.md, from apps/nets/ (the residual net is bn-residual above).
+_NETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps", "nets")
+for _name in ("lenet5", "vgg", "mobilenet_v2", "mlp"):
+    with open(os.path.join(_NETS_DIR, _name + ".net")) as _f:
+        NETS.append((_name, _f.read()))
 REAL_DATA = "/usr/share/datasets/fashion-mnist"
 
 

@@ -106,6 +106,10 @@ CG_API cg_tensor *cg_nll_loss(cg_tensor *logp, const int64_t *target, int64_t n,
 CG_API cg_tensor *cg_cross_entropy(cg_tensor *logits, const int64_t *target, int64_t n, cg_reduction r);
 /* pred and target of the same shape; target gets no gradient. */
 CG_API cg_tensor *cg_mse_loss(cg_tensor *pred, cg_tensor *target, cg_reduction r);
+/* Layer normalisation over the last k dims (PyTorch's normalized_shape): weight and bias
+ * (each may be NULL) have those dims' shape; eps > 0 (PyTorch: 1e-5). */
+CG_API cg_tensor *cg_layer_norm(cg_tensor *x, int k, cg_tensor *weight, cg_tensor *bias, float eps);
+
 /* Pointwise losses of an input and a same-shaped target (lib/ops/pointwise_loss.c has the
  * formulas), PyTorch's: l1_loss; smooth_l1_loss (beta >= 0; 1 in PyTorch); huber_loss (delta > 0;
  * 1 in PyTorch); binary_cross_entropy_with_logits with an optional pos_weight over the last dim

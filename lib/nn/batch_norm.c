@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/nn/batch_norm.c — BatchNorm2d: weight=1, bias=0, running_mean=0, running_var=1,
- * num_batches_tracked as PyTorch's state_dict has it (saved as an I64 scalar of shape []). */
+ * num_batches_tracked as PyTorch's state_dict has it (saved as an I64 scalar of shape []); and
+ * LayerNorm over the last dim: weight=1, bias=0 (elementwise_affine), as PyTorch's. */
 #include <math.h>
 #include "init.h"
 
@@ -61,4 +62,33 @@ cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentum) {
     if (!b->num_batches) { cg_module_free(&b->base); return cg_nn_alloc_failed("BatchNorm2d", "num_batches_tracked", 0, NULL); }
     b->num_batches->flags |= CG_T_COUNT;   /* PyTorch stores it as an I64 scalar of shape [] */
     return &b->base;
+}
+
+/* ---- LayerNorm(normalized_shape = D: the last dim) ---- */
+typedef struct ln_mod { cg_module base; cg_tensor *weight, *bias; float eps; } ln_mod;
+static cg_tensor *ln_forward(cg_module *m, cg_tensor *x) {
+    ln_mod *l = (ln_mod *)m;
+    return cg_layer_norm(x, 1, l->weight, l->bias, l->eps);
+}
+static const cg_module_type ln_type = { "LayerNorm", ln_forward, NULL };
+
+cg_module *cg_layer_norm_new(int64_t normalized_shape, float eps, bool elementwise_affine) {
+    if (normalized_shape <= 0) return (cg_module *)CG_FAIL(CG_EINVAL, "LayerNorm: normalized_shape must be positive");
+    if (!(eps > 0) || !isfinite(eps)) return (cg_module *)CG_FAIL(CG_EINVAL, "LayerNorm: eps %g must be finite and > 0", (double)eps);
+    const int64_t *d = CG_SHAPE(normalized_shape);
+    if (cg_nn_check_size("LayerNorm", "weight", 1, d) != CG_OK) return NULL;
+    ln_mod *l = (ln_mod *)cg_module_new(&ln_type, sizeof *l);
+    if (!l) return NULL;
+    l->eps = eps;
+    if (elementwise_affine) {
+        if (!(l->weight = cg_module_add_parameter(&l->base, "weight", cg_tensor_ones(1, d)))) {
+            cg_module_free(&l->base);
+            return cg_nn_alloc_failed("LayerNorm", "weight", 1, d);
+        }
+        if (!(l->bias = cg_module_add_parameter(&l->base, "bias", cg_tensor_zeros(1, d)))) {
+            cg_module_free(&l->base);
+            return cg_nn_alloc_failed("LayerNorm", "bias", 1, d);
+        }
+    }
+    return &l->base;
 }

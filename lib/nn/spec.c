@@ -39,7 +39,7 @@ typedef struct param {
 typedef enum {
     OP_CONV2D, OP_LINEAR, OP_BATCH_NORM2D, OP_MAX_POOL2D, OP_AVG_POOL2D, OP_ADAPTIVE_AVG_POOL2D,
     OP_DROPOUT, OP_DROPOUT2D, OP_LEAKY_RELU, OP_RELU, OP_SIGMOID, OP_TANH, OP_FLATTEN,
-    OP_LOG_SOFTMAX, OP_RESIDUAL, OP_GELU, OP_SILU, OP_HARDSWISH, OP_SOFTPLUS, OP_RELU6, OP_HARDTANH, OP_COUNT
+    OP_LOG_SOFTMAX, OP_RESIDUAL, OP_GELU, OP_SILU, OP_HARDSWISH, OP_SOFTPLUS, OP_RELU6, OP_HARDTANH, OP_LAYER_NORM, OP_COUNT
 } op_kind;
 
 typedef struct op_info { const char *name; int n_params; param params[MAX_ARGS]; } op_info;
@@ -76,6 +76,8 @@ static const op_info ops[OP_COUNT] = {
     [OP_HARDSWISH] = { "hardswish", 0, { { 0 } } },
     [OP_SOFTPLUS] = { "softplus", 2, { N_("beta", false, 1, 1e-30, 1e30), N_("threshold", false, 20, -1e30, 1e30) } },
     [OP_RELU6] = { "relu6", 0, { { 0 } } },
+    [OP_LAYER_NORM] = { "layer_norm", 3, { I_("normalized_shape", true, 0, 1, SPEC_MAX_INT),
+                                           N_("eps", false, 1e-5, 1e-30, 1), B_("elementwise_affine", 1) } },
     [OP_HARDTANH] = { "hardtanh", 2, { N_("min_val", false, -1, -1e30, 1e30), N_("max_val", false, 1, -1e30, 1e30) } },
 };
 #undef I_
@@ -455,6 +457,11 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
             fl = 2.0 * (double)fi * (double)fo;
             break;
         }
+        case OP_LAYER_NORM:
+            if (in.nd < 1 || in.d[in.nd - 1] != (int64_t)v[0])
+                return lerr(L, "normalises a last dim of %lld, gets %s", (long long)v[0], shape_n(b1, sizeof b1, &in));
+            np = v[2] != 0 ? 2 * (int64_t)v[0] : 0;
+            break;
         case OP_BATCH_NORM2D:
             if (in.d[0] != (int64_t)v[0])
                 return lerr(L, "expects %lld channels, gets %lld (input %s)", (long long)v[0], (long long)in.d[0],
@@ -541,6 +548,7 @@ static cg_module *build_layer(const layer *L) {
     case OP_LOG_SOFTMAX: return cg_log_softmax_new(1);
     case OP_RESIDUAL: return cg_residual_new();
     case OP_GELU: return cg_gelu_new(v[0] != 0);
+    case OP_LAYER_NORM: return cg_layer_norm_new((int64_t)v[0], (float)v[1], v[2] != 0);
     case OP_SILU: return cg_silu_new();
     case OP_HARDSWISH: return cg_hardswish_new();
     case OP_SOFTPLUS: return cg_softplus_new((float)v[0], (float)v[1]);
