@@ -212,6 +212,20 @@ def gen_ops():
     # layer norm (appended): over the last dim with weight and bias, over the last two without
     case("layer_norm_1", lambda x, w, b: F.layer_norm(x, (6,), w, b), [rnd(3, 4, 6, lo=-2, hi=3), rnd(6, lo=0.5, hi=1.5), rnd(6)])
     case("layer_norm_2_noaffine", lambda x: F.layer_norm(x, (4, 6)), [rnd(3, 4, 6, lo=-2, hi=3)])
+    # shape ops (appended); index data as NAME.index
+    case("unsqueeze_1", lambda x: torch.unsqueeze(x, 1) * 1.0, [rnd(3, 4)])
+    case("squeeze_m2", lambda x: torch.squeeze(x, -2) * 1.0, [rnd(3, 1, 4)])
+    case("permute_201", lambda x: x.permute(2, 0, 1), [rnd(2, 3, 4)])
+    case("permute_4d", lambda x: x.permute(0, 3, 1, 2), [rnd(2, 3, 2, 5)])
+    case("cat3_dim1", lambda a, b, c: torch.cat([a, b, c], 1), [rnd(2, 1, 3), rnd(2, 4, 3), rnd(2, 2, 3)], grad=[True, False, True])
+    case("cat7_dim0", lambda *xs: torch.cat(xs, 0), [rnd(k + 1, 3) for k in range(7)])
+    case("stack3_dim1", lambda a, b, c: torch.stack([a, b, c], 1), [rnd(2, 3), rnd(2, 3), rnd(2, 3)])
+    case("slice_m5_9_2", lambda x: x[:, -5:9:2], [rnd(3, 8)])
+    case("narrow_2_1_3", lambda x: torch.narrow(x, 2, 1, 3), [rnd(2, 3, 5)])
+    isel = torch.tensor([3, 0, 3, 1])
+    case("index_select_1", lambda x: torch.index_select(x, 1, isel), [rnd(2, 4, 3)], extra={"index": isel})
+    gidx = torch.tensor([[0, 2, 2], [1, 0, 1]])
+    case("gather_1", lambda x: torch.gather(x, 1, gidx), [rnd(2, 4)], extra={"index": gidx})
     w.close()
 
 

@@ -12,7 +12,7 @@
 
 #define ATOL 1e-5
 #define RTOL 1e-4
-#define MAX_IN 4
+#define MAX_IN 8
 
 static fixture *FX;
 static fixture *fx(void) {
@@ -162,6 +162,35 @@ static cg_tensor *f_kl(cg_tensor **x, const char *n) {
 static cg_tensor *f_layer_norm(cg_tensor **x, const char *n) {
     return strstr(n, "noaffine") ? cg_layer_norm(x[0], 2, NULL, NULL, 1e-5f) : cg_layer_norm(x[0], 1, x[1], x[2], 1e-5f);
 }
+static cg_tensor *f_unsqueeze(cg_tensor **x, const char *n) { (void)n; return cg_unsqueeze(x[0], 1); }
+static cg_tensor *f_squeeze(cg_tensor **x, const char *n) { (void)n; return cg_squeeze(x[0], -2); }
+static cg_tensor *f_permute(cg_tensor **x, const char *n) {
+    return strstr(n, "4d") ? cg_permute(x[0], (const int[]){ 0, 3, 1, 2 }) : cg_permute(x[0], (const int[]){ 2, 0, 1 });
+}
+static cg_tensor *f_cat(cg_tensor **x, const char *n) {
+    return strstr(n, "cat7") ? cg_cat(x, 7, 0) : cg_cat(x, 3, 1);
+}
+static cg_tensor *f_stack(cg_tensor **x, const char *n) { (void)n; return cg_stack(x, 3, 1); }
+static cg_tensor *f_slice(cg_tensor **x, const char *n) { (void)n; return cg_slice(x[0], 1, -5, 9, 2); }
+static cg_tensor *f_narrow(cg_tensor **x, const char *n) { (void)n; return cg_narrow(x[0], 2, 1, 3); }
+static cg_tensor *f_index_select(cg_tensor **x, const char *n) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.index", n);
+    int64_t k;
+    int64_t *idx = fixture_indices(fx(), key, &k);
+    cg_tensor *y = cg_index_select(x[0], 1, idx, k);
+    free(idx);
+    return y;
+}
+static cg_tensor *f_gather(cg_tensor **x, const char *n) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.index", n);
+    int64_t k;
+    int64_t *idx = fixture_indices(fx(), key, &k);
+    cg_tensor *y = cg_gather(x[0], 1, idx, 2, CG_SHAPE(2, 3));
+    free(idx);
+    return y;
+}
 static cg_tensor *f_dropout_eval(cg_tensor **x, const char *n) { (void)n; return cg_dropout(x[0], 0.5f, false); }
 static cg_tensor *f_dropout_p0(cg_tensor **x, const char *n) { (void)n; return cg_dropout(x[0], 0.0f, true); }
 
@@ -239,6 +268,10 @@ static const case_def CASES[] = {
     { "bce_logits", f_bce_logits }, { "bce_logits_pw_sum", f_bce_logits }, { "kl_div_sum", f_kl },
     { "kl_div_log_none", f_kl }, { "kl_div_mean", f_kl },
     { "layer_norm_1", f_layer_norm }, { "layer_norm_2_noaffine", f_layer_norm },
+    { "unsqueeze_1", f_unsqueeze }, { "squeeze_m2", f_squeeze }, { "permute_201", f_permute },
+    { "permute_4d", f_permute }, { "cat3_dim1", f_cat }, { "cat7_dim0", f_cat }, { "stack3_dim1", f_stack },
+    { "slice_m5_9_2", f_slice }, { "narrow_2_1_3", f_narrow }, { "index_select_1", f_index_select },
+    { "gather_1", f_gather },
 };
 
 /* The fixture itself: every case of ops.txt is run here, so a case added to the generator

@@ -63,6 +63,24 @@ CG_API cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b);
 /* Views: share x's data; one dim of shape may be -1. */
 CG_API cg_tensor *cg_reshape(cg_tensor *x, int ndim, const int64_t *shape);
 CG_API cg_tensor *cg_flatten(cg_tensor *x, int start_dim, int end_dim);
+/* Shapes, as PyTorch's (negative dims count from the end; every result is a tape tensor):
+ * unsqueeze inserts a size-1 dim; squeeze removes dim if it has size 1 (squeeze_all: every such
+ * dim); permute(perm) moves x's dim perm[i] to i (a copy); cat joins n tensors along dim (all
+ * other sizes equal), stack joins same-shaped tensors along a new dim; slice(dim, start, end,
+ * step) is x[..., start:end:step] with Python's clamping (step >= 1), narrow(dim, start, length)
+ * the same but must fit; index_select takes the n entries index[] of dim (repeats allowed);
+ * gather(dim, index of shape[0..ndim)) picks x[..., index[...], ...] along dim as torch.gather.
+ * Index arrays are copied. */
+CG_API cg_tensor *cg_unsqueeze(cg_tensor *x, int dim);
+CG_API cg_tensor *cg_squeeze(cg_tensor *x, int dim);
+CG_API cg_tensor *cg_squeeze_all(cg_tensor *x);
+CG_API cg_tensor *cg_permute(cg_tensor *x, const int *perm);
+CG_API cg_tensor *cg_cat(cg_tensor *const *xs, int n, int dim);
+CG_API cg_tensor *cg_stack(cg_tensor *const *xs, int n, int dim);
+CG_API cg_tensor *cg_slice(cg_tensor *x, int dim, int64_t start, int64_t end, int64_t step);
+CG_API cg_tensor *cg_narrow(cg_tensor *x, int dim, int64_t start, int64_t length);
+CG_API cg_tensor *cg_index_select(cg_tensor *x, int dim, const int64_t *index, int64_t n);
+CG_API cg_tensor *cg_gather(cg_tensor *x, int dim, const int64_t *index, int ndim, const int64_t *shape);
 
 /* Convolution and pooling on NCHW tensors. */
 typedef struct cg_conv2d_params {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/ops/view.c — reshape and flatten: views that share x's data (no copy).
+/* lib/ops/view.c — reshape, flatten, unsqueeze and squeeze: views that share x's data (no copy).
  * Shape rule: reshape keeps numel, with at most one -1 inferred; flatten(start, end) merges
- * dims start..end (negative dims count from the end) into one.
+ * dims start..end (negative dims count from the end) into one; unsqueeze(dim) inserts a dim of
+ * size 1 at dim (in -ndim-1..ndim); squeeze(dim) removes dim if its size is 1 (else leaves the
+ * shape, as PyTorch), squeeze_all every size-1 dim.
  * Backward: dx[n] += dy[n] (same elements, another shape). */
 #include "cg_internal.h"
 
@@ -20,6 +22,8 @@ static cg_status view_backward(cg_node *n) {
 
 static const cg_op_def op_reshape = { "reshape", view_backward };
 static const cg_op_def op_flatten = { "flatten", view_backward };
+static const cg_op_def op_unsqueeze = { "unsqueeze", view_backward };
+static const cg_op_def op_squeeze = { "squeeze", view_backward };
 
 static cg_tensor *view(const cg_op_def *op, cg_tensor *x, int ndim, const int64_t *shape) {
     cg_tensor *y = cg_tape_view(x, ndim, shape);
@@ -90,4 +94,34 @@ cg_tensor *cg_flatten(cg_tensor *x, int start_dim, int end_dim) {
     cg_tensor *y = view(&op_flatten, x, nd, shape);
     if (y) cg_profile_end("flatten", 0, t0);
     return y;
+}
+
+cg_tensor *cg_unsqueeze(cg_tensor *x, int dim) {
+    if (!x) return NULL;
+    if (x->ndim >= CG_MAX_DIMS) return CG_FAIL(CG_ESHAPE, "unsqueeze: the input has %d dims already", x->ndim);
+    int d = cg_norm_dim("unsqueeze", dim, x->ndim + 1);
+    if (d < 0) return NULL;
+    int64_t s[CG_MAX_DIMS];
+    for (int i = 0, j = 0; i <= x->ndim; i++) s[i] = i == d ? 1 : x->shape[j++];
+    return view(&op_unsqueeze, x, x->ndim + 1, s);
+}
+
+cg_tensor *cg_squeeze(cg_tensor *x, int dim) {
+    if (!x) return NULL;
+    int d = cg_norm_dim("squeeze", dim, x->ndim);
+    if (d < 0) return NULL;
+    int64_t s[CG_MAX_DIMS];
+    int n = 0;
+    for (int i = 0; i < x->ndim; i++)
+        if (i != d || x->shape[i] != 1) s[n++] = x->shape[i];
+    return view(&op_squeeze, x, n, s);
+}
+
+cg_tensor *cg_squeeze_all(cg_tensor *x) {
+    if (!x) return NULL;
+    int64_t s[CG_MAX_DIMS];
+    int n = 0;
+    for (int i = 0; i < x->ndim; i++)
+        if (x->shape[i] != 1) s[n++] = x->shape[i];
+    return view(&op_squeeze, x, n, s);
 }
