@@ -226,6 +226,14 @@ def gen_ops():
     case("index_select_1", lambda x: torch.index_select(x, 1, isel), [rnd(2, 4, 3)], extra={"index": isel})
     gidx = torch.tensor([[0, 2, 2], [1, 0, 1]])
     case("gather_1", lambda x: torch.gather(x, 1, gidx), [rnd(2, 4)], extra={"index": gidx})
+    # max/min along a dim (values; NAME.idx the indices), logsumexp (appended)
+    xm = rnd(3, 5, 4)
+    case("max_dim1", lambda x: torch.max(x, 1).values, [xm], extra={"idx": torch.max(xm, 1).indices})
+    xn = rnd(3, 5, 4)
+    case("min_dimm1_keep", lambda x: torch.min(x, -1, keepdim=True).values, [xn],
+         extra={"idx": torch.min(xn, -1, keepdim=True).indices})
+    case("logsumexp_1", lambda x: torch.logsumexp(x, 1), [rnd(3, 5, 4, lo=-3, hi=3)])
+    case("logsumexp_big_keep", lambda x: torch.logsumexp(x, -1, keepdim=True), [rnd(2, 6, lo=80, hi=120)])
     w.close()
 
 

@@ -115,6 +115,45 @@ static void test_dim_errors(void **st) {
     cg_tensor_free(e);
 }
 
+/* max/min along a dim and logsumexp: gradients against central differences (distinct values,
+ * so the chosen element is stable under eps), NaN and ties as PyTorch, errors. */
+static cg_tensor *mm_apply(cg_tensor **in, void *ctx) {
+    switch (*(int *)ctx) {
+    case 0: return cg_max_dim(in[0], 1, false, NULL);
+    case 1: return cg_min_dim(in[0], -1, true, NULL);
+    default: return cg_logsumexp(in[0], 0, false);
+    }
+}
+static void test_minmax_logsumexp(void **s) {
+    (void)s;
+    for (int k = 0; k < 3; k++) {
+        cg_tensor *x = test_tensor(3, CG_SHAPE(3, 4, 5), -2, 2, 120 + (unsigned)k, true);
+        gradcheck(mm_apply, &x, 1, &k, 1e-3, 1e-3, 1e-2);
+        cg_tensor_free(x);
+    }
+    cg_tensor *x = cg_tensor_from_array(2, CG_SHAPE(2, 4), (float[]){ 1, 3, 3, 0, 2, NAN, 5, 1 });
+    int64_t idx[2], am[2];
+    const float *v = cg_tensor_cdata(cg_max_dim(x, 1, false, idx));
+    assert_float_equal(v[0], 3, 0);
+    assert_int_equal(idx[0], 1);           /* the first of the tie */
+    assert_true(isnan(v[1]));
+    assert_int_equal(idx[1], 1);           /* NaN wins */
+    assert_int_equal(cg_argmin(x, 1, am, 2), CG_OK);
+    assert_int_equal(am[0], 3);
+    assert_int_equal(am[1], 1);
+    assert_int_equal(cg_argmax(x, 1, am, 1), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "indices holds 1, the result has 2"));
+    cg_tensor *z = cg_tensor_zeros(0, NULL);
+    assert_null(cg_max_dim(z, 0, false, NULL));
+    assert_null(cg_logsumexp(x, 2, false));
+    cg_tensor *inf = cg_tensor_from_array(1, CG_SHAPE(2), (float[]){ -INFINITY, -INFINITY });
+    assert_true(isinf(cg_tensor_cdata(cg_logsumexp(inf, 0, false))[0]));
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_tensor_free(z);
+    cg_tensor_free(inf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_values),
@@ -123,6 +162,7 @@ int main(void) {
         cmocka_unit_test(test_grads),
         cmocka_unit_test(test_grad_values),
         cmocka_unit_test(test_dim_errors),
+        cmocka_unit_test(test_minmax_logsumexp),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cg_tape_free_all();

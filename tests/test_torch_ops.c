@@ -191,6 +191,25 @@ static cg_tensor *f_gather(cg_tensor **x, const char *n) {
     free(idx);
     return y;
 }
+/* max/min: the values, and the indices checked against PyTorch's NAME.idx here */
+static cg_tensor *f_minmax(cg_tensor **x, const char *n) {
+    int64_t got[64], k;
+    bool mx = !strncmp(n, "max", 3);
+    cg_tensor *y = mx ? cg_max_dim(x[0], 1, false, got) : cg_min_dim(x[0], -1, true, got);
+    char key[96];
+    snprintf(key, sizeof key, "%s.idx", n);
+    int64_t *want = fixture_indices(fx(), key, &k);
+    assert_int_equal(k, cg_tensor_numel(y));
+    assert_memory_equal(got, want, (size_t)k * sizeof *got);
+    int64_t am[64];
+    assert_int_equal(mx ? cg_argmax(x[0], 1, am, 64) : cg_argmin(x[0], -1, am, 64), CG_OK);
+    assert_memory_equal(am, want, (size_t)k * sizeof *am);
+    free(want);
+    return y;
+}
+static cg_tensor *f_logsumexp(cg_tensor **x, const char *n) {
+    return strstr(n, "keep") ? cg_logsumexp(x[0], -1, true) : cg_logsumexp(x[0], 1, false);
+}
 static cg_tensor *f_dropout_eval(cg_tensor **x, const char *n) { (void)n; return cg_dropout(x[0], 0.5f, false); }
 static cg_tensor *f_dropout_p0(cg_tensor **x, const char *n) { (void)n; return cg_dropout(x[0], 0.0f, true); }
 
@@ -271,7 +290,8 @@ static const case_def CASES[] = {
     { "unsqueeze_1", f_unsqueeze }, { "squeeze_m2", f_squeeze }, { "permute_201", f_permute },
     { "permute_4d", f_permute }, { "cat3_dim1", f_cat }, { "cat7_dim0", f_cat }, { "stack3_dim1", f_stack },
     { "slice_m5_9_2", f_slice }, { "narrow_2_1_3", f_narrow }, { "index_select_1", f_index_select },
-    { "gather_1", f_gather },
+    { "gather_1", f_gather }, { "max_dim1", f_minmax }, { "min_dimm1_keep", f_minmax },
+    { "logsumexp_1", f_logsumexp }, { "logsumexp_big_keep", f_logsumexp },
 };
 
 /* The fixture itself: every case of ops.txt is run here, so a case added to the generator

@@ -52,6 +52,15 @@ CG_API cg_tensor *cg_sum(cg_tensor *x);
 CG_API cg_tensor *cg_mean(cg_tensor *x);
 CG_API cg_tensor *cg_sum_dim(cg_tensor *x, int dim, bool keepdim);
 CG_API cg_tensor *cg_mean_dim(cg_tensor *x, int dim, bool keepdim);
+/* max and min along dim, as torch.max(x, dim) / torch.min: the values (a tape tensor; the
+ * gradient goes to the chosen element) and, when indices is not NULL, the positions (as many as
+ * the result has elements). NaN wins; ties go to the first. argmax/argmin write only positions
+ * (cap: indices' length). logsumexp along dim, max-shifted. */
+CG_API cg_tensor *cg_max_dim(cg_tensor *x, int dim, bool keepdim, int64_t *indices);
+CG_API cg_tensor *cg_min_dim(cg_tensor *x, int dim, bool keepdim, int64_t *indices);
+CG_API cg_status cg_argmax(const cg_tensor *x, int dim, int64_t *indices, int64_t cap);
+CG_API cg_status cg_argmin(const cg_tensor *x, int dim, int64_t *indices, int64_t cap);
+CG_API cg_tensor *cg_logsumexp(cg_tensor *x, int dim, bool keepdim);
 
 /* Linear algebra (cblas_sgemm). matmul: [M,K] x [K,N] -> [M,N]. */
 CG_API cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);
