@@ -234,6 +234,10 @@ def gen_ops():
          extra={"idx": torch.min(xn, -1, keepdim=True).indices})
     case("logsumexp_1", lambda x: torch.logsumexp(x, 1), [rnd(3, 5, 4, lo=-3, hi=3)])
     case("logsumexp_big_keep", lambda x: torch.logsumexp(x, -1, keepdim=True), [rnd(2, 6, lo=80, hi=120)])
+    # batched and broadcasting matmul (appended)
+    case("bmm", torch.bmm, [rnd(3, 2, 4), rnd(3, 4, 5)])
+    case("matmul_bcast", torch.matmul, [rnd(2, 1, 3, 4), rnd(5, 4, 2)])
+    case("matmul_3d_2d", torch.matmul, [rnd(2, 3, 4), rnd(4, 5)])
     w.close()
 
 

@@ -63,6 +63,36 @@ static void test_grad(void **st) {
     check_mm(6, 2, 3, false, true);  /* only b */
 }
 
+/* Batched and broadcast: gradients of both operands against central differences, including an
+ * operand broadcast over the batch (its gradient is the sum over the batch). */
+static cg_tensor *mm_nd(cg_tensor **in, void *ctx) {
+    return *(int *)ctx ? cg_bmm(in[0], in[1]) : cg_matmul(in[0], in[1]);
+}
+static void test_batched_grad(void **st) {
+    (void)st;
+    struct { int bmm, na, nb; int64_t sa[4], sb[4]; } cs[] = {
+        { 1, 3, 3, { 3, 2, 4 }, { 3, 4, 5 } },
+        { 0, 4, 3, { 2, 1, 3, 4 }, { 5, 4, 2 } },
+        { 0, 3, 2, { 2, 3, 4 }, { 4, 5 } },
+        { 0, 2, 3, { 3, 4 }, { 2, 4, 2 } },
+    };
+    for (int c = 0; c < 4; c++) {
+        cg_tensor *in[2] = { test_tensor(cs[c].na, cs[c].sa, -1, 1, 130 + (unsigned)c, true),
+                             test_tensor(cs[c].nb, cs[c].sb, -1, 1, 140 + (unsigned)c, true) };
+        gradcheck(mm_nd, in, 2, &cs[c].bmm, 1e-3, 1e-3, 1e-2);
+        cg_tensor_free(in[0]);
+        cg_tensor_free(in[1]);
+    }
+    cg_tensor *a = cg_tensor_zeros(3, CG_SHAPE(2, 3, 4)), *b = cg_tensor_zeros(3, CG_SHAPE(3, 4, 5));
+    assert_null(cg_matmul(a, b));
+    assert_non_null(strstr(cg_last_error(), "do not broadcast (2 and 3)"));
+    assert_null(cg_bmm(a, b));
+    assert_non_null(strstr(cg_last_error(), "bmm"));
+    cg_tape_release();
+    cg_tensor_free(a);
+    cg_tensor_free(b);
+}
+
 static void test_shape_errors(void **st) {
     (void)st;
     cg_tensor *a = cg_tensor_zeros(2, CG_SHAPE(2, 3)), *b = cg_tensor_zeros(2, CG_SHAPE(4, 2));
@@ -161,6 +191,7 @@ int main(void) {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_grad_values),
         cmocka_unit_test(test_grad),
+        cmocka_unit_test(test_batched_grad),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_empty_inner_dim),
         cmocka_unit_test(test_transpose_values),

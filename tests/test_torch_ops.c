@@ -207,6 +207,8 @@ static cg_tensor *f_minmax(cg_tensor **x, const char *n) {
     free(want);
     return y;
 }
+static cg_tensor *f_bmm(cg_tensor **x, const char *n) { (void)n; return cg_bmm(x[0], x[1]); }
+static cg_tensor *f_matmul_nd(cg_tensor **x, const char *n) { (void)n; return cg_matmul(x[0], x[1]); }
 static cg_tensor *f_logsumexp(cg_tensor **x, const char *n) {
     return strstr(n, "keep") ? cg_logsumexp(x[0], -1, true) : cg_logsumexp(x[0], 1, false);
 }
@@ -291,7 +293,8 @@ static const case_def CASES[] = {
     { "permute_4d", f_permute }, { "cat3_dim1", f_cat }, { "cat7_dim0", f_cat }, { "stack3_dim1", f_stack },
     { "slice_m5_9_2", f_slice }, { "narrow_2_1_3", f_narrow }, { "index_select_1", f_index_select },
     { "gather_1", f_gather }, { "max_dim1", f_minmax }, { "min_dimm1_keep", f_minmax },
-    { "logsumexp_1", f_logsumexp }, { "logsumexp_big_keep", f_logsumexp },
+    { "logsumexp_1", f_logsumexp }, { "logsumexp_big_keep", f_logsumexp }, { "bmm", f_bmm },
+    { "matmul_bcast", f_matmul_nd }, { "matmul_3d_2d", f_matmul_nd },
 };
 
 /* The fixture itself: every case of ops.txt is run here, so a case added to the generator

@@ -63,7 +63,10 @@ CG_API cg_status cg_argmin(const cg_tensor *x, int dim, int64_t *indices, int64_
 CG_API cg_tensor *cg_logsumexp(cg_tensor *x, int dim, bool keepdim);
 
 /* Linear algebra (cblas_sgemm). matmul: [M,K] x [K,N] -> [M,N]. */
+/* a[..., M, K] · b[..., K, N]: the batch dims broadcast (PyTorch's matmul, both inputs at
+ * least 2-d); bmm: [B, M, K] · [B, K, N] only. */
 CG_API cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);
+CG_API cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b);
 /* Swap two dims (a copy; tensors are always contiguous). */
 CG_API cg_tensor *cg_transpose(cg_tensor *x, int dim0, int dim1);
 /* linear: x[N,in] . w[out,in]^T + b[out] -> [N,out]; b may be NULL. */
