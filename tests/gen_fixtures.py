@@ -238,6 +238,11 @@ def gen_ops():
     case("bmm", torch.bmm, [rnd(3, 2, 4), rnd(3, 4, 5)])
     case("matmul_bcast", torch.matmul, [rnd(2, 1, 3, 4), rnd(5, 4, 2)])
     case("matmul_3d_2d", torch.matmul, [rnd(2, 3, 4), rnd(4, 5)])
+    # embedding (repeated rows) and where (appended)
+    eidx = torch.tensor([3, 0, 3, 3, 1, 4])
+    case("embedding", lambda wt: F.embedding(eidx, wt), [rnd(5, 3)], extra={"index": eidx})
+    cond = rnd(3, 4) > 0
+    case("where", lambda a, b: torch.where(cond, a, b), [rnd(3, 4), rnd(3, 4)], extra={"cond": cond.float()})
     w.close()
 
 

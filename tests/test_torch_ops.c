@@ -209,6 +209,24 @@ static cg_tensor *f_minmax(cg_tensor **x, const char *n) {
 }
 static cg_tensor *f_bmm(cg_tensor **x, const char *n) { (void)n; return cg_bmm(x[0], x[1]); }
 static cg_tensor *f_matmul_nd(cg_tensor **x, const char *n) { (void)n; return cg_matmul(x[0], x[1]); }
+static cg_tensor *f_embedding(cg_tensor **x, const char *n) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.index", n);
+    int64_t k;
+    int64_t *idx = fixture_indices(fx(), key, &k);
+    cg_tensor *y = cg_embedding(x[0], idx, k);
+    free(idx);
+    return y;
+}
+static cg_tensor *f_where(cg_tensor **x, const char *n) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.cond", n);
+    int64_t k;
+    const float *c = fixture_values(fx(), key, &k);
+    uint8_t cond[64];
+    for (int64_t i = 0; i < k && i < 64; i++) cond[i] = c[i] != 0;
+    return cg_where(cond, x[0], x[1]);
+}
 static cg_tensor *f_logsumexp(cg_tensor **x, const char *n) {
     return strstr(n, "keep") ? cg_logsumexp(x[0], -1, true) : cg_logsumexp(x[0], 1, false);
 }
@@ -294,7 +312,8 @@ static const case_def CASES[] = {
     { "slice_m5_9_2", f_slice }, { "narrow_2_1_3", f_narrow }, { "index_select_1", f_index_select },
     { "gather_1", f_gather }, { "max_dim1", f_minmax }, { "min_dimm1_keep", f_minmax },
     { "logsumexp_1", f_logsumexp }, { "logsumexp_big_keep", f_logsumexp }, { "bmm", f_bmm },
-    { "matmul_bcast", f_matmul_nd }, { "matmul_3d_2d", f_matmul_nd },
+    { "matmul_bcast", f_matmul_nd }, { "matmul_3d_2d", f_matmul_nd }, { "embedding", f_embedding },
+    { "where", f_where },
 };
 
 /* The fixture itself: every case of ops.txt is run here, so a case added to the generator

@@ -93,6 +93,11 @@ CG_API cg_tensor *cg_slice(cg_tensor *x, int dim, int64_t start, int64_t end, in
 CG_API cg_tensor *cg_narrow(cg_tensor *x, int dim, int64_t start, int64_t length);
 CG_API cg_tensor *cg_index_select(cg_tensor *x, int dim, const int64_t *index, int64_t n);
 CG_API cg_tensor *cg_gather(cg_tensor *x, int dim, const int64_t *index, int ndim, const int64_t *shape);
+/* embedding: rows indices[0..n) of weight [V, D] -> [n, D] (each index in 0..V-1; the gradient
+ * of a repeated row adds up); where: cond[i] ? a[i] : b[i] over one shape (cond: numel bytes).
+ * Both copy their index or condition. */
+CG_API cg_tensor *cg_embedding(cg_tensor *weight, const int64_t *indices, int64_t n);
+CG_API cg_tensor *cg_where(const uint8_t *cond, cg_tensor *a, cg_tensor *b);
 
 /* Convolution and pooling on NCHW tensors. */
 typedef struct cg_conv2d_params {

@@ -65,6 +65,13 @@ no_training
 run_expect 1 "the training images (small-images.idx) are [1, 28, 28] but the test images (te-images.idx) [3, 32, 32]" \
   "$TRAIN" --train-images small-images.idx --train-labels small-labels.idx --test-images te-images.idx --test-labels te-labels.idx --net "$NET"
 no_training
+"$PY" -c "
+import struct
+open('o1-images.idx', 'wb').write(struct.pack('>BBBBIII', 0, 0, 8, 3, 20, 1, 1) + bytes(range(20)))
+open('o1-labels.idx', 'wb').write(struct.pack('>BBBBI', 0, 0, 8, 1, 20) + bytes(i % 2 for i in range(20)))"
+run_expect 1 "the seed net does not fit the images in o1-images.idx (one example is [1, 1, 1]): net spec, char 1: conv2d(1,32,3) kernel 3" \
+  "$TRAIN" --train-images o1-images.idx --train-labels o1-labels.idx --test-images o1-images.idx --test-labels o1-labels.idx
+no_training
 run_expect 1 "tr-labels.idx: label 2 at index 2 is outside 0..1 (the net has 2 classes)" \
   "$TRAIN" "${FOUR[@]}" --net "${NET/linear(512,3)/linear(512,2)}"
 no_training

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* lib/ops/embedding.c — embedding lookup and where.
+ * embedding(weight [V, D], n int64 indices) -> [n, D] (the caller reshapes for more dims): row
+ * idx[i] of weight; each index in 0..V-1. Backward: dweight[idx[i]] += dy[i] (repeats add up;
+ * serial). where(cond, a, b): y = cond ? a : b elementwise over one shape (cond: n bytes, 0 or
+ * not); backward: da += dy where cond, db += dy elsewhere. */
+#include "cg_internal.h"
+
+typedef struct emb_params { int64_t n, d; } emb_params; /* on the node; aux: the indices */
+
+static cg_status emb_backward(cg_node *nd) {
+    emb_params p;
+    CG_GET_PARAMS(nd, &p);
+    float *dw = cg_grad_data(nd->in[0]);
+    if (!dw) return CG_ENOMEM;
+    const float *dy = cg_out_grad(nd);
+    const int64_t *idx = nd->aux;
+    for (int64_t i = 0; i < p.n; i++)
+        for (int64_t j = 0; j < p.d; j++) dw[idx[i] * p.d + j] += dy[i * p.d + j];
+    return CG_OK;
+}
+
+static const cg_op_def op_embedding = { "embedding", emb_backward };
+
+cg_tensor *cg_embedding(cg_tensor *weight, const int64_t *indices, int64_t n) {
+    if (!weight) return NULL;
+    char s1[96];
+    if (weight->ndim != 2)
+        return CG_FAIL(CG_ESHAPE, "embedding: weight must be [num_embeddings, dim], got %s",
+                       cg_shape_str(s1, sizeof s1, weight->ndim, weight->shape));
+    if (n < 0 || (n && !indices)) return CG_FAIL(CG_EINVAL, "embedding: %lld indices at NULL", (long long)n);
+    const int64_t V = weight->shape[0], D = weight->shape[1];
+    for (int64_t i = 0; i < n; i++)
+        if (indices[i] < 0 || indices[i] >= V)
+            return CG_FAIL(CG_EINVAL, "embedding: index %lld at position %lld is outside 0..%lld", (long long)indices[i],
+                           (long long)i, (long long)V - 1);
+    double t0 = cg_profile_begin();
+    cg_tensor *y = cg_tape_tensor(2, (int64_t[]){ n, D });
+    int64_t *keep = cg_tape_scratch((size_t)(n ? n : 1) * sizeof *keep);
+    if (!y || !keep) return NULL;
+    if (n) memcpy(keep, indices, (size_t)n * sizeof *keep);
+    for (int64_t i = 0; i < n; i++) memcpy(y->data + i * D, weight->data + keep[i] * D, (size_t)D * sizeof(float));
+    cg_node *nd = cg_record(&op_embedding, y, 1, &weight);
+    if (!nd) return NULL;
+    CG_SET_PARAMS(nd, &(emb_params){ .n = n, .d = D });
+    nd->aux = keep;
+    cg_profile_end("embedding", 0, t0);
+    return y;
+}
+
+/* ---- where ---- */
+static cg_status where_backward(cg_node *nd) {
+    const uint8_t *c = nd->aux;
+    const float *dy = cg_out_grad(nd);
+    const int64_t m = nd->out->numel;
+    for (int side = 0; side < 2; side++) {
+        if (!cg_requires_grad(nd->in[side])) continue;
+        float *g = cg_grad_data(nd->in[side]);
+        if (!g) return CG_ENOMEM;
+        const uint8_t want = side == 0;
+        #pragma omp parallel for simd if (parallel: m >= CG_OMP_MIN) schedule(static)
+        for (int64_t i = 0; i < m; i++) { float d = dy[i]; g[i] += (c[i] != 0) == want ? d : 0.0f; }
+    }
+    return CG_OK;
+}
+
+static const cg_op_def op_where = { "where", where_backward };
+
+cg_tensor *cg_where(const uint8_t *cond, cg_tensor *a, cg_tensor *b) {
+    if (!a || !b) return NULL;
+    if (!cg_tensor_same_shape(a, b)) {
+        char s1[96], s2[96];
+        return CG_FAIL(CG_ESHAPE, "where: a %s and b %s must have the same shape", cg_shape_str(s1, sizeof s1, a->ndim, a->shape),
+                       cg_shape_str(s2, sizeof s2, b->ndim, b->shape));
+    }
+    const int64_t m = a->numel;
+    if (m && !cond) return CG_FAIL(CG_EINVAL, "where: cond is NULL");
+    double t0 = cg_profile_begin();
+    cg_tensor *y = cg_tape_tensor(a->ndim, a->shape);
+    uint8_t *c = cg_tape_scratch((size_t)(m ? m : 1));
+    if (!y || !c) return NULL;
+    if (m) memcpy(c, cond, (size_t)m);
+    #pragma omp parallel for simd if (parallel: m >= CG_OMP_MIN) schedule(static)
+    for (int64_t i = 0; i < m; i++) { float u = a->data[i], v = b->data[i]; y->data[i] = c[i] ? u : v; }
+    cg_node *nd = cg_record(&op_where, y, 2, (cg_tensor *[]){ a, b });
+    if (!nd) return NULL;
+    nd->aux = c;
+    cg_profile_end("where", 0, t0);
+    return y;
+}
