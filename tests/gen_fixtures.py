@@ -243,6 +243,15 @@ def gen_ops():
     case("embedding", lambda wt: F.embedding(eidx, wt), [rnd(5, 3)], extra={"index": eidx})
     cond = rnd(3, 4) > 0
     case("where", lambda a, b: torch.where(cond, a, b), [rnd(3, 4), rnd(3, 4)], extra={"cond": cond.float()})
+    # cross-entropy / nll with weight, ignore_index and label smoothing (appended); NAME.cfg =
+    # [label_smoothing, has_weight]
+    tgi = torch.tensor([2, -100, 4, 1, -100, 3])
+    cw = rnd(5, lo=0.2, hi=2.0)
+    for name, red, wt, ls, tg in (("cex_ignore_mean", "mean", None, 0.0, tgi), ("cex_w_ls_sum", "sum", cw, 0.2, tgt),
+                                  ("cex_w_ignore_ls_mean", "mean", cw, 0.1, tgi), ("cex_w_none", "none", cw, 0.0, tgi)):
+        case(name, lambda x: F.cross_entropy(x, tg, weight=wt, ignore_index=-100, reduction=red, label_smoothing=ls),
+             [rnd(6, 5, lo=-3, hi=3)], extra={"target": tg, "weight": cw if wt is not None else torch.ones(5),
+                                               "cfg": torch.tensor([ls, 1.0 if wt is not None else 0.0])})
     w.close()
 
 

@@ -83,8 +83,47 @@ static void test_errors(void **s) {
     cg_tensor_free(x1);
 }
 
+/* cross_entropy with weight, ignore_index and label smoothing: the gradient of the logits
+ * against central differences for each reduction; an out-of-range target (not the ignored one),
+ * a bad smoothing and a negative weight are refused. */
+static const int64_t TGT[6] = { 2, -100, 4, 1, -100, 3 };
+static const float W[5] = { 0.5f, 1.5f, 1.0f, 2.0f, 0.25f };
+static cg_tensor *cex(cg_tensor **in, void *ctx) {
+    cg_nll_options o = cg_nll_defaults();
+    o.reduction = *(cg_reduction *)ctx;
+    o.weight = W;
+    o.label_smoothing = 0.15f;
+    return cg_cross_entropy_ex(in[0], TGT, 6, &o);
+}
+static void test_cross_entropy_options(void **s) {
+    (void)s;
+    const cg_reduction rs[3] = { CG_REDUCTION_MEAN, CG_REDUCTION_SUM, CG_REDUCTION_NONE };
+    for (int r = 0; r < 3; r++) {
+        cg_tensor *x = test_tensor(2, CG_SHAPE(6, 5), -2, 2, 160 + (unsigned)r, true);
+        cg_reduction red = rs[r];
+        gradcheck(cex, &x, 1, &red, 1e-3, 1e-3, 1e-2);
+        cg_tensor_free(x);
+    }
+    cg_tensor *x = test_tensor(2, CG_SHAPE(6, 5), -2, 2, 170, false);
+    cg_nll_options o = cg_nll_defaults();
+    assert_non_null(cg_cross_entropy_ex(x, TGT, 6, &o)); /* -100 is the default ignore_index */
+    o.ignore_index = -1;
+    assert_null(cg_cross_entropy_ex(x, TGT, 6, &o));
+    assert_non_null(strstr(cg_last_error(), "target[1] = -100 is out of range"));
+    o = cg_nll_defaults();
+    o.label_smoothing = 1.5f;
+    assert_null(cg_cross_entropy_ex(x, TGT, 6, &o));
+    o = cg_nll_defaults();
+    o.weight = (const float[]){ 1, -1, 1, 1, 1 };
+    assert_null(cg_cross_entropy_ex(x, TGT, 6, &o));
+    assert_non_null(strstr(cg_last_error(), "weight[1]"));
+    cg_tape_release();
+    cg_tensor_free(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cross_entropy_options),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_backward_values),
         cmocka_unit_test(test_gradcheck),

@@ -123,6 +123,22 @@ static cg_tensor *loss_with_target(cg_tensor **x, const char *n, bool ce) {
     free(t); /* the op copies the targets */
     return y;
 }
+static cg_tensor *f_cross_entropy_ex(cg_tensor **x, const char *n) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.target", n);
+    int64_t nt, nw;
+    int64_t *t = fixture_indices(fx(), key, &nt);
+    const float *cfg = params(n, "cfg", 2);
+    snprintf(key, sizeof key, "%s.weight", n);
+    const float *w = fixture_values(fx(), key, &nw);
+    cg_nll_options o = cg_nll_defaults();
+    o.reduction = strstr(n, "_mean") ? CG_REDUCTION_MEAN : strstr(n, "_sum") ? CG_REDUCTION_SUM : CG_REDUCTION_NONE;
+    o.label_smoothing = cfg[0];
+    o.weight = cfg[1] != 0 ? w : NULL;
+    cg_tensor *y = cg_cross_entropy_ex(x[0], t, nt, &o);
+    free(t);
+    return y;
+}
 static cg_tensor *f_nll(cg_tensor **x, const char *n) { return loss_with_target(x, n, false); }
 static cg_tensor *f_cross_entropy(cg_tensor **x, const char *n) { return loss_with_target(x, n, true); }
 
@@ -313,7 +329,8 @@ static const case_def CASES[] = {
     { "gather_1", f_gather }, { "max_dim1", f_minmax }, { "min_dimm1_keep", f_minmax },
     { "logsumexp_1", f_logsumexp }, { "logsumexp_big_keep", f_logsumexp }, { "bmm", f_bmm },
     { "matmul_bcast", f_matmul_nd }, { "matmul_3d_2d", f_matmul_nd }, { "embedding", f_embedding },
-    { "where", f_where },
+    { "where", f_where }, { "cex_ignore_mean", f_cross_entropy_ex }, { "cex_w_ls_sum", f_cross_entropy_ex },
+    { "cex_w_ignore_ls_mean", f_cross_entropy_ex }, { "cex_w_none", f_cross_entropy_ex },
 };
 
 /* The fixture itself: every case of ops.txt is run here, so a case added to the generator

@@ -139,6 +139,19 @@ CG_API cg_tensor *cg_log_softmax(cg_tensor *x, int dim);
  * logp[N,C]. reduction NONE returns [N]. */
 CG_API cg_tensor *cg_nll_loss(cg_tensor *logp, const int64_t *target, int64_t n, cg_reduction r);
 CG_API cg_tensor *cg_cross_entropy(cg_tensor *logits, const int64_t *target, int64_t n, cg_reduction r);
+/* With PyTorch's options (F.nll_loss / F.cross_entropy): weight (C floats, NULL: all 1; copied),
+ * ignore_index (rows with that target give 0 and leave the mean's denominator; -100 by
+ * default), label_smoothing in [0, 1] (cross_entropy's; the same formula here), reduction. mean
+ * divides by the sum of the target rows' weights, as PyTorch. Start from cg_nll_defaults(). */
+typedef struct cg_nll_options {
+    const float *weight;
+    int64_t ignore_index;
+    float label_smoothing;
+    cg_reduction reduction;
+} cg_nll_options;
+CG_API cg_nll_options cg_nll_defaults(void);
+CG_API cg_tensor *cg_nll_loss_ex(cg_tensor *logp, const int64_t *target, int64_t n, const cg_nll_options *o);
+CG_API cg_tensor *cg_cross_entropy_ex(cg_tensor *logits, const int64_t *target, int64_t n, const cg_nll_options *o);
 /* pred and target of the same shape; target gets no gradient. */
 CG_API cg_tensor *cg_mse_loss(cg_tensor *pred, cg_tensor *target, cg_reduction r);
 /* Layer normalisation over the last k dims (PyTorch's normalized_shape): weight and bias
