@@ -63,6 +63,8 @@ OPS = {
     "log_softmax": (lambda a: nn.LogSoftmax(dim=1), []),
     "gelu": (lambda a: nn.GELU(approximate=a["approximate"]), [("approximate", ("none", "tanh"), "none")]),
     "silu": (lambda a: nn.SiLU(), []),
+    "batch_norm1d": (lambda a: nn.BatchNorm1d(a["num_features"], a["eps"], a["momentum"]),
+                     [("num_features", int, REQ), ("eps", float, 1e-5), ("momentum", float, 0.1)]),
     "layer_norm": (lambda a: nn.LayerNorm(a["normalized_shape"], a["eps"], a["elementwise_affine"]),
                    [("normalized_shape", int, REQ), ("eps", float, 1e-5), ("elementwise_affine", bool, True)]),
     "hardswish": (lambda a: nn.Hardswish(), []),
@@ -237,8 +239,6 @@ class _Parser:
             if ptype is int and isinstance(v, float):
                 self.fail(f"{op} argument {pname!r} must be an integer, not {v}", apos)
             args[pname] = float(v) if ptype is float else v
-        if op == "adaptive_avg_pool2d" and args["output_size"] != 1:
-            self.fail("adaptive_avg_pool2d supports only output size 1", pos)
         return args
 
 

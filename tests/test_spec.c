@@ -209,6 +209,27 @@ static void expect_error(const char *spec, const int64_t *shape, const char *wan
     assert_int_not_equal(cg_net_check_spec(spec, 3, shape, NULL), CG_OK);
 }
 
+/* batch_norm1d on [N,C] and [N,C,L] (BatchNorm1d, BatchNorm2d's state names); adaptive average
+ * pooling to a size other than 1. */
+static void test_norm_words(void **s) {
+    (void)s;
+    cg_net_info info;
+    cg_module *m = cg_net_from_spec("conv2d(1,4,3) adaptive_avg_pool2d(3) flatten batch_norm1d(36) "
+                                    "linear(36,8) layer_norm(8)", 3, MNIST, &info);
+    if (!m) fail_msg("%s", cg_last_error());
+    assert_int_equal(info.rows[1].shape[1], 3);
+    assert_string_equal(m->children[3].module->type->name, "BatchNorm1d");
+    assert_non_null(cg_module_find(m, "3.running_var"));
+    assert_non_null(cg_module_find(m, "5.weight"));
+    cg_net_info_free(&info);
+    cg_module_free(m);
+    m = cg_net_from_spec("batch_norm1d(5)", 2, CG_SHAPE(5, 7), NULL);   /* [N, C, L] */
+    assert_non_null(m);
+    cg_module_free(m);
+    expect_error("flatten batch_norm1d(3)", MNIST, "needs [N,3] or [N,3,L] input, gets [N,784]");
+    expect_error("flatten layer_norm(10)", MNIST, "normalises a last dim of 10, gets [N,784]");
+}
+
 static void test_errors(void **s) {
     (void)s;
     /* The example: the layer, its character position, the features, the input. */
@@ -484,6 +505,7 @@ int main(void) {
         cmocka_unit_test(test_every_op_and_syntax),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_activation_words),
+        cmocka_unit_test(test_norm_words),
         cmocka_unit_test(test_seed_net_fusion_plan),
         cmocka_unit_test(test_batch_norm_folds_in_inference),
         cmocka_unit_test(test_batch_norm_relu_fuses_in_training),

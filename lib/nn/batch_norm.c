@@ -42,11 +42,16 @@ bool cg_batch_norm2d_module_affine(const cg_module *m, int64_t c, double *scale,
     return true;
 }
 
-cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentum) {
-    if (channels <= 0) return (cg_module *)CG_FAIL(CG_EINVAL, "BatchNorm2d: channels must be positive");
+static const cg_module_type bn1d_type = { "BatchNorm1d", bn2d_forward, NULL };
+
+/* BatchNorm2d and BatchNorm1d: the same state and op (the op normalises per channel over N and
+ * the dims after C), another type name. */
+static cg_module *bn_new(const cg_module_type *type, int64_t channels, float eps, float momentum) {
+    const char *who = type->name;
+    if (channels <= 0) return (cg_module *)CG_FAIL(CG_EINVAL, "%s: channels must be positive", who);
     const int64_t *c = CG_SHAPE(channels);
-    if (cg_nn_check_size("BatchNorm2d", "weight", 1, c) != CG_OK) return NULL;
-    bn2d *b = (bn2d *)cg_module_new(&bn2d_type, sizeof *b);
+    if (cg_nn_check_size(who, "weight", 1, c) != CG_OK) return NULL;
+    bn2d *b = (bn2d *)cg_module_new(type, sizeof *b);
     if (!b) return NULL;
     b->eps = eps;
     b->momentum = momentum;
@@ -56,12 +61,20 @@ cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentum) {
     for (int i = 0; i < 4; i++) {
         cg_tensor *t = (i == 0 || i == 3) ? cg_tensor_ones(1, c) : cg_tensor_zeros(1, c);
         *slots[i] = i < 2 ? cg_module_add_parameter(&b->base, names[i], t) : cg_module_add_buffer(&b->base, names[i], t);
-        if (!*slots[i]) { cg_module_free(&b->base); return cg_nn_alloc_failed("BatchNorm2d", names[i], 1, c); }
+        if (!*slots[i]) { cg_module_free(&b->base); return cg_nn_alloc_failed(who, names[i], 1, c); }
     }
     b->num_batches = cg_module_add_buffer(&b->base, "num_batches_tracked", cg_tensor_zeros(0, NULL));
-    if (!b->num_batches) { cg_module_free(&b->base); return cg_nn_alloc_failed("BatchNorm2d", "num_batches_tracked", 0, NULL); }
+    if (!b->num_batches) { cg_module_free(&b->base); return cg_nn_alloc_failed(who, "num_batches_tracked", 0, NULL); }
     b->num_batches->flags |= CG_T_COUNT;   /* PyTorch stores it as an I64 scalar of shape [] */
     return &b->base;
+}
+
+cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentum) {
+    return bn_new(&bn2d_type, channels, eps, momentum);
+}
+
+cg_module *cg_batch_norm1d_new(int64_t num_features, float eps, float momentum) {
+    return bn_new(&bn1d_type, num_features, eps, momentum);
 }
 
 /* ---- LayerNorm(normalized_shape = D: the last dim) ---- */
