@@ -63,6 +63,8 @@ OPS = {
     "log_softmax": (lambda a: nn.LogSoftmax(dim=1), []),
     "gelu": (lambda a: nn.GELU(approximate=a["approximate"]), [("approximate", ("none", "tanh"), "none")]),
     "silu": (lambda a: nn.SiLU(), []),
+    "group_norm": (lambda a: nn.GroupNorm(a["num_groups"], a["num_channels"], a["eps"], a["affine"]),
+                   [("num_groups", int, REQ), ("num_channels", int, REQ), ("eps", float, 1e-5), ("affine", bool, True)]),
     "batch_norm1d": (lambda a: nn.BatchNorm1d(a["num_features"], a["eps"], a["momentum"]),
                      [("num_features", int, REQ), ("eps", float, 1e-5), ("momentum", float, 0.1)]),
     "layer_norm": (lambda a: nn.LayerNorm(a["normalized_shape"], a["eps"], a["elementwise_affine"]),

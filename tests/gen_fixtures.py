@@ -252,6 +252,9 @@ def gen_ops():
         case(name, lambda x: F.cross_entropy(x, tg, weight=wt, ignore_index=-100, reduction=red, label_smoothing=ls),
              [rnd(6, 5, lo=-3, hi=3)], extra={"target": tg, "weight": cw if wt is not None else torch.ones(5),
                                                "cfg": torch.tensor([ls, 1.0 if wt is not None else 0.0])})
+    # group norm (appended)
+    case("group_norm_2", lambda x, w, b: F.group_norm(x, 2, w, b), [rnd(2, 4, 3, 3, lo=-2, hi=3), rnd(4, lo=0.5, hi=1.5), rnd(4)])
+    case("group_norm_1_noaffine", lambda x: F.group_norm(x, 1), [rnd(3, 6, 5, lo=-2, hi=3)])
     w.close()
 
 

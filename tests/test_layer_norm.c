@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/test_layer_norm.c — layer_norm over the last 1 and 2 dims, with and without weight and
- * bias: gradients of x, weight and bias against central differences, normalised rows, shape
- * errors, the LayerNorm module's parameters. PyTorch's values are in test_torch_ops. */
+/* tests/test_layer_norm.c — layer_norm over the last 1 and 2 dims and group_norm, with and
+ * without weight and bias: gradients of x, weight and bias against central differences,
+ * normalised rows, shape errors, the LayerNorm and GroupNorm modules' parameters. PyTorch's
+ * values are in test_torch_ops. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -63,8 +64,32 @@ static void test_rows_are_normalised_and_errors(void **s) {
     cg_tensor_free(w);
 }
 
+static cg_tensor *gn_apply(cg_tensor **in, void *ctx) {
+    int g = *(int *)ctx;
+    return cg_group_norm(in[0], g < 0 ? -g : g, g > 0 ? in[1] : NULL, g > 0 ? in[2] : NULL, 1e-5f);
+}
+static void test_group_norm(void **s) {
+    (void)s;
+    const int cases[3] = { 2, 3, -1 }; /* groups; negative: no weight/bias */
+    for (int k = 0; k < 3; k++) {
+        cg_tensor *in[3] = { test_tensor(4, CG_SHAPE(2, 6, 2, 3), -2, 2, 180 + (unsigned)k, true),
+                             test_tensor(1, CG_SHAPE(6), 0.5f, 1.5f, 190, true), test_tensor(1, CG_SHAPE(6), -0.5f, 0.5f, 191, true) };
+        gradcheck(gn_apply, in, cases[k] > 0 ? 3 : 1, (void *)&cases[k], 1e-3, 2e-3, 1e-2);
+        for (int i = 0; i < 3; i++) cg_tensor_free(in[i]);
+    }
+    cg_tensor *x = cg_tensor_zeros(3, CG_SHAPE(2, 6, 4));
+    assert_null(cg_group_norm(x, 4, NULL, NULL, 1e-5f));
+    assert_non_null(strstr(cg_last_error(), "6 channels are not divisible into 4 groups"));
+    cg_module *m = cg_group_norm_new(3, 6, 1e-5f, true);
+    assert_int_equal(cg_module_num_parameters(m), 12);
+    assert_null(cg_group_norm_new(4, 6, 1e-5f, true));
+    cg_module_free(m);
+    cg_tensor_free(x);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_grad), cmocka_unit_test(test_rows_are_normalised_and_errors) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_grad), cmocka_unit_test(test_rows_are_normalised_and_errors),
+                                        cmocka_unit_test(test_group_norm) };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cg_tape_free_all();
     return rc;

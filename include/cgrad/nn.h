@@ -95,6 +95,8 @@ CG_API cg_module *cg_log_softmax_new(int dim);
 CG_API cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentum);
 /* nn.BatchNorm1d on [N, C] or [N, C, L]: BatchNorm2d's state and names. */
 CG_API cg_module *cg_batch_norm1d_new(int64_t num_features, float eps, float momentum);
+/* nn.GroupNorm(num_groups, num_channels, eps=1e-5, affine=true) on [N, C, ...]. */
+CG_API cg_module *cg_group_norm_new(int64_t num_groups, int64_t num_channels, float eps, bool affine);
 /* nn.LayerNorm(normalized_shape) over the last dim (PyTorch: eps 1e-5, elementwise_affine). */
 CG_API cg_module *cg_layer_norm_new(int64_t normalized_shape, float eps, bool elementwise_affine);
 /* Sequential: runs children in order; names them "0", "1", ... unless given a name. Residual is
@@ -125,6 +127,7 @@ CG_API bool cg_fusion_enabled(void);
  *   softplus(beta=1, threshold=20)    hardtanh(min_val=-1, max_val=1)
  *   layer_norm(normalized_shape, eps=1e-5, elementwise_affine=true)   (over the last dim)
  *   batch_norm1d(num_features, eps=1e-5, momentum=0.1)   ([N,C] or [N,C,L])
+ *   group_norm(num_groups, num_channels, eps=1e-5, affine=true)
  * The state dict has PyTorch's nn.Sequential names: a layer is its given name, else its 0-based
  * position ("0.weight"); inside a residual at position i, layer j is "i.j.weight".
  *

@@ -157,6 +157,9 @@ CG_API cg_tensor *cg_mse_loss(cg_tensor *pred, cg_tensor *target, cg_reduction r
 /* Layer normalisation over the last k dims (PyTorch's normalized_shape): weight and bias
  * (each may be NULL) have those dims' shape; eps > 0 (PyTorch: 1e-5). */
 CG_API cg_tensor *cg_layer_norm(cg_tensor *x, int k, cg_tensor *weight, cg_tensor *bias, float eps);
+/* Group normalisation of [N, C, ...] in num_groups groups of channels (C divisible by it);
+ * weight and bias [C] (each may be NULL); eps > 0 (PyTorch: 1e-5). */
+CG_API cg_tensor *cg_group_norm(cg_tensor *x, int64_t num_groups, cg_tensor *weight, cg_tensor *bias, float eps);
 
 /* Pointwise losses of an input and a same-shaped target (lib/ops/pointwise_loss.c has the
  * formulas), PyTorch's: l1_loss; smooth_l1_loss (beta >= 0; 1 in PyTorch); huber_loss (delta > 0;

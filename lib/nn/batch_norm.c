@@ -105,3 +105,35 @@ cg_module *cg_layer_norm_new(int64_t normalized_shape, float eps, bool elementwi
     }
     return &l->base;
 }
+
+/* ---- GroupNorm(num_groups, num_channels) ---- */
+typedef struct gn_mod { cg_module base; cg_tensor *weight, *bias; int64_t groups; float eps; } gn_mod;
+static cg_tensor *gn_forward(cg_module *m, cg_tensor *x) {
+    gn_mod *g = (gn_mod *)m;
+    return cg_group_norm(x, g->groups, g->weight, g->bias, g->eps);
+}
+static const cg_module_type gn_type = { "GroupNorm", gn_forward, NULL };
+
+cg_module *cg_group_norm_new(int64_t num_groups, int64_t num_channels, float eps, bool affine) {
+    if (num_groups <= 0 || num_channels <= 0 || num_channels % num_groups)
+        return (cg_module *)CG_FAIL(CG_EINVAL, "GroupNorm: %lld channels are not divisible into %lld groups",
+                                    (long long)num_channels, (long long)num_groups);
+    if (!(eps > 0) || !isfinite(eps)) return (cg_module *)CG_FAIL(CG_EINVAL, "GroupNorm: eps %g must be finite and > 0", (double)eps);
+    const int64_t *c = CG_SHAPE(num_channels);
+    if (cg_nn_check_size("GroupNorm", "weight", 1, c) != CG_OK) return NULL;
+    gn_mod *g = (gn_mod *)cg_module_new(&gn_type, sizeof *g);
+    if (!g) return NULL;
+    g->groups = num_groups;
+    g->eps = eps;
+    if (affine) {
+        if (!(g->weight = cg_module_add_parameter(&g->base, "weight", cg_tensor_ones(1, c)))) {
+            cg_module_free(&g->base);
+            return cg_nn_alloc_failed("GroupNorm", "weight", 1, c);
+        }
+        if (!(g->bias = cg_module_add_parameter(&g->base, "bias", cg_tensor_zeros(1, c)))) {
+            cg_module_free(&g->base);
+            return cg_nn_alloc_failed("GroupNorm", "bias", 1, c);
+        }
+    }
+    return &g->base;
+}

@@ -39,7 +39,7 @@ typedef struct param {
 typedef enum {
     OP_CONV2D, OP_LINEAR, OP_BATCH_NORM2D, OP_MAX_POOL2D, OP_AVG_POOL2D, OP_ADAPTIVE_AVG_POOL2D,
     OP_DROPOUT, OP_DROPOUT2D, OP_LEAKY_RELU, OP_RELU, OP_SIGMOID, OP_TANH, OP_FLATTEN,
-    OP_LOG_SOFTMAX, OP_RESIDUAL, OP_GELU, OP_SILU, OP_HARDSWISH, OP_SOFTPLUS, OP_RELU6, OP_HARDTANH, OP_LAYER_NORM, OP_BATCH_NORM1D, OP_COUNT
+    OP_LOG_SOFTMAX, OP_RESIDUAL, OP_GELU, OP_SILU, OP_HARDSWISH, OP_SOFTPLUS, OP_RELU6, OP_HARDTANH, OP_LAYER_NORM, OP_BATCH_NORM1D, OP_GROUP_NORM, OP_COUNT
 } op_kind;
 
 typedef struct op_info { const char *name; int n_params; param params[MAX_ARGS]; } op_info;
@@ -80,6 +80,8 @@ static const op_info ops[OP_COUNT] = {
                                            N_("eps", false, 1e-5, 1e-30, 1), B_("elementwise_affine", 1) } },
     [OP_BATCH_NORM1D] = { "batch_norm1d", 3, { I_("num_features", true, 0, 1, SPEC_MAX_INT),
                                                N_("eps", false, 1e-5, 1e-30, 1), N_("momentum", false, 0.1, 0, 1) } },
+    [OP_GROUP_NORM] = { "group_norm", 4, { I_("num_groups", true, 0, 1, SPEC_MAX_INT), I_("num_channels", true, 0, 1, SPEC_MAX_INT),
+                                           N_("eps", false, 1e-5, 1e-30, 1), B_("affine", 1) } },
     [OP_HARDTANH] = { "hardtanh", 2, { N_("min_val", false, -1, -1e30, 1e30), N_("max_val", false, 1, -1e30, 1e30) } },
 };
 #undef I_
@@ -459,6 +461,13 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
             fl = 2.0 * (double)fi * (double)fo;
             break;
         }
+        case OP_GROUP_NORM:
+            if (in.nd < 1 || in.d[0] != (int64_t)v[1])
+                return lerr(L, "expects %lld channels, gets %s", (long long)v[1], shape_n(b1, sizeof b1, &in));
+            if ((int64_t)v[1] % (int64_t)v[0])
+                return lerr(L, "%lld channels are not divisible into %lld groups", (long long)v[1], (long long)v[0]);
+            np = v[3] != 0 ? 2 * (int64_t)v[1] : 0;
+            break;
         case OP_BATCH_NORM1D:
             if ((in.nd != 1 && in.nd != 2) || in.d[0] != (int64_t)v[0])
                 return lerr(L, "needs [N,%lld] or [N,%lld,L] input, gets %s", (long long)v[0], (long long)v[0],
@@ -558,6 +567,7 @@ static cg_module *build_layer(const layer *L) {
     case OP_GELU: return cg_gelu_new(v[0] != 0);
     case OP_LAYER_NORM: return cg_layer_norm_new((int64_t)v[0], (float)v[1], v[2] != 0);
     case OP_BATCH_NORM1D: return cg_batch_norm1d_new((int64_t)v[0], (float)v[1], (float)v[2]);
+    case OP_GROUP_NORM: return cg_group_norm_new((int64_t)v[0], (int64_t)v[1], (float)v[2], v[3] != 0);
     case OP_SILU: return cg_silu_new();
     case OP_HARDSWISH: return cg_hardswish_new();
     case OP_SOFTPLUS: return cg_softplus_new((float)v[0], (float)v[1]);
