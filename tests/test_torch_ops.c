@@ -189,20 +189,22 @@ static cg_tensor *f_cat(cg_tensor **x, const char *n) {
 static cg_tensor *f_stack(cg_tensor **x, const char *n) { (void)n; return cg_stack(x, 3, 1); }
 static cg_tensor *f_slice(cg_tensor **x, const char *n) { (void)n; return cg_slice(x[0], 1, -5, 9, 2); }
 static cg_tensor *f_narrow(cg_tensor **x, const char *n) { (void)n; return cg_narrow(x[0], 2, 1, 3); }
-static cg_tensor *f_index_select(cg_tensor **x, const char *n) {
+/* NAME.index as a malloc'ed int64 array (free()), *k its length. */
+static int64_t *case_index(const char *n, int64_t *k) {
     char key[96];
     snprintf(key, sizeof key, "%s.index", n);
+    return fixture_indices(fx(), key, k);
+}
+static cg_tensor *f_index_select(cg_tensor **x, const char *n) {
     int64_t k;
-    int64_t *idx = fixture_indices(fx(), key, &k);
+    int64_t *idx = case_index(n, &k);
     cg_tensor *y = cg_index_select(x[0], 1, idx, k);
     free(idx);
     return y;
 }
 static cg_tensor *f_gather(cg_tensor **x, const char *n) {
-    char key[96];
-    snprintf(key, sizeof key, "%s.index", n);
     int64_t k;
-    int64_t *idx = fixture_indices(fx(), key, &k);
+    int64_t *idx = case_index(n, &k);
     cg_tensor *y = cg_gather(x[0], 1, idx, 2, CG_SHAPE(2, 3));
     free(idx);
     return y;
@@ -226,10 +228,8 @@ static cg_tensor *f_minmax(cg_tensor **x, const char *n) {
 static cg_tensor *f_bmm(cg_tensor **x, const char *n) { (void)n; return cg_bmm(x[0], x[1]); }
 static cg_tensor *f_matmul_nd(cg_tensor **x, const char *n) { (void)n; return cg_matmul(x[0], x[1]); }
 static cg_tensor *f_embedding(cg_tensor **x, const char *n) {
-    char key[96];
-    snprintf(key, sizeof key, "%s.index", n);
     int64_t k;
-    int64_t *idx = fixture_indices(fx(), key, &k);
+    int64_t *idx = case_index(n, &k);
     cg_tensor *y = cg_embedding(x[0], idx, k);
     free(idx);
     return y;

@@ -77,6 +77,23 @@ cg_module *cg_batch_norm1d_new(int64_t num_features, float eps, float momentum) 
     return bn_new(&bn1d_type, num_features, eps, momentum);
 }
 
+/* weight = 1 and bias = 0 of n elements on m (LayerNorm's, GroupNorm's); false after freeing m
+ * with the error naming who and the tensor. */
+static bool add_affine(cg_module *m, const char *who, int64_t n, cg_tensor **weight, cg_tensor **bias) {
+    const int64_t *d = CG_SHAPE(n);
+    if (!(*weight = cg_module_add_parameter(m, "weight", cg_tensor_ones(1, d)))) {
+        cg_module_free(m);
+        cg_nn_alloc_failed(who, "weight", 1, d);
+        return false;
+    }
+    if (!(*bias = cg_module_add_parameter(m, "bias", cg_tensor_zeros(1, d)))) {
+        cg_module_free(m);
+        cg_nn_alloc_failed(who, "bias", 1, d);
+        return false;
+    }
+    return true;
+}
+
 /* ---- LayerNorm(normalized_shape = D: the last dim) ---- */
 typedef struct ln_mod { cg_module base; cg_tensor *weight, *bias; float eps; } ln_mod;
 static cg_tensor *ln_forward(cg_module *m, cg_tensor *x) {
@@ -93,16 +110,7 @@ cg_module *cg_layer_norm_new(int64_t normalized_shape, float eps, bool elementwi
     ln_mod *l = (ln_mod *)cg_module_new(&ln_type, sizeof *l);
     if (!l) return NULL;
     l->eps = eps;
-    if (elementwise_affine) {
-        if (!(l->weight = cg_module_add_parameter(&l->base, "weight", cg_tensor_ones(1, d)))) {
-            cg_module_free(&l->base);
-            return cg_nn_alloc_failed("LayerNorm", "weight", 1, d);
-        }
-        if (!(l->bias = cg_module_add_parameter(&l->base, "bias", cg_tensor_zeros(1, d)))) {
-            cg_module_free(&l->base);
-            return cg_nn_alloc_failed("LayerNorm", "bias", 1, d);
-        }
-    }
+    if (elementwise_affine && !add_affine(&l->base, "LayerNorm", normalized_shape, &l->weight, &l->bias)) return NULL;
     return &l->base;
 }
 
@@ -125,15 +133,6 @@ cg_module *cg_group_norm_new(int64_t num_groups, int64_t num_channels, float eps
     if (!g) return NULL;
     g->groups = num_groups;
     g->eps = eps;
-    if (affine) {
-        if (!(g->weight = cg_module_add_parameter(&g->base, "weight", cg_tensor_ones(1, c)))) {
-            cg_module_free(&g->base);
-            return cg_nn_alloc_failed("GroupNorm", "weight", 1, c);
-        }
-        if (!(g->bias = cg_module_add_parameter(&g->base, "bias", cg_tensor_zeros(1, c)))) {
-            cg_module_free(&g->base);
-            return cg_nn_alloc_failed("GroupNorm", "bias", 1, c);
-        }
-    }
+    if (affine && !add_affine(&g->base, "GroupNorm", num_channels, &g->weight, &g->bias)) return NULL;
     return &g->base;
 }
