@@ -63,6 +63,7 @@ OPS = {
     "log_softmax": (lambda a: nn.LogSoftmax(dim=1), []),
     "gelu": (lambda a: nn.GELU(approximate=a["approximate"]), [("approximate", ("none", "tanh"), "none")]),
     "silu": (lambda a: nn.SiLU(), []),
+    "upsample": (lambda a: nn.Upsample(scale_factor=a["scale_factor"], mode="nearest"), [("scale_factor", int, REQ)]),
     "group_norm": (lambda a: nn.GroupNorm(a["num_groups"], a["num_channels"], a["eps"], a["affine"]),
                    [("num_groups", int, REQ), ("num_channels", int, REQ), ("eps", float, 1e-5), ("affine", bool, True)]),
     "batch_norm1d": (lambda a: nn.BatchNorm1d(a["num_features"], a["eps"], a["momentum"]),

@@ -255,6 +255,7 @@ def gen_ops():
     # group norm (appended)
     case("group_norm_2", lambda x, w, b: F.group_norm(x, 2, w, b), [rnd(2, 4, 3, 3, lo=-2, hi=3), rnd(4, lo=0.5, hi=1.5), rnd(4)])
     case("group_norm_1_noaffine", lambda x: F.group_norm(x, 1), [rnd(3, 6, 5, lo=-2, hi=3)])
+    case("upsample_2x3", lambda x: F.interpolate(x, scale_factor=(2, 3), mode="nearest"), [rnd(2, 2, 3, 2)])
     w.close()
 
 

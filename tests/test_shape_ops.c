@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/test_shape_ops.c — unsqueeze, squeeze, permute, cat (and its chaining past a node's
- * inputs), stack, slice, narrow, index_select, gather: gradients against central differences
+ * inputs), stack, slice, narrow, index_select, gather, upsample_nearest2d: gradients against central differences
  * (repeated indices included, where dx must add up), shapes, and every error naming the op. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,13 +22,14 @@ static cg_tensor *apply(cg_tensor **in, void *ctx) {
     case 5: return cg_slice(in[0], 1, 1, 100, 2);
     case 6: return cg_narrow(in[0], 0, 1, 2);
     case 7: return cg_index_select(in[0], 1, IDX, 5);
-    default: return cg_gather(in[0], 1, GIDX, 2, CG_SHAPE(2, 3));
+    case 8: return cg_gather(in[0], 1, GIDX, 2, CG_SHAPE(2, 3));
+    default: return cg_upsample_nearest2d(cg_reshape(in[0], 4, CG_SHAPE(1, 3, 4, 2)), 3, 2);
     }
 }
 
 static void test_grads(void **s) {
     (void)s;
-    for (int k = 0; k <= 8; k++) {
+    for (int k = 0; k <= 9; k++) {
         cg_tensor *in[3];
         if (k == 2 || k == 3) { /* three inputs: [3, 4] x 3 (cat on the last dim) or rows (cat on dim 0) */
             for (int i = 0; i < 3; i++) in[i] = test_tensor(2, CG_SHAPE(3, 4), -1, 1, 90 + (unsigned)i, true);
@@ -67,6 +68,8 @@ static void test_shapes_and_errors(void **s) {
     assert_non_null(strstr(cg_last_error(), "cat: input 1 [3, 5] does not fit input 0 [2, 1, 5]"));
     assert_null(cg_stack(xs, 2, 0));
     assert_null(cg_cat(xs, 0, 0));
+    assert_null(cg_upsample_nearest2d(y, 2, 2));
+    assert_non_null(strstr(cg_last_error(), "upsample_nearest2d: input must be [N,C,H,W]"));
     cg_tape_release();
     cg_tensor_free(x);
     cg_tensor_free(y);

@@ -246,6 +246,7 @@ static cg_tensor *f_where(cg_tensor **x, const char *n) {
 static cg_tensor *f_group_norm(cg_tensor **x, const char *n) {
     return strstr(n, "noaffine") ? cg_group_norm(x[0], 1, NULL, NULL, 1e-5f) : cg_group_norm(x[0], 2, x[1], x[2], 1e-5f);
 }
+static cg_tensor *f_upsample(cg_tensor **x, const char *n) { (void)n; return cg_upsample_nearest2d(x[0], 2, 3); }
 static cg_tensor *f_logsumexp(cg_tensor **x, const char *n) {
     return strstr(n, "keep") ? cg_logsumexp(x[0], -1, true) : cg_logsumexp(x[0], 1, false);
 }
@@ -334,7 +335,7 @@ static const case_def CASES[] = {
     { "matmul_bcast", f_matmul_nd }, { "matmul_3d_2d", f_matmul_nd }, { "embedding", f_embedding },
     { "where", f_where }, { "cex_ignore_mean", f_cross_entropy_ex }, { "cex_w_ls_sum", f_cross_entropy_ex },
     { "cex_w_ignore_ls_mean", f_cross_entropy_ex }, { "cex_w_none", f_cross_entropy_ex },
-    { "group_norm_2", f_group_norm }, { "group_norm_1_noaffine", f_group_norm },
+    { "group_norm_2", f_group_norm }, { "group_norm_1_noaffine", f_group_norm }, { "upsample_2x3", f_upsample },
 };
 
 /* The fixture itself: every case of ops.txt is run here, so a case added to the generator

@@ -61,7 +61,7 @@ NETS = [
                     "softplus(beta=2, threshold=3) max_pool2d(2) relu6 hardtanh(-0.5, 0.7) conv2d(6,4,3)\n"
                     "flatten linear(400,10) log_softmax"),
 ]
-NETS.append(("norms", "conv2d(1,4,3) group_norm(2,4) relu adaptive_avg_pool2d(3) flatten linear(36,16) "
+NETS.append(("norms", "conv2d(1,4,3) group_norm(2,4) relu max_pool2d(2) upsample(2) adaptive_avg_pool2d(3) flatten linear(36,16) "
                       "batch_norm1d(16) relu linear(16,10) log_softmax"))
 # The zoo of docs/models.md, from apps/nets/ (the residual net is bn-residual above).
 _NETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps", "nets")

@@ -90,6 +90,7 @@ CG_API cg_module *cg_hardswish_new(void);
 CG_API cg_module *cg_softplus_new(float beta, float threshold);   /* PyTorch: 1, 20 */
 CG_API cg_module *cg_relu6_new(void);
 CG_API cg_module *cg_hardtanh_new(float min_val, float max_val);  /* PyTorch: -1, 1 */
+CG_API cg_module *cg_upsample_nearest2d_new(int64_t scale_factor); /* nn.Upsample(scale_factor, mode='nearest') */
 CG_API cg_module *cg_flatten_new(void);              /* flatten(x, 1, -1) */
 CG_API cg_module *cg_log_softmax_new(int dim);
 CG_API cg_module *cg_batch_norm2d_new(int64_t channels, float eps, float momentum);
@@ -127,7 +128,7 @@ CG_API bool cg_fusion_enabled(void);
  *   softplus(beta=1, threshold=20)    hardtanh(min_val=-1, max_val=1)
  *   layer_norm(normalized_shape, eps=1e-5, elementwise_affine=true)   (over the last dim)
  *   batch_norm1d(num_features, eps=1e-5, momentum=0.1)   ([N,C] or [N,C,L])
- *   group_norm(num_groups, num_channels, eps=1e-5, affine=true)
+ *   group_norm(num_groups, num_channels, eps=1e-5, affine=true)    upsample(scale_factor)  (nearest)
  * The state dict has PyTorch's nn.Sequential names: a layer is its given name, else its 0-based
  * position ("0.weight"); inside a residual at position i, layer j is "i.j.weight".
  *

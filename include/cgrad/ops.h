@@ -119,6 +119,8 @@ typedef struct cg_pool2d_params {
 /* kernel k, stride k, no padding (PyTorch's default stride is the kernel). */
 CG_API cg_pool2d_params cg_pool2d_defaults(int64_t k);
 CG_API cg_tensor *cg_max_pool2d(cg_tensor *x, const cg_pool2d_params *p);
+/* Nearest-neighbour upsampling of [N,C,H,W] by integer factors (F.interpolate, mode 'nearest'). */
+CG_API cg_tensor *cg_upsample_nearest2d(cg_tensor *x, int64_t scale_h, int64_t scale_w);
 /* count_include_pad = true, as PyTorch's default. */
 CG_API cg_tensor *cg_avg_pool2d(cg_tensor *x, const cg_pool2d_params *p);
 /* x[N,C,H,W] -> [N,C,OH,OW], PyTorch's adaptive average pooling: output cell (i, j) averages rows

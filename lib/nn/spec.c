@@ -39,7 +39,7 @@ typedef struct param {
 typedef enum {
     OP_CONV2D, OP_LINEAR, OP_BATCH_NORM2D, OP_MAX_POOL2D, OP_AVG_POOL2D, OP_ADAPTIVE_AVG_POOL2D,
     OP_DROPOUT, OP_DROPOUT2D, OP_LEAKY_RELU, OP_RELU, OP_SIGMOID, OP_TANH, OP_FLATTEN,
-    OP_LOG_SOFTMAX, OP_RESIDUAL, OP_GELU, OP_SILU, OP_HARDSWISH, OP_SOFTPLUS, OP_RELU6, OP_HARDTANH, OP_LAYER_NORM, OP_BATCH_NORM1D, OP_GROUP_NORM, OP_COUNT
+    OP_LOG_SOFTMAX, OP_RESIDUAL, OP_GELU, OP_SILU, OP_HARDSWISH, OP_SOFTPLUS, OP_RELU6, OP_HARDTANH, OP_LAYER_NORM, OP_BATCH_NORM1D, OP_GROUP_NORM, OP_UPSAMPLE, OP_COUNT
 } op_kind;
 
 typedef struct op_info { const char *name; int n_params; param params[MAX_ARGS]; } op_info;
@@ -82,6 +82,7 @@ static const op_info ops[OP_COUNT] = {
                                                N_("eps", false, 1e-5, 1e-30, 1), N_("momentum", false, 0.1, 0, 1) } },
     [OP_GROUP_NORM] = { "group_norm", 4, { I_("num_groups", true, 0, 1, SPEC_MAX_INT), I_("num_channels", true, 0, 1, SPEC_MAX_INT),
                                            N_("eps", false, 1e-5, 1e-30, 1), B_("affine", 1) } },
+    [OP_UPSAMPLE] = { "upsample", 1, { I_("scale_factor", true, 0, 1, 1024) } },
     [OP_HARDTANH] = { "hardtanh", 2, { N_("min_val", false, -1, -1e30, 1e30), N_("max_val", false, 1, -1e30, 1e30) } },
 };
 #undef I_
@@ -418,6 +419,7 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
         if (!numel_of(&in, &numel)) return lerr(L, "gets an input too large to count (%s)", shape_n(b1, sizeof b1, &in));
         switch (L->op) {
         case OP_CONV2D: case OP_MAX_POOL2D: case OP_AVG_POOL2D: case OP_ADAPTIVE_AVG_POOL2D: case OP_BATCH_NORM2D:
+        case OP_UPSAMPLE:
             if (in.nd != 3)
                 return lerr(L, "needs [N,C,H,W] input, gets %s", shape_n(b1, sizeof b1, &in));
             break;
@@ -459,6 +461,14 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
             if (__builtin_mul_overflow(fi, fo, &w) || __builtin_add_overflow(w, v[2] != 0 ? fo : 0, &np))
                 return lerr(L, "is too large to count");
             fl = 2.0 * (double)fi * (double)fo;
+            break;
+        }
+        case OP_UPSAMPLE: {
+            int64_t f = (int64_t)v[0], oh, ow;
+            if (__builtin_mul_overflow(in.d[1], f, &oh) || __builtin_mul_overflow(in.d[2], f, &ow) || oh > (INT64_C(1) << 31) ||
+                ow > (INT64_C(1) << 31))
+                return lerr(L, "is too large to count");
+            *s = (shape){ 3, { in.d[0], oh, ow } };
             break;
         }
         case OP_GROUP_NORM:
@@ -567,6 +577,7 @@ static cg_module *build_layer(const layer *L) {
     case OP_GELU: return cg_gelu_new(v[0] != 0);
     case OP_LAYER_NORM: return cg_layer_norm_new((int64_t)v[0], (float)v[1], v[2] != 0);
     case OP_BATCH_NORM1D: return cg_batch_norm1d_new((int64_t)v[0], (float)v[1], (float)v[2]);
+    case OP_UPSAMPLE: return cg_upsample_nearest2d_new((int64_t)v[0]);
     case OP_GROUP_NORM: return cg_group_norm_new((int64_t)v[0], (int64_t)v[1], (float)v[2], v[3] != 0);
     case OP_SILU: return cg_silu_new();
     case OP_HARDSWISH: return cg_hardswish_new();

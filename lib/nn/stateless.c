@@ -26,6 +26,9 @@ static cg_tensor *hardswish_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg
 static cg_tensor *softplus_fwd(cg_module *m, cg_tensor *x) { return cg_softplus(x, self(m)->p, self(m)->q); }
 static cg_tensor *relu6_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_relu6(x); }
 static cg_tensor *hardtanh_fwd(cg_module *m, cg_tensor *x) { return cg_hardtanh(x, self(m)->p, self(m)->q); }
+static cg_tensor *upsample_fwd(cg_module *m, cg_tensor *x) {
+    return cg_upsample_nearest2d(x, self(m)->pool.kernel[0], self(m)->pool.kernel[1]);
+}
 static cg_tensor *flatten_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_flatten(x, 1, -1); }
 static cg_tensor *maxpool_fwd(cg_module *m, cg_tensor *x) { return cg_max_pool2d(x, &self(m)->pool); }
 static cg_tensor *avgpool_fwd(cg_module *m, cg_tensor *x) { return cg_avg_pool2d(x, &self(m)->pool); }
@@ -46,6 +49,7 @@ static const cg_module_type hardswish_type = { "Hardswish", hardswish_fwd, NULL 
 static const cg_module_type softplus_type = { "Softplus", softplus_fwd, NULL };
 static const cg_module_type relu6_type = { "ReLU6", relu6_fwd, NULL };
 static const cg_module_type hardtanh_type = { "Hardtanh", hardtanh_fwd, NULL };
+static const cg_module_type upsample_type = { "Upsample", upsample_fwd, NULL };
 static const cg_module_type flatten_type = { "Flatten", flatten_fwd, NULL };
 static const cg_module_type maxpool_type = { "MaxPool2d", maxpool_fwd, NULL };
 static const cg_module_type avgpool_type = { "AvgPool2d", avgpool_fwd, NULL };
@@ -114,6 +118,12 @@ cg_module *cg_hardtanh_new(float min_val, float max_val) {
     cg_module *m = make(&hardtanh_type, min_val, 0, NULL);
     if (m) self(m)->q = max_val;
     return m;
+}
+cg_module *cg_upsample_nearest2d_new(int64_t scale_factor) {
+    if (scale_factor < 1 || scale_factor > 1024)
+        return (cg_module *)CG_FAIL(CG_EINVAL, "Upsample: scale_factor %lld must be in 1..1024", (long long)scale_factor);
+    cg_pool2d_params p = { .kernel = { scale_factor, scale_factor } };
+    return make(&upsample_type, 0, 0, &p);
 }
 cg_module *cg_flatten_new(void) { return make(&flatten_type, 0, 0, NULL); }
 cg_module *cg_log_softmax_new(int dim) { return make(&log_softmax_type, 0, dim, NULL); }
