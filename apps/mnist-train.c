@@ -224,18 +224,13 @@ static int fail(const char *what) {
  * global state, so --resume works under any rank count. Dropout masks: rank r > 0 draws from a
  * seed derived from (seed, r) at the shared offset, rank 0 from the global stream. */
 #ifdef CGRAD_WITH_MPI
-/* MPI starts only under a launcher (mpirun sets these): a plain run stays a single process
+/* MPI starts only under a launcher (cli_under_mpi_launcher): a plain run stays a single process
  * that never loads Open MPI (faster start; no MPI runtime state at exit). */
 static bool dp_active;
-static bool dp_launched(void) {
-    const char *vars[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK" };
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) if (getenv(vars[i])) return true;
-    return false;
-}
 static int dp_rank(void) { return dp_active ? cg_dist_rank() : 0; }
 static int dp_size(void) { return dp_active ? cg_dist_size() : 1; }
 static void dp_init(int *argc, char ***argv) {
-    if (!dp_launched()) return;
+    if (!cli_under_mpi_launcher()) return;
     if (cg_dist_init(argc, argv) != CG_OK) {
         fprintf(stderr, "%s: %s\n", prog, cg_last_error());
         exit(1);

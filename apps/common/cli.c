@@ -213,7 +213,7 @@ int64_t cli_net_classes(const char *prog, const char *source, const cg_net_info 
 static volatile sig_atomic_t g_winch = 1; /* 1: read the width at the first draw */
 static void on_winch(int sig) { (void)sig; g_winch = 1; }
 
-static bool under_mpi_launcher(void) {
+bool cli_under_mpi_launcher(void) {
     const char *vars[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK" };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) if (getenv(vars[i])) return true;
     return false;
@@ -230,7 +230,7 @@ static int term_cols(FILE *f) {
 }
 
 void progress_start(progress *p, FILE *f, int epoch, int64_t total) {
-    *p = (progress){ .f = f, .tty = isatty(fileno(f)) && !under_mpi_launcher(), .epoch = epoch, .total = total,
+    *p = (progress){ .f = f, .tty = isatty(fileno(f)) && !cli_under_mpi_launcher(), .epoch = epoch, .total = total,
                      .last_tenth = 0, .t0 = cli_now() };
     static bool installed;
     if (p->tty && !installed) {

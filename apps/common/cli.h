@@ -33,6 +33,8 @@ const char *cli_default_data_dir(void);
  * --data at a set, or install Debian's), to append to the same line. */
 const char *cli_data_hint(cg_status st);
 double cli_now(void);
+/* Whether an MPI launcher started this process (mpirun sets OMPI_COMM_WORLD_SIZE, PMIX_RANK, ...). */
+bool cli_under_mpi_launcher(void);
 
 /* ---- data ---- */
 /* One set's source: the two files, or the pair cg_mnist_paths finds in dir (train: train-*,
