@@ -402,6 +402,36 @@ def gen_optim():
     torch.nn.utils.clip_grad_value_(ps, 0.3)
     for k, p_ in enumerate(ps):
         w.t(f"clipv_0_3.g{k}", p_.grad)
+    # parameter groups (p0 in group 0, p1 in group 1), a schedule stepped after every step; a
+    # group's lr is written as base * lr_scale, the form cgrad takes
+    gcases = [
+        ("groups_sgd", lambda a, b: torch.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.1 * 0.5,
+                                                                       "weight_decay": 0.0}],
+                                                    lr=0.1, momentum=0.9, weight_decay=0.01),
+         lambda o: L.StepLR(o, step_size=2, gamma=0.5)),
+        ("groups_adam", lambda a, b: torch.optim.Adam([{"params": [a], "lr": 1e-2 * 2.0, "weight_decay": 0.1},
+                                                       {"params": [b]}], lr=1e-2),
+         lambda o: L.ExponentialLR(o, gamma=0.9)),
+        ("groups_adamw", lambda a, b: torch.optim.AdamW([{"params": [a]}, {"params": [b], "lr": 1e-2 * 0.25,
+                                                                           "weight_decay": 0.0}],
+                                                        lr=1e-2, weight_decay=0.1),
+         lambda o: L.MultiStepLR(o, milestones=[1, 3], gamma=0.3)),
+    ]
+    for name, make, make_sched in gcases:
+        ps = [nn.Parameter(rnd(*s)) for s in shapes]
+        for k, p in enumerate(ps):
+            w.t(f"{name}.p{k}.init", p)
+        opt = make(*ps)
+        sch = make_sched(opt)
+        for s in range(steps):
+            for k, p in enumerate(ps):
+                g = rnd(*p.shape, lo=-1, hi=1) * (0.1 if s % 2 else 1.0)
+                p.grad = g.clone()
+                w.t(f"{name}.p{k}.grad{s}", g)
+            opt.step()
+            sch.step()
+            for k, p in enumerate(ps):
+                w.t(f"{name}.p{k}.step{s}", p)
     w.close()
 
 

@@ -3,7 +3,9 @@
  * (plain, weight decay), AdamW and the LR schedules against PyTorch (tests/fixtures/optim.txt):
  * 5 steps on stored gradients; parameters after every step within 1e-6 + 1e-6*|want|. Also
  * cg_sgd_defaults/cg_adam_defaults and the constructors' option checks, and that step_count
- * and last_epoch at INT64_MAX are refused rather than wrapped. */
+ * and last_epoch at INT64_MAX are refused rather than wrapped. Parameter groups (own lr scale and
+ * weight decay, under a schedule) against PyTorch's param_groups; the group checks; groups and
+ * optimizers made from a module. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,10 +22,12 @@ static fixture *fx(void) {
 }
 
 typedef cg_optimizer *(*make_fn)(cg_tensor *const *params, int64_t n);
+typedef cg_lr_scheduler (*sched_fn)(cg_optimizer *o);
 
 /* Runs case `name`: params from NAME.p<k>.init, grads NAME.p<k>.grad<s> put into each .grad before
- * step s, compared with NAME.p<k>.step<s> after it. */
-static void run(const char *name, make_fn make) {
+ * step s, compared with NAME.p<k>.step<s> after it; with a schedule (may be NULL) stepped after
+ * every optimizer step. */
+static void run_sched_steps(const char *name, make_fn make, sched_fn sched) {
     cg_tensor *p[NP];
     for (int k = 0; k < NP; k++) {
         p[k] = fixture_tensor(fx(), "%s.p%d.init", name, k);
@@ -34,7 +38,9 @@ static void run(const char *name, make_fn make) {
     assert_int_equal(cg_backward(loss), CG_OK);
     cg_tape_release();
     cg_optimizer *o = make(p, NP);
-    assert_non_null(o);
+    if (!o) fail_msg("%s: %s", name, cg_last_error());
+    cg_lr_scheduler sch;
+    if (sched) sch = sched(o);
     for (int s = 0; s < STEPS; s++) {
         for (int k = 0; k < NP; k++) {
             cg_tensor *g = fixture_tensor(fx(), "%s.p%d.grad%d", name, k, s);
@@ -43,6 +49,7 @@ static void run(const char *name, make_fn make) {
             cg_tensor_free(g);
         }
         assert_int_equal(cg_optim_step(o), CG_OK);
+        if (sched) assert_int_equal(cg_sched_step(&sch), CG_OK);
         for (int k = 0; k < NP; k++) {
             char key[128];
             snprintf(key, sizeof key, "%s.p%d.step%d", name, k, s);
@@ -53,6 +60,8 @@ static void run(const char *name, make_fn make) {
     cg_optim_free(o);
     for (int k = 0; k < NP; k++) cg_tensor_free(p[k]);
 }
+
+static void run(const char *name, make_fn make) { run_sched_steps(name, make, NULL); }
 
 static cg_optimizer *sgd_plain(cg_tensor *const *p, int64_t n) {
     return cg_sgd_new(p, n, (cg_sgd_options){ .lr = 0.1f });
@@ -81,6 +90,35 @@ static cg_optimizer *adamw(cg_tensor *const *p, int64_t n) {
 static cg_optimizer *adamw_betas(cg_tensor *const *p, int64_t n) {
     return cg_adamw_new(p, n, (cg_adam_options){ .lr = 3e-3f, .beta1 = 0.8f, .beta2 = 0.95f, .eps = 1e-6f,
                                                  .weight_decay = 0.1f });
+}
+
+/* Parameter groups: p0 in group 0 and p1 in group 1, as gen_optim's groups_* cases. */
+static cg_optimizer *groups_sgd(cg_tensor *const *p, int64_t n) {
+    assert_int_equal(n, 2);
+    cg_param_group g[2] = { { p, 1, 1.0f, NAN }, { p + 1, 1, 0.5f, 0.0f } };
+    return cg_sgd_new_groups(g, 2, (cg_sgd_options){ .lr = 0.1f, .momentum = 0.9f, .weight_decay = 0.01f });
+}
+static cg_optimizer *groups_adam(cg_tensor *const *p, int64_t n) {
+    assert_int_equal(n, 2);
+    cg_param_group g[2] = { { p, 1, 2.0f, 0.1f }, { p + 1, 1, 1.0f, NAN } };
+    return cg_adam_new_groups(g, 2, ADAM);
+}
+static cg_optimizer *groups_adamw(cg_tensor *const *p, int64_t n) {
+    assert_int_equal(n, 2);
+    cg_adam_options o = ADAM;
+    o.weight_decay = 0.1f;
+    cg_param_group g[2] = { { p, 1, 1.0f, NAN }, { p + 1, 1, 0.25f, 0.0f } };
+    return cg_adamw_new_groups(g, 2, o);
+}
+static cg_lr_scheduler step_2_half(cg_optimizer *o) { return cg_step_lr(o, 2, 0.5f); }
+static cg_lr_scheduler exp_0_9(cg_optimizer *o) { return cg_exponential_lr(o, 0.9f); }
+static cg_lr_scheduler multistep_1_3(cg_optimizer *o) { return cg_multistep_lr(o, (int64_t[]){ 1, 3 }, 2, 0.3f); }
+
+static void test_param_groups(void **s) {
+    (void)s;
+    run_sched_steps("groups_sgd", groups_sgd, step_2_half);
+    run_sched_steps("groups_adam", groups_adam, exp_0_9);
+    run_sched_steps("groups_adamw", groups_adamw, multistep_1_3);
 }
 
 static void test_sgd_plain(void **s) { (void)s; run("sgd_plain", sgd_plain); }
@@ -352,6 +390,88 @@ static void test_sgd_defaults_and_checks(void **st) {
     cg_tensor_free(p);
 }
 
+static int skip_first_group_rest(const char *name, const cg_tensor *p, void *ctx) {
+    (void)p;
+    int *calls = ctx;
+    ++*calls;
+    return strncmp(name, "0.", 2) == 0 ? -1 : 0; /* freeze layer 0 */
+}
+static int bad_group(const char *name, const cg_tensor *p, void *ctx) { (void)name, (void)p, (void)ctx; return 5; }
+
+/* The constructors' group checks, and groups made from a module: which tensor lands where. */
+static void test_param_group_checks(void **st) {
+    (void)st;
+    cg_tensor *a = param_with_grad(), *b = param_with_grad();
+    cg_tensor *ab[2] = { a, b };
+    cg_sgd_options d = cg_sgd_defaults();
+    cg_param_group twice[2] = { { ab, 2, 1.0f, NAN }, { &a, 1, 1.0f, NAN } };
+    EXPECT_REFUSED(cg_sgd_new_groups(twice, 2, d), "only once");
+    cg_param_group g[2] = { { &a, 1, 1.0f, NAN }, { &b, 1, -1.0f, NAN } };
+    EXPECT_REFUSED(cg_sgd_new_groups(g, 2, d), "group 1: lr_scale");
+    g[1].lr_scale = INFINITY;  EXPECT_REFUSED(cg_adam_new_groups(g, 2, cg_adam_defaults()), "group 1: lr_scale");
+    g[1].lr_scale = 1.0f; g[0].weight_decay = -0.5f;
+    EXPECT_REFUSED(cg_adamw_new_groups(g, 2, cg_adam_defaults()), "group 0: weight_decay");
+    g[0].weight_decay = NAN; g[1].n = -1;
+    EXPECT_REFUSED(cg_sgd_new_groups(g, 2, d), "group 1: bad parameter list");
+    g[1].n = 1;
+    EXPECT_REFUSED(cg_sgd_new_groups(g, 0, d), "at least one parameter group");
+    EXPECT_REFUSED(cg_sgd_new_groups(NULL, 1, d), "at least one parameter group");
+    cg_optimizer *o = cg_sgd_new_groups(g, 2, d);
+    assert_non_null(o);
+    assert_int_equal(o->n_groups, 2);
+    assert_true(o->params[0] == a && o->params[1] == b && o->groups[1].first == 1 && o->groups[1].n == 1);
+    assert_true(isnan(cg_optim_group_lr(o, 2)) && isnan(cg_optim_group_lr(o, -1)));
+    cg_optim_free(o);
+
+    /* decay groups: weights (ndim >= 2) in group 0, biases and norm weights in group 1 at 0. */
+    cg_module *m = cg_net_from_spec("conv2d(1,2,3) batch_norm2d(2) relu flatten linear(8,3)", 3, CG_SHAPE(1, 4, 4),
+                                    NULL);
+    if (!m) fail_msg("%s", cg_last_error());
+    cg_param_groups pg;
+    assert_int_equal(cg_module_decay_groups(m, &pg), CG_OK);
+    assert_int_equal(pg.n, 2);
+    assert_int_equal(pg.groups[0].n, 2);
+    assert_int_equal(pg.groups[1].n, 4);
+    assert_true(pg.groups[0].params[0] == cg_module_find(m, "0.weight"));
+    assert_true(pg.groups[0].params[1] == cg_module_find(m, "4.weight"));
+    assert_true(pg.groups[1].params[0] == cg_module_find(m, "0.bias"));
+    assert_true(pg.groups[1].params[1] == cg_module_find(m, "1.weight"));
+    assert_true(isnan(pg.groups[0].weight_decay) && pg.groups[1].weight_decay == 0.0f);
+    cg_sgd_options wd = d;
+    wd.weight_decay = 0.1f;
+    o = cg_sgd_new_groups(pg.groups, pg.n, wd);
+    cg_param_groups_free(&pg);
+    assert_non_null(o);
+    assert_true(cg_optim_group_weight_decay(o, 0, wd.weight_decay) == 0.1f);
+    assert_true(cg_optim_group_weight_decay(o, 1, wd.weight_decay) == 0.0f);
+    cg_optim_free(o);
+
+    int calls = 0;
+    assert_int_equal(cg_module_param_groups(m, 1, skip_first_group_rest, &calls, &pg), CG_OK);
+    assert_int_equal(calls, 6);
+    assert_int_equal(pg.groups[0].n, 4); /* 0.weight and 0.bias left out */
+    cg_param_groups_free(&pg);
+    assert_int_equal(cg_module_param_groups(m, 2, bad_group, NULL, &pg), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "0.weight was put in group 5 of 2"));
+    assert_null(pg.groups);
+    assert_int_equal(cg_module_param_groups(m, 0, NULL, NULL, &pg), CG_EINVAL);
+
+    /* Built straight from a module: every parameter, one group. */
+    cg_optimizer *os[3] = { cg_sgd_new_for(m, d), cg_adam_new_for(m, cg_adam_defaults()),
+                            cg_adamw_new_for(m, cg_adam_defaults()) };
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(os[i]);
+        assert_int_equal(os[i]->n_params, 6);
+        assert_int_equal(os[i]->n_groups, 1);
+        assert_true(os[i]->params[5] == cg_module_find(m, "4.bias"));
+        cg_optim_free(os[i]);
+    }
+    assert_null(cg_sgd_new_for(NULL, d));
+    cg_module_free(m);
+    cg_tensor_free(a);
+    cg_tensor_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgd_plain),
@@ -362,6 +482,8 @@ int main(void) {
         cmocka_unit_test(test_adam_weight_decay),
         cmocka_unit_test(test_adamw),
         cmocka_unit_test(test_adamw_betas),
+        cmocka_unit_test(test_param_groups),
+        cmocka_unit_test(test_param_group_checks),
         cmocka_unit_test(test_step_lr),
         cmocka_unit_test(test_cosine_lr),
         cmocka_unit_test(test_zoo_schedules),

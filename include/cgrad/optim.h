@@ -5,7 +5,20 @@
  * (momentum buffers, moments); cg_optim_free frees that state and the optimizer (NULL: no-op).
  *
  * An optimizer of your own: embed cg_optimizer first, give a cg_optimizer_type with step(),
- * and make it with cg_optim_new(&type, sizeof(mine), params, n, lr). */
+ * and make it with cg_optim_new(&type, sizeof(mine), params, n, lr) (or cg_optim_new_groups).
+ *
+ * Parameter groups (PyTorch's param_groups, with Caffe's lr_mult): each group has its own
+ * learning-rate scale and weight decay. A group's lr is the optimizer's lr (which schedules set)
+ * times its lr_scale, so schedules keep the groups' ratios:
+ *
+ *   cg_param_groups g;                              // decay on weights, none on biases and norms
+ *   cg_module_decay_groups(net, &g);
+ *   cg_optimizer *o = cg_adamw_new_groups(g.groups, g.n, opts);  // copies the lists
+ *   cg_param_groups_free(&g);
+ *
+ * This matches PyTorch's groups of lr = base * lr_scale under StepLR, MultiStepLR, ExponentialLR,
+ * CosineAnnealingLR with eta_min 0, warmup and ReduceLROnPlateau (while min_lr is not reached);
+ * OneCycleLR here scales every group's curve, where PyTorch gives all groups one max_lr. */
 #ifndef CGRAD_OPTIM_H
 #define CGRAD_OPTIM_H
 
@@ -23,6 +36,18 @@ typedef struct cg_optimizer_type {
     void (*destroy)(cg_optimizer *o);         /* extra state; may be NULL */
 } cg_optimizer_type;
 
+/* One group as given to a constructor: its parameters (borrowed; the optimizer copies the
+ * list), its lr scale (finite, >= 0; 1: the optimizer's lr) and its weight decay (finite, >= 0;
+ * NAN: the optimizer's). */
+typedef struct cg_param_group {
+    cg_tensor *const *params;
+    int64_t n;
+    float lr_scale, weight_decay;
+} cg_param_group;
+
+/* A group inside an optimizer: params[first .. first + n). */
+typedef struct cg_optim_group { int64_t first, n; float lr_scale, weight_decay; } cg_optim_group;
+
 struct cg_optimizer {
     const cg_optimizer_type *type;
     cg_tensor **params;     /* borrowed tensors; the array is owned */
@@ -36,13 +61,37 @@ struct cg_optimizer {
      * cg_checkpoint_restore then requires exactly these. NULL (cg_optim_new's default): the state
      * is checked only for its names and shapes. */
     const char *const *state_prefixes;
+    /* The groups, in order; their parameters are params[] group after group, so state index i
+     * is the i-th parameter over all groups, as in PyTorch's state_dict. Always >= 1 group. */
+    cg_optim_group *groups; /* owned */
+    int n_groups;
 };
+
+/* Groups of a module's parameters, for the *_new_groups constructors. Owns its arrays:
+ * cg_param_groups_free frees them (the tensors stay the module's). */
+typedef struct cg_param_groups { cg_param_group *groups; int n; cg_tensor **all; } cg_param_groups;
+/* Splits m's parameters (cg_module_parameters order within each group) into n_groups groups:
+ * group_of(name, tensor, ctx) returns each one's group in 0..n_groups-1, or -1 to leave it out
+ * (a frozen layer). Every group starts at lr_scale 1 and weight_decay NAN; set them after. */
+CG_API cg_status cg_module_param_groups(const cg_module *m, int n_groups,
+                                        int (*group_of)(const char *name, const cg_tensor *p, void *ctx),
+                                        void *ctx, cg_param_groups *out);
+/* The usual split: group 0 the tensors of 2 or more dims (weights, decayed with the optimizer's
+ * weight_decay), group 1 those of 0 or 1 dim (biases, norm weights; weight_decay 0). */
+CG_API cg_status cg_module_decay_groups(const cg_module *m, cg_param_groups *out);
+CG_API void cg_param_groups_free(cg_param_groups *g);
 
 CG_API cg_optimizer *cg_optim_new(const cg_optimizer_type *type, size_t size,
                                   cg_tensor *const *params, int64_t n_params, float lr);
 /* Parameters of a module, in cg_module_parameters order. */
 CG_API cg_optimizer *cg_optim_new_for(const cg_optimizer_type *type, size_t size,
                                       const cg_module *m, float lr);
+/* Groups as above (n_groups >= 1); a parameter in two groups is refused, as in PyTorch. */
+CG_API cg_optimizer *cg_optim_new_groups(const cg_optimizer_type *type, size_t size,
+                                         const cg_param_group *groups, int n_groups, float lr);
+/* Group g's learning rate (o->lr * lr_scale) and weight decay (its own, or `fallback` for NAN). */
+CG_API float cg_optim_group_lr(const cg_optimizer *o, int g);
+CG_API float cg_optim_group_weight_decay(const cg_optimizer *o, int g, float fallback);
 CG_API void cg_optim_free(cg_optimizer *o);
 CG_API cg_status cg_optim_step(cg_optimizer *o);
 CG_API void cg_optim_zero_grad(cg_optimizer *o);
@@ -61,6 +110,8 @@ typedef struct cg_sgd_options {
 } cg_sgd_options;
 CG_API cg_sgd_options cg_sgd_defaults(void);
 CG_API cg_optimizer *cg_sgd_new(cg_tensor *const *params, int64_t n, cg_sgd_options o);
+CG_API cg_optimizer *cg_sgd_new_groups(const cg_param_group *groups, int n_groups, cg_sgd_options o);
+CG_API cg_optimizer *cg_sgd_new_for(const cg_module *m, cg_sgd_options o); /* all of m's parameters */
 
 /* torch.optim.Adam / AdamW (decoupled weight decay). Start from cg_adam_defaults(), PyTorch's
  * Adam defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0 (PyTorch's AdamW uses
@@ -72,6 +123,10 @@ typedef struct cg_adam_options {
 CG_API cg_adam_options cg_adam_defaults(void);
 CG_API cg_optimizer *cg_adam_new(cg_tensor *const *params, int64_t n, cg_adam_options o);
 CG_API cg_optimizer *cg_adamw_new(cg_tensor *const *params, int64_t n, cg_adam_options o);
+CG_API cg_optimizer *cg_adam_new_groups(const cg_param_group *groups, int n_groups, cg_adam_options o);
+CG_API cg_optimizer *cg_adamw_new_groups(const cg_param_group *groups, int n_groups, cg_adam_options o);
+CG_API cg_optimizer *cg_adam_new_for(const cg_module *m, cg_adam_options o);
+CG_API cg_optimizer *cg_adamw_new_for(const cg_module *m, cg_adam_options o);
 
 /* Gradient clipping, as torch.nn.utils: cg_clip_grad_norm scales every gradient by
  * max_norm / (norm + 1e-6) when the norm of all of them together (norm_type 2, 1, any p > 0, or

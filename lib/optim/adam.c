@@ -3,7 +3,8 @@
  *   t += 1; Adam: g += wd*p;  AdamW: p *= 1 - lr*wd
  *   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g
  *   p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)
- * Scalars in double, tensors in float, as PyTorch computes them.
+ * Scalars in double, tensors in float, as PyTorch computes them. Per parameter group: lr = the
+ * optimizer's lr * lr_scale, and the group's weight_decay.
  * State: "exp_avg.<i>", "exp_avg_sq.<i>"; the step count is the optimizer's step_count. */
 #include <math.h>
 #include "cg_internal.h"
@@ -31,15 +32,20 @@ static cg_status adam_step(cg_optimizer *base) {
     cg_adam_options o = a->o;
     double t = (double)(base->step_count + 1);
     double bc1 = 1.0 - pow((double)o.beta1, t), bc2 = 1.0 - pow((double)o.beta2, t);
-    float step_size = (float)((double)base->lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    for (int64_t i = 0; i < base->n_params; i++) {
-        cg_tensor *p = base->params[i];
-        if (!p->grad) continue;
-        cg_tensor *m = cg_optim_param_state(base, "exp_avg", i, NULL);
-        cg_tensor *v = cg_optim_param_state(base, "exp_avg_sq", i, NULL);
-        if (!m || !v) return CG_ENOMEM;
-        adam_kernel(p->data, p->grad->data, m->data, v->data, p->numel, o.beta1, o.beta2, o.eps,
-                    o.weight_decay, base->lr, a->decoupled, step_size, bc2_sqrt);
+    float bc2_sqrt = (float)sqrt(bc2);
+    for (int gi = 0; gi < base->n_groups; gi++) {
+        float lr = cg_optim_group_lr(base, gi), wd = cg_optim_group_weight_decay(base, gi, o.weight_decay);
+        float step_size = (float)((double)lr / bc1);
+        const cg_optim_group *G = &base->groups[gi];
+        for (int64_t i = G->first; i < G->first + G->n; i++) {
+            cg_tensor *p = base->params[i];
+            if (!p->grad) continue;
+            cg_tensor *m = cg_optim_param_state(base, "exp_avg", i, NULL);
+            cg_tensor *v = cg_optim_param_state(base, "exp_avg_sq", i, NULL);
+            if (!m || !v) return CG_ENOMEM;
+            adam_kernel(p->data, p->grad->data, m->data, v->data, p->numel, o.beta1, o.beta2, o.eps, wd, lr,
+                        a->decoupled, step_size, bc2_sqrt);
+        }
     }
     return CG_OK;
 }
@@ -52,7 +58,7 @@ cg_adam_options cg_adam_defaults(void) {
     return (cg_adam_options){ .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0 };
 }
 
-static cg_optimizer *make(const cg_optimizer_type *type, cg_tensor *const *params, int64_t n,
+static cg_optimizer *make(const cg_optimizer_type *type, const cg_param_group *groups, int n_groups,
                           cg_adam_options o, bool decoupled) {
     const char *n_ = type->name;
     if (!(o.lr >= 0) || !isfinite(o.lr))
@@ -66,7 +72,7 @@ static cg_optimizer *make(const cg_optimizer_type *type, cg_tensor *const *param
                                        n_, o.eps);
     if (!(o.weight_decay >= 0) || !isfinite(o.weight_decay))
         return (cg_optimizer *)CG_FAIL(CG_EINVAL, "%s: weight_decay %g must be finite and >= 0", n_, o.weight_decay);
-    adam *a = (adam *)cg_optim_new(type, sizeof *a, params, n, o.lr);
+    adam *a = (adam *)cg_optim_new_groups(type, sizeof *a, groups, n_groups, o.lr);
     if (!a) return NULL;
     a->o = o;
     a->decoupled = decoupled;
@@ -74,9 +80,25 @@ static cg_optimizer *make(const cg_optimizer_type *type, cg_tensor *const *param
     return &a->base;
 }
 
+cg_optimizer *cg_adam_new_groups(const cg_param_group *groups, int n_groups, cg_adam_options o) {
+    return make(&adam_type, groups, n_groups, o, false);
+}
+cg_optimizer *cg_adamw_new_groups(const cg_param_group *groups, int n_groups, cg_adam_options o) {
+    return make(&adamw_type, groups, n_groups, o, true);
+}
 cg_optimizer *cg_adam_new(cg_tensor *const *params, int64_t n, cg_adam_options o) {
-    return make(&adam_type, params, n, o, false);
+    return make(&adam_type, &(cg_param_group){ params, n, 1.0f, NAN }, 1, o, false);
 }
 cg_optimizer *cg_adamw_new(cg_tensor *const *params, int64_t n, cg_adam_options o) {
-    return make(&adamw_type, params, n, o, true);
+    return make(&adamw_type, &(cg_param_group){ params, n, 1.0f, NAN }, 1, o, true);
 }
+
+static cg_optimizer *make_for(const cg_optimizer_type *type, const cg_module *m, cg_adam_options o, bool decoupled) {
+    cg_param_groups g;
+    if (cg_module_param_groups(m, 1, NULL, NULL, &g) != CG_OK) return NULL;
+    cg_optimizer *opt = make(type, g.groups, g.n, o, decoupled);
+    cg_param_groups_free(&g);
+    return opt;
+}
+cg_optimizer *cg_adam_new_for(const cg_module *m, cg_adam_options o) { return make_for(&adam_type, m, o, false); }
+cg_optimizer *cg_adamw_new_for(const cg_module *m, cg_adam_options o) { return make_for(&adamw_type, m, o, true); }

@@ -4,6 +4,7 @@
  *   if momentum: buf = d on the first step, else buf = momentum*buf + (1-dampening)*d
  *                d = nesterov ? d + momentum*buf : buf
  *   p -= lr*d
+ * Per parameter group: lr = the optimizer's lr * lr_scale, and the group's weight_decay.
  * State: "momentum_buffer.<i>" per parameter. */
 #include <math.h>
 #include "cg_internal.h"
@@ -41,18 +42,23 @@ static void sgd_kernel(float *restrict p, const float *restrict g, float *restri
 
 static cg_status sgd_step(cg_optimizer *base) {
     sgd *s = (sgd *)base;
-    s->o.lr = base->lr; /* schedulers change base->lr */
-    for (int64_t i = 0; i < base->n_params; i++) {
-        cg_tensor *p = base->params[i];
-        if (!p->grad) continue;  /* PyTorch skips parameters without a grad */
-        float *buf = NULL;
-        bool first = false;
-        if (s->o.momentum != 0.0f) {
-            cg_tensor *b = cg_optim_param_state(base, "momentum_buffer", i, &first);
-            if (!b) return CG_ENOMEM;
-            buf = b->data;
+    for (int gi = 0; gi < base->n_groups; gi++) {
+        cg_sgd_options o = s->o;
+        o.lr = cg_optim_group_lr(base, gi); /* schedulers change base->lr */
+        o.weight_decay = cg_optim_group_weight_decay(base, gi, s->o.weight_decay);
+        const cg_optim_group *G = &base->groups[gi];
+        for (int64_t i = G->first; i < G->first + G->n; i++) {
+            cg_tensor *p = base->params[i];
+            if (!p->grad) continue;  /* PyTorch skips parameters without a grad */
+            float *buf = NULL;
+            bool first = false;
+            if (o.momentum != 0.0f) {
+                cg_tensor *b = cg_optim_param_state(base, "momentum_buffer", i, &first);
+                if (!b) return CG_ENOMEM;
+                buf = b->data;
+            }
+            sgd_kernel(p->data, p->grad->data, buf, p->numel, o, first);
         }
-        sgd_kernel(p->data, p->grad->data, buf, p->numel, s->o, first);
     }
     return CG_OK;
 }
@@ -64,7 +70,7 @@ cg_sgd_options cg_sgd_defaults(void) {
     return (cg_sgd_options){ .lr = 1e-3f, .momentum = 0, .dampening = 0, .weight_decay = 0, .nesterov = false };
 }
 
-cg_optimizer *cg_sgd_new(cg_tensor *const *params, int64_t n, cg_sgd_options o) {
+cg_optimizer *cg_sgd_new_groups(const cg_param_group *groups, int n_groups, cg_sgd_options o) {
     if (!(o.lr >= 0) || !isfinite(o.lr))
         return (cg_optimizer *)CG_FAIL(CG_EINVAL, "SGD: lr %g must be finite and >= 0", o.lr);
     if (!(o.momentum >= 0 && o.momentum <= 1))
@@ -75,9 +81,21 @@ cg_optimizer *cg_sgd_new(cg_tensor *const *params, int64_t n, cg_sgd_options o) 
         return (cg_optimizer *)CG_FAIL(CG_EINVAL, "SGD: weight_decay %g must be finite and >= 0", o.weight_decay);
     if (o.nesterov && (o.momentum <= 0 || o.dampening != 0))
         return (cg_optimizer *)CG_FAIL(CG_EINVAL, "SGD: nesterov needs momentum > 0 and zero dampening");
-    sgd *s = (sgd *)cg_optim_new(&sgd_type, sizeof *s, params, n, o.lr);
+    sgd *s = (sgd *)cg_optim_new_groups(&sgd_type, sizeof *s, groups, n_groups, o.lr);
     if (!s) return NULL;
     s->o = o;
     s->base.state_prefixes = o.momentum != 0.0f ? sgd_momentum_state : sgd_no_state;
     return &s->base;
+}
+
+cg_optimizer *cg_sgd_new(cg_tensor *const *params, int64_t n, cg_sgd_options o) {
+    return cg_sgd_new_groups(&(cg_param_group){ params, n, 1.0f, NAN }, 1, o);
+}
+
+cg_optimizer *cg_sgd_new_for(const cg_module *m, cg_sgd_options o) {
+    cg_param_groups g;
+    if (cg_module_param_groups(m, 1, NULL, NULL, &g) != CG_OK) return NULL;
+    cg_optimizer *opt = cg_sgd_new_groups(g.groups, g.n, o);
+    cg_param_groups_free(&g);
+    return opt;
 }
