@@ -26,8 +26,14 @@ import sys
 import warnings
 from collections import OrderedDict
 
-import torch
-import torch.nn as nn
+try:
+    import torch
+    import torch.nn as nn
+except ImportError as _e:  # run as a script without torch: skipped (77), as ctest expects
+    if __name__ == "__main__":
+        print(f"SKIP: cannot import torch: {_e}")
+        sys.exit(77)
+    raise
 
 # nn.Dropout2d on a 2-D [N, F] input drops elementwise, which the seed net relies on.
 warnings.filterwarnings("ignore", message=r"dropout2d: Received a 2-D input", category=UserWarning)
@@ -52,6 +58,8 @@ OPS = {
     "avg_pool2d": (lambda a: nn.AvgPool2d(a["kernel"], a["stride"], a["padding"]),
                    [("kernel", int, REQ), ("stride", int, SAME), ("padding", int, 0)]),
     "adaptive_avg_pool2d": (lambda a: nn.AdaptiveAvgPool2d(a["output_size"]),
+                            [("output_size", int, REQ)]),
+    "adaptive_max_pool2d": (lambda a: nn.AdaptiveMaxPool2d(a["output_size"]),
                             [("output_size", int, REQ)]),
     "dropout": (lambda a: nn.Dropout(a["p"]), [("p", float, REQ)]),
     "dropout2d": (lambda a: nn.Dropout2d(a["p"]), [("p", float, REQ)]),
@@ -317,7 +325,7 @@ def _self_test():
         bad = ["conv3d(1,2,3)", "conv2d(1,2)", "linear(1,2,bais=true)", "relu(1)", "dropout(0.5,0.1)",
                "conv2d(1.5,2,3)", "linear(1,2,bias=1)", "dropout(true)", "conv2d(1,2,3", "relu)",
                "residual(relu", "linear(1,2,in=3)", "a=relu a=relu", "linear(in=1,2)", "relu()relu", "linear(1,2,)",
-               "adaptive_avg_pool2d(2)", "conv2d(4,4,3,groups=3)", "", "linear(1,2,bias=x)"]
+               "adaptive_avg_pool2d()", "adaptive_max_pool2d(2,3)", "conv2d(4,4,3,groups=3)", "", "linear(1,2,bias=x)"]
         for spec in bad:
             try:
                 build(spec)

@@ -256,6 +256,12 @@ def gen_ops():
     case("group_norm_2", lambda x, w, b: F.group_norm(x, 2, w, b), [rnd(2, 4, 3, 3, lo=-2, hi=3), rnd(4, lo=0.5, hi=1.5), rnd(4)])
     case("group_norm_1_noaffine", lambda x: F.group_norm(x, 1), [rnd(3, 6, 5, lo=-2, hi=3)])
     case("upsample_2x3", lambda x: F.interpolate(x, scale_factor=(2, 3), mode="nearest"), [rnd(2, 2, 3, 2)])
+    # adaptive max pooling, and adaptive pooling to more cells than the input has (appended)
+    for tag, fn, xs, o in (("max_3x2", F.adaptive_max_pool2d, (2, 2, 7, 5), (3, 2)),
+                           ("max_1", F.adaptive_max_pool2d, (1, 3, 4, 6), (1, 1)),
+                           ("max_up", F.adaptive_max_pool2d, (1, 2, 3, 2), (5, 4)),
+                           ("avg_up", F.adaptive_avg_pool2d, (1, 2, 3, 2), (5, 4))):
+        case(f"adaptive_{tag}", lambda x: fn(x, o), [rnd(*xs)], extra={"p": torch.tensor(o, dtype=torch.float32)})
     w.close()
 
 

@@ -110,6 +110,11 @@ static cg_tensor *adaptive_fn(cg_tensor **in, void *ctx) {
     return cg_adaptive_avg_pool2d(in[0], o[0], o[1]);
 }
 
+static cg_tensor *adaptive_max_fn(cg_tensor **in, void *ctx) {
+    const int64_t *o = ctx;
+    return cg_adaptive_max_pool2d(in[0], o[0], o[1]);
+}
+
 /* Distinct values spaced 0.1 apart (shuffled), so eps = 1e-3 never changes an argmax. */
 static cg_tensor *distinct(int64_t n, int64_t c, int64_t h, int64_t w) {
     cg_tensor *t = cg_tensor_zeros(4, CG_SHAPE(n, c, h, w));
@@ -128,11 +133,13 @@ static void test_gradcheck(void **s) {
         gradcheck(avg_fn, &x, 1, &cfg[i], 1e-3, 1e-3, 1e-2);
         cg_tensor_free(x);
     }
-    /* adaptive: global, and uneven overlapping cells (7 rows into 3, 5 columns into 2) */
-    int64_t outs[3][2] = { { 1, 1 }, { 3, 2 }, { 7, 5 } };
-    for (int i = 0; i < 3; i++) {
+    /* adaptive: global, uneven overlapping cells (7 rows into 3, 5 columns into 2), the identity,
+     * and more cells than inputs (each input then feeds several cells: the backward adds) */
+    int64_t outs[5][2] = { { 1, 1 }, { 3, 2 }, { 7, 5 }, { 9, 8 }, { 2, 11 } };
+    for (int i = 0; i < 5; i++) {
         cg_tensor *x = distinct(2, 3, 7, 5);
         gradcheck(adaptive_fn, &x, 1, outs[i], 1e-3, 1e-3, 1e-2);
+        gradcheck(adaptive_max_fn, &x, 1, outs[i], 1e-3, 1e-3, 1e-2);
         cg_tensor_free(x);
     }
 }
@@ -150,12 +157,44 @@ static void test_adaptive_values_and_errors(void **s) {
         for (int64_t i = 0; i < 20; i++) m += cg_tensor_data(x)[p * 20 + i];
         assert_float_equal(cg_tensor_data(y)[p], (float)(m / 20), 1e-6);
     }
-    assert_null(cg_adaptive_avg_pool2d(x, 5, 1));
-    assert_non_null(strstr(cg_last_error(), "adaptive_avg_pool2d"));
+    /* adaptive max: each plane's max, and where its gradient goes */
+    cg_tensor *m = cg_adaptive_max_pool2d(x, 1, 1);
+    assert_non_null(m);
+    for (int64_t p = 0; p < 6; p++) {
+        float best = -INFINITY;
+        for (int64_t i = 0; i < 20; i++) best = fmaxf(best, cg_tensor_data(x)[p * 20 + i]);
+        assert_true(cg_tensor_data(m)[p] == best);
+    }
+    /* the first max wins a tie; NaN wins over everything */
+    cg_tensor *t = cg_tensor_zeros(4, CG_SHAPE(1, 1, 2, 2));
+    cg_tensor_set_requires_grad(t, true);
+    float tv[4] = { 1, 5, 5, 2 };
+    memcpy(cg_tensor_data(t), tv, sizeof tv);
+    assert_int_equal(cg_backward(cg_sum(cg_adaptive_max_pool2d(t, 1, 1))), CG_OK);
+    float want[4] = { 0, 1, 0, 0 };
+    for (int i = 0; i < 4; i++) assert_true(cg_tensor_data(cg_tensor_grad(t))[i] == want[i]);
+    cg_tape_release();
+    cg_tensor_data(t)[3] = NAN;
+    assert_true(isnan(cg_tensor_data(cg_adaptive_max_pool2d(t, 1, 1))[0]));
+    cg_tape_release();
+    cg_tensor_free(t);
+    /* errors name the op and the problem; an output larger than the input is fine */
+    assert_non_null(cg_adaptive_avg_pool2d(x, 5, 9));
     assert_null(cg_adaptive_avg_pool2d(x, 0, 1));
+    assert_non_null(strstr(cg_last_error(), "adaptive_avg_pool2d: output 0x1 must be positive"));
+    assert_null(cg_adaptive_max_pool2d(x, 1, INT64_C(1) << 40));
+    assert_non_null(strstr(cg_last_error(), "adaptive_max_pool2d: output 1x1099511627776"));
+    assert_null(cg_adaptive_max_pool2d(x, INT32_MAX, INT32_MAX));
+    assert_non_null(strstr(cg_last_error(), "too many elements"));
     cg_tensor *x2 = cg_tensor_zeros(2, CG_SHAPE(4, 4));
     assert_null(cg_adaptive_avg_pool2d(x2, 1, 1));
     assert_non_null(strstr(cg_last_error(), "[N,C,H,W]"));
+    assert_null(cg_adaptive_max_pool2d(x2, 1, 1));
+    assert_non_null(strstr(cg_last_error(), "adaptive_max_pool2d: input must be [N,C,H,W]"));
+    cg_tensor *x3 = cg_tensor_zeros(4, CG_SHAPE(1, 1, 0, 3));
+    assert_null(cg_adaptive_max_pool2d(x3, 1, 1));
+    assert_non_null(strstr(cg_last_error(), "empty plane"));
+    cg_tensor_free(x3);
     cg_tape_release();
     cg_tensor_free(x);
     cg_tensor_free(x2);

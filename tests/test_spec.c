@@ -226,6 +226,22 @@ static void test_norm_words(void **s) {
     m = cg_net_from_spec("batch_norm1d(5)", 2, CG_SHAPE(5, 7), NULL);   /* [N, C, L] */
     assert_non_null(m);
     cg_module_free(m);
+    /* adaptive pooling to any size, larger than its input too (PyTorch allows it) */
+    m = cg_net_from_spec("conv2d(1,2,3) adaptive_max_pool2d(4) adaptive_avg_pool2d(30) flatten linear(1800,3)", 3,
+                         MNIST, &info);
+    if (!m) fail_msg("%s", cg_last_error());
+    assert_string_equal(m->children[1].module->type->name, "AdaptiveMaxPool2d");
+    assert_int_equal(info.rows[1].shape[2], 4);
+    assert_int_equal(info.rows[2].shape[2], 30);
+    cg_tensor *x = cg_tensor_zeros(4, CG_SHAPE(2, 1, 28, 28));
+    cg_tensor *y = cg_module_forward(m, x);
+    assert_non_null(y);
+    assert_int_equal(cg_tensor_shape(y)[1], 3);
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_net_info_free(&info);
+    cg_module_free(m);
+    expect_error("flatten adaptive_max_pool2d(2)", MNIST, "needs [N,C,H,W] input");
     expect_error("flatten batch_norm1d(3)", MNIST, "needs [N,3] or [N,3,L] input, gets [N,784]");
     expect_error("flatten layer_norm(10)", MNIST, "normalises a last dim of 10, gets [N,784]");
 }
@@ -267,7 +283,7 @@ static void test_errors(void **s) {
     expect_error("batch_norm2d(3)", MNIST, "expects 3 channels, gets 1");
     expect_error("max_pool2d(3,padding=2)", MNIST, "padding 2 must be at most half the kernel 3");
     expect_error("max_pool2d(64)", MNIST, "kernel 64 is larger than the padded input 28x28");
-    expect_error("adaptive_avg_pool2d(29)", MNIST, "output 29x29 is larger than its input");
+    expect_error("adaptive_max_pool2d(0)", MNIST, "output_size");
     expect_error("residual(conv2d(1,2,3))", MNIST, "changes the shape [N,1,28,28] to [N,2,26,26]");
     expect_error("residual(residual(residual(residual(residual(residual(residual(residual(residual(relu)))))))))",
                  MNIST, "residuals nest deeper than 8");

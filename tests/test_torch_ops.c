@@ -108,6 +108,11 @@ static cg_tensor *f_adaptive_avg(cg_tensor **x, const char *n) {
     return cg_adaptive_avg_pool2d(x[0], (int64_t)v[0], (int64_t)v[1]);
 }
 
+static cg_tensor *f_adaptive_max(cg_tensor **x, const char *n) {
+    const float *v = params(n, "p", 2); /* oh ow */
+    return cg_adaptive_max_pool2d(x[0], (int64_t)v[0], (int64_t)v[1]);
+}
+
 static cg_tensor *f_softmax_1(cg_tensor **x, const char *n) { (void)n; return cg_softmax(x[0], 1); }
 static cg_tensor *f_softmax_m1(cg_tensor **x, const char *n) { (void)n; return cg_softmax(x[0], -1); }
 static cg_tensor *f_softmax_0(cg_tensor **x, const char *n) { (void)n; return cg_softmax(x[0], 0); }
@@ -336,6 +341,8 @@ static const case_def CASES[] = {
     { "where", f_where }, { "cex_ignore_mean", f_cross_entropy_ex }, { "cex_w_ls_sum", f_cross_entropy_ex },
     { "cex_w_ignore_ls_mean", f_cross_entropy_ex }, { "cex_w_none", f_cross_entropy_ex },
     { "group_norm_2", f_group_norm }, { "group_norm_1_noaffine", f_group_norm }, { "upsample_2x3", f_upsample },
+    { "adaptive_max_3x2", f_adaptive_max }, { "adaptive_max_1", f_adaptive_max }, { "adaptive_max_up", f_adaptive_max },
+    { "adaptive_avg_up", f_adaptive_avg },
 };
 
 /* The fixture itself: every case of ops.txt is run here, so a case added to the generator

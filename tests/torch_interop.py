@@ -17,6 +17,7 @@ the grammar's Python twin (tests/cgnet.py):
     mnist-eval (with --net, or with no flag for the seed net) to PyTorch's score.
 (c) Where Debian's Fashion-MNIST is installed: the seed net trained by PyTorch for 150 steps on
     the real training set scores the same on the real test set in both.
+CG_INTEROP_NETS=a,b (the NETS tags) runs only those nets, for a quick check by hand.
 Exit 0 on success, 1 on a mismatch, 77 (skipped) when torch or numpy cannot be imported.
 Run with Debian's /usr/bin/python3, which has torch.
 """
@@ -63,6 +64,8 @@ NETS = [
 ]
 NETS.append(("norms", "conv2d(1,4,3) group_norm(2,4) relu max_pool2d(2) upsample(2) adaptive_avg_pool2d(3) flatten linear(36,16) "
                       "batch_norm1d(16) relu linear(16,10) log_softmax"))
+NETS.append(("pools", "conv2d(1,4,3) relu adaptive_max_pool2d(7) conv2d(4,4,3) adaptive_avg_pool2d(9) flatten "
+                      "linear(324,10) log_softmax"))
 # The zoo of docs/models.md, from apps/nets/ (the residual net is bn-residual above).
 _NETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps", "nets")
 for _name in ("lenet5", "vgg", "mobilenet_v2", "mlp"):
@@ -171,7 +174,10 @@ def main():
         gen_data.main()
         xtr, ytr = load_set(data, "train")
         xte, yte = load_set(data, "t10k")
+        only = os.environ.get("CG_INTEROP_NETS")  # e.g. CG_INTEROP_NETS=pools,norms: just those
         for tag, spec in NETS:
+            if only and tag not in only.split(","):
+                continue
             net_flags = ["--net", spec] if spec else []
             # (a) cgrad -> PyTorch
             ck = os.path.join(tmp, f"cgrad-{tag}.safetensors")

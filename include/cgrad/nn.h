@@ -78,6 +78,7 @@ CG_API cg_module *cg_max_pool2d_new(int64_t kernel);                 /* kernel k
 CG_API cg_module *cg_max_pool2d_new_p(const cg_pool2d_params *p);
 CG_API cg_module *cg_avg_pool2d_new(const cg_pool2d_params *p);
 CG_API cg_module *cg_adaptive_avg_pool2d_new(int64_t oh, int64_t ow);
+CG_API cg_module *cg_adaptive_max_pool2d_new(int64_t oh, int64_t ow);
 CG_API cg_module *cg_dropout_new(float p);
 CG_API cg_module *cg_dropout2d_new(float p);
 CG_API cg_module *cg_relu_new(void);

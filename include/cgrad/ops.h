@@ -124,8 +124,12 @@ CG_API cg_tensor *cg_upsample_nearest2d(cg_tensor *x, int64_t scale_h, int64_t s
 /* count_include_pad = true, as PyTorch's default. */
 CG_API cg_tensor *cg_avg_pool2d(cg_tensor *x, const cg_pool2d_params *p);
 /* x[N,C,H,W] -> [N,C,OH,OW], PyTorch's adaptive average pooling: output cell (i, j) averages rows
- * floor(i*H/OH) .. ceil((i+1)*H/OH)-1 and the columns likewise. OH = OW = 1 is global pooling. */
+ * floor(i*H/OH) .. ceil((i+1)*H/OH)-1 and the columns likewise. OH = OW = 1 is global pooling.
+ * Any OH, OW >= 1, larger than the input too (cells then repeat input elements). */
 CG_API cg_tensor *cg_adaptive_avg_pool2d(cg_tensor *x, int64_t oh, int64_t ow);
+/* The same cells, each reduced to its max (PyTorch's adaptive_max_pool2d; the first max wins and
+ * NaN propagates, as max_pool2d). */
+CG_API cg_tensor *cg_adaptive_max_pool2d(cg_tensor *x, int64_t oh, int64_t ow);
 
 /* Dropout: zero with probability p, scale the rest by 1/(1-p); identity when !training.
  * dropout2d zeroes whole channels of [N,C,H,W] (or [N,C,L]); on [N,F] every feature is a channel,

@@ -39,7 +39,8 @@ typedef struct param {
 typedef enum {
     OP_CONV2D, OP_LINEAR, OP_BATCH_NORM2D, OP_MAX_POOL2D, OP_AVG_POOL2D, OP_ADAPTIVE_AVG_POOL2D,
     OP_DROPOUT, OP_DROPOUT2D, OP_LEAKY_RELU, OP_RELU, OP_SIGMOID, OP_TANH, OP_FLATTEN,
-    OP_LOG_SOFTMAX, OP_RESIDUAL, OP_GELU, OP_SILU, OP_HARDSWISH, OP_SOFTPLUS, OP_RELU6, OP_HARDTANH, OP_LAYER_NORM, OP_BATCH_NORM1D, OP_GROUP_NORM, OP_UPSAMPLE, OP_COUNT
+    OP_LOG_SOFTMAX, OP_RESIDUAL, OP_GELU, OP_SILU, OP_HARDSWISH, OP_SOFTPLUS, OP_RELU6, OP_HARDTANH, OP_LAYER_NORM, OP_BATCH_NORM1D, OP_GROUP_NORM, OP_UPSAMPLE,
+    OP_ADAPTIVE_MAX_POOL2D, OP_COUNT
 } op_kind;
 
 typedef struct op_info { const char *name; int n_params; param params[MAX_ARGS]; } op_info;
@@ -62,6 +63,7 @@ static const op_info ops[OP_COUNT] = {
     [OP_MAX_POOL2D] = { "max_pool2d", POOL_PARAMS },
     [OP_AVG_POOL2D] = { "avg_pool2d", POOL_PARAMS },
     [OP_ADAPTIVE_AVG_POOL2D] = { "adaptive_avg_pool2d", 1, { I_("output_size", true, 0, 1, SPEC_MAX_INT) } },
+    [OP_ADAPTIVE_MAX_POOL2D] = { "adaptive_max_pool2d", 1, { I_("output_size", true, 0, 1, SPEC_MAX_INT) } },
     [OP_DROPOUT] = { "dropout", 1, { N_("p", true, 0, 0, 1) } },
     [OP_DROPOUT2D] = { "dropout2d", 1, { N_("p", true, 0, 0, 1) } },
     [OP_LEAKY_RELU] = { "leaky_relu", 1, { N_("negative_slope", false, 0.01, -1e30, 1e30) } },
@@ -419,7 +421,7 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
         if (!numel_of(&in, &numel)) return lerr(L, "gets an input too large to count (%s)", shape_n(b1, sizeof b1, &in));
         switch (L->op) {
         case OP_CONV2D: case OP_MAX_POOL2D: case OP_AVG_POOL2D: case OP_ADAPTIVE_AVG_POOL2D: case OP_BATCH_NORM2D:
-        case OP_UPSAMPLE:
+        case OP_UPSAMPLE: case OP_ADAPTIVE_MAX_POOL2D:
             if (in.nd != 3)
                 return lerr(L, "needs [N,C,H,W] input, gets %s", shape_n(b1, sizeof b1, &in));
             break;
@@ -504,14 +506,9 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
             *s = (shape){ 3, { in.d[0], window_out(in.d[1], pad, k, st), window_out(in.d[2], pad, k, st) } };
             break;
         }
-        case OP_ADAPTIVE_AVG_POOL2D: {
-            int64_t o = (int64_t)v[0];
-            if (o > in.d[1] || o > in.d[2])
-                return lerr(L, "output %lldx%lld is larger than its input %s", (long long)o, (long long)o,
-                            shape_n(b1, sizeof b1, &in));
-            *s = (shape){ 3, { in.d[0], o, o } };
+        case OP_ADAPTIVE_AVG_POOL2D: case OP_ADAPTIVE_MAX_POOL2D: /* any size, as PyTorch */
+            *s = (shape){ 3, { in.d[0], (int64_t)v[0], (int64_t)v[0] } };
             break;
-        }
         case OP_DROPOUT2D:
             if (in.nd < 1 || in.nd > 3)
                 return lerr(L, "needs [N,C,H,W], [N,C,L] or [N,F] input, gets %s", shape_n(b1, sizeof b1, &in));
@@ -565,6 +562,7 @@ static cg_module *build_layer(const layer *L) {
         return L->op == OP_MAX_POOL2D ? cg_max_pool2d_new_p(&p) : cg_avg_pool2d_new(&p);
     }
     case OP_ADAPTIVE_AVG_POOL2D: return cg_adaptive_avg_pool2d_new((int64_t)v[0], (int64_t)v[0]);
+    case OP_ADAPTIVE_MAX_POOL2D: return cg_adaptive_max_pool2d_new((int64_t)v[0], (int64_t)v[0]);
     case OP_DROPOUT: return cg_dropout_new((float)v[0]);
     case OP_DROPOUT2D: return cg_dropout2d_new((float)v[0]);
     case OP_LEAKY_RELU: return cg_leaky_relu_new((float)v[0]);

@@ -54,6 +54,10 @@ static const cg_module_type flatten_type = { "Flatten", flatten_fwd, NULL };
 static const cg_module_type maxpool_type = { "MaxPool2d", maxpool_fwd, NULL };
 static const cg_module_type avgpool_type = { "AvgPool2d", avgpool_fwd, NULL };
 static const cg_module_type adaptive_type = { "AdaptiveAvgPool2d", adaptive_fwd, NULL };
+static cg_tensor *adaptive_max_fwd(cg_module *m, cg_tensor *x) {
+    return cg_adaptive_max_pool2d(x, self(m)->pool.kernel[0], self(m)->pool.kernel[1]);
+}
+static const cg_module_type adaptive_max_type = { "AdaptiveMaxPool2d", adaptive_max_fwd, NULL };
 static const cg_module_type dropout_type = { "Dropout", dropout_fwd, NULL };
 static const cg_module_type dropout2d_type = { "Dropout2d", dropout2d_fwd, NULL };
 static const cg_module_type log_softmax_type = { "LogSoftmax", log_softmax_fwd, NULL };
@@ -137,13 +141,15 @@ cg_module *cg_max_pool2d_new_p(const cg_pool2d_params *p) {
 cg_module *cg_avg_pool2d_new(const cg_pool2d_params *p) {
     return bad_pool("AvgPool2d", p) ? NULL : make(&avgpool_type, 0, 0, p);
 }
-cg_module *cg_adaptive_avg_pool2d_new(int64_t oh, int64_t ow) {
+static cg_module *adaptive_new(const cg_module_type *t, int64_t oh, int64_t ow) {
     if (oh <= 0 || ow <= 0)
-        return (cg_module *)CG_FAIL(CG_EINVAL, "AdaptiveAvgPool2d: output size %lldx%lld must be positive",
+        return (cg_module *)CG_FAIL(CG_EINVAL, "%s: output size %lldx%lld must be positive", t->name,
                                     (long long)oh, (long long)ow);
     cg_pool2d_params p = { .kernel = { oh, ow } };
-    return make(&adaptive_type, 0, 0, &p);
+    return make(t, 0, 0, &p);
 }
+cg_module *cg_adaptive_avg_pool2d_new(int64_t oh, int64_t ow) { return adaptive_new(&adaptive_type, oh, ow); }
+cg_module *cg_adaptive_max_pool2d_new(int64_t oh, int64_t ow) { return adaptive_new(&adaptive_max_type, oh, ow); }
 cg_module *cg_dropout_new(float p) { return bad_p("Dropout", p) ? NULL : make(&dropout_type, p, 0, NULL); }
 cg_module *cg_dropout2d_new(float p) { return bad_p("Dropout2d", p) ? NULL : make(&dropout2d_type, p, 0, NULL); }
 

@@ -6,7 +6,9 @@
  * max: padding acts as -inf; NaN propagates (as PyTorch). Backward routes dy to the argmax,
  *      saved as int32 offsets within the plane in tape scratch.
  * avg: count_include_pad = true, so every window divides by KH*KW.
- * adaptive avg: [N,C,H,W] -> [N,C,OH,OW], cell i covering [floor(i*H/OH), ceil((i+1)*H/OH)).
+ * adaptive avg and max: [N,C,H,W] -> [N,C,OH,OW] for any OH, OW >= 1 (larger than H, W too), cell
+ *      i covering [floor(i*H/OH), ceil((i+1)*H/OH)); max as max_pool2d (first max wins, NaN
+ *      propagates); cells may overlap, so its backward adds.
  * All run in parallel over the N*C planes; each thread owns its planes' outputs and grads. */
 #include <math.h>
 #include "cg_internal.h"
@@ -324,23 +326,93 @@ static cg_status adaptive_avg_backward(cg_node *n) {
 
 static const cg_op_def op_adaptive_avg_pool2d = { "adaptive_avg_pool2d", adaptive_avg_backward };
 
+/* The output of adaptive pooling x[N,C,H,W] to [N,C,oh,ow], or NULL with the error set. */
+static cg_tensor *adaptive_output(const char *op, const cg_tensor *x, int64_t oh, int64_t ow, pool_geom *g) {
+    char s[96];
+    if (x->ndim != 4)
+        return CG_FAIL(CG_ESHAPE, "%s: input must be [N,C,H,W], got %s", op, cg_shape_str(s, sizeof s, x->ndim, x->shape));
+    /* bin_hi multiplies (i + 1) * len with i < the output size */
+    if (oh <= 0 || ow <= 0 || oh > INT32_MAX || ow > INT32_MAX || x->shape[2] > INT32_MAX || x->shape[3] > INT32_MAX)
+        return CG_FAIL(CG_EINVAL, "%s: output %lldx%lld must be positive and at most 2^31-1 each (input %s)", op,
+                       (long long)oh, (long long)ow, cg_shape_str(s, sizeof s, x->ndim, x->shape));
+    if (x->shape[2] == 0 || x->shape[3] == 0)
+        return CG_FAIL(CG_ESHAPE, "%s: input %s has an empty plane", op, cg_shape_str(s, sizeof s, x->ndim, x->shape));
+    int64_t shape[4] = { x->shape[0], x->shape[1], oh, ow };
+    if (cg_check_shape(op, 4, shape) != CG_OK) return NULL;
+    *g = (pool_geom){ .planes = x->shape[0] * x->shape[1], .h = x->shape[2], .w = x->shape[3], .oh = oh, .ow = ow };
+    return cg_tape_tensor(4, shape);
+}
+
 cg_tensor *cg_adaptive_avg_pool2d(cg_tensor *x, int64_t oh, int64_t ow) {
     if (!x) return NULL;
     double t0 = cg_profile_begin();
-    char s[96];
-    if (x->ndim != 4)
-        return CG_FAIL(CG_ESHAPE, "adaptive_avg_pool2d: input must be [N,C,H,W], got %s",
-                       cg_shape_str(s, sizeof s, x->ndim, x->shape));
-    if (oh <= 0 || ow <= 0 || oh > x->shape[2] || ow > x->shape[3])
-        return CG_FAIL(CG_EINVAL, "adaptive_avg_pool2d: output %lldx%lld must be positive and at most the input's %lldx%lld",
-                       (long long)oh, (long long)ow, (long long)x->shape[2], (long long)x->shape[3]);
-    pool_geom g = { .planes = x->shape[0] * x->shape[1], .h = x->shape[2], .w = x->shape[3], .oh = oh, .ow = ow };
-    cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ x->shape[0], x->shape[1], oh, ow });
+    pool_geom g;
+    cg_tensor *y = adaptive_output("adaptive_avg_pool2d", x, oh, ow, &g);
     if (!y) return NULL;
     adaptive_avg_forward(y->data, x->data, &g);
     cg_node *n = cg_record(&op_adaptive_avg_pool2d, y, 1, &x);
     if (!n) return NULL;
     CG_SET_PARAMS(n, &g);
     cg_profile_end("adaptive_avg_pool2d", 0, t0);
+    return y;
+}
+
+/* ---- adaptive max -------------------------------------------------------- */
+/* y[P,OH,OW] = the max of each cell's window of x[P,H,W]; arg = its offset in the plane */
+static void adaptive_max_forward(float *restrict y, int32_t *restrict arg, const float *restrict x, const pool_geom *g) {
+    const int64_t ohw = g->oh * g->ow, hw = g->h * g->w;
+    #pragma omp parallel for if (g->planes * (ohw > hw ? ohw : hw) >= CG_OMP_MIN) schedule(static)
+    for (int64_t p = 0; p < g->planes; p++) {
+        const float *xp = x + p * hw;
+        for (int64_t oh = 0; oh < g->oh; oh++) {
+            const int64_t h0 = bin_lo(oh, g->h, g->oh), h1 = bin_hi(oh, g->h, g->oh);
+            for (int64_t ow = 0; ow < g->ow; ow++) {
+                const int64_t w0 = bin_lo(ow, g->w, g->ow), w1 = bin_hi(ow, g->w, g->ow);
+                int64_t bi = h0 * g->w + w0;
+                float best = xp[bi];
+                for (int64_t i = h0; i < h1 && !isnan(best); i++)
+                    for (int64_t j = w0; j < w1; j++) {
+                        float v = xp[i * g->w + j];
+                        if (v > best || isnan(v)) {
+                            best = v;
+                            bi = i * g->w + j;
+                            if (isnan(v)) break;
+                        }
+                    }
+                y[p * ohw + oh * g->ow + ow] = best;
+                arg[p * ohw + oh * g->ow + ow] = (int32_t)bi;
+            }
+        }
+    }
+}
+
+static cg_status adaptive_max_backward(cg_node *n) {
+    float *dx = cg_grad_data(n->in[0]);
+    if (!dx) return CG_ENOMEM;
+    pool_geom g;
+    CG_GET_PARAMS(n, &g);
+    max_pool_backward_kernel(dx, cg_out_grad(n), n->aux, g.planes, g.oh * g.ow, g.h * g.w, false);
+    return CG_OK;
+}
+
+static const cg_op_def op_adaptive_max_pool2d = { "adaptive_max_pool2d", adaptive_max_backward };
+
+cg_tensor *cg_adaptive_max_pool2d(cg_tensor *x, int64_t oh, int64_t ow) {
+    if (!x) return NULL;
+    double t0 = cg_profile_begin();
+    pool_geom g;
+    cg_tensor *y = adaptive_output("adaptive_max_pool2d", x, oh, ow, &g);
+    if (!y) return NULL;
+    if (g.h * g.w > INT32_MAX)
+        return CG_FAIL(CG_EINVAL, "adaptive_max_pool2d: a plane of %lldx%lld is over 2^31-1 elements",
+                       (long long)g.h, (long long)g.w);
+    int32_t *arg = cg_tape_scratch((size_t)y->numel * sizeof(int32_t));
+    if (!arg) return NULL;
+    adaptive_max_forward(y->data, arg, x->data, &g);
+    cg_node *n = cg_record(&op_adaptive_max_pool2d, y, 1, &x);
+    if (!n) return NULL;
+    CG_SET_PARAMS(n, &g);
+    n->aux = arg;
+    cg_profile_end("adaptive_max_pool2d", 0, t0);
     return y;
 }
