@@ -61,6 +61,8 @@ OPS = {
                             [("output_size", int, REQ)]),
     "adaptive_max_pool2d": (lambda a: nn.AdaptiveMaxPool2d(a["output_size"]),
                             [("output_size", int, REQ)]),
+    "embedding": (lambda a: Embedding(a["num_embeddings"], a["embedding_dim"]),
+                  [("num_embeddings", int, REQ), ("embedding_dim", int, REQ)]),
     "dropout": (lambda a: nn.Dropout(a["p"]), [("p", float, REQ)]),
     "dropout2d": (lambda a: nn.Dropout2d(a["p"]), [("p", float, REQ)]),
     "leaky_relu": (lambda a: nn.LeakyReLU(a["negative_slope"]), [("negative_slope", float, 0.01)]),
@@ -87,6 +89,13 @@ OPS = {
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 INTEGER = re.compile(r"[-+]?\d+")
+
+
+class Embedding(nn.Embedding):
+    """nn.Embedding on float input holding whole numbers, as cgrad's Embedding takes it."""
+
+    def forward(self, x):
+        return super().forward(x.long())
 
 
 class Residual(nn.Sequential):

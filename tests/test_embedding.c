@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/test_embedding.c — embedding (repeated indices must add up in the weight's gradient) and
  * where: gradients against central differences, values, errors. PyTorch's values are in
- * test_torch_ops. */
+ * test_torch_ops. The Embedding layer: float indices of any shape, its gradient, N(0, 1) init,
+ * the errors, and the net-spec word. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <math.h>
 #include <string.h>
 #include "gradcheck.h"
 
@@ -39,8 +41,86 @@ static void test_grads(void **s) {
     cg_tensor_free(ab[1]);
 }
 
+/* The layer through a loss: the weight's gradient is, per row, the sum of the output gradients
+ * of the positions that looked it up (here d loss / d y = y's position weights). */
+static void test_layer(void **s) {
+    (void)s;
+    cg_manual_seed(7);
+    cg_module *m = cg_embedding_new(6, 3);
+    assert_non_null(m);
+    assert_string_equal(m->type->name, "Embedding");
+    cg_tensor *w = cg_module_find(m, "weight");
+    assert_non_null(w);
+    assert_true(cg_tensor_requires_grad(w));
+    const float idx[2 * 3] = { 5, 0, 5, 2, 2, 2 };
+    cg_tensor *x = cg_tensor_from_array(2, CG_SHAPE(2, 3), idx);
+    cg_tensor *y = cg_module_forward(m, x);
+    if (!y) fail_msg("%s", cg_last_error());
+    assert_int_equal(cg_tensor_ndim(y), 3);
+    assert_int_equal(cg_tensor_size(y, 2), 3);
+    for (int i = 0; i < 6; i++)
+        assert_memory_equal(cg_tensor_cdata(y) + 3 * i, cg_tensor_cdata(w) + 3 * (int)idx[i], 3 * sizeof(float));
+    cg_tensor *pw = test_tensor(3, CG_SHAPE(2, 3, 3), -1, 1, 160, false); /* loss = sum(y * pw) */
+    assert_int_equal(cg_backward(cg_sum(cg_mul(y, pw))), CG_OK);
+    const float *g = cg_tensor_cdata(cg_tensor_grad(w)), *p = cg_tensor_cdata(pw);
+    for (int r = 0; r < 6; r++)
+        for (int j = 0; j < 3; j++) {
+            double want = 0;
+            for (int i = 0; i < 6; i++) if ((int)idx[i] == r) want += p[3 * i + j];
+            assert_float_equal(g[3 * r + j], want, 1e-6);
+        }
+    cg_tape_release();
+    /* whole numbers in range only: the message names the element and the range */
+    const float bad[4] = { 1.5f, -1.0f, 6.0f, NAN };
+    const char *why[4] = { "element 0 is 1.5, not a whole number in 0..5", "is -1", "is 6", "is nan" };
+    for (int i = 0; i < 4; i++) {
+        cg_tensor *b = cg_tensor_from_array(1, CG_SHAPE(1), &bad[i]);
+        assert_null(cg_module_forward(m, b));
+        if (!strstr(cg_last_error(), why[i])) fail_msg("got '%s', wanted '%s'", cg_last_error(), why[i]);
+        cg_tensor_free(b);
+    }
+    cg_tape_release();
+    assert_null(cg_embedding_new(0, 3));
+    assert_non_null(strstr(cg_last_error(), "must be positive"));
+    assert_null(cg_embedding_new((INT64_C(1) << 24) + 1, 1));
+    assert_non_null(strstr(cg_last_error(), "2^24"));
+    assert_null(cg_embedding_new(INT64_C(1) << 20, INT64_C(1) << 50));
+    assert_non_null(strstr(cg_last_error(), "too many elements"));
+    cg_tensor_free(pw);
+    cg_tensor_free(x);
+    cg_module_free(m);
+
+    /* N(0, 1): 40000 draws, mean within 4.5 sigma/sqrt(n), variance within 5% */
+    m = cg_embedding_new(10000, 4);
+    w = cg_module_find(m, "weight");
+    double s1 = 0, s2 = 0;
+    for (int64_t i = 0; i < 40000; i++) { double v = cg_tensor_cdata(w)[i]; s1 += v; s2 += v * v; }
+    assert_true(fabs(s1 / 40000) < 4.5 / 200);
+    assert_true(fabs(s2 / 40000 - 1.0) < 0.05);
+    cg_module_free(m);
+
+    /* the word: [N, L] indices -> [N, L, D] */
+    cg_net_info info;
+    m = cg_net_from_spec("embedding(12, 4) layer_norm(4) flatten linear(20, 3) log_softmax", 1, CG_SHAPE(5), &info);
+    if (!m) fail_msg("%s", cg_last_error());
+    assert_int_equal(info.rows[0].shape[1], 4);
+    assert_true(info.params == 12 * 4 + 8 + 20 * 3 + 3);
+    float toks[2 * 5] = { 0, 1, 2, 3, 11, 11, 10, 9, 8, 0 };
+    x = cg_tensor_from_array(2, CG_SHAPE(2, 5), toks);
+    y = cg_module_forward(m, x);
+    if (!y) fail_msg("%s", cg_last_error());
+    assert_int_equal(cg_tensor_size(y, 1), 3);
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_net_info_free(&info);
+    cg_module_free(m);
+    assert_null(cg_net_from_spec("embedding(12, 4)", 3, CG_SHAPE(1, 28, 28), NULL));
+    assert_non_null(strstr(cg_last_error(), "needs indices of [N], [N,L] or [N,H,W], gets [N,1,28,28]"));
+    assert_null(cg_net_from_spec("embedding(16777217, 4)", 1, CG_SHAPE(5), NULL));
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_grads) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_grads), cmocka_unit_test(test_layer) };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cg_tape_free_all();
     return rc;

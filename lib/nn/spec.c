@@ -40,7 +40,7 @@ typedef enum {
     OP_CONV2D, OP_LINEAR, OP_BATCH_NORM2D, OP_MAX_POOL2D, OP_AVG_POOL2D, OP_ADAPTIVE_AVG_POOL2D,
     OP_DROPOUT, OP_DROPOUT2D, OP_LEAKY_RELU, OP_RELU, OP_SIGMOID, OP_TANH, OP_FLATTEN,
     OP_LOG_SOFTMAX, OP_RESIDUAL, OP_GELU, OP_SILU, OP_HARDSWISH, OP_SOFTPLUS, OP_RELU6, OP_HARDTANH, OP_LAYER_NORM, OP_BATCH_NORM1D, OP_GROUP_NORM, OP_UPSAMPLE,
-    OP_ADAPTIVE_MAX_POOL2D, OP_COUNT
+    OP_ADAPTIVE_MAX_POOL2D, OP_EMBEDDING, OP_COUNT
 } op_kind;
 
 typedef struct op_info { const char *name; int n_params; param params[MAX_ARGS]; } op_info;
@@ -64,6 +64,8 @@ static const op_info ops[OP_COUNT] = {
     [OP_AVG_POOL2D] = { "avg_pool2d", POOL_PARAMS },
     [OP_ADAPTIVE_AVG_POOL2D] = { "adaptive_avg_pool2d", 1, { I_("output_size", true, 0, 1, SPEC_MAX_INT) } },
     [OP_ADAPTIVE_MAX_POOL2D] = { "adaptive_max_pool2d", 1, { I_("output_size", true, 0, 1, SPEC_MAX_INT) } },
+    [OP_EMBEDDING] = { "embedding", 2, { I_("num_embeddings", true, 0, 1, 1 << 24),
+                                         I_("embedding_dim", true, 0, 1, SPEC_MAX_INT) } },
     [OP_DROPOUT] = { "dropout", 1, { N_("p", true, 0, 0, 1) } },
     [OP_DROPOUT2D] = { "dropout2d", 1, { N_("p", true, 0, 0, 1) } },
     [OP_LEAKY_RELU] = { "leaky_relu", 1, { N_("negative_slope", false, 0.01, -1e30, 1e30) } },
@@ -473,6 +475,15 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
             *s = (shape){ 3, { in.d[0], oh, ow } };
             break;
         }
+        case OP_EMBEDDING: {
+            int64_t V = (int64_t)v[0], D = (int64_t)v[1];
+            if (in.nd > 2)
+                return lerr(L, "needs indices of [N], [N,L] or [N,H,W], gets %s", shape_n(b1, sizeof b1, &in));
+            *s = in;
+            s->d[s->nd++] = D;
+            if (__builtin_mul_overflow(V, D, &np)) return lerr(L, "is too large to count");
+            break;
+        }
         case OP_GROUP_NORM:
             if (in.nd < 1 || in.d[0] != (int64_t)v[1])
                 return lerr(L, "expects %lld channels, gets %s", (long long)v[1], shape_n(b1, sizeof b1, &in));
@@ -563,6 +574,7 @@ static cg_module *build_layer(const layer *L) {
     }
     case OP_ADAPTIVE_AVG_POOL2D: return cg_adaptive_avg_pool2d_new((int64_t)v[0], (int64_t)v[0]);
     case OP_ADAPTIVE_MAX_POOL2D: return cg_adaptive_max_pool2d_new((int64_t)v[0], (int64_t)v[0]);
+    case OP_EMBEDDING: return cg_embedding_new((int64_t)v[0], (int64_t)v[1]);
     case OP_DROPOUT: return cg_dropout_new((float)v[0]);
     case OP_DROPOUT2D: return cg_dropout2d_new((float)v[0]);
     case OP_LEAKY_RELU: return cg_leaky_relu_new((float)v[0]);
