@@ -10,7 +10,9 @@ Format (read by tests/support/fixture.c): '#' lines are comments; a tensor is
 followed by its numel values in row-major order, '%.9g' (float32 round-trips exactly), 8 a line.
 Integer data (class targets) is stored as floats. Every input a C test needs is stored, so both
 sides compute on the same numbers; the seed net's weights are the exception (too big), they
-come from seed_weight() below, which tests/test_torch_seednet.c reproduces bit for bit.
+come from seed_weight() below, which tests/test_torch_seednet.c reproduces bit for bit, and so are
+the zoo's nets of specs.txt (gen_specs: apps/nets/*.net trained 3 SGD steps), whose parameters and
+input come from spec_param() and spec_input(), reproduced by tests/test_torch_specs.c.
 
 Deterministic: fixed seeds, CPU, single thread; rerunning gives the same files.
 """
@@ -494,6 +496,135 @@ def gen_init():
     w.close()
 
 
+# ---- the zoo's specs, trained 3 SGD steps ------------------------------------------------
+import cgnet  # noqa: E402 (tests/ is on sys.path: this file is there)
+
+SPEC_NETS = ("seed", "lenet5", "vgg", "resnet", "mobilenet_v2", "mlp")  # apps/nets/<name>.net
+SPEC_N, SPEC_STEPS, SPEC_LR, SPEC_MOMENTUM = 6, 3, 0.01, 0.9
+SPEC_TARGET = [3, 1, 4, 1, 5, 9]
+SPEC_FULL = 1024   # tensors up to this many elements are stored whole
+SPEC_SUB = 256     # larger ones: every spec_stride()-th element (about SPEC_SUB of them), sum, abs-sum
+
+
+def spec_param(k, name, shape):
+    """Parameter k (named_parameters order) of a spec net, in double rounded to float32, with
+    t_i = sin(0.0131*i*i + 1.3*k), a chirp: ndim >= 2 (conv, linear weights) (1/sqrt(fan_in))*t_i
+    with fan_in = numel/shape[0]; 1-D '*.weight' (the norm layers' scales) 1 + 0.1*t_i; other 1-D
+    (biases) 0.1*t_i. tests/test_torch_specs.c computes the same. (With seed_weight()'s
+    sin(0.37*i + 1.3*k) PyTorch's own float32 gradients of the ResNet scatter by up to ~20% of
+    their largest element after one step; with this one, by 1e-5 for every net: see gen_specs.)"""
+    n = math.prod(shape)
+    if len(shape) >= 2:
+        a, c = 1.0 / math.sqrt(n // shape[0]), 0.0
+    else:
+        a, c = 0.1, (1.0 if name.endswith(".weight") else 0.0)
+    v = [c + a * math.sin(0.0131 * i * i + 1.3 * k) for i in range(n)]
+    return torch.tensor(v, dtype=torch.float64).to(torch.float32).reshape(shape)
+
+
+def spec_input(n):
+    """x[i] = sin(0.017*i*i) over the flat [n,1,28,28] input (a chirp), in double rounded to
+    float32. (With a smooth input such as sin(0.11*i) some of the seed net's max-pool windows hold
+    two values within float32 rounding of each other, and the gradient jumps with the side each
+    framework's rounding picks: by 6% of conv1's largest gradient element.)"""
+    v = [math.sin(0.017 * i * i) for i in range(n * 28 * 28)]
+    return torch.tensor(v, dtype=torch.float64).to(torch.float32).reshape(n, 1, 28, 28)
+
+
+def spec_stride(numel):
+    """The subsample stride of a tensor over SPEC_FULL elements: odd, about numel/SPEC_SUB."""
+    return ((numel + SPEC_SUB - 1) // SPEC_SUB) | 1
+
+
+SPEC_NUDGES = 8       # float32 runs from nudged parameters that measure the float32 noise
+SPEC_NUDGE = 2.0 ** -23   # relative size of a nudge: about a float32 ulp
+
+
+def spec_train(net_name, dtype, nudge=0):
+    """{fixture key: full tensor} of one net's SPEC_STEPS SGD steps, computed in dtype. nudge > 0:
+    from spec_param()'s values each scaled by 1 + SPEC_NUDGE*u, u uniform in [-1, 1) (seed nudge)."""
+    with open(os.path.join(HERE, "..", "apps", "nets", f"{net_name}.net"), encoding="utf-8") as f:
+        net = cgnet.build(f.read())
+    gen = torch.Generator().manual_seed(nudge)
+    with torch.no_grad():
+        for k, (name, p) in enumerate(net.named_parameters()):
+            v = spec_param(k, name, tuple(p.shape))
+            if nudge:
+                u = torch.rand(v.shape, generator=gen, dtype=torch.float64) * 2 - 1
+                v = (v.double() * (1 + u * SPEC_NUDGE)).to(torch.float32)
+            p.copy_(v)
+    net = net.to(dtype)
+    net.train()
+    for m in net.modules():
+        if isinstance(m, (nn.Dropout, nn.Dropout2d)):
+            m.eval()   # dropout masks cannot match across frameworks
+    opt = torch.optim.SGD(net.parameters(), lr=SPEC_LR, momentum=SPEC_MOMENTUM)
+    x, target = spec_input(SPEC_N).to(dtype), torch.tensor(SPEC_TARGET)
+    start = {name: p.detach().clone() for name, p in net.named_parameters()}
+    rec = {}
+    for s in range(SPEC_STEPS):
+        opt.zero_grad()
+        out = net(x)
+        loss = F.nll_loss(out, target)
+        loss.backward()
+        rec[f"{net_name}.loss.{s}"] = loss.detach().clone()
+        rec[f"{net_name}.logp.{s}"] = out.detach().clone()
+        for name, p in net.named_parameters():
+            rec[f"{net_name}.grad.{s}.{name}"] = p.grad.detach().clone()
+        opt.step()
+    for name, p in net.named_parameters():
+        rec[f"{net_name}.param.{name}"] = p.detach().clone()
+        rec[f"{net_name}.start.{name}"] = start[name]   # not stored: for the noise of param
+    for name, b in net.named_buffers():
+        rec[f"{net_name}.{name}"] = b.detach().clone()
+    return rec
+
+
+def gen_specs():
+    w = Writer("specs.txt", f"each net of apps/nets/ ({' '.join(SPEC_NETS)}) built by tests/cgnet.py, "
+               "parameters from spec_param(), input spec_input(), in train mode but for its dropout "
+               f"layers (eval); {SPEC_STEPS} steps of SGD(lr={SPEC_LR}, momentum={SPEC_MOMENTUM}) on "
+               "nll_loss, computed in float64. Per net NET and step s: NET.loss.s, NET.logp.s and per "
+               "parameter P NET.grad.s.P; after the last step NET.param.P and NET.<bn>.running_mean/"
+               f"_var/num_batches_tracked. A tensor over {SPEC_FULL} elements X.P is stored as X_sub.P "
+               "(every spec_stride()-th element), X_sum.P and X_abssum.P (float64 sums). Each stored "
+               "KEY has noise.KEY: the largest |float32 - float64| among PyTorch's float32 runs of "
+               f"the same steps, from spec_param() and from {SPEC_NUDGES} nudges of it (spec_train)")
+    w.t("target", torch.tensor(SPEC_TARGET))
+
+    def stored(key, t):
+        """{name: tensor} as the fixture stores t: whole, or subsample, sum and abs-sum."""
+        t = t.double()
+        if t.numel() <= SPEC_FULL:
+            return {key: t}
+        net_name, what, rest = key.split(".", 2)   # "resnet", "grad", "0.3.0.weight"
+        v = t.reshape(-1)
+        return {f"{net_name}.{what}_sub.{rest}": v[::spec_stride(v.numel())],
+                f"{net_name}.{what}_sum.{rest}": v.sum(), f"{net_name}.{what}_abssum.{rest}": v.abs().sum()}
+
+    for net_name in SPEC_NETS:
+        ref = spec_train(net_name, torch.float64)
+        runs = [spec_train(net_name, torch.float32, nudge) for nudge in range(SPEC_NUDGES + 1)]
+        for key in ref:
+            if ".start." in key:
+                continue
+            want = stored(key, ref[key])
+            noise = {name: torch.tensor(0.0, dtype=torch.float64) for name in want}
+            for run in runs:
+                got = run[key]
+                if ".param." in key:   # a nudged run starts elsewhere: compare what SGD added
+                    start = key.replace(".param.", ".start.")
+                    got = got.double() - run[start].double() + ref[start].double()
+                for name, v in stored(key, got).items():
+                    if v.numel():
+                        noise[name] = torch.maximum(noise[name], (v - want[name]).abs().max())
+            for name, v in want.items():
+                w.t(name, v)
+                w.t(f"noise.{name}", noise[name])
+    w.close()
+
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     gen_lessons()
@@ -501,4 +632,5 @@ if __name__ == "__main__":
     gen_seednet()
     gen_optim()
     gen_init()
+    gen_specs()
     sys.exit(0)
