@@ -512,7 +512,7 @@ def spec_param(k, name, shape):
     with fan_in = numel/shape[0]; 1-D '*.weight' (the norm layers' scales) 1 + 0.1*t_i; other 1-D
     (biases) 0.1*t_i. tests/test_torch_specs.c computes the same. (With seed_weight()'s
     sin(0.37*i + 1.3*k) PyTorch's own float32 gradients of the ResNet scatter by up to ~20% of
-    their largest element after one step; with this one, by 1e-5 for every net: see gen_specs.)"""
+    their largest element after one step; with this one, by under 1e-4 for every net.)"""
     n = math.prod(shape)
     if len(shape) >= 2:
         a, c = 1.0 / math.sqrt(n // shape[0]), 0.0
@@ -541,8 +541,9 @@ SPEC_NUDGE = 2.0 ** -23   # relative size of a nudge: about a float32 ulp
 
 
 def spec_train(net_name, dtype, nudge=0):
-    """{fixture key: full tensor} of one net's SPEC_STEPS SGD steps, computed in dtype. nudge > 0:
-    from spec_param()'s values each scaled by 1 + SPEC_NUDGE*u, u uniform in [-1, 1) (seed nudge)."""
+    """({fixture key: full tensor}, {parameter: its start}) of one net's SPEC_STEPS SGD steps,
+    computed in dtype. nudge > 0: from spec_param()'s values each scaled by 1 + SPEC_NUDGE*u, u
+    uniform in [-1, 1) (seed nudge)."""
     with open(os.path.join(HERE, "..", "apps", "nets", f"{net_name}.net"), encoding="utf-8") as f:
         net = cgnet.build(f.read())
     gen = torch.Generator().manual_seed(nudge)
@@ -574,10 +575,9 @@ def spec_train(net_name, dtype, nudge=0):
         opt.step()
     for name, p in net.named_parameters():
         rec[f"{net_name}.param.{name}"] = p.detach().clone()
-        rec[f"{net_name}.start.{name}"] = start[name]   # not stored: for the noise of param
     for name, b in net.named_buffers():
         rec[f"{net_name}.{name}"] = b.detach().clone()
-    return rec
+    return rec, start
 
 
 def gen_specs():
@@ -603,18 +603,16 @@ def gen_specs():
                 f"{net_name}.{what}_sum.{rest}": v.sum(), f"{net_name}.{what}_abssum.{rest}": v.abs().sum()}
 
     for net_name in SPEC_NETS:
-        ref = spec_train(net_name, torch.float64)
+        ref, ref_start = spec_train(net_name, torch.float64)
         runs = [spec_train(net_name, torch.float32, nudge) for nudge in range(SPEC_NUDGES + 1)]
         for key in ref:
-            if ".start." in key:
-                continue
             want = stored(key, ref[key])
             noise = {name: torch.tensor(0.0, dtype=torch.float64) for name in want}
-            for run in runs:
+            for run, start in runs:
                 got = run[key]
-                if ".param." in key:   # a nudged run starts elsewhere: compare what SGD added
-                    start = key.replace(".param.", ".start.")
-                    got = got.double() - run[start].double() + ref[start].double()
+                if key.startswith(f"{net_name}.param."):   # a nudged run starts elsewhere:
+                    p = key[len(f"{net_name}.param."):]    # compare what SGD added
+                    got = got.double() - start[p].double() + ref_start[p].double()
                 for name, v in stored(key, got).items():
                     if v.numel():
                         noise[name] = torch.maximum(noise[name], (v - want[name]).abs().max())
@@ -622,7 +620,6 @@ def gen_specs():
                 w.t(name, v)
                 w.t(f"noise.{name}", noise[name])
     w.close()
-
 
 
 if __name__ == "__main__":
