@@ -338,19 +338,24 @@ def gen_optim():
         ("adamw_betas", lambda ps: torch.optim.AdamW(ps, lr=3e-3, betas=(0.8, 0.95), eps=1e-6,
                                                      weight_decay=0.1)),
     ]
-    for name, make in cases:
+    def run_steps(name, make, make_sched=None):
         ps = [nn.Parameter(rnd(*s)) for s in shapes]
         for k, p in enumerate(ps):
             w.t(f"{name}.p{k}.init", p)
         opt = make(ps)
+        sch = make_sched(opt) if make_sched else None
         for s in range(steps):
             for k, p in enumerate(ps):
                 g = rnd(*p.shape, lo=-1, hi=1) * (0.1 if s % 2 else 1.0)
                 p.grad = g.clone()
                 w.t(f"{name}.p{k}.grad{s}", g)
             opt.step()
+            if sch:
+                sch.step()
             for k, p in enumerate(ps):
                 w.t(f"{name}.p{k}.step{s}", p)
+    for name, make in cases:
+        run_steps(name, make)
     # schedules: lr after each of `epochs` scheduler steps (entry 0 is before any step)
     def sched(name, base, make, epochs):
         p = nn.Parameter(torch.zeros(1))
@@ -426,20 +431,7 @@ def gen_optim():
          lambda o: L.MultiStepLR(o, milestones=[1, 3], gamma=0.3)),
     ]
     for name, make, make_sched in gcases:
-        ps = [nn.Parameter(rnd(*s)) for s in shapes]
-        for k, p in enumerate(ps):
-            w.t(f"{name}.p{k}.init", p)
-        opt = make(*ps)
-        sch = make_sched(opt)
-        for s in range(steps):
-            for k, p in enumerate(ps):
-                g = rnd(*p.shape, lo=-1, hi=1) * (0.1 if s % 2 else 1.0)
-                p.grad = g.clone()
-                w.t(f"{name}.p{k}.grad{s}", g)
-            opt.step()
-            sch.step()
-            for k, p in enumerate(ps):
-                w.t(f"{name}.p{k}.step{s}", p)
+        run_steps(name, lambda ps: make(*ps), make_sched)
     w.close()
 
 

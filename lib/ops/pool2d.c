@@ -191,6 +191,17 @@ static cg_status max_pool_backward(cg_node *n) {
 
 static const cg_op_def op_max_pool2d = { "max_pool2d", max_pool_backward };
 
+/* Records a max pooling (plain or adaptive) of x into y, whose argmax offsets are arg. */
+static cg_tensor *record_max(const cg_op_def *def, cg_tensor *x, cg_tensor *y, int32_t *arg, const pool_geom *g,
+                             double t0) {
+    cg_node *n = cg_record(def, y, 1, &x);
+    if (!n) return NULL;
+    CG_SET_PARAMS(n, g);
+    n->aux = arg;
+    cg_profile_end(def->name, 0, t0);
+    return y;
+}
+
 cg_tensor *cg_max_pool2d(cg_tensor *x, const cg_pool2d_params *p) {
     if (!x) return NULL;
     double t0 = cg_profile_begin();
@@ -200,12 +211,7 @@ cg_tensor *cg_max_pool2d(cg_tensor *x, const cg_pool2d_params *p) {
     int32_t *arg = cg_tape_scratch((size_t)y->numel * sizeof(int32_t));
     if (!arg) return NULL;
     max_pool_forward(y->data, arg, x->data, &g);
-    cg_node *n = cg_record(&op_max_pool2d, y, 1, &x);
-    if (!n) return NULL;
-    CG_SET_PARAMS(n, &g);
-    n->aux = arg;
-    cg_profile_end("max_pool2d", 0, t0);
-    return y;
+    return record_max(&op_max_pool2d, x, y, arg, &g, t0);
 }
 
 /* ---- average ------------------------------------------------------------- */
@@ -386,16 +392,8 @@ static void adaptive_max_forward(float *restrict y, int32_t *restrict arg, const
     }
 }
 
-static cg_status adaptive_max_backward(cg_node *n) {
-    float *dx = cg_grad_data(n->in[0]);
-    if (!dx) return CG_ENOMEM;
-    pool_geom g;
-    CG_GET_PARAMS(n, &g);
-    max_pool_backward_kernel(dx, cg_out_grad(n), n->aux, g.planes, g.oh * g.ow, g.h * g.w, false);
-    return CG_OK;
-}
-
-static const cg_op_def op_adaptive_max_pool2d = { "adaptive_max_pool2d", adaptive_max_backward };
+/* The backward is max_pool2d's: dy to each cell's argmax, adding where cells share one. */
+static const cg_op_def op_adaptive_max_pool2d = { "adaptive_max_pool2d", max_pool_backward };
 
 cg_tensor *cg_adaptive_max_pool2d(cg_tensor *x, int64_t oh, int64_t ow) {
     if (!x) return NULL;
@@ -409,10 +407,5 @@ cg_tensor *cg_adaptive_max_pool2d(cg_tensor *x, int64_t oh, int64_t ow) {
     int32_t *arg = cg_tape_scratch((size_t)y->numel * sizeof(int32_t));
     if (!arg) return NULL;
     adaptive_max_forward(y->data, arg, x->data, &g);
-    cg_node *n = cg_record(&op_adaptive_max_pool2d, y, 1, &x);
-    if (!n) return NULL;
-    CG_SET_PARAMS(n, &g);
-    n->aux = arg;
-    cg_profile_end("adaptive_max_pool2d", 0, t0);
-    return y;
+    return record_max(&op_adaptive_max_pool2d, x, y, arg, &g, t0);
 }
