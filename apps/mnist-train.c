@@ -28,6 +28,7 @@ typedef struct options {
     int64_t warmup;
     double weight_decay, clip;          /* weight_decay < 0: the optimizer's default; clip 0: off */
     bool gamma_given, optimizer_given, schedule_given, warmup_given, weight_decay_given, clip_given;
+    bool no_decay_bias_norm;            /* weight decay on tensors of 2+ dims only */
     int64_t epochs, batch, test_batch, threads, metrics_every;
     double lr, momentum, gamma;
     uint64_t seed;
@@ -65,6 +66,8 @@ static void usage(FILE *f) {
         "  --optimizer NAME       sgd (default), adam or adamw (PyTorch's defaults but --lr)\n"
         "  --weight-decay X       L2 penalty (sgd, adam) or decoupled decay (adamw; default 0.01;\n"
         "                         the others 0)\n"
+        "  --no-decay-bias-norm   no weight decay on biases and norm weights (the tensors of 0 or 1\n"
+        "                         dims): two parameter groups\n"
         "  --schedule NAME        the lr schedule (PyTorch's formulas): step (default: --gamma per\n"
         "                         epoch), cosine (over the first run's epochs), multistep:E1,.. (--gamma\n"
         "                         at each, default 0.1), exponential (needs --gamma), onecycle\n"
@@ -136,7 +139,7 @@ static options parse(int argc, char **argv) {
     o.threads = cli_default_threads();
     enum { O_DATA = 256, O_TRAIN_IMAGES, O_TRAIN_LABELS, O_TEST_IMAGES, O_TEST_LABELS, O_NORMALIZE, O_EPOCHS,
            O_BATCH, O_TEST_BATCH, O_LR, O_MOMENTUM, O_GAMMA, O_SEED, O_THREADS, O_SAVE, O_RESUME, O_METRICS,
-           O_METRICS_EVERY, O_NO_DROPOUT, O_NET, O_SUMMARY, O_OPTIMIZER, O_WEIGHT_DECAY, O_SCHEDULE, O_WARMUP,
+           O_METRICS_EVERY, O_NO_DROPOUT, O_NET, O_SUMMARY, O_OPTIMIZER, O_WEIGHT_DECAY, O_NO_DECAY_BN, O_SCHEDULE, O_WARMUP,
            O_CLIP };
     static const struct option opts[] = {
         { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
@@ -153,6 +156,7 @@ static options parse(int argc, char **argv) {
         { "summary", no_argument, 0, O_SUMMARY }, { "optimizer", required_argument, 0, O_OPTIMIZER },
         { "weight-decay", required_argument, 0, O_WEIGHT_DECAY }, { "schedule", required_argument, 0, O_SCHEDULE },
         { "warmup", required_argument, 0, O_WARMUP }, { "clip-grad-norm", required_argument, 0, O_CLIP },
+        { "no-decay-bias-norm", no_argument, 0, O_NO_DECAY_BN },
         { 0, 0, 0, 0 },
     };
     const char *flag;
@@ -179,6 +183,7 @@ static options parse(int argc, char **argv) {
             o.optimizer_given = true;
             break;
         case O_WEIGHT_DECAY: o.weight_decay = cli_float(prog, flag, optarg, 0.0, 1e3); o.weight_decay_given = true; break;
+        case O_NO_DECAY_BN: o.no_decay_bias_norm = true; break;
         case O_SCHEDULE: o.schedule = optarg; o.schedule_given = true; break;
         case O_WARMUP: o.warmup = cli_int(prog, flag, optarg, 1, 100000); o.warmup_given = true; break;
         case O_CLIP: o.clip = cli_float(prog, flag, optarg, 1e-30, 1e30); o.clip_given = true; break;
@@ -295,6 +300,7 @@ static int64_t opt_hash(const options *o) {
     h = fnv1a(h, &o->warmup, sizeof o->warmup);
     h = fnv1a(h, &o->weight_decay, sizeof o->weight_decay);
     h = fnv1a(h, &o->clip, sizeof o->clip);
+    h = fnv1a(h, &o->no_decay_bias_norm, sizeof o->no_decay_bias_norm);
     return (int64_t)h;
 }
 static int64_t bits_of(double x) {
@@ -314,7 +320,7 @@ static cg_status dp_check_agreement(const options *o, const char *spec, const cg
         "the image height (--data)", "the image width (--data)", "--normalize", "--epochs", "--batch-size", "--test-batch-size",
         "--seed (the checkpoint's, with --resume)", "the resume epoch (--resume)", "the resume step (--resume)",
         "the learning rate (--lr, or the checkpoint's)", "--momentum", "--gamma", "--no-dropout",
-        "--optimizer, --schedule, --warmup, --weight-decay, --clip-grad-norm (a hash)",
+        "--optimizer, --schedule, --warmup, --weight-decay, --no-decay-bias-norm, --clip-grad-norm (a hash)",
         "--net (a hash of the spec)", "the training data (a checksum of --data)", "the test data (a checksum of --data)",
     };
     int64_t v[] = {
@@ -444,6 +450,7 @@ static cg_status save_checkpoint(const options *o, const char *spec, const char 
                      { "sched.last_epoch", se }, { "sched.base_lr", blr }, { "batch_size", bs },
                      { "normalize", norm }, { "optimizer", o->optimizer }, { "schedule", o->schedule },
                      { "warmup", wu }, { "weight_decay", wd }, { "clip_grad_norm", cl }, { "sched.best", best },
+                     { "no_decay_bias_norm", o->no_decay_bias_norm ? "1" : "0" },
                      { "sched.num_bad_epochs", nb }, { "sched.cooldown_counter", cc }, { "sched.total_steps", ts },
                      { "sched.t_max", tm },
                      { "cgrad_version", cg_version() } };
@@ -454,20 +461,29 @@ static cg_status save_checkpoint(const options *o, const char *spec, const char 
 static bool sched_per_step(const options *o) { return !strcmp(o->schedule, "onecycle"); }
 static bool sched_on_metric(const options *o) { return !strncmp(o->schedule, "plateau", 7); }
 
-/* The optimizer --optimizer names, over ps. */
-static cg_optimizer *make_optimizer(const options *o, cg_tensor **ps, int64_t n) {
+/* The optimizer --optimizer names, over the model's parameters: one group, or with
+ * --no-decay-bias-norm the decayed weights and the undecayed biases and norm weights. */
+static cg_optimizer *make_optimizer(const options *o, const cg_module *model) {
+    cg_param_groups g;
+    cg_status st = o->no_decay_bias_norm ? cg_module_decay_groups(model, &g)
+                                         : cg_module_param_groups(model, 1, NULL, NULL, &g);
+    if (st != CG_OK) return NULL;
+    cg_optimizer *opt;
     if (!strcmp(o->optimizer, "sgd")) {
         cg_sgd_options so = cg_sgd_defaults();
         so.lr = (float)o->lr;
         so.momentum = (float)o->momentum;
         so.weight_decay = o->weight_decay > 0 ? (float)o->weight_decay : 0.0f;
-        return cg_sgd_new(ps, n, so);
+        opt = cg_sgd_new_groups(g.groups, g.n, so);
+    } else {
+        bool w = !strcmp(o->optimizer, "adamw");
+        cg_adam_options ao = cg_adam_defaults();
+        ao.lr = (float)o->lr;
+        ao.weight_decay = o->weight_decay >= 0 ? (float)o->weight_decay : (w ? 0.01f : 0.0f);
+        opt = w ? cg_adamw_new_groups(g.groups, g.n, ao) : cg_adam_new_groups(g.groups, g.n, ao);
     }
-    bool w = !strcmp(o->optimizer, "adamw");
-    cg_adam_options ao = cg_adam_defaults();
-    ao.lr = (float)o->lr;
-    ao.weight_decay = o->weight_decay >= 0 ? (float)o->weight_decay : (w ? 0.01f : 0.0f);
-    return w ? cg_adamw_new(ps, n, ao) : cg_adam_new(ps, n, ao);
+    cg_param_groups_free(&g);
+    return opt;
 }
 
 /* The schedule --schedule names (its syntax was checked by parse), with --warmup in front. */
@@ -696,11 +712,6 @@ int main(int argc, char **argv) {
            (long long)chw[1], (long long)chw[2], (long long)classes, normtxt, norm_src);
     cg_net_info_fprint(stdout, &info);
     if (o.summary) { rc = 0; goto out; }
-    cg_named_list params;
-    if (cg_module_parameters(model, &params) != CG_OK) FAIL("parameters");
-    cg_tensor **ps = malloc((size_t)params.n * sizeof *ps);
-    if (!ps) { cg_named_list_free(&params); FAIL("memory"); }
-    for (int64_t i = 0; i < params.n; i++) ps[i] = params.items[i].tensor;
     /* A resumed run keeps its optimizer and schedule: the checkpoint's, unless the flags say the
      * same (a different one is refused: the state would not fit, or the run would not be exact). */
     if (ck) {
@@ -715,8 +726,6 @@ int main(int argc, char **argv) {
             if (keep[k].given && strcmp(saved, *keep[k].val) != 0) {
                 fprintf(stderr, "%s: --resume %s: %s %s differs from the checkpoint's %s\n", prog, o.resume,
                         keep[k].flag, *keep[k].val, saved);
-                free(ps);
-                cg_named_list_free(&params);
                 goto out;
             }
             snprintf(kept[k], sizeof kept[k], "%s", saved);
@@ -730,26 +739,33 @@ int main(int argc, char **argv) {
         if (cg_safetensors_meta(ck, "weight_decay") && !o.weight_decay_given &&
             cg_checkpoint_meta_f64(ck, "weight_decay", -1, 1e3, &v) == CG_OK)
             o.weight_decay = v;
+        /* The groups order the optimizer's state: a run resumes with the checkpoint's. */
+        const char *nd = cg_safetensors_meta(ck, "no_decay_bias_norm");
+        if (nd && strcmp(nd, "0") && strcmp(nd, "1")) {
+            fprintf(stderr, "%s: --resume %s: checkpoint metadata 'no_decay_bias_norm' is '%.20s', not 0 or 1\n", prog,
+                    o.resume, nd);
+            goto out;
+        }
+        if (nd && o.no_decay_bias_norm && !strcmp(nd, "0")) {
+            fprintf(stderr, "%s: --resume %s: --no-decay-bias-norm differs from the checkpoint, which decays every "
+                    "parameter\n", prog, o.resume);
+            goto out;
+        }
+        if (nd && !strcmp(nd, "1")) o.no_decay_bias_norm = true;
         if (cg_safetensors_meta(ck, "clip_grad_norm") && !o.clip_given &&
             cg_checkpoint_meta_f64(ck, "clip_grad_norm", 0, 1e30, &v) == CG_OK)
             o.clip = v;
         char why[160];
         if (!schedule_syntax_ok(&o, why, sizeof why)) {
             fprintf(stderr, "%s: --resume %s: checkpoint metadata 'schedule': %s\n", prog, o.resume, why);
-            free(ps);
-            cg_named_list_free(&params);
             goto out;
         }
     }
     if (sched_on_metric(&o) && dp_size() > 1) {
         fprintf(stderr, "%s: --schedule %s follows rank 0's test loss; it does not run under mpirun\n", prog, o.schedule);
-        free(ps);
-        cg_named_list_free(&params);
         goto out;
     }
-    opt = make_optimizer(&o, ps, params.n);
-    free(ps);
-    cg_named_list_free(&params);
+    opt = make_optimizer(&o, model);
     if (!opt) FAIL("optimizer");
     /* Batches per epoch, as the loader will give them (a last batch too small for every shard
      * is dropped). */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# tests/mnist/optim.sh — mnist-train's --optimizer, --weight-decay, --schedule, --warmup and
-# --clip-grad-norm: the lr each epoch ran at (the metrics CSV) follows PyTorch's formulas; a
+# tests/mnist/optim.sh — mnist-train's --optimizer, --weight-decay, --no-decay-bias-norm,
+# --schedule, --warmup and --clip-grad-norm: the lr each epoch ran at (the metrics CSV) follows PyTorch's formulas; a
 # run of adamw + onecycle + clipping resumed after epoch 1 equals the uninterrupted run byte for
 # byte; a checkpoint keeps its optimizer and schedule; bad values are refused, naming the flag.
 source "$(dirname "$0")/common.sh"
@@ -39,6 +39,19 @@ run_expect 1 "onecycle was planned for 8 steps, and --epochs 3 gives 12" "$TRAIN
 run_expect 1 "--optimizer sgd differs from the checkpoint's adamw" "$TRAIN" "${common[@]}" --epochs 4 --resume b.st --optimizer sgd
 run_expect 1 "--schedule step differs from the checkpoint's multistep:1" "$TRAIN" "${common[@]}" --epochs 4 --resume b.st --schedule step
 run_expect 1 "--lr cannot change on resume with --schedule onecycle" "$TRAIN" "${common[@]}" --epochs 2 --resume oc.st --lr 0.1
+
+# --no-decay-bias-norm: two groups, so another run than decaying everything; resumed without
+# the flag it keeps the checkpoint's groups and is exact; a checkpoint without it refuses it.
+nd=(--weight-decay 0.5 --momentum 0.9)
+"$TRAIN" "${common[@]}" "${nd[@]}" --epochs 2 --save all.st >/dev/null || fail "weight decay on all"
+"$TRAIN" "${common[@]}" "${nd[@]}" --no-decay-bias-norm --epochs 2 --save nd.st >/dev/null || fail "--no-decay-bias-norm"
+rc=0; "$CMP" all.st nd.st >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "--no-decay-bias-norm: st_compare exit $rc, want 1 (the runs differ)"
+"$TRAIN" "${common[@]}" "${nd[@]}" --no-decay-bias-norm --epochs 1 --save nd1.st >/dev/null || fail "--no-decay-bias-norm, epoch 1"
+"$TRAIN" "${common[@]}" --epochs 2 --resume nd1.st --save nd1.st >/dev/null 2>&1 || fail "--no-decay-bias-norm resumed"
+"$CMP" nd.st nd1.st || fail "resumed --no-decay-bias-norm run: checkpoints differ"
+run_expect 1 "--no-decay-bias-norm differs from the checkpoint, which decays every parameter" \
+  "$TRAIN" "${common[@]}" --epochs 3 --resume all.st --no-decay-bias-norm
 
 run_expect 2 "--optimizer: 'rmsprop' is not sgd, adam or adamw" "$TRAIN" --optimizer rmsprop
 run_expect 2 "--schedule: 'linear' is not step, cosine" "$TRAIN" --schedule linear
