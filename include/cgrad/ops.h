@@ -112,6 +112,19 @@ CG_API cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_c
  * memory fewer (the ReLU runs on each image's output while it is in cache, forward and backward).
  * Sequential uses it for a Conv2d followed by a ReLU (see cg_set_fusion). */
 CG_API cg_tensor *cg_conv2d_relu(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
+/* Transposed convolution (F.conv_transpose2d, the adjoint of conv2d in x): x[N,C,H,W],
+ * w[C, OC/groups, KH, KW] (PyTorch's layout), b[OC] (may be NULL) -> [N,OC,OH,OW] with
+ *   OH = (H-1)*stride - 2*padding + dilation*(KH-1) + output_padding + 1   (and likewise OW).
+ * output_padding must be smaller than stride or dilation (per dim), as PyTorch requires; C and
+ * OC divisible by groups. sgemm + col2im per image and group. */
+typedef struct cg_conv_transpose2d_params {
+    int64_t stride[2], padding[2], output_padding[2], dilation[2];
+    int64_t groups;
+} cg_conv_transpose2d_params;
+/* Stride 1, no padding, no output padding, dilation 1, one group. */
+CG_API cg_conv_transpose2d_params cg_conv_transpose2d_defaults(void);
+CG_API cg_tensor *cg_conv_transpose2d(cg_tensor *x, cg_tensor *w, cg_tensor *b,
+                                      const cg_conv_transpose2d_params *p /* NULL: defaults */);
 
 typedef struct cg_pool2d_params {
     int64_t kernel[2], stride[2], padding[2];

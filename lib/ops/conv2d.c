@@ -67,6 +67,8 @@ static float *workspace(size_t floats) {
     return p;
 }
 
+float *cg_conv_workspace(size_t floats) { return workspace(floats); }
+
 int64_t cg_conv2d_workspace_bytes(void) { return (int64_t)(ws_floats * sizeof(float)); }
 
 void cg_conv2d_workspace_free(void) {
@@ -655,6 +657,7 @@ static int threads_for(int64_t n) {
     if (conv_mode == CG_CONV_AUTO && n < 2 * nt) return 1;
     return nt;
 }
+int cg_conv_threads(int64_t n) { return threads_for(n); }
 
 /* dW is summed in CONV_DW_CHUNKS fixed chunks of images, each into its own partial, and the
  * partials are added in chunk order: the result does not depend on the thread count or on which

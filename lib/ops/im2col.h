@@ -19,6 +19,11 @@ void cg_col2im_add(float *restrict dx, const float *restrict dcols, const cg_im2
 /* Bytes held by this thread's conv2d workspace (it only grows), and a way to free it. */
 int64_t cg_conv2d_workspace_bytes(void);
 void cg_conv2d_workspace_free(void);
+/* That workspace with room for `floats` floats (grow-only; NULL with CG_ENOMEM set on failure):
+ * conv2d's, shared with conv_transpose2d, so a net with both keeps one buffer per thread. */
+float *cg_conv_workspace(size_t floats);
+/* The OpenMP threads a conv pass over n images runs on: conv2d's rule (cg_conv2d_set_mode). */
+int cg_conv_threads(int64_t n);
 
 /* Scheduling of conv2d's images (for bench-conv's A/B runs; the library default is AUTO):
  * SERIAL: one image at a time, BLAS threads inside each sgemm; IMAGES: OpenMP threads over
