@@ -74,6 +74,11 @@ CG_API void cg_module_zero_grad(cg_module *m);
 CG_API cg_module *cg_linear_new(int64_t in_features, int64_t out_features, bool bias);
 CG_API cg_module *cg_conv2d_new(int64_t in_ch, int64_t out_ch, int64_t kernel,
                                 const cg_conv2d_params *p /* NULL: defaults */, bool bias);
+/* nn.ConvTranspose2d: weight [in, out/groups, k, k], bias [out]; PyTorch's fan_in for it is
+ * (out/groups)*k*k (dim 1 of the weight times the kernel). */
+CG_API cg_module *cg_conv_transpose2d_new(int64_t in_ch, int64_t out_ch, int64_t kernel,
+                                          const cg_conv_transpose2d_params *p /* NULL: defaults */,
+                                          bool bias);
 CG_API cg_module *cg_max_pool2d_new(int64_t kernel);                 /* kernel k, stride k */
 CG_API cg_module *cg_max_pool2d_new_p(const cg_pool2d_params *p);
 CG_API cg_module *cg_avg_pool2d_new(const cg_pool2d_params *p);
