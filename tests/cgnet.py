@@ -43,12 +43,25 @@ SEED_SPEC_PATH = os.path.join(os.path.dirname(__file__), "..", "apps", "nets", "
 REQ = object()  # marks a required parameter
 SAME = None     # pool stride default: same as the kernel
 
+def _conv_transpose2d(a):
+    # PyTorch checks output_padding only in forward; cgrad's parser rejects it up front.
+    if a["output_padding"] >= a["stride"] and a["output_padding"] >= a["dilation"]:
+        raise ValueError(f"output_padding {a['output_padding']} must be smaller than stride {a['stride']} "
+                         f"or dilation {a['dilation']}")
+    return nn.ConvTranspose2d(a["in"], a["out"], a["kernel"], a["stride"], a["padding"], a["output_padding"],
+                              a["groups"], a["bias"], a["dilation"])
+
+
 # op -> (module factory taking the resolved args, [(param, type, default), ...])
 OPS = {
     "conv2d": (lambda a: nn.Conv2d(a["in"], a["out"], a["kernel"], a["stride"], a["padding"],
                                    a["dilation"], a["groups"], a["bias"]),
                [("in", int, REQ), ("out", int, REQ), ("kernel", int, REQ), ("stride", int, 1),
                 ("padding", int, 0), ("dilation", int, 1), ("groups", int, 1), ("bias", bool, True)]),
+    "conv_transpose2d": (lambda a: _conv_transpose2d(a),
+                         [("in", int, REQ), ("out", int, REQ), ("kernel", int, REQ), ("stride", int, 1),
+                          ("padding", int, 0), ("output_padding", int, 0), ("groups", int, 1), ("bias", bool, True),
+                          ("dilation", int, 1)]),
     "linear": (lambda a: nn.Linear(a["in"], a["out"], a["bias"]),
                [("in", int, REQ), ("out", int, REQ), ("bias", bool, True)]),
     "batch_norm2d": (lambda a: nn.BatchNorm2d(a["channels"], a["eps"], a["momentum"]),
@@ -334,7 +347,8 @@ def _self_test():
         bad = ["conv3d(1,2,3)", "conv2d(1,2)", "linear(1,2,bais=true)", "relu(1)", "dropout(0.5,0.1)",
                "conv2d(1.5,2,3)", "linear(1,2,bias=1)", "dropout(true)", "conv2d(1,2,3", "relu)",
                "residual(relu", "linear(1,2,in=3)", "a=relu a=relu", "linear(in=1,2)", "relu()relu", "linear(1,2,)",
-               "adaptive_avg_pool2d()", "adaptive_max_pool2d(2,3)", "conv2d(4,4,3,groups=3)", "", "linear(1,2,bias=x)"]
+               "adaptive_avg_pool2d()", "adaptive_max_pool2d(2,3)", "conv2d(4,4,3,groups=3)", "", "linear(1,2,bias=x)",
+               "conv_transpose2d(1,2,3,output_padding=1)", "conv_transpose2d(4,3,3,groups=2)"]
         for spec in bad:
             try:
                 build(spec)
@@ -355,6 +369,13 @@ def _self_test():
         bn = build("batch_norm2d(8, eps=1e-3, momentum=.5)")[0]
         assert bn.eps == 1e-3 and bn.momentum == 0.5
 
+    def conv_transpose():
+        m = build("conv2d(1,4,3,stride=2,padding=1) up=conv_transpose2d(4,6,3,2,1,1,2) relu "
+                  "conv_transpose2d(6,2,2,bias=false,dilation=2)")
+        assert m(x).shape == (2, 2, 30, 30)
+        assert m.up.weight.shape == (4, 3, 3, 3) and m.up.output_padding == (1, 1) and m.up.groups == 2
+        assert m[3].bias is None and m[3].dilation == (2, 2) and list(m.state_dict())[-1] == "3.weight"
+
     def residual_math():
         m = build("residual(lin=linear(3,3))").eval()
         v = torch.randn(5, 3)
@@ -362,7 +383,7 @@ def _self_test():
         assert list(m.state_dict()) == ["0.lin.weight", "0.lin.bias"]
 
     passed = failed = 0
-    for check in (seed_net, resnet, comments, errors, other_ops, residual_math):
+    for check in (seed_net, resnet, comments, errors, other_ops, conv_transpose, residual_math):
         try:
             check()
             passed += 1

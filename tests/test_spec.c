@@ -246,6 +246,49 @@ static void test_norm_words(void **s) {
     expect_error("flatten layer_norm(10)", MNIST, "normalises a last dim of 10, gets [N,784]");
 }
 
+/* conv_transpose2d: nn.ConvTranspose2d's argument order, its shape rule, parameters and FLOPs,
+ * the [in, out/groups, k, k] weight, and its errors. */
+static void test_conv_transpose2d_word(void **s) {
+    (void)s;
+    cg_net_info info;
+    /* 28 -> 14 -> 28 (k3 s2 p1 op1: (14-1)*2 - 2 + 2 + 1 + 1), then 28 -> 30 with dilation 2 */
+    cg_module *m = cg_net_from_spec("conv2d(1,4,3,stride=2,padding=1) up=conv_transpose2d(4,6,3,2,1,1,2) relu "
+                                    "conv_transpose2d(6,2,2,bias=false,dilation=2)", 3, MNIST, &info);
+    if (!m) fail_msg("%s", cg_last_error());
+    assert_string_equal(info.rows[1].op, "conv_transpose2d");
+    assert_int_equal(info.rows[1].ndim, 3);
+    assert_int_equal(info.rows[1].shape[0], 6);
+    assert_int_equal(info.rows[1].shape[1], 28);
+    assert_int_equal(info.rows[1].shape[2], 28);
+    assert_int_equal(info.rows[1].params, 4 * 3 * 9 + 6);
+    assert_true(fabs(info.rows[1].flops - 2.0 * 4 * 14 * 14 * 3 * 9) < 1);
+    assert_int_equal(info.rows[3].shape[1], 30);
+    assert_int_equal(info.rows[3].params, 6 * 2 * 4);
+    assert_string_equal(m->children[1].module->type->name, "ConvTranspose2d");
+    expect_tensor(m, "up.weight", 4, CG_SHAPE(4, 3, 3, 3));
+    expect_tensor(m, "up.bias", 1, CG_SHAPE(6));
+    expect_tensor(m, "3.weight", 4, CG_SHAPE(6, 2, 2, 2));
+    assert_null(cg_module_find(m, "3.bias"));
+    cg_tensor *x = test_tensor(4, CG_SHAPE(2, 1, 28, 28), -1, 1, 21, false);
+    cg_tensor *y = cg_module_forward(m, x);
+    if (!y) fail_msg("%s", cg_last_error());
+    assert_int_equal(cg_tensor_shape(y)[1], 2);
+    assert_int_equal(cg_tensor_shape(y)[2], 30);
+    assert_int_equal(cg_tensor_shape(y)[3], 30);
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_net_info_free(&info);
+    cg_module_free(m);
+    expect_error("conv_transpose2d(1,2,3,output_padding=1)", MNIST,
+                 "char 17: conv_transpose2d: output_padding 1 must be smaller than stride 1 or dilation 1");
+    expect_error("conv_transpose2d(2,2,3)", MNIST, "conv_transpose2d(2,2,3) expects 2 input channels, gets 1");
+    expect_error("conv_transpose2d(1,3,3,groups=2)", MNIST, "must both be divisible by groups 2");
+    expect_error("conv_transpose2d(1,2,3,padding=20)", MNIST,
+                 "gives an output height of -10 from input [N,1,28,28]");
+    expect_error("flatten conv_transpose2d(1,2,3)", MNIST, "needs [N,C,H,W] input, gets [N,784]");
+    expect_error("conv_transpose2d(1,2,3,1,0,0,1,true,1,7)", MNIST, "conv_transpose2d takes 9 arguments, got more");
+}
+
 static void test_errors(void **s) {
     (void)s;
     /* The example: the layer, its character position, the features, the input. */
@@ -522,6 +565,7 @@ int main(void) {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_activation_words),
         cmocka_unit_test(test_norm_words),
+        cmocka_unit_test(test_conv_transpose2d_word),
         cmocka_unit_test(test_seed_net_fusion_plan),
         cmocka_unit_test(test_batch_norm_folds_in_inference),
         cmocka_unit_test(test_batch_norm_relu_fuses_in_training),

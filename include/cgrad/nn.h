@@ -129,6 +129,8 @@ CG_API bool cg_fusion_enabled(void);
  * end of the line; `residual(layers...)` computes x + layers(x). Ops and their arguments are
  * PyTorch's constructors':
  *   conv2d(in, out, kernel, stride=1, padding=0, dilation=1, groups=1, bias=true)
+ *   conv_transpose2d(in, out, kernel, stride=1, padding=0, output_padding=0, groups=1, bias=true,
+ *                    dilation=1)   (nn.ConvTranspose2d's order)
  *   linear(in, out, bias=true)            batch_norm2d(channels, eps=1e-5, momentum=0.1)
  *   max_pool2d(kernel, stride=kernel, padding=0)   avg_pool2d(kernel, stride=kernel, padding=0)
  *   adaptive_avg_pool2d(1)    dropout(p)    dropout2d(p)    leaky_relu(negative_slope=0.01)

@@ -23,7 +23,7 @@
 #define SPEC_MAX_PARAMS ((int64_t)1 << 31)  /* parameter elements a net may have (8 GiB of floats) */
 #define SPEC_MAX_LAYERS 10000    /* layers in one spec, nested ones included */
 #define SPEC_MAX_DIM ((int64_t)1 << 31)     /* largest dim of the example shape */
-#define MAX_ARGS 8
+#define MAX_ARGS 9
 
 /* ---- the op table -------------------------------------------------------- */
 typedef enum { P_INT, P_NUM, P_BOOL, P_WORD } ptype;
@@ -40,7 +40,7 @@ typedef enum {
     OP_CONV2D, OP_LINEAR, OP_BATCH_NORM2D, OP_MAX_POOL2D, OP_AVG_POOL2D, OP_ADAPTIVE_AVG_POOL2D,
     OP_DROPOUT, OP_DROPOUT2D, OP_LEAKY_RELU, OP_RELU, OP_SIGMOID, OP_TANH, OP_FLATTEN,
     OP_LOG_SOFTMAX, OP_RESIDUAL, OP_GELU, OP_SILU, OP_HARDSWISH, OP_SOFTPLUS, OP_RELU6, OP_HARDTANH, OP_LAYER_NORM, OP_BATCH_NORM1D, OP_GROUP_NORM, OP_UPSAMPLE,
-    OP_ADAPTIVE_MAX_POOL2D, OP_EMBEDDING, OP_COUNT
+    OP_ADAPTIVE_MAX_POOL2D, OP_EMBEDDING, OP_CONV_TRANSPOSE2D, OP_COUNT
 } op_kind;
 
 typedef struct op_info { const char *name; int n_params; param params[MAX_ARGS]; } op_info;
@@ -87,6 +87,13 @@ static const op_info ops[OP_COUNT] = {
     [OP_GROUP_NORM] = { "group_norm", 4, { I_("num_groups", true, 0, 1, SPEC_MAX_INT), I_("num_channels", true, 0, 1, SPEC_MAX_INT),
                                            N_("eps", false, 1e-5, 1e-30, 1), B_("affine", 1) } },
     [OP_UPSAMPLE] = { "upsample", 1, { I_("scale_factor", true, 0, 1, 1024) } },
+    /* nn.ConvTranspose2d's positional order: output_padding after padding, dilation last */
+    [OP_CONV_TRANSPOSE2D] = { "conv_transpose2d", 9,
+                              { I_("in", true, 0, 1, SPEC_MAX_INT), I_("out", true, 0, 1, SPEC_MAX_INT),
+                                I_("kernel", true, 0, 1, SPEC_MAX_INT), I_("stride", false, 1, 1, SPEC_MAX_INT),
+                                I_("padding", false, 0, 0, SPEC_MAX_INT), I_("output_padding", false, 0, 0, SPEC_MAX_INT),
+                                I_("groups", false, 1, 1, SPEC_MAX_INT), B_("bias", 1),
+                                I_("dilation", false, 1, 1, SPEC_MAX_INT) } },
     [OP_HARDTANH] = { "hardtanh", 2, { N_("min_val", false, -1, -1e30, 1e30), N_("max_val", false, 1, -1e30, 1e30) } },
 };
 #undef I_
@@ -283,6 +290,9 @@ resolve:
     if ((s = resolve_defaults(L, given, open_at))) return s;
     if (L->op == OP_HARDTANH && L->v[0] > L->v[1])
         return perr(open_at, "hardtanh: min_val %g must not exceed max_val %g", L->v[0], L->v[1]);
+    if (L->op == OP_CONV_TRANSPOSE2D && L->v[5] >= L->v[3] && L->v[5] >= L->v[8])
+        return perr(open_at, "conv_transpose2d: output_padding %g must be smaller than stride %g or dilation %g",
+                    L->v[5], L->v[3], L->v[8]);
     return CG_OK;
 }
 
@@ -423,7 +433,7 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
         if (!numel_of(&in, &numel)) return lerr(L, "gets an input too large to count (%s)", shape_n(b1, sizeof b1, &in));
         switch (L->op) {
         case OP_CONV2D: case OP_MAX_POOL2D: case OP_AVG_POOL2D: case OP_ADAPTIVE_AVG_POOL2D: case OP_BATCH_NORM2D:
-        case OP_UPSAMPLE: case OP_ADAPTIVE_MAX_POOL2D:
+        case OP_UPSAMPLE: case OP_ADAPTIVE_MAX_POOL2D: case OP_CONV_TRANSPOSE2D:
             if (in.nd != 3)
                 return lerr(L, "needs [N,C,H,W] input, gets %s", shape_n(b1, sizeof b1, &in));
             break;
@@ -465,6 +475,34 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
             if (__builtin_mul_overflow(fi, fo, &w) || __builtin_add_overflow(w, v[2] != 0 ? fo : 0, &np))
                 return lerr(L, "is too large to count");
             fl = 2.0 * (double)fi * (double)fo;
+            break;
+        }
+        case OP_CONV_TRANSPOSE2D: {
+            /* out = (in-1)*stride - 2*padding + dilation*(kernel-1) + output_padding + 1 */
+            int64_t ic = (int64_t)v[0], oc = (int64_t)v[1], k = (int64_t)v[2], st = (int64_t)v[3], pad = (int64_t)v[4];
+            int64_t opad = (int64_t)v[5], g = (int64_t)v[6], dil = (int64_t)v[8], o[2];
+            if (in.d[0] != ic)
+                return lerr(L, "expects %lld input channels, gets %lld (input %s)", (long long)ic,
+                            (long long)in.d[0], shape_n(b1, sizeof b1, &in));
+            if (ic % g || oc % g)
+                return lerr(L, "channels in %lld and out %lld must both be divisible by groups %lld",
+                            (long long)ic, (long long)oc, (long long)g);
+            for (int d = 0; d < 2; d++) {
+                int64_t a;
+                if (__builtin_mul_overflow(in.d[1 + d] - 1, st, &a) || (o[d] = a + dil * (k - 1) + opad + 1 - 2 * pad) >
+                    (INT64_C(1) << 31))
+                    return lerr(L, "is too large to count");
+                if (o[d] < 1)
+                    return lerr(L, "gives an output %s of %lld from input %s: (in-1)*stride - 2*padding + "
+                                "dilation*(kernel-1) + output_padding + 1 must be at least 1", d ? "width" : "height",
+                                (long long)o[d], shape_n(b1, sizeof b1, &in));
+            }
+            *s = (shape){ 3, { oc, o[0], o[1] } };
+            int64_t ck, w, b = v[7] != 0 ? oc : 0, inn;
+            if (__builtin_mul_overflow(oc / g, k, &ck) || __builtin_mul_overflow(ck, k, &ck) ||
+                __builtin_mul_overflow(ic, ck, &w) || __builtin_add_overflow(w, b, &np) || !numel_of(&in, &inn))
+                return lerr(L, "is too large to count");
+            fl = 2.0 * (double)inn * (double)ck;   /* every input meets (out/groups)*k*k weights */
             break;
         }
         case OP_UPSAMPLE: {
@@ -588,6 +626,12 @@ static cg_module *build_layer(const layer *L) {
     case OP_LAYER_NORM: return cg_layer_norm_new((int64_t)v[0], (float)v[1], v[2] != 0);
     case OP_BATCH_NORM1D: return cg_batch_norm1d_new((int64_t)v[0], (float)v[1], (float)v[2]);
     case OP_UPSAMPLE: return cg_upsample_nearest2d_new((int64_t)v[0]);
+    case OP_CONV_TRANSPOSE2D: {
+        int64_t st = (int64_t)v[3], pad = (int64_t)v[4], opad = (int64_t)v[5], dil = (int64_t)v[8];
+        cg_conv_transpose2d_params p = { .stride = { st, st }, .padding = { pad, pad }, .output_padding = { opad, opad },
+                                         .dilation = { dil, dil }, .groups = (int64_t)v[6] };
+        return cg_conv_transpose2d_new((int64_t)v[0], (int64_t)v[1], (int64_t)v[2], &p, v[7] != 0);
+    }
     case OP_GROUP_NORM: return cg_group_norm_new((int64_t)v[0], (int64_t)v[1], (float)v[2], v[3] != 0);
     case OP_SILU: return cg_silu_new();
     case OP_HARDSWISH: return cg_hardswish_new();
