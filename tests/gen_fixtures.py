@@ -264,6 +264,19 @@ def gen_ops():
                            ("max_up", F.adaptive_max_pool2d, (1, 2, 3, 2), (5, 4)),
                            ("avg_up", F.adaptive_avg_pool2d, (1, 2, 3, 2), (5, 4))):
         case(f"adaptive_{tag}", lambda x: fn(x, o), [rnd(*xs)], extra={"p": torch.tensor(o, dtype=torch.float32)})
+    # transposed convolution (appended): (x, w[C, OC/groups, KH, KW], b), NAME.p =
+    # [sh sw ph pw oph opw dh dw groups]
+    convts = [
+        ("convT_basic", (2, 3, 4, 4), (3, 4, 3, 3), True, (1, 1), (0, 0), (0, 0), (1, 1), 1),
+        ("convT_s2_p1_op1", (2, 2, 3, 4), (2, 3, 3, 3), True, (2, 2), (1, 1), (1, 1), (1, 1), 1),
+        ("convT_dil2_g2_nobias", (2, 4, 3, 3), (4, 3, 3, 3), False, (1, 1), (1, 1), (1, 1), (2, 2), 2),
+        ("convT_mixed", (2, 4, 3, 4), (4, 2, 2, 3), True, (2, 1), (0, 1), (1, 0), (1, 2), 2),
+    ]
+    for name, xs, ws, bias, st, pd, op, dl, g in convts:
+        ins = [rnd(*xs), rnd(*ws, lo=-0.5, hi=0.5)] + ([rnd(ws[1] * g, lo=-0.5, hi=0.5)] if bias else [])
+        fn = (lambda st, pd, op, dl, g: lambda x, w_, b=None: F.conv_transpose2d(x, w_, b, st, pd, op, g, dl))(
+            st, pd, op, dl, g)
+        case(name, fn, ins, extra={"p": torch.tensor([*st, *pd, *op, *dl, g], dtype=torch.float32)})
     w.close()
 
 

@@ -90,6 +90,19 @@ static cg_tensor *f_conv(cg_tensor **x, const char *n) {
     return cg_conv2d(x[0], x[1], x[2], &p);
 }
 
+static cg_tensor *f_conv_transpose(cg_tensor **x, const char *n) {
+    const float *v = params(n, "p", 9); /* sh sw ph pw oph opw dh dw groups */
+    cg_conv_transpose2d_params p = cg_conv_transpose2d_defaults();
+    for (int i = 0; i < 2; i++) {
+        p.stride[i] = (int64_t)v[i];
+        p.padding[i] = (int64_t)v[2 + i];
+        p.output_padding[i] = (int64_t)v[4 + i];
+        p.dilation[i] = (int64_t)v[6 + i];
+    }
+    p.groups = (int64_t)v[8];
+    return cg_conv_transpose2d(x[0], x[1], x[2], &p);
+}
+
 static cg_pool2d_params pool_params(const char *n) {
     const float *v = params(n, "p", 6); /* kh kw sh sw ph pw */
     cg_pool2d_params p = cg_pool2d_defaults(1);
@@ -343,6 +356,8 @@ static const case_def CASES[] = {
     { "group_norm_2", f_group_norm }, { "group_norm_1_noaffine", f_group_norm }, { "upsample_2x3", f_upsample },
     { "adaptive_max_3x2", f_adaptive_max }, { "adaptive_max_1", f_adaptive_max }, { "adaptive_max_up", f_adaptive_max },
     { "adaptive_avg_up", f_adaptive_avg },
+    { "convT_basic", f_conv_transpose }, { "convT_s2_p1_op1", f_conv_transpose },
+    { "convT_dil2_g2_nobias", f_conv_transpose }, { "convT_mixed", f_conv_transpose },
 };
 
 /* The fixture itself: every case of ops.txt is run here, so a case added to the generator
