@@ -66,6 +66,8 @@ NETS.append(("norms", "conv2d(1,4,3) group_norm(2,4) relu max_pool2d(2) upsample
                       "batch_norm1d(16) relu linear(16,10) log_softmax"))
 NETS.append(("pools", "conv2d(1,4,3) relu adaptive_max_pool2d(7) conv2d(4,4,3) adaptive_avg_pool2d(9) flatten "
                       "linear(324,10) log_softmax"))
+NETS.append(("upconv", "conv2d(1,4,3,stride=2) relu conv_transpose2d(4,6,3,stride=2,output_padding=1,groups=2) relu "
+                       "adaptive_avg_pool2d(4) flatten linear(96,10) log_softmax"))
 # The zoo of docs/models.md, from apps/nets/ (the residual net is bn-residual above).
 _NETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps", "nets")
 for _name in ("lenet5", "vgg", "mobilenet_v2", "mlp"):
