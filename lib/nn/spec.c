@@ -412,6 +412,18 @@ static int64_t window_out(int64_t n, int64_t pad, int64_t e, int64_t st) { retur
 
 /* Layers [lo, hi) of one sequence, starting from shape *s (updated); prefix: the dotted name of
  * the enclosing residual ("" at top level). */
+/* A conv layer's (plain or transposed) channels against its input and its groups. */
+static cg_status conv_channels(const layer *L, const shape *in, int64_t ic, int64_t oc, int64_t g) {
+    char b[160];
+    if (in->d[0] != ic)
+        return lerr(L, "expects %lld input channels, gets %lld (input %s)", (long long)ic, (long long)in->d[0],
+                    shape_n(b, sizeof b, in));
+    if (ic % g || oc % g)
+        return lerr(L, "channels in %lld and out %lld must both be divisible by groups %lld", (long long)ic,
+                    (long long)oc, (long long)g);
+    return CG_OK;
+}
+
 static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const char *prefix, int depth) {
     char b1[160], b2[160];
     int64_t pos = 0;
@@ -443,12 +455,8 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
         case OP_CONV2D: {
             int64_t ic = (int64_t)v[0], oc = (int64_t)v[1], k = (int64_t)v[2], st = (int64_t)v[3], pad = (int64_t)v[4];
             int64_t dil = (int64_t)v[5], g = (int64_t)v[6];
-            if (in.d[0] != ic)
-                return lerr(L, "expects %lld input channels, gets %lld (input %s)", (long long)ic,
-                            (long long)in.d[0], shape_n(b1, sizeof b1, &in));
-            if (ic % g || oc % g)
-                return lerr(L, "channels in %lld and out %lld must both be divisible by groups %lld",
-                            (long long)ic, (long long)oc, (long long)g);
+            cg_status cs = conv_channels(L, &in, ic, oc, g);
+            if (cs != CG_OK) return cs;
             int64_t e = dil * (k - 1) + 1;
             if (e > in.d[1] + 2 * pad || e > in.d[2] + 2 * pad)
                 return lerr(L, "kernel %lld (dilated %lld) is larger than the padded input %lldx%lld (input %s)",
@@ -481,12 +489,8 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
             /* out = (in-1)*stride - 2*padding + dilation*(kernel-1) + output_padding + 1 */
             int64_t ic = (int64_t)v[0], oc = (int64_t)v[1], k = (int64_t)v[2], st = (int64_t)v[3], pad = (int64_t)v[4];
             int64_t opad = (int64_t)v[5], g = (int64_t)v[6], dil = (int64_t)v[8], o[2];
-            if (in.d[0] != ic)
-                return lerr(L, "expects %lld input channels, gets %lld (input %s)", (long long)ic,
-                            (long long)in.d[0], shape_n(b1, sizeof b1, &in));
-            if (ic % g || oc % g)
-                return lerr(L, "channels in %lld and out %lld must both be divisible by groups %lld",
-                            (long long)ic, (long long)oc, (long long)g);
+            cg_status cs = conv_channels(L, &in, ic, oc, g);
+            if (cs != CG_OK) return cs;
             for (int d = 0; d < 2; d++) {
                 int64_t a;
                 if (__builtin_mul_overflow(in.d[1 + d] - 1, st, &a) || (o[d] = a + dil * (k - 1) + opad + 1 - 2 * pad) >

@@ -69,6 +69,20 @@ static float *workspace(size_t floats) {
 
 float *cg_conv_workspace(size_t floats) { return workspace(floats); }
 
+cg_status cg_conv_check_window(const char *op, const int64_t stride[2], const int64_t dilation[2],
+                               const int64_t padding[2], int64_t groups) {
+    for (int i = 0; i < 2; i++) {
+        if (stride[i] <= 0)
+            return cg_error(CG_EINVAL, "%s: stride[%d] = %lld must be positive", op, i, (long long)stride[i]);
+        if (dilation[i] <= 0)
+            return cg_error(CG_EINVAL, "%s: dilation[%d] = %lld must be positive", op, i, (long long)dilation[i]);
+        if (padding[i] < 0)
+            return cg_error(CG_EINVAL, "%s: padding[%d] = %lld must not be negative", op, i, (long long)padding[i]);
+    }
+    if (groups <= 0) return cg_error(CG_EINVAL, "%s: groups = %lld must be positive", op, (long long)groups);
+    return CG_OK;
+}
+
 int64_t cg_conv2d_workspace_bytes(void) { return (int64_t)(ws_floats * sizeof(float)); }
 
 void cg_conv2d_workspace_free(void) {
@@ -363,16 +377,8 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     if (w->ndim != 4)
         return cg_error(CG_ESHAPE, "conv2d: weight must be 4-d [OC,C/groups,KH,KW], got %s",
                         cg_shape_str(s1, sizeof s1, w->ndim, w->shape));
-    for (int i = 0; i < 2; i++) {
-        if (p->stride[i] <= 0)
-            return cg_error(CG_EINVAL, "conv2d: stride[%d] = %lld must be positive", i, (long long)p->stride[i]);
-        if (p->dilation[i] <= 0)
-            return cg_error(CG_EINVAL, "conv2d: dilation[%d] = %lld must be positive", i, (long long)p->dilation[i]);
-        if (p->padding[i] < 0)
-            return cg_error(CG_EINVAL, "conv2d: padding[%d] = %lld must not be negative", i, (long long)p->padding[i]);
-    }
-    if (p->groups <= 0)
-        return cg_error(CG_EINVAL, "conv2d: groups = %lld must be positive", (long long)p->groups);
+    cg_status st = cg_conv_check_window("conv2d", p->stride, p->dilation, p->padding, p->groups);
+    if (st != CG_OK) return st;
     int64_t C = x->shape[1], OC = w->shape[0];
     if (C % p->groups)
         return cg_error(CG_ESHAPE, "conv2d: input channels %lld are not divisible by groups %lld",
@@ -449,7 +455,7 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     pl->pool2 = false;
     pl->dx_fresh = false;
     /* Per image and group: [OC/g, C/g*KH*KW] x [C/g*KH*KW, OH*OW]; Winograd's GEMMs are smaller. */
-    cg_status st = cg_gemm_check("conv2d", pl->ocg, g->oh * g->ow, pl->cg * g->kh * g->kw);
+    st = cg_gemm_check("conv2d", pl->ocg, g->oh * g->ow, pl->cg * g->kh * g->kw);
     if (st == CG_OK) wino_choose(pl);
     return st;
 }

@@ -65,16 +65,9 @@ static cg_status plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tens
     if (w->ndim != 4)
         return cg_error(CG_ESHAPE, "conv_transpose2d: weight must be 4-d [C,OC/groups,KH,KW], got %s",
                         cg_shape_str(s1, sizeof s1, w->ndim, w->shape));
+    cg_status st = cg_conv_check_window("conv_transpose2d", p->stride, p->dilation, p->padding, p->groups);
+    if (st != CG_OK) return st;
     for (int i = 0; i < 2; i++) {
-        if (p->stride[i] <= 0)
-            return cg_error(CG_EINVAL, "conv_transpose2d: stride[%d] = %lld must be positive", i,
-                            (long long)p->stride[i]);
-        if (p->dilation[i] <= 0)
-            return cg_error(CG_EINVAL, "conv_transpose2d: dilation[%d] = %lld must be positive", i,
-                            (long long)p->dilation[i]);
-        if (p->padding[i] < 0)
-            return cg_error(CG_EINVAL, "conv_transpose2d: padding[%d] = %lld must not be negative", i,
-                            (long long)p->padding[i]);
         if (p->output_padding[i] < 0)
             return cg_error(CG_EINVAL, "conv_transpose2d: output_padding[%d] = %lld must not be negative", i,
                             (long long)p->output_padding[i]);
@@ -83,8 +76,6 @@ static cg_status plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tens
                             "stride[%d] = %lld or dilation[%d] = %lld", i, (long long)p->output_padding[i], i,
                             (long long)p->stride[i], i, (long long)p->dilation[i]);
     }
-    if (p->groups <= 0)
-        return cg_error(CG_EINVAL, "conv_transpose2d: groups = %lld must be positive", (long long)p->groups);
     const int64_t C = x->shape[1];
     if (C % p->groups)
         return cg_error(CG_ESHAPE, "conv_transpose2d: input channels %lld are not divisible by groups %lld",
@@ -150,7 +141,7 @@ static cg_status plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tens
     pl->dx_fresh = false;
     /* forward [OCg*K, HW] x [HW.., Cg]; backward dx [Cg, HW] over OCg*K, dW [Cg, OCg*K] over HW */
     const int64_t ck = pl->ocg * g->kh * g->kw;
-    cg_status st = cg_gemm_check("conv_transpose2d", ck, hwin, pl->cg);
+    st = cg_gemm_check("conv_transpose2d", ck, hwin, pl->cg);
     if (st == CG_OK) st = cg_gemm_check("conv_transpose2d", pl->cg, ck, hwin);
     return st;
 }
