@@ -23,7 +23,7 @@ target_link_libraries(st_compare PRIVATE cgrad_static)
 set_target_properties(st_compare PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 
 set(_cgrad_mnist_args ${CMAKE_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR} ${CGRAD_PYTHON3})
-foreach(t e2e resume cli_errors plot resume_strict outputs data npy optim)
+foreach(t e2e resume cli_errors plot resume_strict outputs data npy optim nets)
   add_test(NAME mnist_${t}
            COMMAND ${CGRAD_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/mnist/${t}.sh ${_cgrad_mnist_args} $<TARGET_FILE:st_compare>)
   set_tests_properties(mnist_${t} PROPERTIES LABELS mnist ENVIRONMENT "OMP_NUM_THREADS=2" TIMEOUT 300
