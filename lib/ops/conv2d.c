@@ -69,8 +69,16 @@ static float *workspace(size_t floats) {
 
 float *cg_conv_workspace(size_t floats) { return workspace(floats); }
 
-cg_status cg_conv_check_window(const char *op, const int64_t stride[2], const int64_t dilation[2],
-                               const int64_t padding[2], int64_t groups) {
+cg_status cg_conv_check_args(const char *op, const cg_tensor *x, const cg_tensor *w, const char *w_layout,
+                             const int64_t stride[2], const int64_t dilation[2], const int64_t padding[2],
+                             int64_t groups) {
+    char s[96];
+    if (x->ndim != 4)
+        return cg_error(CG_ESHAPE, "%s: input must be 4-d [N,C,H,W], got %s", op,
+                        cg_shape_str(s, sizeof s, x->ndim, x->shape));
+    if (w->ndim != 4)
+        return cg_error(CG_ESHAPE, "%s: weight must be 4-d %s, got %s", op, w_layout,
+                        cg_shape_str(s, sizeof s, w->ndim, w->shape));
     for (int i = 0; i < 2; i++) {
         if (stride[i] <= 0)
             return cg_error(CG_EINVAL, "%s: stride[%d] = %lld must be positive", op, i, (long long)stride[i]);
@@ -371,13 +379,8 @@ static void wino_choose(conv_plan *pl) {
 static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b,
                                 const cg_conv2d_params *p, conv_plan *pl) {
     char s1[96], s2[96];
-    if (x->ndim != 4)
-        return cg_error(CG_ESHAPE, "conv2d: input must be 4-d [N,C,H,W], got %s",
-                        cg_shape_str(s1, sizeof s1, x->ndim, x->shape));
-    if (w->ndim != 4)
-        return cg_error(CG_ESHAPE, "conv2d: weight must be 4-d [OC,C/groups,KH,KW], got %s",
-                        cg_shape_str(s1, sizeof s1, w->ndim, w->shape));
-    cg_status st = cg_conv_check_window("conv2d", p->stride, p->dilation, p->padding, p->groups);
+    cg_status st = cg_conv_check_args("conv2d", x, w, "[OC,C/groups,KH,KW]", p->stride, p->dilation, p->padding,
+                                      p->groups);
     if (st != CG_OK) return st;
     int64_t C = x->shape[1], OC = w->shape[0];
     if (C % p->groups)

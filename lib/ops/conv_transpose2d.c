@@ -59,13 +59,8 @@ static cg_status plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tens
                            const cg_conv_transpose2d_params *p, ct_plan *pl) {
     char s1[96], s2[96];
     static const char *const hw[2] = { "height", "width" };
-    if (x->ndim != 4)
-        return cg_error(CG_ESHAPE, "conv_transpose2d: input must be 4-d [N,C,H,W], got %s",
-                        cg_shape_str(s1, sizeof s1, x->ndim, x->shape));
-    if (w->ndim != 4)
-        return cg_error(CG_ESHAPE, "conv_transpose2d: weight must be 4-d [C,OC/groups,KH,KW], got %s",
-                        cg_shape_str(s1, sizeof s1, w->ndim, w->shape));
-    cg_status st = cg_conv_check_window("conv_transpose2d", p->stride, p->dilation, p->padding, p->groups);
+    cg_status st = cg_conv_check_args("conv_transpose2d", x, w, "[C,OC/groups,KH,KW]", p->stride, p->dilation,
+                                      p->padding, p->groups);
     if (st != CG_OK) return st;
     for (int i = 0; i < 2; i++) {
         if (p->output_padding[i] < 0)

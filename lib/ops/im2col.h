@@ -24,10 +24,12 @@ void cg_conv2d_workspace_free(void);
 float *cg_conv_workspace(size_t floats);
 /* The OpenMP threads a conv pass over n images runs on: conv2d's rule (cg_conv2d_set_mode). */
 int cg_conv_threads(int64_t n);
-/* CG_OK when stride and dilation are positive, padding is not negative and groups is positive;
- * else the error, naming op and the argument. */
-cg_status cg_conv_check_window(const char *op, const int64_t stride[2], const int64_t dilation[2],
-                               const int64_t padding[2], int64_t groups);
+/* CG_OK when x and w are 4-d (w_layout names the weight's dims in the message), stride and
+ * dilation are positive, padding is not negative and groups is positive; else the error, naming
+ * op and the argument. Shared by conv2d and conv_transpose2d. */
+cg_status cg_conv_check_args(const char *op, const cg_tensor *x, const cg_tensor *w, const char *w_layout,
+                             const int64_t stride[2], const int64_t dilation[2], const int64_t padding[2],
+                             int64_t groups);
 
 /* Scheduling of conv2d's images (for bench-conv's A/B runs; the library default is AUTO):
  * SERIAL: one image at a time, BLAS threads inside each sgemm; IMAGES: OpenMP threads over
