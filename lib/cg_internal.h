@@ -60,23 +60,31 @@ enum {
     CG_T_OWNS_DATA = 1u << 0,  /* data came from cg_malloc and is freed with the tensor */
     CG_T_ON_TAPE   = 1u << 1,  /* the tape owns this tensor */
     CG_T_REQ_GRAD  = 1u << 2,
-    CG_T_COUNT     = 1u << 3,  /* holds whole numbers that files store as I64 (num_batches_tracked) */
 };
 
 typedef struct cg_node cg_node;
 
 struct cg_tensor {
-    float *data;
+    union {
+        float *data;    /* CG_F32: the elements */
+        void *raw;      /* any type: cg_i64(t), cg_u8(t) read it typed */
+    };
+    cg_dtype dtype;
     int64_t shape[CG_MAX_DIMS];
     int ndim;
     int64_t numel;
     unsigned flags;
     cg_tensor *grad;    /* leaf: owned by the tensor; tape tensor: owned by the tape */
     cg_node *node;      /* the node that produced it, NULL for a leaf or unrecorded result */
-    float *pool_buf;    /* tape tensor: its pooled buffer (NULL for a view) */
+    void *pool_buf;     /* tape tensor: its pooled buffer (NULL for a view) */
 };
 
 static inline bool cg_requires_grad(const cg_tensor *t) { return t && (t->flags & CG_T_REQ_GRAD); }
+static inline int64_t *cg_i64(const cg_tensor *t) { return (int64_t *)t->raw; }
+static inline uint8_t *cg_u8(const cg_tensor *t) { return (uint8_t *)t->raw; }
+/* CG_OK when t is of type `want`; else CG_EINVAL naming op and arg ("nll_loss: target is float32,
+ * expected int64"). NULL passes (ops pass NULL inputs on without a new message). */
+cg_status cg_check_dtype(const char *op, const char *arg, const cg_tensor *t, cg_dtype want);
 int64_t cg_shape_numel(int ndim, const int64_t *shape);
 /* Validates ndim and shape entries; names `what` in the error. */
 cg_status cg_check_shape(const char *what, int ndim, const int64_t *shape);
@@ -127,6 +135,8 @@ static inline void cg_node_get_params_(const cg_node *n, void *p, size_t size) {
 /* A new tape-owned tensor, data uninitialised (or zeroed). Pooled buffers. */
 cg_tensor *cg_tape_tensor(int ndim, const int64_t *shape);
 cg_tensor *cg_tape_tensor_zeros(int ndim, const int64_t *shape);
+/* The same of another element type (integer results: indices, masks). */
+cg_tensor *cg_tape_tensor_dtype(cg_dtype dtype, int ndim, const int64_t *shape, bool zero);
 /* A tape-owned view of base's data with another shape (same numel). */
 cg_tensor *cg_tape_view(cg_tensor *base, int ndim, const int64_t *shape);
 /* Tape-owned scratch of `bytes` bytes, 64-byte aligned, released with the tape. */
@@ -163,6 +173,11 @@ uint64_t cg_rng_reserve(uint64_t n);
 uint64_t cg_rng_bits(uint64_t seed, uint64_t counter);
 static inline float cg_rng_u01(uint64_t bits) { return (float)(bits >> 40) * (1.0f / 16777216.0f); }
 uint64_t cg_rng_seed(void);
+/* The key of stream r (what cg_rng_bits takes as its seed). */
+uint64_t cg_rng_key(const cg_rng *r);
+/* Take n consecutive draws from r (NULL: the default stream, atomically): returns the first
+ * counter and sets *key to the stream's key; draw i is cg_rng_bits(*key, first + i). */
+uint64_t cg_rng_take(cg_rng *r, uint64_t n, uint64_t *key);
 
 /* ---- BLAS (lib/core/blas.c) --------------------------------------------- */
 void cg_blas_set_threads(int n);

@@ -15,8 +15,9 @@
  *     run on that thread and before cg_tape_release(), else CG_ESTATE), grad mode, the last
  *     error message, conv2d's workspace. A thread's tape and workspace are freed when it exits;
  *     the main thread's by cg_tape_free_all() or at process end.
- *   Process-wide: the thread count (cg_set_num_threads reaches every thread), the RNG (one seed,
- *     one atomic counter: concurrent draws get disjoint numbers, in the order the threads draw),
+ *   Process-wide: the thread count (cg_set_num_threads reaches every thread), the default RNG
+ *     stream (one key, one atomic counter: concurrent draws get disjoint numbers, in the order the
+ *     threads draw; a cg_rng of the caller's own is the caller's),
  *     the switches (fusion, profiling, the allocator hook).
  *   Not thread-safe: a tensor written by two threads at once, in particular a leaf's grad (two
  *     threads backpropagating into one shared parameter at the same time lose updates); one
@@ -78,12 +79,28 @@ typedef struct cg_allocator {
 } cg_allocator;
 CG_API void cg_set_allocator(const cg_allocator *a);
 
-/* Random numbers: one global counter-based generator (a SplitMix64-style mixer over
- * (seed, counter)), so a seed gives the same numbers whatever the thread count. Process-wide and
- * atomic: threads that draw at once never share a number; for the same numbers run after run,
- * draw from one thread (or in a fixed order). */
+/* Random numbers: counter-based streams (a SplitMix64-style mixer over (key, counter)), so draw i
+ * of a stream is a pure function of (seed, stream, i) and never depends on the thread count.
+ *
+ * A cg_rng is a stream the caller owns, a plain value: copy it to save it, assign it to restore
+ * it; the counter advances by the draws taken from it (one caller at a time, like any object).
+ * Functions that draw (dropout masks, the initialisers, cg_tensor_rand*, the loader's shuffle)
+ * take a `cg_rng *`; NULL means the default stream, which is process-wide and atomic: threads
+ * that draw from it at once never share a number, in the order they draw. cg_manual_seed(s)
+ * makes the default stream the same as cg_rng_new(s). cg_rng_fork(seed, k) is stream k of seed,
+ * independent of every other k (rank k of a data-parallel run, a loader, a worker). */
+typedef struct cg_rng {
+    uint64_t seed;     /* the user's seed */
+    uint64_t stream;   /* 0 for cg_rng_new; k for cg_rng_fork(seed, k) */
+    uint64_t counter;  /* how many 64-bit draws have been taken */
+} cg_rng;
+CG_API cg_rng cg_rng_new(uint64_t seed);
+CG_API cg_rng cg_rng_fork(uint64_t seed, uint64_t k);
+
+/* The default stream. Its state is (seed, offset): the stream key that cg_manual_seed derived
+ * and the draws taken, two integers for a checkpoint. */
 typedef struct cg_rng_state {
-    uint64_t seed;
+    uint64_t seed;   /* the stream's key (derived from the seed given to cg_manual_seed) */
     uint64_t offset; /* how many 64-bit draws have been used */
 } cg_rng_state;
 CG_API void cg_manual_seed(uint64_t seed);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* cgrad/tensor.h — float32 N-d tensors: row-major, contiguous, int64_t shapes, up to 8 dims.
+/* cgrad/tensor.h — N-d tensors: row-major, contiguous, int64_t shapes, up to 8 dims, of one element
+ * type each (cg_dtype): float32 for values, which ops differentiate, and int64 / uint8 for
+ * indices, class targets, masks and counts, which carry no gradient.
  *
  * Ownership: a tensor made by a cg_tensor_* constructor belongs to the caller, who frees it with
  * cg_tensor_free (NULL is a no-op); a tensor returned by an op (cg_add, cg_conv2d, ...) belongs to
@@ -21,6 +23,12 @@ extern "C" {
 
 typedef struct cg_tensor cg_tensor;
 
+/* Element types. Ops compute on CG_F32; CG_I64 holds indices and class targets (PyTorch's long),
+ * CG_U8 masks and bytes (PyTorch's uint8/bool). Integer tensors never require grad. */
+typedef enum cg_dtype { CG_F32 = 0, CG_I64 = 1, CG_U8 = 2 } cg_dtype;
+CG_API const char *cg_dtype_name(cg_dtype d);   /* "float32", "int64", "uint8", or "unknown" */
+CG_API size_t cg_dtype_size(cg_dtype d);        /* bytes per element; 0 for an unknown type */
+
 /* Constructors: NULL on error (bad shape, out of memory), with cg_last_error() set. */
 CG_API cg_tensor *cg_tensor_zeros(int ndim, const int64_t *shape);
 CG_API cg_tensor *cg_tensor_ones(int ndim, const int64_t *shape);
@@ -36,7 +44,14 @@ CG_API cg_tensor *cg_tensor_rand(int ndim, const int64_t *shape);
 CG_API cg_tensor *cg_tensor_randn(int ndim, const int64_t *shape);
 /* U[lo,hi) */
 CG_API cg_tensor *cg_tensor_uniform(int ndim, const int64_t *shape, float lo, float hi);
-/* A caller-owned copy of t's data, detached from any graph. */
+/* Any element type: zeros of `dtype`; a copy of src (numel elements of that type); a borrowed
+ * buffer (not copied, not freed). cg_tensor_from_i64 / _from_u8 are the typed shorthands. */
+CG_API cg_tensor *cg_tensor_new(cg_dtype dtype, int ndim, const int64_t *shape);
+CG_API cg_tensor *cg_tensor_from_data(cg_dtype dtype, int ndim, const int64_t *shape, const void *src);
+CG_API cg_tensor *cg_tensor_wrap_data(cg_dtype dtype, void *data, int ndim, const int64_t *shape);
+CG_API cg_tensor *cg_tensor_from_i64(int ndim, const int64_t *shape, const int64_t *src);
+CG_API cg_tensor *cg_tensor_from_u8(int ndim, const int64_t *shape, const uint8_t *src);
+/* A caller-owned copy of t's data (same element type), detached from any graph. */
 CG_API cg_tensor *cg_tensor_clone(const cg_tensor *t);
 CG_API void cg_tensor_free(cg_tensor *t);
 
@@ -45,23 +60,37 @@ CG_API int cg_tensor_ndim(const cg_tensor *t);
 CG_API const int64_t *cg_tensor_shape(const cg_tensor *t);
 CG_API int64_t cg_tensor_size(const cg_tensor *t, int dim); /* dim may be negative; -1 on error */
 CG_API int64_t cg_tensor_numel(const cg_tensor *t);
+CG_API cg_dtype cg_tensor_dtype(const cg_tensor *t);   /* CG_F32 for NULL */
+/* The elements, typed: each returns NULL (and sets the error) when t is NULL or of another type. */
 CG_API float *cg_tensor_data(cg_tensor *t);
 CG_API const float *cg_tensor_cdata(const cg_tensor *t);
+CG_API int64_t *cg_tensor_data_i64(cg_tensor *t);
+CG_API const int64_t *cg_tensor_cdata_i64(const cg_tensor *t);
+CG_API uint8_t *cg_tensor_data_u8(cg_tensor *t);
+CG_API const uint8_t *cg_tensor_cdata_u8(const cg_tensor *t);
+/* The elements untyped, whatever the type (cg_tensor_numel * cg_dtype_size bytes). */
+CG_API void *cg_tensor_raw(cg_tensor *t);
+CG_API const void *cg_tensor_craw(const cg_tensor *t);
 CG_API bool cg_tensor_same_shape(const cg_tensor *a, const cg_tensor *b);
 
-/* Element access by index (ndim indices). get returns NaN on a bad index. */
+/* Element access by index (ndim indices), any element type, the value converted to or from float
+ * (an int64 beyond 2^24 loses precision: read cg_tensor_data_i64 for exact values). get returns
+ * NaN on a bad index; set refuses a value the integer type cannot hold (non-integral, out of
+ * range). */
 CG_API float cg_tensor_get(const cg_tensor *t, const int64_t *index);
 CG_API cg_status cg_tensor_set(cg_tensor *t, const int64_t *index, float value);
 /* The value of a one-element tensor; NaN (and an error) otherwise. */
 CG_API float cg_tensor_item(const cg_tensor *t);
 
-/* In-place updates on data, never recorded on the tape. */
+/* In-place updates on data, never recorded on the tape. fill_ and copy_ take any element type
+ * (copy_: the same type on both sides); axpy_ and scale_ float32 only. */
 CG_API cg_status cg_tensor_fill_(cg_tensor *t, float value);
 CG_API cg_status cg_tensor_copy_(cg_tensor *dst, const cg_tensor *src);   /* same numel */
 CG_API cg_status cg_tensor_axpy_(cg_tensor *y, float alpha, const cg_tensor *x); /* y += alpha*x */
 CG_API cg_status cg_tensor_scale_(cg_tensor *t, float alpha);
 
-/* Autograd flags and gradient. The grad is NULL until a backward reaches the tensor. */
+/* Autograd flags and gradient. The grad is NULL until a backward reaches the tensor. Only
+ * float32 tensors can require grad (CG_EINVAL otherwise). */
 CG_API cg_status cg_tensor_set_requires_grad(cg_tensor *t, bool requires_grad);
 CG_API bool cg_tensor_requires_grad(const cg_tensor *t);
 CG_API cg_tensor *cg_tensor_grad(const cg_tensor *t);   /* borrowed */

@@ -100,7 +100,7 @@ static cg_tensor *tensor_slot(void) {
     return t;
 }
 
-static cg_tensor *tape_tensor(const char *what, int ndim, const int64_t *shape, bool zero) {
+static cg_tensor *tape_tensor(const char *what, cg_dtype dtype, int ndim, const int64_t *shape, bool zero) {
     cg_threads_sync();  /* every op makes its result here first: its loops use the process count */
     if (cg_check_shape(what, ndim, shape) != CG_OK) return NULL;
     cg_tensor *t = tensor_slot();
@@ -108,15 +108,22 @@ static cg_tensor *tape_tensor(const char *what, int ndim, const int64_t *shape, 
     t->ndim = ndim;
     if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->numel = cg_shape_numel(ndim, shape);
-    t->pool_buf = pool_get((size_t)t->numel * sizeof(float));
+    t->dtype = dtype;
+    const size_t bytes = (size_t)t->numel * cg_dtype_size(dtype);
+    t->pool_buf = pool_get(bytes);
     if (!t->pool_buf) { T.n_tensors--; return NULL; }
-    t->data = t->pool_buf;
-    if (zero) memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    t->raw = t->pool_buf;
+    if (zero) memset(t->raw, 0, bytes);
     return t;
 }
 
-cg_tensor *cg_tape_tensor(int ndim, const int64_t *shape) { return tape_tensor("op result", ndim, shape, false); }
-cg_tensor *cg_tape_tensor_zeros(int ndim, const int64_t *shape) { return tape_tensor("op result", ndim, shape, true); }
+cg_tensor *cg_tape_tensor(int ndim, const int64_t *shape) { return tape_tensor("op result", CG_F32, ndim, shape, false); }
+cg_tensor *cg_tape_tensor_zeros(int ndim, const int64_t *shape) {
+    return tape_tensor("op result", CG_F32, ndim, shape, true);
+}
+cg_tensor *cg_tape_tensor_dtype(cg_dtype dtype, int ndim, const int64_t *shape, bool zero) {
+    return tape_tensor("op result", dtype, ndim, shape, zero);
+}
 
 cg_tensor *cg_tape_view(cg_tensor *base, int ndim, const int64_t *shape) {
     if (cg_check_shape("view", ndim, shape) != CG_OK) return NULL;
@@ -128,7 +135,8 @@ cg_tensor *cg_tape_view(cg_tensor *base, int ndim, const int64_t *shape) {
     t->ndim = ndim;
     if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->numel = base->numel;
-    t->data = base->data;
+    t->dtype = base->dtype;
+    t->raw = base->raw;
     return t;
 }
 

@@ -35,3 +35,24 @@ void cg_rng_set_state(cg_rng_state s) { atomic_store(&g_seed, s.seed); atomic_st
 uint64_t cg_rng_seed(void) { return atomic_load_explicit(&g_seed, memory_order_relaxed); }
 
 uint64_t cg_rng_reserve(uint64_t n) { return atomic_fetch_add_explicit(&g_offset, n, memory_order_relaxed); }
+
+/* A stream's key: stream 0 of a seed is what cg_manual_seed gives the default stream, so code
+ * that moves from the default stream to its own cg_rng keeps its numbers. */
+uint64_t cg_rng_key(const cg_rng *r) {
+    const uint64_t k0 = mix64(r->seed + 0x9e3779b97f4a7c15ULL);
+    return r->stream ? mix64(k0 ^ mix64(r->stream * 0xd1b54a32d192ed03ULL + 0x8cb92ba72f3d8dd7ULL)) : k0;
+}
+
+cg_rng cg_rng_new(uint64_t seed) { return (cg_rng){ seed, 0, 0 }; }
+cg_rng cg_rng_fork(uint64_t seed, uint64_t k) { return (cg_rng){ seed, k, 0 }; }
+
+uint64_t cg_rng_take(cg_rng *r, uint64_t n, uint64_t *key) {
+    if (!r) {
+        *key = cg_rng_seed();
+        return cg_rng_reserve(n);
+    }
+    *key = cg_rng_key(r);
+    const uint64_t c0 = r->counter;
+    r->counter += n;
+    return c0;
+}

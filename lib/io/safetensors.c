@@ -657,16 +657,22 @@ cg_status cg_safetensors_to_f32(const cg_st_tensor *t, float *dst, int64_t n) {
     }
 }
 
-/* A count tensor (CG_T_COUNT) takes I64, I32 or F32 whole numbers that a float holds exactly. */
-static bool count_value(const cg_st_tensor *v, int64_t i, float *out) {
+/* An int64 tensor takes I64 or I32 values, and (files from before cgrad had integer tensors)
+ * F32 whole numbers that a float holds exactly; a uint8 tensor takes U8 or BOOL. */
+static bool int_value(const cg_st_tensor *v, int64_t i, cg_dtype want, int64_t *out) {
     const unsigned char *b = v->data;
-    double d;
-    if (v->dtype == CG_ST_I64) { int64_t x; memcpy(&x, b + 8 * i, 8); d = (double)x; }
-    else if (v->dtype == CG_ST_I32) { int32_t x; memcpy(&x, b + 4 * i, 4); d = x; }
-    else if (v->dtype == CG_ST_F32) { float x; memcpy(&x, b + 4 * i, 4); d = x; }
-    else return false;
-    if (!(d >= 0 && d <= 16777216.0) || d != floor(d)) return false;
-    *out = (float)d;
+    if (want == CG_U8) {
+        if (v->dtype != CG_ST_U8 && v->dtype != CG_ST_BOOL) return false;
+        *out = b[i];
+        return true;
+    }
+    if (v->dtype == CG_ST_I64) { memcpy(out, b + 8 * i, 8); return true; }
+    if (v->dtype == CG_ST_I32) { int32_t x; memcpy(&x, b + 4 * i, 4); *out = x; return true; }
+    if (v->dtype != CG_ST_F32) return false;
+    float x;
+    memcpy(&x, b + 4 * i, 4);
+    if (!(x >= -16777216.0f && x <= 16777216.0f) || x != floorf(x)) return false;
+    *out = (int64_t)x;
     return true;
 }
 
@@ -687,12 +693,14 @@ cg_status cg_safetensors_load_into(const cg_safetensors *st, const cg_named_tens
         if (!same)
             return cg_error(CG_ESHAPE, "%s: tensor '%s' has shape %s in the file, the model's is %s", st->name, name,
                             cg_shape_str(a, sizeof a, v->ndim, v->shape), cg_shape_str(b, sizeof b, nd, sh));
-        if (t->flags & CG_T_COUNT) {
-            float x;
+        if (t->dtype != CG_F32) {
+            int64_t x;
             for (int64_t k = 0; k < v->numel; k++)
-                if (!count_value(v, k, &x))
-                    return cg_error(CG_EFORMAT, "%s: tensor '%s' (a count) must hold whole numbers in [0, 2^24] "
-                                    "as I64, I32 or F32; it has dtype %s", st->name, name, cg_st_dtype_name(v->dtype));
+                if (!int_value(v, k, t->dtype, &x))
+                    return cg_error(CG_EFORMAT, "%s: tensor '%s' is %s in the model; the file's must hold %s "
+                                    "(dtype %s)", st->name, name, cg_dtype_name(t->dtype),
+                                    t->dtype == CG_U8 ? "U8 or BOOL" : "I64, I32, or whole numbers in F32",
+                                    cg_st_dtype_name(v->dtype));
             continue;
         }
         if (v->dtype != CG_ST_F32)
@@ -705,7 +713,9 @@ cg_status cg_safetensors_load_into(const cg_safetensors *st, const cg_named_tens
     for (int64_t i = 0; i < n; i++) {
         const cg_st_tensor *v = cg_safetensors_find(st, items[i].name);
         cg_tensor *t = items[i].tensor;
-        if (t->flags & CG_T_COUNT) for (int64_t k = 0; k < v->numel; k++) count_value(v, k, &t->data[k]);
+        int64_t x = 0;
+        if (t->dtype == CG_I64) for (int64_t k = 0; k < v->numel; k++) int_value(v, k, CG_I64, &cg_i64(t)[k]);
+        else if (t->dtype == CG_U8) for (int64_t k = 0; k < v->numel; k++) { int_value(v, k, CG_U8, &x); cg_u8(t)[k] = (uint8_t)x; }
         else if (v->nbytes) memcpy(cg_tensor_data(t), v->data, (size_t)v->nbytes);
     }
     return CG_OK;
@@ -893,8 +903,8 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
         const cg_tensor *t = items[ks[i].i].tensor;
         if (i || n_meta) sb_str(&h, ",");
         sb_json(&h, items[ks[i].i].name);
-        const bool count = t->flags & CG_T_COUNT;
-        sb_str(&h, count ? ":{\"dtype\":\"I64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
+        sb_str(&h, t->dtype == CG_I64 ? ":{\"dtype\":\"I64\",\"shape\":["
+                   : t->dtype == CG_U8 ? ":{\"dtype\":\"U8\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < cg_tensor_ndim(t); d++) {
             if (d) sb_str(&h, ",");
             sb_int(&h, cg_tensor_shape(t)[d]);
@@ -902,7 +912,7 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
         sb_str(&h, "],\"data_offsets\":[");
         sb_int(&h, off);
         sb_str(&h, ",");
-        off += (count ? 8 : 4) * cg_tensor_numel(t);
+        off += (int64_t)cg_dtype_size(t->dtype) * cg_tensor_numel(t);
         sb_int(&h, off);
         sb_str(&h, "]}");
     }
@@ -953,16 +963,8 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
     if ((s = write_all(f, b8, 8, path, tmp)) || (s = write_all(f, h.p, (size_t)h.n, path, tmp))) goto out;
     for (int64_t i = 0; i < n; i++) {
         const cg_tensor *t = items[ks[i].i].tensor;
-        if (t->flags & CG_T_COUNT) {   /* whole numbers, as I64 */
-            for (int64_t k = 0; k < t->numel; k++) {
-                int64_t v = (int64_t)t->data[k];
-                unsigned char le[8];
-                for (int j = 0; j < 8; j++) le[j] = (unsigned char)((uint64_t)v >> (8 * j));
-                if ((s = write_all(f, le, 8, path, tmp))) goto out;
-            }
-        } else if ((s = write_all(f, cg_tensor_cdata(t), 4 * (size_t)cg_tensor_numel(t), path, tmp))) {
-            goto out;
-        }
+        /* little-endian hosts only (x86-64, arm64): the file's byte order is the memory's */
+        if ((s = write_all(f, t->raw, cg_dtype_size(t->dtype) * (size_t)t->numel, path, tmp))) goto out;
     }
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
         s = cg_error(CG_EIO, "cg_safetensors_save %s: flushing %s failed: %s", path, tmp, strerror(errno));

@@ -13,14 +13,14 @@ typedef struct bn2d {
 
 static cg_tensor *bn2d_forward(cg_module *m, cg_tensor *x) {
     bn2d *b = (bn2d *)m;
-    if (m->training) b->num_batches->data[0] += 1.0f;
+    if (m->training) cg_i64(b->num_batches)[0] += 1;
     return cg_batch_norm2d(x, b->weight, b->bias, b->running_mean, b->running_var, m->training,
                            b->momentum, b->eps);
 }
 
 cg_tensor *cg_batch_norm2d_module_forward_relu(cg_module *m, cg_tensor *x) {
     bn2d *b = (bn2d *)m;
-    if (m->training) b->num_batches->data[0] += 1.0f;
+    if (m->training) cg_i64(b->num_batches)[0] += 1;
     return cg_batch_norm2d_relu(x, b->weight, b->bias, b->running_mean, b->running_var, m->training,
                                 b->momentum, b->eps);
 }
@@ -63,9 +63,8 @@ static cg_module *bn_new(const cg_module_type *type, int64_t channels, float eps
         *slots[i] = i < 2 ? cg_module_add_parameter(&b->base, names[i], t) : cg_module_add_buffer(&b->base, names[i], t);
         if (!*slots[i]) { cg_module_free(&b->base); return cg_nn_alloc_failed(who, names[i], 1, c); }
     }
-    b->num_batches = cg_module_add_buffer(&b->base, "num_batches_tracked", cg_tensor_zeros(0, NULL));
+    b->num_batches = cg_module_add_buffer(&b->base, "num_batches_tracked", cg_tensor_new(CG_I64, 0, NULL));
     if (!b->num_batches) { cg_module_free(&b->base); return cg_nn_alloc_failed(who, "num_batches_tracked", 0, NULL); }
-    b->num_batches->flags |= CG_T_COUNT;   /* PyTorch stores it as an I64 scalar of shape [] */
     return &b->base;
 }
 

@@ -202,5 +202,12 @@ double fixture_expect(const fixture *f, const char *name, const cg_tensor *got, 
     shape_str(b, sizeof b, e->ndim, e->shape);
     if (check_shape ? strcmp(a, b) != 0 : cg_tensor_numel(got) != e->numel)
         fail_msg("%s: shape %s, PyTorch's is %s", name, a, b);
+    if (cg_tensor_dtype(got) == CG_I64) {   /* a count or index tensor: exact */
+        const int64_t *g = cg_tensor_cdata_i64(got);
+        for (int64_t i = 0; i < e->numel; i++)
+            if ((double)g[i] != (double)e->data[i])
+                fail_msg("%s: element %lld: got %lld, PyTorch %.9g", name, (long long)i, (long long)g[i], (double)e->data[i]);
+        return 0;
+    }
     return compare(name, cg_tensor_cdata(got), e->data, e->numel, atol, rtol);
 }
