@@ -23,7 +23,7 @@ static cg_tensor *simple_linear_forward(cg_module *m, cg_tensor *x) {
     simple_linear *s = (simple_linear *)m;
     return cg_add(cg_mul(s->w, x), s->b);
 }
-static const cg_module_type simple_linear_type = { "SimpleLinear", simple_linear_forward, NULL };
+static const cg_module_type simple_linear_type = { "SimpleLinear", simple_linear_forward, NULL, NULL };
 
 static cg_module *simple_linear_new(void) {
     simple_linear *s = (simple_linear *)cg_module_new(&simple_linear_type, sizeof *s);

@@ -201,28 +201,13 @@ void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, con
  * gradient rather than from zeros. */
 cg_tensor *cg_optim_param_state(cg_optimizer *o, const char *prefix, int64_t i, bool *created);
 
-/* ---- layer fusion (Sequential's plan, lib/nn/sequential.c) --------------- */
-/* Layer kinds the plan is made from. cg_module_is_pool2x2: a MaxPool2d with kernel 2, stride 2
- * and no padding. */
-bool cg_module_is_conv2d(const cg_module *m);
-bool cg_module_is_relu(const cg_module *m);
-bool cg_module_is_pool2x2(const cg_module *m);
-bool cg_module_is_batch_norm2d(const cg_module *m);
-/* An eval-mode BatchNorm2d of c channels as y = x * scale + shift (double); false otherwise. */
-bool cg_batch_norm2d_module_affine(const cg_module *m, int64_t c, double *scale, double *shift);
-/* relu(batch_norm2d(x)) as one op (lib/ops/batch_norm.c), and BatchNorm2d's forward through it. */
+/* ---- fused ops (the fusion plan: lib/nn/sequential.c, cg_fusion in nn.h) ----- */
+/* relu(batch_norm2d(x)) as one op (lib/ops/batch_norm.c): cg_conv2d_ex runs it for a batch norm
+ * that cannot fold (training, or a gradient to record) followed by a ReLU. */
 cg_tensor *cg_batch_norm2d_relu(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
                                 cg_tensor *running_var, bool training, float momentum, float eps);
-cg_tensor *cg_batch_norm2d_module_forward_relu(cg_module *m, cg_tensor *x);
-/* relu(a + b) as one op (lib/ops/binary.c): a Residual followed by a ReLU. */
+/* relu(a + b) as one op (lib/ops/binary.c): Residual's epilogue, a Residual followed by a ReLU. */
 cg_tensor *cg_add_relu(cg_tensor *a, cg_tensor *b);
-/* Inference: Conv2d + eval BatchNorm2d folded into one conv, then [relu] [pool2]; *folded false
- * (and NULL) when it does not apply, and the caller runs the layers unfused. */
-cg_tensor *cg_conv2d_module_forward_bn(cg_module *m, cg_module *bn, cg_tensor *x, bool relu, bool pool2,
-                                       bool *folded);
-/* A Conv2d's forward with a fused ReLU and, for inference, a fused 2x2 max-pool: one op (see
- * cg_conv2d_pool2, which falls back to the unfused ops when a gradient would be recorded). */
-cg_tensor *cg_conv2d_module_forward_fused(cg_module *m, cg_tensor *x, bool relu, bool pool2);
-/* max_pool2d([relu](conv2d(x, w, b)), 2) with the pool in the conv's epilogue (inference). */
-cg_tensor *cg_conv2d_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p, bool relu);
+/* For tests: how many conv plans this thread has made (cg_conv2d_ex plans once per call). */
+int64_t cg_conv2d_plans_made(void);
 #endif

@@ -12,8 +12,16 @@
 #include <string.h>
 #include "gradcheck.h"
 #include "../lib/ops/im2col.h"
-/* lib/cg_internal.h: the inference conv with the 2x2 max-pool in its epilogue. */
-cg_tensor *cg_conv2d_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p, bool relu);
+/* lib/cg_internal.h: conv plans made on this thread. */
+int64_t cg_conv2d_plans_made(void);
+
+/* relu(conv2d(..)) as one op, and [relu] + 2x2 max-pool in the conv's epilogue. */
+static cg_tensor *conv2d_relu(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
+    return cg_conv2d_ex(x, w, b, p, &(cg_conv_epilogue){ .relu = true });
+}
+static cg_tensor *conv2d_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p, bool relu) {
+    return cg_conv2d_ex(x, w, b, p, &(cg_conv_epilogue){ .relu = relu, .pool2 = true });
+}
 
 typedef struct geom {
     int64_t n, c, h, w, oc, kh, kw, s, p, d, g, oh, ow;
@@ -261,7 +269,7 @@ static void test_conv2d_relu_nan(void **s) {
     cg_tensor *w = test_tensor(4, CG_SHAPE(2, 1, 3, 3), -1, 1, 52, false);
     cg_tensor_data(x)[0] = NAN;  /* reaches output (0, 0) of each channel only */
     cg_conv2d_params d = cg_conv2d_defaults();
-    cg_tensor *y = cg_conv2d_relu(x, w, NULL, &d), *r = cg_relu(cg_conv2d(x, w, NULL, &d));
+    cg_tensor *y = conv2d_relu(x, w, NULL, &d), *r = cg_relu(cg_conv2d(x, w, NULL, &d));
     assert_non_null(y);
     assert_non_null(r);
     const float *yd = cg_tensor_cdata(y), *rd = cg_tensor_cdata(r);
@@ -357,7 +365,7 @@ static void run_relu_case(geom G, bool with_bias, unsigned salt) {
         in[fused][0] = test_tensor(4, CG_SHAPE(G.n, G.c, G.h, G.w), -1, 1, salt, true);
         in[fused][1] = test_tensor(4, CG_SHAPE(G.oc, G.c / G.g, G.kh, G.kw), -1, 1, salt + 1, true);
         in[fused][2] = with_bias ? test_tensor(1, CG_SHAPE(G.oc), -1, 1, salt + 2, true) : NULL;
-        cg_tensor *out = fused ? cg_conv2d_relu(in[fused][0], in[fused][1], in[fused][2], &p)
+        cg_tensor *out = fused ? conv2d_relu(in[fused][0], in[fused][1], in[fused][2], &p)
                                : cg_relu(cg_conv2d(in[fused][0], in[fused][1], in[fused][2], &p));
         if (!out) fail_msg("conv2d%s failed: %s", fused ? "_relu" : "", cg_last_error());
         assert_int_equal(cg_tensor_numel(out), ny);
@@ -393,7 +401,7 @@ static void test_relu_fused_matches_unfused(void **s) {
     run_relu_case((geom){ .n = 37, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .s = 1, .p = 1, .d = 1, .g = 1 }, false, 301);
 }
 
-static cg_tensor *conv_relu_fn(cg_tensor **in, void *ctx) { return cg_conv2d_relu(in[0], in[1], in[2], ctx); }
+static cg_tensor *conv_relu_fn(cg_tensor **in, void *ctx) { return conv2d_relu(in[0], in[1], in[2], ctx); }
 
 /* Central differences cannot cross ReLU's kink: pick (deterministically) the first salt whose
  * outputs all lie at least 0.012 from zero, then gradcheck with eps 1e-2 (inputs in [-0.5, 0.5]:
@@ -541,8 +549,8 @@ static void test_winograd_vs_naive(void **s) {
             cg_conv2d_params p = cg_conv2d_defaults();
             p.padding[0] = p.padding[1] = 1;
             cg_pool2d_params pp = cg_pool2d_defaults(2);
-            cg_tensor *c = relu ? cg_conv2d_relu(x, w, b, &p) : cg_conv2d(x, w, b, &p);
-            cg_tensor *y0 = cg_max_pool2d(c, &pp), *y1 = cg_conv2d_pool2(x, w, b, &p, relu);
+            cg_tensor *c = relu ? conv2d_relu(x, w, b, &p) : cg_conv2d(x, w, b, &p);
+            cg_tensor *y0 = cg_max_pool2d(c, &pp), *y1 = conv2d_pool2(x, w, b, &p, relu);
             assert_non_null(y0);
             assert_non_null(y1);
             assert_int_equal(cg_tensor_numel(y0), 5 * 7 * 4 * 4);

@@ -28,7 +28,7 @@ static cg_tensor *sl_forward(cg_module *m, cg_tensor *x) {
     simple_linear *l = (simple_linear *)m;
     return cg_add(cg_mul(l->w, x), l->b);
 }
-static const cg_module_type sl_type = { "SimpleLinear", sl_forward, NULL };
+static const cg_module_type sl_type = { "SimpleLinear", sl_forward, NULL, NULL };
 static cg_status gd_step(cg_optimizer *o) {
     for (int64_t i = 0; i < o->n_params; i++) cg_tensor_axpy_(o->params[i], -o->lr, cg_tensor_grad(o->params[i]));
     return CG_OK;

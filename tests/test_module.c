@@ -16,7 +16,7 @@ static cg_tensor *simple_forward(cg_module *m, cg_tensor *x) {
 }
 static int destroyed;
 static void simple_destroy(cg_module *m) { (void)m; destroyed++; }
-static const cg_module_type simple_type = { "SimpleLinear", simple_forward, simple_destroy };
+static const cg_module_type simple_type = { "SimpleLinear", simple_forward, simple_destroy, NULL };
 
 static simple_linear *simple_new(float w, float b) {
     simple_linear *s = (simple_linear *)cg_module_new(&simple_type, sizeof *s);
@@ -167,7 +167,7 @@ static void test_registration_errors(void **st) {
     assert_int_equal(m->n_buffers, 0);
     assert_int_equal(m->n_children, 1);
     /* A type without forward is refused. */
-    static const cg_module_type no_forward = { "Broken", NULL, NULL };
+    static const cg_module_type no_forward = { "Broken", NULL, NULL, NULL };
     assert_null(cg_module_new(&no_forward, sizeof(cg_module)));
     assert_null(cg_module_new(&simple_type, sizeof(cg_module) - 1));
     assert_null(cg_module_forward(NULL, NULL));

@@ -11,7 +11,7 @@
  *       simple_linear *s = (simple_linear *)m;
  *       return cg_add(cg_mul(s->w, x), s->b);
  *   }
- *   static const cg_module_type simple_type = { "SimpleLinear", simple_forward, NULL };
+ *   static const cg_module_type simple_type = { "SimpleLinear", simple_forward, NULL, NULL };
  *   simple_linear *s = (simple_linear *)cg_module_new(&simple_type, sizeof *s);
  *   s->w = cg_module_add_parameter(&s->base, "w", cg_tensor_zeros(1, CG_SHAPE(1)));
  */
@@ -27,10 +27,44 @@ extern "C" {
 
 typedef struct cg_module cg_module;
 
+/* ---- fusion: what a module type can fuse with its neighbours in a Sequential or Residual ----
+ * A producer (Conv2d, Residual) runs its forward with an epilogue (ops.h: cg_conv_epilogue) and
+ * says which stages it accepts; an epilogue module (BatchNorm2d, ReLU, MaxPool2d(2)) says which
+ * stage it is and writes itself into the epilogue. A container's plan, made once when a child is
+ * appended, covers a producer and the epilogue modules right after it, in stage order, each stage
+ * once, as far as the producer accepts them; the producer then decides per call what it can fuse
+ * in the current mode (training or eval, a gradient to record or not) and runs the rest unfused.
+ * A module type of your own can take part: a ReLU-like activation of yours, for example,
+ *   static cg_fuse_stage my_stage(const cg_module *m) { return CG_FUSE_RELU; }
+ *   static void my_epilogue(cg_module *m, cg_conv_epilogue *ep) { ep->relu = true; }
+ *   static const cg_fusion my_fusion = { .stage = my_stage, .as_epilogue = my_epilogue };
+ *   static const cg_module_type my_type = { "MyReLU", my_forward, NULL, &my_fusion };
+ * promises that its forward is relu(x): a Conv2d before it then runs as cg_conv2d_ex with .relu. */
+typedef enum cg_fuse_stage {
+    CG_FUSE_NONE = 0,
+    CG_FUSE_BN = 1,       /* a BatchNorm2d: fills ep->bn (training or eval) */
+    CG_FUSE_RELU = 2,     /* ReLU: sets ep->relu */
+    CG_FUSE_POOL2 = 4,    /* max_pool2d with kernel 2, stride 2, no padding: sets ep->pool2 */
+} cg_fuse_stage;
+
+typedef struct cg_fusion {
+    /* Producer: the stages it accepts (a mask of cg_fuse_stage; 0: not a producer) and its forward
+     * with an epilogue: the values of its forward followed by the epilogue's stages. */
+    unsigned accepts;
+    cg_tensor *(*forward_ep)(cg_module *m, cg_tensor *x, const cg_conv_epilogue *ep);
+    /* Epilogue: the stage this module is, from its hyper-parameters only (not its mode: it is
+     * asked once, when the plan is made; CG_FUSE_NONE: none, e.g. a 3x3 max-pool), and, called in
+     * place of its forward, writes itself into ep (BatchNorm2d counts the batch here in training,
+     * as its forward would). */
+    cg_fuse_stage (*stage)(const cg_module *m);
+    void (*as_epilogue)(cg_module *m, cg_conv_epilogue *ep);
+} cg_fusion;
+
 typedef struct cg_module_type {
     const char *name;                                      /* "Conv2d" */
     cg_tensor *(*forward)(cg_module *m, cg_tensor *x);     /* result belongs to the tape */
     void (*destroy)(cg_module *m);                         /* extra state only; may be NULL */
+    const cg_fusion *fuse;                                 /* NULL: fuses with nothing */
 } cg_module_type;
 
 /* name: the library's own copy in every struct the library fills (a module's parameters, a
@@ -110,16 +144,19 @@ CG_API cg_module *cg_group_norm_new(int64_t num_groups, int64_t num_channels, fl
 /* nn.LayerNorm(normalized_shape) over the last dim (PyTorch: eps 1e-5, elementwise_affine). */
 CG_API cg_module *cg_layer_norm_new(int64_t normalized_shape, float eps, bool elementwise_affine);
 /* Sequential: runs children in order; names them "0", "1", ... unless given a name. Residual is
- * a Sequential whose forward returns x + children(x). Fusion: a plan made once per append from
- * the children's kinds runs Conv2d + ReLU as one op (cg_conv2d_relu) and, when nothing is
- * recorded for backward, Conv2d [+ BatchNorm2d, folded into the weights] [+ ReLU] [+ MaxPool2d(2)]
- * as one op; the state dict is the same either way, and so are values and gradients, but for the
- * batch-norm fold's float rounding. cg_sequential_append takes either container. */
+ * a Sequential whose forward returns x + children(x). Fusion: a plan made from the children's
+ * types' cg_fusion when a child is appended (not per forward) runs a producer and the epilogue
+ * modules after it as one call: Conv2d [+ BatchNorm2d] [+ ReLU] [+ MaxPool2d(2)] as cg_conv2d_ex,
+ * and a Residual followed by a ReLU as relu(x + children(x)) in one op. The state dict is the
+ * same either way, and so are values and gradients, but for the batch-norm fold's float rounding
+ * (inference). Children added with cg_module_add_child are not in the plan: such a container runs
+ * unfused. cg_sequential_append takes either container. */
 CG_API cg_module *cg_sequential_new(void);
 CG_API cg_module *cg_residual_new(void);
 CG_API cg_module *cg_sequential_append(cg_module *seq, const char *name /* NULL: index */,
                                        cg_module *child);
-/* Layer fusion in Sequential, on by default; process-wide. Off is for A/B measurements. */
+/* Layer fusion in Sequential and Residual, on by default; process-wide, read once per container
+ * forward: off, every child runs its own forward. Off is for A/B measurements. */
 CG_API void cg_set_fusion(bool on);
 CG_API bool cg_fusion_enabled(void);
 

@@ -108,10 +108,36 @@ typedef struct cg_conv2d_params {
 CG_API cg_conv2d_params cg_conv2d_defaults(void);
 /* x[N,C,H,W], w[OC,C/groups,KH,KW], b[OC] (may be NULL) -> [N,OC,OH,OW]. im2col + sgemm. */
 CG_API cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
-/* relu(conv2d(x, w, b)) as one op: the same values and gradients, one tensor and two passes over
- * memory fewer (the ReLU runs on each image's output while it is in cache, forward and backward).
- * Sequential uses it for a Conv2d followed by a ReLU (see cg_set_fusion). */
-CG_API cg_tensor *cg_conv2d_relu(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
+/* What runs on a convolution's output, in this order: bias (b), then a BatchNorm2d (bn), then a
+ * ReLU, then a 2x2, stride-2 max-pool: cg_conv2d_ex(x, w, b, p, ep) has the values and gradients of
+ *   max_pool2d(relu(batch_norm2d(conv2d(x, w, b), bn...)), 2)   (each stage only when asked for).
+ * A zeroed epilogue ({0}) asks for nothing: cg_conv2d_ex is then cg_conv2d. The tensors are
+ * borrowed for the call. */
+typedef struct cg_conv_epilogue {
+    struct {
+        bool on;          /* a BatchNorm2d follows the conv */
+        bool training;    /* batch statistics (updating running_mean/var) or the running ones */
+        cg_tensor *weight, *bias, *running_mean, *running_var;   /* as cg_batch_norm2d's */
+        float momentum, eps;
+    } bn;
+    bool relu;
+    bool pool2;           /* max_pool2d with kernel 2, stride 2, no padding */
+} cg_conv_epilogue;
+/* conv2d with an epilogue (NULL: none). The op decides once per call, from the mode it runs in,
+ * what it can fuse, and runs the rest as the unfused ops (the same values, errors and gradients):
+ *   - bias and ReLU are formed on each image's output while it is in cache, and the backward
+ *     masks dy per image (always, training included: bit-equal to relu(conv2d(..)));
+ *   - an eval-mode batch norm is folded into the weights, w' = w * scale, b' = b * scale + shift
+ *     (scale and shift in double), when nothing is recorded for backward: equal to the unfused
+ *     layers within float rounding; a training one (or one with a gradient to record) runs as its
+ *     own op after the conv, with the ReLU fused into it (batch_norm2d_relu);
+ *   - the 2x2 max-pool is formed per image from the image's output in cache (the full-size output
+ *     never reaches memory) when nothing is recorded and no batch norm runs on its own; else it
+ *     runs as max_pool2d on the conv's output. The conv is planned once per call either way.
+ * Sequential and Residual call it for Conv2d [+ BatchNorm2d] [+ ReLU] [+ MaxPool2d(2)] (nn.h:
+ * cg_fusion). */
+CG_API cg_tensor *cg_conv2d_ex(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p,
+                               const cg_conv_epilogue *ep);
 /* Transposed convolution (F.conv_transpose2d, the adjoint of conv2d in x): x[N,C,H,W],
  * w[C, OC/groups, KH, KW] (PyTorch's layout), b[OC] (may be NULL) -> [N,OC,OH,OW] with
  *   OH = (H-1)*stride - 2*padding + dilation*(KH-1) + output_padding + 1   (and likewise OW).

@@ -18,31 +18,26 @@ static cg_tensor *bn2d_forward(cg_module *m, cg_tensor *x) {
                            b->momentum, b->eps);
 }
 
-cg_tensor *cg_batch_norm2d_module_forward_relu(cg_module *m, cg_tensor *x) {
+/* BatchNorm2d as a conv's epilogue stage: its tensors and mode go into ep->bn, and cg_conv2d_ex
+ * folds it (eval, nothing to record) or runs it as its op. The batch is counted here, as
+ * bn2d_forward counts it. */
+static cg_fuse_stage bn2d_stage(const cg_module *m) { (void)m; return CG_FUSE_BN; }
+static void bn2d_as_epilogue(cg_module *m, cg_conv_epilogue *ep) {
     bn2d *b = (bn2d *)m;
     if (m->training) cg_i64(b->num_batches)[0] += 1;
-    return cg_batch_norm2d_relu(x, b->weight, b->bias, b->running_mean, b->running_var, m->training,
-                                b->momentum, b->eps);
+    ep->bn.on = true;
+    ep->bn.training = m->training;
+    ep->bn.weight = b->weight;
+    ep->bn.bias = b->bias;
+    ep->bn.running_mean = b->running_mean;
+    ep->bn.running_var = b->running_var;
+    ep->bn.momentum = b->momentum;
+    ep->bn.eps = b->eps;
 }
+static const cg_fusion bn2d_fusion = { .stage = bn2d_stage, .as_epilogue = bn2d_as_epilogue };
+static const cg_module_type bn2d_type = { "BatchNorm2d", bn2d_forward, NULL, &bn2d_fusion };
 
-static const cg_module_type bn2d_type = { "BatchNorm2d", bn2d_forward, NULL };
-
-bool cg_module_is_batch_norm2d(const cg_module *m) { return m && m->type == &bn2d_type; }
-
-/* y = (x - mean) / sqrt(var + eps) * weight + bias = x * scale + shift, per channel, in double:
- * the running statistics (eval mode), for folding into a preceding conv. */
-bool cg_batch_norm2d_module_affine(const cg_module *m, int64_t c, double *scale, double *shift) {
-    const bn2d *b = (const bn2d *)m;
-    if (!cg_module_is_batch_norm2d(m) || m->training || b->weight->numel != c) return false;
-    for (int64_t i = 0; i < c; i++) {
-        double inv = 1.0 / sqrt((double)b->running_var->data[i] + (double)b->eps);
-        scale[i] = (double)b->weight->data[i] * inv;
-        shift[i] = (double)b->bias->data[i] - (double)b->running_mean->data[i] * scale[i];
-    }
-    return true;
-}
-
-static const cg_module_type bn1d_type = { "BatchNorm1d", bn2d_forward, NULL };
+static const cg_module_type bn1d_type = { "BatchNorm1d", bn2d_forward, NULL, NULL };
 
 /* BatchNorm2d and BatchNorm1d: the same state and op (the op normalises per channel over N and
  * the dims after C), another type name. */
@@ -99,7 +94,7 @@ static cg_tensor *ln_forward(cg_module *m, cg_tensor *x) {
     ln_mod *l = (ln_mod *)m;
     return cg_layer_norm(x, 1, l->weight, l->bias, l->eps);
 }
-static const cg_module_type ln_type = { "LayerNorm", ln_forward, NULL };
+static const cg_module_type ln_type = { "LayerNorm", ln_forward, NULL, NULL };
 
 cg_module *cg_layer_norm_new(int64_t normalized_shape, float eps, bool elementwise_affine) {
     if (normalized_shape <= 0) return (cg_module *)CG_FAIL(CG_EINVAL, "LayerNorm: normalized_shape must be positive");
@@ -119,7 +114,7 @@ static cg_tensor *gn_forward(cg_module *m, cg_tensor *x) {
     gn_mod *g = (gn_mod *)m;
     return cg_group_norm(x, g->groups, g->weight, g->bias, g->eps);
 }
-static const cg_module_type gn_type = { "GroupNorm", gn_forward, NULL };
+static const cg_module_type gn_type = { "GroupNorm", gn_forward, NULL, NULL };
 
 cg_module *cg_group_norm_new(int64_t num_groups, int64_t num_channels, float eps, bool affine) {
     if (num_groups <= 0 || num_channels <= 0 || num_channels % num_groups)

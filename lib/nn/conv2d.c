@@ -4,50 +4,17 @@
 
 typedef struct conv2d { cg_module base; cg_tensor *weight, *bias; cg_conv2d_params p; } conv2d;
 
-static cg_tensor *conv2d_forward(cg_module *m, cg_tensor *x) {
+static cg_tensor *conv2d_forward_ep(cg_module *m, cg_tensor *x, const cg_conv_epilogue *ep) {
     conv2d *c = (conv2d *)m;
-    return cg_conv2d(x, c->weight, c->bias, &c->p);
+    return cg_conv2d_ex(x, c->weight, c->bias, &c->p, ep);
 }
 
-static const cg_module_type conv2d_type = { "Conv2d", conv2d_forward, NULL };
+static cg_tensor *conv2d_forward(cg_module *m, cg_tensor *x) { return conv2d_forward_ep(m, x, NULL); }
 
-cg_tensor *cg_conv2d_module_forward_fused(cg_module *m, cg_tensor *x, bool relu, bool pool2) {
-    conv2d *c = (conv2d *)m;
-    if (pool2) return cg_conv2d_pool2(x, c->weight, c->bias, &c->p, relu);
-    return relu ? cg_conv2d_relu(x, c->weight, c->bias, &c->p) : cg_conv2d(x, c->weight, c->bias, &c->p);
-}
-
-bool cg_module_is_conv2d(const cg_module *m) { return m && m->type == &conv2d_type; }
-
-/* Inference: conv2d then an eval-mode BatchNorm2d as one conv with folded weights
- * w'[oc] = w[oc] * scale[oc], b'[oc] = b[oc] * scale[oc] + shift[oc] (tape-owned, pooled: no
- * allocation once warm), then [relu] [pool2]. NULL with *folded false when it does not apply (a
- * gradient would be recorded, the batch norm is training, or the channels differ): the caller
- * runs the layers unfused. */
-cg_tensor *cg_conv2d_module_forward_bn(cg_module *m, cg_module *bn, cg_tensor *x, bool relu, bool pool2,
-                                       bool *folded) {
-    conv2d *c = (conv2d *)m;
-    *folded = false;
-    if (!x) return NULL;
-    if (bn->training || cg_needs_record(2, (cg_tensor *[]){ x, c->weight }) ||
-        (c->bias && cg_needs_record(1, &c->bias)))
-        return NULL;
-    const int64_t oc = c->weight->shape[0], per = c->weight->numel / (oc ? oc : 1);
-    double *scale = cg_tape_scratch((size_t)(2 * oc) * sizeof(double));
-    cg_tensor *w = cg_tape_tensor(c->weight->ndim, c->weight->shape), *b = cg_tape_tensor(1, CG_SHAPE(oc));
-    if (!scale || !w || !b) return NULL;
-    double *shift = scale + oc;
-    if (!cg_batch_norm2d_module_affine(bn, oc, scale, shift)) return NULL;
-    for (int64_t o = 0; o < oc; o++) {
-        const float *src = c->weight->data + o * per;
-        float *dst = w->data + o * per;
-        for (int64_t i = 0; i < per; i++) dst[i] = (float)((double)src[i] * scale[o]);
-        b->data[o] = (float)((c->bias ? (double)c->bias->data[o] : 0.0) * scale[o] + shift[o]);
-    }
-    *folded = true;
-    if (pool2) return cg_conv2d_pool2(x, w, b, &c->p, relu);
-    return relu ? cg_conv2d_relu(x, w, b, &c->p) : cg_conv2d(x, w, b, &c->p);
-}
+/* A producer of every epilogue stage: cg_conv2d_ex decides per call what fuses. */
+static const cg_fusion conv2d_fusion = { .accepts = CG_FUSE_BN | CG_FUSE_RELU | CG_FUSE_POOL2,
+                                         .forward_ep = conv2d_forward_ep };
+static const cg_module_type conv2d_type = { "Conv2d", conv2d_forward, NULL, &conv2d_fusion };
 
 cg_module *cg_conv2d_new(int64_t in_ch, int64_t out_ch, int64_t kernel, const cg_conv2d_params *p, bool bias) {
     cg_conv2d_params prm = p ? *p : cg_conv2d_defaults();

@@ -16,7 +16,7 @@ static cg_tensor *ct_forward(cg_module *m, cg_tensor *x) {
     return cg_conv_transpose2d(x, c->weight, c->bias, &c->p);
 }
 
-static const cg_module_type conv_transpose2d_type = { "ConvTranspose2d", ct_forward, NULL };
+static const cg_module_type conv_transpose2d_type = { "ConvTranspose2d", ct_forward, NULL, NULL };
 
 cg_module *cg_conv_transpose2d_new(int64_t in_ch, int64_t out_ch, int64_t kernel, const cg_conv_transpose2d_params *p,
                                    bool bias) {

@@ -34,7 +34,7 @@ static cg_tensor *embedding_forward(cg_module *m, cg_tensor *x) {
     return cg_reshape(y, x->ndim + 1, shape);
 }
 
-static const cg_module_type embedding_type = { "Embedding", embedding_forward, NULL };
+static const cg_module_type embedding_type = { "Embedding", embedding_forward, NULL, NULL };
 
 cg_module *cg_embedding_new(int64_t num_embeddings, int64_t embedding_dim) {
     if (num_embeddings <= 0 || embedding_dim <= 0)

@@ -9,7 +9,7 @@ static cg_tensor *linear_forward(cg_module *m, cg_tensor *x) {
     return cg_linear(x, l->weight, l->bias);
 }
 
-static const cg_module_type linear_type = { "Linear", linear_forward, NULL };
+static const cg_module_type linear_type = { "Linear", linear_forward, NULL, NULL };
 
 cg_module *cg_linear_new(int64_t in_features, int64_t out_features, bool bias) {
     if (in_features <= 0 || out_features <= 0)

@@ -39,28 +39,40 @@ static cg_tensor *dropout_fwd(cg_module *m, cg_tensor *x) { return cg_dropout(x,
 static cg_tensor *dropout2d_fwd(cg_module *m, cg_tensor *x) { return cg_dropout2d(x, self(m)->p, m->training); }
 static cg_tensor *log_softmax_fwd(cg_module *m, cg_tensor *x) { return cg_log_softmax(x, self(m)->dim); }
 
-static const cg_module_type relu_type = { "ReLU", relu_fwd, NULL };
-static const cg_module_type leaky_type = { "LeakyReLU", leaky_fwd, NULL };
-static const cg_module_type sigmoid_type = { "Sigmoid", sigmoid_fwd, NULL };
-static const cg_module_type tanh_type = { "Tanh", tanh_fwd, NULL };
-static const cg_module_type gelu_type = { "GELU", gelu_fwd, NULL };
-static const cg_module_type silu_type = { "SiLU", silu_fwd, NULL };
-static const cg_module_type hardswish_type = { "Hardswish", hardswish_fwd, NULL };
-static const cg_module_type softplus_type = { "Softplus", softplus_fwd, NULL };
-static const cg_module_type relu6_type = { "ReLU6", relu6_fwd, NULL };
-static const cg_module_type hardtanh_type = { "Hardtanh", hardtanh_fwd, NULL };
-static const cg_module_type upsample_type = { "Upsample", upsample_fwd, NULL };
-static const cg_module_type flatten_type = { "Flatten", flatten_fwd, NULL };
-static const cg_module_type maxpool_type = { "MaxPool2d", maxpool_fwd, NULL };
-static const cg_module_type avgpool_type = { "AvgPool2d", avgpool_fwd, NULL };
-static const cg_module_type adaptive_type = { "AdaptiveAvgPool2d", adaptive_fwd, NULL };
+/* Epilogue stages (cg_fusion, nn.h): ReLU always; MaxPool2d when it is 2x2, stride 2, unpadded. */
+static cg_fuse_stage relu_stage(const cg_module *m) { (void)m; return CG_FUSE_RELU; }
+static void relu_as_epilogue(cg_module *m, cg_conv_epilogue *ep) { (void)m; ep->relu = true; }
+static const cg_fusion relu_fusion = { .stage = relu_stage, .as_epilogue = relu_as_epilogue };
+static cg_fuse_stage maxpool_stage(const cg_module *m) {
+    const cg_pool2d_params *p = &((const stateless *)m)->pool;
+    return p->kernel[0] == 2 && p->kernel[1] == 2 && p->stride[0] == 2 && p->stride[1] == 2 && p->padding[0] == 0 &&
+                   p->padding[1] == 0 ? CG_FUSE_POOL2 : CG_FUSE_NONE;
+}
+static void maxpool_as_epilogue(cg_module *m, cg_conv_epilogue *ep) { (void)m; ep->pool2 = true; }
+static const cg_fusion maxpool_fusion = { .stage = maxpool_stage, .as_epilogue = maxpool_as_epilogue };
+
+static const cg_module_type relu_type = { "ReLU", relu_fwd, NULL, &relu_fusion };
+static const cg_module_type leaky_type = { "LeakyReLU", leaky_fwd, NULL, NULL };
+static const cg_module_type sigmoid_type = { "Sigmoid", sigmoid_fwd, NULL, NULL };
+static const cg_module_type tanh_type = { "Tanh", tanh_fwd, NULL, NULL };
+static const cg_module_type gelu_type = { "GELU", gelu_fwd, NULL, NULL };
+static const cg_module_type silu_type = { "SiLU", silu_fwd, NULL, NULL };
+static const cg_module_type hardswish_type = { "Hardswish", hardswish_fwd, NULL, NULL };
+static const cg_module_type softplus_type = { "Softplus", softplus_fwd, NULL, NULL };
+static const cg_module_type relu6_type = { "ReLU6", relu6_fwd, NULL, NULL };
+static const cg_module_type hardtanh_type = { "Hardtanh", hardtanh_fwd, NULL, NULL };
+static const cg_module_type upsample_type = { "Upsample", upsample_fwd, NULL, NULL };
+static const cg_module_type flatten_type = { "Flatten", flatten_fwd, NULL, NULL };
+static const cg_module_type maxpool_type = { "MaxPool2d", maxpool_fwd, NULL, &maxpool_fusion };
+static const cg_module_type avgpool_type = { "AvgPool2d", avgpool_fwd, NULL, NULL };
+static const cg_module_type adaptive_type = { "AdaptiveAvgPool2d", adaptive_fwd, NULL, NULL };
 static cg_tensor *adaptive_max_fwd(cg_module *m, cg_tensor *x) {
     return cg_adaptive_max_pool2d(x, self(m)->pool.kernel[0], self(m)->pool.kernel[1]);
 }
-static const cg_module_type adaptive_max_type = { "AdaptiveMaxPool2d", adaptive_max_fwd, NULL };
-static const cg_module_type dropout_type = { "Dropout", dropout_fwd, NULL };
-static const cg_module_type dropout2d_type = { "Dropout2d", dropout2d_fwd, NULL };
-static const cg_module_type log_softmax_type = { "LogSoftmax", log_softmax_fwd, NULL };
+static const cg_module_type adaptive_max_type = { "AdaptiveMaxPool2d", adaptive_max_fwd, NULL, NULL };
+static const cg_module_type dropout_type = { "Dropout", dropout_fwd, NULL, NULL };
+static const cg_module_type dropout2d_type = { "Dropout2d", dropout2d_fwd, NULL, NULL };
+static const cg_module_type log_softmax_type = { "LogSoftmax", log_softmax_fwd, NULL, NULL };
 
 static cg_module *make(const cg_module_type *t, float p, int dim, const cg_pool2d_params *pool) {
     stateless *s = (stateless *)cg_module_new(t, sizeof *s);
@@ -152,12 +164,3 @@ cg_module *cg_adaptive_avg_pool2d_new(int64_t oh, int64_t ow) { return adaptive_
 cg_module *cg_adaptive_max_pool2d_new(int64_t oh, int64_t ow) { return adaptive_new(&adaptive_max_type, oh, ow); }
 cg_module *cg_dropout_new(float p) { return bad_p("Dropout", p) ? NULL : make(&dropout_type, p, 0, NULL); }
 cg_module *cg_dropout2d_new(float p) { return bad_p("Dropout2d", p) ? NULL : make(&dropout2d_type, p, 0, NULL); }
-
-/* Layer kinds for Sequential's fusion plan. */
-bool cg_module_is_relu(const cg_module *m) { return m && m->type == &relu_type; }
-bool cg_module_is_pool2x2(const cg_module *m) {
-    if (!m || m->type != &maxpool_type) return false;
-    const cg_pool2d_params *p = &((const stateless *)m)->pool;
-    return p->kernel[0] == 2 && p->kernel[1] == 2 && p->stride[0] == 2 && p->stride[1] == 2 &&
-           p->padding[0] == 0 && p->padding[1] == 0;
-}

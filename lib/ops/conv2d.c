@@ -35,7 +35,9 @@
  *   dcols_g = W_gᵀ · dy_ng       (sgemm, beta = 0), then col2im into dx[n] (the image's own slice);
  *   db[oc] += sum dy[n,oc,:,:]  per image (in double), into the chunk's partial like dW.
  *
- * Fused ReLU (cg_conv2d_relu): y = max(conv + b, 0) is formed per image right after its GEMM,
+ * Epilogue (cg_conv2d_ex; the decision what fuses is made there, once per call): bias, a batch norm
+ * folded into the weights (inference), ReLU, a 2x2 max-pool (inference).
+ * Fused ReLU: y = max(conv + b, 0) is formed per image right after its GEMM,
  * while the image's output is still in cache, and the backward masks dy by y > 0 per image into
  * a per-thread buffer that both GEMMs and db's sums then read. Against cg_relu(cg_conv2d(..))
  * this drops a tensor and two passes over memory (relu forward, relu backward); the results are
@@ -45,6 +47,7 @@
  * Workspace: one grow-only buffer of the calling thread: threads x (cols + dcols [+ masked dy])
  * + chunks x (dW [+ db]);
  * bench-conv reports its size (seed conv2: 3.1 MiB). After the first step it allocates nothing. */
+#include <math.h>
 #include <omp.h>
 #include "cg_internal.h"
 #include "im2col.h"
@@ -348,7 +351,7 @@ typedef struct conv_plan {
     int64_t n, oc, groups, cg, ocg;
     cg_im2col_geom g;
     bool direct;  /* 1x1, stride 1, no padding, dilation 1: x is the column matrix */
-    bool relu;    /* fused ReLU on the output (cg_conv2d_relu) */
+    bool relu;    /* fused ReLU on the output (cg_conv2d_ex's epilogue) */
     bool pool2;   /* then a fused 2x2, stride-2 max-pool (inference only: no backward) */
     bool wino;    /* 3x3, stride 1: Winograd F(2x2, 3x3) instead of im2col (see wino_choose) */
     cg_wino_geom wg;
@@ -827,51 +830,97 @@ static cg_status conv2d_backward(cg_node *nd) {
     return conv2d_backward_all(dx, dw, db, dy, y, x->data, w->data, &pl);
 }
 
+/* Plans made by conv_plan_make on this thread (tests: a conv with an epilogue plans once). */
+static _Thread_local int64_t plans_made;
+int64_t cg_conv2d_plans_made(void) { return plans_made; }
+
+/* The eval-mode batch norm of ep folded into w[OC, ...] and b[OC] (b may be NULL): *wf, *bf are
+ * tape tensors (pooled: no allocation once warm) with w' = w * scale, b' = b * scale + shift,
+ * scale = weight / sqrt(running_var + eps), shift = bias - running_mean * scale, in double. false
+ * when it cannot fold (a vector missing or not [OC]): the caller runs the batch norm as its op,
+ * which names the problem. NULL weight/bias: 1 and 0, as cg_batch_norm2d's. */
+static bool bn_fold(const cg_conv_epilogue *ep, const cg_tensor *w, const cg_tensor *b, cg_tensor **wf,
+                    cg_tensor **bf) {
+    const int64_t oc = w->shape[0], per = w->numel / (oc ? oc : 1);
+    const cg_tensor *vecs[4] = { ep->bn.weight, ep->bn.bias, ep->bn.running_mean, ep->bn.running_var };
+    if (!ep->bn.running_mean || !ep->bn.running_var) return false;
+    for (int i = 0; i < 4; i++)
+        if (vecs[i] && (vecs[i]->ndim != 1 || vecs[i]->shape[0] != oc)) return false;
+    if (!(ep->bn.eps >= 0.0f)) return false;
+    double *scale = cg_tape_scratch((size_t)(2 * (oc ? oc : 1)) * sizeof(double));
+    cg_tensor *wt = cg_tape_tensor(w->ndim, w->shape), *bt = cg_tape_tensor(1, CG_SHAPE(oc));
+    if (!scale || !wt || !bt) return false;
+    double *shift = scale + oc;
+    const float *gw = ep->bn.weight ? ep->bn.weight->data : NULL, *gb = ep->bn.bias ? ep->bn.bias->data : NULL;
+    const float *rm = ep->bn.running_mean->data, *rv = ep->bn.running_var->data;
+    for (int64_t i = 0; i < oc; i++) {
+        double inv = 1.0 / sqrt((double)rv[i] + (double)ep->bn.eps);
+        scale[i] = (gw ? (double)gw[i] : 1.0) * inv;
+        shift[i] = (gb ? (double)gb[i] : 0.0) - (double)rm[i] * scale[i];
+    }
+    for (int64_t o = 0; o < oc; o++) {
+        const float *src = w->data + o * per;
+        float *dst = wt->data + o * per;
+        for (int64_t i = 0; i < per; i++) dst[i] = (float)((double)src[i] * scale[o]);
+        bt->data[o] = (float)((b ? (double)b->data[o] : 0.0) * scale[o] + shift[o]);
+    }
+    *wf = wt;
+    *bf = bt;
+    return true;
+}
+
 static const cg_op_def op_conv2d = { "conv2d", conv2d_backward };
 static const cg_op_def op_conv2d_relu = { "conv2d_relu", conv2d_backward };
 
-/* conv2d, with a fused ReLU (relu) and, for inference, a fused 2x2 stride-2 max-pool (pool2).
- * pool2 runs the unfused ops instead when a gradient would be recorded or the output is smaller
- * than 2x2 (same values, same errors); a pooled conv records no node. */
-static cg_tensor *conv2d_op(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p,
-                            bool relu, bool pool2) {
+/* The one entry: plans the conv once, decides what of ep fuses in the current mode (see ops.h),
+ * runs the conv with the fused part and the rest as the unfused ops. A pooled conv records no
+ * node (it runs only when nothing is recorded). */
+cg_tensor *cg_conv2d_ex(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p,
+                        const cg_conv_epilogue *ep) {
     if (!x || !w) return NULL;
     double t0 = cg_profile_begin();
+    const cg_conv_epilogue none = { 0 };
+    if (!ep) ep = &none;
     cg_conv2d_params def = cg_conv2d_defaults();
     if (!p) p = &def;
     conv_plan pl;
     if (conv_plan_make(x, w, b, p, &pl) != CG_OK) return NULL;
-    if (pool2 && (cg_needs_record(3, (cg_tensor *[]){ x, w, b }) || pl.g.oh < 2 || pl.g.ow < 2)) {
-        cg_pool2d_params pp = cg_pool2d_defaults(2);
-        return cg_max_pool2d(conv2d_op(x, w, b, p, relu, false), &pp);
+    plans_made++;
+    const bool record = cg_needs_record(3, (cg_tensor *[]){ x, w, b });
+    /* A batch norm folds only in eval mode with nothing to record (its own parameters included);
+     * otherwise it runs as its op after the conv, and the ReLU and pool go with it. */
+    bool bn_op = ep->bn.on;
+    if (bn_op && !ep->bn.training && !record &&
+        !cg_needs_record(2, (cg_tensor *[]){ ep->bn.weight, ep->bn.bias })) {
+        cg_tensor *wf, *bf;
+        if (bn_fold(ep, w, b, &wf, &bf)) { w = wf; b = bf; bn_op = false; }
     }
-    pl.relu = relu;
-    pl.pool2 = pool2;
-    const int64_t f = pool2 ? 2 : 1;
+    pl.relu = ep->relu && !bn_op;
+    pl.pool2 = ep->pool2 && !bn_op && !record && pl.g.oh >= 2 && pl.g.ow >= 2;
+    const int64_t f = pl.pool2 ? 2 : 1;
     cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ pl.n, pl.oc, pl.g.oh / f, pl.g.ow / f });
     if (!y) return NULL;
     if (y->numel && conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &pl) != CG_OK) return NULL;
-    if (pool2) { cg_profile_end(relu ? "conv2d_relu_pool2" : "conv2d_pool2", 0, t0); return y; }
-    const cg_op_def *op = relu ? &op_conv2d_relu : &op_conv2d;
+    if (pl.pool2) { cg_profile_end(pl.relu ? "conv2d_relu_pool2" : "conv2d_pool2", 0, t0); return y; }
+    const cg_op_def *op = pl.relu ? &op_conv2d_relu : &op_conv2d;
     cg_node *nd = cg_record(op, y, 3, (cg_tensor *[]){ x, w, b });
     if (!nd) return NULL;
     CG_SET_PARAMS(nd, &pl);
     cg_profile_end(op->name, 0, t0);
+    if (bn_op)
+        y = ep->relu ? cg_batch_norm2d_relu(y, ep->bn.weight, ep->bn.bias, ep->bn.running_mean, ep->bn.running_var,
+                                            ep->bn.training, ep->bn.momentum, ep->bn.eps)
+                     : cg_batch_norm2d(y, ep->bn.weight, ep->bn.bias, ep->bn.running_mean, ep->bn.running_var,
+                                       ep->bn.training, ep->bn.momentum, ep->bn.eps);
+    if (ep->pool2) {  /* not fused: the pool on the conv's (or batch norm's) output */
+        cg_pool2d_params pp = cg_pool2d_defaults(2);
+        y = cg_max_pool2d(y, &pp);
+    }
     return y;
 }
 
 cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
-    return conv2d_op(x, w, b, p, false, false);
-}
-
-cg_tensor *cg_conv2d_relu(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
-    return conv2d_op(x, w, b, p, true, false);
-}
-
-/* Inference: max_pool2d([relu](conv2d(x, w, b)), 2x2 stride 2) with the pool in the conv's
- * per-image epilogue, so the full-size activation never goes to memory. */
-cg_tensor *cg_conv2d_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p, bool relu) {
-    return conv2d_op(x, w, b, p, relu, true);
+    return cg_conv2d_ex(x, w, b, p, NULL);
 }
 
 cg_status cg_conv2d_raw(int pass, const int64_t geom[8], float *out, const float *x, const float *w,
