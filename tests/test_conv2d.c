@@ -522,6 +522,181 @@ static void test_sequential_fuses_conv_pool(void **s) {
     }
 }
 
+/* cg_conv2d_ex against the unfused ops it stands for, conv2d -> batch_norm2d -> relu ->
+ * max_pool2d(2), for every epilogue (no batch norm, a training one, an eval one; ReLU or not;
+ * pool or not), with a gradient to record or not: the output, the running statistics and every
+ * gradient bit-equal, but for the eval batch norm folded into the weights (grad off: within float
+ * rounding, and the fold did change something). Each call plans the conv once. */
+static void test_conv2d_ex_matches_unfused(void **s) {
+    (void)s;
+    cg_conv2d_params p = cg_conv2d_defaults();
+    p.padding[0] = p.padding[1] = 1;
+    const int64_t n = 3, c = 2, h = 7, w = 6, oc = 4;
+    for (int bn = 0; bn < 3; bn++)   /* none, training, eval */
+    for (int relu = 0; relu < 2; relu++)
+    for (int pool = 0; pool < 2; pool++)
+    for (int grad = 0; grad < 2; grad++) {
+        float *out[2], *gx[2], *gw[2], *gb[2], *gg[2], *rs[2];
+        int64_t ny = 0;
+        for (int fused = 0; fused < 2; fused++) {
+            cg_tensor *x = test_tensor(4, CG_SHAPE(n, c, h, w), -1, 1, 90, grad);
+            cg_tensor *wt = test_tensor(4, CG_SHAPE(oc, c, 3, 3), -1, 1, 91, grad);
+            cg_tensor *b = test_tensor(1, CG_SHAPE(oc), -1, 1, 92, grad);
+            cg_tensor *gamma = test_tensor(1, CG_SHAPE(oc), 0.5f, 1.5f, 93, grad);
+            cg_tensor *beta = test_tensor(1, CG_SHAPE(oc), -0.5f, 0.5f, 94, grad);
+            cg_tensor *rm = test_tensor(1, CG_SHAPE(oc), -0.3f, 0.3f, 95, false);
+            cg_tensor *rv = test_tensor(1, CG_SHAPE(oc), 0.5f, 2.0f, 96, false);
+            cg_pool2d_params pp = cg_pool2d_defaults(2);
+            cg_tensor *y;
+            int64_t plans = cg_conv2d_plans_made();
+            if (fused) {
+                cg_conv_epilogue ep = { .relu = relu, .pool2 = pool };
+                if (bn) {
+                    ep.bn.on = true;
+                    ep.bn.training = bn == 1;
+                    ep.bn.weight = gamma; ep.bn.bias = beta; ep.bn.running_mean = rm; ep.bn.running_var = rv;
+                    ep.bn.momentum = 0.1f; ep.bn.eps = 1e-5f;
+                }
+                y = cg_conv2d_ex(x, wt, b, &p, &ep);
+            } else {
+                y = cg_conv2d(x, wt, b, &p);
+                if (bn) y = cg_batch_norm2d(y, gamma, beta, rm, rv, bn == 1, 0.1f, 1e-5f);
+                if (relu) y = cg_relu(y);
+                if (pool) y = cg_max_pool2d(y, &pp);
+            }
+            if (!y) fail_msg("%s", cg_last_error());
+            assert_int_equal(cg_conv2d_plans_made() - plans, 1);
+            ny = cg_tensor_numel(y);
+            assert_int_equal(ny, n * oc * (pool ? (h / 2) * (w / 2) : h * w));
+            out[fused] = malloc((size_t)ny * sizeof(float));
+            memcpy(out[fused], cg_tensor_data(y), (size_t)ny * sizeof(float));
+            rs[fused] = malloc(2 * oc * sizeof(float));
+            memcpy(rs[fused], cg_tensor_data(rm), oc * sizeof(float));
+            memcpy(rs[fused] + oc, cg_tensor_data(rv), oc * sizeof(float));
+            if (grad) {
+                cg_tensor *r = test_tensor(4, cg_tensor_shape(y), -1, 1, 97, false);
+                assert_int_equal(cg_backward(cg_sum(cg_mul(y, r))), CG_OK);
+                cg_tensor_free(r);
+                float **dst[5] = { &gx[fused], &gw[fused], &gb[fused], &gg[fused], NULL };
+                cg_tensor *src[4] = { x, wt, b, gamma };
+                for (int i = 0; i < 4; i++) {
+                    int64_t k = cg_tensor_numel(src[i]);
+                    *dst[i] = calloc((size_t)k, sizeof(float));
+                    if (cg_tensor_grad(src[i]))
+                        memcpy(*dst[i], cg_tensor_data(cg_tensor_grad(src[i])), (size_t)k * sizeof(float));
+                }
+            }
+            cg_tape_release();
+            cg_tensor *all[7] = { x, wt, b, gamma, beta, rm, rv };
+            for (int i = 0; i < 7; i++) cg_tensor_free(all[i]);
+        }
+        if (bn == 2 && !grad) {   /* folded: close, and not bit-equal somewhere */
+            double diff = 0;
+            for (int64_t i = 0; i < ny; i++) {
+                assert_float_equal(out[1][i], out[0][i], 1e-5 + 1e-5 * fabs(out[0][i]));
+                diff += fabs(out[1][i] - out[0][i]);
+            }
+            assert_true(diff > 0);
+        } else {
+            assert_memory_equal(out[0], out[1], (size_t)ny * sizeof(float));
+        }
+        assert_memory_equal(rs[0], rs[1], 2 * oc * sizeof(float));
+        if (grad) {
+            assert_memory_equal(gx[0], gx[1], (size_t)(n * c * h * w) * sizeof(float));
+            assert_memory_equal(gw[0], gw[1], (size_t)(oc * c * 9) * sizeof(float));
+            assert_memory_equal(gb[0], gb[1], (size_t)oc * sizeof(float));
+            assert_memory_equal(gg[0], gg[1], (size_t)oc * sizeof(float));
+            for (int f = 0; f < 2; f++) { free(gx[f]); free(gw[f]); free(gb[f]); free(gg[f]); }
+        }
+        for (int f = 0; f < 2; f++) { free(out[f]); free(rs[f]); }
+    }
+}
+
+/* Sequential's runs plan the conv once per layer call, in training too, where the pool (and a
+ * batch norm) cannot fuse and run after the conv: conv [+ batch norm] + relu + pool, one plan
+ * per forward in each mode, with grad on and off. */
+static void test_conv_pool_planned_once(void **s) {
+    (void)s;
+    cg_tensor *x = test_tensor(4, CG_SHAPE(4, 2, 8, 8), -1, 1, 61, false);
+    for (int bn = 0; bn < 2; bn++) {
+        cg_manual_seed(3);
+        cg_module *m = cg_sequential_new();
+        assert_non_null(cg_sequential_append(m, NULL, cg_conv2d_new(2, 3, 3, NULL, true)));
+        if (bn) assert_non_null(cg_sequential_append(m, NULL, cg_batch_norm2d_new(3, 1e-5f, 0.1f)));
+        assert_non_null(cg_sequential_append(m, NULL, cg_relu_new()));
+        assert_non_null(cg_sequential_append(m, NULL, cg_max_pool2d_new(2)));
+        for (int training = 1; training >= 0; training--) {
+            cg_module_train(m, training);
+            for (int grad = 1; grad >= 0; grad--) {
+                bool prev = cg_set_grad_enabled(grad);
+                cg_profile_enable(true);
+                cg_profile_reset();
+                int64_t plans = cg_conv2d_plans_made();
+                cg_tensor *y = cg_module_forward(m, x);
+                cg_set_grad_enabled(prev);
+                if (!y) fail_msg("%s", cg_last_error());
+                assert_int_equal(cg_conv2d_plans_made() - plans, 1);
+                /* the pool fuses only when nothing is recorded and no batch norm runs on its own */
+                const bool pooled = !grad && !(bn && training);
+                assert_int_equal(profile_has("max_pool2d"), !pooled);
+                assert_int_equal(profile_has("conv2d_relu_pool2"), pooled);
+                cg_profile_enable(false);
+                assert_int_equal(cg_tensor_shape(y)[2], 3);
+                cg_tape_release();
+            }
+        }
+        cg_module_free(m);
+    }
+    cg_tensor_free(x);
+}
+
+/* A module type of the program's own that declares itself a ReLU-like epilogue through its
+ * type's cg_fusion: Sequential runs Conv2d + it as one conv with a fused ReLU (its forward is not
+ * called), bit-equal to running it unfused; the same type declaring no stage is not fused. */
+static int my_relu_calls;
+static cg_tensor *my_relu_forward(cg_module *m, cg_tensor *x) { (void)m; my_relu_calls++; return cg_relu(x); }
+static cg_fuse_stage my_relu_stage(const cg_module *m) { (void)m; return CG_FUSE_RELU; }
+static cg_fuse_stage my_none_stage(const cg_module *m) { (void)m; return CG_FUSE_NONE; }
+static void my_relu_epilogue(cg_module *m, cg_conv_epilogue *ep) { (void)m; ep->relu = true; }
+static const cg_fusion my_relu_fusion = { .stage = my_relu_stage, .as_epilogue = my_relu_epilogue };
+static const cg_fusion my_none_fusion = { .stage = my_none_stage, .as_epilogue = my_relu_epilogue };
+static const cg_module_type my_relu_type = { "MyReLU", my_relu_forward, NULL, &my_relu_fusion };
+static const cg_module_type my_plain_type = { "MyReLU", my_relu_forward, NULL, &my_none_fusion };
+
+static void test_user_module_fuses_as_epilogue(void **s) {
+    (void)s;
+    cg_tensor *x = test_tensor(4, CG_SHAPE(2, 3, 6, 5), -1, 1, 78, false);
+    const cg_module_type *types[2] = { &my_relu_type, &my_plain_type };
+    float out[3][2 * 4 * 4 * 3], gw[3][4 * 3 * 9];
+    for (int k = 0; k < 3; k++) {   /* 0: fusion off, 1: fusing type, 2: a type with no stage */
+        cg_set_fusion(k != 0);
+        cg_manual_seed(5);
+        cg_module *m = cg_sequential_new();
+        assert_non_null(cg_sequential_append(m, "conv", cg_conv2d_new(3, 4, 3, NULL, true)));
+        assert_non_null(cg_sequential_append(m, "act", cg_module_new(types[k == 2], sizeof(cg_module))));
+        my_relu_calls = 0;
+        cg_profile_enable(true);
+        cg_profile_reset();
+        cg_tensor *y = cg_module_forward(m, x);
+        if (!y) fail_msg("%s", cg_last_error());
+        assert_int_equal(my_relu_calls, k == 1 ? 0 : 1);
+        assert_int_equal(profile_has("conv2d_relu"), k == 1);
+        assert_int_equal(profile_has("relu"), k != 1);
+        cg_profile_enable(false);
+        memcpy(out[k], cg_tensor_data(y), sizeof out[k]);
+        assert_int_equal(cg_backward(cg_sum(y)), CG_OK);
+        memcpy(gw[k], cg_tensor_data(cg_tensor_grad(cg_module_find(m, "conv.weight"))), sizeof gw[k]);
+        cg_tape_release();
+        cg_module_free(m);
+    }
+    cg_set_fusion(true);
+    for (int k = 1; k < 3; k++) {
+        assert_memory_equal(out[0], out[k], sizeof out[0]);
+        assert_memory_equal(gw[0], gw[k], sizeof gw[0]);
+    }
+    cg_tensor_free(x);
+}
+
 /* Winograd F(2x2, 3x3) (lib/ops/winograd.c) against the naive convolution, forward and all three
  * gradients: paddings 0 to 2, odd and even sizes (tiles that overhang the output), a 1x1 image,
  * more images than dW's chunks (threads over images, the chunks' dU summed in order), with the
@@ -624,6 +799,9 @@ int main(void) {
         cmocka_unit_test(test_relu_fused_gradcheck),
         cmocka_unit_test(test_sequential_fuses_conv_relu),
         cmocka_unit_test(test_sequential_fuses_conv_pool),
+        cmocka_unit_test(test_conv2d_ex_matches_unfused),
+        cmocka_unit_test(test_conv_pool_planned_once),
+        cmocka_unit_test(test_user_module_fuses_as_epilogue),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_geometry_overflow),
         cmocka_unit_test(test_conv2d_relu_nan),
