@@ -67,7 +67,8 @@ static void test_gradcheck(void **s) {
     }
 }
 
-/* lib/cg_internal.h: batch norm with the ReLU fused (what Sequential runs for BatchNorm2d + ReLU). */
+/* lib/cg_internal.h: batch norm with the ReLU fused (what cg_conv2d_ex runs for an unfolded batch
+ * norm + ReLU). */
 cg_tensor *cg_batch_norm2d_relu(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
                                 cg_tensor *running_var, bool training, float momentum, float eps);
 

@@ -13,7 +13,8 @@
  *   dw += sum(dy * xhat), db += sum(dy).
  * Kernels run in parallel over channels; each thread owns its channel's elements.
  * mean and invstd are saved in tape scratch (2*C floats).
- * Fused ReLU (cg_batch_norm2d_relu, what Sequential runs for BatchNorm2d + ReLU): y =
+ * Fused ReLU (cg_batch_norm2d_relu, what cg_conv2d_ex runs for a conv's batch norm that cannot
+ * fold, followed by a ReLU): y =
  * max(bn(x), 0) in the same pass, and the backward masks dy by y > 0 as it reads it; the same
  * values and gradients as relu(batch_norm2d(x)), one tensor and two passes over memory fewer. */
 #include <math.h>
