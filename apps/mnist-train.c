@@ -787,7 +787,7 @@ int main(int argc, char **argv) {
 
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = o.batch;
-    lo.seed = o.seed;
+    lo.rng = cg_rng_new(o.seed);
     lo.shard_rank = dp_rank();
     lo.shard_count = dp_size();
     lo.norm = norm;
@@ -814,13 +814,12 @@ int main(int argc, char **argv) {
         int64_t done = 0, step = 0;
         double win_loss = 0, win_t0 = cli_now(), ep_t0 = win_t0;
         int64_t win_n = 0, win_imgs = 0;
-        cg_tensor *x;
-        const int64_t *y;
-        while (cg_loader_next(train_loader, &x, &y) || cg_loader_status(train_loader) != CG_OK) {
+        cg_batch b;
+        while (cg_loader_next(train_loader, &b) || cg_loader_status(train_loader) != CG_OK) {
             if (cg_loader_status(train_loader) != CG_OK) FAIL("reading the training set");
-            int64_t n = cg_tensor_size(x, 0);
+            int64_t n = cg_tensor_size(b.y, 0);
             cg_optim_zero_grad(opt);
-            cg_tensor *loss = cg_nll_loss(cg_module_forward(model, x), y, n, CG_REDUCTION_MEAN);
+            cg_tensor *loss = cg_nll_loss(cg_module_forward(model, b.x), cg_tensor_cdata_i64(b.y), n, CG_REDUCTION_MEAN);
             if (cg_backward(loss) != CG_OK) FAIL("training step");
             float l = cg_tensor_item(loss);
             if (dp_allreduce(opt, n, &l) != CG_OK) FAIL("averaging gradients");

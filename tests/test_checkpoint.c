@@ -20,6 +20,25 @@
 #include "cgrad/data.h"
 #include "nets.h"
 
+/* cg_loader_next, checking the batch's form on the way: x float32 [n, ...], y int64 [n]; at the
+ * end both NULL. Hands back x and y's labels for the checks below. */
+static bool next_batch(cg_loader *l, cg_tensor **x, const int64_t **y) {
+    cg_batch b = { (cg_tensor *)1, (cg_tensor *)1 };
+    bool ok = cg_loader_next(l, &b);
+    if (!ok) {
+        assert_null(b.x);
+        assert_null(b.y);
+        return false;
+    }
+    assert_int_equal(cg_tensor_dtype(b.x), CG_F32);
+    assert_int_equal(cg_tensor_dtype(b.y), CG_I64);
+    assert_int_equal(cg_tensor_ndim(b.y), 1);
+    assert_int_equal(cg_tensor_size(b.y, 0), cg_tensor_size(b.x, 0));
+    *x = b.x;
+    *y = cg_tensor_cdata_i64(b.y);
+    return true;
+}
+
 /* ---- a temporary directory per test --------------------------------------- */
 static char g_dir[64];
 static int setup(void **s) {
@@ -40,12 +59,13 @@ static const char *path_in(char *buf, size_t n, const char *name) {
 
 /* ---- a tiny synthetic set: label k is a bright vertical bar at column 3 + 2k -------------- */
 #define NIMG 32
-static uint8_t g_pix[NIMG * 28 * 28], g_lab[NIMG];
-static cg_mnist_set tiny_set(void) {
+static uint8_t g_pix[NIMG * 28 * 28];
+static int64_t g_lab[NIMG];
+static void tiny_set(void) {
     uint64_t r = 12345;
     for (int i = 0; i < NIMG; i++) {
         int k = (i * 7) % 10;
-        g_lab[i] = (uint8_t)k;
+        g_lab[i] = k;
         for (int p = 0; p < 28 * 28; p++) {
             r = r * 6364136223846793005ULL + 1442695040888963407ULL;
             int col = p % 28, row = p / 28;
@@ -53,16 +73,19 @@ static cg_mnist_set tiny_set(void) {
             g_pix[i * 784 + p] = (uint8_t)(bar ? 200 + (r >> 59) : (r >> 58));
         }
     }
-    return (cg_mnist_set){ .images = { g_pix, NIMG, 28, 28 }, .labels = { g_lab, NIMG, 9 } };
 }
 
-/* A dataset over the tiny set, made once: loaders borrow it, so it lives to the end. */
+/* A dataset over the tiny set ([1, 28, 28] bytes each), made once: loaders borrow it, so it lives
+ * to the end. */
 static cg_dataset *tiny_ds(void) {
-    static cg_mnist_set set;
     static cg_dataset *ds;
     if (!ds) {
-        set = tiny_set();
-        assert_int_equal(cg_dataset_from_mnist(&set, &ds), CG_OK);
+        tiny_set();
+        cg_tensor *x = cg_tensor_wrap_data(CG_U8, g_pix, 4, CG_SHAPE(NIMG, 1, 28, 28));
+        cg_tensor *y = cg_tensor_wrap_data(CG_I64, g_lab, 1, CG_SHAPE(NIMG));
+        assert_int_equal(cg_dataset_from_tensors(x, y, true, &ds), CG_OK);
+        cg_tensor_free(x);
+        cg_tensor_free(y);
     }
     return ds;
 }
@@ -120,7 +143,7 @@ static void train_epoch(run *r, cg_loader *l, int64_t epoch) {
     assert_int_equal(cg_loader_set_epoch(l, epoch), CG_OK);
     cg_tensor *x;
     const int64_t *y;
-    while (cg_loader_next(l, &x, &y)) train_step(r, x, y);
+    while (next_batch(l, &x, &y)) train_step(r, x, y);
 }
 
 /* A byte copy of every state-dict tensor and every optimizer state tensor, in order. */
@@ -155,7 +178,7 @@ static run trained_run(uint64_t seed) {
     cg_tensor *x;
     const int64_t *y;
     for (int k = 0; k < 2; k++) {
-        assert_true(cg_loader_next(l, &x, &y));
+        assert_true(next_batch(l, &x, &y));
         train_step(&r, x, y);
     }
     cg_loader_free(l);
@@ -199,7 +222,7 @@ static void test_round_trip_is_bit_exact(void **s) {
     cg_loader *l = ordered_loader();
     cg_tensor *x;
     const int64_t *y;
-    assert_true(cg_loader_next(l, &x, &y));
+    assert_true(next_batch(l, &x, &y));
     cg_module_train(a.m, false);   /* no dropout: the two runs' RNG streams differ */
     cg_module_train(b.m, false);
     for (run *r = &a; r; r = r == &a ? &b : NULL) {
@@ -410,7 +433,7 @@ static void test_failed_save_leaves_previous_file(void **s) {
 static cg_loader *tiny_loader(void) {
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = 8;
-    lo.seed = 11;
+    lo.rng = cg_rng_new(11);
     lo.norm = k_mnist_norm;
     cg_loader *l = cg_loader_new(tiny_ds(), &lo);
     assert_non_null(l);
@@ -522,7 +545,7 @@ static void test_optimizer_state_must_be_complete_and_exact(void **s) {
     cg_loader *l = ordered_loader();
     cg_tensor *x;
     const int64_t *y;
-    assert_true(cg_loader_next(l, &x, &y));
+    assert_true(next_batch(l, &x, &y));
     train_step(&a, x, y);
     cg_loader_free(l);
     write_state_variant(path_in(p, sizeof p, "adam.safetensors"), &a, "exp_avg_sq.2", NULL, NULL);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/test_dataset.c — the dataset interface: in-memory sets (borrowed and copied), subsets
+/* tests/test_dataset.c — the dataset interface: sets over tensors (borrowed and copied), subsets
  * (range and indices), IDX image/label pairs of every element type and rank (raw and gzip),
  * their errors and memory bound, label checks, per-channel normalisation in the loader (bytes and
  * floats), statistics computed from the data, a program's own dataset, and a failing get. */
@@ -16,6 +16,25 @@
 #include <zlib.h>
 #include "cgrad/cgrad.h"
 #include "alloc_probe.h"
+
+/* cg_loader_next, checking the batch's form on the way: x float32 [n, ...], y int64 [n]; at the
+ * end both NULL. Hands back x and y's labels for the checks below. */
+static bool next_batch(cg_loader *l, cg_tensor **x, const int64_t **y) {
+    cg_batch b = { (cg_tensor *)1, (cg_tensor *)1 };
+    bool ok = cg_loader_next(l, &b);
+    if (!ok) {
+        assert_null(b.x);
+        assert_null(b.y);
+        return false;
+    }
+    assert_int_equal(cg_tensor_dtype(b.x), CG_F32);
+    assert_int_equal(cg_tensor_dtype(b.y), CG_I64);
+    assert_int_equal(cg_tensor_ndim(b.y), 1);
+    assert_int_equal(cg_tensor_size(b.y, 0), cg_tensor_size(b.x, 0));
+    *x = b.x;
+    *y = cg_tensor_cdata_i64(b.y);
+    return true;
+}
 
 static char g_dir[64];
 static const char *path_of(const char *name) {
@@ -54,6 +73,13 @@ static void put_be(buf *o, uint64_t v, int bytes) {
     for (int k = 0; k < bytes; k++) b[k] = (uint8_t)(v >> (8 * (bytes - 1 - k)));
     put(o, b, (size_t)bytes);
 }
+/* The IDX format's element types (the third byte of the magic number). */
+typedef enum { CG_IDX_U8 = 0x08, CG_IDX_I8 = 0x09, CG_IDX_I16 = 0x0B, CG_IDX_I32 = 0x0C, CG_IDX_F32 = 0x0D,
+               CG_IDX_F64 = 0x0E } cg_idx_type;
+static const char *cg_idx_type_name(cg_idx_type t) {
+    return t == CG_IDX_U8 ? "u8" : t == CG_IDX_I8 ? "i8" : t == CG_IDX_I16 ? "i16" : t == CG_IDX_I32 ? "i32"
+         : t == CG_IDX_F32 ? "f32" : "f64";
+}
 static int type_bytes(cg_idx_type t) {
     return t == CG_IDX_U8 || t == CG_IDX_I8 ? 1 : t == CG_IDX_I16 ? 2 : t == CG_IDX_F64 ? 8 : 4;
 }
@@ -90,6 +116,23 @@ static void write_idx(const char *name, cg_idx_type t, int nd, const uint32_t *d
     free(b.b);
 }
 
+/* cg_dataset_from_tensors over a caller's buffer: x holds n examples of shape[0..ndim), bytes
+ * (u8) or floats; y n labels. The tensors only wrap the buffers, which the dataset then borrows
+ * (copy false) or copies. */
+static cg_status from_buf(const void *x, bool u8, const int64_t *y, int64_t n, int ndim, const int64_t *shape, bool copy,
+                          cg_dataset **out) {
+    int64_t xs[CG_MAX_DIMS] = { n };
+    for (int i = 0; i < ndim; i++) xs[i + 1] = shape[i];
+    cg_tensor *tx = cg_tensor_wrap_data(u8 ? CG_U8 : CG_F32, (void *)x, ndim + 1, xs);
+    cg_tensor *ty = cg_tensor_wrap_data(CG_I64, (void *)y, 1, &n);
+    assert_non_null(tx);
+    assert_non_null(ty);
+    cg_status st = cg_dataset_from_tensors(tx, ty, copy, out);
+    cg_tensor_free(tx); /* the headers only: the data is the caller's */
+    cg_tensor_free(ty);
+    return st;
+}
+
 /* Every value the loader hands out for ds, in order, unshuffled, in one batch. */
 static cg_tensor *all_of(const cg_dataset *ds, const cg_normalize *norm, int64_t *labels) {
     cg_loader_options o = cg_loader_defaults();
@@ -100,7 +143,7 @@ static cg_tensor *all_of(const cg_dataset *ds, const cg_normalize *norm, int64_t
     if (!l) fail_msg("loader: %s", cg_last_error());
     cg_tensor *x;
     const int64_t *y;
-    assert_true(cg_loader_next(l, &x, &y));
+    assert_true(next_batch(l, &x, &y));
     cg_tensor *c = cg_tensor_clone(x);
     memcpy(labels, y, (size_t)ds->n * sizeof *labels);
     cg_loader_free(l);
@@ -248,8 +291,8 @@ static void test_memory_borrowed_and_copied(void **s) {
     int64_t y[6] = { 5, 4, 3, 2, 1, 0 }, got[6];
     for (int i = 0; i < 72; i++) x[i] = (float)i * 0.5f - 9.0f;
     cg_dataset *borrowed, *copied;
-    assert_int_equal(cg_dataset_from_memory(x, CG_IDX_F32, y, 6, 3, CG_SHAPE(3, 2, 2), false, &borrowed), CG_OK);
-    assert_int_equal(cg_dataset_from_memory(x, CG_IDX_F32, y, 6, 3, CG_SHAPE(3, 2, 2), true, &copied), CG_OK);
+    assert_int_equal(from_buf(x, false, y, 6, 3, CG_SHAPE(3, 2, 2), false, &borrowed), CG_OK);
+    assert_int_equal(from_buf(x, false, y, 6, 3, CG_SHAPE(3, 2, 2), true, &copied), CG_OK);
     assert_int_equal(cg_dataset_item(borrowed), 12);
     assert_int_equal(cg_dataset_channels(borrowed), 3);
     x[13] = 1000.0f; /* example 1, value 1 */
@@ -267,18 +310,41 @@ static void test_memory_borrowed_and_copied(void **s) {
     cg_tensor_free(tc);
     cg_dataset_free(borrowed);
     cg_dataset_free(copied);
-    /* errors */
-    cg_dataset *d;
-    assert_int_equal(cg_dataset_from_memory(x, CG_IDX_I16, y, 6, 1, CG_SHAPE(12), false, &d), CG_EINVAL);
-    assert_int_equal(cg_dataset_from_memory(x, CG_IDX_F32, y, 0, 1, CG_SHAPE(12), false, &d), CG_EINVAL);
-    assert_int_equal(cg_dataset_from_memory(x, CG_IDX_F32, y, 6, 4, CG_SHAPE(1, 1, 3, 4), false, &d), CG_EINVAL);
-    assert_int_equal(cg_dataset_from_memory(x, CG_IDX_F32, y, 6, 2, CG_SHAPE(0, 12), false, &d), CG_EINVAL);
-    assert_int_equal(cg_dataset_from_memory(x, CG_IDX_F32, y, 6, 2, CG_SHAPE(INT64_MAX / 2, 4), false, &d), CG_EINVAL);
-    assert_non_null(strstr(cg_last_error(), "overflows"));
+    /* errors, each naming the argument */
+    cg_dataset *d = (cg_dataset *)1;
+    cg_tensor *xi = cg_tensor_new(CG_I64, 2, CG_SHAPE(6, 12)), *yt = cg_tensor_wrap_data(CG_I64, y, 1, CG_SHAPE(6));
+    cg_tensor *yf = cg_tensor_zeros(1, CG_SHAPE(6)), *y5 = cg_tensor_wrap_data(CG_I64, y, 1, CG_SHAPE(5));
+    cg_tensor *xt = cg_tensor_wrap_data(CG_F32, x, 2, CG_SHAPE(6, 12)), *x0 = cg_tensor_wrap_data(CG_F32, x, 2, CG_SHAPE(0, 12));
+    cg_tensor *x1 = cg_tensor_wrap_data(CG_F32, x, 1, CG_SHAPE(72)), *y0 = cg_tensor_wrap_data(CG_I64, y, 1, CG_SHAPE(0));
+    assert_int_equal(cg_dataset_from_tensors(xi, yt, false, &d), CG_EINVAL);            /* an int64 x */
+    assert_non_null(strstr(cg_last_error(), "x is int64"));
+    assert_null(d);
+    assert_int_equal(cg_dataset_from_tensors(x0, y0, false, &d), CG_EINVAL);            /* no example */
+    assert_non_null(strstr(cg_last_error(), "holds no example"));
+    assert_int_equal(from_buf(x, false, y, 6, 4, CG_SHAPE(1, 1, 3, 4), false, &d), CG_EINVAL); /* rank 4 example */
+    assert_non_null(strstr(cg_last_error(), "2 to 4 dimensions"));
+    assert_int_equal(cg_dataset_from_tensors(x1, yt, false, &d), CG_EINVAL);            /* no example dims */
+    assert_non_null(strstr(cg_last_error(), "2 to 4 dimensions"));
+    assert_int_equal(from_buf(x, false, y, 6, 2, CG_SHAPE(0, 12), false, &d), CG_EINVAL); /* an empty dim */
+    assert_non_null(strstr(cg_last_error(), "empty example dimension"));
+    /* a size that overflows is refused where the tensor is made */
+    assert_null(cg_tensor_wrap_data(CG_F32, x, 3, CG_SHAPE(6, INT64_MAX / 2, 4)));
+    assert_non_null(strstr(cg_last_error(), "too many elements"));
+    assert_int_equal(cg_dataset_from_tensors(xt, yf, false, &d), CG_EINVAL);            /* float labels */
+    assert_non_null(strstr(cg_last_error(), "y is float32"));
+    assert_int_equal(cg_dataset_from_tensors(xt, y5, false, &d), CG_EINVAL);            /* 5 labels for 6 */
+    assert_non_null(strstr(cg_last_error(), "one label per example"));
+    assert_int_equal(cg_dataset_from_tensors(NULL, yt, false, &d), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "x is NULL"));
+    assert_int_equal(cg_dataset_from_tensors(xt, NULL, false, &d), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "y is NULL"));
+    assert_int_equal(cg_dataset_from_tensors(xt, yt, false, NULL), CG_EINVAL);
     y[4] = -3;
-    assert_int_equal(cg_dataset_from_memory(x, CG_IDX_F32, y, 6, 1, CG_SHAPE(12), true, &d), CG_EINVAL);
+    assert_int_equal(from_buf(x, false, y, 6, 1, CG_SHAPE(12), true, &d), CG_EINVAL);
     assert_non_null(strstr(cg_last_error(), "label -3 at index 4"));
     assert_null(d);
+    cg_tensor *all[] = { xi, yt, yf, y5, xt, x0, x1, y0 };
+    for (int i = 0; i < 8; i++) cg_tensor_free(all[i]);
 }
 
 /* ---- subsets ------------------------------------------------------------------------- */
@@ -289,7 +355,7 @@ static void test_subsets(void **s) {
     for (int i = 0; i < 40; i++) px[i] = (uint8_t)(i * 6);
     for (int i = 0; i < 10; i++) y[i] = 100 + i;
     cg_dataset *base, *range, *list, *nested;
-    assert_int_equal(cg_dataset_from_memory(px, CG_IDX_U8, y, 10, 2, CG_SHAPE(2, 2), false, &base), CG_OK);
+    assert_int_equal(from_buf(px, true, y, 10, 2, CG_SHAPE(2, 2), false, &base), CG_OK);
     assert_int_equal(cg_dataset_subset(base, 3, 4, &range), CG_OK);
     assert_int_equal(range->n, 4);
     const int64_t idx[5] = { 9, 0, 9, 4, 2 };
@@ -309,12 +375,12 @@ static void test_subsets(void **s) {
     /* a shuffled epoch over a subset visits exactly its examples */
     cg_loader_options o = cg_loader_defaults();
     o.batch_size = 3;
-    o.seed = 7;
+    o.rng = cg_rng_new(7);
     cg_loader *l = cg_loader_new(range, &o);
     cg_tensor *x;
     const int64_t *yy;
     int seen[10] = { 0 }, total = 0;
-    while (cg_loader_next(l, &x, &yy))
+    while (next_batch(l, &x, &yy))
         for (int64_t i = 0; i < cg_tensor_size(x, 0); i++) { seen[yy[i] - 100]++; total++; }
     assert_int_equal(total, 4);
     for (int i = 0; i < 10; i++) assert_int_equal(seen[i], i >= 3 && i <= 6);
@@ -362,8 +428,8 @@ static void test_per_channel_normalisation(void **s) {
     cg_normalize per = { .channels = 3, .mean = { 0.1f, 0.5f, 0.9f }, .std = { 0.2f, 0.4f, 0.25f } };
     cg_normalize one = { .channels = 1, .mean = { 0.3f }, .std = { 0.7f } };
     cg_dataset *du8, *df;
-    assert_int_equal(cg_dataset_from_memory(px, CG_IDX_U8, y, NE, 3, CG_SHAPE(CH, 2, 2), false, &du8), CG_OK);
-    assert_int_equal(cg_dataset_from_memory(fx, CG_IDX_F32, y, NE, 3, CG_SHAPE(CH, 2, 2), false, &df), CG_OK);
+    assert_int_equal(from_buf(px, true, y, NE, 3, CG_SHAPE(CH, 2, 2), false, &du8), CG_OK);
+    assert_int_equal(from_buf(fx, false, y, NE, 3, CG_SHAPE(CH, 2, 2), false, &df), CG_OK);
     for (int k = 0; k < 2; k++) {
         const cg_normalize *nm = k ? &one : &per;
         cg_tensor *a = all_of(du8, nm, got), *b = all_of(df, nm, got);
@@ -400,8 +466,8 @@ static void test_stats(void **s) {
     }
     for (int kind = 0; kind < 2; kind++) {
         cg_dataset *d;
-        assert_int_equal(kind ? cg_dataset_from_memory(px, CG_IDX_U8, y, NE, 3, CG_SHAPE(CH, 2, 3), false, &d)
-                              : cg_dataset_from_memory(fx, CG_IDX_F32, y, NE, 3, CG_SHAPE(CH, 2, 3), false, &d), CG_OK);
+        assert_int_equal(kind ? from_buf(px, true, y, NE, 3, CG_SHAPE(CH, 2, 3), false, &d)
+                              : from_buf(fx, false, y, NE, 3, CG_SHAPE(CH, 2, 3), false, &d), CG_OK);
         cg_normalize st;
         assert_int_equal(cg_dataset_stats(d, &st), CG_OK);
         assert_int_equal(st.channels, CH);
@@ -423,16 +489,16 @@ static void test_stats(void **s) {
     int64_t y2[2] = { 0, 1 };
     cg_dataset *d;
     cg_normalize st;
-    assert_int_equal(cg_dataset_from_memory(flat, CG_IDX_F32, y2, 2, 3, CG_SHAPE(2, 2, 5), false, &d), CG_OK);
+    assert_int_equal(from_buf(flat, false, y2, 2, 3, CG_SHAPE(2, 2, 5), false, &d), CG_OK);
     assert_int_equal(cg_dataset_stats(d, &st), CG_EINVAL);
     assert_non_null(strstr(cg_last_error(), "channel 0 is constant"));
     cg_dataset_free(d);
-    assert_int_equal(cg_dataset_from_memory(flat, CG_IDX_F32, y2, 2, 3, CG_SHAPE(20, 1, 1), false, &d), CG_OK);
+    assert_int_equal(from_buf(flat, false, y2, 2, 3, CG_SHAPE(20, 1, 1), false, &d), CG_OK);
     assert_int_equal(cg_dataset_stats(d, &st), CG_EINVAL);
     assert_non_null(strstr(cg_last_error(), "20 channels"));
     cg_dataset_free(d);
     flat[3] = NAN;
-    assert_int_equal(cg_dataset_from_memory(flat, CG_IDX_F32, y2, 2, 1, CG_SHAPE(20), false, &d), CG_OK);
+    assert_int_equal(from_buf(flat, false, y2, 2, 1, CG_SHAPE(20), false, &d), CG_OK);
     assert_int_equal(cg_dataset_stats(d, &st), CG_EFORMAT);
     assert_non_null(strstr(cg_last_error(), "example 0"));
     cg_dataset_free(d);
@@ -464,18 +530,19 @@ static void test_own_dataset_and_failing_get(void **s) {
     o.shuffle = false;
     cg_loader *l = cg_loader_new(&own, &o);
     const int64_t *y;
-    assert_true(cg_loader_next(l, &x, &y));
+    assert_true(next_batch(l, &x, &y));
     assert_int_equal(cg_loader_status(l), CG_OK);
-    assert_false(cg_loader_next(l, &x, &y)); /* examples 4..7: 5 fails */
+    assert_false(next_batch(l, &x, &y)); /* examples 4..7: 5 fails */
     assert_int_equal(cg_loader_status(l), CG_EIO);
     assert_non_null(strstr(cg_last_error(), "example 5 is unreadable"));
-    cg_tensor *into = cg_tensor_zeros(2, CG_SHAPE(4, 3));
-    int64_t labels[4], n;
+    /* the same failure again after a seek, and the batch is left empty */
     cg_loader_set_epoch(l, 0);
     assert_int_equal(cg_loader_seek(l, 1), CG_OK);
-    assert_int_equal(cg_loader_next_into(l, into, labels, &n), CG_EIO);
-    assert_int_equal(n, 0);
-    cg_tensor_free(into);
+    cg_batch b = { x, x };
+    assert_false(cg_loader_next(l, &b));
+    assert_int_equal(cg_loader_status(l), CG_EIO);
+    assert_null(b.x);
+    assert_null(b.y);
     cg_loader_free(l);
     cg_dataset_free(&own); /* destroy is NULL: nothing to do */
 }

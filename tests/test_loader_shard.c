@@ -9,33 +9,56 @@
 #include <string.h>
 #include "cgrad/cgrad.h"
 
+/* cg_loader_next, checking the batch's form on the way: x float32 [n, ...], y int64 [n]; at the
+ * end both NULL. Hands back x and y's labels for the checks below. */
+static bool next_batch(cg_loader *l, cg_tensor **x, const int64_t **y) {
+    cg_batch b = { (cg_tensor *)1, (cg_tensor *)1 };
+    bool ok = cg_loader_next(l, &b);
+    if (!ok) {
+        assert_null(b.x);
+        assert_null(b.y);
+        return false;
+    }
+    assert_int_equal(cg_tensor_dtype(b.x), CG_F32);
+    assert_int_equal(cg_tensor_dtype(b.y), CG_I64);
+    assert_int_equal(cg_tensor_ndim(b.y), 1);
+    assert_int_equal(cg_tensor_size(b.y, 0), cg_tensor_size(b.x, 0));
+    *x = b.x;
+    *y = cg_tensor_cdata_i64(b.y);
+    return true;
+}
+
 #define NX 37
 #define ROWS 2
 #define COLS 3
-static uint8_t g_pixels[NX * ROWS * COLS], g_labels[NX];
-static cg_mnist_set g_set;
-static cg_dataset *g_ds;   /* over g_set */
+static uint8_t g_pixels[NX * ROWS * COLS];
+static int64_t g_labels[NX];
+static cg_tensor *g_x, *g_y;
+static cg_dataset *g_ds;   /* over g_x (uint8 [NX, 1, ROWS, COLS]) and g_y (int64 [NX]) */
 
 static int setup(void **s) {
     (void)s;
     for (int i = 0; i < NX; i++) {
-        g_labels[i] = (uint8_t)i;
+        g_labels[i] = i;
         for (int p = 0; p < ROWS * COLS; p++) g_pixels[i * ROWS * COLS + p] = (uint8_t)((i * 7 + p * 41) % 256);
     }
-    g_set = (cg_mnist_set){ .images = { g_pixels, NX, ROWS, COLS }, .labels = { g_labels, NX, NX - 1 } };
-    return cg_dataset_from_mnist(&g_set, &g_ds) == CG_OK ? 0 : -1;
+    g_x = cg_tensor_wrap_data(CG_U8, g_pixels, 4, CG_SHAPE(NX, 1, ROWS, COLS));
+    g_y = cg_tensor_wrap_data(CG_I64, g_labels, 1, CG_SHAPE(NX));
+    return cg_dataset_from_tensors(g_x, g_y, false, &g_ds) == CG_OK ? 0 : -1;
 }
 
 static int teardown(void **s) {
     (void)s;
     cg_dataset_free(g_ds);
+    cg_tensor_free(g_x);
+    cg_tensor_free(g_y);
     return 0;
 }
 
 static cg_loader *make(int64_t bs, int64_t rank, int64_t count) {
     cg_loader_options o = cg_loader_defaults();
     o.batch_size = bs;
-    o.seed = 11;
+    o.rng = cg_rng_new(11);
     o.shard_rank = rank;
     o.shard_count = count;
     return cg_loader_new(g_ds, &o);
@@ -57,7 +80,7 @@ static int64_t check_shards(int64_t B, int64_t K, int64_t epoch) {
     for (int64_t r = 1; r < K; r++) assert_int_equal(cg_loader_num_batches(sh[r]), nb);
     cg_tensor *x;
     const int64_t *y;
-    while (batches < nb && cg_loader_next(full, &x, &y)) {
+    while (batches < nb && next_batch(full, &x, &y)) {
         int64_t n = cg_tensor_size(x, 0), row = 0;
         float want[NX * ROWS * COLS];
         int64_t wy[NX];
@@ -66,7 +89,7 @@ static int64_t check_shards(int64_t B, int64_t K, int64_t epoch) {
         for (int64_t r = 0; r < K; r++) {
             cg_tensor *xs;
             const int64_t *ys;
-            assert_true(cg_loader_next(sh[r], &xs, &ys));
+            assert_true(next_batch(sh[r], &xs, &ys));
             int64_t m = cg_tensor_size(xs, 0);
             assert_int_equal(m, (r + 1) * n / K - r * n / K);
             assert_true(m >= 1);
@@ -78,7 +101,7 @@ static int64_t check_shards(int64_t B, int64_t K, int64_t epoch) {
         batches++;
     }
     for (int64_t r = 0; r < K; r++) {
-        assert_false(cg_loader_next(sh[r], &x, &y)); /* every shard ends together */
+        assert_false(next_batch(sh[r], &x, &y)); /* every shard ends together */
         cg_loader_free(sh[r]);
     }
     cg_loader_free(full);

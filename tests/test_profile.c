@@ -11,6 +11,25 @@
 #include <string.h>
 #include "cgrad/cgrad.h"
 
+/* cg_loader_next, checking the batch's form on the way: x float32 [n, ...], y int64 [n]; at the
+ * end both NULL. Hands back x and y's labels for the checks below. */
+static bool next_batch(cg_loader *l, cg_tensor **x, const int64_t **y) {
+    cg_batch b = { (cg_tensor *)1, (cg_tensor *)1 };
+    bool ok = cg_loader_next(l, &b);
+    if (!ok) {
+        assert_null(b.x);
+        assert_null(b.y);
+        return false;
+    }
+    assert_int_equal(cg_tensor_dtype(b.x), CG_F32);
+    assert_int_equal(cg_tensor_dtype(b.y), CG_I64);
+    assert_int_equal(cg_tensor_ndim(b.y), 1);
+    assert_int_equal(cg_tensor_size(b.y, 0), cg_tensor_size(b.x, 0));
+    *x = b.x;
+    *y = cg_tensor_cdata_i64(b.y);
+    return true;
+}
+
 typedef struct row { char phase[16], op[32]; double fwd_ms, bwd_ms; long long fwd_calls, bwd_calls; } row;
 
 /* The table's rows (and whether a total line was seen). */
@@ -46,7 +65,8 @@ static void test_table(void **s) {
     for (int i = 0; i < N * D; i++) x[i] = (float)((i * 37) % 11) / 11.0f;
     for (int i = 0; i < N; i++) y[i] = i % 3;
     cg_dataset *ds;
-    assert_int_equal(cg_dataset_from_memory(x, CG_IDX_F32, y, N, 1, CG_SHAPE(D), false, &ds), CG_OK);
+    cg_tensor *tx = cg_tensor_wrap_data(CG_F32, x, 2, CG_SHAPE(N, D)), *ty = cg_tensor_wrap_data(CG_I64, y, 1, CG_SHAPE(N));
+    assert_int_equal(cg_dataset_from_tensors(tx, ty, false, &ds), CG_OK);
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = 8;
     cg_loader *l = cg_loader_new(ds, &lo);
@@ -64,7 +84,7 @@ static void test_table(void **s) {
     cg_profile_set_phase("train");
     cg_tensor *xb;
     const int64_t *yb;
-    for (int k = 0; k < STEPS && cg_loader_next(l, &xb, &yb); k++) {
+    for (int k = 0; k < STEPS && next_batch(l, &xb, &yb); k++) {
         cg_optim_zero_grad(o);
         cg_tensor *loss = cg_nll_loss(cg_module_forward(m, xb), yb, cg_tensor_size(xb, 0), CG_REDUCTION_MEAN);
         assert_int_equal(cg_backward(loss), CG_OK);
@@ -74,7 +94,7 @@ static void test_table(void **s) {
     cg_profile_set_phase("eval");
     bool prev = cg_set_grad_enabled(false);
     cg_loader_set_epoch(l, 0);
-    assert_true(cg_loader_next(l, &xb, &yb));
+    assert_true(next_batch(l, &xb, &yb));
     assert_non_null(cg_module_forward(m, xb));
     cg_tape_release();
     cg_set_grad_enabled(prev);
@@ -109,6 +129,8 @@ static void test_table(void **s) {
     cg_module_free(m);
     cg_loader_free(l);
     cg_dataset_free(ds);
+    cg_tensor_free(tx);
+    cg_tensor_free(ty);
     cg_tape_free_all();
 }
 

@@ -111,15 +111,8 @@ double cli_now(void) {
 /* ---- data ---------------------------------------------------------------- */
 cg_dataset *cli_open_set(const char *prog, const char *what, const char *dir, const char *images,
                          const char *labels, bool train) {
-    char ip[4096], lp[4096];
-    cg_status st = CG_OK;
-    if (!images) {
-        st = cg_mnist_paths(dir, train, ip, lp, sizeof ip);
-        images = ip;
-        labels = lp;
-    }
     cg_dataset *ds = NULL;
-    if (st == CG_OK) st = cg_dataset_idx_open(images, labels, &ds);
+    cg_status st = images ? cg_dataset_idx_open(images, labels, &ds) : cg_dataset_mnist_open(dir, train, &ds);
     if (st != CG_OK) {
         fprintf(stderr, "%s: loading the %s set: %s%s\n", prog, what, cg_last_error(), cli_data_hint(st));
         return NULL;
@@ -329,11 +322,10 @@ cg_status evaluate(cg_module *model, cg_loader *loader, int64_t classes, int64_t
     cg_profile_set_phase("eval");
     cg_status st = cg_loader_set_epoch(loader, 0);
     int64_t batch = 0;
-    cg_tensor *x;
-    const int64_t *y;
-    while (st == CG_OK && (cg_loader_next(loader, &x, &y) || (st = cg_loader_status(loader)) != CG_OK)) {
-        int64_t n = cg_tensor_size(x, 0);
-        cg_tensor *logp = cg_module_forward(model, x);
+    cg_batch b;
+    while (st == CG_OK && (cg_loader_next(loader, &b) || (st = cg_loader_status(loader)) != CG_OK)) {
+        const int64_t n = cg_tensor_size(b.y, 0), *y = cg_tensor_cdata_i64(b.y);
+        cg_tensor *logp = cg_module_forward(model, b.x);
         cg_tensor *loss = cg_nll_loss(logp, y, n, CG_REDUCTION_SUM);
         if (!loss) { st = CG_EINVAL; break; }
         const float *lp = cg_tensor_data(logp);

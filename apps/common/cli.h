@@ -29,15 +29,15 @@ const char *cli_path(const char *prog, const char *flag, const char *value);
 int64_t cli_default_threads(void);
 /* The default data directory: ./data/mnist if it exists, else Debian's Fashion-MNIST. */
 const char *cli_default_data_dir(void);
-/* After a failed cg_mnist_load with status st: "" for a corrupt file, else a hint (how to point
- * --data at a set, or install Debian's), to append to the same line. */
+/* After a failed cg_dataset_mnist_open / cg_dataset_idx_open with status st: "" for a corrupt
+ * file, else a hint (how to point --data at a set, or install Debian's), to append to the line. */
 const char *cli_data_hint(cg_status st);
 double cli_now(void);
 /* Whether an MPI launcher started this process (mpirun sets OMPI_COMM_WORLD_SIZE, PMIX_RANK, ...). */
 bool cli_under_mpi_launcher(void);
 
 /* ---- data ---- */
-/* One set's source: the two files, or the pair cg_mnist_paths finds in dir (train: train-*,
+/* One set's source: the two files, or the pair cg_dataset_mnist_open finds in dir (train: train-*,
  * else t10k-*). A dataset the caller frees; NULL after printing "prog: loading the <what> set:
  * <why><hint>" to stderr. */
 cg_dataset *cli_open_set(const char *prog, const char *what, const char *dir, const char *images,

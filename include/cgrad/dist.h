@@ -8,10 +8,11 @@
  *   cg_manual_seed(seed); cg_module *m = cg_net_from_spec(spec, 3, shape, NULL); cg_optimizer *o = ...;
  *   cg_dist_broadcast_module(m, 0);                    // everyone starts from rank 0's weights
  *   lo.batch_size = 64; lo.shard_rank = rank; lo.shard_count = size;   // 64 is the global batch
- *   while (cg_loader_next(l, &x, &y)) {
- *       int64_t n = cg_tensor_size(x, 0);              // this rank's rows (64 / size)
+ *   cg_batch b;                                        // every rank: the same lo.rng
+ *   while (cg_loader_next(l, &b)) {
+ *       int64_t n = cg_tensor_size(b.y, 0);            // this rank's rows (64 / size)
  *       cg_optim_zero_grad(o);
- *       cg_tensor *loss = cg_nll_loss(cg_module_forward(m, x), y, n, CG_REDUCTION_MEAN);
+ *       cg_tensor *loss = cg_nll_loss(cg_module_forward(m, b.x), cg_tensor_cdata_i64(b.y), n, CG_REDUCTION_MEAN);
  *       cg_backward(loss);
  *       float l = cg_tensor_item(loss);
  *       if (cg_dist_allreduce_grads(o, n, &l) != CG_OK) { ...; cg_dist_abort(1); }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/data/dataset.c — the dataset interface and the library's three kinds: an IDX image/label
- * pair, a caller's buffer (borrowed or copied) and a subset of any dataset; plus label checks and
- * per-channel statistics.
+ * pair (lib/data/mnist.c finds one in an MNIST-family folder), a caller's tensors (borrowed or
+ * copied) and a subset of any dataset; plus label checks and per-channel statistics.
  *
  * Every kind keeps its examples contiguous, in the element type they came in: an IDX pair of
  * unsigned bytes stays bytes (the loader's table turns them into floats per batch), and every
@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include "cg_internal.h"
+#include "idx_internal.h"
 
 void cg_dataset_free(cg_dataset *d) {
     if (d && d->destroy) d->destroy(d);
@@ -23,7 +24,7 @@ int64_t cg_dataset_item(const cg_dataset *d) {
 
 int64_t cg_dataset_channels(const cg_dataset *d) { return d->ndim == 3 ? d->shape[0] : 1; }
 
-/* ---- contiguous storage: the IDX pair and the in-memory kind ---------------- */
+/* ---- contiguous storage: the IDX pair and the tensors kind ---------------- */
 typedef struct store {
     cg_dataset ds;
     void *x;                /* n * item elements of type */
@@ -141,8 +142,8 @@ cg_status cg_dataset_idx_open(const char *images_path, const char *labels_path, 
 
     cg_idx_array im = { 0 }, lb = { 0 };
     int64_t *y = NULL;
-    if ((st = cg_idx_load(images_path, &im)) != CG_OK) goto fail;
-    if ((st = cg_idx_load(labels_path, &lb)) != CG_OK) goto fail;
+    if ((st = cg_idx_read(images_path, &im)) != CG_OK) goto fail;
+    if ((st = cg_idx_read(labels_path, &lb)) != CG_OK) goto fail;
     /* The files may have changed between the header reads and the loads. */
     if (im.dims[0] != lb.dims[0] || im.ndim < 2 || lb.ndim != 1 || !is_int_type(lb.type)) {
         st = cg_error(CG_EFORMAT, "%s / %s: the files changed while they were read", images_path, labels_path);
@@ -172,45 +173,45 @@ fail:
     return st;
 }
 
-/* n * item of shape, checked for overflow; -1 when a dimension is < 1 or the size overflows. */
-static int64_t checked_item(int ndim, const int64_t *shape) {
-    int64_t item = 1;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 1 || item > INT64_MAX / shape[i]) return -1;
-        item *= shape[i];
-    }
-    return item;
-}
-
-cg_status cg_dataset_from_memory(const void *x, cg_idx_type type, const int64_t *labels, int64_t n, int ndim,
-                                 const int64_t *shape, bool copy, cg_dataset **out) {
-    if (!out) return cg_error(CG_EINVAL, "cg_dataset_from_memory: out is NULL");
+cg_status cg_dataset_from_tensors(const cg_tensor *x, const cg_tensor *y, bool copy, cg_dataset **out) {
+    static const char fn[] = "cg_dataset_from_tensors";
+    if (!out) return cg_error(CG_EINVAL, "%s: out is NULL", fn);
     *out = NULL;
-    if (!x || !labels || !shape) return cg_error(CG_EINVAL, "cg_dataset_from_memory: x, labels or shape is NULL");
-    if (type != CG_IDX_U8 && type != CG_IDX_F32)
-        return cg_error(CG_EINVAL, "cg_dataset_from_memory: type must be CG_IDX_U8 or CG_IDX_F32, not %s",
-                        cg_idx_type_name(type));
-    if (n < 1) return cg_error(CG_EINVAL, "cg_dataset_from_memory: n %lld must be >= 1", (long long)n);
-    if (ndim < 1 || ndim > CG_DATASET_MAX_DIMS)
-        return cg_error(CG_EINVAL, "cg_dataset_from_memory: an example has 1 to %d dimensions, not %d",
-                        CG_DATASET_MAX_DIMS, ndim);
-    int64_t item = checked_item(ndim, shape), es = type == CG_IDX_U8 ? 1 : 4;
-    if (item < 0 || item > INT64_MAX / n / es)
-        return cg_error(CG_EINVAL, "cg_dataset_from_memory: the shape has a dimension < 1 or the size overflows");
+    if (!x) return cg_error(CG_EINVAL, "%s: x is NULL", fn);
+    if (!y) return cg_error(CG_EINVAL, "%s: y is NULL", fn);
+    char sx[96], sy[96];
+    cg_shape_str(sx, sizeof sx, x->ndim, x->shape);
+    cg_shape_str(sy, sizeof sy, y->ndim, y->shape);
+    if (x->dtype != CG_U8 && x->dtype != CG_F32)
+        return cg_error(CG_EINVAL, "%s: x is %s; it must be uint8 (bytes, each meaning byte/255) or float32", fn,
+                        cg_dtype_name(x->dtype));
+    if (x->ndim < 2 || x->ndim > CG_DATASET_MAX_DIMS + 1)
+        return cg_error(CG_EINVAL, "%s: x is %s; it needs 2 to %d dimensions ([N, example...], an example of rank "
+                        "1 to %d)", fn, sx, CG_DATASET_MAX_DIMS + 1, CG_DATASET_MAX_DIMS);
+    if (y->dtype != CG_I64) return cg_error(CG_EINVAL, "%s: y is %s; the labels must be int64", fn, cg_dtype_name(y->dtype));
+    if (y->ndim != 1 || y->shape[0] != x->shape[0])
+        return cg_error(CG_EINVAL, "%s: y is %s; it must be [%lld], one label per example of x %s", fn, sy,
+                        (long long)x->shape[0], sx);
+    const int64_t n = x->shape[0];
+    if (n < 1) return cg_error(CG_EINVAL, "%s: x %s holds no example", fn, sx);
+    for (int i = 1; i < x->ndim; i++)
+        if (x->shape[i] < 1) return cg_error(CG_EINVAL, "%s: x %s has an empty example dimension", fn, sx);
+    const int64_t *lab = cg_i64(y);
     for (int64_t i = 0; i < n; i++)
-        if (labels[i] < 0)
-            return cg_error(CG_EINVAL, "cg_dataset_from_memory: label %lld at index %lld is negative",
-                            (long long)labels[i], (long long)i);
-    void *xc = (void *)x;
-    int64_t *yc = (int64_t *)labels;
+        if (lab[i] < 0)
+            return cg_error(CG_EINVAL, "%s: label %lld at index %lld is negative", fn, (long long)lab[i], (long long)i);
+    const size_t xbytes = (size_t)x->numel * cg_dtype_size(x->dtype), ybytes = (size_t)n * sizeof(int64_t);
+    void *xc = x->raw;
+    int64_t *yc = cg_i64(y);
     if (copy) {
-        xc = cg_malloc((size_t)(n * item * es));
-        yc = cg_malloc((size_t)n * sizeof *yc);
+        xc = cg_malloc(xbytes ? xbytes : 1);
+        yc = cg_malloc(ybytes);
         if (!xc || !yc) { cg_free(xc); cg_free(yc); return CG_ENOMEM; }
-        memcpy(xc, x, (size_t)(n * item * es));
-        memcpy(yc, labels, (size_t)n * sizeof *yc);
+        memcpy(xc, x->raw, xbytes);
+        memcpy(yc, lab, ybytes);
     }
-    cg_status st = store_new(xc, type, yc, copy, n, ndim, shape, "<memory>", "<memory labels>", out);
+    cg_status st = store_new(xc, x->dtype == CG_U8 ? CG_IDX_U8 : CG_IDX_F32, yc, copy, n, x->ndim - 1, x->shape + 1,
+                             "<tensor x>", "<tensor y>", out);
     if (st != CG_OK && copy) { cg_free(xc); cg_free(yc); }
     return st;
 }

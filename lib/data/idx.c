@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/data/idx.c — IDX (MNIST-format) image and label files, raw or gzip, from a file or memory.
+/* lib/data/idx.c — IDX (MNIST-format) files of any element type, raw or gzip, from a file or memory.
  *
  * One reader serves files and memory buffers alike, and does its own inflate (zlib's inflate with
  * the gzip wrapper) rather than gzread: the fuzzer then covers the same code a file load runs,
  * and every gzip failure (bad deflate data, CRC mismatch, stream cut short) is an error rather
  * than a silently short read.
  *
- * Header (big-endian): 0x00 0x00 <type> <ndims>, then ndims uint32 sizes. The image and label
- * loaders take type 0x08 (unsigned byte) with 3 and 1 dims; cg_idx_load takes every type of the
- * format (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E) with 1 to 4 dims, and turns the big-endian
- * elements to host order.
+ * Header (big-endian): 0x00 0x00 <type> <ndims>, then ndims uint32 sizes. Every type of the
+ * format (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E) with 1 to 4 dims is read, and the big-endian
+ * elements are turned to host order. cg_idx_read keeps the file's element type (the datasets'
+ * storage, idx_internal.h); cg_idx_load hands the same back as a tensor (data.h).
  * The body is read in chunks into a buffer that doubles as bytes actually arrive, capped by the
  * header's claim: a header claiming 4 billion images costs at most twice the real data. The whole
  * body is allocated at once only when the input can hold it: a raw input at least that long, or a
@@ -25,10 +25,6 @@
 #include "cg_internal.h"
 #include "idx_internal.h"
 
-#define IDX_MAGIC_IMAGES 2051u   /* 0x00000803: unsigned byte, 3 dims */
-#define IDX_MAGIC_LABELS 2049u   /* 0x00000801: unsigned byte, 1 dim */
-#define IDX_MAX_SIDE 65535       /* rows, cols */
-#define IDX_MAX_IMAGE (1 << 24)  /* rows * cols: 16 Mpixel per image is not an MNIST-family set */
 #define IDX_MAX_ITEM (1 << 28)   /* any IDX file: bytes per entry of the first dimension (256 MiB) */
 #define IDX_FIRST_CHUNK (64 * 1024)
 #define IDX_IN_CHUNK (64 * 1024)
@@ -182,37 +178,11 @@ static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
-/* Read the magic and ndims sizes; `kind` is "image" or "label". */
-static cg_status read_header(idx_src *s, uint32_t want_magic, int ndims, const char *kind, uint32_t *dims) {
-    uint8_t h[16];
-    size_t hlen = 4 + 4 * (size_t)ndims;
-    int64_t k = src_read(s, h, 4);
-    if (k < 0) return s->err;
-    if (k == 0) return cg_error(CG_EFORMAT, "%s: the file is empty (no data after decompression)", s->name);
-    if (k < 4) return cg_error(CG_EFORMAT, "%s: truncated header: %lld of %zu bytes", s->name, (long long)k, hlen);
-    uint32_t magic = be32(h);
-    if (magic != want_magic) {
-        const char *hint = "";
-        if (magic == IDX_MAGIC_IMAGES) hint = " (this is an IDX image file)";
-        else if (magic == IDX_MAGIC_LABELS) hint = " (this is an IDX label file)";
-        else if (h[0] || h[1]) hint = " (not an IDX file)";
-        else if (h[2] != 0x08) hint = " (element type is not unsigned byte)";
-        else if (h[3] != ndims) hint = " (wrong number of dimensions)";
-        return cg_error(CG_EFORMAT, "%s: bad magic number %u (0x%08x), expected %u for an IDX %s file "
-                        "(type 0x08, %d dimensions)%s", s->name, magic, magic, want_magic, kind, ndims, hint);
-    }
-    k = src_read(s, h + 4, hlen - 4);
-    if (k < 0) return s->err;
-    if ((size_t)k < hlen - 4)
-        return cg_error(CG_EFORMAT, "%s: truncated header: %lld of %zu bytes", s->name, (long long)k + 4, hlen);
-    for (int i = 0; i < ndims; i++) dims[i] = be32(h + 4 + 4 * i);
-    return CG_OK;
-}
-
 /* The body of `count` items of `item` bytes: reads what arrives, growing geometrically up to
  * count*item, then checks that nothing follows. */
-static cg_status read_body(idx_src *s, size_t hdr, int64_t count, int64_t item, const char *kind, uint8_t **out) {
-    size_t want = (size_t)count * (size_t)item; /* count < 2^32, item <= 2^24: fits in 64 bits */
+static cg_status read_body(idx_src *s, size_t hdr, int64_t count, int64_t item, uint8_t **out) {
+    const char *kind = "entrie"; /* + "s" in the messages */
+    size_t want = (size_t)count * (size_t)item; /* count < 2^32, item <= 2^28: fits in 64 bits */
     size_t cap = want < IDX_FIRST_CHUNK ? want : IDX_FIRST_CHUNK, got = 0;
     uint64_t need = hdr + want; /* the whole input, decompressed, if the header is honest */
     /* A claim the input cannot hold is refused before anything is read or allocated: a raw input
@@ -269,53 +239,6 @@ static cg_status read_body(idx_src *s, size_t hdr, int64_t count, int64_t item, 
                         (long long)count, kind);
     }
     *out = buf;
-    return CG_OK;
-}
-
-/* Start the source, read and check an image header: d = { n, rows, cols }. */
-static cg_status images_header(idx_src *s, uint32_t d[3]) {
-    cg_status st = src_start(s);
-    if (st == CG_OK) st = read_header(s, IDX_MAGIC_IMAGES, 3, "image", d);
-    if (st != CG_OK) return st;
-    if (d[0] == 0) return cg_error(CG_EFORMAT, "%s: the header says 0 images", s->name);
-    if (d[1] == 0 || d[2] == 0)
-        return cg_error(CG_EFORMAT, "%s: bad dimensions: images of %u x %u pixels", s->name, d[1], d[2]);
-    if (d[1] > IDX_MAX_SIDE || d[2] > IDX_MAX_SIDE || (uint64_t)d[1] * d[2] > IDX_MAX_IMAGE)
-        return cg_error(CG_EFORMAT, "%s: unreasonable dimensions: images of %u x %u pixels (at most %d per side "
-                        "and %d pixels)", s->name, d[1], d[2], IDX_MAX_SIDE, IDX_MAX_IMAGE);
-    return CG_OK;
-}
-
-/* Start the source, read and check a label header: d = { n }. */
-static cg_status labels_header(idx_src *s, uint32_t d[1]) {
-    cg_status st = src_start(s);
-    if (st == CG_OK) st = read_header(s, IDX_MAGIC_LABELS, 1, "label", d);
-    if (st != CG_OK) return st;
-    if (d[0] == 0) return cg_error(CG_EFORMAT, "%s: the header says 0 labels", s->name);
-    return CG_OK;
-}
-
-static cg_status parse_images(idx_src *s, cg_idx_images *out) {
-    uint32_t d[3] = { 0 };
-    cg_status st = images_header(s, d);
-    if (st != CG_OK) return st;
-    uint8_t *px;
-    st = read_body(s, 16, d[0], (int64_t)d[1] * d[2], "image", &px);
-    if (st != CG_OK) return st;
-    *out = (cg_idx_images){ .pixels = px, .n = d[0], .rows = d[1], .cols = d[2] };
-    return CG_OK;
-}
-
-static cg_status parse_labels(idx_src *s, cg_idx_labels *out) {
-    uint32_t d[1] = { 0 };
-    cg_status st = labels_header(s, d);
-    if (st != CG_OK) return st;
-    uint8_t *lb;
-    st = read_body(s, 8, d[0], 1, "label", &lb);
-    if (st != CG_OK) return st;
-    int mx = -1;
-    for (uint32_t i = 0; i < d[0]; i++) mx = lb[i] > mx ? lb[i] : mx;
-    *out = (cg_idx_labels){ .labels = lb, .n = d[0], .max_label = mx };
     return CG_OK;
 }
 
@@ -425,7 +348,7 @@ static cg_status parse_any(idx_src *s, cg_idx_array *out) {
     int64_t item;
     cg_status st = any_header(s, &a, &hlen, &item);
     if (st != CG_OK) return st;
-    st = read_body(s, hlen, a.dims[0], item, "entrie" /* + "s" in the messages */, (uint8_t **)&a.data);
+    st = read_body(s, hlen, a.dims[0], item, (uint8_t **)&a.data);
     if (st != CG_OK) return st;
     to_host(a.data, a.numel, a.elem_size);
     *out = a;
@@ -445,8 +368,8 @@ cg_status cg_idx_read_header(const char *path, cg_idx_array *out) {
     return st;
 }
 
-cg_status cg_idx_load(const char *path, cg_idx_array *out) {
-    if (!out) return cg_error(CG_EINVAL, "cg_idx_load: out is NULL");
+cg_status cg_idx_read(const char *path, cg_idx_array *out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_idx_read: out is NULL");
     *out = (cg_idx_array){ 0 };
     idx_src s;
     cg_status st = open_file(&s, path);
@@ -455,10 +378,10 @@ cg_status cg_idx_load(const char *path, cg_idx_array *out) {
     return st;
 }
 
-cg_status cg_idx_parse_mem(const void *data, size_t len, const char *name, cg_idx_array *out) {
-    if (!out) return cg_error(CG_EINVAL, "cg_idx_parse_mem: out is NULL");
+cg_status cg_idx_read_mem(const void *data, size_t len, const char *name, cg_idx_array *out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_idx_read_mem: out is NULL");
     *out = (cg_idx_array){ 0 };
-    if (!data && len) return cg_error(CG_EINVAL, "cg_idx_parse_mem: data is NULL");
+    if (!data && len) return cg_error(CG_EINVAL, "cg_idx_read_mem: data is NULL");
     idx_src s = { .name = name ? name : "<memory>", .mem = data, .mem_len = len };
     cg_status st = parse_any(&s, out);
     src_close(&s);
@@ -471,64 +394,45 @@ void cg_idx_array_free(cg_idx_array *a) {
     *a = (cg_idx_array){ 0 };
 }
 
-cg_status cg_idx_load_images(const char *path, cg_idx_images *out) {
-    if (!out) return cg_error(CG_EINVAL, "cg_idx_load_images: out is NULL");
-    *out = (cg_idx_images){ 0 };
-    idx_src s;
-    cg_status st = open_file(&s, path);
-    if (st == CG_OK) st = parse_images(&s, out);
-    src_close(&s);
-    return st;
+/* ---- as a tensor (data.h) ---------------------------------------------------------------- */
+/* a's elements into a new tensor of the fitting dtype: u8 as uint8, the integer types widened to
+ * int64, float and double as float32. a is released either way. */
+static cg_status to_tensor(const char *fn, cg_idx_array *a, cg_tensor **out) {
+    const cg_dtype dt = a->type == CG_IDX_U8 ? CG_U8 : a->type == CG_IDX_F32 || a->type == CG_IDX_F64 ? CG_F32 : CG_I64;
+    const int64_t n = a->numel;
+    cg_tensor *t = cg_tensor_new(dt, a->ndim, a->dims);
+    if (!t) {
+        cg_idx_array_free(a);
+        return cg_error(CG_ENOMEM, "%s: out of memory for a tensor of %lld elements", fn, (long long)n);
+    }
+    const void *p = a->data;
+    switch (a->type) {
+    case CG_IDX_U8: memcpy(t->raw, p, (size_t)n); break;
+    case CG_IDX_F32: memcpy(t->raw, p, (size_t)n * sizeof(float)); break;
+    case CG_IDX_F64: for (int64_t i = 0; i < n; i++) t->data[i] = (float)((const double *)p)[i]; break;
+    case CG_IDX_I8: for (int64_t i = 0; i < n; i++) cg_i64(t)[i] = ((const int8_t *)p)[i]; break;
+    case CG_IDX_I16: for (int64_t i = 0; i < n; i++) cg_i64(t)[i] = ((const int16_t *)p)[i]; break;
+    default: for (int64_t i = 0; i < n; i++) cg_i64(t)[i] = ((const int32_t *)p)[i]; break;
+    }
+    cg_idx_array_free(a);
+    *out = t;
+    return CG_OK;
 }
 
-cg_status cg_idx_load_labels(const char *path, cg_idx_labels *out) {
-    if (!out) return cg_error(CG_EINVAL, "cg_idx_load_labels: out is NULL");
-    *out = (cg_idx_labels){ .max_label = -1 };
-    idx_src s;
-    cg_status st = open_file(&s, path);
-    if (st == CG_OK) st = parse_labels(&s, out);
-    src_close(&s);
-    return st;
+cg_status cg_idx_load(const char *path, cg_tensor **out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_idx_load: out is NULL");
+    *out = NULL;
+    if (!path) return cg_error(CG_EINVAL, "cg_idx_load: path is NULL");
+    cg_idx_array a;
+    cg_status st = cg_idx_read(path, &a);
+    return st == CG_OK ? to_tensor("cg_idx_load", &a, out) : st;
 }
 
-cg_status cg_idx_header_count(const char *path, bool images, int64_t *n) {
-    uint32_t d[3] = { 0 };
-    idx_src s;
-    cg_status st = open_file(&s, path);
-    if (st == CG_OK) st = images ? images_header(&s, d) : labels_header(&s, d);
-    src_close(&s);
-    *n = st == CG_OK ? (int64_t)d[0] : 0;
-    return st;
-}
-
-cg_status cg_idx_parse_images_mem(const void *data, size_t len, const char *name, cg_idx_images *out) {
-    if (!out) return cg_error(CG_EINVAL, "cg_idx_parse_images_mem: out is NULL");
-    *out = (cg_idx_images){ 0 };
-    if (!data && len) return cg_error(CG_EINVAL, "cg_idx_parse_images_mem: data is NULL");
-    idx_src s = { .name = name ? name : "<memory>", .mem = data, .mem_len = len };
-    cg_status st = parse_images(&s, out);
-    src_close(&s);
-    return st;
-}
-
-cg_status cg_idx_parse_labels_mem(const void *data, size_t len, const char *name, cg_idx_labels *out) {
-    if (!out) return cg_error(CG_EINVAL, "cg_idx_parse_labels_mem: out is NULL");
-    *out = (cg_idx_labels){ .max_label = -1 };
-    if (!data && len) return cg_error(CG_EINVAL, "cg_idx_parse_labels_mem: data is NULL");
-    idx_src s = { .name = name ? name : "<memory>", .mem = data, .mem_len = len };
-    cg_status st = parse_labels(&s, out);
-    src_close(&s);
-    return st;
-}
-
-void cg_idx_images_free(cg_idx_images *im) {
-    if (!im) return;
-    cg_free(im->pixels);
-    *im = (cg_idx_images){ 0 };
-}
-
-void cg_idx_labels_free(cg_idx_labels *lb) {
-    if (!lb) return;
-    cg_free(lb->labels);
-    *lb = (cg_idx_labels){ .max_label = -1 };
+cg_status cg_idx_parse_mem(const void *data, size_t len, const char *name, cg_tensor **out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_idx_parse_mem: out is NULL");
+    *out = NULL;
+    if (!data && len) return cg_error(CG_EINVAL, "cg_idx_parse_mem: data is NULL");
+    cg_idx_array a;
+    cg_status st = cg_idx_read_mem(data, len, name, &a);
+    return st == CG_OK ? to_tensor("cg_idx_parse_mem", &a, out) : st;
 }

@@ -5,8 +5,13 @@
  * demand through a 256-entry table per channel of (p/255 - mean)/std, computed in float as
  * torchvision's ToTensor + Normalize do. A float dataset is copied into the batch and normalised
  * there. Each epoch's order is a Fisher-Yates shuffle driven by cg_rng_bits(key, i) with
- * key = cg_rng_bits(seed, epoch): a pure function of (seed, epoch), so a resumed run recomputes
- * it with cg_loader_set_epoch. Nothing is allocated after cg_loader_new.
+ * key = cg_rng_bits(base, epoch), base = the seed itself for stream 0 (the recipe of the loader's
+ * old `seed` option, kept so that the seed recipe's order does not move) and the stream's key
+ * (cg_rng_key) for any other stream: a pure function of (seed, stream, epoch), so a resumed run
+ * recomputes it with cg_loader_set_epoch.
+ * A batch is a pair of tensors made at cg_loader_new: one for full batches and, when the epoch
+ * ends in a shorter one, a second pair of that shape viewing the same memory. No tensor's shape
+ * changes after it is made and nothing is allocated after cg_loader_new.
  * Sharding (shard_rank r of shard_count K) keeps batch_size and the permutation global and hands
  * out rows [r*n/K, (r+1)*n/K) of each global batch of n rows. */
 #include <math.h>
@@ -18,15 +23,17 @@ struct cg_loader {
     int64_t n, item, channels;      /* examples; values per example; channels of one example */
     int64_t nbatches, epoch, pos;   /* pos: the batch the next call returns */
     int64_t *perm;                  /* [n] this epoch's order */
-    cg_tensor *batch;               /* [B, shape...]; shape[0] shrinks for a partial batch */
-    int64_t *labels;                /* [B] (B / K rows are used with K shards) */
+    cg_batch full;                  /* x [rows, shape...], y [rows]: rows = B / K */
+    cg_batch last;                  /* the last batch's [m, shape...] and [m] over full's memory
+                                     * when m < rows; else {NULL, NULL} */
+    uint64_t shuffle_base;          /* base of the per-epoch key (see above) */
     float *lut;                     /* u8 data: [channels][256] (one table when norm is shared) */
     float mean[CG_NORM_MAX_CHANNELS], std[CG_NORM_MAX_CHANNELS]; /* per channel (index 0 when shared) */
     cg_status status;               /* what ended the last cg_loader_next early */
 };
 
 cg_loader_options cg_loader_defaults(void) {
-    return (cg_loader_options){ .batch_size = 64, .shuffle = true, .drop_last = false, .seed = 0,
+    return (cg_loader_options){ .batch_size = 64, .shuffle = true, .drop_last = false, .rng = cg_rng_new(0),
                                 .norm = { .channels = 0 }, .shard_rank = 0, .shard_count = 1 };
 }
 
@@ -85,13 +92,29 @@ cg_loader *cg_loader_new(const cg_dataset *ds, const cg_loader_options *opt) {
     for (int i = 0; i < ds->ndim; i++) shape[i + 1] = ds->shape[i];
     int64_t tables = nm->channels > 1 ? C : 1;
     if (item > INT64_MAX / rows) { cg_free(l); return (cg_loader *)CG_FAIL(CG_EINVAL, "cg_loader_new: a batch is too large"); }
+    l->shuffle_base = o.rng.stream ? cg_rng_key(&o.rng) : o.rng.seed;
     l->perm = cg_malloc((size_t)l->n * sizeof *l->perm);
-    l->labels = cg_malloc((size_t)rows * sizeof *l->labels);
-    l->batch = cg_tensor_zeros(ds->ndim + 1, shape);
+    l->full.x = cg_tensor_zeros(ds->ndim + 1, shape);
+    l->full.y = cg_tensor_new(CG_I64, 1, shape);
     if (ds->u8) l->lut = cg_malloc((size_t)tables * 256 * sizeof *l->lut);
-    if (!l->perm || !l->labels || !l->batch || (ds->u8 && !l->lut)) {
+    if (!l->perm || !l->full.x || !l->full.y || (ds->u8 && !l->lut)) {
         cg_loader_free(l);
         return NULL;
+    }
+    /* The last batch of an epoch: this shard's rows of its global rows, when fewer than a full
+     * batch's (batches before it are full). */
+    const int64_t K = o.shard_count, r = o.shard_rank;
+    int64_t last_n = l->n - (l->nbatches - 1) * o.batch_size;
+    if (last_n > o.batch_size) last_n = o.batch_size; /* a too-small last batch was dropped */
+    const int64_t m = (r + 1) * last_n / K - r * last_n / K;
+    if (m < rows) {
+        shape[0] = m;
+        l->last.x = cg_tensor_wrap_data(CG_F32, l->full.x->raw, ds->ndim + 1, shape);
+        l->last.y = cg_tensor_wrap_data(CG_I64, l->full.y->raw, 1, shape);
+        if (!l->last.x || !l->last.y) {
+            cg_loader_free(l);
+            return NULL;
+        }
     }
     if (ds->u8)
         for (int64_t t = 0; t < tables; t++)
@@ -103,9 +126,11 @@ cg_loader *cg_loader_new(const cg_dataset *ds, const cg_loader_options *opt) {
 void cg_loader_free(cg_loader *l) {
     if (!l) return;
     cg_free(l->perm);
-    cg_free(l->labels);
     cg_free(l->lut);
-    cg_tensor_free(l->batch);
+    cg_tensor_free(l->last.x); /* views first: they borrow full's memory */
+    cg_tensor_free(l->last.y);
+    cg_tensor_free(l->full.x);
+    cg_tensor_free(l->full.y);
     cg_free(l);
 }
 
@@ -120,7 +145,7 @@ cg_status cg_loader_set_epoch(cg_loader *l, int64_t epoch) {
     l->pos = 0;
     for (int64_t i = 0; i < l->n; i++) l->perm[i] = i;
     if (l->opt.shuffle) {
-        uint64_t key = cg_rng_bits(l->opt.seed, (uint64_t)epoch);
+        uint64_t key = cg_rng_bits(l->shuffle_base, (uint64_t)epoch);
         for (int64_t i = l->n - 1; i > 0; i--) {
             int64_t j = (int64_t)(cg_rng_bits(key, (uint64_t)i) % (uint64_t)(i + 1)); /* bias < n / 2^64 */
             int64_t t = l->perm[i];
@@ -177,32 +202,18 @@ static int64_t fill_batch(cg_loader *l, float *restrict x, int64_t *restrict y) 
     return n;
 }
 
-bool cg_loader_next(cg_loader *l, cg_tensor **images, const int64_t **labels) {
-    if (!l || !images || !labels) return false;
+bool cg_loader_next(cg_loader *l, cg_batch *out) {
+    if (!out) return false;
+    *out = (cg_batch){ NULL, NULL };
+    if (!l) return false;
     l->status = CG_OK;
     double t0 = cg_profile_begin();
-    int64_t n = fill_batch(l, l->batch->data, l->labels);
-    if (n > 0) cg_profile_end("data_loading", 0, t0);
+    int64_t n = fill_batch(l, l->full.x->data, cg_i64(l->full.y));
     if (n <= 0) return false;
-    l->batch->shape[0] = n;
-    l->batch->numel = n * l->item;
-    *images = l->batch;
-    *labels = l->labels;
+    cg_profile_end("data_loading", 0, t0);
+    *out = n == l->full.y->shape[0] ? l->full : l->last;
+    CG_ASSERT(out->x && out->y && out->y->shape[0] == n);
     return true;
-}
-
-cg_status cg_loader_next_into(cg_loader *l, cg_tensor *images, int64_t *labels, int64_t *batch_n) {
-    if (!l || !images || !labels || !batch_n) return cg_error(CG_EINVAL, "cg_loader_next_into: NULL argument");
-    int64_t rows = l->opt.batch_size / l->opt.shard_count;
-    if (images->numel < rows * l->item)
-        return cg_error(CG_ESHAPE, "cg_loader_next_into: images holds %lld floats, a batch needs %lld",
-                        (long long)images->numel, (long long)(rows * l->item));
-    l->status = CG_OK;
-    double t0 = cg_profile_begin();
-    int64_t n = fill_batch(l, images->data, labels);
-    if (n > 0) cg_profile_end("data_loading", 0, t0);
-    *batch_n = n > 0 ? n : 0;
-    return l->status;
 }
 
 cg_status cg_loader_status(const cg_loader *l) {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_idx.c — libFuzzer target for the IDX reader.
- * Each input is parsed as an image file, as a label file and as any IDX file (cg_idx_load), three ways: from memory as given
- * (raw, or gzip when it starts with gzip's magic), from memory after gzip-compressing it (the
- * header and body checks behind inflate), and from a file (the FILE reader and its refills).
+ * Each input is parsed as an IDX file into a tensor (cg_idx_parse_mem, cg_idx_load) three ways:
+ * from memory as given (raw, or gzip when it starts with gzip's magic), from memory after
+ * gzip-compressing it (the header and body checks behind inflate), and from a file (the FILE
+ * reader and its refills); a file that reads then opens as a dataset's images
+ * (cg_dataset_idx_open) beside a label file made to match, and every example is read.
  * Any success must hand back a consistent result; nothing may crash, leak or allocate wildly. */
 #define _XOPEN_SOURCE 700 /* mkstemp */
 #include <stdint.h>
@@ -15,8 +17,8 @@
 
 /* The input goes to an unlinked temporary file, read back through /proc/self/fd/N, so nothing is
  * left behind however the fuzzer exits. */
-static int g_fd = -1;
-static char g_path[64];
+static int g_fd = -1, g_lfd = -1;   /* the input; a label file made to match it */
+static char g_path[64], g_lpath[64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc; (void)argv;
@@ -29,56 +31,65 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     if (g_fd < 0) { perror("mkstemp"); abort(); }
     unlink(tmpl);
     snprintf(g_path, sizeof g_path, "/proc/self/fd/%d", g_fd);
+    char ltmpl[] = "/tmp/cg_fuzz_idx_labels_XXXXXX";
+    g_lfd = mkstemp(ltmpl);
+    if (g_lfd < 0) { perror("mkstemp"); abort(); }
+    unlink(ltmpl);
+    snprintf(g_lpath, sizeof g_lpath, "/proc/self/fd/%d", g_lfd);
     return 0;
 }
 
-static void check_images(cg_status st, cg_idx_images *im) {
+/* A success hands back a tensor of the file's shape (1 to 4 dims, none 0) in a dtype that fits
+ * the element type; a failure hands back NULL and says why. */
+static void check_any(cg_status st, cg_tensor *t) {
     if (st == CG_OK) {
-        if (im->n <= 0 || im->rows <= 0 || im->cols <= 0 || !im->pixels) abort();
-        volatile uint8_t last = im->pixels[im->n * im->rows * im->cols - 1]; /* ASan checks the extent */
+        if (!t || cg_tensor_ndim(t) < 1 || cg_tensor_ndim(t) > 4) abort();
+        int64_t n = 1;
+        for (int i = 0; i < cg_tensor_ndim(t); i++) { if (cg_tensor_size(t, i) <= 0) abort(); n *= cg_tensor_size(t, i); }
+        if (n != cg_tensor_numel(t)) abort();
+        cg_dtype d = cg_tensor_dtype(t);
+        if (d != CG_U8 && d != CG_I64 && d != CG_F32) abort();
+        volatile uint8_t last = ((const uint8_t *)cg_tensor_craw(t))[n * (int64_t)cg_dtype_size(d) - 1]; /* ASan checks the extent */
         (void)last;
-    } else if (im->pixels || !cg_last_error()[0]) {
+    } else if (t || !cg_last_error()[0]) {
         abort(); /* a failure leaves out empty and says why */
     }
-    cg_idx_images_free(im);
-}
-
-static void check_labels(cg_status st, cg_idx_labels *lb) {
-    if (st == CG_OK) {
-        if (lb->n <= 0 || !lb->labels) abort();
-        int mx = -1;
-        for (int64_t i = 0; i < lb->n; i++) mx = lb->labels[i] > mx ? lb->labels[i] : mx;
-        if (mx != lb->max_label) abort();
-    } else if (lb->labels || !cg_last_error()[0]) {
-        abort();
-    }
-    cg_idx_labels_free(lb);
-}
-
-static void check_any(cg_status st, cg_idx_array *a) {
-    if (st == CG_OK) {
-        if (a->ndim < 1 || a->ndim > CG_IDX_MAX_DIMS || !a->data || a->elem_size < 1 || a->elem_size > 8) abort();
-        int64_t n = 1;
-        for (int i = 0; i < a->ndim; i++) { if (a->dims[i] <= 0) abort(); n *= a->dims[i]; }
-        if (n != a->numel) abort();
-        volatile uint8_t last = ((uint8_t *)a->data)[a->numel * a->elem_size - 1]; /* ASan checks the extent */
-        (void)last;
-    } else if (a->data || !cg_last_error()[0]) {
-        abort();
-    }
-    cg_idx_array_free(a);
+    cg_tensor_free(t);
 }
 
 static void parse_all(const uint8_t *data, size_t size) {
-    cg_idx_images im;
-    cg_idx_labels lb;
-    cg_idx_array a;
+    cg_tensor *t = NULL;
     cg_clear_error();
-    check_images(cg_idx_parse_images_mem(data, size, "fuzz", &im), &im);
-    cg_clear_error();
-    check_labels(cg_idx_parse_labels_mem(data, size, "fuzz", &lb), &lb);
-    cg_clear_error();
-    check_any(cg_idx_parse_mem(data, size, "fuzz", &a), &a);
+    check_any(cg_idx_parse_mem(data, size, "fuzz", &t), t);
+}
+
+/* The file as a dataset's images, beside a label file of as many zeros as it has examples (when
+ * it reads as a tensor of rank 2 to 4): the dataset must open, and every example must read. */
+static void as_dataset(void) {
+    cg_tensor *t = NULL;
+    if (cg_idx_load(g_path, &t) != CG_OK) return;
+    int64_t n = cg_tensor_size(t, 0);
+    int nd = cg_tensor_ndim(t);
+    cg_tensor_free(t);
+    if (nd < 2 || n > (1 << 16)) return;
+    uint8_t h[8] = { 0, 0, 0x08, 1, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
+    static uint8_t zeros[1 << 16];
+    if (ftruncate(g_lfd, 0) != 0 || pwrite(g_lfd, h, 8, 0) != 8 || pwrite(g_lfd, zeros, (size_t)n, 8) != (ssize_t)n) abort();
+    cg_dataset *ds = NULL;
+    if (cg_dataset_idx_open(g_path, g_lpath, &ds) != CG_OK || !ds || ds->n != n) abort();
+    int64_t item = cg_dataset_item(ds);
+    float *x = malloc((size_t)item * sizeof *x);
+    for (int64_t i = 0; i < n; i++) {
+        if (ds->label(ds, i) != 0) abort();
+        if (ds->u8) {
+            volatile uint8_t last = ds->u8(ds, i)[item - 1];
+            (void)last;
+        } else if (ds->get(ds, i, x) != CG_OK) {
+            abort();
+        }
+    }
+    free(x);
+    cg_dataset_free(ds);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -99,17 +110,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     parse_all(gz, gzn);
     free(gz);
 
-    /* through a file */
+    /* through a file, as a tensor and as a dataset's images */
     if (ftruncate(g_fd, 0) != 0) abort();
     if (size && pwrite(g_fd, data, size, 0) != (ssize_t)size) abort();
-    cg_idx_images im;
-    cg_idx_labels lb;
+    cg_tensor *t = NULL;
     cg_clear_error();
-    check_images(cg_idx_load_images(g_path, &im), &im);
-    cg_clear_error();
-    check_labels(cg_idx_load_labels(g_path, &lb), &lb);
-    cg_idx_array a;
-    cg_clear_error();
-    check_any(cg_idx_load(g_path, &a), &a);
+    check_any(cg_idx_load(g_path, &t), t);
+    as_dataset();
     return 0;
 }

@@ -30,14 +30,20 @@ static uint32_t hash(uint32_t x) {
     return x;
 }
 
+/* n images of side x side (bytes) and their labels (0..9). */
+typedef struct image_set {
+    uint8_t *pixels;
+    int64_t *labels;
+    int64_t n, side;
+} image_set;
+
 /* n images of side x side: noise plus a bright square whose position is the label's. */
-static void make_set(cg_mnist_set *s, int64_t n, int64_t side, uint32_t salt) {
-    s->images = (cg_idx_images){ malloc((size_t)(n * side * side)), n, side, side };
-    s->labels = (cg_idx_labels){ malloc((size_t)n), n, 9 };
+static void make_set(image_set *s, int64_t n, int64_t side, uint32_t salt) {
+    *s = (image_set){ malloc((size_t)(n * side * side)), malloc((size_t)n * sizeof(int64_t)), n, side };
     for (int64_t i = 0; i < n; i++) {
         int lab = (int)(hash((uint32_t)i * 7919u + salt) % 10);
-        s->labels.labels[i] = (uint8_t)lab;
-        uint8_t *px = s->images.pixels + i * side * side;
+        s->labels[i] = lab;
+        uint8_t *px = s->pixels + i * side * side;
         for (int64_t p = 0; p < side * side; p++) px[p] = (uint8_t)(hash((uint32_t)(i * side * side + p) ^ salt) % 64);
         int64_t cell = side / 4, r0 = (lab / 4) * cell, c0 = (lab % 4) * cell;
         for (int64_t r = r0; r < r0 + cell && r < side; r++)
@@ -45,9 +51,9 @@ static void make_set(cg_mnist_set *s, int64_t n, int64_t side, uint32_t salt) {
     }
 }
 
-static void free_set(cg_mnist_set *s) { /* ours: malloc'd above, not by cg_mnist_load */
-    free(s->images.pixels);
-    free(s->labels.labels);
+static void free_set(image_set *s) {
+    free(s->pixels);
+    free(s->labels);
 }
 
 static cg_module *small_net(uint64_t seed) {
@@ -75,27 +81,30 @@ static cg_optimizer *sgd(cg_module *m) {
 }
 
 /* steps SGD steps on (rank, size)'s shard; dist: average over ranks. Losses go to loss[]. */
-static void train(cg_module *m, const cg_mnist_set *set, int rank, int size, bool dist, int steps,
+static void train(cg_module *m, const image_set *set, int rank, int size, bool dist, int steps,
                   int exit_rank1_after, float *loss) {
     cg_optimizer *o = sgd(m);
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = BATCH;
-    lo.seed = 5;
+    lo.rng = cg_rng_new(5);
     lo.shard_rank = rank;
     lo.shard_count = size;
     lo.norm = (cg_normalize){ .channels = 1, .mean = { 0.1307f }, .std = { 0.3081f } };
     cg_dataset *ds = NULL;
-    if (cg_dataset_from_mnist(set, &ds) != CG_OK) die("dataset");
+    cg_tensor *tx = cg_tensor_wrap_data(CG_U8, set->pixels, 4, (int64_t[]){ set->n, 1, set->side, set->side });
+    cg_tensor *ty = cg_tensor_wrap_data(CG_I64, set->labels, 1, &set->n);
+    if (cg_dataset_from_tensors(tx, ty, false, &ds) != CG_OK) die("dataset");
+    cg_tensor_free(tx); /* the headers: the dataset borrows set's memory */
+    cg_tensor_free(ty);
     cg_loader *l = cg_loader_new(ds, &lo);
     if (!l) die("loader");
     int64_t epoch = 0;
     for (int s = 0; s < steps; s++) {
-        cg_tensor *x;
-        const int64_t *y;
-        while (!cg_loader_next(l, &x, &y)) cg_loader_set_epoch(l, ++epoch);
-        int64_t n = cg_tensor_size(x, 0);
+        cg_batch b;
+        while (!cg_loader_next(l, &b)) cg_loader_set_epoch(l, ++epoch);
+        int64_t n = cg_tensor_size(b.y, 0);
         cg_optim_zero_grad(o);
-        cg_tensor *lt = cg_nll_loss(cg_module_forward(m, x), y, n, CG_REDUCTION_MEAN);
+        cg_tensor *lt = cg_nll_loss(cg_module_forward(m, b.x), cg_tensor_cdata_i64(b.y), n, CG_REDUCTION_MEAN);
         if (cg_backward(lt) != CG_OK) die("backward");
         float lv = cg_tensor_item(lt);
         if (dist && cg_dist_allreduce_grads(o, n, &lv) != CG_OK) die("allreduce");
@@ -116,9 +125,11 @@ static int write_idx(const char *dir) {
     static const char *names[4] = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                     "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
     for (int t = 0; t < 2; t++) {
-        cg_mnist_set s;
+        image_set s;
         int64_t n = t == 0 ? 256 : 64;
         make_set(&s, n, 28, t ? 77u : 11u);
+        uint8_t lab[256];
+        for (int64_t i = 0; i < n; i++) lab[i] = (uint8_t)s.labels[i];
         for (int k = 0; k < 2; k++) {
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", dir, names[2 * t + k]);
@@ -126,7 +137,7 @@ static int write_idx(const char *dir) {
             if (!f) { perror(path); return 1; }
             uint8_t hdr[16] = { 0, 0, 8, k ? 1 : 3, 0, 0, (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0, 28, 0, 0, 0, 28 };
             fwrite(hdr, 1, k ? 8 : 16, f);
-            fwrite(k ? s.labels.labels : s.images.pixels, 1, (size_t)(k ? n : n * 28 * 28), f);
+            fwrite(k ? lab : s.pixels, 1, (size_t)(k ? n : n * 28 * 28), f);
             if (fclose(f)) { perror(path); return 1; }
         }
         free_set(&s);
@@ -145,7 +156,7 @@ int main(int argc, char **argv) {
     int size = cg_dist_size();
     cg_set_num_threads(1);
 
-    cg_mnist_set set;
+    image_set set;
     make_set(&set, 1000, 12, 3u);
     float *ref_loss = calloc((size_t)steps, sizeof(float)), *dp_loss = calloc((size_t)steps, sizeof(float));
     cg_module *ref = NULL;
