@@ -114,14 +114,12 @@ CG_API cg_module *cg_layer_norm_new(int64_t normalized_shape, float eps, bool el
  * the children's kinds runs Conv2d + ReLU as one op (cg_conv2d_relu) and, when nothing is
  * recorded for backward, Conv2d [+ BatchNorm2d, folded into the weights] [+ ReLU] [+ MaxPool2d(2)]
  * as one op; the state dict is the same either way, and so are values and gradients, but for the
- * batch-norm fold's float rounding. cg_sequential_append takes either container. */
+ * batch-norm fold's float rounding. cg_sequential_append takes either container. Fusion is on
+ * by default; cg_config_set(CG_CONFIG_FUSION, 0) turns it off (A/B measurements, config.h). */
 CG_API cg_module *cg_sequential_new(void);
 CG_API cg_module *cg_residual_new(void);
 CG_API cg_module *cg_sequential_append(cg_module *seq, const char *name /* NULL: index */,
                                        cg_module *child);
-/* Layer fusion in Sequential, on by default; process-wide. Off is for A/B measurements. */
-CG_API void cg_set_fusion(bool on);
-CG_API bool cg_fusion_enabled(void);
 
 /* ---- networks from a text spec (lib/nn/spec.c) ---------------------------------------------
  * A spec is a whitespace-separated list of layers `[name=]op[(args)]`; args are positional

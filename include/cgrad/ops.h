@@ -106,11 +106,12 @@ typedef struct cg_conv2d_params {
 } cg_conv2d_params;
 /* Stride 1, no padding, dilation 1, one group. */
 CG_API cg_conv2d_params cg_conv2d_defaults(void);
-/* x[N,C,H,W], w[OC,C/groups,KH,KW], b[OC] (may be NULL) -> [N,OC,OH,OW]. im2col + sgemm. */
+/* x[N,C,H,W], w[OC,C/groups,KH,KW], b[OC] (may be NULL) -> [N,OC,OH,OW]. im2col + sgemm, or
+ * Winograd F(2x2, 3x3) for 3x3 stride-1 layers (the switches: CG_CONFIG_CONV_*, config.h). */
 CG_API cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
 /* relu(conv2d(x, w, b)) as one op: the same values and gradients, one tensor and two passes over
  * memory fewer (the ReLU runs on each image's output while it is in cache, forward and backward).
- * Sequential uses it for a Conv2d followed by a ReLU (see cg_set_fusion). */
+ * Sequential uses it for a Conv2d followed by a ReLU (unless CG_CONFIG_FUSION is 0, config.h). */
 CG_API cg_tensor *cg_conv2d_relu(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
 /* Transposed convolution (F.conv_transpose2d, the adjoint of conv2d in x): x[N,C,H,W],
  * w[C, OC/groups, KH, KW] (PyTorch's layout), b[OC] (may be NULL) -> [N,OC,OH,OW] with

@@ -12,15 +12,10 @@
  * run as one op (cg_batch_norm2d_relu); a Residual followed by a ReLU runs its add and the ReLU as
  * one op (cg_add_relu). The fold changes values by float
  * rounding only; every other fusion is bit-equal to the unfused ops. Values, gradients and the state dict are the same
- * with fusion on or off (cg_set_fusion). Children added with cg_module_add_child instead of
+ * with fusion on or off (cg_config_set(CG_CONFIG_FUSION, 0), read once per forward). Children added with cg_module_add_child instead of
  * cg_sequential_append are not in the plan: such a container runs unfused. */
-#include <stdatomic.h>
 #include <stdio.h>
 #include "cg_internal.h"
-
-static atomic_bool fusion = true;
-void cg_set_fusion(bool on) { atomic_store(&fusion, on); }
-bool cg_fusion_enabled(void) { return atomic_load(&fusion); }
 
 /* The plan entry of the first child of a run: how many children the run covers and what fuses. */
 typedef struct plan_step { int span; bool bn, relu, pool2, residual_relu; } plan_step;
@@ -56,7 +51,7 @@ static void plan_make(sequential *s) {
 
 static cg_tensor *run_children(cg_module *m, cg_tensor *x) {
     sequential *s = (sequential *)m;
-    const bool fuse = cg_fusion_enabled() && s->n_plan == m->n_children;
+    const bool fuse = cg_config_snapshot().fusion && s->n_plan == m->n_children;
     for (int i = 0; i < m->n_children && x;) {
         cg_module *c = m->children[i].module;
         plan_step st = fuse ? s->plan[i] : (plan_step){ 1, false, false, false, false };
