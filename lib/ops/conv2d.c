@@ -26,7 +26,7 @@
  * Measured by bench/bench-conv on the seed's conv2 (2 shared cores, docs/benchmarks.md):
  * forward 9.5 ms threads-over-images vs 19.7 ms serial-with-threaded-BLAS (backward likewise);
  * an earlier batched GEMM (cols for the whole batch) was 53-57 ms with a 41 MiB workspace.
- * Blocking im2col by output rows to keep the block in L2 (cg_conv2d_set_block) did not help.
+ * Blocking im2col by output rows to keep the block in L2 (CG_CONFIG_CONV_BLOCK_BYTES) did not help.
  *
  * Backward per image:
  *   dW_g += dy_ng · cols_gᵀ     (sgemm, beta = 1) into the partial of the image's chunk: the
