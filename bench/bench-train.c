@@ -55,7 +55,8 @@ int main(int argc, char **argv) {
                    "                   [--steps 20] [--warmup 5] [--profile] [--json]\n"
                    "                   [--no-fuse]    (Sequential's layer fusion off: CG_CONFIG_FUSION 0, A/B)\n"
                    "                   [--net SPEC]   (default: the seed net; input [N,1,28,28])\n"
-                   "                   [--no-dense]   (conv's dense im2col/col2im loops off: CG_CONFIG_CONV_DENSE 0, A/B)\n"
+                   "                   [--no-dense]   (conv's dense im2col/col2im loops off:\n"
+                   "                                  CG_CONFIG_CONV_DENSE 0, A/B)\n"
                    "                   [--no-winograd] (3x3 stride-1 convs by im2col, not Winograd:\n"
                    "                                  CG_CONFIG_CONV_WINOGRAD off, A/B)\n");
             return 0;

@@ -608,8 +608,8 @@ static void im2col_case(cg_im2col_geom g) {
 
 /* The conv switches that pick loops and schedules (cgrad/config.h) change no value: forward, dx
  * and dw bit-equal to the defaults' on a padded and a strided layer. The forward's row blocks
- * change the GEMMs' shapes, so BLAS may round differently: within 1e-4 (dW sums with cancellation). Bad values are
- * refused by name and leave the switch as it was. */
+ * change the GEMMs' shapes, so BLAS may round differently: within 1e-4 (dW sums with
+ * cancellation). Bad values are refused by name and leave the switch as it was. */
 static void conv_run(const int64_t *xs, const int64_t *ws, const cg_conv2d_params *p, float *out, size_t n_out) {
     cg_tensor *x = test_tensor(4, xs, -1, 1, 91, true), *w = test_tensor(4, ws, -1, 1, 92, true);
     cg_tensor *y = cg_conv2d(x, w, NULL, p);

@@ -17,7 +17,8 @@ typedef struct cfg_def {
 static const cfg_def DEFS[CG_CONFIG_NUM_KEYS] = {
     [CG_CONFIG_FUSION] = { "fusion", 1, 0, 1 },
     [CG_CONFIG_CONV_WINOGRAD] = { "conv_winograd", CG_WINOGRAD_AUTO, CG_WINOGRAD_OFF, CG_WINOGRAD_ALWAYS },
-    [CG_CONFIG_CONV_SCHEDULE] = { "conv_schedule", CG_CONV_SCHEDULE_AUTO, CG_CONV_SCHEDULE_AUTO, CG_CONV_SCHEDULE_IMAGES },
+    [CG_CONFIG_CONV_SCHEDULE] = { "conv_schedule", CG_CONV_SCHEDULE_AUTO, CG_CONV_SCHEDULE_AUTO,
+                                  CG_CONV_SCHEDULE_IMAGES },
     [CG_CONFIG_CONV_DENSE] = { "conv_dense", 1, 0, 1 },
     [CG_CONFIG_CONV_BLOCK_BYTES] = { "conv_block_bytes", CG_CONV_BLOCK_BYTES_DEFAULT, 1, INT64_MAX },
 };

@@ -12,8 +12,9 @@
  * run as one op (cg_batch_norm2d_relu); a Residual followed by a ReLU runs its add and the ReLU as
  * one op (cg_add_relu). The fold changes values by float
  * rounding only; every other fusion is bit-equal to the unfused ops. Values, gradients and the state dict are the same
- * with fusion on or off (cg_config_set(CG_CONFIG_FUSION, 0), read once per forward). Children added with cg_module_add_child instead of
- * cg_sequential_append are not in the plan: such a container runs unfused. */
+ * with fusion on or off (cg_config_set(CG_CONFIG_FUSION, 0), read once per forward). Children
+ * added with cg_module_add_child instead of cg_sequential_append are not in the plan: such a
+ * container runs unfused. */
 #include <stdio.h>
 #include "cg_internal.h"
 
