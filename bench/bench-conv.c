@@ -2,14 +2,21 @@
 /* bench-conv — conv2d forward, backward-data and backward-weight against the raw sgemm roofline.
  *   bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick]
  *              [--block BYTES] [--no-dense] [--no-winograd]
- * For each layer shape: median ms and GFLOP/s of each pass (cgrad's im2col + sgemm, no tape),
+ * For each layer shape: median ms and GFLOP/s of each pass through the public API: forward is
+ * cg_conv2d in no-grad mode; backward data (dx only) and backward weight (dw only) are
+ * cg_backward(cg_sum(cg_conv2d(x, w, b))) with only x, or only w, requiring grad, the backward
+ * alone timed (it includes the sum's backward: one pass writing dy = 1 over the output),
  * beside the GFLOP/s of cblas_sgemm alone on the same GEMM shapes (N calls of
  * [OC x OH*OW x C*KH*KW], scheduled like the conv: threads over images with single-threaded
  * sgemm, or one image at a time with threaded sgemm — the better of the two is the roofline),
- * and the conv workspace in bytes. Prints the OpenBLAS build and kernel (cg_blas_info).
+ * and the conv workspace in bytes (the thread's scratch arena, cg_tape_scratch_bytes). Prints the
+ * OpenBLAS build and kernel (cg_blas_info). Built on cgrad's public headers only (config.h's
+ * switches), so it builds against an installed cgrad.
  * --csv: a header line and one row per layer (bench/compare_pytorch.py --conv reads it by name).
- * --block, --no-dense, --no-winograd: A/B switches (forward im2col in row blocks; the dense
- * im2col/col2im off; 3x3 stride-1 layers by im2col instead of Winograd F(2x2, 3x3)). */
+ * --mode, --block, --no-dense, --no-winograd: A/B switches (cgrad/config.h:
+ * CG_CONFIG_CONV_SCHEDULE; CG_CONFIG_CONV_BLOCK_BYTES, forward im2col in row blocks;
+ * CG_CONFIG_CONV_DENSE 0, the dense im2col/col2im off; CG_CONFIG_CONV_WINOGRAD CG_WINOGRAD_OFF,
+ * 3x3 stride-1 layers by im2col instead of Winograd F(2x2, 3x3)). */
 #include "bench_util.h"
 #include <cblas.h>
 #include <omp.h>
@@ -17,8 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "cg_internal.h"
-#include "../lib/ops/im2col.h"
+#include "cgrad/cgrad.h"
 
 typedef struct layer {
     const char *name;
@@ -76,28 +82,61 @@ static void raw_gemms(int pass, bool images, int64_t n, int64_t m, int64_t nn, i
     }
 }
 
+static void set_or_die(cg_config_key key, int64_t value) {
+    if (cg_config_set(key, value) != CG_OK) { fprintf(stderr, "bench-conv: %s\n", cg_last_error()); exit(2); }
+}
+
+/* One timed pass of the layer, through the public API (see the top): 0 forward, 1 backward
+ * data, 2 backward weight. Seconds, or a negative value on error (cg_last_error says why). */
+static double time_pass(int pass, cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
+    if (pass == 0) {
+        bool prev = cg_set_grad_enabled(false);
+        double t0 = bench_now();
+        cg_tensor *y = cg_conv2d(x, w, b, p);
+        double t = bench_now() - t0;
+        cg_set_grad_enabled(prev);
+        cg_tape_release();
+        return y ? t : -1;
+    }
+    cg_tensor *loss = cg_sum(cg_conv2d(x, w, b, p));
+    double t0 = bench_now();
+    cg_status st = cg_backward(loss);
+    double t = bench_now() - t0;
+    cg_tape_release();
+    return st == CG_OK ? t : -1;
+}
+
 int main(int argc, char **argv) {
-    int threads = 0, reps = 0, csv = 0, mode = CG_CONV_AUTO, quick = 0;
+    int threads = 0, reps = 0, csv = 0, quick = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--version")) { printf("%s (cgrad %s)\n%s\n", "bench-conv", cg_version(), cg_blas_info()); return 0; }
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--csv")) csv = 1;
         else if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--block") && i + 1 < argc) cg_conv2d_set_block(atoll(argv[++i]));
-        else if (!strcmp(argv[i], "--no-dense")) cg_conv2d_set_dense(false);
-        else if (!strcmp(argv[i], "--no-winograd")) cg_conv2d_set_winograd(CG_WINO_OFF);
+        else if (!strcmp(argv[i], "--block") && i + 1 < argc) set_or_die(CG_CONFIG_CONV_BLOCK_BYTES, atoll(argv[++i]));
+        else if (!strcmp(argv[i], "--no-dense")) set_or_die(CG_CONFIG_CONV_DENSE, 0);
+        else if (!strcmp(argv[i], "--no-winograd")) set_or_die(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_OFF);
         else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
             const char *m = argv[++i];
-            mode = !strcmp(m, "serial") ? CG_CONV_SERIAL : !strcmp(m, "images") ? CG_CONV_IMAGES : CG_CONV_AUTO;
+            if (strcmp(m, "auto") && strcmp(m, "serial") && strcmp(m, "images")) {
+                fprintf(stderr, "bench-conv: --mode '%s' is not auto, serial or images\n", m);
+                return 2;
+            }
+            set_or_die(CG_CONFIG_CONV_SCHEDULE, !strcmp(m, "serial") ? CG_CONV_SCHEDULE_SERIAL
+                                                : !strcmp(m, "images") ? CG_CONV_SCHEDULE_IMAGES
+                                                                       : CG_CONV_SCHEDULE_AUTO);
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick]\n"
-                   "                  [--block BYTES] [--no-dense] [--no-winograd]\n");
+                   "                  [--block BYTES] [--no-dense] [--no-winograd]\n"
+                   "  --mode          conv's schedule (CG_CONFIG_CONV_SCHEDULE; default auto)\n"
+                   "  --block BYTES   forward im2col in row blocks of at most BYTES (CG_CONFIG_CONV_BLOCK_BYTES)\n"
+                   "  --no-dense      the general im2col/col2im loop only (CG_CONFIG_CONV_DENSE 0)\n"
+                   "  --no-winograd   3x3 stride-1 layers by im2col (CG_CONFIG_CONV_WINOGRAD off)\n");
             return 0;
         } else { fprintf(stderr, "bench-conv: unknown option '%s'\n", argv[i]); return 2; }
     }
     cg_set_num_threads(threads);
-    cg_conv2d_set_mode(mode);
     int nt = cg_get_num_threads();
     if (csv)
         printf("layer,n,c,h,w,oc,k,stride,pad,fwd_ms,bwd_data_ms,bwd_weight_ms,fwd_gflops,bwd_data_gflops,"
@@ -112,29 +151,36 @@ int main(int argc, char **argv) {
         if (quick && L->n > 1 && L->n != 64) continue;
         int64_t oh = (L->h + 2 * L->pad - L->k) / L->stride + 1, ow = (L->w + 2 * L->pad - L->k) / L->stride + 1;
         int64_t ohw = oh * ow, ck = L->c * L->k * L->k;
-        int64_t nx = L->n * L->c * L->h * L->w, nw = L->oc * ck, ny = L->n * L->oc * ohw;
+        int64_t nx = L->n * L->c * L->h * L->w, nw = L->oc * ck;
         double flop = 2.0 * (double)L->n * (double)L->oc * (double)ohw * (double)ck;  /* per pass */
         int r = reps > 0 ? reps : (flop * 3 > 4e10 ? 3 : flop * 3 > 4e9 ? 5 : 11);
-        float *x = filled(nx, 1), *w = filled(nw, 2), *b = filled(L->oc, 3), *dy = filled(ny, 4);
-        float *y = filled(ny, 5), *dx = filled(nx, 6), *dw = filled(nw, 7);
-        int64_t geom[8] = { L->n, L->c, L->h, L->w, L->oc, L->k, L->stride, L->pad };
+        float *x = filled(nx, 1), *w = filled(nw, 2), *b = filled(L->oc, 3);
+        cg_tensor *tx = cg_tensor_wrap(x, 4, CG_SHAPE(L->n, L->c, L->h, L->w));
+        cg_tensor *tw = cg_tensor_wrap(w, 4, CG_SHAPE(L->oc, L->c, L->k, L->k));
+        cg_tensor *tb = cg_tensor_wrap(b, 1, CG_SHAPE(L->oc));
+        if (!tx || !tw || !tb) { fprintf(stderr, "bench-conv: %s: %s\n", L->name, cg_last_error()); return 1; }
+        cg_conv2d_params cp = cg_conv2d_defaults();
+        cp.stride[0] = cp.stride[1] = L->stride;
+        cp.padding[0] = cp.padding[1] = L->pad;
         double ms[3];
-        cg_conv2d_workspace_free();
+        cg_tape_free_all();  /* the scratch arena starts empty: its size below is this layer's */
         for (int pass = 0; pass < 3; pass++) {
-            float *out = pass == 0 ? y : pass == 1 ? dx : dw;
+            cg_tensor_set_requires_grad(tx, pass == 1);
+            cg_tensor_set_requires_grad(tw, pass == 2);
             double *t = malloc((size_t)(r + 1) * sizeof *t);
             for (int i = -1; i < r; i++) {
-                double t0 = bench_now();
-                if (cg_conv2d_raw(pass, geom, out, x, w, b, dy) != CG_OK) {
+                double s = time_pass(pass, tx, tw, tb, &cp);
+                if (s < 0) {
                     fprintf(stderr, "bench-conv: %s: %s\n", L->name, cg_last_error());
                     return 1;
                 }
-                if (i >= 0) t[i] = bench_now() - t0;
+                if (i >= 0) t[i] = s;
             }
             ms[pass] = 1e3 * bench_median(t, r);
             free(t);
         }
-        int64_t ws = cg_conv2d_workspace_bytes();
+        int64_t ws = cg_tape_scratch_bytes();
+        cg_tensor_free(tx); cg_tensor_free(tw); cg_tensor_free(tb);
         /* roofline: the same GEMMs, best of threads-over-images and serial-with-threaded-BLAS */
         double gemm[3];
         /* per thread: B and C of any pass are at most max(ck, OC) * max(ohw, ck) floats */
@@ -170,10 +216,10 @@ int main(int argc, char **argv) {
                    (long long)L->n, ms[0], gf[0], gemm[0], ms[1], gf[1], gemm[1], ms[2], gf[2], gemm[2],
                    (double)ws / (1 << 20));
         fflush(stdout);
-        free(x); free(w); free(b); free(dy); free(y); free(dx); free(dw);
+        free(x); free(w); free(b);
     }
     if (!csv)
         printf("GF/s: 2*N*OC*OH*OW*C*KH*KW per pass / median time; (gemm): cblas_sgemm alone on the same shapes\n");
-    cg_conv2d_workspace_free();
+    cg_tape_free_all();
     return 0;
 }

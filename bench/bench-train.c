@@ -4,8 +4,9 @@
  *   bench-train [--batch 64] [--eval-batch 1000] [--threads N] [--windows 5] [--steps 20]
  *               [--warmup 5] [--profile] [--no-fuse] [--json] [--net SPEC] [--no-dense] [--no-winograd]
  * Reports the median img/s over several timed windows after warm-up, the peak RSS, and (with
- * --profile, or CG_PROFILE=1) the per-op time breakdown. --no-fuse turns off Sequential's layer
- * fusion (conv+relu as one op), for A/B runs. */
+ * --profile, or CG_PROFILE=1) the per-op time breakdown. --no-fuse, --no-dense and --no-winograd
+ * are A/B switches set through cgrad/config.h (CG_CONFIG_FUSION, CG_CONFIG_CONV_DENSE,
+ * CG_CONFIG_CONV_WINOGRAD). Built on cgrad's public headers only. */
 #include "bench_util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,6 @@
 #include <time.h>
 #include <cgrad/cgrad.h>
 #include "seed_net.h"
-#include "../lib/ops/im2col.h"
 
 static void die(const char *what) {
     fprintf(stderr, "bench-train: %s: %s\n", what, cg_last_error());
@@ -46,16 +46,19 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--warmup")) warmup = arg_long(argc, argv, &i, 0, 100000);
         else if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--no-fuse")) cg_set_fusion(false);
-        else if (!strcmp(argv[i], "--no-dense")) cg_conv2d_set_dense(false);
-        else if (!strcmp(argv[i], "--no-winograd")) cg_conv2d_set_winograd(CG_WINO_OFF);
+        else if (!strcmp(argv[i], "--no-fuse")) cg_config_set(CG_CONFIG_FUSION, 0);
+        else if (!strcmp(argv[i], "--no-dense")) cg_config_set(CG_CONFIG_CONV_DENSE, 0);
+        else if (!strcmp(argv[i], "--no-winograd")) cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_OFF);
         else if (!strcmp(argv[i], "--net") && i + 1 < argc) spec = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bench-train [--batch 64] [--eval-batch 1000] [--threads N] [--windows 5]\n"
-                   "                   [--steps 20] [--warmup 5] [--profile] [--no-fuse] [--json]\n"
+                   "                   [--steps 20] [--warmup 5] [--profile] [--json]\n"
+                   "                   [--no-fuse]    (Sequential's layer fusion off: CG_CONFIG_FUSION 0, A/B)\n"
                    "                   [--net SPEC]   (default: the seed net; input [N,1,28,28])\n"
-                   "                   [--no-dense]   (conv's dense im2col/col2im loops off: A/B)\n"
-                   "                   [--no-winograd] (3x3 stride-1 convs by im2col, not Winograd: A/B)\n");
+                   "                   [--no-dense]   (conv's dense im2col/col2im loops off:\n"
+                   "                                  CG_CONFIG_CONV_DENSE 0, A/B)\n"
+                   "                   [--no-winograd] (3x3 stride-1 convs by im2col, not Winograd:\n"
+                   "                                  CG_CONFIG_CONV_WINOGRAD off, A/B)\n");
             return 0;
         } else { fprintf(stderr, "bench-train: unknown option '%s'\n", argv[i]); return 2; }
     }
@@ -122,11 +125,11 @@ int main(int argc, char **argv) {
         printf("{\"threads\": %d, \"batch\": %ld, \"train_img_s\": %.1f, \"eval_batch\": %ld, "
                "\"eval_img_s\": %.1f, \"peak_rss_mb\": %.1f, \"fusion\": %s, \"blas\": \"%s\"}\n",
                cg_get_num_threads(), batch, train_ips, eval_batch, eval_ips, ru.ru_maxrss / 1024.0,
-               cg_fusion_enabled() ? "true" : "false", cg_blas_info());
+               cg_config_get(CG_CONFIG_FUSION) ? "true" : "false", cg_blas_info());
     else
         printf("threads %d  %s  fusion %s\ntrain: batch %ld  %.1f img/s (median of %ld windows)\n"
                "eval:  batch %ld  %.1f img/s\npeak RSS: %.1f MB\n",
-               cg_get_num_threads(), cg_blas_info(), cg_fusion_enabled() ? "on" : "off", batch, train_ips,
+               cg_get_num_threads(), cg_blas_info(), cg_config_get(CG_CONFIG_FUSION) ? "on" : "off", batch, train_ips,
                windows, eval_batch, eval_ips, ru.ru_maxrss / 1024.0);
     free(ips);
     free(y);

@@ -51,9 +51,30 @@ static inline double cg_sum_blocks(double s, const float *p, int64_t n) {
 /* Bring this thread's OpenMP thread count up to date with cg_set_num_threads (process-wide):
  * called at the library's entry points (lib/core/threads.c). Cheap: one atomic load. */
 void cg_threads_sync(void);
-/* Register the calling thread so that its tape pool and conv2d workspace are freed when it exits
- * (a pthread key destructor running cg_tape_free_all). Idempotent. */
+/* Register the calling thread so that its tape pool is freed when it exits (a pthread key
+ * destructor running cg_tape_free_all, lib/autograd/tape.c). Idempotent. */
 void cg_thread_cleanup_register(void);
+
+/* ---- the switches (lib/core/config.c, include/cgrad/config.h) ----------- */
+/* Every switch, read once: an op takes this snapshot at entry and reads only its copy after. */
+typedef struct cg_settings {
+    bool fusion;               /* CG_CONFIG_FUSION */
+    bool conv_dense;           /* CG_CONFIG_CONV_DENSE */
+    int conv_winograd;         /* CG_CONFIG_CONV_WINOGRAD: a cg_winograd_mode */
+    int conv_schedule;         /* CG_CONFIG_CONV_SCHEDULE: a cg_conv_schedule */
+    int64_t conv_block_bytes;  /* CG_CONFIG_CONV_BLOCK_BYTES */
+} cg_settings;
+cg_settings cg_config_snapshot(void);
+
+/* ---- the per-thread scratch arena (lib/core/arena.c) -------------------- */
+/* This thread's scratch buffer with room for `bytes` (grow-only, 64-byte aligned; NULL with
+ * CG_ENOMEM set on failure). Valid until the thread's next borrow, cg_tape_release() or
+ * cg_tape_free_all(): an op borrows once per call and never keeps it. Freed at thread exit. */
+void *cg_scratch_borrow(size_t bytes);
+/* Free this thread's buffer (the tape's cg_tape_free_all). */
+void cg_scratch_free(void);
+/* Bytes held by this thread's buffer (public as cg_tape_scratch_bytes). */
+int64_t cg_scratch_bytes(void);
 
 /* ---- tensors ------------------------------------------------------------- */
 enum {
@@ -139,7 +160,8 @@ cg_tensor *cg_tape_tensor_zeros(int ndim, const int64_t *shape);
 cg_tensor *cg_tape_tensor_dtype(cg_dtype dtype, int ndim, const int64_t *shape, bool zero);
 /* A tape-owned view of base's data with another shape (same numel). */
 cg_tensor *cg_tape_view(cg_tensor *base, int ndim, const int64_t *shape);
-/* Tape-owned scratch of `bytes` bytes, 64-byte aligned, released with the tape. */
+/* Tape-owned scratch of `bytes` bytes, 64-byte aligned, released with the tape: for what a
+ * node keeps for its backward (an op's workspace for one call is cg_scratch_borrow's). */
 void *cg_tape_scratch(size_t bytes);
 
 /* True when an op with these inputs must record a node (grad mode on, an input needs grad). */

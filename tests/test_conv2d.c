@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gradcheck.h"
-#include "../lib/ops/im2col.h"
+#include "../lib/ops/im2col.h"  /* the im2col/col2im kernels, tested directly below */
 /* lib/cg_internal.h: conv plans made on this thread. */
 int64_t cg_conv2d_plans_made(void);
 
@@ -160,9 +160,9 @@ static cg_tensor *conv_sq_fn(cg_tensor **in, void *ctx) { return cg_conv2d(cg_mu
 static void test_gradcheck_fresh_input_grad(void **s) {
     (void)s;
     const int64_t k[3] = { 3, 1, 3 }, pad[3] = { 1, 0, 1 };
-    const int modes[3] = { CG_WINO_OFF, CG_WINO_AUTO, CG_WINO_ALWAYS };
+    const int modes[3] = { CG_WINOGRAD_OFF, CG_WINOGRAD_AUTO, CG_WINOGRAD_ALWAYS };
     for (int i = 0; i < 3; i++) {
-        cg_conv2d_set_winograd(modes[i]);
+        assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, modes[i]), CG_OK);
         cg_conv2d_params p = cg_conv2d_defaults();
         p.padding[0] = p.padding[1] = pad[i];
         cg_tensor *in[3] = { test_tensor(4, CG_SHAPE(2, 2, 5, 6), -1, 1, 41 + i, true),
@@ -171,7 +171,7 @@ static void test_gradcheck_fresh_input_grad(void **s) {
         gradcheck(conv_sq_fn, in, 3, &p, 1e-2, 2e-3, 2e-2);
         for (int j = 0; j < 3; j++) cg_tensor_free(in[j]);
     }
-    cg_conv2d_set_winograd(CG_WINO_AUTO);
+    assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_AUTO), CG_OK);
 }
 
 static void test_values_by_hand(void **s) {
@@ -443,8 +443,8 @@ static void test_sequential_fuses_conv_relu(void **s) {
     int64_t nodes[2];
     cg_tensor *x = test_tensor(4, CG_SHAPE(2, 3, 6, 5), -1, 1, 77, false);
     for (int fuse = 0; fuse < 2; fuse++) {
-        cg_set_fusion(fuse);
-        assert_int_equal(cg_fusion_enabled(), fuse);
+        assert_int_equal(cg_config_set(CG_CONFIG_FUSION, fuse), CG_OK);
+        assert_int_equal(cg_config_get(CG_CONFIG_FUSION), fuse);
         cg_manual_seed(5);
         cg_module *m = cg_sequential_new();
         assert_non_null(cg_sequential_append(m, "conv", cg_conv2d_new(3, 4, 3, NULL, true)));
@@ -459,7 +459,7 @@ static void test_sequential_fuses_conv_relu(void **s) {
         cg_tape_release();
         cg_module_free(m);
     }
-    cg_set_fusion(true);
+    assert_int_equal(cg_config_set(CG_CONFIG_FUSION, true), CG_OK);
     assert_int_equal(nodes[1], nodes[0] - 1);
     assert_memory_equal(out[0], out[1], sizeof out[0]);
     assert_memory_equal(gw[0], gw[1], sizeof gw[0]);
@@ -482,7 +482,7 @@ static void test_sequential_fuses_conv_pool(void **s) {
         float *out[2] = { NULL, NULL };
         int64_t numel = 0;
         for (int fuse = 0; fuse < 2; fuse++) {
-            cg_set_fusion(fuse);
+            assert_int_equal(cg_config_set(CG_CONFIG_FUSION, fuse), CG_OK);
             cg_manual_seed(9);
             cg_module *m = cg_sequential_new();
             assert_non_null(cg_sequential_append(m, "conv", cg_conv2d_new(cases[k].c, 4, 3, NULL, true)));
@@ -512,7 +512,7 @@ static void test_sequential_fuses_conv_pool(void **s) {
             cg_tape_release();
             cg_module_free(m);
         }
-        cg_set_fusion(true);
+        assert_int_equal(cg_config_set(CG_CONFIG_FUSION, true), CG_OK);
         bool any_nan = false;
         for (int64_t i = 0; i < numel; i++) any_nan |= isnan(out[1][i]);
         assert_true(any_nan);   /* the NaN inputs reach the output, through a ReLU too (as PyTorch) */
@@ -669,7 +669,7 @@ static void test_user_module_fuses_as_epilogue(void **s) {
     const cg_module_type *types[2] = { &my_relu_type, &my_plain_type };
     float out[3][2 * 4 * 4 * 3], gw[3][4 * 3 * 9];
     for (int k = 0; k < 3; k++) {   /* 0: fusion off, 1: fusing type, 2: a type with no stage */
-        cg_set_fusion(k != 0);
+        cg_config_set(CG_CONFIG_FUSION, k != 0);
         cg_manual_seed(5);
         cg_module *m = cg_sequential_new();
         assert_non_null(cg_sequential_append(m, "conv", cg_conv2d_new(3, 4, 3, NULL, true)));
@@ -689,7 +689,7 @@ static void test_user_module_fuses_as_epilogue(void **s) {
         cg_tape_release();
         cg_module_free(m);
     }
-    cg_set_fusion(true);
+    cg_config_set(CG_CONFIG_FUSION, 1);
     for (int k = 1; k < 3; k++) {
         assert_memory_equal(out[0], out[k], sizeof out[0]);
         assert_memory_equal(gw[0], gw[k], sizeof gw[0]);
@@ -708,9 +708,9 @@ static void test_winograd_vs_naive(void **s) {
         { 2, 5, 7, 5, 3, 0 }, { 3, 4, 6, 8, 6, 1 }, { 1, 3, 3, 3, 2, 0 }, { 2, 6, 4, 9, 5, 2 },
         { 1, 1, 1, 1, 2, 1 }, { 37, 4, 5, 6, 3, 1 }, { 2, 17, 10, 11, 9, 1 },
     };
-    const int modes[2] = { CG_WINO_ALWAYS, CG_WINO_OFF };
+    const int modes[2] = { CG_WINOGRAD_ALWAYS, CG_WINOGRAD_OFF };
     for (int m = 0; m < 2; m++) {
-        cg_conv2d_set_winograd(modes[m]);
+        assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, modes[m]), CG_OK);
         for (unsigned i = 0; i < sizeof cs / sizeof cs[0]; i++) {
             geom G = { .n = cs[i].n, .c = cs[i].c, .h = cs[i].h, .w = cs[i].w, .oc = cs[i].oc,
                        .kh = 3, .kw = 3, .s = 1, .p = cs[i].p, .d = 1, .g = 1 };
@@ -734,13 +734,13 @@ static void test_winograd_vs_naive(void **s) {
             cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(b);
         }
     }
-    cg_conv2d_set_winograd(CG_WINO_AUTO);
+    assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_AUTO), CG_OK);
 }
 
 /* Central differences through the Winograd path (ALWAYS: 2 channels), unpadded and padded. */
 static void test_winograd_gradcheck(void **s) {
     (void)s;
-    cg_conv2d_set_winograd(CG_WINO_ALWAYS);
+    assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_ALWAYS), CG_OK);
     for (int pad = 0; pad < 2; pad++) {
         cg_conv2d_params p = cg_conv2d_defaults();
         p.padding[0] = p.padding[1] = pad;
@@ -750,7 +750,7 @@ static void test_winograd_gradcheck(void **s) {
         gradcheck(conv_fn, in, 3, &p, 1e-2, 2e-3, 2e-2);
         for (int j = 0; j < 3; j++) cg_tensor_free(in[j]);
     }
-    cg_conv2d_set_winograd(CG_WINO_AUTO);
+    assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_AUTO), CG_OK);
 }
 
 /* The parallel im2col/col2im paths (race-free by construction) match the serial ones. Width
@@ -772,6 +772,7 @@ static void test_im2col_parallel_matches_serial(void **s) {
 }
 
 static void im2col_case(cg_im2col_geom g) {
+    g.dense = true;  /* serial: the specialised loops; parallel: the general one */
     g.oh = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
     g.ow = (g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
     int64_t nc = g.c * g.kh * g.kw * g.oh * g.ow, nx = g.c * g.h * g.w;
@@ -786,6 +787,77 @@ static void im2col_case(cg_im2col_geom g) {
     assert_memory_equal(x1, x2, (size_t)nx * 4);
     free(c1); free(c2); free(x1); free(x2);
     cg_tensor_free(x); cg_tensor_free(d);
+}
+
+/* The conv switches that pick loops and schedules (cgrad/config.h) change no value: forward, dx
+ * and dw bit-equal to the defaults' on a padded and a strided layer. The forward's row blocks
+ * change the GEMMs' shapes, so BLAS may round differently: within 1e-4 (dW sums with
+ * cancellation). Bad values are refused by name and leave the switch as it was. */
+static void conv_run(const int64_t *xs, const int64_t *ws, const cg_conv2d_params *p, float *out, size_t n_out) {
+    cg_tensor *x = test_tensor(4, xs, -1, 1, 91, true), *w = test_tensor(4, ws, -1, 1, 92, true);
+    cg_tensor *y = cg_conv2d(x, w, NULL, p);
+    assert_non_null(y);
+    assert_int_equal(cg_backward(cg_sum(cg_mul(y, y))), CG_OK);
+    size_t ny = (size_t)cg_tensor_numel(y), nx = (size_t)cg_tensor_numel(x), nw = (size_t)cg_tensor_numel(w);
+    assert_true(ny + nx + nw <= n_out);
+    memcpy(out, cg_tensor_cdata(y), ny * 4);
+    memcpy(out + ny, cg_tensor_cdata(cg_tensor_grad(x)), nx * 4);
+    memcpy(out + ny + nx, cg_tensor_cdata(cg_tensor_grad(w)), nw * 4);
+    cg_tape_release();
+    cg_tensor_free(x); cg_tensor_free(w);
+}
+
+static void test_switches_keep_values(void **s) {
+    (void)s;
+    enum { N = 20000 };
+    static float ref[N], got[N];
+    const int64_t xs[4] = { 5, 3, 13, 11 }, ws[4] = { 4, 3, 3, 3 };
+    for (int layer = 0; layer < 2; layer++) {
+        cg_conv2d_params p = cg_conv2d_defaults();
+        p.padding[0] = p.padding[1] = 1;
+        if (layer) p.stride[0] = p.stride[1] = 2;
+        cg_config_reset();
+        memset(ref, 0, sizeof ref);
+        conv_run(xs, ws, &p, ref, N);
+        const struct { cg_config_key k; int64_t v; } sw[] = {
+            { CG_CONFIG_CONV_DENSE, 0 }, { CG_CONFIG_CONV_BLOCK_BYTES, 1 }, { CG_CONFIG_CONV_BLOCK_BYTES, 400 },
+            { CG_CONFIG_CONV_SCHEDULE, CG_CONV_SCHEDULE_SERIAL }, { CG_CONFIG_CONV_SCHEDULE, CG_CONV_SCHEDULE_IMAGES },
+        };
+        for (size_t i = 0; i < sizeof sw / sizeof sw[0]; i++) {
+            cg_config_reset();
+            assert_int_equal(cg_config_set(sw[i].k, sw[i].v), CG_OK);
+            assert_int_equal(cg_config_get(sw[i].k), sw[i].v);
+            memset(got, 0, sizeof got);
+            conv_run(xs, ws, &p, got, N);
+            if (sw[i].k == CG_CONFIG_CONV_BLOCK_BYTES) {
+                for (int j = 0; j < N; j++)
+                    if (fabsf(ref[j] - got[j]) > 1e-4f * (1.0f + fabsf(ref[j])))
+                        fail_msg("layer %d: %s = %lld: value %d is %g, not %g", layer, cg_config_name(sw[i].k),
+                                 (long long)sw[i].v, j, got[j], ref[j]);
+            } else if (memcmp(ref, got, sizeof ref)) {
+                fail_msg("layer %d: %s = %lld changed a value", layer, cg_config_name(sw[i].k), (long long)sw[i].v);
+            }
+        }
+    }
+    cg_config_reset();
+    const struct { cg_config_key k; int64_t v; const char *msg; } bad[] = {
+        { CG_CONFIG_CONV_WINOGRAD, 3, "conv_winograd = 3 is out of range [0, 2]" },
+        { CG_CONFIG_CONV_SCHEDULE, -1, "conv_schedule = -1 is out of range" },
+        { CG_CONFIG_CONV_DENSE, 2, "conv_dense = 2" },
+        { CG_CONFIG_CONV_BLOCK_BYTES, 0, "conv_block_bytes = 0" },
+        { CG_CONFIG_FUSION, -3, "fusion = -3" },
+        { (cg_config_key)CG_CONFIG_NUM_KEYS, 0, "is not a cg_config_key" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t before = cg_config_get(bad[i].k);
+        assert_int_equal(cg_config_set(bad[i].k, bad[i].v), CG_EINVAL);
+        if (!strstr(cg_last_error(), bad[i].msg)) fail_msg("message: %s", cg_last_error());
+        assert_int_equal(cg_config_get(bad[i].k), before);
+    }
+    assert_int_equal(cg_config_get((cg_config_key)-1), -1);
+    assert_null(cg_config_name((cg_config_key)CG_CONFIG_NUM_KEYS));
+    assert_string_equal(cg_config_name(CG_CONFIG_CONV_WINOGRAD), "conv_winograd");
+    assert_int_equal(cg_config_get(CG_CONFIG_CONV_BLOCK_BYTES), CG_CONV_BLOCK_BYTES_DEFAULT);
 }
 
 int main(void) {
@@ -808,6 +880,7 @@ int main(void) {
         cmocka_unit_test(test_im2col_parallel_matches_serial),
         cmocka_unit_test(test_winograd_vs_naive),
         cmocka_unit_test(test_winograd_gradcheck),
+        cmocka_unit_test(test_switches_keep_values),
         cmocka_unit_test(test_no_allocation_when_warm),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -369,7 +369,7 @@ static void test_seed_net_fusion_plan(void **s) {
     cg_tensor *x = test_tensor(4, CG_SHAPE(5, 1, 28, 28), -1, 1, 17, false);
     float *out[2];
     for (int fuse = 0; fuse < 2; fuse++) {
-        cg_set_fusion(fuse);
+        assert_int_equal(cg_config_set(CG_CONFIG_FUSION, fuse), CG_OK);
         cg_manual_seed(2);
         cg_module *m = test_seed_net();
         cg_module_train(m, false);
@@ -388,7 +388,7 @@ static void test_seed_net_fusion_plan(void **s) {
         cg_tape_release();
         cg_module_free(m);
     }
-    cg_set_fusion(true);
+    assert_int_equal(cg_config_set(CG_CONFIG_FUSION, true), CG_OK);
     assert_memory_equal(out[0], out[1], 50 * sizeof(float));
     free(out[0]);
     free(out[1]);
@@ -404,7 +404,7 @@ static void test_batch_norm_relu_fuses_in_training(void **s) {
     float *out[2], *grads[2], *stats[2];
     int64_t ng = 0, ns = 0;
     for (int fuse = 0; fuse < 2; fuse++) {
-        cg_set_fusion(fuse);
+        assert_int_equal(cg_config_set(CG_CONFIG_FUSION, fuse), CG_OK);
         cg_manual_seed(6);
         cg_module *m = cg_net_from_spec(RESNET, 3, MNIST, NULL);
         assert_non_null(m);
@@ -437,7 +437,7 @@ static void test_batch_norm_relu_fuses_in_training(void **s) {
         cg_tape_release();
         cg_module_free(m);
     }
-    cg_set_fusion(true);
+    assert_int_equal(cg_config_set(CG_CONFIG_FUSION, true), CG_OK);
     assert_memory_equal(out[0], out[1], 30 * sizeof(float));
     assert_memory_equal(grads[0], grads[1], (size_t)ng * sizeof(float));
     assert_memory_equal(stats[0], stats[1], (size_t)ns * sizeof(float));
@@ -454,7 +454,7 @@ static void test_batch_norm_folds_in_inference(void **s) {
     cg_tensor *x = test_tensor(4, CG_SHAPE(3, 1, 28, 28), -1, 1, 23, false);
     float *out[2][2];   /* [fuse][grad] */
     for (int fuse = 0; fuse < 2; fuse++) {
-        cg_set_fusion(fuse);
+        assert_int_equal(cg_config_set(CG_CONFIG_FUSION, fuse), CG_OK);
         cg_manual_seed(6);
         cg_module *m = cg_net_from_spec(RESNET, 3, MNIST, NULL);
         assert_non_null(m);
@@ -476,7 +476,7 @@ static void test_batch_norm_folds_in_inference(void **s) {
         }
         cg_module_free(m);
     }
-    cg_set_fusion(true);
+    assert_int_equal(cg_config_set(CG_CONFIG_FUSION, true), CG_OK);
     assert_memory_equal(out[1][1], out[0][1], 30 * sizeof(float));   /* grad on: not folded */
     assert_memory_equal(out[0][0], out[0][1], 30 * sizeof(float));
     for (int i = 0; i < 30; i++)
@@ -486,7 +486,7 @@ static void test_batch_norm_folds_in_inference(void **s) {
     float *o[2];
     int64_t n = 0;
     for (int fuse = 0; fuse < 2; fuse++) {
-        cg_set_fusion(fuse);
+        assert_int_equal(cg_config_set(CG_CONFIG_FUSION, fuse), CG_OK);
         cg_manual_seed(8);
         cg_module *m = cg_net_from_spec("conv2d(1,4,3,padding=1) batch_norm2d(4) relu", 3, MNIST, NULL);
         assert_non_null(m);
@@ -504,7 +504,7 @@ static void test_batch_norm_folds_in_inference(void **s) {
         cg_tape_release();
         cg_module_free(m);
     }
-    cg_set_fusion(true);
+    assert_int_equal(cg_config_set(CG_CONFIG_FUSION, true), CG_OK);
     double diff = 0;
     for (int64_t i = 0; i < n; i++) {
         assert_float_equal(o[1][i], o[0][i], 1e-5 + 1e-5 * fabs(o[0][i]));

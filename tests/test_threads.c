@@ -2,8 +2,10 @@
 /* tests/test_threads.c — the thread contract (include/cgrad/base.h, docs/design.md), on pthreads:
  *   - cg_set_num_threads is process-wide: a pthread sees the count the main thread set;
  *   - the RNG is one atomic counter: threads drawing at once never lose or share a draw;
- *   - a thread that exits without cg_tape_free_all() leaks nothing (a pthread key destructor
- *     frees its tape pool and conv2d workspace), and cg_tape_free_all frees the workspace too;
+ *   - a thread that exits without cg_tape_free_all() leaks nothing (pthread key destructors
+ *     free its tape pool and scratch arena), and cg_tape_free_all frees the arena too;
+ *   - the switches (cgrad/config.h) may change on one thread while convs run on others: no data
+ *     race (ThreadSanitizer), and every result is what some setting gives;
  *   - cg_backward on another thread's loss, or after cg_tape_release(), is an error (CG_ESTATE);
  *   - two models on two threads train to the same result as on one.
  * scripts/test also runs this file under ThreadSanitizer (build-tsan/). After the first test the
@@ -13,13 +15,13 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gradcheck.h"
-#include "../lib/ops/im2col.h"
 
 /* cmocka's asserts longjmp: only on the test's own thread. Other threads count failures. */
 static atomic_int thread_failures;
@@ -109,9 +111,18 @@ static void *train_and_exit(void *unused) {
     cg_conv2d_params p = cg_conv2d_defaults();
     cg_tensor *y = cg_linear(cg_flatten(cg_relu(cg_conv2d(x, w, NULL, &p)), 1, -1), l, NULL);
     CHECK(cg_backward(cg_sum(y)) == CG_OK);
-    CHECK(cg_conv2d_workspace_bytes() > 0);
+    CHECK(cg_tape_scratch_bytes() > 0);
     CHECK(cg_tape_pool_bytes() > 0);
     cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(l);
+    return NULL;
+}
+
+void *cg_scratch_borrow(size_t bytes);  /* lib/cg_internal.h: the arena in lib/core, below the tape */
+/* A thread that borrowed scratch and never touched the tape: the arena's own key frees it. */
+static void *borrow_and_exit(void *unused) {
+    (void)unused;
+    CHECK(cg_scratch_borrow(1 << 16) != NULL);
+    CHECK(cg_tape_scratch_bytes() == 1 << 16);
     return NULL;
 }
 
@@ -121,22 +132,121 @@ static void test_thread_exit_frees_tape(void **s) {
     cg_set_allocator(&(cg_allocator){ count_alloc, count_free, NULL });
     atomic_store(&live_blocks, 0);
     run_threads(4, train_and_exit, NULL);
+    run_threads(2, borrow_and_exit, NULL);
     long left = atomic_load(&live_blocks);
     cg_set_allocator(NULL);
     assert_int_equal(left, 0);
 }
 
-static void test_free_all_frees_conv_workspace(void **s) {
+static void test_free_all_frees_scratch(void **s) {
     (void)s;
     cg_tensor *x = test_tensor(4, CG_SHAPE(1, 2, 6, 6), -1, 1, 4, true);
     cg_tensor *w = test_tensor(4, CG_SHAPE(3, 2, 3, 3), -1, 1, 5, true);
     cg_conv2d_params p = cg_conv2d_defaults();
     assert_int_equal(cg_backward(cg_sum(cg_conv2d(x, w, NULL, &p))), CG_OK);
-    assert_true(cg_conv2d_workspace_bytes() > 0);
+    assert_true(cg_tape_scratch_bytes() > 0);
     cg_tape_free_all();
-    assert_int_equal(cg_conv2d_workspace_bytes(), 0);
+    assert_int_equal(cg_tape_scratch_bytes(), 0);
     assert_int_equal(cg_tape_pool_bytes(), 0);
     cg_tensor_free(x); cg_tensor_free(w);
+}
+
+/* ---- the switches change while convs run ------------------------------------------------ */
+/* Workers run conv2d (3x3 padded, 4 channels: Winograd in AUTO, im2col's padded loop otherwise),
+ * conv_transpose2d and a Sequential Conv2d + ReLU, forward and backward, while another thread
+ * flips every switch. Each op reads the switches once at entry, so every result is that of one
+ * setting: within float rounding of the reference (Winograd and the forward's row blocks round
+ * differently; conv_transpose2d has neither and stays bit-equal). ThreadSanitizer sees any plain
+ * read of a switch. */
+static atomic_bool switches_stop;
+static void *flip_switches(void *unused) {
+    (void)unused;
+    for (int i = 0; !atomic_load(&switches_stop); i++) {
+        CHECK(cg_config_set(CG_CONFIG_CONV_WINOGRAD, i % 3) == CG_OK);
+        CHECK(cg_config_set(CG_CONFIG_CONV_DENSE, i % 2) == CG_OK);
+        CHECK(cg_config_set(CG_CONFIG_CONV_SCHEDULE, (i / 2) % 3) == CG_OK);
+        CHECK(cg_config_set(CG_CONFIG_CONV_BLOCK_BYTES, i % 4 ? 256 : CG_CONV_BLOCK_BYTES_DEFAULT) == CG_OK);
+        CHECK(cg_config_set(CG_CONFIG_FUSION, (i / 3) % 2) == CG_OK);
+    }
+    return NULL;
+}
+
+typedef struct { float y[2 * 4 * 6 * 6], gw[4 * 4 * 9], yt[2 * 3 * 8 * 8], ys[2 * 4 * 6 * 6]; } conv_result;
+static void conv_once(conv_result *r) {
+    cg_tensor *x = test_tensor(4, CG_SHAPE(2, 4, 6, 6), -1, 1, 21, false);
+    cg_tensor *w = test_tensor(4, CG_SHAPE(4, 4, 3, 3), -1, 1, 22, true);
+    cg_tensor *wt = test_tensor(4, CG_SHAPE(4, 3, 3, 3), -1, 1, 23, true);
+    cg_conv2d_params p = cg_conv2d_defaults();
+    p.padding[0] = p.padding[1] = 1;
+    cg_conv_transpose2d_params pt = cg_conv_transpose2d_defaults();
+    cg_tensor *y = cg_conv2d(x, w, NULL, &p);
+    cg_tensor *yt = cg_conv_transpose2d(x, wt, NULL, &pt);
+    CHECK(y && yt && cg_backward(cg_add(cg_sum(cg_mul(y, y)), cg_sum(yt))) == CG_OK);
+    if (y && yt && cg_tensor_grad(w)) {
+        memcpy(r->y, cg_tensor_cdata(y), sizeof r->y);
+        memcpy(r->yt, cg_tensor_cdata(yt), sizeof r->yt);
+        memcpy(r->gw, cg_tensor_cdata(cg_tensor_grad(w)), sizeof r->gw);
+    }
+    cg_tape_release();
+    cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(wt);
+}
+
+typedef struct { const conv_result *ref; cg_module *net; const cg_tensor *xs; } conv_job;  /* a net per thread */
+static void *convs_while_flipping(void *arg) {
+    const conv_job *j = arg;
+    for (int it = 0; it < 40; it++) {
+        conv_result r;
+        memset(&r, 0, sizeof r);
+        conv_once(&r);
+        for (size_t i = 0; i < sizeof r.y / sizeof r.y[0]; i++)
+            CHECK(fabsf(r.y[i] - j->ref->y[i]) <= 1e-5f * (1.0f + fabsf(j->ref->y[i])));
+        for (size_t i = 0; i < sizeof r.gw / sizeof r.gw[0]; i++)
+            CHECK(fabsf(r.gw[i] - j->ref->gw[i]) <= 1e-4f * (1.0f + fabsf(j->ref->gw[i])));
+        CHECK(!memcmp(r.yt, j->ref->yt, sizeof r.yt));  /* conv_transpose2d: no Winograd, bit-equal */
+        cg_tensor *ys = cg_module_forward(j->net, (cg_tensor *)j->xs);
+        CHECK(ys && cg_backward(cg_sum(ys)) == CG_OK);
+        if (ys)
+            for (size_t i = 0; i < sizeof r.ys / sizeof r.ys[0]; i++)
+                CHECK(fabsf(cg_tensor_cdata(ys)[i] - j->ref->ys[i]) <= 1e-5f * (1.0f + fabsf(j->ref->ys[i])));
+        cg_tape_release();
+    }
+    return NULL;
+}
+
+static cg_module *conv_relu_net(void) {
+    cg_manual_seed(4);
+    cg_conv2d_params p = cg_conv2d_defaults();
+    p.padding[0] = p.padding[1] = 1;
+    cg_module *net = cg_sequential_new();
+    assert_non_null(cg_sequential_append(net, NULL, cg_conv2d_new(4, 4, 3, &p, true)));
+    assert_non_null(cg_sequential_append(net, NULL, cg_relu_new()));
+    return net;
+}
+
+static void test_switches_change_while_convs_run(void **s) {
+    (void)s;
+    cg_config_reset();
+    static conv_result ref;
+    cg_tensor *xs = test_tensor(4, CG_SHAPE(2, 4, 6, 6), -1, 1, 24, false);
+    conv_job job[2] = { { &ref, conv_relu_net(), xs }, { &ref, conv_relu_net(), xs } };
+    conv_once(&ref);
+    cg_tensor *ys = cg_module_forward(job[0].net, xs);
+    assert_non_null(ys);
+    memcpy(ref.ys, cg_tensor_cdata(ys), sizeof ref.ys);
+    cg_tape_release();
+    atomic_store(&switches_stop, false);
+    atomic_store(&thread_failures, 0);
+    pthread_t flipper, workers[2];
+    assert_int_equal(pthread_create(&flipper, NULL, flip_switches, NULL), 0);
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&workers[i], NULL, convs_while_flipping, &job[i]), 0);
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_join(workers[i], NULL), 0);
+    atomic_store(&switches_stop, true);
+    assert_int_equal(pthread_join(flipper, NULL), 0);
+    assert_int_equal(atomic_load(&thread_failures), 0);
+    cg_config_reset();
+    assert_int_equal(cg_config_get(CG_CONFIG_CONV_WINOGRAD), CG_WINOGRAD_AUTO);
+    cg_tensor_free(xs);
+    for (int i = 0; i < 2; i++) cg_module_free(job[i].net);
 }
 
 /* ---- backward on the wrong thread, or after release ------------------------------------ */
@@ -211,7 +321,8 @@ int main(void) {
         cmocka_unit_test(test_num_threads_is_process_wide),
         cmocka_unit_test(test_rng_reserve_is_atomic),
         cmocka_unit_test(test_thread_exit_frees_tape),
-        cmocka_unit_test(test_free_all_frees_conv_workspace),
+        cmocka_unit_test(test_free_all_frees_scratch),
+        cmocka_unit_test(test_switches_change_while_convs_run),
         cmocka_unit_test(test_backward_needs_the_recording_tape),
         cmocka_unit_test(test_two_models_two_threads),
     };

@@ -23,13 +23,17 @@ CG_API cg_status cg_backward(cg_tensor *loss);
 
 /* Release every tensor the tape owns (their buffers stay pooled for the next step). */
 CG_API void cg_tape_release(void);
-/* Free the pooled buffers and conv2d's workspace too (e.g. at program exit). Implies
+/* Free the pooled buffers and the thread's scratch arena too (e.g. at program exit). Implies
  * cg_tape_release(). A thread that exits does this for itself. */
 CG_API void cg_tape_free_all(void);
 CG_API int64_t cg_tape_num_nodes(void);
 CG_API int64_t cg_tape_num_tensors(void);
 /* Bytes held by the tape's pool (in use and free). */
 CG_API int64_t cg_tape_pool_bytes(void);
+/* Bytes held by this thread's scratch arena: the workspace ops borrow for one call (conv2d's
+ * im2col columns, Winograd's tiles, conv_transpose2d's columns). It grows to the largest
+ * request and is freed by cg_tape_free_all() or when the thread exits. */
+CG_API int64_t cg_tape_scratch_bytes(void);
 
 /* Grad mode. No-grad: ops compute but record nothing (evaluation, parameter updates).
  *   bool prev = cg_set_grad_enabled(false); ... cg_set_grad_enabled(prev); */

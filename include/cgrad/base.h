@@ -13,16 +13,17 @@
  * Thread contract (docs/design.md, "The thread contract"; tested in tests/test_threads.c):
  *   Per thread: the tape (every op result belongs to the calling thread's tape; cg_backward must
  *     run on that thread and before cg_tape_release(), else CG_ESTATE), grad mode, the last
- *     error message, conv2d's workspace. A thread's tape and workspace are freed when it exits;
- *     the main thread's by cg_tape_free_all() or at process end.
+ *     error message, the scratch arena ops borrow workspaces from. A thread's tape and arena are
+ *     freed when it exits; the main thread's by cg_tape_free_all() or at process end.
  *   Process-wide: the thread count (cg_set_num_threads reaches every thread), the default RNG
  *     stream (one key, one atomic counter: concurrent draws get disjoint numbers, in the order the
- *     threads draw; a cg_rng of the caller's own is the caller's),
- *     the switches (fusion, profiling, the allocator hook).
+ *     threads draw; a cg_rng of the caller's own is the caller's), the switches (config.h:
+ *     atomics that any thread may change at any time; an op reads them once, at entry),
+ *     profiling on/off, the allocator hook.
  *   Not thread-safe: a tensor written by two threads at once, in particular a leaf's grad (two
  *     threads backpropagating into one shared parameter at the same time lose updates); one
- *     module, optimizer or loader used by two threads at once; changing a switch, the seed or
- *     the allocator while other threads run ops; the profile's rows. */
+ *     module, optimizer or loader used by two threads at once; changing the seed or the
+ *     allocator while other threads run ops; the profile's rows. */
 #ifndef CGRAD_BASE_H
 #define CGRAD_BASE_H
 

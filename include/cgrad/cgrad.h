@@ -8,12 +8,14 @@
  *   cg_tape_release();                    // recycle the step's intermediates
  *   cg_tensor_free(x); cg_tensor_free(a); // leaves belong to the caller
  *
- * Layers: tensor -> autograd (tape) -> ops -> nn (modules) / optim -> data, io. */
+ * Layers: tensor -> autograd (tape) -> ops -> nn (modules) / optim -> data, io.
+ * Switches (fusion, conv algorithms) for A/B runs: cgrad/config.h. */
 #ifndef CGRAD_CGRAD_H
 #define CGRAD_CGRAD_H
 
 #include "cgrad/version.h"
 #include "cgrad/base.h"
+#include "cgrad/config.h"
 #include "cgrad/tensor.h"
 #include "cgrad/autograd.h"
 #include "cgrad/ops.h"

@@ -150,15 +150,13 @@ CG_API cg_module *cg_layer_norm_new(int64_t normalized_shape, float eps, bool el
  * and a Residual followed by a ReLU as relu(x + children(x)) in one op. The state dict is the
  * same either way, and so are values and gradients, but for the batch-norm fold's float rounding
  * (inference). Children added with cg_module_add_child are not in the plan: such a container runs
- * unfused. cg_sequential_append takes either container. */
+ * unfused. cg_sequential_append takes either container. Fusion is on by default;
+ * cg_config_set(CG_CONFIG_FUSION, 0) turns it off (A/B measurements, config.h), read once per
+ * container forward: off, every child runs its own forward. */
 CG_API cg_module *cg_sequential_new(void);
 CG_API cg_module *cg_residual_new(void);
 CG_API cg_module *cg_sequential_append(cg_module *seq, const char *name /* NULL: index */,
                                        cg_module *child);
-/* Layer fusion in Sequential and Residual, on by default; process-wide, read once per container
- * forward: off, every child runs its own forward. Off is for A/B measurements. */
-CG_API void cg_set_fusion(bool on);
-CG_API bool cg_fusion_enabled(void);
 
 /* ---- networks from a text spec (lib/nn/spec.c) ---------------------------------------------
  * A spec is a whitespace-separated list of layers `[name=]op[(args)]`; args are positional

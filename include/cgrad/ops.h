@@ -106,7 +106,8 @@ typedef struct cg_conv2d_params {
 } cg_conv2d_params;
 /* Stride 1, no padding, dilation 1, one group. */
 CG_API cg_conv2d_params cg_conv2d_defaults(void);
-/* x[N,C,H,W], w[OC,C/groups,KH,KW], b[OC] (may be NULL) -> [N,OC,OH,OW]. im2col + sgemm. */
+/* x[N,C,H,W], w[OC,C/groups,KH,KW], b[OC] (may be NULL) -> [N,OC,OH,OW]. im2col + sgemm, or
+ * Winograd F(2x2, 3x3) for 3x3 stride-1 layers (the switches: CG_CONFIG_CONV_*, config.h). */
 CG_API cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
 /* What runs on a convolution's output, in this order: bias (b), then a BatchNorm2d (bn), then a
  * ReLU, then a 2x2, stride-2 max-pool: cg_conv2d_ex(x, w, b, p, ep) has the values and gradients of

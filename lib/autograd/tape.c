@@ -10,7 +10,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include "cg_internal.h"
-#include "../ops/im2col.h"
 
 #define CHUNK 256
 
@@ -27,10 +26,10 @@ static _Thread_local tape T;
 static _Thread_local bool grad_enabled = true;
 
 /* ---- thread exit ---------------------------------------------------------- */
-/* A thread that allocated tape or conv2d memory is registered under a pthread key whose
- * destructor frees it when the thread exits (thread-local variables are still reachable while
- * key destructors run). The main thread's destructors do not run at exit(): free it there with
- * cg_tape_free_all(), or let the process end. */
+/* A thread that allocated tape memory is registered under a pthread key whose destructor frees
+ * it when the thread exits (thread-local variables are still reachable while key destructors
+ * run; the scratch arena has a key of its own, lib/core/arena.c). The main thread's destructors
+ * do not run at exit(): free it there with cg_tape_free_all(), or let the process end. */
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static _Thread_local bool exit_registered;
@@ -261,12 +260,13 @@ void cg_tape_free_all(void) {
     cg_free(T.node_chunks);
     cg_free(T.tensor_chunks);
     memset(&T, 0, sizeof T);
-    cg_conv2d_workspace_free();
+    cg_scratch_free();  /* the arena the ops borrow from: the tape owns it */
 }
 
 int64_t cg_tape_num_nodes(void) { return T.n_nodes; }
 int64_t cg_tape_num_tensors(void) { return T.n_tensors; }
 int64_t cg_tape_pool_bytes(void) { return T.pool_bytes; }
+int64_t cg_tape_scratch_bytes(void) { return cg_scratch_bytes(); }
 
 bool cg_set_grad_enabled(bool enabled) { bool prev = grad_enabled; grad_enabled = enabled; return prev; }
 bool cg_is_grad_enabled(void) { return grad_enabled; }

@@ -11,20 +11,16 @@
  * batch-norm fold and the pool in inference). Nothing here knows a layer kind, and the plan does
  * not depend on the mode, so cg_module_train needs no new plan. The fold changes values by float
  * rounding only; every other fusion is bit-equal to the unfused ops. Values, gradients and the
- * state dict are the same with fusion on or off (cg_set_fusion, read once per forward). Children
+ * state dict are the same with fusion on or off (cg_config_set(CG_CONFIG_FUSION, ..), read once per forward). Children
  * added with cg_module_add_child instead of cg_sequential_append are not in the plan: such a
  * container runs unfused.
  *
  * Residual is a producer of one stage, ReLU: relu(x + children(x)) as one op (add_relu). The add
  * stays the Residual's own epilogue rather than joining a conv's: it comes after the whole block,
  * which usually ends in a BatchNorm2d that cannot fold in training. */
-#include <stdatomic.h>
 #include <stdio.h>
 #include "cg_internal.h"
 
-static atomic_bool fusion = true;
-void cg_set_fusion(bool on) { atomic_store(&fusion, on); }
-bool cg_fusion_enabled(void) { return atomic_load(&fusion); }
 
 typedef struct sequential {
     cg_module base;
@@ -59,7 +55,7 @@ static void plan_make(sequential *s) {
 
 static cg_tensor *run_children(cg_module *m, cg_tensor *x) {
     sequential *s = (sequential *)m;
-    const bool fuse = cg_fusion_enabled() && s->n_plan == m->n_children;
+    const bool fuse = cg_config_snapshot().fusion && s->n_plan == m->n_children;
     for (int i = 0; i < m->n_children && x;) {
         cg_module *c = m->children[i].module;
         const int span = fuse ? s->span[i] : 1;

@@ -26,7 +26,7 @@
  * Measured by bench/bench-conv on the seed's conv2 (2 shared cores, docs/benchmarks.md):
  * forward 9.5 ms threads-over-images vs 19.7 ms serial-with-threaded-BLAS (backward likewise);
  * an earlier batched GEMM (cols for the whole batch) was 53-57 ms with a 41 MiB workspace.
- * Blocking im2col by output rows to keep the block in L2 (cg_conv2d_set_block) did not help.
+ * Blocking im2col by output rows to keep the block in L2 (CG_CONFIG_CONV_BLOCK_BYTES) did not help.
  *
  * Backward per image:
  *   dW_g += dy_ng · cols_gᵀ     (sgemm, beta = 1) into the partial of the image's chunk: the
@@ -44,9 +44,13 @@
  * the same
  * (relu passes NaN through; it passes the gradient where its output is positive, NaN counts as
  * not positive).
- * Workspace: one grow-only buffer of the calling thread: threads x (cols + dcols [+ masked dy])
- * + chunks x (dW [+ db]);
- * bench-conv reports its size (seed conv2: 3.1 MiB). After the first step it allocates nothing. */
+ * Workspace: borrowed for the call from the thread's scratch arena (lib/core/arena.c, owned by
+ * the tape): threads x (cols + dcols [+ masked dy]) + chunks x (dW [+ db]);
+ * bench-conv reports its size (seed conv2: 3.1 MiB). After the first step it allocates nothing.
+ *
+ * Switches (include/cgrad/config.h): conv_plan_make reads them once per call into the plan
+ * (Winograd or not, the dense im2col loops, the forward block, the schedule); the loops read the
+ * plan, and a node's backward keeps its forward's choices. */
 #include <math.h>
 #include <omp.h>
 #include "cg_internal.h"
@@ -55,22 +59,8 @@
 
 
 /* ---- workspace ----------------------------------------------------------- */
-static _Thread_local float *ws_buf;
-static _Thread_local size_t ws_floats;
-
-/* The thread's workspace with room for `floats` floats (grows, never shrinks). */
-static float *workspace(size_t floats) {
-    if (floats <= ws_floats) return ws_buf;
-    cg_thread_cleanup_register();  /* freed at thread exit, with the tape */
-    float *p = cg_malloc(floats * sizeof(float));
-    if (!p) return NULL;
-    cg_free(ws_buf);
-    ws_buf = p;
-    ws_floats = floats;
-    return p;
-}
-
-float *cg_conv_workspace(size_t floats) { return workspace(floats); }
+/* Room for `floats` floats, borrowed from the thread's scratch arena for this call. */
+static float *workspace(size_t floats) { return cg_scratch_borrow(floats * sizeof(float)); }
 
 cg_status cg_conv_check_args(const char *op, const cg_tensor *x, const cg_tensor *w, const char *w_layout,
                              const int64_t stride[2], const int64_t dilation[2], const int64_t padding[2],
@@ -94,17 +84,7 @@ cg_status cg_conv_check_args(const char *op, const cg_tensor *x, const cg_tensor
     return CG_OK;
 }
 
-int64_t cg_conv2d_workspace_bytes(void) { return (int64_t)(ws_floats * sizeof(float)); }
-
-void cg_conv2d_workspace_free(void) {
-    cg_free(ws_buf);
-    ws_buf = NULL;
-    ws_floats = 0;
-}
-
 /* ---- im2col / col2im ----------------------------------------------------- */
-static bool dense_enabled = true;
-void cg_conv2d_set_dense(bool on) { dense_enabled = on; }
 
 /* im2col_rows for width stride 1, width dilation 1 and no padding (the seed's convs, most 3x3
  * layers without padding): every row is OW contiguous floats of x and nothing needs a bounds
@@ -200,7 +180,7 @@ static void im2col_rows_strided(float *restrict cols, const float *restrict x, c
  * Parallel over rows when `par`. */
 static void im2col_rows(float *restrict cols, const float *restrict x, const cg_im2col_geom *g,
                         int64_t oh0, int64_t oh1, bool par) {
-    if (!par && dense_enabled && g->dw == 1) {
+    if (!par && g->dense && g->dw == 1) {
         if (g->sw > 1) im2col_rows_strided(cols, x, g, oh0, oh1);
         else if (g->ph == 0 && g->pw == 0) im2col_rows_dense(cols, x, g, oh0, oh1);
         else im2col_rows_padded(cols, x, g, oh0, oh1);
@@ -307,7 +287,7 @@ static void col2im_add_strided(float *restrict dx, const float *restrict dcols, 
 /* dx[C,H,W] += col2im(dcols[C*KH*KW, OH*OW]). Parallel over channels when `par`: channel c's
  * rows write only dx[c], so threads never race. */
 void cg_col2im_add(float *restrict dx, const float *restrict dcols, const cg_im2col_geom *g, bool par) {
-    if (!par && dense_enabled && g->dw == 1) {
+    if (!par && g->dense && g->dw == 1) {
         if (g->sw > 1) col2im_add_strided(dx, dcols, g);
         else if (g->ph == 0 && g->pw == 0) col2im_add_dense(dx, dcols, g);
         else col2im_add_padded(dx, dcols, g);
@@ -357,30 +337,30 @@ typedef struct conv_plan {
     cg_wino_geom wg;
     const float *wino_u;  /* the transformed weights U[16][OC][C], set by the pass that runs */
     bool dx_fresh;        /* backward: dx is uninitialised (a fresh tape gradient): write it */
+    int schedule;         /* the cg_conv_schedule read when the plan was made */
+    int64_t block_bytes;  /* forward im2col block bytes (CG_CONFIG_CONV_BLOCK_BYTES) */
 } conv_plan;
 
 /* ---- Winograd ------------------------------------------------------------ */
-static int wino_mode = CG_WINO_AUTO;
-void cg_conv2d_set_winograd(int mode) { wino_mode = mode; }
-
 /* Whether the plan's layer takes Winograd F(2x2, 3x3) (lib/ops/winograd.c): a 3x3, stride-1,
  * undilated, ungrouped layer; in AUTO mode also at least CONV_WINO_MIN_C input channels (a
  * 1-channel layer such as the seed's conv1 has K = 1 GEMMs: im2col's K = 9 one is faster). */
 #define CONV_WINO_MIN_C 4
-static void wino_choose(conv_plan *pl) {
+static void wino_choose(conv_plan *pl, int wino_mode) {
     const cg_im2col_geom *g = &pl->g;
     pl->wino = false;
     pl->wino_u = NULL;
-    if (wino_mode == CG_WINO_OFF || g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 || g->dh != 1 ||
+    if (wino_mode == CG_WINOGRAD_OFF || g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 || g->dh != 1 ||
         g->dw != 1 || pl->groups != 1 || pl->cg == 0 || pl->ocg == 0 || g->oh <= 0 || g->ow <= 0)
         return;
-    if (wino_mode == CG_WINO_AUTO && pl->cg < CONV_WINO_MIN_C) return;
+    if (wino_mode == CG_WINOGRAD_AUTO && pl->cg < CONV_WINO_MIN_C) return;
     pl->wg = cg_wino_geom_make(g->c, g->h, g->w, g->ph, g->pw, g->oh, g->ow);
     pl->wino = true;
 }
 
 static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b,
                                 const cg_conv2d_params *p, conv_plan *pl) {
+    const cg_settings cfg = cg_config_snapshot();  /* the switches, once per call */
     char s1[96], s2[96];
     cg_status st = cg_conv_check_args("conv2d", x, w, "[OC,C/groups,KH,KW]", p->stride, p->dilation, p->padding,
                                       p->groups);
@@ -406,6 +386,7 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     g->sh = p->stride[0]; g->sw = p->stride[1];
     g->ph = p->padding[0]; g->pw = p->padding[1];
     g->dh = p->dilation[0]; g->dw = p->dilation[1];
+    g->dense = cfg.conv_dense;
     if (g->kh <= 0 || g->kw <= 0)
         return cg_error(CG_ESHAPE, "conv2d: kernel %lldx%lld is empty", (long long)g->kh, (long long)g->kw);
     /* Overflow-safe: every parameter may be anything up to INT64_MAX. */
@@ -460,14 +441,14 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     pl->relu = false;
     pl->pool2 = false;
     pl->dx_fresh = false;
+    pl->schedule = cfg.conv_schedule;
+    pl->block_bytes = cfg.conv_block_bytes;
     /* Per image and group: [OC/g, C/g*KH*KW] x [C/g*KH*KW, OH*OW]; Winograd's GEMMs are smaller. */
     st = cg_gemm_check("conv2d", pl->ocg, g->oh * g->ow, pl->cg * g->kh * g->kw);
-    if (st == CG_OK) wino_choose(pl);
+    if (st == CG_OK) wino_choose(pl, cfg.conv_winograd);
     return st;
 }
 
-static int64_t fwd_block_bytes = 1 << 30;
-void cg_conv2d_set_block(int64_t bytes) { fwd_block_bytes = bytes > 0 ? bytes : 1 << 30; }
 static size_t round16(size_t f) { return (f + 15) & ~(size_t)15; }  /* keep slabs 64-byte aligned */
 
 /* One thread's slab: cols (not for a direct 1x1), then for backward dcols (likewise), then one
@@ -553,9 +534,10 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
         if (ck == 0) memset(yn, 0, (size_t)(pl->oc * ohw) * sizeof(float)); /* no input channels */
         else if (pl->wino) wino_forward_image(yn, xn, pl, ws);
         else {
-            /* Blocks of output rows whose columns fit in L2 (FWD_BLOCK_BYTES): im2col a block, then
-             * multiply it while it is still in cache. direct: one block, x is the column matrix. */
-            int64_t bh = pl->direct ? g->oh : fwd_block_bytes / (int64_t)(g->c * g->kh * g->kw * g->ow * 4);
+            /* Blocks of output rows whose columns take at most block_bytes (CG_CONFIG_CONV_BLOCK_BYTES):
+             * im2col a block, then multiply it while it is still in cache. direct: one block, x is
+             * the column matrix. */
+            int64_t bh = pl->direct ? g->oh : pl->block_bytes / (int64_t)(g->c * g->kh * g->kw * g->ow * 4);
             if (bh < 1) bh = 1;
             for (int64_t oh0 = 0; oh0 < g->oh; oh0 += bh) {
                 int64_t oh1 = oh0 + bh < g->oh ? oh0 + bh : g->oh, nb = (oh1 - oh0) * g->ow;
@@ -656,20 +638,17 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
 }
 
 /* ---- scheduling ---------------------------------------------------------- */
-static int conv_mode = CG_CONV_AUTO;
-void cg_conv2d_set_mode(int mode) { conv_mode = mode; }
-
 /* Threads over images when there are at least two images per thread and we are not already
- * inside a parallel region; otherwise one image at a time with BLAS's threads. */
-static int threads_for(int64_t n) {
+ * inside a parallel region; otherwise one image at a time with BLAS's threads. schedule: a
+ * cg_conv_schedule, read by the caller once per call. */
+int cg_conv_threads(int64_t n, int schedule) {
     if (omp_in_parallel()) return 1;
     cg_threads_sync();
     int nt = omp_get_max_threads();
-    if (conv_mode == CG_CONV_SERIAL || nt <= 1) return 1;
-    if (conv_mode == CG_CONV_AUTO && n < 2 * nt) return 1;
+    if (schedule == CG_CONV_SCHEDULE_SERIAL || nt <= 1) return 1;
+    if (schedule == CG_CONV_SCHEDULE_AUTO && n < 2 * nt) return 1;
     return nt;
 }
-int cg_conv_threads(int64_t n) { return threads_for(n); }
 
 /* dW is summed in CONV_DW_CHUNKS fixed chunks of images, each into its own partial, and the
  * partials are added in chunk order: the result does not depend on the thread count or on which
@@ -696,7 +675,7 @@ static int64_t dw_chunks(const conv_plan *pl, int64_t floats_per_partial) {
 static size_t wino_u_floats(const conv_plan *pl) { return pl->wino ? (size_t)(16 * cg_wino_plane(pl->oc * pl->g.c)) : 0; }
 
 static cg_status conv2d_forward(float *y, const float *x, const float *w, const float *b, conv_plan *pl) {
-    int nt = threads_for(pl->n);
+    int nt = cg_conv_threads(pl->n, pl->schedule);
     size_t per = workspace_layout(pl, false, NULL, NULL), shared = wino_u_floats(pl);
     float *ws = NULL;
     if (per + shared && !(ws = workspace(shared + per * (size_t)nt))) return CG_ENOMEM;
@@ -777,7 +756,7 @@ static void backward_team(const backward_job *j) {
  * workspace_layout), then one partial of dW [and db] per chunk. */
 static cg_status conv2d_backward_all(float *dx, float *dw, float *db, const float *dy, const float *y,
                                      const float *x, const float *w, conv_plan *pl) {
-    int nt = threads_for(pl->n);
+    int nt = cg_conv_threads(pl->n, pl->schedule);
     const int64_t nw = pl->oc * pl->cg * pl->g.kh * pl->g.kw;
     const bool chunked = dw || db;
     size_t per = workspace_layout(pl, true, NULL, NULL), shared = dx ? wino_u_floats(pl) : 0;
@@ -921,21 +900,4 @@ cg_tensor *cg_conv2d_ex(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2
 
 cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
     return cg_conv2d_ex(x, w, b, p, NULL);
-}
-
-cg_status cg_conv2d_raw(int pass, const int64_t geom[8], float *out, const float *x, const float *w,
-                        const float *b, const float *dy) {
-    conv_plan pl;
-    cg_im2col_geom *g = &pl.g;
-    pl.n = geom[0]; g->c = geom[1]; g->h = geom[2]; g->w = geom[3]; pl.oc = geom[4];
-    g->kh = g->kw = geom[5]; g->sh = g->sw = geom[6]; g->ph = g->pw = geom[7]; g->dh = g->dw = 1;
-    g->oh = (g->h + 2 * g->ph - g->kh) / g->sh + 1;
-    g->ow = (g->w + 2 * g->pw - g->kw) / g->sw + 1;
-    pl.groups = 1; pl.cg = g->c; pl.ocg = pl.oc;
-    pl.direct = g->kh == 1 && g->sh == 1 && g->ph == 0;
-    pl.relu = pl.pool2 = false;
-    pl.dx_fresh = false;
-    wino_choose(&pl);
-    if (pass == 0) return conv2d_forward(out, x, w, b, &pl);
-    return conv2d_backward_all(pass == 1 ? out : NULL, pass == 2 ? out : NULL, NULL, dy, NULL, x, w, &pl);
 }

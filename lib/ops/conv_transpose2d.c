@@ -20,8 +20,8 @@
  *             db[oc] += sum dy[n, oc]              (per image, blocked float sums in double)
  *
  * Scheduling and memory follow conv2d (lib/ops/conv2d.c): threads over images when there are at
- * least two images per thread (cg_conv_threads), each thread with its own slab of conv2d's
- * grow-only thread workspace (cg_conv_workspace) and single-threaded sgemms; otherwise one image
+ * least two images per thread (cg_conv_threads), each thread with its own slab of the workspace
+ * borrowed from the thread's scratch arena (cg_scratch_borrow) and single-threaded sgemms; otherwise one image
  * at a time with BLAS's threads inside each sgemm. dW and db are summed in a fixed number of
  * chunks of images whose partials are added in chunk order, so the result does not depend on
  * the thread count. After the first step nothing is allocated. */
@@ -33,6 +33,7 @@ typedef struct ct_plan {
     int64_t n, c, oc, groups, cg, ocg;  /* images, x's channels, y's channels, per group */
     cg_im2col_geom g;                   /* the conv2d geometry over y (see the top) */
     bool dx_fresh;                      /* backward: dx is uninitialised: write it */
+    int schedule;                       /* CG_CONFIG_CONV_SCHEDULE, read once by the forward */
 } ct_plan;
 
 cg_conv_transpose2d_params cg_conv_transpose2d_defaults(void) {
@@ -57,6 +58,7 @@ static bool out_extent(int64_t in, int64_t k, int64_t st, int64_t pad, int64_t o
 
 static cg_status plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b,
                            const cg_conv_transpose2d_params *p, ct_plan *pl) {
+    const cg_settings cfg = cg_config_snapshot();  /* the switches, once per call */
     char s1[96], s2[96];
     static const char *const hw[2] = { "height", "width" };
     cg_status st = cg_conv_check_args("conv_transpose2d", x, w, "[C,OC/groups,KH,KW]", p->stride, p->dilation,
@@ -127,6 +129,8 @@ static cg_status plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tens
     g->ph = p->padding[0]; g->pw = p->padding[1];
     g->dh = p->dilation[0]; g->dw = p->dilation[1];
     g->oh = x->shape[2]; g->ow = x->shape[3];
+    g->dense = cfg.conv_dense;
+    pl->schedule = cfg.conv_schedule;
     pl->n = x->shape[0];
     pl->c = C;
     pl->oc = OC;
@@ -166,10 +170,10 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
 }
 
 static cg_status ct_forward(float *y, const float *x, const float *w, const float *b, const ct_plan *pl) {
-    const int nt = cg_conv_threads(pl->n);
+    const int nt = cg_conv_threads(pl->n, pl->schedule);
     const size_t per = round16((size_t)(pl->oc * pl->g.kh * pl->g.kw * pl->g.oh * pl->g.ow));
     float *ws = NULL;
-    if (pl->cg && !(ws = cg_conv_workspace(per * (size_t)nt))) return CG_ENOMEM;
+    if (pl->cg && !(ws = cg_scratch_borrow(per * (size_t)nt * sizeof(float)))) return CG_ENOMEM;
     if (nt == 1) { forward_images(y, x, w, b, pl, ws, 0, pl->n); return CG_OK; }
     #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t n = 0; n < pl->n; n++)
@@ -268,7 +272,7 @@ static cg_status ct_backward(cg_node *nd) {
     if (pl.n == 0 || pl.oc == 0) return CG_OK;
     if (no_gemm) dx = dw = NULL;  /* only db is left */
     if (!dx && !dw && !db) return CG_OK;
-    const int nt = cg_conv_threads(pl.n);
+    const int nt = cg_conv_threads(pl.n, pl.schedule);
     const int64_t nw = pl.c * pl.ocg * pl.g.kh * pl.g.kw;
     const size_t per = dx || dw ? round16((size_t)(pl.oc * pl.g.kh * pl.g.kw * pl.g.oh * pl.g.ow)) : 0;
     const size_t pw = dw ? round16((size_t)nw) : 0, pb = db ? round16((size_t)pl.oc) : 0;
@@ -280,7 +284,7 @@ static cg_status ct_backward(cg_node *nd) {
     }
     const size_t total = per * (size_t)nt + (pw + pb) * (size_t)(dw || db ? P : 0);
     float *ws = NULL;
-    if (total && !(ws = cg_conv_workspace(total))) return CG_ENOMEM;
+    if (total && !(ws = cg_scratch_borrow(total * sizeof(float)))) return CG_ENOMEM;
     ct_job job = { dx, dw, db, ws, ws ? ws + per * (size_t)nt : NULL, cg_out_grad(nd), x->data, w->data, &pl,
                    per, pw, pb, P };
     if (nt > 1) {

@@ -7,7 +7,8 @@
 # (shared, and static with --static), a C++17 program with -pedantic-errors (pkg-config, and a
 # C++-only CMake project with COMPONENTS static), and cgrad through add_subdirectory. It checks
 # what is installed: the two programs and their man pages, not the lessons; cgrad-dist when MPI
-# is on. The README's C example is built too.
+# is on. The README's C example is built too, and the benchmarks compile against the installed
+# headers.
 # FLAGS go to every compile and link (the sanitizer flags, in a sanitizer build).
 set -euo pipefail
 cmake_cmd=$1 build=$2 src=$3 cc=$4
@@ -107,6 +108,19 @@ static_libs=$(pkg-config --static --libs cgrad | sed -e 's/\(^\| \)-lcgrad\( \|$
 quiet "$cc" $flags -o "$tmp/consumer_pc_static" "$src/tests/consumer/main.c" $(pkg-config --cflags cgrad) \
     "$libdir/libcgrad.a" $static_libs
 check_run "$tmp/consumer_pc_static" static
+
+# The benchmarks use the public headers only (tests/check_includes.sh): each bench/*.c compiles
+# against the installed headers alone (its own bench_util.h, the generated seed_net.h, and
+# cblas.h/omp.h for the roofline and the elementwise loops besides).
+if [ -z "$flags" ]; then
+    step "bench/*.c against the installed headers"
+    for b in "$src"/bench/*.c; do
+        # shellcheck disable=SC2046
+        quiet "$cc" -std=c11 -fsyntax-only -fopenmp -Wall -Werror -I"$src/bench" -I"$build/nets" \
+            $(pkg-config --cflags cgrad) "$b"
+    done
+    echo "   $(ls "$src"/bench/*.c | wc -l) benchmarks compile against $prefix/include"
+fi
 
 # zlib comes through Requires.private: a static link gets -lz from zlib.pc.
 [[ " $(pkg-config --static --libs cgrad) " == *" -lz "* ]] || fail "pkg-config --static --libs cgrad lacks -lz"
