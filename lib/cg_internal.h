@@ -178,6 +178,10 @@ uint64_t cg_rng_key(const cg_rng *r);
 /* Take n consecutive draws from r (NULL: the default stream, atomically): returns the first
  * counter and sets *key to the stream's key; draw i is cg_rng_bits(*key, first + i). */
 uint64_t cg_rng_take(cg_rng *r, uint64_t n, uint64_t *key);
+/* Fill d[n] from n draws of r (NULL: the default stream), in parallel, the same numbers for any
+ * thread count: lo + (hi - lo) * U[0,1) (cg_tensor_uniform), N(0,1) (cg_tensor_randn). */
+void cg_rng_fill_uniform(float *d, int64_t n, float lo, float hi, cg_rng *r);
+void cg_rng_fill_normal(float *d, int64_t n, cg_rng *r);
 
 /* ---- BLAS (lib/core/blas.c) --------------------------------------------- */
 void cg_blas_set_threads(int n);
