@@ -199,12 +199,6 @@ void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, con
 
 
 
-/* ---- optimizers ---------------------------------------------------------- */
-/* The state tensor "<prefix>.<i>" of parameter i, or NULL on failure. It is made (zeros) on
- * first use, and *created (may be NULL) says so: PyTorch starts some buffers from the first
- * gradient rather than from zeros. */
-cg_tensor *cg_optim_param_state(cg_optimizer *o, const char *prefix, int64_t i, bool *created);
-
 /* ---- layer fusion (Sequential's plan, lib/nn/sequential.c) --------------- */
 /* Layer kinds the plan is made from. cg_module_is_pool2x2: a MaxPool2d with kernel 2, stride 2
  * and no padding. */
