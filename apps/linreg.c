@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
         }
     }
     cg_manual_seed(seed);
-    cg_tensor *x = cg_tensor_rand(2, CG_SHAPE(N_POINTS, 1));          /* x ~ U[0, 1) */
+    cg_tensor *x = cg_tensor_rand(2, CG_SHAPE(N_POINTS, 1), NULL);          /* x ~ U[0, 1) */
     cg_tensor *y = cg_tensor_zeros(2, CG_SHAPE(N_POINTS, 1));
     if (!x || !y) return die("data");
     for (int i = 0; i < N_POINTS; i++) cg_tensor_data(y)[i] = 2.0f * cg_tensor_data(x)[i] + 3.0f;

@@ -226,8 +226,9 @@ static int fail(const char *what) {
  * Each rank takes batch/K rows of every global batch (same shuffle), gradients and the loss are
  * averaged in one allreduce, so every rank takes the same step. Rank 0 alone prints (the others'
  * stdout goes to /dev/null), evaluates, writes metrics and checkpoints; a checkpoint holds only
- * global state, so --resume works under any rank count. Dropout masks: rank r > 0 draws from a
- * seed derived from (seed, r) at the shared offset, rank 0 from the global stream. */
+ * global state, so --resume works under any rank count. Dropout masks: rank r draws from stream r
+ * of --seed (cg_rng_fork), from the offset the initialisation left; stream 0 is the default
+ * stream that initialised the net, so one process draws what it always did. */
 #ifdef CGRAD_WITH_MPI
 /* MPI starts only under a launcher (cli_under_mpi_launcher): a plain run stays a single process
  * that never loads Open MPI (faster start; no MPI runtime state at exit). */
@@ -332,15 +333,6 @@ static cg_status dp_check_agreement(const options *o, const char *spec, const cg
     };
     return dp_agree(names, v, (int)(sizeof v / sizeof v[0]));
 }
-/* Rank r's dropout stream from the global one (rank 0: unchanged); rank 0 saves the global one. */
-static void dp_rank_rng(void) {
-    if (dp_rank() == 0) return;
-    cg_rng_state r = cg_rng_get_state();
-    uint64_t z = r.seed + 0x9E3779B97F4A7C15ull * (uint64_t)(dp_rank() + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    cg_rng_set_state((cg_rng_state){ z ^ (z >> 31), r.offset });
-}
 /* Test hook (tests/mpi.cmake): CGRAD_TEST_RANK1_EXIT_AFTER=k makes rank 1 exit(3) after k steps. */
 static void dp_test_fault(int64_t steps) {
     static long long k = -2;
@@ -425,15 +417,18 @@ static bool save_path_ok(const char *path) {
 }
 
 /* ---- checkpoint metadata: what a resumed run needs besides tensors ---- */
+/* rng.seed and rng.offset: the key of --seed's stream 0 (the default stream's, cg_rng_get_state)
+ * and the draws rank 0's dropout stream has taken. */
 static cg_status save_checkpoint(const options *o, const char *spec, const char *norm, cg_module *model,
-                                 cg_optimizer *opt, const cg_lr_scheduler *sched, int64_t epoch) {
+                                 cg_optimizer *opt, const cg_lr_scheduler *sched, int64_t epoch,
+                                 const cg_rng *drop) {
     char ep[32], seed[32], rs[32], ro[32], se[32], bs[32], blr[32], wu[32], wd[32], cl[32], best[32], nb[32], cc[32],
          ts[32], tm[32];
     cg_rng_state r = cg_rng_get_state();
     snprintf(ep, sizeof ep, "%lld", (long long)epoch);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
     snprintf(rs, sizeof rs, "%llu", (unsigned long long)r.seed);
-    snprintf(ro, sizeof ro, "%llu", (unsigned long long)r.offset);
+    snprintf(ro, sizeof ro, "%llu", (unsigned long long)drop->counter);
     snprintf(se, sizeof se, "%lld", (long long)sched->last_epoch);
     snprintf(bs, sizeof bs, "%lld", (long long)o->batch);
     snprintf(blr, sizeof blr, "%.9g", sched->base_lr);
@@ -536,6 +531,12 @@ static int resume(options *o, const cg_safetensors *st, cg_module *model, cg_opt
     if (s == CG_OK && seed > (uint64_t)INT64_MAX)
         s = cg_set_error(CG_EFORMAT, "checkpoint metadata 'seed' = '%llu' is outside --seed's 0..%lld",
                          (unsigned long long)seed, (long long)INT64_MAX);
+    if (s == CG_OK) {  /* dropout continues on stream 0 of 'seed': 'rng.seed' must be its key */
+        cg_manual_seed(seed);
+        if (cg_rng_get_state().seed != rs)
+            s = cg_set_error(CG_EFORMAT, "checkpoint metadata 'rng.seed' = '%llu' is not the stream of 'seed' = "
+                             "'%llu'", (unsigned long long)rs, (unsigned long long)seed);
+    }
     if (s == CG_OK && !sched_per_step(o) && se != ep)
         s = cg_set_error(CG_EFORMAT, "checkpoint metadata 'sched.last_epoch' = %lld differs from 'epoch' = %lld "
                          "(the schedule steps once per epoch)", (long long)se, (long long)ep);
@@ -783,7 +784,10 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (dp_sync_model(model) != CG_OK) FAIL("broadcasting the model");
-    dp_rank_rng();
+    /* Each rank's dropout stream, from where the initialisation (or the checkpoint) left off. */
+    cg_rng drop = cg_rng_fork(o.seed, (uint64_t)dp_rank());
+    drop.counter = cg_rng_get_state().offset;
+    cg_module_set_rng(model, &drop);
 
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = o.batch;
@@ -873,7 +877,7 @@ int main(int argc, char **argv) {
                          cli_now() - run_t0))
             goto out;
         if (o.save) {
-            if (save_checkpoint(&o, spec, normtxt, model, opt, &sched, epoch) != CG_OK) FAIL("--save");
+            if (save_checkpoint(&o, spec, normtxt, model, opt, &sched, epoch, &drop) != CG_OK) FAIL("--save");
             printf("Saved %s (epoch %lld)\n", o.save, (long long)epoch);
         }
     }

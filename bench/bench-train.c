@@ -73,8 +73,8 @@ int main(int argc, char **argv) {
     cg_optimizer *opt = cg_sgd_new(ps, pl.n, (cg_sgd_options){ .lr = 0.025f, .momentum = 0.9f });
     if (!opt) die("optimizer");
 
-    cg_tensor *x = cg_tensor_randn(4, CG_SHAPE(batch, 1, 28, 28));
-    cg_tensor *xe = cg_tensor_randn(4, CG_SHAPE(eval_batch, 1, 28, 28));
+    cg_tensor *x = cg_tensor_randn(4, CG_SHAPE(batch, 1, 28, 28), NULL);
+    cg_tensor *xe = cg_tensor_randn(4, CG_SHAPE(eval_batch, 1, 28, 28), NULL);
     int64_t *y = malloc((size_t)(batch > eval_batch ? batch : eval_batch) * sizeof *y);
     for (long i = 0; i < (batch > eval_batch ? batch : eval_batch); i++) y[i] = i % 10;
     if (!x || !xe || !y) die("data");

@@ -200,6 +200,10 @@ uint64_t cg_rng_key(const cg_rng *r);
 /* Take n consecutive draws from r (NULL: the default stream, atomically): returns the first
  * counter and sets *key to the stream's key; draw i is cg_rng_bits(*key, first + i). */
 uint64_t cg_rng_take(cg_rng *r, uint64_t n, uint64_t *key);
+/* Fill d[n] from n draws of r (NULL: the default stream), in parallel, the same numbers for any
+ * thread count: lo + (hi - lo) * U[0,1) (cg_tensor_uniform), N(0,1) (cg_tensor_randn). */
+void cg_rng_fill_uniform(float *d, int64_t n, float lo, float hi, cg_rng *r);
+void cg_rng_fill_normal(float *d, int64_t n, cg_rng *r);
 
 /* ---- BLAS (lib/core/blas.c) --------------------------------------------- */
 void cg_blas_set_threads(int n);
@@ -216,12 +220,6 @@ void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, con
              const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
 
-
-/* ---- optimizers ---------------------------------------------------------- */
-/* The state tensor "<prefix>.<i>" of parameter i, or NULL on failure. It is made (zeros) on
- * first use, and *created (may be NULL) says so: PyTorch starts some buffers from the first
- * gradient rather than from zeros. */
-cg_tensor *cg_optim_param_state(cg_optimizer *o, const char *prefix, int64_t i, bool *created);
 
 /* ---- fused ops (the fusion plan: lib/nn/sequential.c, cg_fusion in nn.h) ----- */
 /* relu(batch_norm2d(x)) as one op (lib/ops/batch_norm.c): cg_conv2d_ex runs it for a batch norm

@@ -52,16 +52,16 @@ static void test_against_pytorch(void **s) {
         double pool_mx[4] = { 0 }, pool_sd[2] = { 0 }, pool_mean[2] = { 0 };
         const int R = 200;
         for (int r = 0; r < R; r++) {
-            assert_int_equal(cg_init_xavier_uniform_(t, 1.5f), CG_OK);
+            assert_int_equal(cg_init_xavier_uniform_(t, 1.5f, NULL), CG_OK);
             stats(t, &mx, &mean, &sd);
             if (mx > pool_mx[0]) pool_mx[0] = mx;
-            assert_int_equal(cg_init_kaiming_uniform_(t, 0.2f, CG_FAN_OUT, "leaky_relu"), CG_OK);
+            assert_int_equal(cg_init_kaiming_uniform_(t, 0.2f, CG_FAN_OUT, "leaky_relu", NULL), CG_OK);
             stats(t, &mx, &mean, &sd);
             if (mx > pool_mx[1]) pool_mx[1] = mx;
-            assert_int_equal(cg_init_xavier_normal_(t, 1.0f), CG_OK);
+            assert_int_equal(cg_init_xavier_normal_(t, 1.0f, NULL), CG_OK);
             stats(t, &mx, &mean, &sd);
             pool_sd[0] += sd * sd / R; pool_mean[0] += mean / R;
-            assert_int_equal(cg_init_kaiming_normal_(t, 0, CG_FAN_IN, "relu"), CG_OK);
+            assert_int_equal(cg_init_kaiming_normal_(t, 0, CG_FAN_IN, "relu", NULL), CG_OK);
             stats(t, &mx, &mean, &sd);
             pool_sd[1] += sd * sd / R; pool_mean[1] += mean / R;
         }
@@ -82,15 +82,15 @@ static void test_simple_and_seeded(void **s) {
     (void)s;
     cg_tensor *a = cg_tensor_zeros(2, CG_SHAPE(50, 40)), *b = cg_tensor_zeros(2, CG_SHAPE(50, 40));
     cg_manual_seed(7);
-    assert_int_equal(cg_init_uniform_(a, -0.5f, 2.0f), CG_OK);
+    assert_int_equal(cg_init_uniform_(a, -0.5f, 2.0f, NULL), CG_OK);
     cg_manual_seed(7);
-    assert_int_equal(cg_init_uniform_(b, -0.5f, 2.0f), CG_OK);
+    assert_int_equal(cg_init_uniform_(b, -0.5f, 2.0f, NULL), CG_OK);
     assert_memory_equal(cg_tensor_cdata(a), cg_tensor_cdata(b), 2000 * sizeof(float));
     double mx, mean, sd;
     stats(a, &mx, &mean, &sd);
     assert_true(mean > 0.7 && mean < 0.8); /* (a + b) / 2 = 0.75 */
     for (int i = 0; i < 2000; i++) assert_true(cg_tensor_cdata(a)[i] >= -0.5f && cg_tensor_cdata(a)[i] < 2.0f);
-    assert_int_equal(cg_init_normal_(a, 3.0f, 0.5f), CG_OK);
+    assert_int_equal(cg_init_normal_(a, 3.0f, 0.5f, NULL), CG_OK);
     stats(a, &mx, &mean, &sd);
     assert_true(fabs(mean - 3.0) < 0.05 && fabs(sd - 0.5) < 0.03);
     assert_int_equal(cg_init_constant_(a, 1.25f), CG_OK);
@@ -100,12 +100,12 @@ static void test_simple_and_seeded(void **s) {
     assert_float_equal(cg_tensor_cdata(b)[1999], 1.0f, 0);
     /* errors */
     cg_tensor *v = cg_tensor_zeros(1, CG_SHAPE(5));
-    assert_int_equal(cg_init_xavier_uniform_(v, 1), CG_ESHAPE);
+    assert_int_equal(cg_init_xavier_uniform_(v, 1, NULL), CG_ESHAPE);
     assert_non_null(strstr(cg_last_error(), "2 or more dimensions"));
-    assert_int_equal(cg_init_kaiming_normal_(a, 0, CG_FAN_IN, "swish"), CG_EINVAL);
+    assert_int_equal(cg_init_kaiming_normal_(a, 0, CG_FAN_IN, "swish", NULL), CG_EINVAL);
     assert_non_null(strstr(cg_last_error(), "unknown nonlinearity 'swish'"));
-    assert_int_equal(cg_init_uniform_(a, 2, 1), CG_EINVAL);
-    assert_int_equal(cg_init_normal_(a, 0, -1), CG_EINVAL);
+    assert_int_equal(cg_init_uniform_(a, 2, 1, NULL), CG_EINVAL);
+    assert_int_equal(cg_init_normal_(a, 0, -1, NULL), CG_EINVAL);
     assert_int_equal(cg_init_zeros_(NULL), CG_EINVAL);
     cg_tensor_free(a); cg_tensor_free(b); cg_tensor_free(v);
 }

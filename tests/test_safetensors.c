@@ -107,9 +107,9 @@ static void test_round_trip_is_bit_exact(void **s) {
     float special[] = { -0.0f, INFINITY, -INFINITY, NAN, 1e-45f, 3.4028235e38f, 1.0f / 3.0f, -7.25f };
     cg_manual_seed(3);
     cg_named_tensor items[] = {
-        { "z.last", cg_tensor_randn(3, CG_SHAPE(2, 1, 3)) },
+        { "z.last", cg_tensor_randn(3, CG_SHAPE(2, 1, 3), NULL) },
         { "b.weight", cg_tensor_from_array(1, CG_SHAPE(8), special) },
-        { "a", cg_tensor_randn(2, CG_SHAPE(2, 3)) },
+        { "a", cg_tensor_randn(2, CG_SHAPE(2, 3), NULL) },
         { "na\"me\\with\nescapes \xc3\xa9", cg_tensor_full(1, CG_SHAPE(1), 42.0f) },
     };
     cg_kv meta[] = { { "epoch", "12" }, { "note", "quote \" backslash \\ newline \n tab \t \x01 \xe4\xb8\xad" } };

@@ -85,14 +85,14 @@ static void test_rng_reproducible_and_thread_independent(void **s) {
     (void)s;
     const int64_t n = 200000;  /* above the OpenMP threshold */
     cg_manual_seed(7);
-    cg_tensor *a = cg_tensor_randn(1, &n);
+    cg_tensor *a = cg_tensor_randn(1, &n, NULL);
     cg_manual_seed(7);
     int prev = omp_get_max_threads();
     omp_set_num_threads(1);
-    cg_tensor *b = cg_tensor_randn(1, &n);
+    cg_tensor *b = cg_tensor_randn(1, &n, NULL);
     omp_set_num_threads(prev);
     assert_memory_equal(cg_tensor_data(a), cg_tensor_data(b), (size_t)n * sizeof(float));
-    cg_tensor *c = cg_tensor_randn(1, &n);  /* the stream moves on */
+    cg_tensor *c = cg_tensor_randn(1, &n, NULL);  /* the stream moves on */
     assert_memory_not_equal(cg_tensor_data(a), cg_tensor_data(c), (size_t)n * sizeof(float));
     double mean = 0, var = 0;
     for (int64_t i = 0; i < n; i++) mean += cg_tensor_data(a)[i];
@@ -100,7 +100,7 @@ static void test_rng_reproducible_and_thread_independent(void **s) {
     for (int64_t i = 0; i < n; i++) var += pow(cg_tensor_data(a)[i] - mean, 2);
     var /= (double)n;
     assert_true(fabs(mean) < 0.01 && fabs(var - 1) < 0.02);
-    cg_tensor *u = cg_tensor_rand(1, &n);
+    cg_tensor *u = cg_tensor_rand(1, &n, NULL);
     double um = 0;
     for (int64_t i = 0; i < n; i++) {
         float v = cg_tensor_data(u)[i];
@@ -109,9 +109,9 @@ static void test_rng_reproducible_and_thread_independent(void **s) {
     }
     assert_true(fabs(um / (double)n - 0.5) < 0.01);
     cg_rng_state st = cg_rng_get_state();                 /* state round trip */
-    cg_tensor *d1 = cg_tensor_rand(1, CG_SHAPE(5));
+    cg_tensor *d1 = cg_tensor_rand(1, CG_SHAPE(5), NULL);
     cg_rng_set_state(st);
-    cg_tensor *d2 = cg_tensor_rand(1, CG_SHAPE(5));
+    cg_tensor *d2 = cg_tensor_rand(1, CG_SHAPE(5), NULL);
     assert_memory_equal(cg_tensor_data(d1), cg_tensor_data(d2), 5 * sizeof(float));
     cg_tensor *t[] = { a, b, c, u, d1, d2 };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) cg_tensor_free(t[i]);

@@ -65,7 +65,7 @@ static void test_num_threads_is_process_wide(void **s) {
 #define DRAWS 20000
 static void *draw_many(void *unused) {
     (void)unused;
-    for (int i = 0; i < DRAWS; i++) cg_tensor_free(cg_tensor_uniform(1, CG_SHAPE(3), 0, 1));
+    for (int i = 0; i < DRAWS; i++) cg_tensor_free(cg_tensor_uniform(1, CG_SHAPE(3), 0, 1, NULL));
     return NULL;
 }
 

@@ -268,8 +268,8 @@ static cg_tensor *f_upsample(cg_tensor **x, const char *n) { (void)n; return cg_
 static cg_tensor *f_logsumexp(cg_tensor **x, const char *n) {
     return strstr(n, "keep") ? cg_logsumexp(x[0], -1, true) : cg_logsumexp(x[0], 1, false);
 }
-static cg_tensor *f_dropout_eval(cg_tensor **x, const char *n) { (void)n; return cg_dropout(x[0], 0.5f, false); }
-static cg_tensor *f_dropout_p0(cg_tensor **x, const char *n) { (void)n; return cg_dropout(x[0], 0.0f, true); }
+static cg_tensor *f_dropout_eval(cg_tensor **x, const char *n) { (void)n; return cg_dropout(x[0], 0.5f, false, NULL); }
+static cg_tensor *f_dropout_p0(cg_tensor **x, const char *n) { (void)n; return cg_dropout(x[0], 0.0f, true, NULL); }
 
 /* ---- the runner ------------------------------------------------------------------------- */
 static void run_case(void **state) {

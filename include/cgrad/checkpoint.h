@@ -24,11 +24,12 @@ CG_API cg_status cg_checkpoint_save(const char *path, const cg_module *m, const 
  * count and lr; a file without optimizer state is an error then. The optimizer's part is exact or
  * refused: optim.step_count must be a whole number in 0..INT64_MAX-1 and optim.lr a finite
  * number >= 0 (both parsed completely); every "optim.<prefix>.<i>" tensor must be F32, shaped like
- * parameter i, with i written as a plain decimal index (no sign, no leading zero); and for an
- * optimizer whose type lists its state (cg_optimizer.state_prefixes: SGD with momentum,
- * Adam, AdamW), a prefix outside that list is an error, and after one step or more every
- * parameter must have every listed state (a parameter that never had a gradient has none, so a
- * checkpoint of such a run is refused), while at step 0 none may be present. */
+ * parameter i, with i written as a plain decimal index (no sign, no leading zero), and <prefix>
+ * one of the optimizer's declared buffers (cg_optimizer.state_names: "momentum_buffer" for SGD
+ * with momentum, "exp_avg" and "exp_avg_sq" for Adam and AdamW, none for SGD without momentum);
+ * after one step or more every parameter must have every declared buffer (a parameter that never
+ * had a gradient has none, so a checkpoint of such a run is refused), while at step 0 none may
+ * be present. */
 CG_API cg_status cg_checkpoint_restore(const cg_safetensors *st, cg_module *m, cg_optimizer *o);
 
 /* Checkpoint metadata read strictly, for programs that keep their own keys: the value of key

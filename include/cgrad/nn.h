@@ -65,6 +65,9 @@ typedef struct cg_module_type {
     cg_tensor *(*forward)(cg_module *m, cg_tensor *x);     /* result belongs to the tape */
     void (*destroy)(cg_module *m);                         /* extra state only; may be NULL */
     const cg_fusion *fuse;                                 /* NULL: fuses with nothing */
+    /* A type whose forward draws random numbers (Dropout) sets this: it takes the stream the
+     * module draws from from now on (NULL: the default stream). cg_module_set_rng calls it. */
+    void (*set_rng)(cg_module *m, cg_rng *rng);
 } cg_module_type;
 
 /* name: the library's own copy in every struct the library fills (a module's parameters, a
@@ -92,6 +95,11 @@ CG_API cg_module *cg_module_add_child(cg_module *m, const char *name, cg_module 
 CG_API cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x);
 /* Recursively sets training mode (dropout, batch norm). */
 CG_API void cg_module_train(cg_module *m, bool training);
+/* Recursively gives every module that draws (its type has set_rng: Dropout, Dropout2d) the
+ * stream rng to draw from (NULL, the modules' start: the default stream). rng is borrowed: it
+ * must outlive the modules' forwards or be replaced, and its counter advances with every mask
+ * drawn (one thread at a time, as the module itself). m NULL: no-op. */
+CG_API void cg_module_set_rng(cg_module *m, cg_rng *rng);
 
 /* All parameters (or parameters and buffers: the state dict), depth first, with dotted names
  * ("conv1.weight"). The list is the caller's (free with cg_named_list_free); the tensors are
@@ -209,7 +217,8 @@ CG_API void cg_net_info_free(cg_net_info *info);   /* NULL is a no-op */
  * MFLOP per example. */
 CG_API void cg_net_info_fprint(FILE *f, const cg_net_info *info);
 
-/* ---- initialisation, as torch.nn.init (in place, from cgrad's generator: cg_manual_seed) ----
+/* ---- initialisation, as torch.nn.init (in place, drawing from rng; NULL: the default stream,
+ * cg_manual_seed) ----
  * fan_in = size(1) * receptive field and fan_out = size(0) * receptive field (the product of
  * the dims after the second), as PyTorch's: the fan-based ones need 2 or more dims (CG_ESHAPE).
  *   xavier_uniform_  U(-b, b), b = gain sqrt(6 / (fan_in + fan_out));  xavier_normal_ N(0, gain sqrt(2 / (fan_in + fan_out)))
@@ -219,15 +228,17 @@ CG_API void cg_net_info_fprint(FILE *f, const cg_net_info *info);
  *   generator); the distributions are the same. */
 typedef enum cg_fan_mode { CG_FAN_IN = 0, CG_FAN_OUT = 1 } cg_fan_mode;
 CG_API double cg_init_calculate_gain(const char *nonlinearity, double param); /* NAN: unknown */
-CG_API cg_status cg_init_uniform_(cg_tensor *t, float a, float b);
-CG_API cg_status cg_init_normal_(cg_tensor *t, float mean, float std);
+CG_API cg_status cg_init_uniform_(cg_tensor *t, float a, float b, cg_rng *rng);
+CG_API cg_status cg_init_normal_(cg_tensor *t, float mean, float std, cg_rng *rng);
 CG_API cg_status cg_init_constant_(cg_tensor *t, float value);
 CG_API cg_status cg_init_zeros_(cg_tensor *t);
 CG_API cg_status cg_init_ones_(cg_tensor *t);
-CG_API cg_status cg_init_xavier_uniform_(cg_tensor *t, float gain);
-CG_API cg_status cg_init_xavier_normal_(cg_tensor *t, float gain);
-CG_API cg_status cg_init_kaiming_uniform_(cg_tensor *t, float a, cg_fan_mode mode, const char *nonlinearity);
-CG_API cg_status cg_init_kaiming_normal_(cg_tensor *t, float a, cg_fan_mode mode, const char *nonlinearity);
+CG_API cg_status cg_init_xavier_uniform_(cg_tensor *t, float gain, cg_rng *rng);
+CG_API cg_status cg_init_xavier_normal_(cg_tensor *t, float gain, cg_rng *rng);
+CG_API cg_status cg_init_kaiming_uniform_(cg_tensor *t, float a, cg_fan_mode mode, const char *nonlinearity,
+                                          cg_rng *rng);
+CG_API cg_status cg_init_kaiming_normal_(cg_tensor *t, float a, cg_fan_mode mode, const char *nonlinearity,
+                                         cg_rng *rng);
 
 #ifdef __cplusplus
 }

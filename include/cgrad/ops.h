@@ -173,9 +173,11 @@ CG_API cg_tensor *cg_adaptive_max_pool2d(cg_tensor *x, int64_t oh, int64_t ow);
 
 /* Dropout: zero with probability p, scale the rest by 1/(1-p); identity when !training.
  * dropout2d zeroes whole channels of [N,C,H,W] (or [N,C,L]); on [N,F] every feature is a channel,
- * so it drops element-wise, as PyTorch 1.13's nn.Dropout2d does. Masks use the global generator. */
-CG_API cg_tensor *cg_dropout(cg_tensor *x, float p, bool training);
-CG_API cg_tensor *cg_dropout2d(cg_tensor *x, float p, bool training);
+ * so it drops element-wise, as PyTorch 1.13's nn.Dropout2d does. The mask draws from rng (NULL: the
+ * default stream), half a draw per mask element, and nothing when !training, p == 0 or p == 1;
+ * it is the same for any thread count. */
+CG_API cg_tensor *cg_dropout(cg_tensor *x, float p, bool training, cg_rng *rng);
+CG_API cg_tensor *cg_dropout2d(cg_tensor *x, float p, bool training, cg_rng *rng);
 
 /* Softmax family along dim, max-subtracted. */
 CG_API cg_tensor *cg_softmax(cg_tensor *x, int dim);

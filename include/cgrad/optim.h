@@ -2,7 +2,8 @@
 /* cgrad/optim.h — optimizers: step and zero_grad over a list of parameters.
  *
  * Ownership: an optimizer borrows its parameters (they must outlive it) and owns its state
- * (momentum buffers, moments); cg_optim_free frees that state and the optimizer (NULL: no-op).
+ * (momentum buffers, moments: by parameter index, see cg_optimizer.state); cg_optim_free frees
+ * that state and the optimizer (NULL: no-op).
  *
  * An optimizer of your own: embed cg_optimizer first, give a cg_optimizer_type with step(),
  * and make it with cg_optim_new(&type, sizeof(mine), params, n, lr) (or cg_optim_new_groups).
@@ -54,13 +55,15 @@ struct cg_optimizer {
     int64_t n_params;
     float lr;
     int64_t step_count;     /* steps taken */
-    cg_named_tensor *state; /* named state tensors, owned ("momentum_buffer.0", "exp_avg.3") */
-    int n_state;
-    /* The prefixes of the per-parameter state this optimizer keeps once it has stepped
-     * ("momentum_buffer" for "momentum_buffer.<i>"), NULL-terminated, set by its constructor;
-     * cg_checkpoint_restore then requires exactly these. NULL (cg_optim_new's default): the state
-     * is checked only for its names and shapes. */
-    const char *const *state_prefixes;
+    /* Per-parameter state, by index: every parameter keeps the same buffers, named in
+     * state_names (NULL-terminated: "momentum_buffer" for SGD with momentum; "exp_avg",
+     * "exp_avg_sq" for Adam), set by the constructor with cg_optim_declare_state; a buffer's id
+     * is its position there. Buffer k of parameter i is state[i * n_state_names + k], NULL until
+     * cg_optim_state makes it. The names appear only when the state is saved or loaded
+     * (cg_optim_state_dict, cg_checkpoint_save/_restore: "<name>.<i>"). No state: NULL, 0, NULL. */
+    const char *const *state_names;
+    int n_state_names;
+    cg_tensor **state;      /* owned: n_params * n_state_names slots, and the tensors in them */
     /* The groups, in order; their parameters are params[] group after group, so state index i
      * is the i-th parameter over all groups, as in PyTorch's state_dict. Always >= 1 group. */
     cg_optim_group *groups; /* owned */
@@ -95,9 +98,18 @@ CG_API float cg_optim_group_weight_decay(const cg_optimizer *o, int g, float fal
 CG_API void cg_optim_free(cg_optimizer *o);
 CG_API cg_status cg_optim_step(cg_optimizer *o);
 CG_API void cg_optim_zero_grad(cg_optimizer *o);
-/* Registers an owned state tensor (zeros, shaped like `like`), for optimizers' own use. */
-CG_API cg_tensor *cg_optim_add_state(cg_optimizer *o, const char *name, const cg_tensor *like);
-CG_API cg_tensor *cg_optim_find_state(const cg_optimizer *o, const char *name);
+/* Declares the buffers each parameter keeps (names: NULL-terminated, borrowed: static strings;
+ * at most 8), once, in the constructor: allocates the n_params slots per buffer, so that steps
+ * allocate nothing but the buffers themselves (on first use). CG_EINVAL when called twice. */
+CG_API cg_status cg_optim_declare_state(cg_optimizer *o, const char *const *names);
+/* Buffer k of parameter i, made on first use (zeros shaped like the parameter; *created, which
+ * may be NULL, says so: PyTorch starts some buffers from the first gradient). NULL with the
+ * error set for an index out of range or no memory. */
+CG_API cg_tensor *cg_optim_state(cg_optimizer *o, int64_t i, int k, bool *created);
+/* The buffers made so far as "<name>.<i>" (PyTorch's state_dict keys, flattened), parameter by
+ * parameter, in state_names order; the list is the caller's (cg_named_list_free), the tensors
+ * are borrowed from the optimizer. */
+CG_API cg_status cg_optim_state_dict(const cg_optimizer *o, cg_named_list *out);
 
 /* torch.optim.SGD. The momentum buffer starts as the first step's gradient (d_p).
  * Start from cg_sgd_defaults() (lr 1e-3, everything else 0/false) and change what you need.

@@ -39,11 +39,11 @@ CG_API cg_tensor *cg_tensor_arange(float start, float end, float step);
 CG_API cg_tensor *cg_tensor_from_array(int ndim, const int64_t *shape, const float *src);
 /* Borrows data (not copied, not freed). */
 CG_API cg_tensor *cg_tensor_wrap(float *data, int ndim, const int64_t *shape);
-/* U[0,1) and N(0,1) from the global generator (cg_manual_seed). */
-CG_API cg_tensor *cg_tensor_rand(int ndim, const int64_t *shape);
-CG_API cg_tensor *cg_tensor_randn(int ndim, const int64_t *shape);
-/* U[lo,hi) */
-CG_API cg_tensor *cg_tensor_uniform(int ndim, const int64_t *shape, float lo, float hi);
+/* U[0,1), N(0,1) and U[lo,hi), one draw per element from rng (NULL: the default stream,
+ * cg_manual_seed); the numbers do not depend on the thread count. */
+CG_API cg_tensor *cg_tensor_rand(int ndim, const int64_t *shape, cg_rng *rng);
+CG_API cg_tensor *cg_tensor_randn(int ndim, const int64_t *shape, cg_rng *rng);
+CG_API cg_tensor *cg_tensor_uniform(int ndim, const int64_t *shape, float lo, float hi, cg_rng *rng);
 /* Any element type: zeros of `dtype`; a copy of src (numel elements of that type); a borrowed
  * buffer (not copied, not freed). cg_tensor_from_i64 / _from_u8 are the typed shorthands. */
 CG_API cg_tensor *cg_tensor_new(cg_dtype dtype, int ndim, const int64_t *shape);

@@ -13,22 +13,23 @@ cg_status cg_checkpoint_save(const char *path, const cg_module *m, const cg_opti
                              const cg_kv *meta, int64_t n_meta) {
     if (!path || !m) return cg_error(CG_EINVAL, "cg_checkpoint_save: path and module are required");
     if (n_meta < 0 || (n_meta && !meta)) return cg_error(CG_EINVAL, "cg_checkpoint_save: bad metadata");
-    cg_named_list sd;
+    cg_named_list sd, os = { 0 };
     cg_status st = cg_module_state_dict(m, &sd);
     if (st != CG_OK) return st;
-    int64_t n_opt = o ? o->n_state : 0, n = sd.n + n_opt;
+    if (o && (st = cg_optim_state_dict(o, &os)) != CG_OK) { cg_named_list_free(&sd); return st; }
+    int64_t n = sd.n + os.n;
     cg_named_tensor *items = cg_calloc((size_t)(n ? n : 1), sizeof *items);
     cg_kv *kv = cg_calloc((size_t)n_meta + 3, sizeof *kv);
     char step[32], lr[32];
     if (!items || !kv) { st = CG_ENOMEM; goto done; }
     for (int64_t i = 0; i < sd.n; i++) items[i] = sd.items[i];
-    for (int64_t i = 0; i < n_opt; i++) {
-        size_t len = strlen(OPT_PREFIX) + strlen(o->state[i].name) + 1;
+    for (int64_t i = 0; i < os.n; i++) {
+        size_t len = strlen(OPT_PREFIX) + strlen(os.items[i].name) + 1;
         char *name = cg_malloc(len);
         if (!name) { st = CG_ENOMEM; goto done; }
-        snprintf(name, len, OPT_PREFIX "%s", o->state[i].name);
+        snprintf(name, len, OPT_PREFIX "%s", os.items[i].name);
         items[sd.n + i].name = name;
-        items[sd.n + i].tensor = o->state[i].tensor;
+        items[sd.n + i].tensor = os.items[i].tensor;
     }
     for (int64_t i = 0; i < n_meta; i++) kv[i] = meta[i];
     int64_t nk = n_meta;
@@ -41,10 +42,11 @@ cg_status cg_checkpoint_save(const char *path, const cg_module *m, const cg_opti
     }
     st = cg_safetensors_save(path, items, n, kv, nk);
 done:
-    if (items) for (int64_t i = 0; i < n_opt; i++) cg_free((char *)items[sd.n + i].name);
+    if (items) for (int64_t i = 0; i < os.n; i++) cg_free((char *)items[sd.n + i].name);
     cg_free(items);
     cg_free(kv);
     cg_named_list_free(&sd);
+    cg_named_list_free(&os);
     return st;
 }
 
@@ -119,9 +121,11 @@ static bool state_name_split(const char *name, int64_t n_params, size_t *plen, i
     return true;
 }
 
-static bool prefix_listed(const char *const *list, const char *name, size_t len) {
-    for (; *list; list++) if (strlen(*list) == len && !strncmp(*list, name, len)) return true;
-    return false;
+/* The id of the buffer named name[0..len) among o's declared state, or -1. */
+static int state_id(const cg_optimizer *o, const char *name, size_t len) {
+    for (int k = 0; k < o->n_state_names; k++)
+        if (strlen(o->state_names[k]) == len && !strncmp(o->state_names[k], name, len)) return k;
+    return -1;
 }
 
 /* Checks the optimizer's part of st (metadata, state names and sizes) and, when apply is true,
@@ -141,7 +145,6 @@ static cg_status restore_optimizer(const cg_safetensors *st, cg_optimizer *o, bo
     if (r == CG_OK) r = cg_checkpoint_meta_f64(st, OPT_PREFIX "lr", 0.0, FLT_MAX, &rate);
     if (r != CG_OK) return r;
     /* Check every state tensor before changing anything. */
-    const char *const *listed = o->state_prefixes;
     size_t plen = strlen(OPT_PREFIX);
     int64_t n_state = 0;
     for (int64_t i = 0; i < cg_safetensors_count(st); i++) {
@@ -152,7 +155,7 @@ static cg_status restore_optimizer(const cg_safetensors *st, cg_optimizer *o, bo
         if (!state_name_split(t->name + plen, o->n_params, &len, &p))
             return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' names no parameter (want '<state>.<i>', "
                             "i in 0..%lld written plainly)", t->name, (long long)o->n_params - 1);
-        if (listed && !prefix_listed(listed, t->name + plen, len))
+        if (state_id(o, t->name + plen, len) < 0)
             return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' is not a state of %s", t->name,
                             o->type->name);
         const cg_tensor *q = o->params[p];
@@ -163,17 +166,18 @@ static cg_status restore_optimizer(const cg_safetensors *st, cg_optimizer *o, bo
                             "(want F32 shaped like parameter %lld)", t->name, (long long)p);
         n_state++;
     }
-    if (listed && steps == 0 && n_state > 0)
+    if (steps == 0 && n_state > 0)
         return cg_error(CG_EFORMAT, "checkpoint: optim.step_count is 0 but the file holds %lld optimizer state tensors",
                         (long long)n_state);
-    if (listed && steps > 0)
-        for (const char *const *pre = listed; *pre; pre++)
+    if (steps > 0)
+        for (int k = 0; k < o->n_state_names; k++)
             for (int64_t p = 0; p < o->n_params; p++) {
                 char name[96];
-                snprintf(name, sizeof name, OPT_PREFIX "%s.%lld", *pre, (long long)p);
+                snprintf(name, sizeof name, OPT_PREFIX "%s.%lld", o->state_names[k], (long long)p);
                 if (!cg_safetensors_find(st, name))
                     return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' is missing (%s after %lld steps "
-                                    "keeps '%s.<i>' for every parameter)", name, o->type->name, (long long)steps, *pre);
+                                    "keeps '%s.<i>' for every parameter)", name, o->type->name, (long long)steps,
+                                    o->state_names[k]);
             }
     if (!apply) return CG_OK;
     for (int64_t i = 0; i < cg_safetensors_count(st); i++) {
@@ -183,8 +187,7 @@ static cg_status restore_optimizer(const cg_safetensors *st, cg_optimizer *o, bo
         size_t len;
         int64_t p;
         state_name_split(name, o->n_params, &len, &p);
-        cg_tensor *s = cg_optim_find_state(o, name);
-        if (!s) s = cg_optim_add_state(o, name, o->params[p]);
+        cg_tensor *s = cg_optim_state(o, p, state_id(o, name, len), NULL);
         if (!s) return CG_ENOMEM;
         memcpy(s->data, t->data, (size_t)t->nbytes);
     }

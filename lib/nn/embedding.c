@@ -49,7 +49,7 @@ cg_module *cg_embedding_new(int64_t num_embeddings, int64_t embedding_dim) {
     if (!e) return NULL;
     cg_tensor *w = cg_tensor_zeros(2, ws);
     if (!w) { cg_module_free(&e->base); return cg_nn_alloc_failed("Embedding", "weight", 2, ws); }
-    if (cg_init_normal_(w, 0.0f, 1.0f) != CG_OK) { cg_tensor_free(w); cg_module_free(&e->base); return NULL; }
+    if (cg_init_normal_(w, 0.0f, 1.0f, NULL) != CG_OK) { cg_tensor_free(w); cg_module_free(&e->base); return NULL; }
     e->weight = cg_module_add_parameter(&e->base, "weight", w);
     if (!e->weight) { cg_module_free(&e->base); return NULL; }
     return &e->base;

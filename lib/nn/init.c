@@ -9,7 +9,7 @@
 
 cg_tensor *cg_init_fan_in_uniform(int ndim, const int64_t *shape, int64_t fan_in) {
     float bound = fan_in > 0 ? (float)(1.0 / sqrt((double)fan_in)) : 0.0f;
-    return cg_tensor_uniform(ndim, shape, -bound, bound);
+    return cg_tensor_uniform(ndim, shape, -bound, bound, NULL);
 }
 
 /* The same limit as cg_check_shape: numel * sizeof(float) stays far from INT64_MAX. */
@@ -35,6 +35,7 @@ cg_module *cg_nn_alloc_failed(const char *module, const char *name, int ndim, co
  * size(0) * receptive field, receptive field = the product of the dims after the second. */
 static cg_status fans(const char *fn, const cg_tensor *t, double *fan_in, double *fan_out) {
     if (!t) return cg_error(CG_EINVAL, "%s: tensor is NULL", fn);
+    if (cg_check_dtype(fn, "t", t, CG_F32)) return CG_EINVAL;
     if (t->ndim < 2)
         return cg_error(CG_ESHAPE, "%s: fan in and fan out need a tensor of 2 or more dimensions, got %d", fn, t->ndim);
     double rf = 1;
@@ -44,20 +45,15 @@ static cg_status fans(const char *fn, const cg_tensor *t, double *fan_in, double
     return CG_OK;
 }
 
-/* t = lo + (hi - lo) * u or mean + std * z, from the global generator, as cg_tensor_uniform and
- * cg_tensor_randn draw (the same stream and order). */
-static cg_status fill_uniform(cg_tensor *t, double lo, double hi) {
-    cg_tensor *r = cg_tensor_uniform(t->ndim, t->shape, (float)lo, (float)hi);
-    if (!r) return CG_ENOMEM;
-    memcpy(t->data, r->data, (size_t)t->numel * sizeof(float));
-    cg_tensor_free(r);
+/* t = lo + (hi - lo) * u or mean + std * z, in place, from rng (NULL: the default stream), the
+ * numbers cg_tensor_uniform and cg_tensor_randn would draw (the same stream and order). */
+static cg_status fill_uniform(cg_tensor *t, double lo, double hi, cg_rng *rng) {
+    cg_rng_fill_uniform(t->data, t->numel, (float)lo, (float)hi, rng);
     return CG_OK;
 }
-static cg_status fill_normal(cg_tensor *t, double mean, double std) {
-    cg_tensor *r = cg_tensor_randn(t->ndim, t->shape);
-    if (!r) return CG_ENOMEM;
-    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (float)(mean + std * (double)r->data[i]);
-    cg_tensor_free(r);
+static cg_status fill_normal(cg_tensor *t, double mean, double std, cg_rng *rng) {
+    cg_rng_fill_normal(t->data, t->numel, rng);
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (float)(mean + std * (double)t->data[i]);
     return CG_OK;
 }
 
@@ -74,36 +70,39 @@ double cg_init_calculate_gain(const char *nonlinearity, double param) {
     return NAN;
 }
 
-cg_status cg_init_uniform_(cg_tensor *t, float a, float b) {
+cg_status cg_init_uniform_(cg_tensor *t, float a, float b, cg_rng *rng) {
     if (!t) return cg_error(CG_EINVAL, "cg_init_uniform_: tensor is NULL");
+    if (cg_check_dtype("cg_init_uniform_", "t", t, CG_F32)) return CG_EINVAL;
     if (!(a <= b) || !isfinite(a) || !isfinite(b)) return cg_error(CG_EINVAL, "cg_init_uniform_: want finite a <= b, got %g, %g", (double)a, (double)b);
-    return fill_uniform(t, a, b);
+    return fill_uniform(t, a, b, rng);
 }
-cg_status cg_init_normal_(cg_tensor *t, float mean, float std) {
+cg_status cg_init_normal_(cg_tensor *t, float mean, float std, cg_rng *rng) {
     if (!t) return cg_error(CG_EINVAL, "cg_init_normal_: tensor is NULL");
+    if (cg_check_dtype("cg_init_normal_", "t", t, CG_F32)) return CG_EINVAL;
     if (!(std >= 0) || !isfinite(std) || !isfinite(mean)) return cg_error(CG_EINVAL, "cg_init_normal_: want a finite mean and std >= 0, got %g, %g", (double)mean, (double)std);
-    return fill_normal(t, mean, std);
+    return fill_normal(t, mean, std, rng);
 }
 cg_status cg_init_constant_(cg_tensor *t, float value) {
     if (!t) return cg_error(CG_EINVAL, "cg_init_constant_: tensor is NULL");
+    if (cg_check_dtype("cg_init_constant_", "t", t, CG_F32)) return CG_EINVAL;
     for (int64_t i = 0; i < t->numel; i++) t->data[i] = value;
     return CG_OK;
 }
 cg_status cg_init_zeros_(cg_tensor *t) { return cg_init_constant_(t, 0.0f); }
 cg_status cg_init_ones_(cg_tensor *t) { return cg_init_constant_(t, 1.0f); }
 
-cg_status cg_init_xavier_uniform_(cg_tensor *t, float gain) {
+cg_status cg_init_xavier_uniform_(cg_tensor *t, float gain, cg_rng *rng) {
     double fi = 0, fo = 0;
     cg_status st = fans("cg_init_xavier_uniform_", t, &fi, &fo);
     if (st != CG_OK) return st;
     double bound = gain * sqrt(2.0 / (fi + fo)) * sqrt(3.0);
-    return fill_uniform(t, -bound, bound);
+    return fill_uniform(t, -bound, bound, rng);
 }
-cg_status cg_init_xavier_normal_(cg_tensor *t, float gain) {
+cg_status cg_init_xavier_normal_(cg_tensor *t, float gain, cg_rng *rng) {
     double fi = 0, fo = 0;
     cg_status st = fans("cg_init_xavier_normal_", t, &fi, &fo);
     if (st != CG_OK) return st;
-    return fill_normal(t, 0.0, gain * sqrt(2.0 / (fi + fo)));
+    return fill_normal(t, 0.0, gain * sqrt(2.0 / (fi + fo)), rng);
 }
 
 /* kaiming's std: gain(nonlinearity, a) / sqrt(fan) */
@@ -122,15 +121,17 @@ static cg_status kaiming_std(const char *fn, const cg_tensor *t, float a, cg_fan
     *std = gain / sqrt(fan);
     return CG_OK;
 }
-cg_status cg_init_kaiming_uniform_(cg_tensor *t, float a, cg_fan_mode mode, const char *nonlinearity) {
+cg_status cg_init_kaiming_uniform_(cg_tensor *t, float a, cg_fan_mode mode, const char *nonlinearity,
+                                   cg_rng *rng) {
     double std = 0;
     cg_status st = kaiming_std("cg_init_kaiming_uniform_", t, a, mode, nonlinearity, &std);
     if (st != CG_OK) return st;
-    return fill_uniform(t, -sqrt(3.0) * std, sqrt(3.0) * std);
+    return fill_uniform(t, -sqrt(3.0) * std, sqrt(3.0) * std, rng);
 }
-cg_status cg_init_kaiming_normal_(cg_tensor *t, float a, cg_fan_mode mode, const char *nonlinearity) {
+cg_status cg_init_kaiming_normal_(cg_tensor *t, float a, cg_fan_mode mode, const char *nonlinearity,
+                                  cg_rng *rng) {
     double std = 0;
     cg_status st = kaiming_std("cg_init_kaiming_normal_", t, a, mode, nonlinearity, &std);
     if (st != CG_OK) return st;
-    return fill_normal(t, 0.0, std);
+    return fill_normal(t, 0.0, std, rng);
 }

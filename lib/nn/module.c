@@ -103,6 +103,12 @@ void cg_module_train(cg_module *m, bool training) {
     for (int i = 0; i < m->n_children; i++) cg_module_train(m->children[i].module, training);
 }
 
+void cg_module_set_rng(cg_module *m, cg_rng *rng) {
+    if (!m) return;
+    if (m->type->set_rng) m->type->set_rng(m, rng);
+    for (int i = 0; i < m->n_children; i++) cg_module_set_rng(m->children[i].module, rng);
+}
+
 /* ---- traversal ----------------------------------------------------------- */
 typedef struct collector { cg_named_list *out; int64_t cap; bool buffers; } collector;
 

@@ -13,6 +13,7 @@ typedef struct stateless {
     bool flag;               /* GELU: approximate='tanh' */
     int dim;                 /* log_softmax */
     cg_pool2d_params pool;   /* pools; adaptive: kernel[] holds the output size */
+    cg_rng *rng;             /* dropout: the stream its masks come from (NULL: the default), borrowed */
 } stateless;
 
 static stateless *self(cg_module *m) { return (stateless *)m; }
@@ -35,8 +36,13 @@ static cg_tensor *avgpool_fwd(cg_module *m, cg_tensor *x) { return cg_avg_pool2d
 static cg_tensor *adaptive_fwd(cg_module *m, cg_tensor *x) {
     return cg_adaptive_avg_pool2d(x, self(m)->pool.kernel[0], self(m)->pool.kernel[1]);
 }
-static cg_tensor *dropout_fwd(cg_module *m, cg_tensor *x) { return cg_dropout(x, self(m)->p, m->training); }
-static cg_tensor *dropout2d_fwd(cg_module *m, cg_tensor *x) { return cg_dropout2d(x, self(m)->p, m->training); }
+static cg_tensor *dropout_fwd(cg_module *m, cg_tensor *x) {
+    return cg_dropout(x, self(m)->p, m->training, self(m)->rng);
+}
+static cg_tensor *dropout2d_fwd(cg_module *m, cg_tensor *x) {
+    return cg_dropout2d(x, self(m)->p, m->training, self(m)->rng);
+}
+static void dropout_set_rng(cg_module *m, cg_rng *rng) { self(m)->rng = rng; }
 static cg_tensor *log_softmax_fwd(cg_module *m, cg_tensor *x) { return cg_log_softmax(x, self(m)->dim); }
 
 /* Epilogue stages (cg_fusion, nn.h): ReLU always; MaxPool2d when it is 2x2, stride 2, unpadded. */
@@ -70,8 +76,9 @@ static cg_tensor *adaptive_max_fwd(cg_module *m, cg_tensor *x) {
     return cg_adaptive_max_pool2d(x, self(m)->pool.kernel[0], self(m)->pool.kernel[1]);
 }
 static const cg_module_type adaptive_max_type = { "AdaptiveMaxPool2d", adaptive_max_fwd, NULL, NULL };
-static const cg_module_type dropout_type = { "Dropout", dropout_fwd, NULL, NULL };
-static const cg_module_type dropout2d_type = { "Dropout2d", dropout2d_fwd, NULL, NULL };
+static const cg_module_type dropout_type = { .name = "Dropout", .forward = dropout_fwd, .set_rng = dropout_set_rng };
+static const cg_module_type dropout2d_type = { .name = "Dropout2d", .forward = dropout2d_fwd,
+                                               .set_rng = dropout_set_rng };
 static const cg_module_type log_softmax_type = { "LogSoftmax", log_softmax_fwd, NULL, NULL };
 
 static cg_module *make(const cg_module_type *t, float p, int dim, const cg_pool2d_params *pool) {

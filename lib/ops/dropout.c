@@ -6,8 +6,9 @@
  * channel of one element, so it drops element-wise (PyTorch 1.13's nn.Dropout2d does the same).
  * y = x * m, m = 1/(1-p) with probability 1-p and 0 otherwise; backward dx += dy * m.
  * Identity (a recorded view, so grads flow) when !training or p == 0; zeros when p == 1.
- * Masks: reserve one draw per mask element from the counter-based generator and compute
- * element i from draw c0 + i in parallel, so the mask does not depend on the thread count.
+ * Masks: take one draw per two mask elements from the stream (the caller's cg_rng, or the default
+ * stream for NULL) and compute them from draw c0 + j in parallel, so the mask does not depend
+ * on the thread count.
  * The mask is saved as floats (0 or the scale) in tape scratch. */
 #include <math.h>
 #include "cg_internal.h"
@@ -15,10 +16,11 @@
 /* m[k] = scale if u < 1-p else 0 — k over nm mask entries. One 64-bit draw serves two entries:
  * entry 2j takes the top 24 bits of draw c0+j's low half, entry 2j+1 those of its high half
  * (24 bits, like cg_rng_u01). Halves the hashing, which dominated dropout's forward. */
-static void dropout_mask(float *restrict m, int64_t nm, float p) {
+static void dropout_mask(float *restrict m, int64_t nm, float p, cg_rng *rng) {
     const float keep = 1.0f - p, scale = p < 1.0f ? 1.0f / keep : 0.0f;
     const int64_t pairs = (nm + 1) / 2;
-    const uint64_t seed = cg_rng_seed(), c0 = cg_rng_reserve((uint64_t)pairs);
+    uint64_t seed;
+    const uint64_t c0 = cg_rng_take(rng, (uint64_t)pairs, &seed);
     #pragma omp parallel for if (nm >= CG_OMP_MIN) schedule(static)
     for (int64_t j = 0; j < pairs; j++) {
         uint64_t bits = cg_rng_bits(seed, c0 + (uint64_t)j);
@@ -86,7 +88,7 @@ static const cg_op_def op_dropout = { "dropout", dropout_backward };
 static const cg_op_def op_dropout2d = { "dropout2d", dropout_backward };
 static const cg_op_def op_dropout_identity = { "dropout(identity)", identity_backward };
 
-static cg_tensor *dropout(const cg_op_def *op, cg_tensor *x, float p, bool training, bool channels) {
+static cg_tensor *dropout(const cg_op_def *op, cg_tensor *x, float p, bool training, bool channels, cg_rng *rng) {
     if (!x) return NULL;
     double t0 = cg_profile_begin();
     if (!(p >= 0.0f && p <= 1.0f))
@@ -115,7 +117,7 @@ static cg_tensor *dropout(const cg_op_def *op, cg_tensor *x, float p, bool train
         memset(m, 0, (size_t)rows * sizeof(float));   /* no draws needed: everything is dropped */
         memset(y->data, 0, (size_t)y->numel * sizeof(float));
     } else {
-        dropout_mask(m, rows, p);
+        dropout_mask(m, rows, p, rng);
         dropout_apply(y->data, x->data, m, rows, inner);
     }
     cg_node *n = cg_record(op, y, 1, &x);
@@ -126,5 +128,9 @@ static cg_tensor *dropout(const cg_op_def *op, cg_tensor *x, float p, bool train
     return y;
 }
 
-cg_tensor *cg_dropout(cg_tensor *x, float p, bool training) { return dropout(&op_dropout, x, p, training, false); }
-cg_tensor *cg_dropout2d(cg_tensor *x, float p, bool training) { return dropout(&op_dropout2d, x, p, training, true); }
+cg_tensor *cg_dropout(cg_tensor *x, float p, bool training, cg_rng *rng) {
+    return dropout(&op_dropout, x, p, training, false, rng);
+}
+cg_tensor *cg_dropout2d(cg_tensor *x, float p, bool training, cg_rng *rng) {
+    return dropout(&op_dropout2d, x, p, training, true, rng);
+}

@@ -5,11 +5,13 @@
  *   p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)
  * Scalars in double, tensors in float, as PyTorch computes them. Per parameter group: lr = the
  * optimizer's lr * lr_scale, and the group's weight_decay.
- * State: "exp_avg.<i>", "exp_avg_sq.<i>"; the step count is the optimizer's step_count. */
+ * State: two buffers per parameter, "exp_avg" and "exp_avg_sq" (saved as "exp_avg.<i>", ...); the
+ * step count is the optimizer's step_count. */
 #include <math.h>
 #include "cg_internal.h"
 
 typedef struct adam { cg_optimizer base; cg_adam_options o; bool decoupled; } adam;
+enum { ADAM_EXP_AVG, ADAM_EXP_AVG_SQ };  /* the state's ids: positions in adam_state */
 
 /* p, g, m, v hold n floats. */
 static void adam_kernel(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
@@ -40,8 +42,8 @@ static cg_status adam_step(cg_optimizer *base) {
         for (int64_t i = G->first; i < G->first + G->n; i++) {
             cg_tensor *p = base->params[i];
             if (!p->grad) continue;
-            cg_tensor *m = cg_optim_param_state(base, "exp_avg", i, NULL);
-            cg_tensor *v = cg_optim_param_state(base, "exp_avg_sq", i, NULL);
+            cg_tensor *m = cg_optim_state(base, i, ADAM_EXP_AVG, NULL);
+            cg_tensor *v = cg_optim_state(base, i, ADAM_EXP_AVG_SQ, NULL);
             if (!m || !v) return CG_ENOMEM;
             adam_kernel(p->data, p->grad->data, m->data, v->data, p->numel, o.beta1, o.beta2, o.eps, wd, lr,
                         a->decoupled, step_size, bc2_sqrt);
@@ -52,7 +54,7 @@ static cg_status adam_step(cg_optimizer *base) {
 
 static const cg_optimizer_type adam_type = { "Adam", adam_step, NULL };
 static const cg_optimizer_type adamw_type = { "AdamW", adam_step, NULL };
-static const char *const adam_state[] = { "exp_avg", "exp_avg_sq", NULL };
+static const char *const adam_state[] = { [ADAM_EXP_AVG] = "exp_avg", [ADAM_EXP_AVG_SQ] = "exp_avg_sq", NULL };
 
 cg_adam_options cg_adam_defaults(void) {
     return (cg_adam_options){ .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0 };
@@ -76,7 +78,10 @@ static cg_optimizer *make(const cg_optimizer_type *type, const cg_param_group *g
     if (!a) return NULL;
     a->o = o;
     a->decoupled = decoupled;
-    a->base.state_prefixes = adam_state;
+    if (cg_optim_declare_state(&a->base, adam_state) != CG_OK) {
+        cg_optim_free(&a->base);
+        return NULL;
+    }
     return &a->base;
 }
 

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/optim/optimizer.c — the Optimizer base: parameter list, named state, step, zero_grad. */
+/* lib/optim/optimizer.c — the Optimizer base: parameter list, groups, step, zero_grad, and the
+ * per-parameter state: slot [i * K + k] holds buffer k of parameter i (K buffers declared by the
+ * constructor), so a step finds its state by index; names are formatted only to save or load it. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -164,7 +166,8 @@ cg_status cg_module_decay_groups(const cg_module *m, cg_param_groups *out) {
 void cg_optim_free(cg_optimizer *o) {
     if (!o) return;
     if (o->type->destroy) o->type->destroy(o);
-    for (int i = 0; i < o->n_state; i++) { cg_free((char *)o->state[i].name); cg_tensor_free(o->state[i].tensor); }
+    int64_t slots = o->state ? o->n_params * o->n_state_names : 0;
+    for (int64_t i = 0; i < slots; i++) cg_tensor_free(o->state[i]);
     cg_free(o->state);
     cg_free(o->params);
     cg_free(o->groups);
@@ -190,31 +193,62 @@ void cg_optim_zero_grad(cg_optimizer *o) {
     for (int64_t i = 0; i < o->n_params; i++) cg_tensor_zero_grad(o->params[i]);
 }
 
-cg_tensor *cg_optim_find_state(const cg_optimizer *o, const char *name) {
-    if (!o || !name) return NULL;
-    for (int i = 0; i < o->n_state; i++) if (strcmp(o->state[i].name, name) == 0) return o->state[i].tensor;
-    return NULL;
+/* ---- per-parameter state, by index ---- */
+cg_status cg_optim_declare_state(cg_optimizer *o, const char *const *names) {
+    if (!o || !names) return cg_error(CG_EINVAL, "cg_optim_declare_state: optimizer and names are required");
+    if (o->state_names) return cg_error(CG_EINVAL, "%s: state declared twice", o->type->name);
+    int k = 0;
+    for (; names[k]; k++) {
+        size_t len = strlen(names[k]);
+        if (k == 8 || !len || len > 48 || strchr(names[k], '.') || strchr(names[k], ','))
+            return cg_error(CG_EINVAL, "%s: state name %d ('%.60s'): want at most 8 names of 1..48 characters "
+                            "without '.'", o->type->name, k, names[k]);
+        for (int j = 0; j < k; j++)
+            if (!strcmp(names[j], names[k]))
+                return cg_error(CG_EINVAL, "%s: state name '%s' declared twice", o->type->name, names[k]);
+    }
+    if (k && o->n_params) {
+        o->state = cg_calloc((size_t)o->n_params * (size_t)k, sizeof *o->state);
+        if (!o->state) return CG_ENOMEM;
+    }
+    o->state_names = names;
+    o->n_state_names = k;
+    return CG_OK;
 }
 
-cg_tensor *cg_optim_add_state(cg_optimizer *o, const char *name, const cg_tensor *like) {
-    if (!o || !name || !like) return CG_FAIL(CG_EINVAL, "cg_optim_add_state: bad argument");
-    if (cg_optim_find_state(o, name)) return CG_FAIL(CG_EINVAL, "cg_optim_add_state: \"%s\" exists", name);
-    cg_named_tensor *ns = cg_malloc((size_t)(o->n_state + 1) * sizeof *ns);
-    char *nm = cg_strdup(name);
-    cg_tensor *t = cg_tensor_zeros(like->ndim, like->shape);
-    if (!ns || !nm || !t) { cg_free(ns); cg_free(nm); cg_tensor_free(t); return NULL; }
-    if (o->n_state) memcpy(ns, o->state, (size_t)o->n_state * sizeof *ns);
-    ns[o->n_state++] = (cg_named_tensor){ nm, t };
-    cg_free(o->state);
-    o->state = ns;
-    return t;
+cg_tensor *cg_optim_state(cg_optimizer *o, int64_t i, int k, bool *created) {
+    if (created) *created = false;
+    if (!o) return CG_FAIL(CG_EINVAL, "cg_optim_state: optimizer is NULL");
+    if (i < 0 || i >= o->n_params || k < 0 || k >= o->n_state_names)
+        return CG_FAIL(CG_EINVAL, "%s: state %d of parameter %lld: the optimizer has %lld parameters and %d "
+                       "buffers each", o->type->name, k, (long long)i, (long long)o->n_params, o->n_state_names);
+    cg_tensor **slot = &o->state[i * o->n_state_names + k];
+    if (!*slot) {
+        const cg_tensor *p = o->params[i];
+        *slot = cg_tensor_zeros(p->ndim, p->shape);
+        if (!*slot) return NULL;
+        if (created) *created = true;
+    }
+    return *slot;
 }
 
-/* State tensor "<prefix>.<i>" for parameter i, made on first use (zeros). */
-cg_tensor *cg_optim_param_state(cg_optimizer *o, const char *prefix, int64_t i, bool *created) {
-    char name[64];
-    snprintf(name, sizeof name, "%s.%lld", prefix, (long long)i);
-    cg_tensor *t = cg_optim_find_state(o, name);
-    if (created) *created = !t;
-    return t ? t : cg_optim_add_state(o, name, o->params[i]);
+cg_status cg_optim_state_dict(const cg_optimizer *o, cg_named_list *out) {
+    if (!out) return cg_error(CG_EINVAL, "cg_optim_state_dict: out is NULL");
+    *out = (cg_named_list){ 0 };
+    if (!o) return cg_error(CG_EINVAL, "cg_optim_state_dict: optimizer is NULL");
+    const int64_t slots = o->state ? o->n_params * o->n_state_names : 0;
+    int64_t n = 0;
+    for (int64_t s = 0; s < slots; s++) n += o->state[s] != NULL;
+    out->items = cg_calloc((size_t)(n ? n : 1), sizeof *out->items);
+    if (!out->items) return CG_ENOMEM;
+    for (int64_t s = 0; s < slots; s++) {
+        if (!o->state[s]) continue;
+        char name[80];
+        snprintf(name, sizeof name, "%s.%lld", o->state_names[s % o->n_state_names],
+                 (long long)(s / o->n_state_names));
+        char *copy = cg_strdup(name);
+        if (!copy) { cg_named_list_free(out); return CG_ENOMEM; }
+        out->items[out->n++] = (cg_named_tensor){ copy, o->state[s] };
+    }
+    return CG_OK;
 }

@@ -5,11 +5,12 @@
  *                d = nesterov ? d + momentum*buf : buf
  *   p -= lr*d
  * Per parameter group: lr = the optimizer's lr * lr_scale, and the group's weight_decay.
- * State: "momentum_buffer.<i>" per parameter. */
+ * State: one buffer per parameter, "momentum_buffer" (saved as "momentum_buffer.<i>"). */
 #include <math.h>
 #include "cg_internal.h"
 
 typedef struct sgd { cg_optimizer base; cg_sgd_options o; } sgd;
+enum { SGD_MOMENTUM };  /* the state's ids: positions in sgd_state */
 
 /* p[n] -= lr * d, with d built from g[n] and buf[n] (NULL when momentum == 0). The options are
  * loop-invariant selects and every load is unconditional, so that the loops vectorise (an `if`
@@ -53,7 +54,7 @@ static cg_status sgd_step(cg_optimizer *base) {
             float *buf = NULL;
             bool first = false;
             if (o.momentum != 0.0f) {
-                cg_tensor *b = cg_optim_param_state(base, "momentum_buffer", i, &first);
+                cg_tensor *b = cg_optim_state(base, i, SGD_MOMENTUM, &first);
                 if (!b) return CG_ENOMEM;
                 buf = b->data;
             }
@@ -64,7 +65,7 @@ static cg_status sgd_step(cg_optimizer *base) {
 }
 
 static const cg_optimizer_type sgd_type = { "SGD", sgd_step, NULL };
-static const char *const sgd_momentum_state[] = { "momentum_buffer", NULL }, *const sgd_no_state[] = { NULL };
+static const char *const sgd_state[] = { [SGD_MOMENTUM] = "momentum_buffer", NULL }, *const sgd_no_state[] = { NULL };
 
 cg_sgd_options cg_sgd_defaults(void) {
     return (cg_sgd_options){ .lr = 1e-3f, .momentum = 0, .dampening = 0, .weight_decay = 0, .nesterov = false };
@@ -84,7 +85,10 @@ cg_optimizer *cg_sgd_new_groups(const cg_param_group *groups, int n_groups, cg_s
     sgd *s = (sgd *)cg_optim_new_groups(&sgd_type, sizeof *s, groups, n_groups, o.lr);
     if (!s) return NULL;
     s->o = o;
-    s->base.state_prefixes = o.momentum != 0.0f ? sgd_momentum_state : sgd_no_state;
+    if (cg_optim_declare_state(&s->base, o.momentum != 0.0f ? sgd_state : sgd_no_state) != CG_OK) {
+        cg_optim_free(&s->base);
+        return NULL;
+    }
     return &s->base;
 }
 

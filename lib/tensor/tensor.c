@@ -149,31 +149,39 @@ cg_tensor *cg_tensor_wrap(float *data, int ndim, const int64_t *shape) {
     return tensor_make("cg_tensor_wrap", ndim, shape, data);
 }
 
-cg_tensor *cg_tensor_uniform(int ndim, const int64_t *shape, float lo, float hi) {
-    cg_tensor *t = tensor_make("cg_tensor_uniform", ndim, shape, NULL);
-    if (!t) return NULL;
-    uint64_t seed = cg_rng_seed(), c0 = cg_rng_reserve((uint64_t)t->numel);
-    float *d = t->data;
-    #pragma omp parallel for if (t->numel >= CG_OMP_MIN) schedule(static)
-    for (int64_t i = 0; i < t->numel; i++)
-        d[i] = lo + (hi - lo) * cg_rng_u01(cg_rng_bits(seed, c0 + (uint64_t)i));
-    return t;
+/* d[n] = lo + (hi - lo) * u, u in [0,1) from n draws of rng (NULL: the default stream). */
+void cg_rng_fill_uniform(float *d, int64_t n, float lo, float hi, cg_rng *rng) {
+    cg_threads_sync();  /* an entry point of its own (the initialisers) */
+    uint64_t key, c0 = cg_rng_take(rng, (uint64_t)n, &key);
+    #pragma omp parallel for if (n >= CG_OMP_MIN) schedule(static)
+    for (int64_t i = 0; i < n; i++) d[i] = lo + (hi - lo) * cg_rng_u01(cg_rng_bits(key, c0 + (uint64_t)i));
 }
-cg_tensor *cg_tensor_rand(int ndim, const int64_t *shape) { return cg_tensor_uniform(ndim, shape, 0.0f, 1.0f); }
 
-cg_tensor *cg_tensor_randn(int ndim, const int64_t *shape) {
-    cg_tensor *t = tensor_make("cg_tensor_randn", ndim, shape, NULL);
-    if (!t) return NULL;
-    /* Box-Muller: one 64-bit draw gives two 32-bit uniforms, one normal per element. */
-    uint64_t seed = cg_rng_seed(), c0 = cg_rng_reserve((uint64_t)t->numel);
-    float *d = t->data;
-    #pragma omp parallel for if (t->numel >= CG_OMP_MIN) schedule(static)
-    for (int64_t i = 0; i < t->numel; i++) {
-        uint64_t b = cg_rng_bits(seed, c0 + (uint64_t)i);
+/* d[n] ~ N(0,1), one draw per element: Box-Muller on its two 24-bit halves. */
+void cg_rng_fill_normal(float *d, int64_t n, cg_rng *rng) {
+    cg_threads_sync();  /* an entry point of its own (the initialisers) */
+    uint64_t key, c0 = cg_rng_take(rng, (uint64_t)n, &key);
+    #pragma omp parallel for if (n >= CG_OMP_MIN) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t b = cg_rng_bits(key, c0 + (uint64_t)i);
         double u1 = ((double)(b >> 40) + 1.0) / 16777217.0; /* (0,1]: log is finite */
         double u2 = (double)(b & 0xffffffu) / 16777216.0;
         d[i] = (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
     }
+}
+
+cg_tensor *cg_tensor_uniform(int ndim, const int64_t *shape, float lo, float hi, cg_rng *rng) {
+    cg_tensor *t = tensor_make("cg_tensor_uniform", ndim, shape, NULL);
+    if (t) cg_rng_fill_uniform(t->data, t->numel, lo, hi, rng);
+    return t;
+}
+cg_tensor *cg_tensor_rand(int ndim, const int64_t *shape, cg_rng *rng) {
+    return cg_tensor_uniform(ndim, shape, 0.0f, 1.0f, rng);
+}
+
+cg_tensor *cg_tensor_randn(int ndim, const int64_t *shape, cg_rng *rng) {
+    cg_tensor *t = tensor_make("cg_tensor_randn", ndim, shape, NULL);
+    if (t) cg_rng_fill_normal(t->data, t->numel, rng);
     return t;
 }
 
