@@ -836,6 +836,9 @@ static const cg_op_def op_conv2d_relu = { "conv2d_relu", conv2d_backward };
 static cg_tensor *conv2d_op(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p,
                             bool relu, bool pool2) {
     if (!x || !w) return NULL;
+    CG_REQUIRE_F32("conv2d", "input", x);
+    CG_REQUIRE_F32("conv2d", "weight", w);
+    CG_REQUIRE_F32("conv2d", "bias", b);
     double t0 = cg_profile_begin();
     cg_conv2d_params def = cg_conv2d_defaults();
     if (!p) p = &def;
