@@ -820,7 +820,7 @@ int main(int argc, char **argv) {
             if (cg_loader_status(train_loader) != CG_OK) FAIL("reading the training set");
             int64_t n = cg_tensor_size(x, 0);
             cg_optim_zero_grad(opt);
-            cg_tensor *loss = cg_nll_loss(cg_module_forward(model, x), y, n, CG_REDUCTION_MEAN);
+            cg_tensor *loss = cg_nll_loss(cg_module_forward(model, x), cg_tape_wrap(CG_I64, (void *)y, 1, &n), CG_REDUCTION_MEAN);
             if (cg_backward(loss) != CG_OK) FAIL("training step");
             float l = cg_tensor_item(loss);
             if (dp_allreduce(opt, n, &l) != CG_OK) FAIL("averaging gradients");

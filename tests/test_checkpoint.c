@@ -109,7 +109,7 @@ static void free_run(run *r) {
 static void train_step(run *r, cg_tensor *x, const int64_t *y) {
     cg_module_train(r->m, true);
     cg_optim_zero_grad(r->o);
-    cg_tensor *loss = cg_nll_loss(cg_module_forward(r->m, x), y, cg_tensor_size(x, 0), CG_REDUCTION_MEAN);
+    cg_tensor *loss = cg_nll_loss(cg_module_forward(r->m, x), cg_tape_wrap(CG_I64, (void *)y, 1, CG_SHAPE(cg_tensor_size(x, 0))), CG_REDUCTION_MEAN);
     assert_non_null(loss);
     assert_int_equal(cg_backward(loss), CG_OK);
     assert_int_equal(cg_optim_step(r->o), CG_OK);
@@ -204,7 +204,7 @@ static void test_round_trip_is_bit_exact(void **s) {
     cg_module_train(b.m, false);
     for (run *r = &a; r; r = r == &a ? &b : NULL) {
         cg_optim_zero_grad(r->o);
-        cg_tensor *loss = cg_nll_loss(cg_module_forward(r->m, x), y, 4, CG_REDUCTION_MEAN);
+        cg_tensor *loss = cg_nll_loss(cg_module_forward(r->m, x), cg_tape_wrap(CG_I64, (void *)y, 1, CG_SHAPE(4)), CG_REDUCTION_MEAN);
         assert_int_equal(cg_backward(loss), CG_OK);
         assert_int_equal(cg_optim_step(r->o), CG_OK);
         cg_tape_release();

@@ -66,7 +66,7 @@ static void test_table(void **s) {
     const int64_t *yb;
     for (int k = 0; k < STEPS && cg_loader_next(l, &xb, &yb); k++) {
         cg_optim_zero_grad(o);
-        cg_tensor *loss = cg_nll_loss(cg_module_forward(m, xb), yb, cg_tensor_size(xb, 0), CG_REDUCTION_MEAN);
+        cg_tensor *loss = cg_nll_loss(cg_module_forward(m, xb), cg_tape_wrap(CG_I64, (void *)yb, 1, CG_SHAPE(cg_tensor_size(xb, 0))), CG_REDUCTION_MEAN);
         assert_int_equal(cg_backward(loss), CG_OK);
         assert_int_equal(cg_optim_step(o), CG_OK);
         cg_tape_release();

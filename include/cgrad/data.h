@@ -10,7 +10,7 @@
  *   for (int64_t epoch = 0; epoch < 10; epoch++) {
  *       cg_loader_set_epoch(l, epoch);                 // the order is a pure function of (seed, epoch)
  *       cg_tensor *x; const int64_t *y;                // x: [n, C, H, W] (the example's shape)
- *       while (cg_loader_next(l, &x, &y)) { ... cg_cross_entropy(logits, y, cg_tensor_size(x, 0), ...) ... }
+ *       while (cg_loader_next(l, &x, &y)) { ... cg_cross_entropy(logits, cg_tape_wrap(CG_I64, (void *)y, 1, CG_SHAPE(cg_tensor_size(x, 0))), ...) ... }
  *   }
  *   cg_loader_free(l);
  *   cg_dataset_free(train);

@@ -95,7 +95,7 @@ static void train(cg_module *m, const cg_mnist_set *set, int rank, int size, boo
         while (!cg_loader_next(l, &x, &y)) cg_loader_set_epoch(l, ++epoch);
         int64_t n = cg_tensor_size(x, 0);
         cg_optim_zero_grad(o);
-        cg_tensor *lt = cg_nll_loss(cg_module_forward(m, x), y, n, CG_REDUCTION_MEAN);
+        cg_tensor *lt = cg_nll_loss(cg_module_forward(m, x), cg_tape_wrap(CG_I64, (void *)y, 1, &n), CG_REDUCTION_MEAN);
         if (cg_backward(lt) != CG_OK) die("backward");
         float lv = cg_tensor_item(lt);
         if (dist && cg_dist_allreduce_grads(o, n, &lv) != CG_OK) die("allreduce");
