@@ -823,7 +823,7 @@ int main(int argc, char **argv) {
             if (cg_loader_status(train_loader) != CG_OK) FAIL("reading the training set");
             int64_t n = cg_tensor_size(b.y, 0);
             cg_optim_zero_grad(opt);
-            cg_tensor *loss = cg_nll_loss(cg_module_forward(model, b.x), cg_tensor_cdata_i64(b.y), n, CG_REDUCTION_MEAN);
+            cg_tensor *loss = cg_nll_loss(cg_module_forward(model, b.x), b.y, CG_REDUCTION_MEAN);
             if (cg_backward(loss) != CG_OK) FAIL("training step");
             float l = cg_tensor_item(loss);
             if (dp_allreduce(opt, n, &l) != CG_OK) FAIL("averaging gradients");

@@ -77,7 +77,8 @@ int main(int argc, char **argv) {
     cg_tensor *xe = cg_tensor_randn(4, CG_SHAPE(eval_batch, 1, 28, 28), NULL);
     int64_t *y = malloc((size_t)(batch > eval_batch ? batch : eval_batch) * sizeof *y);
     for (long i = 0; i < (batch > eval_batch ? batch : eval_batch); i++) y[i] = i % 10;
-    if (!x || !xe || !y) die("data");
+    cg_tensor *target = y ? cg_tensor_wrap_data(CG_I64, y, 1, CG_SHAPE(batch)) : NULL;  /* borrows y */
+    if (!x || !xe || !y || !target) die("data");
 
     /* Training. */
     double *ips = malloc((size_t)windows * sizeof *ips);
@@ -87,7 +88,7 @@ int main(int argc, char **argv) {
         double t0 = bench_now();
         for (long s = 0; s < n_steps; s++) {
             cg_optim_zero_grad(opt);
-            cg_tensor *loss = cg_nll_loss(cg_module_forward(net, x), y, batch, CG_REDUCTION_MEAN);
+            cg_tensor *loss = cg_nll_loss(cg_module_forward(net, x), target, CG_REDUCTION_MEAN);
             if (cg_backward(loss) != CG_OK) die("backward");
             if (cg_optim_step(opt) != CG_OK) die("step");
             cg_tape_release();
@@ -132,6 +133,7 @@ int main(int argc, char **argv) {
                cg_get_num_threads(), cg_blas_info(), cg_config_get(CG_CONFIG_FUSION) ? "on" : "off", batch, train_ips,
                windows, eval_batch, eval_ips, ru.ru_maxrss / 1024.0);
     free(ips);
+    cg_tensor_free(target);
     free(y);
     free(ps);
     cg_named_list_free(&pl);

@@ -106,6 +106,10 @@ static inline uint8_t *cg_u8(const cg_tensor *t) { return (uint8_t *)t->raw; }
 /* CG_OK when t is of type `want`; else CG_EINVAL naming op and arg ("nll_loss: target is float32,
  * expected int64"). NULL passes (ops pass NULL inputs on without a new message). */
 cg_status cg_check_dtype(const char *op, const char *arg, const cg_tensor *t, cg_dtype want);
+/* In an op returning a tensor: return NULL (the error set) unless t is float32 or NULL. Every
+ * float op's shared entry helper runs it on its tensor arguments before reading them. */
+#define CG_REQUIRE_F32(op, arg, t) \
+    do { if (cg_check_dtype((op), (arg), (t), CG_F32) != CG_OK) return NULL; } while (0)
 int64_t cg_shape_numel(int ndim, const int64_t *shape);
 /* Validates ndim and shape entries; names `what` in the error. */
 cg_status cg_check_shape(const char *what, int ndim, const int64_t *shape);

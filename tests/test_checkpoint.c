@@ -21,8 +21,8 @@
 #include "nets.h"
 
 /* cg_loader_next, checking the batch's form on the way: x float32 [n, ...], y int64 [n]; at the
- * end both NULL. Hands back x and y's labels for the checks below. */
-static bool next_batch(cg_loader *l, cg_tensor **x, const int64_t **y) {
+ * end both NULL. Hands back x and y. */
+static bool next_batch(cg_loader *l, cg_tensor **x, cg_tensor **y) {
     cg_batch b = { (cg_tensor *)1, (cg_tensor *)1 };
     bool ok = cg_loader_next(l, &b);
     if (!ok) {
@@ -35,7 +35,7 @@ static bool next_batch(cg_loader *l, cg_tensor **x, const int64_t **y) {
     assert_int_equal(cg_tensor_ndim(b.y), 1);
     assert_int_equal(cg_tensor_size(b.y, 0), cg_tensor_size(b.x, 0));
     *x = b.x;
-    *y = cg_tensor_cdata_i64(b.y);
+    *y = b.y;
     return true;
 }
 
@@ -129,10 +129,10 @@ static void free_run(run *r) {
 }
 
 /* One training step on a batch (dropout on). */
-static void train_step(run *r, cg_tensor *x, const int64_t *y) {
+static void train_step(run *r, cg_tensor *x, cg_tensor *y) {
     cg_module_train(r->m, true);
     cg_optim_zero_grad(r->o);
-    cg_tensor *loss = cg_nll_loss(cg_module_forward(r->m, x), y, cg_tensor_size(x, 0), CG_REDUCTION_MEAN);
+    cg_tensor *loss = cg_nll_loss(cg_module_forward(r->m, x), y, CG_REDUCTION_MEAN);
     assert_non_null(loss);
     assert_int_equal(cg_backward(loss), CG_OK);
     assert_int_equal(cg_optim_step(r->o), CG_OK);
@@ -142,7 +142,7 @@ static void train_step(run *r, cg_tensor *x, const int64_t *y) {
 static void train_epoch(run *r, cg_loader *l, int64_t epoch) {
     assert_int_equal(cg_loader_set_epoch(l, epoch), CG_OK);
     cg_tensor *x;
-    const int64_t *y;
+    cg_tensor *y;
     while (next_batch(l, &x, &y)) train_step(r, x, y);
 }
 
@@ -189,7 +189,7 @@ static run trained_run(uint64_t seed) {
     run r = make_run(seed, 0.025f);
     cg_loader *l = ordered_loader();
     cg_tensor *x;
-    const int64_t *y;
+    cg_tensor *y;
     for (int k = 0; k < 2; k++) {
         assert_true(next_batch(l, &x, &y));
         train_step(&r, x, y);
@@ -244,13 +244,13 @@ static void test_round_trip_is_bit_exact(void **s) {
     /* The next step from the restored run equals the next step from the original. */
     cg_loader *l = ordered_loader();
     cg_tensor *x;
-    const int64_t *y;
+    cg_tensor *y;
     assert_true(next_batch(l, &x, &y));
     cg_module_train(a.m, false);   /* no dropout: the two runs' RNG streams differ */
     cg_module_train(b.m, false);
     for (run *r = &a; r; r = r == &a ? &b : NULL) {
         cg_optim_zero_grad(r->o);
-        cg_tensor *loss = cg_nll_loss(cg_module_forward(r->m, x), y, 4, CG_REDUCTION_MEAN);
+        cg_tensor *loss = cg_nll_loss(cg_module_forward(r->m, x), y, CG_REDUCTION_MEAN);
         assert_int_equal(cg_backward(loss), CG_OK);
         assert_int_equal(cg_optim_step(r->o), CG_OK);
         cg_tape_release();
@@ -574,7 +574,7 @@ static void test_optimizer_state_must_be_complete_and_exact(void **s) {
     run a = adam_run(7), b = adam_run(8);
     cg_loader *l = ordered_loader();
     cg_tensor *x;
-    const int64_t *y;
+    cg_tensor *y;
     assert_true(next_batch(l, &x, &y));
     train_step(&a, x, y);
     cg_loader_free(l);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/test_nll_loss.c — nll_loss and cross_entropy: values vs PyTorch, reductions, gradients,
- * target range errors. */
+ * target range, type and shape errors (each naming the public op). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,24 +9,27 @@
 #include <string.h>
 #include "gradcheck.h"
 
+/* An int64 target [n] over the caller's array, owned by the tape. */
+#define TGT_OF(arr, n) cg_tape_wrap(CG_I64, (void *)(arr), 1, CG_SHAPE(n))
+
 static void test_values(void **s) {
     (void)s;
     cg_tensor *logp = cg_tensor_from_array(2, CG_SHAPE(2, 3), (float[]){ -1, -2, -3, -0.5f, -4, -6 });
     int64_t t[2] = { 1, 0 };
-    cg_tensor *y = cg_nll_loss(logp, t, 2, CG_REDUCTION_MEAN);
+    cg_tensor *y = cg_nll_loss(logp, TGT_OF(t, 2), CG_REDUCTION_MEAN);
     assert_non_null(y);
     assert_int_equal(cg_tensor_ndim(y), 0);
     assert_float_equal(cg_tensor_item(y), 1.25f, 1e-6);
-    assert_float_equal(cg_tensor_item(cg_nll_loss(logp, t, 2, CG_REDUCTION_SUM)), 2.5f, 1e-6);
-    y = cg_nll_loss(logp, t, 2, CG_REDUCTION_NONE);
+    assert_float_equal(cg_tensor_item(cg_nll_loss(logp, TGT_OF(t, 2), CG_REDUCTION_SUM)), 2.5f, 1e-6);
+    y = cg_nll_loss(logp, TGT_OF(t, 2), CG_REDUCTION_NONE);
     assert_int_equal(cg_tensor_ndim(y), 1);
     assert_float_equal(cg_tensor_data(y)[0], 2.0f, 0);
     assert_float_equal(cg_tensor_data(y)[1], 0.5f, 0);
     /* torch.nn.functional.cross_entropy */
     cg_tensor *x = cg_tensor_from_array(2, CG_SHAPE(2, 3), (float[]){ 1, 2, 3, 1, -1, 0.5f });
     int64_t t2[2] = { 2, 0 };
-    assert_float_equal(cg_tensor_item(cg_cross_entropy(x, t2, 2, CG_REDUCTION_MEAN)), 0.48128146f, 1e-6);
-    assert_float_equal(cg_tensor_item(cg_cross_entropy(x, t2, 2, CG_REDUCTION_SUM)), 0.96256292f, 1e-6);
+    assert_float_equal(cg_tensor_item(cg_cross_entropy(x, TGT_OF(t2, 2), CG_REDUCTION_MEAN)), 0.48128146f, 1e-6);
+    assert_float_equal(cg_tensor_item(cg_cross_entropy(x, TGT_OF(t2, 2), CG_REDUCTION_SUM)), 0.96256292f, 1e-6);
     cg_tape_release();
     cg_tensor_free(logp);
     cg_tensor_free(x);
@@ -37,7 +40,7 @@ static void test_backward_values(void **s) {
     cg_tensor *logp = cg_tensor_from_array(2, CG_SHAPE(2, 3), (float[]){ -1, -2, -3, -0.5f, -4, -6 });
     cg_tensor_set_requires_grad(logp, true);
     int64_t t[2] = { 1, 0 };
-    cg_tensor *y = cg_nll_loss(logp, t, 2, CG_REDUCTION_MEAN);
+    cg_tensor *y = cg_nll_loss(logp, TGT_OF(t, 2), CG_REDUCTION_MEAN);
     t[0] = 2;  /* the op copied the targets */
     assert_int_equal(cg_backward(y), CG_OK);
     float want[6] = { 0, -0.5f, 0, -0.5f, 0, 0 };
@@ -49,7 +52,7 @@ static void test_backward_values(void **s) {
 typedef struct { int64_t t[4]; cg_reduction r; bool ce; } ctx_t;
 static cg_tensor *loss_fn(cg_tensor **in, void *p) {
     ctx_t *c = p;
-    return c->ce ? cg_cross_entropy(in[0], c->t, 4, c->r) : cg_nll_loss(in[0], c->t, 4, c->r);
+    return c->ce ? cg_cross_entropy(in[0], TGT_OF(c->t, 4), c->r) : cg_nll_loss(in[0], TGT_OF(c->t, 4), c->r);
 }
 
 static void test_gradcheck(void **s) {
@@ -67,17 +70,33 @@ static void test_errors(void **s) {
     (void)s;
     cg_tensor *x = cg_tensor_zeros(2, CG_SHAPE(3, 4));
     int64_t bad[3] = { 0, 4, 1 }, neg[3] = { 0, 1, -1 }, ok[3] = { 0, 1, 2 };
-    assert_null(cg_nll_loss(x, bad, 3, CG_REDUCTION_MEAN));
-    assert_non_null(strstr(cg_last_error(), "target[1] = 4"));
-    assert_null(cg_cross_entropy(x, neg, 3, CG_REDUCTION_SUM));
-    assert_non_null(strstr(cg_last_error(), "target[2] = -1"));
-    assert_null(cg_nll_loss(x, ok, 2, CG_REDUCTION_MEAN));
-    assert_non_null(strstr(cg_last_error(), "2 targets"));
+    assert_null(cg_nll_loss(x, TGT_OF(bad, 3), CG_REDUCTION_MEAN));
+    assert_non_null(strstr(cg_last_error(), "nll_loss: target[1] = 4"));
+    assert_null(cg_cross_entropy(x, TGT_OF(bad, 3), CG_REDUCTION_MEAN));
+    assert_non_null(strstr(cg_last_error(), "cross_entropy: target[1] = 4 is out of range [0, 4)"));
+    assert_null(cg_cross_entropy(x, TGT_OF(neg, 3), CG_REDUCTION_SUM));
+    assert_non_null(strstr(cg_last_error(), "cross_entropy: target[2] = -1"));
+    assert_null(cg_nll_loss(x, TGT_OF(ok, 2), CG_REDUCTION_MEAN));
+    assert_non_null(strstr(cg_last_error(), "nll_loss: target [2] must be [3]"));
+    assert_null(cg_cross_entropy(x, TGT_OF(ok, 2), CG_REDUCTION_MEAN));
+    assert_non_null(strstr(cg_last_error(), "cross_entropy: target [2] must be [3]"));
+    assert_null(cg_nll_loss(x, cg_tape_wrap(CG_I64, ok, 2, CG_SHAPE(3, 1)), CG_REDUCTION_MEAN));
+    assert_non_null(strstr(cg_last_error(), "target [3, 1] must be [3]"));
+    /* the wrong element types: a float target, an int64 input */
+    assert_null(cg_nll_loss(x, x, CG_REDUCTION_MEAN));
+    assert_non_null(strstr(cg_last_error(), "nll_loss: target is float32, expected int64"));
+    cg_tensor *xi = cg_tensor_new(CG_I64, 2, CG_SHAPE(3, 4));
+    assert_null(cg_cross_entropy(xi, TGT_OF(ok, 3), CG_REDUCTION_MEAN));
+    assert_non_null(strstr(cg_last_error(), "cross_entropy: logits is int64, expected float32"));
+    assert_null(cg_nll_loss(xi, TGT_OF(ok, 3), CG_REDUCTION_MEAN));
+    assert_non_null(strstr(cg_last_error(), "nll_loss: input is int64, expected float32"));
+    cg_tensor_free(xi);
+    assert_null(cg_nll_loss(x, NULL, CG_REDUCTION_MEAN));
     cg_tensor *x1 = cg_tensor_zeros(1, CG_SHAPE(4));
-    assert_null(cg_nll_loss(x1, ok, 1, CG_REDUCTION_MEAN));
-    assert_null(cg_cross_entropy(x1, ok, 1, CG_REDUCTION_MEAN));
-    assert_null(cg_nll_loss(x, ok, 3, (cg_reduction)7));
-    assert_null(cg_nll_loss(NULL, ok, 3, CG_REDUCTION_MEAN));
+    assert_null(cg_nll_loss(x1, TGT_OF(ok, 1), CG_REDUCTION_MEAN));
+    assert_null(cg_cross_entropy(x1, TGT_OF(ok, 1), CG_REDUCTION_MEAN));
+    assert_null(cg_nll_loss(x, TGT_OF(ok, 3), (cg_reduction)7));
+    assert_null(cg_nll_loss(NULL, TGT_OF(ok, 3), CG_REDUCTION_MEAN));
     cg_tape_release();
     cg_tensor_free(x);
     cg_tensor_free(x1);
@@ -87,13 +106,13 @@ static void test_errors(void **s) {
  * against central differences for each reduction; an out-of-range target (not the ignored one),
  * a bad smoothing and a negative weight are refused. */
 static const int64_t TGT[6] = { 2, -100, 4, 1, -100, 3 };
-static const float W[5] = { 0.5f, 1.5f, 1.0f, 2.0f, 0.25f };
+static float W[5] = { 0.5f, 1.5f, 1.0f, 2.0f, 0.25f };
 static cg_tensor *cex(cg_tensor **in, void *ctx) {
     cg_nll_options o = cg_nll_defaults();
     o.reduction = *(cg_reduction *)ctx;
-    o.weight = W;
+    o.weight = cg_tape_wrap(CG_F32, W, 1, CG_SHAPE(5));
     o.label_smoothing = 0.15f;
-    return cg_cross_entropy_ex(in[0], TGT, 6, &o);
+    return cg_cross_entropy_ex(in[0], TGT_OF(TGT, 6), &o);
 }
 static void test_cross_entropy_options(void **s) {
     (void)s;
@@ -106,17 +125,23 @@ static void test_cross_entropy_options(void **s) {
     }
     cg_tensor *x = test_tensor(2, CG_SHAPE(6, 5), -2, 2, 170, false);
     cg_nll_options o = cg_nll_defaults();
-    assert_non_null(cg_cross_entropy_ex(x, TGT, 6, &o)); /* -100 is the default ignore_index */
+    assert_non_null(cg_cross_entropy_ex(x, TGT_OF(TGT, 6), &o)); /* -100 is the default ignore_index */
     o.ignore_index = -1;
-    assert_null(cg_cross_entropy_ex(x, TGT, 6, &o));
+    assert_null(cg_cross_entropy_ex(x, TGT_OF(TGT, 6), &o));
     assert_non_null(strstr(cg_last_error(), "target[1] = -100 is out of range"));
     o = cg_nll_defaults();
     o.label_smoothing = 1.5f;
-    assert_null(cg_cross_entropy_ex(x, TGT, 6, &o));
+    assert_null(cg_cross_entropy_ex(x, TGT_OF(TGT, 6), &o));
     o = cg_nll_defaults();
-    o.weight = (const float[]){ 1, -1, 1, 1, 1 };
-    assert_null(cg_cross_entropy_ex(x, TGT, 6, &o));
-    assert_non_null(strstr(cg_last_error(), "weight[1]"));
+    o.weight = cg_tape_wrap(CG_F32, (float[]){ 1, -1, 1, 1, 1 }, 1, CG_SHAPE(5));
+    assert_null(cg_cross_entropy_ex(x, TGT_OF(TGT, 6), &o));
+    assert_non_null(strstr(cg_last_error(), "cross_entropy: weight[1]"));
+    o.weight = cg_tape_wrap(CG_F32, W, 1, CG_SHAPE(4));
+    assert_null(cg_nll_loss_ex(x, TGT_OF(TGT, 6), &o));
+    assert_non_null(strstr(cg_last_error(), "nll_loss: weight [4] must be [5]"));
+    o.weight = cg_tape_wrap(CG_I64, (int64_t[]){ 1, 1, 1, 1, 1 }, 1, CG_SHAPE(5));
+    assert_null(cg_nll_loss_ex(x, TGT_OF(TGT, 6), &o));
+    assert_non_null(strstr(cg_last_error(), "nll_loss: weight is int64, expected float32"));
     cg_tape_release();
     cg_tensor_free(x);
 }

@@ -132,17 +132,44 @@ static void test_minmax_logsumexp(void **s) {
         cg_tensor_free(x);
     }
     cg_tensor *x = cg_tensor_from_array(2, CG_SHAPE(2, 4), (float[]){ 1, 3, 3, 0, 2, NAN, 5, 1 });
-    int64_t idx[2], am[2];
-    const float *v = cg_tensor_cdata(cg_max_dim(x, 1, false, idx));
+    cg_tensor *it = NULL;
+    const float *v = cg_tensor_cdata(cg_max_dim(x, 1, false, &it));
+    assert_int_equal(cg_tensor_dtype(it), CG_I64);
+    assert_int_equal(cg_tensor_ndim(it), 1);
+    assert_int_equal(cg_tensor_size(it, 0), 2);
+    const int64_t *idx = cg_tensor_cdata_i64(it);
     assert_float_equal(v[0], 3, 0);
     assert_int_equal(idx[0], 1);           /* the first of the tie */
     assert_true(isnan(v[1]));
     assert_int_equal(idx[1], 1);           /* NaN wins */
-    assert_int_equal(cg_argmin(x, 1, am, 2), CG_OK);
-    assert_int_equal(am[0], 3);
-    assert_int_equal(am[1], 1);
-    assert_int_equal(cg_argmax(x, 1, am, 1), CG_EINVAL);
-    assert_non_null(strstr(cg_last_error(), "indices holds 1, the result has 2"));
+    assert_non_null(cg_min_dim(x, 1, true, &it));
+    assert_int_equal(cg_tensor_ndim(it), 2);  /* keepdim: [2, 1] */
+    assert_int_equal(cg_tensor_size(it, 1), 1);
+    assert_int_equal(cg_tensor_cdata_i64(it)[0], 3);
+    assert_int_equal(cg_tensor_cdata_i64(it)[1], 1);
+    cg_tensor *am = cg_argmin(x, 1, false);
+    assert_int_equal(cg_tensor_dtype(am), CG_I64);
+    assert_false(cg_tensor_requires_grad(am));
+    assert_int_equal(cg_tensor_cdata_i64(am)[0], 3);
+    assert_int_equal(cg_tensor_cdata_i64(am)[1], 1);
+    am = cg_argmax(x, 0, true);            /* [1, 4]: NaN wins in column 1 */
+    assert_int_equal(cg_tensor_ndim(am), 2);
+    assert_int_equal(cg_tensor_size(am, 0), 1);
+    const int64_t want_am[4] = { 1, 1, 1, 1 };
+    for (int i = 0; i < 4; i++) assert_int_equal(cg_tensor_cdata_i64(am)[i], want_am[i]);
+    assert_null(cg_argmax(x, 2, false));
+    assert_non_null(strstr(cg_last_error(), "argmax"));
+    cg_tensor *xi = cg_tensor_new(CG_I64, 2, CG_SHAPE(2, 4));
+    assert_null(cg_argmax(xi, 1, false));
+    assert_non_null(strstr(cg_last_error(), "argmax: input is int64, expected float32"));
+    it = x;  /* set to NULL on failure */
+    assert_null(cg_max_dim(xi, 1, false, &it));
+    assert_null(it);
+    assert_non_null(strstr(cg_last_error(), "max_dim: input is int64, expected float32"));
+    assert_null(cg_logsumexp(xi, 1, false));
+    assert_null(cg_sum(xi));
+    assert_non_null(strstr(cg_last_error(), "sum: input is int64, expected float32"));
+    cg_tensor_free(xi);
     cg_tensor *z = cg_tensor_zeros(0, NULL);
     assert_null(cg_max_dim(z, 0, false, NULL));
     assert_null(cg_logsumexp(x, 2, false));

@@ -9,8 +9,10 @@
 #include <string.h>
 #include "gradcheck.h"
 
-static const int64_t IDX[5] = { 2, 0, 2, 3, 1 };
-static const int64_t GIDX[6] = { 1, 1, 0, 3, 2, 0 }; /* [2, 3] into dim 1 of [2, 4] */
+static int64_t IDX[5] = { 2, 0, 2, 3, 1 };
+static int64_t GIDX[6] = { 1, 1, 0, 3, 2, 0 }; /* [2, 3] into dim 1 of [2, 4] */
+/* int64 index tensors over the arrays, owned by the tape */
+#define I64_OF(arr, ...) cg_tape_wrap(CG_I64, (void *)(arr), (int)(sizeof((int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t)), CG_SHAPE(__VA_ARGS__))
 
 static cg_tensor *apply(cg_tensor **in, void *ctx) {
     switch (*(int *)ctx) {
@@ -21,8 +23,8 @@ static cg_tensor *apply(cg_tensor **in, void *ctx) {
     case 4: { cg_tensor *xs[3] = { in[0], in[0], in[0] }; return cg_stack(xs, 3, 2); }
     case 5: return cg_slice(in[0], 1, 1, 100, 2);
     case 6: return cg_narrow(in[0], 0, 1, 2);
-    case 7: return cg_index_select(in[0], 1, IDX, 5);
-    case 8: return cg_gather(in[0], 1, GIDX, 2, CG_SHAPE(2, 3));
+    case 7: return cg_index_select(in[0], 1, I64_OF(IDX, 5));
+    case 8: return cg_gather(in[0], 1, I64_OF(GIDX, 2, 3));
     default: return cg_upsample_nearest2d(cg_reshape(in[0], 4, CG_SHAPE(1, 3, 4, 2)), 3, 2);
     }
 }
@@ -56,11 +58,37 @@ static void test_shapes_and_errors(void **s) {
     assert_non_null(strstr(cg_last_error(), "step 0"));
     assert_null(cg_narrow(y, 1, 3, 3));
     assert_non_null(strstr(cg_last_error(), "narrow: start 3 and length 3 do not fit dim 1 of size 5"));
-    assert_null(cg_index_select(y, 0, (const int64_t[]){ 0, 3 }, 2));
-    assert_non_null(strstr(cg_last_error(), "index 3 at position 1 is outside 0..2"));
-    assert_null(cg_gather(y, 1, (const int64_t[]){ 0, 5 }, 2, CG_SHAPE(1, 2)));
-    assert_non_null(strstr(cg_last_error(), "gather: index 5"));
-    assert_null(cg_gather(y, 0, (const int64_t[]){ 0 }, 1, CG_SHAPE(1)));
+    assert_null(cg_index_select(y, 0, I64_OF(((int64_t[]){ 0, 3 }), 2)));
+    assert_non_null(strstr(cg_last_error(), "index_select: index[1] = 3 is outside 0..2"));
+    assert_null(cg_index_select(y, 0, I64_OF(IDX, 1, 1)));
+    assert_non_null(strstr(cg_last_error(), "index_select: index must be 1-d, got [1, 1]"));
+    assert_null(cg_index_select(y, 0, cg_tape_wrap(CG_F32, (float[]){ 0 }, 1, CG_SHAPE(1))));
+    assert_non_null(strstr(cg_last_error(), "index_select: index is float32, expected int64"));
+    assert_null(cg_gather(y, 1, I64_OF(((int64_t[]){ 0, 5 }), 1, 2)));
+    assert_non_null(strstr(cg_last_error(), "gather: index[1] = 5 is outside"));
+    assert_null(cg_gather(y, 0, I64_OF(((int64_t[]){ 0 }), 1)));
+    assert_null(cg_gather(y, 0, cg_tape_wrap(CG_U8, (uint8_t[]){ 0, 0 }, 2, CG_SHAPE(1, 2))));
+    assert_non_null(strstr(cg_last_error(), "gather: index is uint8, expected int64"));
+    {   /* an integer input is refused, not read as floats */
+        cg_tensor *yi = cg_tape_wrap(CG_I64, GIDX, 2, CG_SHAPE(2, 3));
+        assert_null(cg_index_select(yi, 0, I64_OF(IDX, 1)));
+        assert_non_null(strstr(cg_last_error(), "index_select: input is int64, expected float32"));
+        assert_null(cg_gather(yi, 1, I64_OF(GIDX, 2, 3)));
+        assert_non_null(strstr(cg_last_error(), "gather: input is int64, expected float32"));
+        assert_null(cg_permute(yi, (const int[]){ 1, 0 }));
+        assert_non_null(strstr(cg_last_error(), "permute: input is int64"));
+        cg_tensor *ys[2] = { y, yi };
+        assert_null(cg_cat(ys, 2, 0));
+        assert_non_null(strstr(cg_last_error(), "cat: xs[1] is int64, expected float32"));
+        assert_null(cg_slice(yi, 0, 0, 1, 1));
+        assert_non_null(strstr(cg_last_error(), "slice: input is int64"));
+        /* the views move an integer tensor's elements as they are */
+        cg_tensor *v = cg_reshape(yi, 1, CG_SHAPE(6));
+        assert_non_null(v);
+        assert_int_equal(cg_tensor_dtype(v), CG_I64);
+        assert_int_equal(cg_tensor_cdata_i64(cg_unsqueeze(v, 0))[5], 0);
+        assert_int_equal(cg_tensor_cdata_i64(cg_flatten(yi, 0, 1))[3], 3);
+    }
     assert_null(cg_permute(y, (const int[]){ 0, 0 }));
     assert_non_null(strstr(cg_last_error(), "permute"));
     cg_tensor *xs[2] = { x, y };

@@ -137,8 +137,10 @@ static cg_tensor *loss_with_target(cg_tensor **x, const char *n, bool ce) {
     int64_t nt;
     int64_t *t = fixture_indices(fx(), key, &nt);
     cg_reduction r = strstr(n, "_mean") ? CG_REDUCTION_MEAN : strstr(n, "_sum") ? CG_REDUCTION_SUM : CG_REDUCTION_NONE;
-    cg_tensor *y = ce ? cg_cross_entropy(x[0], t, nt, r) : cg_nll_loss(x[0], t, nt, r);
-    free(t); /* the op copies the targets */
+    cg_tensor *tt = cg_tensor_from_i64(1, &nt, t);
+    cg_tensor *y = ce ? cg_cross_entropy(x[0], tt, r) : cg_nll_loss(x[0], tt, r);
+    cg_tensor_free(tt); /* the op copies the targets */
+    free(t);
     return y;
 }
 static cg_tensor *f_cross_entropy_ex(cg_tensor **x, const char *n) {
@@ -152,8 +154,11 @@ static cg_tensor *f_cross_entropy_ex(cg_tensor **x, const char *n) {
     cg_nll_options o = cg_nll_defaults();
     o.reduction = strstr(n, "_mean") ? CG_REDUCTION_MEAN : strstr(n, "_sum") ? CG_REDUCTION_SUM : CG_REDUCTION_NONE;
     o.label_smoothing = cfg[0];
-    o.weight = cfg[1] != 0 ? w : NULL;
-    cg_tensor *y = cg_cross_entropy_ex(x[0], t, nt, &o);
+    cg_tensor *wt = cfg[1] != 0 ? cg_tensor_from_array(1, &nw, w) : NULL, *tt = cg_tensor_from_i64(1, &nt, t);
+    o.weight = cfg[1] != 0 ? wt : NULL;
+    cg_tensor *y = cg_cross_entropy_ex(x[0], tt, &o);
+    cg_tensor_free(tt); /* the op copies the targets and the weights */
+    cg_tensor_free(wt);
     free(t);
     return y;
 }
@@ -216,30 +221,38 @@ static int64_t *case_index(const char *n, int64_t *k) {
 static cg_tensor *f_index_select(cg_tensor **x, const char *n) {
     int64_t k;
     int64_t *idx = case_index(n, &k);
-    cg_tensor *y = cg_index_select(x[0], 1, idx, k);
+    cg_tensor *it = cg_tensor_from_i64(1, &k, idx);
+    cg_tensor *y = cg_index_select(x[0], 1, it);
+    cg_tensor_free(it);
     free(idx);
     return y;
 }
 static cg_tensor *f_gather(cg_tensor **x, const char *n) {
     int64_t k;
     int64_t *idx = case_index(n, &k);
-    cg_tensor *y = cg_gather(x[0], 1, idx, 2, CG_SHAPE(2, 3));
+    assert_int_equal(k, 6);
+    cg_tensor *it = cg_tensor_from_i64(2, CG_SHAPE(2, 3), idx);
+    cg_tensor *y = cg_gather(x[0], 1, it);
+    cg_tensor_free(it);
     free(idx);
     return y;
 }
 /* max/min: the values, and the indices checked against PyTorch's NAME.idx here */
 static cg_tensor *f_minmax(cg_tensor **x, const char *n) {
-    int64_t got[64], k;
+    int64_t k;
     bool mx = !strncmp(n, "max", 3);
-    cg_tensor *y = mx ? cg_max_dim(x[0], 1, false, got) : cg_min_dim(x[0], -1, true, got);
+    cg_tensor *gt = NULL;
+    cg_tensor *y = mx ? cg_max_dim(x[0], 1, false, &gt) : cg_min_dim(x[0], -1, true, &gt);
+    assert_true(cg_tensor_same_shape(gt, y));
+    const int64_t *got = cg_tensor_cdata_i64(gt);
     char key[96];
     snprintf(key, sizeof key, "%s.idx", n);
     int64_t *want = fixture_indices(fx(), key, &k);
     assert_int_equal(k, cg_tensor_numel(y));
     assert_memory_equal(got, want, (size_t)k * sizeof *got);
-    int64_t am[64];
-    assert_int_equal(mx ? cg_argmax(x[0], 1, am, 64) : cg_argmin(x[0], -1, am, 64), CG_OK);
-    assert_memory_equal(am, want, (size_t)k * sizeof *am);
+    cg_tensor *at = mx ? cg_argmax(x[0], 1, false) : cg_argmin(x[0], -1, true);
+    assert_true(cg_tensor_same_shape(at, y));
+    assert_memory_equal(cg_tensor_cdata_i64(at), want, (size_t)k * sizeof *want);
     free(want);
     return y;
 }
@@ -248,7 +261,9 @@ static cg_tensor *f_matmul_nd(cg_tensor **x, const char *n) { (void)n; return cg
 static cg_tensor *f_embedding(cg_tensor **x, const char *n) {
     int64_t k;
     int64_t *idx = case_index(n, &k);
-    cg_tensor *y = cg_embedding(x[0], idx, k);
+    cg_tensor *it = cg_tensor_from_i64(1, &k, idx);
+    cg_tensor *y = cg_embedding(x[0], it);
+    cg_tensor_free(it);
     free(idx);
     return y;
 }
@@ -258,8 +273,12 @@ static cg_tensor *f_where(cg_tensor **x, const char *n) {
     int64_t k;
     const float *c = fixture_values(fx(), key, &k);
     uint8_t cond[64];
-    for (int64_t i = 0; i < k && i < 64; i++) cond[i] = c[i] != 0;
-    return cg_where(cond, x[0], x[1]);
+    assert_true(k == cg_tensor_numel(x[0]) && k <= 64);
+    for (int64_t i = 0; i < k; i++) cond[i] = c[i] != 0;
+    cg_tensor *ct = cg_tensor_from_u8(cg_tensor_ndim(x[0]), cg_tensor_shape(x[0]), cond);
+    cg_tensor *y = cg_where(ct, x[0], x[1]);
+    cg_tensor_free(ct);
+    return y;
 }
 static cg_tensor *f_group_norm(cg_tensor **x, const char *n) {
     return strstr(n, "noaffine") ? cg_group_norm(x[0], 1, NULL, NULL, 1e-5f) : cg_group_norm(x[0], 2, x[1], x[2], 1e-5f);

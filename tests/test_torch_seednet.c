@@ -56,7 +56,7 @@ static void test_seed_net_eval_matches_pytorch(void **s) {
 
     cg_tensor *logp = cg_module_forward(m, x);
     fixture_expect(f, "logp", logp, ATOL, RTOL, true);
-    cg_tensor *loss = cg_nll_loss(logp, target, n, CG_REDUCTION_MEAN);
+    cg_tensor *loss = cg_nll_loss(logp, cg_tape_wrap(CG_I64, target, 1, &n), CG_REDUCTION_MEAN);
     fixture_expect(f, "loss", loss, ATOL, RTOL, true);
     assert_int_equal(cg_backward(loss), CG_OK);
 

@@ -207,7 +207,7 @@ static void check_net(const char *net) {
         cg_optim_zero_grad(opt);
         cg_tensor *logp = cg_module_forward(m, x);
         if (!logp) fail_msg("%s step %d: forward: %s", net, s, cg_last_error());
-        cg_tensor *loss = cg_nll_loss(logp, TARGET, N, CG_REDUCTION_MEAN);
+        cg_tensor *loss = cg_nll_loss(logp, cg_tape_wrap(CG_I64, (void *)TARGET, 1, CG_SHAPE(N)), CG_REDUCTION_MEAN);
         snprintf(key, sizeof key, "%s.loss.%d", net, s);
         w.loss = maxd(w.loss, expect(f, key, loss, LOSS_ATOL, LOSS_RTOL));
         snprintf(key, sizeof key, "%s.logp.%d", net, s);

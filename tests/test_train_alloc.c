@@ -29,7 +29,7 @@ static void test_seed_net_step_allocates_nothing_once_warm(void **s) {
     for (int step = 0; step < 8; step++) {
         if (step == 3) n_allocs = 0;                 /* warm from here on */
         cg_optim_zero_grad(opt);
-        cg_tensor *loss = cg_nll_loss(cg_module_forward(net, x), y, 8, CG_REDUCTION_MEAN);
+        cg_tensor *loss = cg_nll_loss(cg_module_forward(net, x), cg_tape_wrap(CG_I64, y, 1, CG_SHAPE(8)), CG_REDUCTION_MEAN);
         assert_int_equal(cg_backward(loss), CG_OK);
         assert_int_equal(cg_optim_step(opt), CG_OK);
         if (step == 0) first = cg_tensor_item(loss);

@@ -326,7 +326,7 @@ cg_status evaluate(cg_module *model, cg_loader *loader, int64_t classes, int64_t
     while (st == CG_OK && (cg_loader_next(loader, &b) || (st = cg_loader_status(loader)) != CG_OK)) {
         const int64_t n = cg_tensor_size(b.y, 0), *y = cg_tensor_cdata_i64(b.y);
         cg_tensor *logp = cg_module_forward(model, b.x);
-        cg_tensor *loss = cg_nll_loss(logp, y, n, CG_REDUCTION_SUM);
+        cg_tensor *loss = cg_nll_loss(logp, b.y, CG_REDUCTION_SUM);
         if (!loss) { st = CG_EINVAL; break; }
         const float *lp = cg_tensor_data(logp);
         int64_t c = cg_tensor_size(logp, 1);
@@ -342,9 +342,10 @@ cg_status evaluate(cg_module *model, cg_loader *loader, int64_t classes, int64_t
         if (st != CG_OK) { cg_tape_release(); break; }
         batch++;
         r->loss_sum += l;
+        const int64_t *pred = cg_tensor_cdata_i64(cg_argmax(logp, 1, false));
+        if (!pred) { st = CG_ENOMEM; cg_tape_release(); break; }
         for (int64_t i = 0; i < n; i++) {
-            int64_t best = 0;
-            for (int64_t k = 1; k < c; k++) if (lp[i * c + k] > lp[i * c + best]) best = k;
+            int64_t best = pred[i];
             r->correct += best == y[i];
             if (confusion && y[i] >= 0 && y[i] < classes && best < classes) confusion[y[i] * classes + best]++;
         }

@@ -26,6 +26,10 @@ CG_API void cg_tape_release(void);
 /* Free the pooled buffers and the thread's scratch arena too (e.g. at program exit). Implies
  * cg_tape_release(). A thread that exits does this for itself. */
 CG_API void cg_tape_free_all(void);
+/* A tape-owned tensor that borrows data (any element type; not copied, not freed) until
+ * cg_tape_release(): e.g. a batch's class labels handed to cg_nll_loss. Its slot is pooled, so a
+ * warm training step that makes one allocates nothing. It never requires grad. */
+CG_API cg_tensor *cg_tape_wrap(cg_dtype dtype, void *data, int ndim, const int64_t *shape);
 CG_API int64_t cg_tape_num_nodes(void);
 CG_API int64_t cg_tape_num_tensors(void);
 /* Bytes held by the tape's pool (in use and free). */

@@ -10,7 +10,7 @@
  *   for (int64_t epoch = 0; epoch < 10; epoch++) {
  *       cg_loader_set_epoch(l, epoch);                 // the order is a pure function of (rng, epoch)
  *       cg_batch b;                                    // b.x: float32 [n, C, H, W]; b.y: int64 [n]
- *       while (cg_loader_next(l, &b)) { ... cg_cross_entropy(logits, b.y, ...) ... }
+ *       while (cg_loader_next(l, &b)) { ... cg_cross_entropy(logits, b.y, CG_REDUCTION_MEAN) ... }
  *   }
  *   cg_loader_free(l);
  *   cg_dataset_free(train);

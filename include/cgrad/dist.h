@@ -12,7 +12,7 @@
  *   while (cg_loader_next(l, &b)) {
  *       int64_t n = cg_tensor_size(b.y, 0);            // this rank's rows (64 / size)
  *       cg_optim_zero_grad(o);
- *       cg_tensor *loss = cg_nll_loss(cg_module_forward(m, b.x), cg_tensor_cdata_i64(b.y), n, CG_REDUCTION_MEAN);
+ *       cg_tensor *loss = cg_nll_loss(cg_module_forward(m, b.x), b.y, CG_REDUCTION_MEAN);
  *       cg_backward(loss);
  *       float l = cg_tensor_item(loss);
  *       if (cg_dist_allreduce_grads(o, n, &l) != CG_OK) { ...; cg_dist_abort(1); }

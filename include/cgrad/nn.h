@@ -139,8 +139,9 @@ CG_API cg_module *cg_softplus_new(float beta, float threshold);   /* PyTorch: 1,
 CG_API cg_module *cg_relu6_new(void);
 CG_API cg_module *cg_hardtanh_new(float min_val, float max_val);  /* PyTorch: -1, 1 */
 CG_API cg_module *cg_upsample_nearest2d_new(int64_t scale_factor); /* nn.Upsample(scale_factor, mode='nearest') */
-/* nn.Embedding: weight [num_embeddings, embedding_dim] ~ N(0, 1); input [*] of whole numbers in
- * 0..num_embeddings-1 (stored as floats: num_embeddings at most 2^24) -> [*, embedding_dim]. */
+/* nn.Embedding: weight [num_embeddings, embedding_dim] ~ N(0, 1); input an int64 tensor [*] of
+ * indices in 0..num_embeddings-1 -> [*, embedding_dim]. A float32 input of whole numbers is
+ * converted (what a Sequential net fed float data gives it); any other value is refused. */
 CG_API cg_module *cg_embedding_new(int64_t num_embeddings, int64_t embedding_dim);
 CG_API cg_module *cg_flatten_new(void);              /* flatten(x, 1, -1) */
 CG_API cg_module *cg_log_softmax_new(int dim);

@@ -53,13 +53,14 @@ CG_API cg_tensor *cg_mean(cg_tensor *x);
 CG_API cg_tensor *cg_sum_dim(cg_tensor *x, int dim, bool keepdim);
 CG_API cg_tensor *cg_mean_dim(cg_tensor *x, int dim, bool keepdim);
 /* max and min along dim, as torch.max(x, dim) / torch.min: the values (a tape tensor; the
- * gradient goes to the chosen element) and, when indices is not NULL, the positions (as many as
- * the result has elements). NaN wins; ties go to the first. argmax/argmin write only positions
- * (cap: indices' length). logsumexp along dim, max-shifted. */
-CG_API cg_tensor *cg_max_dim(cg_tensor *x, int dim, bool keepdim, int64_t *indices);
-CG_API cg_tensor *cg_min_dim(cg_tensor *x, int dim, bool keepdim, int64_t *indices);
-CG_API cg_status cg_argmax(const cg_tensor *x, int dim, int64_t *indices, int64_t cap);
-CG_API cg_status cg_argmin(const cg_tensor *x, int dim, int64_t *indices, int64_t cap);
+ * gradient goes to the chosen element) and, when indices is not NULL, *indices = the positions
+ * (an int64 tape tensor of the values' shape, no gradient). NaN wins; ties go to the first.
+ * argmax/argmin (torch.argmax(x, dim, keepdim)) return only the positions, an int64 tape tensor.
+ * logsumexp along dim, max-shifted. */
+CG_API cg_tensor *cg_max_dim(cg_tensor *x, int dim, bool keepdim, cg_tensor **indices);
+CG_API cg_tensor *cg_min_dim(cg_tensor *x, int dim, bool keepdim, cg_tensor **indices);
+CG_API cg_tensor *cg_argmax(const cg_tensor *x, int dim, bool keepdim);
+CG_API cg_tensor *cg_argmin(const cg_tensor *x, int dim, bool keepdim);
 CG_API cg_tensor *cg_logsumexp(cg_tensor *x, int dim, bool keepdim);
 
 /* Linear algebra (cblas_sgemm). matmul: [M,K] x [K,N] -> [M,N]. */
@@ -80,9 +81,11 @@ CG_API cg_tensor *cg_flatten(cg_tensor *x, int start_dim, int end_dim);
  * dim); permute(perm) moves x's dim perm[i] to i (a copy); cat joins n tensors along dim (all
  * other sizes equal), stack joins same-shaped tensors along a new dim; slice(dim, start, end,
  * step) is x[..., start:end:step] with Python's clamping (step >= 1), narrow(dim, start, length)
- * the same but must fit; index_select takes the n entries index[] of dim (repeats allowed);
- * gather(dim, index of shape[0..ndim)) picks x[..., index[...], ...] along dim as torch.gather.
- * Index arrays are copied. */
+ * the same but must fit; index_select(dim, index) takes the entries of dim that the int64 1-d
+ * tensor index names (repeats allowed); gather(dim, index) picks x[..., index[...], ...] along
+ * dim as torch.gather, index an int64 tensor of x's rank (the result has its shape). Indices are
+ * copied. The views (reshape, flatten, squeeze, unsqueeze) take a tensor of any element type;
+ * every other op computes on float32 and refuses an integer tensor (CG_EINVAL). */
 CG_API cg_tensor *cg_unsqueeze(cg_tensor *x, int dim);
 CG_API cg_tensor *cg_squeeze(cg_tensor *x, int dim);
 CG_API cg_tensor *cg_squeeze_all(cg_tensor *x);
@@ -91,13 +94,14 @@ CG_API cg_tensor *cg_cat(cg_tensor *const *xs, int n, int dim);
 CG_API cg_tensor *cg_stack(cg_tensor *const *xs, int n, int dim);
 CG_API cg_tensor *cg_slice(cg_tensor *x, int dim, int64_t start, int64_t end, int64_t step);
 CG_API cg_tensor *cg_narrow(cg_tensor *x, int dim, int64_t start, int64_t length);
-CG_API cg_tensor *cg_index_select(cg_tensor *x, int dim, const int64_t *index, int64_t n);
-CG_API cg_tensor *cg_gather(cg_tensor *x, int dim, const int64_t *index, int ndim, const int64_t *shape);
-/* embedding: rows indices[0..n) of weight [V, D] -> [n, D] (each index in 0..V-1; the gradient
- * of a repeated row adds up); where: cond[i] ? a[i] : b[i] over one shape (cond: numel bytes).
- * Both copy their index or condition. */
-CG_API cg_tensor *cg_embedding(cg_tensor *weight, const int64_t *indices, int64_t n);
-CG_API cg_tensor *cg_where(const uint8_t *cond, cg_tensor *a, cg_tensor *b);
+CG_API cg_tensor *cg_index_select(cg_tensor *x, int dim, const cg_tensor *index);
+CG_API cg_tensor *cg_gather(cg_tensor *x, int dim, const cg_tensor *index);
+/* embedding(weight [V, D], indices): the rows of weight that indices (int64, any shape [*],
+ * each in 0..V-1) name -> [*, D] (the gradient of a repeated row adds up). where(cond, a, b):
+ * cond ? a : b elementwise over one shape, cond a uint8 tensor of that shape (nonzero: true,
+ * PyTorch's bool). Both copy their indices or condition. */
+CG_API cg_tensor *cg_embedding(cg_tensor *weight, const cg_tensor *indices);
+CG_API cg_tensor *cg_where(const cg_tensor *cond, cg_tensor *a, cg_tensor *b);
 
 /* Convolution and pooling on NCHW tensors. */
 typedef struct cg_conv2d_params {
@@ -183,23 +187,24 @@ CG_API cg_tensor *cg_dropout2d(cg_tensor *x, float p, bool training, cg_rng *rng
 CG_API cg_tensor *cg_softmax(cg_tensor *x, int dim);
 CG_API cg_tensor *cg_log_softmax(cg_tensor *x, int dim);
 
-/* Losses. target holds N class indices in [0, C) (copied); an index outside is an error.
- * logp[N,C]. reduction NONE returns [N]. */
-CG_API cg_tensor *cg_nll_loss(cg_tensor *logp, const int64_t *target, int64_t n, cg_reduction r);
-CG_API cg_tensor *cg_cross_entropy(cg_tensor *logits, const int64_t *target, int64_t n, cg_reduction r);
-/* With PyTorch's options (F.nll_loss / F.cross_entropy): weight (C floats, NULL: all 1; copied),
+/* Losses. logp[N,C]; target an int64 tensor [N] of class indices in [0, C) (copied); an index
+ * outside is an error naming it. reduction NONE returns [N]. */
+CG_API cg_tensor *cg_nll_loss(cg_tensor *logp, const cg_tensor *target, cg_reduction r);
+CG_API cg_tensor *cg_cross_entropy(cg_tensor *logits, const cg_tensor *target, cg_reduction r);
+/* With PyTorch's options (F.nll_loss / F.cross_entropy): weight (a float32 tensor [C], NULL:
+ * all 1; its values are copied, no gradient flows to it),
  * ignore_index (rows with that target give 0 and leave the mean's denominator; -100 by
  * default), label_smoothing in [0, 1] (cross_entropy's; the same formula here), reduction. mean
  * divides by the sum of the target rows' weights, as PyTorch. Start from cg_nll_defaults(). */
 typedef struct cg_nll_options {
-    const float *weight;
+    const cg_tensor *weight;
     int64_t ignore_index;
     float label_smoothing;
     cg_reduction reduction;
 } cg_nll_options;
 CG_API cg_nll_options cg_nll_defaults(void);
-CG_API cg_tensor *cg_nll_loss_ex(cg_tensor *logp, const int64_t *target, int64_t n, const cg_nll_options *o);
-CG_API cg_tensor *cg_cross_entropy_ex(cg_tensor *logits, const int64_t *target, int64_t n, const cg_nll_options *o);
+CG_API cg_tensor *cg_nll_loss_ex(cg_tensor *logp, const cg_tensor *target, const cg_nll_options *o);
+CG_API cg_tensor *cg_cross_entropy_ex(cg_tensor *logits, const cg_tensor *target, const cg_nll_options *o);
 /* pred and target of the same shape; target gets no gradient. */
 CG_API cg_tensor *cg_mse_loss(cg_tensor *pred, cg_tensor *target, cg_reduction r);
 /* Layer normalisation over the last k dims (PyTorch's normalized_shape): weight and bias

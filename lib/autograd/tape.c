@@ -124,6 +124,21 @@ cg_tensor *cg_tape_tensor_dtype(cg_dtype dtype, int ndim, const int64_t *shape, 
     return tape_tensor("op result", dtype, ndim, shape, zero);
 }
 
+cg_tensor *cg_tape_wrap(cg_dtype dtype, void *data, int ndim, const int64_t *shape) {
+    if (cg_dtype_size(dtype) == 0) return CG_FAIL(CG_EINVAL, "cg_tape_wrap: unknown element type %d", (int)dtype);
+    if (cg_check_shape("cg_tape_wrap", ndim, shape) != CG_OK) return NULL;
+    const int64_t numel = cg_shape_numel(ndim, shape);
+    if (numel > 0 && !data) return CG_FAIL(CG_EINVAL, "cg_tape_wrap: data is NULL for %lld elements", (long long)numel);
+    cg_tensor *t = tensor_slot();
+    if (!t) return NULL;
+    t->ndim = ndim;
+    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    t->numel = numel;
+    t->dtype = dtype;
+    t->raw = data;
+    return t;
+}
+
 cg_tensor *cg_tape_view(cg_tensor *base, int ndim, const int64_t *shape) {
     if (cg_check_shape("view", ndim, shape) != CG_OK) return NULL;
     if (cg_shape_numel(ndim, shape) != base->numel)

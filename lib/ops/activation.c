@@ -207,6 +207,7 @@ static const cg_op_def op_act[A_COUNT] = {
 static cg_tensor *activation(act_kind k, cg_tensor *x, float slope, float b) {
     if (!x) return NULL;
     const cg_op_def *op = &op_act[k];
+    CG_REQUIRE_F32(op->name, "input", x);
     double t0 = cg_profile_begin();
     cg_tensor *y = cg_tape_tensor(x->ndim, x->shape);
     if (!y) return NULL;

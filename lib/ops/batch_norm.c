@@ -167,6 +167,11 @@ static bool is_channel_vec(const cg_tensor *t, int64_t C) { return !t || (t->ndi
 static cg_tensor *batch_norm_op(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
                                cg_tensor *running_var, bool training, float momentum, float eps, bool relu) {
     if (!x) return NULL;
+    CG_REQUIRE_F32("batch_norm2d", "input", x);
+    CG_REQUIRE_F32("batch_norm2d", "weight", weight);
+    CG_REQUIRE_F32("batch_norm2d", "bias", bias);
+    CG_REQUIRE_F32("batch_norm2d", "running_mean", running_mean);
+    CG_REQUIRE_F32("batch_norm2d", "running_var", running_var);
     double t0 = cg_profile_begin();
     char s[96];
     if (x->ndim < 2 || x->ndim > 4)

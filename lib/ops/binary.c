@@ -185,6 +185,8 @@ static const cg_op_def op_binary[4] = {
 
 static cg_tensor *binary(bin_kind k, cg_tensor *a, cg_tensor *b) {
     if (!a || !b) return NULL;
+    CG_REQUIRE_F32(op_binary[k].name, "a", a);
+    CG_REQUIRE_F32(op_binary[k].name, "b", b);
     double t0 = cg_profile_begin();
     bcast p;
     if (bcast_plan(op_binary[k].name, a, b, &p) != CG_OK) return NULL;
@@ -226,6 +228,8 @@ static const cg_op_def op_add_relu = { "add_relu", add_relu_backward };
 
 cg_tensor *cg_add_relu(cg_tensor *a, cg_tensor *b) {
     if (!a || !b) return NULL;
+    CG_REQUIRE_F32("add", "a", a);
+    CG_REQUIRE_F32("add", "b", b);
     if (!cg_tensor_same_shape(a, b)) return cg_relu(cg_add(a, b));
     double t0 = cg_profile_begin();
     cg_tensor *y = cg_tape_tensor(a->ndim, a->shape);

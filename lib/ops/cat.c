@@ -67,6 +67,9 @@ static cg_tensor *cat_few(cg_tensor *const *xs, int n, int d) {
 cg_tensor *cg_cat(cg_tensor *const *xs, int n, int dim) {
     if (!xs || n < 1) return CG_FAIL(CG_EINVAL, "cat: no inputs");
     for (int k = 0; k < n; k++) if (!xs[k]) return NULL;
+    for (int k = 0; k < n; k++)
+        if (xs[k]->dtype != CG_F32)
+            return CG_FAIL(CG_EINVAL, "cat: xs[%d] is %s, expected float32", k, cg_dtype_name(xs[k]->dtype));
     if (xs[0]->ndim == 0) return CG_FAIL(CG_ESHAPE, "cat: 0-d tensors cannot be concatenated (stack them)");
     int d = cg_norm_dim("cat", dim, xs[0]->ndim);
     if (d < 0) return NULL;
@@ -88,6 +91,8 @@ cg_tensor *cg_stack(cg_tensor *const *xs, int n, int dim) {
     if (!xs || n < 1) return CG_FAIL(CG_EINVAL, "stack: no inputs");
     for (int k = 0; k < n; k++) {
         if (!xs[k]) return NULL;
+        if (xs[k]->dtype != CG_F32)
+            return CG_FAIL(CG_EINVAL, "stack: xs[%d] is %s, expected float32", k, cg_dtype_name(xs[k]->dtype));
         if (!cg_tensor_same_shape(xs[k], xs[0])) {
             char s1[96], s2[96];
             return CG_FAIL(CG_ESHAPE, "stack: input %d %s differs from input 0 %s (stack needs one shape)", k,

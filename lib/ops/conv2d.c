@@ -857,6 +857,9 @@ static const cg_op_def op_conv2d_relu = { "conv2d_relu", conv2d_backward };
 cg_tensor *cg_conv2d_ex(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p,
                         const cg_conv_epilogue *ep) {
     if (!x || !w) return NULL;
+    CG_REQUIRE_F32("conv2d", "input", x);
+    CG_REQUIRE_F32("conv2d", "weight", w);
+    CG_REQUIRE_F32("conv2d", "bias", b);
     double t0 = cg_profile_begin();
     const cg_conv_epilogue none = { 0 };
     if (!ep) ep = &none;

@@ -300,6 +300,9 @@ static const cg_op_def op_conv_transpose2d = { "conv_transpose2d", ct_backward }
 
 cg_tensor *cg_conv_transpose2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv_transpose2d_params *p) {
     if (!x || !w) return NULL;
+    CG_REQUIRE_F32("conv_transpose2d", "input", x);
+    CG_REQUIRE_F32("conv_transpose2d", "weight", w);
+    CG_REQUIRE_F32("conv_transpose2d", "bias", b);
     double t0 = cg_profile_begin();
     cg_conv_transpose2d_params def = cg_conv_transpose2d_defaults();
     if (!p) p = &def;

@@ -90,6 +90,7 @@ static const cg_op_def op_dropout_identity = { "dropout(identity)", identity_bac
 
 static cg_tensor *dropout(const cg_op_def *op, cg_tensor *x, float p, bool training, bool channels, cg_rng *rng) {
     if (!x) return NULL;
+    CG_REQUIRE_F32(op->name, "input", x);
     double t0 = cg_profile_begin();
     if (!(p >= 0.0f && p <= 1.0f))
         return CG_FAIL(CG_EINVAL, "%s: probability p = %g is outside [0, 1]", op->name, (double)p);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/ops/embedding.c — embedding lookup and where.
- * embedding(weight [V, D], n int64 indices) -> [n, D] (the caller reshapes for more dims): row
- * idx[i] of weight; each index in 0..V-1. Backward: dweight[idx[i]] += dy[i] (repeats add up;
- * serial). where(cond, a, b): y = cond ? a : b elementwise over one shape (cond: n bytes, 0 or
- * not); backward: da += dy where cond, db += dy elsewhere. */
+ * embedding(weight [V, D] float32, indices [*] int64) -> [*, D]: row idx[i] of weight; each index
+ * in 0..V-1. Backward: dweight[idx[i]] += dy[i] (repeats add up; serial). where(cond, a, b):
+ * y = cond ? a : b elementwise over one shape (cond: uint8 of that shape, nonzero = true);
+ * backward: da += dy where cond, db += dy elsewhere. */
 #include "cg_internal.h"
 
 typedef struct emb_params { int64_t n, d; } emb_params; /* on the node; aux: the indices */
@@ -22,23 +22,30 @@ static cg_status emb_backward(cg_node *nd) {
 
 static const cg_op_def op_embedding = { "embedding", emb_backward };
 
-cg_tensor *cg_embedding(cg_tensor *weight, const int64_t *indices, int64_t n) {
-    if (!weight) return NULL;
+cg_tensor *cg_embedding(cg_tensor *weight, const cg_tensor *indices) {
+    if (!weight || !indices) return NULL;
+    CG_REQUIRE_F32("embedding", "weight", weight);
+    if (cg_check_dtype("embedding", "indices", indices, CG_I64) != CG_OK) return NULL;
     char s1[96];
     if (weight->ndim != 2)
         return CG_FAIL(CG_ESHAPE, "embedding: weight must be [num_embeddings, dim], got %s",
                        cg_shape_str(s1, sizeof s1, weight->ndim, weight->shape));
-    if (n < 0 || (n && !indices)) return CG_FAIL(CG_EINVAL, "embedding: %lld indices at NULL", (long long)n);
-    const int64_t V = weight->shape[0], D = weight->shape[1];
+    if (indices->ndim >= CG_MAX_DIMS)
+        return CG_FAIL(CG_ESHAPE, "embedding: indices %s have %d dims; at most %d (the output adds one)",
+                       cg_shape_str(s1, sizeof s1, indices->ndim, indices->shape), indices->ndim, CG_MAX_DIMS - 1);
+    const int64_t n = indices->numel, V = weight->shape[0], D = weight->shape[1], *iv = cg_i64(indices);
     for (int64_t i = 0; i < n; i++)
-        if (indices[i] < 0 || indices[i] >= V)
-            return CG_FAIL(CG_EINVAL, "embedding: index %lld at position %lld is outside 0..%lld", (long long)indices[i],
-                           (long long)i, (long long)V - 1);
+        if (iv[i] < 0 || iv[i] >= V)
+            return CG_FAIL(CG_EINVAL, "embedding: indices[%lld] = %lld is outside 0..%lld", (long long)i, (long long)iv[i],
+                           (long long)V - 1);
     double t0 = cg_profile_begin();
-    cg_tensor *y = cg_tape_tensor(2, (int64_t[]){ n, D });
+    int64_t shape[CG_MAX_DIMS];
+    for (int d = 0; d < indices->ndim; d++) shape[d] = indices->shape[d];
+    shape[indices->ndim] = D;
+    cg_tensor *y = cg_tape_tensor(indices->ndim + 1, shape);
     int64_t *keep = cg_tape_scratch((size_t)(n ? n : 1) * sizeof *keep);
     if (!y || !keep) return NULL;
-    if (n) memcpy(keep, indices, (size_t)n * sizeof *keep);
+    if (n) memcpy(keep, iv, (size_t)n * sizeof *keep);
     for (int64_t i = 0; i < n; i++) memcpy(y->data + i * D, weight->data + keep[i] * D, (size_t)D * sizeof(float));
     cg_node *nd = cg_record(&op_embedding, y, 1, &weight);
     if (!nd) return NULL;
@@ -66,15 +73,20 @@ static cg_status where_backward(cg_node *nd) {
 
 static const cg_op_def op_where = { "where", where_backward };
 
-cg_tensor *cg_where(const uint8_t *cond, cg_tensor *a, cg_tensor *b) {
-    if (!a || !b) return NULL;
-    if (!cg_tensor_same_shape(a, b)) {
-        char s1[96], s2[96];
+cg_tensor *cg_where(const cg_tensor *cond_t, cg_tensor *a, cg_tensor *b) {
+    if (!cond_t || !a || !b) return NULL;
+    if (cg_check_dtype("where", "cond", cond_t, CG_U8) != CG_OK) return NULL;
+    CG_REQUIRE_F32("where", "a", a);
+    CG_REQUIRE_F32("where", "b", b);
+    char s1[96], s2[96];
+    if (!cg_tensor_same_shape(a, b))
         return CG_FAIL(CG_ESHAPE, "where: a %s and b %s must have the same shape", cg_shape_str(s1, sizeof s1, a->ndim, a->shape),
                        cg_shape_str(s2, sizeof s2, b->ndim, b->shape));
-    }
+    if (!cg_tensor_same_shape(cond_t, a))
+        return CG_FAIL(CG_ESHAPE, "where: cond %s must have the shape of a and b %s",
+                       cg_shape_str(s1, sizeof s1, cond_t->ndim, cond_t->shape), cg_shape_str(s2, sizeof s2, a->ndim, a->shape));
     const int64_t m = a->numel;
-    if (m && !cond) return CG_FAIL(CG_EINVAL, "where: cond is NULL");
+    const uint8_t *cond = cg_u8(cond_t);
     double t0 = cg_profile_begin();
     cg_tensor *y = cg_tape_tensor(a->ndim, a->shape);
     uint8_t *c = cg_tape_scratch((size_t)(m ? m : 1));

@@ -57,6 +57,9 @@ static const cg_op_def op_group_norm = { "group_norm", gn_backward };
 
 cg_tensor *cg_group_norm(cg_tensor *x, int64_t num_groups, cg_tensor *weight, cg_tensor *bias, float eps) {
     if (!x) return NULL;
+    CG_REQUIRE_F32("group_norm", "input", x);
+    CG_REQUIRE_F32("group_norm", "weight", weight);
+    CG_REQUIRE_F32("group_norm", "bias", bias);
     double t0 = cg_profile_begin();
     char s1[96];
     if (x->ndim < 2) return CG_FAIL(CG_ESHAPE, "group_norm: input %s needs [N, C, ...]", cg_shape_str(s1, sizeof s1, x->ndim, x->shape));

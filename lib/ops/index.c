@@ -2,8 +2,9 @@
 /* lib/ops/index.c — slice (start, end, step), narrow, index_select and gather along a dim.
  * Shape rules: slice keeps ceil((end - start) / step) entries of dim, with PyTorch's clamping of
  * start and end (negative ones count from the end; step >= 1); narrow(start, length) must fit;
- * index_select takes n indices in 0..size-1 (the dim becomes n); gather's index has x's ndim,
- * each of its sizes at most x's but at dim, and values in 0..size(dim)-1 (out has index's shape).
+ * index_select takes an int64 1-d index of n entries in 0..size-1 (the dim becomes n); gather's
+ * int64 index has x's ndim, each of its sizes at most x's but at dim, and values in
+ * 0..size(dim)-1 (out has index's shape). x is float32.
  * Backward: dx gets dy scattered back, repeated indices adding up (serially: no races). */
 #include "cg_internal.h"
 
@@ -31,6 +32,7 @@ static const cg_op_def op_index_select = { "index_select", pick_backward };
 
 /* y = rows src[0..m) of x along d. src is copied to the tape. */
 static cg_tensor *pick(const cg_op_def *op, cg_tensor *x, int d, const int64_t *src, int64_t m) {
+    CG_REQUIRE_F32(op->name, "input", x);
     double t0 = cg_profile_begin();
     pick_params p = { .outer = 1, .inner = 1, .xsize = x->shape[d], .ysize = m };
     for (int i = 0; i < d; i++) p.outer *= x->shape[i];
@@ -85,17 +87,23 @@ cg_tensor *cg_narrow(cg_tensor *x, int dim, int64_t start, int64_t length) {
     return cg_slice(x, d, start, start + length, 1);
 }
 
-cg_tensor *cg_index_select(cg_tensor *x, int dim, const int64_t *index, int64_t n) {
-    if (!x) return NULL;
+cg_tensor *cg_index_select(cg_tensor *x, int dim, const cg_tensor *index) {
+    if (!x || !index) return NULL;
+    CG_REQUIRE_F32("index_select", "input", x);
+    if (cg_check_dtype("index_select", "index", index, CG_I64) != CG_OK) return NULL;
     if (x->ndim == 0) return CG_FAIL(CG_ESHAPE, "index_select: a 0-d tensor has no dim to index");
     int d = cg_norm_dim("index_select", dim, x->ndim);
     if (d < 0) return NULL;
-    if (n < 0 || (n && !index)) return CG_FAIL(CG_EINVAL, "index_select: %lld indices at NULL", (long long)n);
+    char s1[96];
+    if (index->ndim != 1)
+        return CG_FAIL(CG_ESHAPE, "index_select: index must be 1-d, got %s",
+                       cg_shape_str(s1, sizeof s1, index->ndim, index->shape));
+    const int64_t n = index->numel, *iv = cg_i64(index);
     for (int64_t j = 0; j < n; j++)
-        if (index[j] < 0 || index[j] >= x->shape[d])
-            return CG_FAIL(CG_EINVAL, "index_select: index %lld at position %lld is outside 0..%lld (dim %d)",
-                           (long long)index[j], (long long)j, (long long)x->shape[d] - 1, d);
-    return pick(&op_index_select, x, d, index, n);
+        if (iv[j] < 0 || iv[j] >= x->shape[d])
+            return CG_FAIL(CG_EINVAL, "index_select: index[%lld] = %lld is outside 0..%lld (dim %d)", (long long)j,
+                           (long long)iv[j], (long long)x->shape[d] - 1, d);
+    return pick(&op_index_select, x, d, iv, n);
 }
 
 /* ---- gather ---- */
@@ -125,8 +133,12 @@ static cg_status gather_backward(cg_node *n) {
 
 static const cg_op_def op_gather = { "gather", gather_backward };
 
-cg_tensor *cg_gather(cg_tensor *x, int dim, const int64_t *index, int ndim, const int64_t *shape) {
-    if (!x) return NULL;
+cg_tensor *cg_gather(cg_tensor *x, int dim, const cg_tensor *index_t) {
+    if (!x || !index_t) return NULL;
+    CG_REQUIRE_F32("gather", "input", x);
+    if (cg_check_dtype("gather", "index", index_t, CG_I64) != CG_OK) return NULL;
+    const int ndim = index_t->ndim;
+    const int64_t *shape = index_t->shape, *index = cg_i64(index_t);
     char s1[96], s2[96];
     if (x->ndim == 0 || ndim != x->ndim)
         return CG_FAIL(CG_ESHAPE, "gather: the index has %d dims, the input %s %d (they must agree, >= 1)", ndim,
@@ -142,11 +154,10 @@ cg_tensor *cg_gather(cg_tensor *x, int dim, const int64_t *index, int ndim, cons
                            cg_shape_str(s1, sizeof s1, ndim, shape), cg_shape_str(s2, sizeof s2, x->ndim, x->shape), d);
         m *= shape[i];
     }
-    if (m && !index) return CG_FAIL(CG_EINVAL, "gather: index is NULL");
     for (int64_t i = 0; i < m; i++)
         if (index[i] < 0 || index[i] >= x->shape[d])
-            return CG_FAIL(CG_EINVAL, "gather: index %lld at position %lld is outside 0..%lld (dim %d)", (long long)index[i],
-                           (long long)i, (long long)x->shape[d] - 1, d);
+            return CG_FAIL(CG_EINVAL, "gather: index[%lld] = %lld is outside 0..%lld (dim %d)", (long long)i,
+                           (long long)index[i], (long long)x->shape[d] - 1, d);
     double t0 = cg_profile_begin();
     cg_tensor *y = cg_tape_tensor(ndim, shape);
     int64_t *keep = cg_tape_scratch((size_t)(m ? m : 1) * sizeof *keep);

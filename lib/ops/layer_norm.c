@@ -55,6 +55,9 @@ static const cg_op_def op_layer_norm = { "layer_norm", ln_backward };
 
 cg_tensor *cg_layer_norm(cg_tensor *x, int k, cg_tensor *weight, cg_tensor *bias, float eps) {
     if (!x) return NULL;
+    CG_REQUIRE_F32("layer_norm", "input", x);
+    CG_REQUIRE_F32("layer_norm", "weight", weight);
+    CG_REQUIRE_F32("layer_norm", "bias", bias);
     double t0 = cg_profile_begin();
     char s1[96], s2[96];
     if (k < 1 || k > x->ndim)

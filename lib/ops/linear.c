@@ -66,6 +66,9 @@ static const cg_op_def op_linear = { "linear", linear_backward };
 
 cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
     if (!x || !w) return NULL;
+    CG_REQUIRE_F32("linear", "input", x);
+    CG_REQUIRE_F32("linear", "weight", w);
+    CG_REQUIRE_F32("linear", "bias", b);
     double t0 = cg_profile_begin();
     char s1[96], s2[96];
     if (w->ndim != 2)

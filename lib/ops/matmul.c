@@ -54,6 +54,8 @@ static const cg_op_def op_matmul = { "matmul", matmul_backward };
 
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
     if (!a || !b) return NULL;
+    CG_REQUIRE_F32("matmul", "a", a);
+    CG_REQUIRE_F32("matmul", "b", b);
     double t0 = cg_profile_begin();
     char s1[96], s2[96];
     if (a->ndim < 2 || b->ndim < 2)
@@ -114,6 +116,8 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
 
 cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b) {
     if (!a || !b) return NULL;
+    CG_REQUIRE_F32("bmm", "a", a);
+    CG_REQUIRE_F32("bmm", "b", b);
     char s1[96], s2[96];
     if (a->ndim != 3 || b->ndim != 3 || a->shape[0] != b->shape[0])
         return CG_FAIL(CG_ESHAPE, "bmm: a %s and b %s must be [B, M, K] and [B, K, N] with the same B",

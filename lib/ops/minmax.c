@@ -11,6 +11,7 @@ typedef struct red_geom { int64_t outer, n, inner; } red_geom; /* on the node; a
 
 static cg_status red_geom_make(const char *op, const cg_tensor *x, int dim, bool keepdim, red_geom *g, int *ndim,
                                int64_t *shape) {
+    if (cg_check_dtype(op, "input", x, CG_F32) != CG_OK) return CG_EINVAL;
     if (x->ndim == 0) return cg_error(CG_ESHAPE, "%s: a 0-d tensor has no dim to reduce", op);
     int d = cg_norm_dim(op, dim, x->ndim);
     if (d < 0) return CG_EINVAL;
@@ -56,7 +57,8 @@ static cg_status pick_backward(cg_node *n) {
 
 static const cg_op_def op_max = { "max_dim", pick_backward }, op_min = { "min_dim", pick_backward };
 
-static cg_tensor *minmax(bool want_max, cg_tensor *x, int dim, bool keepdim, int64_t *indices) {
+static cg_tensor *minmax(bool want_max, cg_tensor *x, int dim, bool keepdim, cg_tensor **indices) {
+    if (indices) *indices = NULL;
     if (!x) return NULL;
     const cg_op_def *op = want_max ? &op_max : &op_min;
     double t0 = cg_profile_begin();
@@ -68,38 +70,40 @@ static cg_tensor *minmax(bool want_max, cg_tensor *x, int dim, bool keepdim, int
     const int64_t m = g.outer * g.inner;
     int64_t *idx = cg_tape_scratch((size_t)(m > 0 ? m : 1) * sizeof *idx);
     if (!y || !idx) return NULL;
+    cg_tensor *it = NULL;
+    if (indices && !(it = cg_tape_tensor_dtype(CG_I64, nd, shape, false))) return NULL;
     arg_kernel(x->data, &g, want_max, idx);
     for (int64_t o = 0; o < g.outer; o++)
         for (int64_t i = 0; i < g.inner; i++)
             y->data[o * g.inner + i] = x->data[(o * g.n + idx[o * g.inner + i]) * g.inner + i];
-    if (indices) memcpy(indices, idx, (size_t)(g.outer * g.inner) * sizeof *idx);
+    /* The caller's copy apart from the node's: changing it cannot move the gradient. */
+    if (it && m) memcpy(cg_i64(it), idx, (size_t)m * sizeof *idx);
     cg_node *n = cg_record(op, y, 1, &x);
     if (!n) return NULL;
     CG_SET_PARAMS(n, &g);
     n->aux = idx;
+    if (indices) *indices = it;
     cg_profile_end(op->name, 0, t0);
     return y;
 }
 
-cg_tensor *cg_max_dim(cg_tensor *x, int dim, bool keepdim, int64_t *indices) { return minmax(true, x, dim, keepdim, indices); }
-cg_tensor *cg_min_dim(cg_tensor *x, int dim, bool keepdim, int64_t *indices) { return minmax(false, x, dim, keepdim, indices); }
+cg_tensor *cg_max_dim(cg_tensor *x, int dim, bool keepdim, cg_tensor **indices) { return minmax(true, x, dim, keepdim, indices); }
+cg_tensor *cg_min_dim(cg_tensor *x, int dim, bool keepdim, cg_tensor **indices) { return minmax(false, x, dim, keepdim, indices); }
 
-static cg_status arg(bool want_max, const cg_tensor *x, int dim, int64_t *indices, int64_t cap) {
+static cg_tensor *arg(bool want_max, const cg_tensor *x, int dim, bool keepdim) {
+    if (!x) return NULL;
     const char *name = want_max ? "argmax" : "argmin";
-    if (!x || !indices) return cg_error(CG_EINVAL, "%s: x or indices is NULL", name);
     red_geom g;
     int nd = 0;
     int64_t shape[CG_MAX_DIMS];
-    cg_status st = red_geom_make(name, x, dim, false, &g, &nd, shape);
-    if (st != CG_OK) return st;
-    if (cap < g.outer * g.inner)
-        return cg_error(CG_EINVAL, "%s: indices holds %lld, the result has %lld", name, (long long)cap,
-                        (long long)(g.outer * g.inner));
-    arg_kernel(x->data, &g, want_max, indices);
-    return CG_OK;
+    if (red_geom_make(name, x, dim, keepdim, &g, &nd, shape) != CG_OK) return NULL;
+    cg_tensor *y = cg_tape_tensor_dtype(CG_I64, nd, shape, false);
+    if (!y) return NULL;
+    arg_kernel(x->data, &g, want_max, cg_i64(y));
+    return y;
 }
-cg_status cg_argmax(const cg_tensor *x, int dim, int64_t *indices, int64_t cap) { return arg(true, x, dim, indices, cap); }
-cg_status cg_argmin(const cg_tensor *x, int dim, int64_t *indices, int64_t cap) { return arg(false, x, dim, indices, cap); }
+cg_tensor *cg_argmax(const cg_tensor *x, int dim, bool keepdim) { return arg(true, x, dim, keepdim); }
+cg_tensor *cg_argmin(const cg_tensor *x, int dim, bool keepdim) { return arg(false, x, dim, keepdim); }
 
 /* ---- logsumexp ---- */
 static cg_status lse_backward(cg_node *n) {

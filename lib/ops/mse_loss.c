@@ -53,6 +53,8 @@ static const cg_op_def op_mse = { "mse_loss", mse_backward };
 
 cg_tensor *cg_mse_loss(cg_tensor *pred, cg_tensor *target, cg_reduction r) {
     if (!pred || !target) return NULL;
+    CG_REQUIRE_F32("mse_loss", "input", pred);
+    CG_REQUIRE_F32("mse_loss", "target", target);
     double t0 = cg_profile_begin();
     if (r != CG_REDUCTION_MEAN && r != CG_REDUCTION_SUM && r != CG_REDUCTION_NONE)
         return CG_FAIL(CG_EINVAL, "mse_loss: reduction %d is not MEAN, SUM or NONE", (int)r);

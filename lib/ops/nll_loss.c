@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/ops/nll_loss.c — negative log-likelihood over log-probabilities, and cross-entropy.
  *
- * Shape rule: logp[N,C], target: N int64 class indices in [0, C) -> [] (mean, sum) or [N] (none).
+ * Shape rule: logp[N,C] float32, target [N] int64 class indices in [0, C) -> [] (mean, sum) or
+ * [N] (none).
  * loss_i = -logp[i, t_i]; mean divides the sum by N (N = 0 gives NaN, as PyTorch).
  * Backward: dlogp[i, t_i] += -dy_i (none) or -dy * scale (mean: 1/N, sum: 1).
  * The targets are copied into tape scratch, so the caller's array may change after the call. */
@@ -41,33 +42,63 @@ static cg_status nll_backward(cg_node *n) {
 
 static const cg_op_def op_nll_loss = { "nll_loss", nll_backward };
 
-cg_tensor *cg_nll_loss(cg_tensor *logp, const int64_t *target, int64_t n, cg_reduction r) {
-    if (!logp) return NULL;
-    double t0 = cg_profile_begin();
-    char s[96];
-    if (logp->ndim != 2)
-        return CG_FAIL(CG_ESHAPE, "nll_loss: input must be 2-d [N,C], got %s",
-                       cg_shape_str(s, sizeof s, logp->ndim, logp->shape));
-    if (r != CG_REDUCTION_MEAN && r != CG_REDUCTION_SUM && r != CG_REDUCTION_NONE)
-        return CG_FAIL(CG_EINVAL, "nll_loss: unknown reduction %d", (int)r);
-    const int64_t N = logp->shape[0], C = logp->shape[1];
-    if (n != N)
-        return CG_FAIL(CG_ESHAPE, "nll_loss: %lld targets for an input of %lld rows %s", (long long)n,
-                       (long long)N, cg_shape_str(s, sizeof s, logp->ndim, logp->shape));
-    if (N > 0 && !target) return CG_FAIL(CG_EINVAL, "nll_loss: target is NULL");
+/* The arguments' checks, shared by both losses and their _ex forms; op names the public entry
+ * ("cross_entropy" checks its logits before log_softmax runs), input the first argument. With
+ * ignore, a target equal to ignore_index is allowed. */
+static cg_status nll_check(const char *op, const char *input, const cg_tensor *x, const cg_tensor *target, bool ignore,
+                           int64_t ignore_index, const cg_tensor *weight) {
+    char s1[96], s2[96];
+    if (cg_check_dtype(op, input, x, CG_F32) != CG_OK || cg_check_dtype(op, "target", target, CG_I64) != CG_OK ||
+        cg_check_dtype(op, "weight", weight, CG_F32) != CG_OK)
+        return CG_EINVAL;
+    if (x->ndim != 2)
+        return cg_error(CG_ESHAPE, "%s: %s must be 2-d [N,C], got %s", op, input, cg_shape_str(s1, sizeof s1, x->ndim, x->shape));
+    const int64_t N = x->shape[0], C = x->shape[1];
+    if (target->ndim != 1 || target->shape[0] != N)
+        return cg_error(CG_ESHAPE, "%s: target %s must be [%lld] for an %s of shape %s", op,
+                        cg_shape_str(s1, sizeof s1, target->ndim, target->shape), (long long)N, input,
+                        cg_shape_str(s2, sizeof s2, x->ndim, x->shape));
+    const int64_t *t = cg_i64(target);
     for (int64_t i = 0; i < N; i++)
-        if (target[i] < 0 || target[i] >= C)
-            return CG_FAIL(CG_EINVAL, "nll_loss: target[%lld] = %lld is out of range [0, %lld)",
-                           (long long)i, (long long)target[i], (long long)C);
+        if ((!ignore || t[i] != ignore_index) && (t[i] < 0 || t[i] >= C)) {
+            if (ignore)
+                return cg_error(CG_EINVAL, "%s: target[%lld] = %lld is out of range [0, %lld) (ignore_index %lld)", op,
+                                (long long)i, (long long)t[i], (long long)C, (long long)ignore_index);
+            return cg_error(CG_EINVAL, "%s: target[%lld] = %lld is out of range [0, %lld)", op, (long long)i,
+                            (long long)t[i], (long long)C);
+        }
+    if (weight) {
+        if (weight->ndim != 1 || weight->shape[0] != C)
+            return cg_error(CG_ESHAPE, "%s: weight %s must be [%lld], one per class", op,
+                            cg_shape_str(s1, sizeof s1, weight->ndim, weight->shape), (long long)C);
+        for (int64_t c = 0; c < C; c++)
+            if (!isfinite(weight->data[c]) || weight->data[c] < 0)
+                return cg_error(CG_EINVAL, "%s: weight[%lld] = %g must be finite and >= 0", op, (long long)c,
+                                (double)weight->data[c]);
+    }
+    return CG_OK;
+}
+
+static bool reduction_ok(const char *op, cg_reduction r) {
+    if (r == CG_REDUCTION_MEAN || r == CG_REDUCTION_SUM || r == CG_REDUCTION_NONE) return true;
+    cg_error(CG_EINVAL, "%s: unknown reduction %d", op, (int)r);
+    return false;
+}
+
+/* nll_loss on checked arguments. */
+static cg_tensor *nll_core(cg_tensor *logp, const cg_tensor *target, cg_reduction r) {
+    double t0 = cg_profile_begin();
+    const int64_t N = logp->shape[0], C = logp->shape[1];
+    const int64_t *target_v = cg_i64(target);
     cg_tensor *y = r == CG_REDUCTION_NONE ? cg_tape_tensor(1, (int64_t[]){ N }) : cg_tape_tensor(0, NULL);
     if (!y) return NULL;
-    nll_forward(y->data, logp->data, target, N, C, r);
+    nll_forward(y->data, logp->data, target_v, N, C, r);
     cg_node *nd = cg_record(&op_nll_loss, y, 1, &logp);
     if (!nd) return NULL;
     if (cg_node_recorded(nd)) {
         int64_t *t = cg_tape_scratch((size_t)(N ? N : 1) * sizeof(int64_t));
         if (!t) return NULL;
-        if (N) memcpy(t, target, (size_t)N * sizeof(int64_t));
+        if (N) memcpy(t, target_v, (size_t)N * sizeof(int64_t));
         nd->aux = t;
     }
     CG_SET_PARAMS(nd, &(nll_params){ .n = N, .c = C, .reduction = r,
@@ -76,14 +107,20 @@ cg_tensor *cg_nll_loss(cg_tensor *logp, const int64_t *target, int64_t n, cg_red
     return y;
 }
 
-cg_tensor *cg_cross_entropy(cg_tensor *logits, const int64_t *target, int64_t n, cg_reduction r) {
-    if (!logits) return NULL;
-    if (logits->ndim != 2) {
-        char s[96];
-        return CG_FAIL(CG_ESHAPE, "cross_entropy: logits must be 2-d [N,C], got %s",
-                       cg_shape_str(s, sizeof s, logits->ndim, logits->shape));
-    }
-    return cg_nll_loss(cg_log_softmax(logits, 1), target, n, r);
+cg_tensor *cg_nll_loss(cg_tensor *logp, const cg_tensor *target, cg_reduction r) {
+    if (!logp || !target) return NULL;
+    if (!reduction_ok("nll_loss", r) || nll_check("nll_loss", "input", logp, target, false, 0, NULL) != CG_OK)
+        return NULL;
+    return nll_core(logp, target, r);
+}
+
+cg_tensor *cg_cross_entropy(cg_tensor *logits, const cg_tensor *target, cg_reduction r) {
+    if (!logits || !target) return NULL;
+    if (!reduction_ok("cross_entropy", r) ||
+        nll_check("cross_entropy", "logits", logits, target, false, 0, NULL) != CG_OK)
+        return NULL;
+    cg_tensor *logp = cg_log_softmax(logits, 1);
+    return logp ? nll_core(logp, target, r) : NULL;
 }
 
 /* ---- nll / cross-entropy with PyTorch's options: class weights, ignore_index, label smoothing ----
@@ -119,40 +156,23 @@ static cg_status nllx_backward(cg_node *nd) {
 
 static const cg_op_def op_nll_ex = { "nll_loss", nllx_backward };
 
-cg_tensor *cg_nll_loss_ex(cg_tensor *logp, const int64_t *target, int64_t n, const cg_nll_options *o) {
-    if (!logp) return NULL;
-    cg_nll_options opt = o ? *o : cg_nll_defaults();
+/* nll_loss_ex on checked arguments. */
+static cg_tensor *nllx_core(cg_tensor *logp, const cg_tensor *target, const cg_nll_options *o) {
     double t0 = cg_profile_begin();
-    char s[96];
-    if (logp->ndim != 2)
-        return CG_FAIL(CG_ESHAPE, "nll_loss: input must be 2-d [N,C], got %s", cg_shape_str(s, sizeof s, logp->ndim, logp->shape));
-    const cg_reduction r = opt.reduction;
-    if (r != CG_REDUCTION_MEAN && r != CG_REDUCTION_SUM && r != CG_REDUCTION_NONE)
-        return CG_FAIL(CG_EINVAL, "nll_loss: unknown reduction %d", (int)r);
-    if (!(opt.label_smoothing >= 0 && opt.label_smoothing <= 1))
-        return CG_FAIL(CG_EINVAL, "nll_loss: label_smoothing %g must be in [0, 1]", (double)opt.label_smoothing);
+    const cg_reduction r = o->reduction;
     const int64_t N = logp->shape[0], C = logp->shape[1];
-    if (n != N)
-        return CG_FAIL(CG_ESHAPE, "nll_loss: %lld targets for an input of %lld rows %s", (long long)n, (long long)N,
-                       cg_shape_str(s, sizeof s, logp->ndim, logp->shape));
-    if (N > 0 && !target) return CG_FAIL(CG_EINVAL, "nll_loss: target is NULL");
-    for (int64_t i = 0; i < N; i++)
-        if (target[i] != opt.ignore_index && (target[i] < 0 || target[i] >= C))
-            return CG_FAIL(CG_EINVAL, "nll_loss: target[%lld] = %lld is out of range [0, %lld) (ignore_index %lld)",
-                           (long long)i, (long long)target[i], (long long)C, (long long)opt.ignore_index);
-    const float *w = opt.weight;
-    for (int64_t c = 0; w && c < C; c++)
-        if (!isfinite(w[c]) || w[c] < 0) return CG_FAIL(CG_EINVAL, "nll_loss: weight[%lld] = %g must be finite and >= 0", (long long)c, (double)w[c]);
+    const int64_t *target_v = cg_i64(target);
+    const float *w = o->weight ? o->weight->data : NULL;
     size_t bytes = (size_t)(N ? N : 1) * sizeof(int64_t) + (w ? (size_t)C * sizeof(float) : 0);
     int64_t *t = cg_tape_scratch(bytes);
     if (!t) return NULL;
     double denom = 0, sum = 0;
     cg_tensor *y = r == CG_REDUCTION_NONE ? cg_tape_tensor(1, (int64_t[]){ N }) : cg_tape_tensor(0, NULL);
     if (!y) return NULL;
-    const double eps = opt.label_smoothing;
+    const double eps = o->label_smoothing;
     for (int64_t i = 0; i < N; i++) {
-        bool ign = target[i] == opt.ignore_index;
-        t[i] = ign ? -1 : target[i];
+        bool ign = target_v[i] == o->ignore_index;
+        t[i] = ign ? -1 : target_v[i];
         double li = 0;
         if (!ign) {
             const float *row = logp->data + i * C;
@@ -177,11 +197,28 @@ cg_tensor *cg_nll_loss_ex(cg_tensor *logp, const int64_t *target, int64_t n, con
     return y;
 }
 
-cg_tensor *cg_cross_entropy_ex(cg_tensor *logits, const int64_t *target, int64_t n, const cg_nll_options *o) {
-    if (!logits) return NULL;
-    if (logits->ndim != 2) {
-        char s[96];
-        return CG_FAIL(CG_ESHAPE, "cross_entropy: logits must be 2-d [N,C], got %s", cg_shape_str(s, sizeof s, logits->ndim, logits->shape));
-    }
-    return cg_nll_loss_ex(cg_log_softmax(logits, 1), target, n, o);
+static bool options_ok(const char *op, const cg_nll_options *o) {
+    if (!reduction_ok(op, o->reduction)) return false;
+    if (o->label_smoothing >= 0 && o->label_smoothing <= 1) return true;
+    cg_error(CG_EINVAL, "%s: label_smoothing %g must be in [0, 1]", op, (double)o->label_smoothing);
+    return false;
+}
+
+cg_tensor *cg_nll_loss_ex(cg_tensor *logp, const cg_tensor *target, const cg_nll_options *o) {
+    if (!logp || !target) return NULL;
+    cg_nll_options opt = o ? *o : cg_nll_defaults();
+    if (!options_ok("nll_loss", &opt) ||
+        nll_check("nll_loss", "input", logp, target, true, opt.ignore_index, opt.weight) != CG_OK)
+        return NULL;
+    return nllx_core(logp, target, &opt);
+}
+
+cg_tensor *cg_cross_entropy_ex(cg_tensor *logits, const cg_tensor *target, const cg_nll_options *o) {
+    if (!logits || !target) return NULL;
+    cg_nll_options opt = o ? *o : cg_nll_defaults();
+    if (!options_ok("cross_entropy", &opt) ||
+        nll_check("cross_entropy", "logits", logits, target, true, opt.ignore_index, opt.weight) != CG_OK)
+        return NULL;
+    cg_tensor *logp = cg_log_softmax(logits, 1);
+    return logp ? nllx_core(logp, target, &opt) : NULL;
 }

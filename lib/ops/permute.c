@@ -33,6 +33,7 @@ static const cg_op_def op_permute = { "permute", permute_backward };
 
 cg_tensor *cg_permute(cg_tensor *x, const int *perm) {
     if (!x) return NULL;
+    CG_REQUIRE_F32("permute", "input", x);
     if (!perm && x->ndim) return CG_FAIL(CG_EINVAL, "permute: perm is NULL");
     double t0 = cg_profile_begin();
     permute_op p = { .ndim = x->ndim };

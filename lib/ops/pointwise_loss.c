@@ -94,6 +94,9 @@ static cg_tensor *pointwise_loss(pl_kind k, cg_tensor *x, cg_tensor *t, float a,
                                  cg_reduction r) {
     if (!x || !t) return NULL;
     const char *name = op_pl[k].name;
+    CG_REQUIRE_F32(name, "input", x);
+    CG_REQUIRE_F32(name, "target", t);
+    CG_REQUIRE_F32(name, "pos_weight", pos_weight);
     double t0 = cg_profile_begin();
     if (r != CG_REDUCTION_MEAN && r != CG_REDUCTION_SUM && r != CG_REDUCTION_NONE)
         return CG_FAIL(CG_EINVAL, "%s: reduction %d is not MEAN, SUM or NONE", name, (int)r);

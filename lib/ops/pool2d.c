@@ -22,6 +22,7 @@ typedef struct pool_geom {
 } pool_geom;
 
 static cg_status pool_geom_make(const char *op, const cg_tensor *x, const cg_pool2d_params *p, pool_geom *g) {
+    if (cg_check_dtype(op, "input", x, CG_F32) != CG_OK) return CG_EINVAL;
     char s[96];
     if (x->ndim != 4 && x->ndim != 3)
         return cg_error(CG_ESHAPE, "%s: input must be [N,C,H,W] or [C,H,W], got %s", op,
@@ -334,6 +335,7 @@ static const cg_op_def op_adaptive_avg_pool2d = { "adaptive_avg_pool2d", adaptiv
 
 /* The output of adaptive pooling x[N,C,H,W] to [N,C,oh,ow], or NULL with the error set. */
 static cg_tensor *adaptive_output(const char *op, const cg_tensor *x, int64_t oh, int64_t ow, pool_geom *g) {
+    CG_REQUIRE_F32(op, "input", x);
     char s[96];
     if (x->ndim != 4)
         return CG_FAIL(CG_ESHAPE, "%s: input must be [N,C,H,W], got %s", op, cg_shape_str(s, sizeof s, x->ndim, x->shape));

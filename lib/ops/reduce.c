@@ -44,6 +44,7 @@ static const cg_op_def op_mean = { "mean", reduce_backward };
 
 static cg_tensor *reduce(const cg_op_def *op, cg_tensor *x, bool all, int dim, bool keepdim, bool mean) {
     if (!x) return NULL;
+    CG_REQUIRE_F32(op->name, "input", x);
     double t0 = cg_profile_begin();
     int64_t outer = 1, n = x->numel, inner = 1, shape[CG_MAX_DIMS];
     int nd = 0;

@@ -68,6 +68,7 @@ static const cg_op_def op_log_softmax = { "log_softmax", softmax_backward };
 
 static cg_tensor *softmax(const cg_op_def *op, cg_tensor *x, int dim, bool log_) {
     if (!x) return NULL;
+    CG_REQUIRE_F32(op->name, "input", x);
     double t0 = cg_profile_begin();
     int d = cg_norm_dim(op->name, dim, x->ndim);
     if (d < 0) return NULL;

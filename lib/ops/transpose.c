@@ -41,6 +41,7 @@ static const cg_op_def op_transpose = { "transpose", transpose_backward };
 
 cg_tensor *cg_transpose(cg_tensor *x, int dim0, int dim1) {
     if (!x) return NULL;
+    CG_REQUIRE_F32("transpose", "input", x);
     double t0 = cg_profile_begin();
     int d0 = cg_norm_dim("transpose", dim0, x->ndim);
     if (d0 < 0) return NULL;

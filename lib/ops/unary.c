@@ -115,6 +115,7 @@ static const cg_op_def op_unary[U_COUNT] = {
 static cg_tensor *unary(un_kind k, cg_tensor *x, float s) {
     if (!x) return NULL;
     const cg_op_def *op = &op_unary[k];
+    CG_REQUIRE_F32(op->name, "input", x);
     double t0 = cg_profile_begin();
     cg_tensor *y = cg_tape_tensor(x->ndim, x->shape);
     if (!y) return NULL;

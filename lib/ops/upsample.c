@@ -25,6 +25,7 @@ static const cg_op_def op_upsample = { "upsample_nearest2d", up_backward };
 
 cg_tensor *cg_upsample_nearest2d(cg_tensor *x, int64_t scale_h, int64_t scale_w) {
     if (!x) return NULL;
+    CG_REQUIRE_F32("upsample_nearest2d", "input", x);
     char s[96];
     if (x->ndim != 4)
         return CG_FAIL(CG_ESHAPE, "upsample_nearest2d: input must be [N,C,H,W], got %s", cg_shape_str(s, sizeof s, x->ndim, x->shape));

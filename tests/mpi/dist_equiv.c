@@ -104,7 +104,7 @@ static void train(cg_module *m, const image_set *set, int rank, int size, bool d
         while (!cg_loader_next(l, &b)) cg_loader_set_epoch(l, ++epoch);
         int64_t n = cg_tensor_size(b.y, 0);
         cg_optim_zero_grad(o);
-        cg_tensor *lt = cg_nll_loss(cg_module_forward(m, b.x), cg_tensor_cdata_i64(b.y), n, CG_REDUCTION_MEAN);
+        cg_tensor *lt = cg_nll_loss(cg_module_forward(m, b.x), b.y, CG_REDUCTION_MEAN);
         if (cg_backward(lt) != CG_OK) die("backward");
         float lv = cg_tensor_item(lt);
         if (dist && cg_dist_allreduce_grads(o, n, &lv) != CG_OK) die("allreduce");
