@@ -49,7 +49,9 @@ cg_tensor *cg_embedding(cg_tensor *weight, const int64_t *indices, int64_t n) {
             return CG_FAIL(CG_EINVAL, "embedding: index %lld at position %lld is outside 0..%lld", (long long)indices[i],
                            (long long)i, (long long)V - 1);
     double t0 = cg_profile_begin();
-    cg_tensor *y = cg_tape_tensor(2, (int64_t[]){ n, D });
+    int64_t y_shape[2];
+    if (cg_embedding_out_shape(1, &n, weight->shape, y_shape) != CG_OK) return NULL;
+    cg_tensor *y = cg_tape_tensor(2, y_shape);
     int64_t *keep = cg_tape_scratch((size_t)(n ? n : 1) * sizeof *keep);
     if (!y || !keep) return NULL;
     if (n) memcpy(keep, indices, (size_t)n * sizeof *keep);
