@@ -630,6 +630,9 @@ int main(int argc, char **argv) {
     /* Outputs are checked before anything is loaded or trained: rank 0 writes them. */
     if (dp_rank() == 0 && !o.summary) {
         if (o.save && !save_path_ok(o.save)) goto out;
+        /* Ctrl-C during a checkpoint save must not leave PATH.tmp behind: the library defers
+         * SIGINT/SIGTERM/SIGHUP while it writes, when a program asks for it. */
+        if (o.save) cg_safetensors_set_defer_signals(true);
         if (o.metrics && !(mf = metrics_open(o.metrics))) goto out;
     }
 

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 #include "cg_internal.h"
 #include "cgrad/io.h"
+#include "io/atomic_file.h"
 #include "alloc_probe.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -540,6 +542,7 @@ static void test_signal_during_save_leaves_no_temporary(void **s) {
              * them in the saving thread alone would not keep the process alive. */
             pthread_t th;
             if (pthread_create(&th, NULL, sleeper, NULL) != 0) _exit(4);
+            cg_safetensors_set_defer_signals(true);   /* as the programs do */
             for (;;)
                 if (cg_safetensors_save(path, &it, 1, NULL, 0) != CG_OK) {
                     fprintf(stderr, "child: %s\n", cg_last_error());
@@ -566,6 +569,83 @@ static void test_signal_during_save_leaves_no_temporary(void **s) {
     }
     assert_int_equal(interrupted, 24);
     cg_tensor_free(it.tensor);
+}
+
+/* ---- signal deferral is opt-in ------------------------------------------------------------ */
+/* Polls SIGINT's disposition while the main thread saves: counts how often it was not SIG_DFL. */
+typedef struct { atomic_int stop; atomic_int seen; } poll_state;
+static void *poll_sigint(void *arg) {
+    poll_state *ps = arg;
+    while (!atomic_load(&ps->stop)) {
+        struct sigaction sa;
+        if (sigaction(SIGINT, NULL, &sa) == 0 && ((sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL))
+            atomic_fetch_add(&ps->seen, 1);
+    }
+    return NULL;
+}
+
+/* Saves (up to max times, stopping once a handler was seen) with a poller running; returns the
+ * number of polls that saw a handler on SIGINT. */
+static int handler_seen_during_saves(const char *path, const cg_named_tensor *it, int max) {
+    poll_state ps;
+    atomic_init(&ps.stop, 0);
+    atomic_init(&ps.seen, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, poll_sigint, &ps), 0);
+    for (int i = 0; i < max && !atomic_load(&ps.seen); i++) assert_int_equal(cg_safetensors_save(path, it, 1, NULL, 0), CG_OK);
+    atomic_store(&ps.stop, 1);
+    pthread_join(th, NULL);
+    return atomic_load(&ps.seen);
+}
+
+static void test_signal_deferral_is_opt_in(void **s) {
+    (void)s;
+    struct sigaction before, after;
+    assert_int_equal(sigaction(SIGINT, NULL, &before), 0);
+    assert_true(before.sa_handler == SIG_DFL);
+    cg_named_tensor it = { "w", cg_tensor_full(1, CG_SHAPE(1 << 20), 0.5f) };   /* 4 MB */
+    const char *path = tpath("optin.safetensors");
+    /* Off by default: a library caller's saves never install a handler. */
+    assert_false(cg_safetensors_set_defer_signals(false));
+    assert_int_equal(handler_seen_during_saves(path, &it, 40), 0);
+    /* On (the programs' setting): a handler is there while the temporary exists ... */
+    assert_false(cg_safetensors_set_defer_signals(true));
+    assert_true(handler_seen_during_saves(path, &it, 2000) > 0);
+    /* ... and gone after the save. */
+    assert_true(cg_safetensors_set_defer_signals(false));
+    assert_int_equal(sigaction(SIGINT, NULL, &after), 0);
+    assert_true(after.sa_handler == SIG_DFL && !(after.sa_flags & SA_SIGINFO));
+    assert_false(exists(tpath("optin.safetensors.tmp")));
+    cg_tensor_free(it.tensor);
+}
+
+/* The writer itself: the handler exists exactly from open to commit/abort, and only when asked. */
+static void test_atomic_file_defers_signals_only_when_asked(void **s) {
+    (void)s;
+    const char *path = tpath("aw.bin"), *tmp = tpath("aw.bin.tmp");
+    struct sigaction sa;
+    for (int defer = 0; defer < 2; defer++) {
+        cg_atomic_file w;
+        assert_int_equal(cg_atomic_file_open(&w, "test", path, defer), CG_OK);
+        assert_true(exists(tmp));
+        assert_int_equal(sigaction(SIGTERM, NULL, &sa), 0);
+        assert_int_equal(sa.sa_handler != SIG_DFL, defer);
+        assert_int_equal(cg_atomic_file_write(&w, "abc", 3), CG_OK);
+        if (defer) assert_int_equal(cg_atomic_file_commit(&w), CG_OK);
+        else cg_atomic_file_abort(&w);
+        assert_false(exists(tmp));
+        assert_int_equal(exists(path), defer);   /* abort leaves path as it was (absent) */
+        assert_int_equal(sigaction(SIGTERM, NULL, &sa), 0);
+        assert_true(sa.sa_handler == SIG_DFL);
+    }
+    /* Its refusals name the caller. */
+    assert_int_equal(symlink(path, tpath("aw.link")), 0);
+    cg_atomic_file w;
+    assert_int_equal(cg_atomic_file_open(&w, "who", tpath("aw.link"), true), CG_EIO);
+    assert_non_null(strstr(cg_last_error(), "who "));
+    assert_non_null(strstr(cg_last_error(), "symbolic link"));
+    assert_int_equal(sigaction(SIGTERM, NULL, &sa), 0);
+    assert_true(sa.sa_handler == SIG_DFL);
 }
 
 /* ---- a sparse file: the header is checked before the data is read ------------------------ */
@@ -757,6 +837,8 @@ int main(void) {
         cmocka_unit_test(test_save_does_not_follow_or_delete_a_planted_tmp),
         cmocka_unit_test(test_save_refuses_a_target_that_is_not_a_regular_file),
         cmocka_unit_test(test_signal_during_save_leaves_no_temporary),
+        cmocka_unit_test(test_signal_deferral_is_opt_in),
+        cmocka_unit_test(test_atomic_file_defers_signals_only_when_asked),
         cmocka_unit_test(test_sparse_file_is_refused_without_reading_it),
         cmocka_unit_test(test_load_into_errors),
         cmocka_unit_test(test_numpy_interchange),

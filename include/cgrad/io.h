@@ -68,16 +68,25 @@ typedef struct cg_safetensors cg_safetensors;   /* opaque: a parsed file, held i
  *     planted symlink, a concurrent save's file, one left by a save that was killed with SIGKILL),
  *     the save fails with CG_EIO and leaves it alone; remove it and save again. The save only ever
  *     removes the temporary it created itself.
- *   - SIGINT, SIGTERM and SIGHUP are deferred from the creation of the temporary until it is
- *     renamed or removed, when their disposition is the default (terminate): a signal that arrives
- *     meanwhile is re-sent to the process once the temporary is gone, so the process still ends
- *     but never leaves a partial "<path>.tmp". Signals the program ignores or handles itself are
- *     left alone, and the dispositions are restored before the call returns (so a program must not
- *     change those three dispositions from another thread during a save). SIGKILL cannot be
- *     deferred: it leaves "<path>.tmp" behind, and the old file intact.
+ *   - Signals are left alone unless the program opted in with cg_safetensors_set_defer_signals
+ *     (below): then a SIGINT, SIGTERM or SIGHUP during the save does not leave "<path>.tmp".
+ *     Without it, such a signal ends the process with the temporary behind, and the old file
+ *     intact (as SIGKILL always does).
  * CG_EINVAL for bad arguments, CG_EIO (naming the path) for any write failure or refusal. */
 CG_API cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, int64_t n,
                                      const cg_kv *meta, int64_t n_meta);
+
+/* Opt in (on = true) to deferring terminating signals during every later save in this process
+ * (cg_safetensors_save, cg_checkpoint_save); off by default, so that library code never installs
+ * signal handlers behind its caller's back. Returns the previous setting. The programs (mnist-train
+ * --save) turn it on. When on, SIGINT, SIGTERM and SIGHUP are deferred from the creation of the
+ * temporary until it is renamed or removed, when their disposition is the default (terminate): a
+ * signal that arrives meanwhile is re-sent to the process once the temporary is gone, so the
+ * process still ends but never leaves a partial "<path>.tmp". Signals the program ignores or
+ * handles itself are left alone, and the dispositions are restored before the save returns (so a
+ * program must not change those three dispositions from another thread during a save). SIGKILL
+ * cannot be deferred. Thread-safe (an atomic). */
+CG_API bool cg_safetensors_set_defer_signals(bool on);
 
 /* Read and validate the whole file (header, offsets, coverage of the data section). The header
  * is read and checked against the file's size first, and the data section is read only when the

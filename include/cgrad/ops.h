@@ -175,6 +175,35 @@ CG_API cg_tensor *cg_adaptive_avg_pool2d(cg_tensor *x, int64_t oh, int64_t ow);
  * NaN propagates, as max_pool2d). */
 CG_API cg_tensor *cg_adaptive_max_pool2d(cg_tensor *x, int64_t oh, int64_t ow);
 
+/* Shape rules, without tensors: what the op checks of its input's shape and its parameters, and
+ * the shape it returns. The op runs the same function on its arguments, and net specs are checked
+ * with them before anything is built (cg_net_check_spec), so a caller can validate its own
+ * layers the same way. Each returns CG_OK and fills out_shape (out_ndim dims: the input's rank,
+ * one more for embedding), or the op's error (CG_ESHAPE or CG_EINVAL, cg_last_error() naming the
+ * op and the problem). Pools name themselves "pool2d"/"adaptive_pool2d" in messages.
+ *   conv2d            x [N,C,H,W], w [OC,C/groups,KH,KW]              -> [N,OC,OH,OW]
+ *   conv_transpose2d  x [N,C,H,W], w [C,OC/groups,KH,KW]              -> [N,OC,OH,OW]; when an
+ *                     extent is below 1 (CG_ESHAPE) out_shape still holds it, so a caller can say which
+ *   pool2d            x [N,C,H,W] or [C,H,W] (max and avg pooling)    -> [..,OH,OW]
+ *   adaptive_pool2d   x [N,C,H,W], oh, ow                             -> [N,C,oh,ow]
+ *   upsample          x [N,C,H,W], scale_h, scale_w                   -> [N,C,H*scale_h,W*scale_w]
+ *   linear            x [..., in], w [out, in]                        -> [..., out]
+ *   embedding         indices of any shape S (ndim < CG_MAX_DIMS), w [V, D] -> S + [D] */
+CG_API cg_status cg_conv2d_out_shape(int ndim, const int64_t *x_shape, const int64_t *w_shape,
+                                     const cg_conv2d_params *p, int64_t *out_shape);
+CG_API cg_status cg_conv_transpose2d_out_shape(int ndim, const int64_t *x_shape, const int64_t *w_shape,
+                                               const cg_conv_transpose2d_params *p, int64_t *out_shape);
+CG_API cg_status cg_pool2d_out_shape(int ndim, const int64_t *x_shape, const cg_pool2d_params *p,
+                                     int64_t *out_shape);
+CG_API cg_status cg_adaptive_pool2d_out_shape(int ndim, const int64_t *x_shape, int64_t oh, int64_t ow,
+                                              int64_t *out_shape);
+CG_API cg_status cg_upsample_nearest2d_out_shape(int ndim, const int64_t *x_shape, int64_t scale_h,
+                                                 int64_t scale_w, int64_t *out_shape);
+CG_API cg_status cg_linear_out_shape(int ndim, const int64_t *x_shape, const int64_t *w_shape,
+                                     int64_t *out_shape);
+CG_API cg_status cg_embedding_out_shape(int ndim, const int64_t *idx_shape, const int64_t *w_shape,
+                                        int64_t *out_shape);
+
 /* Dropout: zero with probability p, scale the rest by 1/(1-p); identity when !training.
  * dropout2d zeroes whole channels of [N,C,H,W] (or [N,C,L]); on [N,F] every feature is a channel,
  * so it drops element-wise, as PyTorch 1.13's nn.Dropout2d does. The mask draws from rng (NULL: the

@@ -5,29 +5,30 @@
  * before anything is allocated, the header is parsed by a strict, schema-directed JSON reader
  * (objects, arrays, strings with escapes, integers; no recursion), and every tensor's offsets
  * must match dtype x shape and tile the data section exactly, without gaps or overlaps.
- * Writing goes to "<path>.tmp", created exclusively (never followed, never someone else's), is
- * fsync'ed and renamed over path, with terminating signals deferred meanwhile (see io.h). */
+ * The JSON reader is json.c; writing goes through the atomic file writer (atomic_file.c):
+ * "<path>.tmp", created exclusively, fsync'ed and renamed over path, with terminating signals
+ * deferred meanwhile when the program asked for it (cg_safetensors_set_defer_signals). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cg_internal.h"
 #include "cgrad/io.h"
+#include "atomic_file.h"
+#include "json.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c assumes a little-endian host"
 #endif
 
 #define ST_MAX_HEADER (100u * 1000u * 1000u)   /* 100 MB, as the reference implementation */
-#define ST_MAX_INT ((int64_t)1 << 53)          /* larger integers in a header are absurd */
+#define ST_MAX_INT CG_JSON_MAX_INT
 
 /* ---- dtypes -------------------------------------------------------------- */
 static const struct { const char *name; int size; } dtypes[] = {
@@ -80,204 +81,6 @@ static bool grow(void **p, int64_t *cap, int64_t need, size_t size) {
     return true;
 }
 
-/* ---- UTF-8 --------------------------------------------------------------- */
-/* Length of the valid UTF-8 sequence at s (n bytes available), 0 if invalid. Rejects overlong
- * forms, surrogates and code points past U+10FFFF. */
-static int utf8_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    int len;
-    unsigned cp, min;
-    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
-    if ((size_t)len > n) return 0;
-    for (int i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return len;
-}
-
-static bool utf8_valid(const char *s) {
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n;) {
-        int l = utf8_len((const unsigned char *)s + i, n - i);
-        if (!l) return false;
-        i += (size_t)l;
-    }
-    return true;
-}
-
-/* ---- the JSON header reader ---------------------------------------------- */
-typedef struct parser {
-    const char *file;          /* for messages */
-    const unsigned char *s;    /* header bytes */
-    size_t n, pos;
-    char *arena;               /* decoded strings go here; n + 1 bytes suffice */
-    size_t arena_used;
-} parser;
-
-/* "<file>: header byte <offset in file>: ..." */
-static cg_status perr(parser *p, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static cg_status perr(parser *p, size_t pos, const char *fmt, ...) {
-    char msg[320];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return cg_error(CG_EFORMAT, "%s: byte %zu of the file (in the JSON header): %s", p->file, pos + 8, msg);
-}
-
-static void skip_ws(parser *p) {
-    while (p->pos < p->n) {
-        unsigned char c = p->s[p->pos];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
-        p->pos++;
-    }
-}
-
-static const char *show(int c) {  /* a byte for a message */
-    static _Thread_local char buf[16];
-    if (c < 0) return "end of header";
-    if (c >= 0x20 && c < 0x7F) snprintf(buf, sizeof buf, "'%c'", c);
-    else snprintf(buf, sizeof buf, "byte 0x%02x", c);
-    return buf;
-}
-
-static int peek(parser *p) { skip_ws(p); return p->pos < p->n ? p->s[p->pos] : -1; }
-
-static cg_status expect(parser *p, char c, const char *where) {
-    int got = peek(p);
-    if (got != c) return perr(p, p->pos, "expected '%c' %s, found %s", c, where, show(got));
-    p->pos++;
-    return CG_OK;
-}
-
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static bool read_u4(parser *p, size_t at, unsigned *out) {
-    if (at + 4 > p->n) return false;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(p->s[at + (size_t)i]);
-        if (h < 0) return false;
-        v = v << 4 | (unsigned)h;
-    }
-    *out = v;
-    return true;
-}
-
-/* A JSON string, decoded to NUL-terminated UTF-8 in the arena. Each decoded string with its NUL
- * is no longer than its quoted source, so the arena (header size + 1) never overflows. */
-static cg_status parse_string(parser *p, const char **out, const char *what) {
-    if (peek(p) != '"') return perr(p, p->pos, "expected a string (%s), found %s", what, show(peek(p)));
-    size_t start = p->pos++;
-    char *d = p->arena + p->arena_used, *d0 = d;
-    for (;;) {
-        if (p->pos >= p->n) return perr(p, start, "unterminated string (%s)", what);
-        unsigned char c = p->s[p->pos];
-        if (c == '"') { p->pos++; break; }
-        if (c < 0x20) return perr(p, p->pos, "control character 0x%02x in a string (%s); escape it", c, what);
-        if (c != '\\') {
-            int l = utf8_len(p->s + p->pos, p->n - p->pos);
-            if (!l) return perr(p, p->pos, "invalid UTF-8 in a string (%s)", what);
-            memcpy(d, p->s + p->pos, (size_t)l);
-            d += l;
-            p->pos += (size_t)l;
-            continue;
-        }
-        size_t esc = p->pos++;
-        if (p->pos >= p->n) return perr(p, start, "unterminated string (%s)", what);
-        c = p->s[p->pos++];
-        switch (c) {
-        case '"': *d++ = '"'; break;
-        case '\\': *d++ = '\\'; break;
-        case '/': *d++ = '/'; break;
-        case 'b': *d++ = '\b'; break;
-        case 'f': *d++ = '\f'; break;
-        case 'n': *d++ = '\n'; break;
-        case 'r': *d++ = '\r'; break;
-        case 't': *d++ = '\t'; break;
-        case 'u': {
-            unsigned cp, lo;
-            if (!read_u4(p, p->pos, &cp)) return perr(p, esc, "\\u must be followed by 4 hex digits (%s)", what);
-            p->pos += 4;
-            if (cp >= 0xDC00 && cp <= 0xDFFF) return perr(p, esc, "lone low surrogate \\u%04X (%s)", cp, what);
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (p->pos + 2 > p->n || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u' ||
-                    !read_u4(p, p->pos + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-                    return perr(p, esc, "high surrogate \\u%04X without a low surrogate (%s)", cp, what);
-                p->pos += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            if (cp == 0) return perr(p, esc, "\\u0000 (NUL) is not allowed in a string (%s)", what);
-            if (cp < 0x80) *d++ = (char)cp;
-            else if (cp < 0x800) { *d++ = (char)(0xC0 | cp >> 6); *d++ = (char)(0x80 | (cp & 0x3F)); }
-            else if (cp < 0x10000) {
-                *d++ = (char)(0xE0 | cp >> 12); *d++ = (char)(0x80 | (cp >> 6 & 0x3F));
-                *d++ = (char)(0x80 | (cp & 0x3F));
-            } else {
-                *d++ = (char)(0xF0 | cp >> 18); *d++ = (char)(0x80 | (cp >> 12 & 0x3F));
-                *d++ = (char)(0x80 | (cp >> 6 & 0x3F)); *d++ = (char)(0x80 | (cp & 0x3F));
-            }
-            break;
-        }
-        default: return perr(p, esc, "invalid escape '\\%s' in a string (%s)", show(c), what);
-        }
-    }
-    *d++ = '\0';
-    p->arena_used += (size_t)(d - d0);
-    *out = d0;
-    return CG_OK;
-}
-
-/* A JSON integer in [-2^53, 2^53]. Fractions and exponents are refused: shapes and offsets are
- * integers. */
-static cg_status parse_int(parser *p, int64_t *out, const char *what) {
-    int c = peek(p);
-    size_t start = p->pos;
-    bool neg = false;
-    if (c == '-') { neg = true; p->pos++; c = p->pos < p->n ? p->s[p->pos] : -1; }
-    if (c < '0' || c > '9') return perr(p, start, "expected an integer (%s), found %s", what, show(c));
-    if (c == '0' && p->pos + 1 < p->n && p->s[p->pos + 1] >= '0' && p->s[p->pos + 1] <= '9')
-        return perr(p, start, "leading zero in an integer (%s)", what);
-    int64_t v = 0;
-    while (p->pos < p->n && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') {
-        v = v * 10 + (p->s[p->pos++] - '0');
-        if (v > ST_MAX_INT) return perr(p, start, "integer too large (%s)", what);
-    }
-    if (p->pos < p->n && (p->s[p->pos] == '.' || p->s[p->pos] == 'e' || p->s[p->pos] == 'E'))
-        return perr(p, start, "expected an integer (%s), found a number with a fraction or exponent", what);
-    *out = neg ? -v : v;
-    return CG_OK;
-}
-
-/* [int, ...] with at most max entries. */
-static cg_status parse_int_array(parser *p, int64_t *out, int max, int *count, const char *what) {
-    cg_status s;
-    size_t start = p->pos;
-    if ((s = expect(p, '[', what))) return s;
-    *count = 0;
-    if (peek(p) == ']') { p->pos++; return CG_OK; }
-    for (;;) {
-        if (*count == max) return perr(p, start, "%s has more than %d entries", what, max);
-        if ((s = parse_int(p, &out[*count], what))) return s;
-        (*count)++;
-        int c = peek(p);
-        if (c == ',') { p->pos++; continue; }
-        if (c == ']') { p->pos++; return CG_OK; }
-        return perr(p, p->pos, "expected ',' or ']' in %s, found %s", what, show(c));
-    }
-}
-
 typedef struct entry {
     cg_st_tensor t;
     int64_t begin, end;
@@ -285,76 +88,76 @@ typedef struct entry {
 } entry;
 
 /* {"dtype": "F32", "shape": [..], "data_offsets": [b, e]} in any order, each exactly once. */
-static cg_status parse_entry(parser *p, entry *e) {
+static cg_status parse_entry(cg_json *p, entry *e) {
     cg_status s;
     size_t start = p->pos;
     char what[96];
     snprintf(what, sizeof what, "tensor '%.60s'", e->t.name);
-    if ((s = expect(p, '{', "to open a tensor entry"))) return s;
+    if ((s = cg_json_expect(p, '{', "to open a tensor entry"))) return s;
     bool have_dtype = false, have_shape = false, have_off = false;
-    if (peek(p) != '}') {
+    if (cg_json_peek(p) != '}') {
         for (;;) {
             const char *key;
-            size_t kpos = (skip_ws(p), p->pos);
-            if ((s = parse_string(p, &key, "a field of a tensor entry"))) return s;
-            if ((s = expect(p, ':', "after a field name"))) return s;
+            size_t kpos = (cg_json_skip_ws(p), p->pos);
+            if ((s = cg_json_string(p, &key, "a field of a tensor entry"))) return s;
+            if ((s = cg_json_expect(p, ':', "after a field name"))) return s;
             if (!strcmp(key, "dtype")) {
-                if (have_dtype) return perr(p, kpos, "duplicate field \"dtype\" in %s", what);
+                if (have_dtype) return cg_json_error(p, kpos, "duplicate field \"dtype\" in %s", what);
                 const char *dt;
-                size_t dpos = (skip_ws(p), p->pos);
-                if ((s = parse_string(p, &dt, "dtype"))) return s;
+                size_t dpos = (cg_json_skip_ws(p), p->pos);
+                if ((s = cg_json_string(p, &dt, "dtype"))) return s;
                 int k = 0;
                 while (k < N_DTYPES && strcmp(dtypes[k].name, dt)) k++;
-                if (k == N_DTYPES) return perr(p, dpos, "unknown dtype \"%.32s\" in %s", dt, what);
+                if (k == N_DTYPES) return cg_json_error(p, dpos, "unknown dtype \"%.32s\" in %s", dt, what);
                 e->t.dtype = (cg_st_dtype)k;
                 have_dtype = true;
             } else if (!strcmp(key, "shape")) {
-                if (have_shape) return perr(p, kpos, "duplicate field \"shape\" in %s", what);
-                size_t spos = (skip_ws(p), p->pos);
+                if (have_shape) return cg_json_error(p, kpos, "duplicate field \"shape\" in %s", what);
+                size_t spos = (cg_json_skip_ws(p), p->pos);
                 char w[120];
                 snprintf(w, sizeof w, "the shape of %s", what);
-                if ((s = parse_int_array(p, e->t.shape, CG_MAX_DIMS, &e->t.ndim, w))) return s;
+                if ((s = cg_json_int_array(p, e->t.shape, CG_MAX_DIMS, &e->t.ndim, w))) return s;
                 for (int i = 0; i < e->t.ndim; i++)
                     if (e->t.shape[i] < 0)
-                        return perr(p, spos, "negative dimension %" PRId64 " in %s", e->t.shape[i], w);
+                        return cg_json_error(p, spos, "negative dimension %" PRId64 " in %s", e->t.shape[i], w);
                 have_shape = true;
             } else if (!strcmp(key, "data_offsets")) {
-                if (have_off) return perr(p, kpos, "duplicate field \"data_offsets\" in %s", what);
+                if (have_off) return cg_json_error(p, kpos, "duplicate field \"data_offsets\" in %s", what);
                 int64_t o[3];
                 int k;
-                size_t opos = (skip_ws(p), p->pos);
+                size_t opos = (cg_json_skip_ws(p), p->pos);
                 char w[120];
                 snprintf(w, sizeof w, "data_offsets of %s", what);
-                if ((s = parse_int_array(p, o, 2, &k, w))) return s;
-                if (k != 2) return perr(p, opos, "%s must hold 2 integers, holds %d", w, k);
+                if ((s = cg_json_int_array(p, o, 2, &k, w))) return s;
+                if (k != 2) return cg_json_error(p, opos, "%s must hold 2 integers, holds %d", w, k);
                 if (o[0] < 0 || o[1] < o[0])
-                    return perr(p, opos, "%s [%" PRId64 ", %" PRId64 "] are not 0 <= begin <= end", w, o[0], o[1]);
+                    return cg_json_error(p, opos, "%s [%" PRId64 ", %" PRId64 "] are not 0 <= begin <= end", w, o[0], o[1]);
                 e->begin = o[0];
                 e->end = o[1];
                 have_off = true;
             } else {
-                return perr(p, kpos, "unknown field \"%.40s\" in %s", key, what);
+                return cg_json_error(p, kpos, "unknown field \"%.40s\" in %s", key, what);
             }
-            int c = peek(p);
+            int c = cg_json_peek(p);
             if (c == ',') { p->pos++; continue; }
             if (c == '}') break;
-            return perr(p, p->pos, "expected ',' or '}' in %s, found %s", what, show(c));
+            return cg_json_error(p, p->pos, "expected ',' or '}' in %s, found %s", what, cg_json_show(c));
         }
     }
     p->pos++;   /* '}' */
     if (!have_dtype || !have_shape || !have_off)
-        return perr(p, start, "%s lacks \"%s\"", what,
+        return cg_json_error(p, start, "%s lacks \"%s\"", what,
                     !have_dtype ? "dtype" : !have_shape ? "shape" : "data_offsets");
     /* numel and bytes, with overflow checks: a dimension can be absurd even when another is 0. */
     int64_t numel = 1, bytes;
     for (int i = 0; i < e->t.ndim; i++)
         if (__builtin_mul_overflow(numel, e->t.shape[i], &numel) || numel > ST_MAX_INT)
-            return perr(p, start, "the shape of %s has an absurd element count", what);
+            return cg_json_error(p, start, "the shape of %s has an absurd element count", what);
     if (__builtin_mul_overflow(numel, (int64_t)dtypes[e->t.dtype].size, &bytes))
-        return perr(p, start, "the shape of %s has an absurd byte count", what);
+        return cg_json_error(p, start, "the shape of %s has an absurd byte count", what);
     if (bytes != e->end - e->begin) {
         char sb[160];
-        return perr(p, start, "%s: dtype %s x shape %s needs %" PRId64 " bytes, data_offsets [%" PRId64
+        return cg_json_error(p, start, "%s: dtype %s x shape %s needs %" PRId64 " bytes, data_offsets [%" PRId64
                     ", %" PRId64 "] span %" PRId64, what, dtypes[e->t.dtype].name,
                     cg_shape_str(sb, sizeof sb, e->t.ndim, e->t.shape), bytes, e->begin, e->end,
                     e->end - e->begin);
@@ -365,24 +168,24 @@ static cg_status parse_entry(parser *p, entry *e) {
 }
 
 /* {"key": "value", ...} -> pairs appended to *meta (2 strings each). */
-static cg_status parse_meta(parser *p, const char ***meta, int64_t *n_meta) {
+static cg_status parse_meta(cg_json *p, const char ***meta, int64_t *n_meta) {
     cg_status s;
     int64_t cap = 0;
-    if ((s = expect(p, '{', "to open __metadata__"))) return s;
-    if (peek(p) == '}') { p->pos++; return CG_OK; }
+    if ((s = cg_json_expect(p, '{', "to open __metadata__"))) return s;
+    if (cg_json_peek(p) == '}') { p->pos++; return CG_OK; }
     for (;;) {
         const char *k, *v;
-        if ((s = parse_string(p, &k, "a __metadata__ key"))) return s;
-        if ((s = expect(p, ':', "after a __metadata__ key"))) return s;
-        if ((s = parse_string(p, &v, "a __metadata__ value (only strings are allowed)"))) return s;
+        if ((s = cg_json_string(p, &k, "a __metadata__ key"))) return s;
+        if ((s = cg_json_expect(p, ':', "after a __metadata__ key"))) return s;
+        if ((s = cg_json_string(p, &v, "a __metadata__ value (only strings are allowed)"))) return s;
         if (!grow((void **)meta, &cap, 2 * (*n_meta + 1), sizeof **meta)) return CG_ENOMEM;
         (*meta)[2 * *n_meta] = k;
         (*meta)[2 * *n_meta + 1] = v;
         (*n_meta)++;
-        int c = peek(p);
+        int c = cg_json_peek(p);
         if (c == ',') { p->pos++; continue; }
         if (c == '}') { p->pos++; return CG_OK; }
-        return perr(p, p->pos, "expected ',' or '}' in __metadata__, found %s", show(c));
+        return cg_json_error(p, p->pos, "expected ',' or '}' in __metadata__, found %s", cg_json_show(c));
     }
 }
 
@@ -403,22 +206,22 @@ static int cmp_meta(const void *a, const void *b) {
  * st->data, which the caller then fills with the data section. */
 static cg_status parse_header(cg_safetensors *st, const unsigned char *header, size_t n) {
     cg_status s;
-    parser p = { .file = st->name, .s = header, .n = n };
+    cg_json p = { .file = st->name, .where = "the JSON header", .base = 8, .s = header, .n = n };
     entry *es = NULL, **by_off = NULL;
     int64_t n_e = 0, cap = 0;
     bool have_meta = false;
     if (!(p.arena = st->strings = cg_malloc(n + 1))) return CG_ENOMEM;
 
-    if (peek(&p) != '{') { s = perr(&p, p.pos, "the header must be a JSON object, found %s", show(peek(&p))); goto out; }
+    if (cg_json_peek(&p) != '{') { s = cg_json_error(&p, p.pos, "the header must be a JSON object, found %s", cg_json_show(cg_json_peek(&p))); goto out; }
     p.pos++;
-    if (peek(&p) == '}') p.pos++;
+    if (cg_json_peek(&p) == '}') p.pos++;
     else for (;;) {
         const char *key;
-        size_t kpos = (skip_ws(&p), p.pos);
-        if ((s = parse_string(&p, &key, "a tensor name"))) goto out;
-        if ((s = expect(&p, ':', "after a tensor name"))) goto out;
+        size_t kpos = (cg_json_skip_ws(&p), p.pos);
+        if ((s = cg_json_string(&p, &key, "a tensor name"))) goto out;
+        if ((s = cg_json_expect(&p, ':', "after a tensor name"))) goto out;
         if (!strcmp(key, "__metadata__")) {
-            if (have_meta) { s = perr(&p, kpos, "duplicate \"__metadata__\""); goto out; }
+            if (have_meta) { s = cg_json_error(&p, kpos, "duplicate \"__metadata__\""); goto out; }
             have_meta = true;
             if ((s = parse_meta(&p, &st->meta, &st->n_meta))) goto out;
         } else {
@@ -429,20 +232,20 @@ static cg_status parse_header(cg_safetensors *st, const unsigned char *header, s
             e->pos = kpos;
             if ((s = parse_entry(&p, e))) goto out;
         }
-        int c = peek(&p);
+        int c = cg_json_peek(&p);
         if (c == ',') { p.pos++; continue; }
         if (c == '}') { p.pos++; break; }
-        s = perr(&p, p.pos, "expected ',' or '}' after a header entry, found %s", show(c));
+        s = cg_json_error(&p, p.pos, "expected ',' or '}' after a header entry, found %s", cg_json_show(c));
         goto out;
     }
-    skip_ws(&p);
-    if (p.pos != p.n) { s = perr(&p, p.pos, "trailing garbage after the header's JSON object"); goto out; }
+    cg_json_skip_ws(&p);
+    if (p.pos != p.n) { s = cg_json_error(&p, p.pos, "trailing garbage after the header's JSON object"); goto out; }
 
     /* Names and keys are unique. */
     if (n_e > 1) qsort(es, (size_t)n_e, sizeof *es, cmp_entry_name);
     for (int64_t i = 1; i < n_e; i++)
         if (!strcmp(es[i].t.name, es[i - 1].t.name)) {
-            s = perr(&p, es[i].pos > es[i - 1].pos ? es[i].pos : es[i - 1].pos,
+            s = cg_json_error(&p, es[i].pos > es[i - 1].pos ? es[i].pos : es[i - 1].pos,
                      "duplicate tensor name '%.80s'", es[i].t.name);
             goto out;
         }
@@ -461,13 +264,13 @@ static cg_status parse_header(cg_safetensors *st, const unsigned char *header, s
     for (int64_t i = 0; i < n_e; i++) {
         entry *e = by_off[i];
         if (e->end > st->data_size) {
-            s = perr(&p, e->pos, "tensor '%.80s': data_offsets [%" PRId64 ", %" PRId64 "] run past the data section "
+            s = cg_json_error(&p, e->pos, "tensor '%.80s': data_offsets [%" PRId64 ", %" PRId64 "] run past the data section "
                      "(%" PRId64 " bytes; the file is truncated or the header is wrong)",
                      e->t.name, e->begin, e->end, st->data_size);
             goto out;
         }
         if (e->begin != at) {
-            s = perr(&p, e->pos, "tensor '%.80s': data_offsets [%" PRId64 ", %" PRId64 "] %s (expected begin %" PRId64 ")",
+            s = cg_json_error(&p, e->pos, "tensor '%.80s': data_offsets [%" PRId64 ", %" PRId64 "] %s (expected begin %" PRId64 ")",
                      e->t.name, e->begin, e->end, e->begin < at ? "overlap another tensor" : "leave a gap", at);
             goto out;
         }
@@ -752,96 +555,10 @@ static int cmp_keyed(const void *a, const void *b) {
     return strcmp(((const keyed *)a)->key, ((const keyed *)b)->key);
 }
 
-/* ---- signals during a save ------------------------------------------------ */
-/* SIGINT, SIGTERM and SIGHUP that would kill the process (default disposition) are deferred
- * while a save has its temporary file: a handler records them, and once the temporary is renamed
- * or removed the old disposition is restored and the signal re-sent to the process, which then
- * ends as it would have. A handler that blocks them in the saving thread only would not do:
- * another thread (OpenMP's, OpenBLAS's) would take a process-directed signal and die with the
- * temporary half written. Dispositions are process-wide, so concurrent saves share one
- * installation (a depth count under a mutex); signals the program ignores or handles itself are
- * left alone. */
-static const int defer_sigs[] = { SIGINT, SIGTERM, SIGHUP };
-#define N_DEFER ((int)(sizeof defer_sigs / sizeof defer_sigs[0]))
-static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
-static int defer_depth;
-static bool defer_installed[N_DEFER];
-static struct sigaction defer_old[N_DEFER];
-static volatile sig_atomic_t defer_caught[N_DEFER];
+/* ---- signals: the programs opt in ------------------------------------------ */
+static atomic_bool defer_signals;   /* false: a library caller's dispositions are never touched */
 
-static void defer_handler(int sig) {
-    for (int i = 0; i < N_DEFER; i++)
-        if (defer_sigs[i] == sig) defer_caught[i] = 1;
-}
-
-static void signals_defer(void) {
-    pthread_mutex_lock(&defer_lock);
-    if (defer_depth++ == 0) {
-        for (int i = 0; i < N_DEFER; i++) {
-            struct sigaction old, sa;
-            defer_installed[i] = false;
-            defer_caught[i] = 0;
-            if (sigaction(defer_sigs[i], NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
-                continue;
-            memset(&sa, 0, sizeof sa);
-            sa.sa_handler = defer_handler;
-            sigemptyset(&sa.sa_mask);
-            for (int j = 0; j < N_DEFER; j++) sigaddset(&sa.sa_mask, defer_sigs[j]);
-            sa.sa_flags = SA_RESTART;
-            if (sigaction(defer_sigs[i], &sa, NULL) == 0) {
-                defer_old[i] = old;
-                defer_installed[i] = true;
-            }
-        }
-    }
-    pthread_mutex_unlock(&defer_lock);
-}
-
-/* Restore the dispositions; a signal caught meanwhile is re-sent now (and then ends the process). */
-static void signals_restore(void) {
-    int resend[N_DEFER], n = 0;
-    pthread_mutex_lock(&defer_lock);
-    if (--defer_depth == 0) {
-        for (int i = 0; i < N_DEFER; i++) {
-            if (!defer_installed[i]) continue;
-            sigaction(defer_sigs[i], &defer_old[i], NULL);
-            defer_installed[i] = false;
-            if (defer_caught[i]) resend[n++] = defer_sigs[i];
-            defer_caught[i] = 0;
-        }
-    }
-    pthread_mutex_unlock(&defer_lock);
-    for (int i = 0; i < n; i++) kill(getpid(), resend[i]);
-}
-
-/* ---- writing: where the file goes ------------------------------------------------ */
-/* PATH may be absent or a regular file, which the save replaces; anything else is refused. */
-static cg_status check_target(const char *path) {
-    struct stat sb;
-    if (lstat(path, &sb) != 0) {
-        if (errno == ENOENT) return CG_OK;
-        return cg_error(CG_EIO, "cg_safetensors_save %s: cannot stat it: %s", path, strerror(errno));
-    }
-    if (S_ISLNK(sb.st_mode))
-        return cg_error(CG_EIO, "cg_safetensors_save %s: it is a symbolic link; refusing to replace it "
-                        "(save to the path it points to instead)", path);
-    if (!S_ISREG(sb.st_mode))
-        return cg_error(CG_EIO, "cg_safetensors_save %s: it exists and is not a regular file (a directory, "
-                        "device, FIFO or socket); refusing to replace it", path);
-    return CG_OK;
-}
-
-/* Is the file at tmp still the one this save created (same device and inode, not a link)? */
-static bool still_ours(const char *tmp, dev_t dev, ino_t ino) {
-    struct stat sb;
-    return lstat(tmp, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_dev == dev && sb.st_ino == ino;
-}
-
-static cg_status write_all(FILE *f, const void *p, size_t n, const char *path, const char *tmp) {
-    if (n && fwrite(p, 1, n, f) != n)
-        return cg_error(CG_EIO, "cg_safetensors_save %s: writing %s failed: %s", path, tmp, strerror(errno));
-    return CG_OK;
-}
+bool cg_safetensors_set_defer_signals(bool on) { return atomic_exchange(&defer_signals, on); }
 
 cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, int64_t n,
                               const cg_kv *meta, int64_t n_meta) {
@@ -852,23 +569,18 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
         const char *nm = items[i].name;
         if (!nm || !items[i].tensor)
             return cg_error(CG_EINVAL, "cg_safetensors_save %s: item %" PRId64 " has a NULL name or tensor", path, i);
-        if (!utf8_valid(nm)) return cg_error(CG_EINVAL, "cg_safetensors_save %s: item %" PRId64 "'s name is not valid UTF-8", path, i);
+        if (!cg_utf8_valid(nm)) return cg_error(CG_EINVAL, "cg_safetensors_save %s: item %" PRId64 "'s name is not valid UTF-8", path, i);
         if (!strcmp(nm, "__metadata__")) return cg_error(CG_EINVAL, "cg_safetensors_save %s: \"__metadata__\" is reserved", path);
     }
     for (int64_t i = 0; i < n_meta; i++) {
         if (!meta[i].key || !meta[i].value)
             return cg_error(CG_EINVAL, "cg_safetensors_save %s: metadata %" PRId64 " has a NULL key or value", path, i);
-        if (!utf8_valid(meta[i].key) || !utf8_valid(meta[i].value))
+        if (!cg_utf8_valid(meta[i].key) || !cg_utf8_valid(meta[i].value))
             return cg_error(CG_EINVAL, "cg_safetensors_save %s: metadata '%s' is not valid UTF-8", path, meta[i].key);
     }
 
     cg_status s = CG_OK;
     sbuf h = { 0 };
-    char *tmp = NULL;
-    FILE *f = NULL;
-    bool created = false, deferred = false;
-    dev_t tmp_dev = 0;
-    ino_t tmp_ino = 0;
     keyed *ks = cg_malloc((size_t)(n + n_meta + 1) * sizeof *ks), *ms = ks + n;
     if (!ks) return CG_ENOMEM;
     for (int64_t i = 0; i < n; i++) ks[i] = (keyed){ items[i].name, i };
@@ -924,85 +636,22 @@ cg_status cg_safetensors_save(const char *path, const cg_named_tensor *items, in
         goto out;
     }
 
-    if ((s = check_target(path))) goto out;
-    size_t plen = strlen(path);
-    if (!(tmp = cg_malloc(plen + 5))) { s = CG_ENOMEM; goto out; }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    /* The temporary is always a new file: O_EXCL|O_NOFOLLOW refuses anything already there (a
-     * planted symlink, another save's file), which is left alone. From here until it is renamed
-     * or removed, a terminating signal waits. */
-    signals_defer();
-    deferred = true;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        if (errno == EEXIST)
-            s = cg_error(CG_EIO, "cg_safetensors_save %s: %s already exists (another save to this path is "
-                         "running, one was killed, or someone put it there); it is left alone: remove it and save again", path, tmp);
-        else
-            s = cg_error(CG_EIO, "cg_safetensors_save %s: cannot create %s: %s", path, tmp, strerror(errno));
-        goto out;
-    }
-    struct stat tsb;
-    if (fstat(fd, &tsb) != 0) {
-        s = cg_error(CG_EIO, "cg_safetensors_save %s: cannot stat %s: %s", path, tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);   /* just created by this call (O_EXCL) */
-        goto out;
-    }
-    tmp_dev = tsb.st_dev;
-    tmp_ino = tsb.st_ino;
-    created = true;
-    if (!(f = fdopen(fd, "wb"))) {
-        s = cg_error(CG_EIO, "cg_safetensors_save %s: cannot open %s: %s", path, tmp, strerror(errno));
-        close(fd);
-        goto out;
-    }
+    cg_atomic_file w;
+    if ((s = cg_atomic_file_open(&w, "cg_safetensors_save", path, atomic_load(&defer_signals)))) goto out;
     unsigned char b8[8];
     for (int i = 0; i < 8; i++) b8[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
-    if ((s = write_all(f, b8, 8, path, tmp)) || (s = write_all(f, h.p, (size_t)h.n, path, tmp))) goto out;
+    if ((s = cg_atomic_file_write(&w, b8, 8)) || (s = cg_atomic_file_write(&w, h.p, (size_t)h.n))) goto fail;
     for (int64_t i = 0; i < n; i++) {
         const cg_tensor *t = items[ks[i].i].tensor;
         /* little-endian hosts only (x86-64, arm64): the file's byte order is the memory's */
-        if ((s = write_all(f, t->raw, cg_dtype_size(t->dtype) * (size_t)t->numel, path, tmp))) goto out;
+        if ((s = cg_atomic_file_write(&w, t->raw, cg_dtype_size(t->dtype) * (size_t)t->numel))) goto fail;
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        s = cg_error(CG_EIO, "cg_safetensors_save %s: flushing %s failed: %s", path, tmp, strerror(errno));
-        goto out;
-    }
-    int rc = fclose(f);
-    f = NULL;
-    if (rc != 0) { s = cg_error(CG_EIO, "cg_safetensors_save %s: closing %s failed: %s", path, tmp, strerror(errno)); goto out; }
-    /* Still a path to replace, and still our temporary (the directory may be shared). */
-    if ((s = check_target(path))) goto out;
-    if (!still_ours(tmp, tmp_dev, tmp_ino)) {
-        s = cg_error(CG_EIO, "cg_safetensors_save %s: %s was replaced or removed during the save", path, tmp);
-        created = false;
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        s = cg_error(CG_EIO, "cg_safetensors_save %s: renaming %s over it failed: %s", path, tmp, strerror(errno));
-        goto out;
-    }
-    created = false;   /* renamed: nothing to clean up */
-    /* Sync the directory so the rename itself is durable. */
-    const char *slash = strrchr(path, '/');
-    if (slash == path) strcpy(tmp, "/");
-    else if (slash) { memcpy(tmp, path, (size_t)(slash - path)); tmp[slash - path] = '\0'; }
-    else strcpy(tmp, ".");
-    int dfd = open(tmp, O_RDONLY);
-    if (dfd >= 0) {
-        if (fsync(dfd) != 0 && errno != EINVAL && errno != EROFS)
-            s = cg_error(CG_EIO, "cg_safetensors_save %s: syncing directory %s failed: %s", path, tmp, strerror(errno));
-        close(dfd);
-    }
+    s = cg_atomic_file_commit(&w);
+    goto out;
+fail:
+    cg_atomic_file_abort(&w);   /* the old file stays; the partial one goes */
 out:
-    if (f) fclose(f);
-    /* failure: leave the old file, drop the partial one, and only the one this call created */
-    if (created && still_ours(tmp, tmp_dev, tmp_ino)) unlink(tmp);
-    cg_free(tmp);
     cg_free(h.p);
     cg_free(ks);
-    if (deferred) signals_restore();   /* a signal that came meanwhile is delivered now */
     return s;
 }

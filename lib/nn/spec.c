@@ -9,7 +9,11 @@
  *      FLOPs, all in overflow-checked int64, before anything is allocated;
  *   3. build: the modules, appended to Sequential/Residual containers under PyTorch's
  *      nn.Sequential names.
- * Every error names the 1-based character position of the layer (or token) at fault. */
+ * Every error names the 1-based character position of the layer (or token) at fault.
+ * The words are one table (ops[]): a row holds the word's argument table, its rule (which calls
+ * the op's own shape rule, cg_*_out_shape in lib/ops, and adds the parameter count and FLOPs) and
+ * its constructor. Adding a word: its op (with its shape rule) and module, then one row here and,
+ * where the word has arguments or changes the shape, its rule and constructor just above the table. */
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
@@ -25,7 +29,7 @@
 #define SPEC_MAX_DIM ((int64_t)1 << 31)     /* largest dim of the example shape */
 #define MAX_ARGS 9
 
-/* ---- the op table -------------------------------------------------------- */
+/* ---- layers, shapes, messages ---------------------------------------------- */
 typedef enum { P_INT, P_NUM, P_BOOL, P_WORD } ptype;
 typedef struct param {
     const char *key;
@@ -36,75 +40,8 @@ typedef struct param {
     const char *words;   /* P_WORD: the allowed words, '|'-separated; the value is the index */
 } param;
 
-typedef enum {
-    OP_CONV2D, OP_LINEAR, OP_BATCH_NORM2D, OP_MAX_POOL2D, OP_AVG_POOL2D, OP_ADAPTIVE_AVG_POOL2D,
-    OP_DROPOUT, OP_DROPOUT2D, OP_LEAKY_RELU, OP_RELU, OP_SIGMOID, OP_TANH, OP_FLATTEN,
-    OP_LOG_SOFTMAX, OP_RESIDUAL, OP_GELU, OP_SILU, OP_HARDSWISH, OP_SOFTPLUS, OP_RELU6, OP_HARDTANH, OP_LAYER_NORM, OP_BATCH_NORM1D, OP_GROUP_NORM, OP_UPSAMPLE,
-    OP_ADAPTIVE_MAX_POOL2D, OP_EMBEDDING, OP_CONV_TRANSPOSE2D, OP_COUNT
-} op_kind;
-
-typedef struct op_info { const char *name; int n_params; param params[MAX_ARGS]; } op_info;
-
-#define I_(k, req, d, lo, hi) { k, P_INT, req, d, lo, hi }
-#define N_(k, req, d, lo, hi) { k, P_NUM, req, d, lo, hi }
-#define B_(k, d) { k, P_BOOL, false, d, 0, 1 }
-#define W_(k, d, words) { k, P_WORD, false, d, 0, 1e9, words }
-#define POOL_PARAMS 3, { I_("kernel", true, 0, 1, SPEC_MAX_INT), I_("stride", false, NAN, 1, SPEC_MAX_INT), \
-                         I_("padding", false, 0, 0, SPEC_MAX_INT) }
-static const op_info ops[OP_COUNT] = {
-    [OP_CONV2D] = { "conv2d", 8, { I_("in", true, 0, 1, SPEC_MAX_INT), I_("out", true, 0, 1, SPEC_MAX_INT),
-                                   I_("kernel", true, 0, 1, SPEC_MAX_INT), I_("stride", false, 1, 1, SPEC_MAX_INT),
-                                   I_("padding", false, 0, 0, SPEC_MAX_INT), I_("dilation", false, 1, 1, SPEC_MAX_INT),
-                                   I_("groups", false, 1, 1, SPEC_MAX_INT), B_("bias", 1) } },
-    [OP_LINEAR] = { "linear", 3, { I_("in", true, 0, 1, SPEC_MAX_INT), I_("out", true, 0, 1, SPEC_MAX_INT),
-                                   B_("bias", 1) } },
-    [OP_BATCH_NORM2D] = { "batch_norm2d", 3, { I_("channels", true, 0, 1, SPEC_MAX_INT),
-                                               N_("eps", false, 1e-5, 1e-30, 1), N_("momentum", false, 0.1, 0, 1) } },
-    [OP_MAX_POOL2D] = { "max_pool2d", POOL_PARAMS },
-    [OP_AVG_POOL2D] = { "avg_pool2d", POOL_PARAMS },
-    [OP_ADAPTIVE_AVG_POOL2D] = { "adaptive_avg_pool2d", 1, { I_("output_size", true, 0, 1, SPEC_MAX_INT) } },
-    [OP_ADAPTIVE_MAX_POOL2D] = { "adaptive_max_pool2d", 1, { I_("output_size", true, 0, 1, SPEC_MAX_INT) } },
-    [OP_EMBEDDING] = { "embedding", 2, { I_("num_embeddings", true, 0, 1, 1 << 24),
-                                         I_("embedding_dim", true, 0, 1, SPEC_MAX_INT) } },
-    [OP_DROPOUT] = { "dropout", 1, { N_("p", true, 0, 0, 1) } },
-    [OP_DROPOUT2D] = { "dropout2d", 1, { N_("p", true, 0, 0, 1) } },
-    [OP_LEAKY_RELU] = { "leaky_relu", 1, { N_("negative_slope", false, 0.01, -1e30, 1e30) } },
-    [OP_RELU] = { "relu", 0, { { 0 } } },
-    [OP_SIGMOID] = { "sigmoid", 0, { { 0 } } },
-    [OP_TANH] = { "tanh", 0, { { 0 } } },
-    [OP_FLATTEN] = { "flatten", 0, { { 0 } } },
-    [OP_LOG_SOFTMAX] = { "log_softmax", 0, { { 0 } } },
-    [OP_RESIDUAL] = { "residual", 0, { { 0 } } },
-    [OP_GELU] = { "gelu", 1, { W_("approximate", 0, "none|tanh") } },
-    [OP_SILU] = { "silu", 0, { { 0 } } },
-    [OP_HARDSWISH] = { "hardswish", 0, { { 0 } } },
-    [OP_SOFTPLUS] = { "softplus", 2, { N_("beta", false, 1, 1e-30, 1e30), N_("threshold", false, 20, -1e30, 1e30) } },
-    [OP_RELU6] = { "relu6", 0, { { 0 } } },
-    [OP_LAYER_NORM] = { "layer_norm", 3, { I_("normalized_shape", true, 0, 1, SPEC_MAX_INT),
-                                           N_("eps", false, 1e-5, 1e-30, 1), B_("elementwise_affine", 1) } },
-    [OP_BATCH_NORM1D] = { "batch_norm1d", 3, { I_("num_features", true, 0, 1, SPEC_MAX_INT),
-                                               N_("eps", false, 1e-5, 1e-30, 1), N_("momentum", false, 0.1, 0, 1) } },
-    [OP_GROUP_NORM] = { "group_norm", 4, { I_("num_groups", true, 0, 1, SPEC_MAX_INT), I_("num_channels", true, 0, 1, SPEC_MAX_INT),
-                                           N_("eps", false, 1e-5, 1e-30, 1), B_("affine", 1) } },
-    [OP_UPSAMPLE] = { "upsample", 1, { I_("scale_factor", true, 0, 1, 1024) } },
-    /* nn.ConvTranspose2d's positional order: output_padding after padding, dilation last */
-    [OP_CONV_TRANSPOSE2D] = { "conv_transpose2d", 9,
-                              { I_("in", true, 0, 1, SPEC_MAX_INT), I_("out", true, 0, 1, SPEC_MAX_INT),
-                                I_("kernel", true, 0, 1, SPEC_MAX_INT), I_("stride", false, 1, 1, SPEC_MAX_INT),
-                                I_("padding", false, 0, 0, SPEC_MAX_INT), I_("output_padding", false, 0, 0, SPEC_MAX_INT),
-                                I_("groups", false, 1, 1, SPEC_MAX_INT), B_("bias", 1),
-                                I_("dilation", false, 1, 1, SPEC_MAX_INT) } },
-    [OP_HARDTANH] = { "hardtanh", 2, { N_("min_val", false, -1, -1e30, 1e30), N_("max_val", false, 1, -1e30, 1e30) } },
-};
-#undef I_
-#undef N_
-#undef B_
-#undef W_
-#undef POOL_PARAMS
-
-/* ---- parsing ------------------------------------------------------------- */
 typedef struct layer {
-    op_kind op;
+    int op;                     /* its row in ops[] */
     int64_t pos;                /* 0-based offset of the layer's first character (its name, if any) */
     const char *text;           /* op(args) as written, for messages */
     int text_len;
@@ -113,12 +50,7 @@ typedef struct layer {
     int64_t end;                /* one past this layer's subtree (residual), else index + 1 */
 } layer;
 
-typedef struct parser {
-    const char *s;
-    int64_t i, len;
-    layer *l;
-    int64_t n, cap;
-} parser;
+typedef struct shape { int nd; int64_t d[CG_MAX_DIMS]; } shape;   /* one example's: no batch dim */
 
 /* "net spec, char K: ..." for the 0-based offset at. */
 static cg_status perr(int64_t at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -130,6 +62,389 @@ static cg_status perr(int64_t at, const char *fmt, ...) {
     va_end(ap);
     return cg_error(CG_EINVAL, "net spec, char %lld: %s", (long long)(at + 1), msg);
 }
+
+/* "net spec, char K: <layer as written> <message>". */
+static cg_status lerr(const layer *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static cg_status lerr(const layer *L, const char *fmt, ...) {
+    char msg[360];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return cg_error(CG_ESHAPE, "net spec, char %lld: %.*s %s", (long long)(L->pos + 1), L->text_len, L->text, msg);
+}
+
+static const char *shape_n(char *buf, size_t n, const shape *s) {   /* "[N,64,12,12]" */
+    size_t k = (size_t)snprintf(buf, n, "[N");
+    for (int i = 0; i < s->nd && k < n; i++) k += (size_t)snprintf(buf + k, n - k, ",%lld", (long long)s->d[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+    return buf;
+}
+
+static bool numel_of(const shape *s, int64_t *out) {
+    int64_t m = 1;
+    for (int i = 0; i < s->nd; i++)
+        if (__builtin_mul_overflow(m, s->d[i], &m)) return false;
+    *out = m;
+    return true;
+}
+
+/* ---- each word's shape rule, parameters, FLOPs and constructor -------------------------------- */
+/* A rule gets one example's input shape (in; shown: what to name as the input in messages, a
+ * flatten's input where one came just before) and sets out, params and flops. The shape itself
+ * comes from the op's own rule (cg_*_out_shape in lib/ops), run on [1, in...]; what a rule checks
+ * itself is the word's arguments against the input (a layer declares its in-channels, the op reads
+ * them from the weight). A word without a rule keeps the shape and has no parameters. */
+typedef struct rule_io {
+    const layer *L;
+    shape in;
+    const shape *shown;
+    shape out;
+    int64_t params;
+    double flops;
+} rule_io;
+
+/* [1, in...] for an op's shape rule, and back. */
+static void batch1(const shape *s, int64_t *x) { x[0] = 1; memcpy(x + 1, s->d, (size_t)s->nd * sizeof *x); }
+static shape unbatch(int nd, const int64_t *y) {
+    shape s = { nd - 1, { 0 } };
+    memcpy(s.d, y + 1, (size_t)(nd - 1) * sizeof *y);
+    return s;
+}
+
+/* The op's rule refused: its message (without the op's name) for this layer and input. */
+static cg_status op_refused(const rule_io *r) {
+    char why[320], b[160];
+    const char *m = cg_last_error(), *colon = strstr(m, ": ");
+    snprintf(why, sizeof why, "%s", colon ? colon + 2 : m);   /* copied: lerr writes that buffer */
+    if (strstr(why, "(input ")) return lerr(r->L, "%s", why);   /* the op named it already */
+    return lerr(r->L, "%s (input %s)", why, shape_n(b, sizeof b, &r->in));
+}
+
+/* A conv layer's (plain or transposed) channels against its input and its groups. */
+static cg_status conv_channels(const layer *L, const shape *in, int64_t ic, int64_t oc, int64_t g) {
+    char b[160];
+    if (in->d[0] != ic)
+        return lerr(L, "expects %lld input channels, gets %lld (input %s)", (long long)ic, (long long)in->d[0],
+                    shape_n(b, sizeof b, in));
+    if (ic % g || oc % g)
+        return lerr(L, "channels in %lld and out %lld must both be divisible by groups %lld", (long long)ic,
+                    (long long)oc, (long long)g);
+    return CG_OK;
+}
+
+/* conv2d(in, out, kernel, stride, padding, dilation, groups, bias) */
+static cg_conv2d_params conv2d_params(const double *v) {
+    int64_t st = (int64_t)v[3], pad = (int64_t)v[4], dil = (int64_t)v[5];
+    return (cg_conv2d_params){ .stride = { st, st }, .padding = { pad, pad }, .dilation = { dil, dil },
+                               .groups = (int64_t)v[6] };
+}
+static cg_status conv2d_rule(rule_io *r) {
+    const double *v = r->L->v;
+    int64_t ic = (int64_t)v[0], oc = (int64_t)v[1], k = (int64_t)v[2], g = (int64_t)v[6], x[4], y[4];
+    cg_status cs = conv_channels(r->L, &r->in, ic, oc, g);
+    if (cs != CG_OK) return cs;
+    cg_conv2d_params p = conv2d_params(v);
+    batch1(&r->in, x);
+    if (cg_conv2d_out_shape(4, x, (int64_t[4]){ oc, ic / g, k, k }, &p, y) != CG_OK) return op_refused(r);
+    r->out = unbatch(4, y);
+    int64_t ck, w, b = v[7] != 0 ? oc : 0, outn;
+    if (__builtin_mul_overflow(ic / g, k, &ck) || __builtin_mul_overflow(ck, k, &ck) ||
+        __builtin_mul_overflow(oc, ck, &w) || __builtin_add_overflow(w, b, &r->params) || !numel_of(&r->out, &outn))
+        return lerr(r->L, "is too large to count");
+    r->flops = 2.0 * (double)outn * (double)ck;
+    return CG_OK;
+}
+static cg_module *conv2d_build(const double *v) {
+    cg_conv2d_params p = conv2d_params(v);
+    return cg_conv2d_new((int64_t)v[0], (int64_t)v[1], (int64_t)v[2], &p, v[7] != 0);
+}
+
+/* conv_transpose2d(in, out, kernel, stride, padding, output_padding, groups, bias, dilation):
+ * nn.ConvTranspose2d's positional order */
+static cg_conv_transpose2d_params conv_transpose2d_params(const double *v) {
+    int64_t st = (int64_t)v[3], pad = (int64_t)v[4], opad = (int64_t)v[5], dil = (int64_t)v[8];
+    return (cg_conv_transpose2d_params){ .stride = { st, st }, .padding = { pad, pad }, .output_padding = { opad, opad },
+                                         .dilation = { dil, dil }, .groups = (int64_t)v[6] };
+}
+static cg_status conv_transpose2d_args(const layer *L, int64_t at) {
+    if (L->v[5] >= L->v[3] && L->v[5] >= L->v[8])
+        return perr(at, "conv_transpose2d: output_padding %g must be smaller than stride %g or dilation %g",
+                    L->v[5], L->v[3], L->v[8]);
+    return CG_OK;
+}
+static cg_status conv_transpose2d_rule(rule_io *r) {
+    const double *v = r->L->v;
+    int64_t ic = (int64_t)v[0], oc = (int64_t)v[1], k = (int64_t)v[2], g = (int64_t)v[6], x[4], y[4] = { 0, 0, 1, 1 };
+    char b[160];
+    cg_status cs = conv_channels(r->L, &r->in, ic, oc, g);
+    if (cs != CG_OK) return cs;
+    cg_conv_transpose2d_params p = conv_transpose2d_params(v);
+    batch1(&r->in, x);
+    if (cg_conv_transpose2d_out_shape(4, x, (int64_t[4]){ ic, oc / g, k, k }, &p, y) != CG_OK) {
+        for (int d = 0; d < 2; d++)   /* the rule leaves an extent below 1 in y */
+            if (y[2 + d] < 1)
+                return lerr(r->L, "gives an output %s of %lld from input %s: (in-1)*stride - 2*padding + "
+                            "dilation*(kernel-1) + output_padding + 1 must be at least 1", d ? "width" : "height",
+                            (long long)y[2 + d], shape_n(b, sizeof b, &r->in));
+        return op_refused(r);
+    }
+    if (y[2] > SPEC_MAX_DIM || y[3] > SPEC_MAX_DIM) return lerr(r->L, "is too large to count");
+    r->out = unbatch(4, y);
+    int64_t ck, w, bias = v[7] != 0 ? oc : 0, inn;
+    if (__builtin_mul_overflow(oc / g, k, &ck) || __builtin_mul_overflow(ck, k, &ck) ||
+        __builtin_mul_overflow(ic, ck, &w) || __builtin_add_overflow(w, bias, &r->params) || !numel_of(&r->in, &inn))
+        return lerr(r->L, "is too large to count");
+    r->flops = 2.0 * (double)inn * (double)ck;   /* every input meets (out/groups)*k*k weights */
+    return CG_OK;
+}
+static cg_module *conv_transpose2d_build(const double *v) {
+    cg_conv_transpose2d_params p = conv_transpose2d_params(v);
+    return cg_conv_transpose2d_new((int64_t)v[0], (int64_t)v[1], (int64_t)v[2], &p, v[7] != 0);
+}
+
+/* linear(in, out, bias) */
+static cg_status linear_rule(rule_io *r) {
+    const double *v = r->L->v;
+    int64_t fi = (int64_t)v[0], fo = (int64_t)v[1], x[CG_MAX_DIMS], y[CG_MAX_DIMS];
+    char b[160];
+    if (r->in.nd != 1)
+        return lerr(r->L, "needs [N,features] input, gets %s (put flatten before it)", shape_n(b, sizeof b, &r->in));
+    if (r->in.d[0] != fi)
+        return lerr(r->L, "gets %lld input features (input %s)", (long long)r->in.d[0], shape_n(b, sizeof b, r->shown));
+    batch1(&r->in, x);
+    if (cg_linear_out_shape(2, x, (int64_t[2]){ fo, fi }, y) != CG_OK) return op_refused(r);
+    r->out = unbatch(2, y);
+    int64_t w;
+    if (__builtin_mul_overflow(fi, fo, &w) || __builtin_add_overflow(w, v[2] != 0 ? fo : 0, &r->params))
+        return lerr(r->L, "is too large to count");
+    r->flops = 2.0 * (double)fi * (double)fo;
+    return CG_OK;
+}
+static cg_module *linear_build(const double *v) { return cg_linear_new((int64_t)v[0], (int64_t)v[1], v[2] != 0); }
+
+/* max_pool2d, avg_pool2d(kernel, stride = kernel, padding) */
+static cg_pool2d_params pool2d_params(const double *v) {
+    int64_t k = (int64_t)v[0], st = (int64_t)v[1], pad = (int64_t)v[2];
+    return (cg_pool2d_params){ .kernel = { k, k }, .stride = { st, st }, .padding = { pad, pad } };
+}
+static cg_status pool2d_rule(rule_io *r) {
+    int64_t k = (int64_t)r->L->v[0], pad = (int64_t)r->L->v[2], x[4], y[4];
+    if (2 * pad > k) return lerr(r->L, "padding %lld must be at most half the kernel %lld", (long long)pad, (long long)k);
+    cg_pool2d_params p = pool2d_params(r->L->v);
+    batch1(&r->in, x);
+    if (cg_pool2d_out_shape(4, x, &p, y) != CG_OK) return op_refused(r);
+    r->out = unbatch(4, y);
+    return CG_OK;
+}
+static cg_module *max_pool2d_build(const double *v) { cg_pool2d_params p = pool2d_params(v); return cg_max_pool2d_new_p(&p); }
+static cg_module *avg_pool2d_build(const double *v) { cg_pool2d_params p = pool2d_params(v); return cg_avg_pool2d_new(&p); }
+
+/* adaptive_avg_pool2d, adaptive_max_pool2d(output_size): any size, as PyTorch */
+static cg_status adaptive_pool2d_rule(rule_io *r) {
+    int64_t o = (int64_t)r->L->v[0], x[4], y[4];
+    batch1(&r->in, x);
+    if (cg_adaptive_pool2d_out_shape(4, x, o, o, y) != CG_OK) return op_refused(r);
+    r->out = unbatch(4, y);
+    return CG_OK;
+}
+static cg_module *adaptive_avg_pool2d_build(const double *v) { return cg_adaptive_avg_pool2d_new((int64_t)v[0], (int64_t)v[0]); }
+static cg_module *adaptive_max_pool2d_build(const double *v) { return cg_adaptive_max_pool2d_new((int64_t)v[0], (int64_t)v[0]); }
+
+/* upsample(scale_factor) */
+static cg_status upsample_rule(rule_io *r) {
+    int64_t f = (int64_t)r->L->v[0], x[4], y[4];
+    batch1(&r->in, x);
+    if (cg_upsample_nearest2d_out_shape(4, x, f, f, y) != CG_OK || y[2] > SPEC_MAX_DIM || y[3] > SPEC_MAX_DIM)
+        return lerr(r->L, "is too large to count");
+    r->out = unbatch(4, y);
+    return CG_OK;
+}
+static cg_module *upsample_build(const double *v) { return cg_upsample_nearest2d_new((int64_t)v[0]); }
+
+/* embedding(num_embeddings, embedding_dim) */
+static cg_status embedding_rule(rule_io *r) {
+    int64_t V = (int64_t)r->L->v[0], D = (int64_t)r->L->v[1], x[CG_MAX_DIMS], y[CG_MAX_DIMS];
+    char b[160];
+    if (r->in.nd > 2)
+        return lerr(r->L, "needs indices of [N], [N,L] or [N,H,W], gets %s", shape_n(b, sizeof b, &r->in));
+    batch1(&r->in, x);
+    if (cg_embedding_out_shape(r->in.nd + 1, x, (int64_t[2]){ V, D }, y) != CG_OK) return op_refused(r);
+    r->out = unbatch(r->in.nd + 2, y);
+    if (__builtin_mul_overflow(V, D, &r->params)) return lerr(r->L, "is too large to count");
+    return CG_OK;
+}
+static cg_module *embedding_build(const double *v) { return cg_embedding_new((int64_t)v[0], (int64_t)v[1]); }
+
+/* The norms keep the shape; their channel count is the word's argument. */
+static cg_status batch_norm2d_rule(rule_io *r) {
+    char b[160];
+    if (r->in.d[0] != (int64_t)r->L->v[0])
+        return lerr(r->L, "expects %lld channels, gets %lld (input %s)", (long long)r->L->v[0], (long long)r->in.d[0],
+                    shape_n(b, sizeof b, &r->in));
+    r->params = 2 * (int64_t)r->L->v[0];
+    return CG_OK;
+}
+static cg_module *batch_norm2d_build(const double *v) { return cg_batch_norm2d_new((int64_t)v[0], (float)v[1], (float)v[2]); }
+
+static cg_status batch_norm1d_rule(rule_io *r) {
+    char b[160];
+    const double *v = r->L->v;
+    if ((r->in.nd != 1 && r->in.nd != 2) || r->in.d[0] != (int64_t)v[0])
+        return lerr(r->L, "needs [N,%lld] or [N,%lld,L] input, gets %s", (long long)v[0], (long long)v[0],
+                    shape_n(b, sizeof b, &r->in));
+    r->params = 2 * (int64_t)v[0];
+    return CG_OK;
+}
+static cg_module *batch_norm1d_build(const double *v) { return cg_batch_norm1d_new((int64_t)v[0], (float)v[1], (float)v[2]); }
+
+static cg_status layer_norm_rule(rule_io *r) {
+    char b[160];
+    const double *v = r->L->v;
+    if (r->in.nd < 1 || r->in.d[r->in.nd - 1] != (int64_t)v[0])
+        return lerr(r->L, "normalises a last dim of %lld, gets %s", (long long)v[0], shape_n(b, sizeof b, &r->in));
+    r->params = v[2] != 0 ? 2 * (int64_t)v[0] : 0;
+    return CG_OK;
+}
+static cg_module *layer_norm_build(const double *v) { return cg_layer_norm_new((int64_t)v[0], (float)v[1], v[2] != 0); }
+
+static cg_status group_norm_rule(rule_io *r) {
+    char b[160];
+    const double *v = r->L->v;
+    if (r->in.nd < 1 || r->in.d[0] != (int64_t)v[1])
+        return lerr(r->L, "expects %lld channels, gets %s", (long long)v[1], shape_n(b, sizeof b, &r->in));
+    if ((int64_t)v[1] % (int64_t)v[0])
+        return lerr(r->L, "%lld channels are not divisible into %lld groups", (long long)v[1], (long long)v[0]);
+    r->params = v[3] != 0 ? 2 * (int64_t)v[1] : 0;
+    return CG_OK;
+}
+static cg_module *group_norm_build(const double *v) { return cg_group_norm_new((int64_t)v[0], (int64_t)v[1], (float)v[2], v[3] != 0); }
+
+static cg_status dropout2d_rule(rule_io *r) {
+    char b[160];
+    if (r->in.nd < 1 || r->in.nd > 3)
+        return lerr(r->L, "needs [N,C,H,W], [N,C,L] or [N,F] input, gets %s", shape_n(b, sizeof b, &r->in));
+    return CG_OK;
+}
+static cg_module *dropout2d_build(const double *v) { return cg_dropout2d_new((float)v[0]); }
+
+static cg_status flatten_rule(rule_io *r) {
+    int64_t numel = 0;
+    numel_of(&r->in, &numel);   /* checked by the caller */
+    r->out = (shape){ 1, { numel } };
+    return CG_OK;
+}
+static cg_module *flatten_build(const double *v) { (void)v; return cg_flatten_new(); }
+
+static cg_status log_softmax_rule(rule_io *r) {
+    char b[160];
+    if (r->in.nd < 1) return lerr(r->L, "needs a dim 1, gets %s", shape_n(b, sizeof b, &r->in));
+    return CG_OK;
+}
+static cg_module *log_softmax_build(const double *v) { (void)v; return cg_log_softmax_new(1); }
+
+static cg_status hardtanh_args(const layer *L, int64_t at) {
+    if (L->v[0] > L->v[1]) return perr(at, "hardtanh: min_val %g must not exceed max_val %g", L->v[0], L->v[1]);
+    return CG_OK;
+}
+static cg_module *hardtanh_build(const double *v) { return cg_hardtanh_new((float)v[0], (float)v[1]); }
+
+static cg_module *dropout_build(const double *v) { return cg_dropout_new((float)v[0]); }
+static cg_module *leaky_relu_build(const double *v) { return cg_leaky_relu_new((float)v[0]); }
+static cg_module *gelu_build(const double *v) { return cg_gelu_new(v[0] != 0); }
+static cg_module *softplus_build(const double *v) { return cg_softplus_new((float)v[0], (float)v[1]); }
+static cg_module *residual_build(const double *v) { (void)v; return cg_residual_new(); }
+
+/* ---- the word table: one row per word ------------------------------------------------------ */
+typedef struct op_info {
+    const char *name;
+    int n_params;
+    param params[MAX_ARGS];
+    bool image;                                    /* needs [N,C,H,W] input */
+    cg_status (*args)(const layer *L, int64_t at); /* arguments against each other, or NULL */
+    cg_status (*rule)(rule_io *r);                 /* shape, parameters, FLOPs; NULL: the shape stays */
+    cg_module *(*build)(const double *v);          /* the module, or NULL: new0 */
+    cg_module *(*new0)(void);                      /* a constructor without arguments */
+    bool flattens;                                 /* the next layer's messages name this one's input */
+    bool container;                                /* residual: layers in parentheses */
+} op_info;
+
+#define I_(k, req, d, lo, hi) { k, P_INT, req, d, lo, hi, NULL }
+#define N_(k, req, d, lo, hi) { k, P_NUM, req, d, lo, hi, NULL }
+#define B_(k, d) { k, P_BOOL, false, d, 0, 1, NULL }
+#define W_(k, d, words) { k, P_WORD, false, d, 0, 1e9, words }
+#define NO_PARAMS 0, { { 0 } }
+#define POOL_PARAMS 3, { I_("kernel", true, 0, 1, SPEC_MAX_INT), I_("stride", false, NAN, 1, SPEC_MAX_INT), \
+                         I_("padding", false, 0, 0, SPEC_MAX_INT) }
+static const op_info ops[] = {
+    { "conv2d", 8, { I_("in", true, 0, 1, SPEC_MAX_INT), I_("out", true, 0, 1, SPEC_MAX_INT),
+                     I_("kernel", true, 0, 1, SPEC_MAX_INT), I_("stride", false, 1, 1, SPEC_MAX_INT),
+                     I_("padding", false, 0, 0, SPEC_MAX_INT), I_("dilation", false, 1, 1, SPEC_MAX_INT),
+                     I_("groups", false, 1, 1, SPEC_MAX_INT), B_("bias", 1) },
+      .image = true, .rule = conv2d_rule, .build = conv2d_build },
+    { "linear", 3, { I_("in", true, 0, 1, SPEC_MAX_INT), I_("out", true, 0, 1, SPEC_MAX_INT), B_("bias", 1) },
+      .rule = linear_rule, .build = linear_build },
+    { "batch_norm2d", 3, { I_("channels", true, 0, 1, SPEC_MAX_INT), N_("eps", false, 1e-5, 1e-30, 1),
+                           N_("momentum", false, 0.1, 0, 1) },
+      .image = true, .rule = batch_norm2d_rule, .build = batch_norm2d_build },
+    { "max_pool2d", POOL_PARAMS, .image = true, .rule = pool2d_rule, .build = max_pool2d_build },
+    { "avg_pool2d", POOL_PARAMS, .image = true, .rule = pool2d_rule, .build = avg_pool2d_build },
+    { "adaptive_avg_pool2d", 1, { I_("output_size", true, 0, 1, SPEC_MAX_INT) },
+      .image = true, .rule = adaptive_pool2d_rule, .build = adaptive_avg_pool2d_build },
+    { "dropout", 1, { N_("p", true, 0, 0, 1) }, .build = dropout_build },
+    { "dropout2d", 1, { N_("p", true, 0, 0, 1) }, .rule = dropout2d_rule, .build = dropout2d_build },
+    { "leaky_relu", 1, { N_("negative_slope", false, 0.01, -1e30, 1e30) }, .build = leaky_relu_build },
+    { "relu", NO_PARAMS, .new0 = cg_relu_new },
+    { "sigmoid", NO_PARAMS, .new0 = cg_sigmoid_new },
+    { "tanh", NO_PARAMS, .new0 = cg_tanh_new },
+    { "flatten", NO_PARAMS, .rule = flatten_rule, .build = flatten_build, .flattens = true },
+    { "log_softmax", NO_PARAMS, .rule = log_softmax_rule, .build = log_softmax_build },
+    { "residual", NO_PARAMS, .build = residual_build, .container = true },
+    { "gelu", 1, { W_("approximate", 0, "none|tanh") }, .build = gelu_build },
+    { "silu", NO_PARAMS, .new0 = cg_silu_new },
+    { "hardswish", NO_PARAMS, .new0 = cg_hardswish_new },
+    { "softplus", 2, { N_("beta", false, 1, 1e-30, 1e30), N_("threshold", false, 20, -1e30, 1e30) },
+      .build = softplus_build },
+    { "relu6", NO_PARAMS, .new0 = cg_relu6_new },
+    { "hardtanh", 2, { N_("min_val", false, -1, -1e30, 1e30), N_("max_val", false, 1, -1e30, 1e30) },
+      .args = hardtanh_args, .build = hardtanh_build },
+    { "layer_norm", 3, { I_("normalized_shape", true, 0, 1, SPEC_MAX_INT), N_("eps", false, 1e-5, 1e-30, 1),
+                         B_("elementwise_affine", 1) },
+      .rule = layer_norm_rule, .build = layer_norm_build },
+    { "batch_norm1d", 3, { I_("num_features", true, 0, 1, SPEC_MAX_INT), N_("eps", false, 1e-5, 1e-30, 1),
+                           N_("momentum", false, 0.1, 0, 1) },
+      .rule = batch_norm1d_rule, .build = batch_norm1d_build },
+    { "group_norm", 4, { I_("num_groups", true, 0, 1, SPEC_MAX_INT), I_("num_channels", true, 0, 1, SPEC_MAX_INT),
+                         N_("eps", false, 1e-5, 1e-30, 1), B_("affine", 1) },
+      .rule = group_norm_rule, .build = group_norm_build },
+    { "upsample", 1, { I_("scale_factor", true, 0, 1, 1024) }, .image = true, .rule = upsample_rule,
+      .build = upsample_build },
+    { "adaptive_max_pool2d", 1, { I_("output_size", true, 0, 1, SPEC_MAX_INT) },
+      .image = true, .rule = adaptive_pool2d_rule, .build = adaptive_max_pool2d_build },
+    { "embedding", 2, { I_("num_embeddings", true, 0, 1, 1 << 24), I_("embedding_dim", true, 0, 1, SPEC_MAX_INT) },
+      .rule = embedding_rule, .build = embedding_build },
+    { "conv_transpose2d", 9, { I_("in", true, 0, 1, SPEC_MAX_INT), I_("out", true, 0, 1, SPEC_MAX_INT),
+                               I_("kernel", true, 0, 1, SPEC_MAX_INT), I_("stride", false, 1, 1, SPEC_MAX_INT),
+                               I_("padding", false, 0, 0, SPEC_MAX_INT), I_("output_padding", false, 0, 0, SPEC_MAX_INT),
+                               I_("groups", false, 1, 1, SPEC_MAX_INT), B_("bias", 1),
+                               I_("dilation", false, 1, 1, SPEC_MAX_INT) },
+      .image = true, .args = conv_transpose2d_args, .rule = conv_transpose2d_rule, .build = conv_transpose2d_build },
+};
+#define N_OPS ((int)(sizeof ops / sizeof ops[0]))
+#undef I_
+#undef N_
+#undef B_
+#undef W_
+#undef NO_PARAMS
+#undef POOL_PARAMS
+
+/* ---- parsing ------------------------------------------------------------- */
+typedef struct parser {
+    const char *s;
+    int64_t i, len;
+    layer *l;
+    int64_t n, cap;
+} parser;
 
 static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -288,12 +603,7 @@ static cg_status parse_args(parser *p, layer *L, int64_t open_at) {
     }
 resolve:
     if ((s = resolve_defaults(L, given, open_at))) return s;
-    if (L->op == OP_HARDTANH && L->v[0] > L->v[1])
-        return perr(open_at, "hardtanh: min_val %g must not exceed max_val %g", L->v[0], L->v[1]);
-    if (L->op == OP_CONV_TRANSPOSE2D && L->v[5] >= L->v[3] && L->v[5] >= L->v[8])
-        return perr(open_at, "conv_transpose2d: output_padding %g must be smaller than stride %g or dilation %g",
-                    L->v[5], L->v[3], L->v[8]);
-    return CG_OK;
+    return op->args ? op->args(L, open_at) : CG_OK;
 }
 
 static layer *push(parser *p) {
@@ -343,13 +653,13 @@ static cg_status parse_list(parser *p, int depth, int64_t open_at) {
             p->i += n;
         }
         int k = 0;
-        while (k < OP_COUNT && !ident_is(p, at, n, ops[k].name)) k++;
-        if (k == OP_COUNT) return perr(at, "unknown op '%.*s'", (int)(n > 40 ? 40 : n), p->s + at);
-        L->op = (op_kind)k;
+        while (k < N_OPS && !ident_is(p, at, n, ops[k].name)) k++;
+        if (k == N_OPS) return perr(at, "unknown op '%.*s'", (int)(n > 40 ? 40 : n), p->s + at);
+        L->op = k;
         L->text = p->s + at;
         if (p->i < p->len && p->s[p->i] == '(') {
             int64_t open = p->i++;
-            if (L->op == OP_RESIDUAL) {
+            if (ops[L->op].container) {
                 if (depth + 1 > SPEC_MAX_DEPTH) return perr(at, "residuals nest deeper than %d", SPEC_MAX_DEPTH);
                 if ((s = parse_list(p, depth + 1, open))) return s;
                 p->i++;   /* the ')' */
@@ -357,7 +667,7 @@ static cg_status parse_list(parser *p, int depth, int64_t open_at) {
             } else if ((s = parse_args(p, &p->l[idx], open))) {
                 return s;
             }
-        } else if (L->op == OP_RESIDUAL) {
+        } else if (ops[L->op].container) {
             return perr(at, "residual needs its layers in parentheses: residual(...)");
         } else if ((s = resolve_defaults(L, (bool[MAX_ARGS]){ false }, at))) {   /* no parentheses */
             return s;
@@ -372,23 +682,6 @@ static cg_status parse_list(parser *p, int depth, int64_t open_at) {
 }
 
 /* ---- shapes, parameters, FLOPs ------------------------------------------ */
-typedef struct shape { int nd; int64_t d[CG_MAX_DIMS]; } shape;
-
-static const char *shape_n(char *buf, size_t n, const shape *s) {   /* "[N,64,12,12]" */
-    size_t k = (size_t)snprintf(buf, n, "[N");
-    for (int i = 0; i < s->nd && k < n; i++) k += (size_t)snprintf(buf + k, n - k, ",%lld", (long long)s->d[i]);
-    if (k < n) snprintf(buf + k, n - k, "]");
-    return buf;
-}
-
-static bool numel_of(const shape *s, int64_t *out) {
-    int64_t m = 1;
-    for (int i = 0; i < s->nd; i++)
-        if (__builtin_mul_overflow(m, s->d[i], &m)) return false;
-    *out = m;
-    return true;
-}
-
 typedef struct checker {
     const parser *p;
     cg_net_row *rows;   /* one per layer, or NULL */
@@ -396,203 +689,48 @@ typedef struct checker {
     double flops;
 } checker;
 
-/* "net spec, char K: <layer as written> <message>". */
-static cg_status lerr(const layer *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static cg_status lerr(const layer *L, const char *fmt, ...) {
-    char msg[360];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return cg_error(CG_ESHAPE, "net spec, char %lld: %.*s %s", (long long)(L->pos + 1), L->text_len, L->text, msg);
-}
-
-/* Output size of a window of k (dilated extent e) over n with padding pad and stride st. */
-static int64_t window_out(int64_t n, int64_t pad, int64_t e, int64_t st) { return (n + 2 * pad - e) / st + 1; }
-
 /* Layers [lo, hi) of one sequence, starting from shape *s (updated); prefix: the dotted name of
- * the enclosing residual ("" at top level). */
-/* A conv layer's (plain or transposed) channels against its input and its groups. */
-static cg_status conv_channels(const layer *L, const shape *in, int64_t ic, int64_t oc, int64_t g) {
-    char b[160];
-    if (in->d[0] != ic)
-        return lerr(L, "expects %lld input channels, gets %lld (input %s)", (long long)ic, (long long)in->d[0],
-                    shape_n(b, sizeof b, in));
-    if (ic % g || oc % g)
-        return lerr(L, "channels in %lld and out %lld must both be divisible by groups %lld", (long long)ic,
-                    (long long)oc, (long long)g);
-    return CG_OK;
-}
-
+ * the enclosing residual ("" at top level). Each layer's own part is its row's rule. */
 static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const char *prefix, int depth) {
     char b1[160], b2[160];
     int64_t pos = 0;
     shape flat_from = { 0 }, flat_in = { 0 };   /* a flatten's input, for the next layer's messages */
     for (int64_t i = lo; i < hi; i = c->p->l[i].end, pos++, flat_from = flat_in, flat_in = (shape){ 0 }) {
         const layer *L = &c->p->l[i];
-        const double *v = L->v;
+        const op_info *op = &ops[L->op];
         for (int64_t j = lo; j < i; j = c->p->l[j].end)
             if (L->name[0] && !strcmp(c->p->l[j].name, L->name))
                 return perr(L->pos, "layer name '%s' is used twice", L->name);
         cg_net_row row = { .depth = depth };
         snprintf(row.name, sizeof row.name, "%s%s%s", prefix, *prefix ? "." : "", L->name);
         if (!L->name[0]) snprintf(row.name + strlen(row.name), sizeof row.name - strlen(row.name), "%lld", (long long)pos);
-        snprintf(row.op, sizeof row.op, "%s", ops[L->op].name);
-        int64_t np = 0;
-        double fl = 0;
-        shape in = *s;
+        snprintf(row.op, sizeof row.op, "%s", op->name);
+        rule_io r = { .L = L, .in = *s, .shown = flat_from.nd ? &flat_from : &r.in, .out = *s };
         int64_t numel;
-        if (!numel_of(&in, &numel)) return lerr(L, "gets an input too large to count (%s)", shape_n(b1, sizeof b1, &in));
-        switch (L->op) {
-        case OP_CONV2D: case OP_MAX_POOL2D: case OP_AVG_POOL2D: case OP_ADAPTIVE_AVG_POOL2D: case OP_BATCH_NORM2D:
-        case OP_UPSAMPLE: case OP_ADAPTIVE_MAX_POOL2D: case OP_CONV_TRANSPOSE2D:
-            if (in.nd != 3)
-                return lerr(L, "needs [N,C,H,W] input, gets %s", shape_n(b1, sizeof b1, &in));
-            break;
-        default: break;
-        }
-        switch (L->op) {
-        case OP_CONV2D: {
-            int64_t ic = (int64_t)v[0], oc = (int64_t)v[1], k = (int64_t)v[2], st = (int64_t)v[3], pad = (int64_t)v[4];
-            int64_t dil = (int64_t)v[5], g = (int64_t)v[6];
-            cg_status cs = conv_channels(L, &in, ic, oc, g);
-            if (cs != CG_OK) return cs;
-            int64_t e = dil * (k - 1) + 1;
-            if (e > in.d[1] + 2 * pad || e > in.d[2] + 2 * pad)
-                return lerr(L, "kernel %lld (dilated %lld) is larger than the padded input %lldx%lld (input %s)",
-                            (long long)k, (long long)e, (long long)(in.d[1] + 2 * pad), (long long)(in.d[2] + 2 * pad),
-                            shape_n(b1, sizeof b1, &in));
-            *s = (shape){ 3, { oc, window_out(in.d[1], pad, e, st), window_out(in.d[2], pad, e, st) } };
-            int64_t ck, w, b = v[7] != 0 ? oc : 0, outn;
-            if (__builtin_mul_overflow(ic / g, k, &ck) || __builtin_mul_overflow(ck, k, &ck) ||
-                __builtin_mul_overflow(oc, ck, &w) || __builtin_add_overflow(w, b, &np) || !numel_of(s, &outn))
-                return lerr(L, "is too large to count");
-            fl = 2.0 * (double)outn * (double)ck;
-            break;
-        }
-        case OP_LINEAR: {
-            int64_t fi = (int64_t)v[0], fo = (int64_t)v[1];
-            if (in.nd != 1) {
-                return lerr(L, "needs [N,features] input, gets %s (put flatten before it)", shape_n(b1, sizeof b1, &in));
-            }
-            if (in.d[0] != fi)
-                return lerr(L, "gets %lld input features (input %s)", (long long)in.d[0],
-                            shape_n(b1, sizeof b1, flat_from.nd ? &flat_from : &in));
-            *s = (shape){ 1, { fo } };
-            int64_t w;
-            if (__builtin_mul_overflow(fi, fo, &w) || __builtin_add_overflow(w, v[2] != 0 ? fo : 0, &np))
-                return lerr(L, "is too large to count");
-            fl = 2.0 * (double)fi * (double)fo;
-            break;
-        }
-        case OP_CONV_TRANSPOSE2D: {
-            /* out = (in-1)*stride - 2*padding + dilation*(kernel-1) + output_padding + 1 */
-            int64_t ic = (int64_t)v[0], oc = (int64_t)v[1], k = (int64_t)v[2], st = (int64_t)v[3], pad = (int64_t)v[4];
-            int64_t opad = (int64_t)v[5], g = (int64_t)v[6], dil = (int64_t)v[8], o[2];
-            cg_status cs = conv_channels(L, &in, ic, oc, g);
-            if (cs != CG_OK) return cs;
-            for (int d = 0; d < 2; d++) {
-                int64_t a;
-                if (__builtin_mul_overflow(in.d[1 + d] - 1, st, &a) || (o[d] = a + dil * (k - 1) + opad + 1 - 2 * pad) >
-                    (INT64_C(1) << 31))
-                    return lerr(L, "is too large to count");
-                if (o[d] < 1)
-                    return lerr(L, "gives an output %s of %lld from input %s: (in-1)*stride - 2*padding + "
-                                "dilation*(kernel-1) + output_padding + 1 must be at least 1", d ? "width" : "height",
-                                (long long)o[d], shape_n(b1, sizeof b1, &in));
-            }
-            *s = (shape){ 3, { oc, o[0], o[1] } };
-            int64_t ck, w, b = v[7] != 0 ? oc : 0, inn;
-            if (__builtin_mul_overflow(oc / g, k, &ck) || __builtin_mul_overflow(ck, k, &ck) ||
-                __builtin_mul_overflow(ic, ck, &w) || __builtin_add_overflow(w, b, &np) || !numel_of(&in, &inn))
-                return lerr(L, "is too large to count");
-            fl = 2.0 * (double)inn * (double)ck;   /* every input meets (out/groups)*k*k weights */
-            break;
-        }
-        case OP_UPSAMPLE: {
-            int64_t f = (int64_t)v[0], oh, ow;
-            if (__builtin_mul_overflow(in.d[1], f, &oh) || __builtin_mul_overflow(in.d[2], f, &ow) || oh > (INT64_C(1) << 31) ||
-                ow > (INT64_C(1) << 31))
-                return lerr(L, "is too large to count");
-            *s = (shape){ 3, { in.d[0], oh, ow } };
-            break;
-        }
-        case OP_EMBEDDING: {
-            int64_t V = (int64_t)v[0], D = (int64_t)v[1];
-            if (in.nd > 2)
-                return lerr(L, "needs indices of [N], [N,L] or [N,H,W], gets %s", shape_n(b1, sizeof b1, &in));
-            *s = in;
-            s->d[s->nd++] = D;
-            if (__builtin_mul_overflow(V, D, &np)) return lerr(L, "is too large to count");
-            break;
-        }
-        case OP_GROUP_NORM:
-            if (in.nd < 1 || in.d[0] != (int64_t)v[1])
-                return lerr(L, "expects %lld channels, gets %s", (long long)v[1], shape_n(b1, sizeof b1, &in));
-            if ((int64_t)v[1] % (int64_t)v[0])
-                return lerr(L, "%lld channels are not divisible into %lld groups", (long long)v[1], (long long)v[0]);
-            np = v[3] != 0 ? 2 * (int64_t)v[1] : 0;
-            break;
-        case OP_BATCH_NORM1D:
-            if ((in.nd != 1 && in.nd != 2) || in.d[0] != (int64_t)v[0])
-                return lerr(L, "needs [N,%lld] or [N,%lld,L] input, gets %s", (long long)v[0], (long long)v[0],
-                            shape_n(b1, sizeof b1, &in));
-            np = 2 * (int64_t)v[0];
-            break;
-        case OP_LAYER_NORM:
-            if (in.nd < 1 || in.d[in.nd - 1] != (int64_t)v[0])
-                return lerr(L, "normalises a last dim of %lld, gets %s", (long long)v[0], shape_n(b1, sizeof b1, &in));
-            np = v[2] != 0 ? 2 * (int64_t)v[0] : 0;
-            break;
-        case OP_BATCH_NORM2D:
-            if (in.d[0] != (int64_t)v[0])
-                return lerr(L, "expects %lld channels, gets %lld (input %s)", (long long)v[0], (long long)in.d[0],
-                            shape_n(b1, sizeof b1, &in));
-            np = 2 * (int64_t)v[0];
-            break;
-        case OP_MAX_POOL2D: case OP_AVG_POOL2D: {
-            int64_t k = (int64_t)v[0], st = (int64_t)v[1], pad = (int64_t)v[2];
-            if (2 * pad > k) return lerr(L, "padding %lld must be at most half the kernel %lld", (long long)pad, (long long)k);
-            if (k > in.d[1] + 2 * pad || k > in.d[2] + 2 * pad)
-                return lerr(L, "kernel %lld is larger than the padded input %lldx%lld (input %s)", (long long)k,
-                            (long long)(in.d[1] + 2 * pad), (long long)(in.d[2] + 2 * pad), shape_n(b1, sizeof b1, &in));
-            *s = (shape){ 3, { in.d[0], window_out(in.d[1], pad, k, st), window_out(in.d[2], pad, k, st) } };
-            break;
-        }
-        case OP_ADAPTIVE_AVG_POOL2D: case OP_ADAPTIVE_MAX_POOL2D: /* any size, as PyTorch */
-            *s = (shape){ 3, { in.d[0], (int64_t)v[0], (int64_t)v[0] } };
-            break;
-        case OP_DROPOUT2D:
-            if (in.nd < 1 || in.nd > 3)
-                return lerr(L, "needs [N,C,H,W], [N,C,L] or [N,F] input, gets %s", shape_n(b1, sizeof b1, &in));
-            break;
-        case OP_FLATTEN:
-            *s = (shape){ 1, { numel } };
-            flat_in = in;
-            break;
-        case OP_LOG_SOFTMAX:
-            if (in.nd < 1) return lerr(L, "needs a dim 1, gets %s", shape_n(b1, sizeof b1, &in));
-            break;
-        case OP_RESIDUAL: {
-            cg_status st = check_list(c, i + 1, L->end, s, row.name, depth + 1);
+        if (!numel_of(&r.in, &numel)) return lerr(L, "gets an input too large to count (%s)", shape_n(b1, sizeof b1, &r.in));
+        if (op->image && r.in.nd != 3) return lerr(L, "needs [N,C,H,W] input, gets %s", shape_n(b1, sizeof b1, &r.in));
+        if (op->container) {
+            cg_status st = check_list(c, i + 1, L->end, &r.out, row.name, depth + 1);
             if (st) return st;
-            bool same = s->nd == in.nd;
-            for (int d = 0; same && d < in.nd; d++) same = s->d[d] == in.d[d];
+            bool same = r.out.nd == r.in.nd;
+            for (int d = 0; same && d < r.in.nd; d++) same = r.out.d[d] == r.in.d[d];
             if (!same)
                 return lerr(L, "changes the shape %s to %s, but x + layers(x) needs them equal",
-                            shape_n(b1, sizeof b1, &in), shape_n(b2, sizeof b2, s));
-            fl = (double)numel;   /* the add */
-            break;
+                            shape_n(b1, sizeof b1, &r.in), shape_n(b2, sizeof b2, &r.out));
+            r.flops = (double)numel;   /* the add */
+        } else if (op->rule) {
+            cg_status st = op->rule(&r);
+            if (st) return st;
         }
-        default: break;   /* elementwise and dropout: the shape stays */
-        }
-        if (__builtin_add_overflow(c->params, np, &c->params) || c->params > SPEC_MAX_PARAMS)
+        if (op->flattens) flat_in = r.in;
+        *s = r.out;
+        if (__builtin_add_overflow(c->params, r.params, &c->params) || c->params > SPEC_MAX_PARAMS)
             return lerr(L, "brings the net over %lld parameters, more than cgrad builds", (long long)SPEC_MAX_PARAMS);
-        c->flops += fl;
+        c->flops += r.flops;
         row.ndim = s->nd;
         memcpy(row.shape, s->d, sizeof row.shape);
-        row.params = np;
-        row.flops = fl;
+        row.params = r.params;
+        row.flops = r.flops;
         if (c->rows) c->rows[i] = row;
     }
     return CG_OK;
@@ -600,58 +738,15 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
 
 /* ---- building ------------------------------------------------------------ */
 static cg_module *build_layer(const layer *L) {
-    const double *v = L->v;
-    switch (L->op) {
-    case OP_CONV2D: {
-        int64_t st = (int64_t)v[3], pad = (int64_t)v[4], dil = (int64_t)v[5];
-        cg_conv2d_params p = { .stride = { st, st }, .padding = { pad, pad }, .dilation = { dil, dil }, .groups = (int64_t)v[6] };
-        return cg_conv2d_new((int64_t)v[0], (int64_t)v[1], (int64_t)v[2], &p, v[7] != 0);
-    }
-    case OP_LINEAR: return cg_linear_new((int64_t)v[0], (int64_t)v[1], v[2] != 0);
-    case OP_BATCH_NORM2D: return cg_batch_norm2d_new((int64_t)v[0], (float)v[1], (float)v[2]);
-    case OP_MAX_POOL2D: case OP_AVG_POOL2D: {
-        int64_t k = (int64_t)v[0], st = (int64_t)v[1], pad = (int64_t)v[2];
-        cg_pool2d_params p = { .kernel = { k, k }, .stride = { st, st }, .padding = { pad, pad } };
-        return L->op == OP_MAX_POOL2D ? cg_max_pool2d_new_p(&p) : cg_avg_pool2d_new(&p);
-    }
-    case OP_ADAPTIVE_AVG_POOL2D: return cg_adaptive_avg_pool2d_new((int64_t)v[0], (int64_t)v[0]);
-    case OP_ADAPTIVE_MAX_POOL2D: return cg_adaptive_max_pool2d_new((int64_t)v[0], (int64_t)v[0]);
-    case OP_EMBEDDING: return cg_embedding_new((int64_t)v[0], (int64_t)v[1]);
-    case OP_DROPOUT: return cg_dropout_new((float)v[0]);
-    case OP_DROPOUT2D: return cg_dropout2d_new((float)v[0]);
-    case OP_LEAKY_RELU: return cg_leaky_relu_new((float)v[0]);
-    case OP_RELU: return cg_relu_new();
-    case OP_SIGMOID: return cg_sigmoid_new();
-    case OP_TANH: return cg_tanh_new();
-    case OP_FLATTEN: return cg_flatten_new();
-    case OP_LOG_SOFTMAX: return cg_log_softmax_new(1);
-    case OP_RESIDUAL: return cg_residual_new();
-    case OP_GELU: return cg_gelu_new(v[0] != 0);
-    case OP_LAYER_NORM: return cg_layer_norm_new((int64_t)v[0], (float)v[1], v[2] != 0);
-    case OP_BATCH_NORM1D: return cg_batch_norm1d_new((int64_t)v[0], (float)v[1], (float)v[2]);
-    case OP_UPSAMPLE: return cg_upsample_nearest2d_new((int64_t)v[0]);
-    case OP_CONV_TRANSPOSE2D: {
-        int64_t st = (int64_t)v[3], pad = (int64_t)v[4], opad = (int64_t)v[5], dil = (int64_t)v[8];
-        cg_conv_transpose2d_params p = { .stride = { st, st }, .padding = { pad, pad }, .output_padding = { opad, opad },
-                                         .dilation = { dil, dil }, .groups = (int64_t)v[6] };
-        return cg_conv_transpose2d_new((int64_t)v[0], (int64_t)v[1], (int64_t)v[2], &p, v[7] != 0);
-    }
-    case OP_GROUP_NORM: return cg_group_norm_new((int64_t)v[0], (int64_t)v[1], (float)v[2], v[3] != 0);
-    case OP_SILU: return cg_silu_new();
-    case OP_HARDSWISH: return cg_hardswish_new();
-    case OP_SOFTPLUS: return cg_softplus_new((float)v[0], (float)v[1]);
-    case OP_RELU6: return cg_relu6_new();
-    case OP_HARDTANH: return cg_hardtanh_new((float)v[0], (float)v[1]);
-    case OP_COUNT: break;
-    }
-    return NULL;
+    const op_info *op = &ops[L->op];
+    return op->build ? op->build(L->v) : op->new0();
 }
 
 static cg_status build_list(const parser *p, int64_t lo, int64_t hi, cg_module *seq) {
     for (int64_t i = lo; i < hi; i = p->l[i].end) {
         const layer *L = &p->l[i];
         cg_module *m = build_layer(L);
-        if (m && L->op == OP_RESIDUAL && build_list(p, i + 1, L->end, m) != CG_OK) {
+        if (m && ops[L->op].container && build_list(p, i + 1, L->end, m) != CG_OK) {
             cg_module_free(m);
             return CG_ENOMEM;
         }

@@ -55,6 +55,82 @@
 #include <omp.h>
 #include "cg_internal.h"
 #include "im2col.h"
+
+/* ---- the shape rule ------------------------------------------------------ */
+/* "29" for a square extent, "29x31" otherwise (messages). */
+static const char *extent_str(char *b, size_t n, int64_t h, int64_t w) {
+    if (h == w) snprintf(b, n, "%lld", (long long)h);
+    else snprintf(b, n, "%lldx%lld", (long long)h, (long long)w);
+    return b;
+}
+
+/* What cg_conv2d checks of shapes and parameters, and its output shape (see ops.h). Used by the
+ * op's plan and by nets checked before they are built (lib/nn/spec.c). */
+cg_status cg_conv2d_out_shape(int ndim, const int64_t *x_shape, const int64_t *w_shape, const cg_conv2d_params *p,
+                              int64_t *out_shape) {
+    char s1[96], s2[96], k1[48], k2[48];
+    if (!x_shape || !w_shape || !p || !out_shape) return cg_error(CG_EINVAL, "conv2d_out_shape: an argument is NULL");
+    if (ndim != 4)
+        return cg_error(CG_ESHAPE, "conv2d: input must be 4-d [N,C,H,W], got %d dims", ndim);
+    for (int i = 0; i < 2; i++) {
+        if (p->stride[i] <= 0)
+            return cg_error(CG_EINVAL, "conv2d: stride[%d] = %lld must be positive", i, (long long)p->stride[i]);
+        if (p->dilation[i] <= 0)
+            return cg_error(CG_EINVAL, "conv2d: dilation[%d] = %lld must be positive", i, (long long)p->dilation[i]);
+        if (p->padding[i] < 0)
+            return cg_error(CG_EINVAL, "conv2d: padding[%d] = %lld must not be negative", i, (long long)p->padding[i]);
+    }
+    if (p->groups <= 0) return cg_error(CG_EINVAL, "conv2d: groups = %lld must be positive", (long long)p->groups);
+    const int64_t N = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3], OC = w_shape[0];
+    const int64_t KH = w_shape[2], KW = w_shape[3];
+    if (C % p->groups)
+        return cg_error(CG_ESHAPE, "conv2d: input channels %lld are not divisible by groups %lld",
+                        (long long)C, (long long)p->groups);
+    if (OC % p->groups)
+        return cg_error(CG_ESHAPE, "conv2d: output channels %lld are not divisible by groups %lld",
+                        (long long)OC, (long long)p->groups);
+    if (w_shape[1] != C / p->groups)
+        return cg_error(CG_ESHAPE, "conv2d: weight %s expects %lld input channels per group, input %s has %lld (groups %lld)",
+                        cg_shape_str(s1, sizeof s1, 4, w_shape), (long long)w_shape[1],
+                        cg_shape_str(s2, sizeof s2, 4, x_shape), (long long)(C / p->groups), (long long)p->groups);
+    if (KH <= 0 || KW <= 0)
+        return cg_error(CG_ESHAPE, "conv2d: kernel %lldx%lld is empty", (long long)KH, (long long)KW);
+    /* Overflow-safe: every parameter may be anything up to INT64_MAX. */
+    int64_t ekh, ekw, padh, padw, padhw;
+    if (__builtin_mul_overflow(p->dilation[0], KH - 1, &ekh) || __builtin_add_overflow(ekh, 1, &ekh))
+        return cg_error(CG_EINVAL, "conv2d: dilation[0] = %lld with kernel height %lld spans more than int64 allows",
+                        (long long)p->dilation[0], (long long)KH);
+    if (__builtin_mul_overflow(p->dilation[1], KW - 1, &ekw) || __builtin_add_overflow(ekw, 1, &ekw))
+        return cg_error(CG_EINVAL, "conv2d: dilation[1] = %lld with kernel width %lld spans more than int64 allows",
+                        (long long)p->dilation[1], (long long)KW);
+    if (__builtin_mul_overflow(p->padding[0], 2, &padh) || __builtin_add_overflow(padh, H, &padh))
+        return cg_error(CG_EINVAL, "conv2d: padding[0] = %lld on input height %lld overflows int64",
+                        (long long)p->padding[0], (long long)H);
+    if (__builtin_mul_overflow(p->padding[1], 2, &padw) || __builtin_add_overflow(padw, W, &padw))
+        return cg_error(CG_EINVAL, "conv2d: padding[1] = %lld on input width %lld overflows int64",
+                        (long long)p->padding[1], (long long)W);
+    if (ekh > padh || ekw > padw)
+        return cg_error(CG_ESHAPE, "conv2d: kernel %s (dilated %s) is larger than the padded input %lldx%lld",
+                        extent_str(k1, sizeof k1, KH, KW), extent_str(k2, sizeof k2, ekh, ekw),
+                        (long long)padh, (long long)padw);
+    if (__builtin_mul_overflow(padh, padw, &padhw))
+        return cg_error(CG_EINVAL, "conv2d: padding [%lld, %lld] makes a padded input of %lldx%lld, beyond int64",
+                        (long long)p->padding[0], (long long)p->padding[1], (long long)padh, (long long)padw);
+    const int64_t OH = (padh - ekh) / p->stride[0] + 1, OW = (padw - ekw) / p->stride[1] + 1;
+    /* The output must be representable (and allocatable in size_t): at most 2^44 floats. */
+    int64_t out;
+    if (__builtin_mul_overflow(OH, OW, &out) || __builtin_mul_overflow(out, OC, &out) ||
+        __builtin_mul_overflow(out, N ? N : 1, &out) || out > ((int64_t)1 << 44))
+        return cg_error(CG_ESHAPE, "conv2d: the output [%lld, %lld, %lld, %lld] is too large "
+                        "(padding [%lld, %lld], stride [%lld, %lld])",
+                        (long long)N, (long long)OC, (long long)OH, (long long)OW, (long long)p->padding[0],
+                        (long long)p->padding[1], (long long)p->stride[0], (long long)p->stride[1]);
+    out_shape[0] = N;
+    out_shape[1] = OC;
+    out_shape[2] = OH;
+    out_shape[3] = OW;
+    return CG_OK;
+}
 #include "winograd.h"
 
 
@@ -361,22 +437,12 @@ static void wino_choose(conv_plan *pl, int wino_mode) {
 static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b,
                                 const cg_conv2d_params *p, conv_plan *pl) {
     const cg_settings cfg = cg_config_snapshot();  /* the switches, once per call */
-    char s1[96], s2[96];
+    char s1[96];
     cg_status st = cg_conv_check_args("conv2d", x, w, "[OC,C/groups,KH,KW]", p->stride, p->dilation, p->padding,
                                       p->groups);
     if (st != CG_OK) return st;
-    int64_t C = x->shape[1], OC = w->shape[0];
-    if (C % p->groups)
-        return cg_error(CG_ESHAPE, "conv2d: input channels %lld are not divisible by groups %lld",
-                        (long long)C, (long long)p->groups);
-    if (OC % p->groups)
-        return cg_error(CG_ESHAPE, "conv2d: output channels %lld are not divisible by groups %lld",
-                        (long long)OC, (long long)p->groups);
-    if (w->shape[1] != C / p->groups)
-        return cg_error(CG_ESHAPE, "conv2d: weight %s expects %lld input channels per group, input %s has %lld (groups %lld)",
-                        cg_shape_str(s1, sizeof s1, w->ndim, w->shape), (long long)w->shape[1],
-                        cg_shape_str(s2, sizeof s2, x->ndim, x->shape), (long long)(C / p->groups),
-                        (long long)p->groups);
+    int64_t C = x->shape[1], OC = w->shape[0], y_shape[4];
+    if ((st = cg_conv2d_out_shape(4, x->shape, w->shape, p, y_shape)) != CG_OK) return st;
     if (b && (b->ndim != 1 || b->shape[0] != OC))
         return cg_error(CG_ESHAPE, "conv2d: bias must be [%lld], got %s", (long long)OC,
                         cg_shape_str(s1, sizeof s1, b->ndim, b->shape));
@@ -387,46 +453,17 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     g->ph = p->padding[0]; g->pw = p->padding[1];
     g->dh = p->dilation[0]; g->dw = p->dilation[1];
     g->dense = cfg.conv_dense;
-    if (g->kh <= 0 || g->kw <= 0)
-        return cg_error(CG_ESHAPE, "conv2d: kernel %lldx%lld is empty", (long long)g->kh, (long long)g->kw);
-    /* Overflow-safe: every parameter may be anything up to INT64_MAX. */
-    int64_t ekh, ekw, padh, padw;
-    if (__builtin_mul_overflow(g->dh, g->kh - 1, &ekh) || __builtin_add_overflow(ekh, 1, &ekh))
-        return cg_error(CG_EINVAL, "conv2d: dilation[0] = %lld with kernel height %lld spans more than int64 allows",
-                        (long long)g->dh, (long long)g->kh);
-    if (__builtin_mul_overflow(g->dw, g->kw - 1, &ekw) || __builtin_add_overflow(ekw, 1, &ekw))
-        return cg_error(CG_EINVAL, "conv2d: dilation[1] = %lld with kernel width %lld spans more than int64 allows",
-                        (long long)g->dw, (long long)g->kw);
-    if (__builtin_mul_overflow(g->ph, 2, &padh) || __builtin_add_overflow(padh, g->h, &padh))
-        return cg_error(CG_EINVAL, "conv2d: padding[0] = %lld on input height %lld overflows int64",
-                        (long long)g->ph, (long long)g->h);
-    if (__builtin_mul_overflow(g->pw, 2, &padw) || __builtin_add_overflow(padw, g->w, &padw))
-        return cg_error(CG_EINVAL, "conv2d: padding[1] = %lld on input width %lld overflows int64",
-                        (long long)g->pw, (long long)g->w);
-    if (ekh > padh || ekw > padw)
-        return cg_error(CG_ESHAPE, "conv2d: kernel %lldx%lld (dilated %lldx%lld) is larger than the padded input %lldx%lld",
-                        (long long)g->kh, (long long)g->kw, (long long)ekh, (long long)ekw,
-                        (long long)padh, (long long)padw);
-    int64_t padhw;
-    if (__builtin_mul_overflow(padh, padw, &padhw))
-        return cg_error(CG_EINVAL, "conv2d: padding [%lld, %lld] makes a padded input of %lldx%lld, beyond int64",
-                        (long long)g->ph, (long long)g->pw, (long long)padh, (long long)padw);
-    g->oh = (padh - ekh) / g->sh + 1;
-    g->ow = (padw - ekw) / g->sw + 1;
+    g->oh = y_shape[2];
+    g->ow = y_shape[3];
     /* A stride beyond the padded input gives one output row (column) as any such stride does:
      * clamp it there, so that the kernels' offsets (stride x width) stay within int64. */
+    const int64_t padh = g->h + 2 * g->ph, padw = g->w + 2 * g->pw;   /* checked by the rule */
     if (g->sh > padh) g->sh = padh;
     if (g->sw > padw) g->sw = padw;
-    /* The output and one image's columns must be representable (and allocatable in size_t with
-     * room for a slab per thread): at most 2^44 floats each. */
+    /* One image's columns must be representable (and allocatable in size_t with room for a slab
+     * per thread): at most 2^44 floats, as the output (checked by the rule). */
     const int64_t lim = (int64_t)1 << 44;
-    int64_t ohw, out, rows, cols;
-    if (__builtin_mul_overflow(g->oh, g->ow, &ohw) || __builtin_mul_overflow(ohw, OC, &out) ||
-        __builtin_mul_overflow(out, x->shape[0] ? x->shape[0] : 1, &out) || out > lim)
-        return cg_error(CG_ESHAPE, "conv2d: the output [%lld, %lld, %lld, %lld] is too large "
-                        "(padding [%lld, %lld], stride [%lld, %lld])",
-                        (long long)x->shape[0], (long long)OC, (long long)g->oh, (long long)g->ow,
-                        (long long)g->ph, (long long)g->pw, (long long)p->stride[0], (long long)p->stride[1]);
+    int64_t ohw = g->oh * g->ow, rows, cols;
     if (__builtin_mul_overflow(C, g->kh, &rows) || __builtin_mul_overflow(rows, g->kw, &rows) ||
         __builtin_mul_overflow(rows, ohw, &cols) || cols > lim)
         return cg_error(CG_ESHAPE, "conv2d: one image's im2col columns (%lld channels x %lldx%lld kernel x "

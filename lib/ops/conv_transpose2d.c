@@ -56,14 +56,28 @@ static bool out_extent(int64_t in, int64_t k, int64_t st, int64_t pad, int64_t o
     return true;
 }
 
-static cg_status plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b,
-                           const cg_conv_transpose2d_params *p, ct_plan *pl) {
-    const cg_settings cfg = cg_config_snapshot();  /* the switches, once per call */
+/* What cg_conv_transpose2d checks of shapes and parameters, and its output shape (see ops.h).
+ * Used by the op's plan and by nets checked before they are built (lib/nn/spec.c). */
+cg_status cg_conv_transpose2d_out_shape(int ndim, const int64_t *x_shape, const int64_t *w_shape,
+                                        const cg_conv_transpose2d_params *p, int64_t *out_shape) {
     char s1[96], s2[96];
     static const char *const hw[2] = { "height", "width" };
-    cg_status st = cg_conv_check_args("conv_transpose2d", x, w, "[C,OC/groups,KH,KW]", p->stride, p->dilation,
-                                      p->padding, p->groups);
-    if (st != CG_OK) return st;
+    if (!x_shape || !w_shape || !p || !out_shape)
+        return cg_error(CG_EINVAL, "conv_transpose2d_out_shape: an argument is NULL");
+    if (ndim != 4)
+        return cg_error(CG_ESHAPE, "conv_transpose2d: input must be 4-d [N,C,H,W], got %d dims", ndim);
+    for (int i = 0; i < 2; i++) {
+        if (p->stride[i] <= 0)
+            return cg_error(CG_EINVAL, "conv_transpose2d: stride[%d] = %lld must be positive", i, (long long)p->stride[i]);
+        if (p->dilation[i] <= 0)
+            return cg_error(CG_EINVAL, "conv_transpose2d: dilation[%d] = %lld must be positive", i,
+                            (long long)p->dilation[i]);
+        if (p->padding[i] < 0)
+            return cg_error(CG_EINVAL, "conv_transpose2d: padding[%d] = %lld must not be negative", i,
+                            (long long)p->padding[i]);
+    }
+    if (p->groups <= 0)
+        return cg_error(CG_EINVAL, "conv_transpose2d: groups = %lld must be positive", (long long)p->groups);
     for (int i = 0; i < 2; i++) {
         if (p->output_padding[i] < 0)
             return cg_error(CG_EINVAL, "conv_transpose2d: output_padding[%d] = %lld must not be negative", i,
@@ -73,50 +87,68 @@ static cg_status plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tens
                             "stride[%d] = %lld or dilation[%d] = %lld", i, (long long)p->output_padding[i], i,
                             (long long)p->stride[i], i, (long long)p->dilation[i]);
     }
-    const int64_t C = x->shape[1];
+    const int64_t C = x_shape[1];
     if (C % p->groups)
         return cg_error(CG_ESHAPE, "conv_transpose2d: input channels %lld are not divisible by groups %lld",
                         (long long)C, (long long)p->groups);
-    if (w->shape[0] != C)
+    if (w_shape[0] != C)
         return cg_error(CG_ESHAPE, "conv_transpose2d: weight %s expects %lld input channels, input %s has %lld",
-                        cg_shape_str(s1, sizeof s1, w->ndim, w->shape), (long long)w->shape[0],
-                        cg_shape_str(s2, sizeof s2, x->ndim, x->shape), (long long)C);
+                        cg_shape_str(s1, sizeof s1, 4, w_shape), (long long)w_shape[0],
+                        cg_shape_str(s2, sizeof s2, 4, x_shape), (long long)C);
     int64_t OC;
-    if (__builtin_mul_overflow(w->shape[1], p->groups, &OC))
+    if (__builtin_mul_overflow(w_shape[1], p->groups, &OC))
         return cg_error(CG_ESHAPE, "conv_transpose2d: weight %s with groups %lld has more output channels than "
-                        "int64 holds", cg_shape_str(s1, sizeof s1, w->ndim, w->shape), (long long)p->groups);
-    if (b && (b->ndim != 1 || b->shape[0] != OC))
-        return cg_error(CG_ESHAPE, "conv_transpose2d: bias must be [%lld] (weight %s, groups %lld), got %s",
-                        (long long)OC, cg_shape_str(s1, sizeof s1, w->ndim, w->shape), (long long)p->groups,
-                        cg_shape_str(s2, sizeof s2, b->ndim, b->shape));
-    if (w->shape[2] <= 0 || w->shape[3] <= 0)
-        return cg_error(CG_ESHAPE, "conv_transpose2d: kernel %lldx%lld is empty", (long long)w->shape[2],
-                        (long long)w->shape[3]);
-    if (x->shape[2] <= 0 || x->shape[3] <= 0)
+                        "int64 holds", cg_shape_str(s1, sizeof s1, 4, w_shape), (long long)p->groups);
+    if (w_shape[2] <= 0 || w_shape[3] <= 0)
+        return cg_error(CG_ESHAPE, "conv_transpose2d: kernel %lldx%lld is empty", (long long)w_shape[2],
+                        (long long)w_shape[3]);
+    if (x_shape[2] <= 0 || x_shape[3] <= 0)
         return cg_error(CG_ESHAPE, "conv_transpose2d: input %s has no positions (height and width must be at "
-                        "least 1)", cg_shape_str(s1, sizeof s1, x->ndim, x->shape));
-    int64_t out[2];
+                        "least 1)", cg_shape_str(s1, sizeof s1, 4, x_shape));
+    out_shape[0] = x_shape[0];
+    out_shape[1] = OC;
+    int64_t *out = out_shape + 2;
     for (int i = 0; i < 2; i++) {
-        const int64_t in = x->shape[2 + i], k = w->shape[2 + i];
+        const int64_t in = x_shape[2 + i], k = w_shape[2 + i];
         if (!out_extent(in, k, p->stride[i], p->padding[i], p->output_padding[i], p->dilation[i], &out[i]))
             return cg_error(CG_EINVAL, "conv_transpose2d: the output %s from input %lld, kernel %lld, stride %lld, "
                             "padding %lld, dilation %lld overflows int64", hw[i], (long long)in, (long long)k,
                             (long long)p->stride[i], (long long)p->padding[i], (long long)p->dilation[i]);
-        if (out[i] < 1)
+        if (out[i] < 1)   /* out_shape keeps the extent: a caller can say which (see ops.h) */
             return cg_error(CG_ESHAPE, "conv_transpose2d: the output %s (%lld-1)*stride %lld - 2*padding %lld + "
                             "dilation %lld*(kernel %lld-1) + output_padding %lld + 1 = %lld is below 1", hw[i],
                             (long long)in, (long long)p->stride[i], (long long)p->padding[i],
                             (long long)p->dilation[i], (long long)k, (long long)p->output_padding[i],
                             (long long)out[i]);
     }
-    /* The output and one image's columns must be representable (and allocatable in size_t with a
-     * slab per thread): at most 2^44 floats each, as conv2d's limit. */
-    const int64_t lim = (int64_t)1 << 44;
-    int64_t ohw, numel, hwin, rows, cols;
-    if (__builtin_mul_overflow(out[0], out[1], &ohw) || __builtin_mul_overflow(ohw, OC, &numel) ||
-        __builtin_mul_overflow(numel, x->shape[0] ? x->shape[0] : 1, &numel) || numel > lim)
+    /* The output must be representable (and allocatable in size_t): at most 2^44 floats, as
+     * conv2d's limit. */
+    int64_t numel;
+    if (__builtin_mul_overflow(out[0], out[1], &numel) || __builtin_mul_overflow(numel, OC, &numel) ||
+        __builtin_mul_overflow(numel, x_shape[0] ? x_shape[0] : 1, &numel) || numel > ((int64_t)1 << 44))
         return cg_error(CG_ESHAPE, "conv_transpose2d: the output [%lld, %lld, %lld, %lld] is too large",
-                        (long long)x->shape[0], (long long)OC, (long long)out[0], (long long)out[1]);
+                        (long long)x_shape[0], (long long)OC, (long long)out[0], (long long)out[1]);
+    return CG_OK;
+}
+
+static cg_status plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b,
+                           const cg_conv_transpose2d_params *p, ct_plan *pl) {
+    const cg_settings cfg = cg_config_snapshot();  /* the switches, once per call */
+    char s1[96], s2[96];
+    cg_status st = cg_conv_check_args("conv_transpose2d", x, w, "[C,OC/groups,KH,KW]", p->stride, p->dilation,
+                                      p->padding, p->groups);
+    if (st != CG_OK) return st;
+    int64_t y_shape[4];
+    if ((st = cg_conv_transpose2d_out_shape(4, x->shape, w->shape, p, y_shape)) != CG_OK) return st;
+    const int64_t C = x->shape[1], OC = y_shape[1], out[2] = { y_shape[2], y_shape[3] };
+    if (b && (b->ndim != 1 || b->shape[0] != OC))
+        return cg_error(CG_ESHAPE, "conv_transpose2d: bias must be [%lld] (weight %s, groups %lld), got %s",
+                        (long long)OC, cg_shape_str(s1, sizeof s1, w->ndim, w->shape), (long long)p->groups,
+                        cg_shape_str(s2, sizeof s2, b->ndim, b->shape));
+    /* One image's columns must be representable (and allocatable in size_t with a slab per
+     * thread): at most 2^44 floats, as the output (checked by the rule) and conv2d's limit. */
+    const int64_t lim = (int64_t)1 << 44;
+    int64_t hwin, rows, cols;
     if (__builtin_mul_overflow(x->shape[2], x->shape[3], &hwin) || __builtin_mul_overflow(OC, w->shape[2], &rows) ||
         __builtin_mul_overflow(rows, w->shape[3], &rows) || __builtin_mul_overflow(rows, hwin, &cols) || cols > lim)
         return cg_error(CG_ESHAPE, "conv_transpose2d: one image's columns (%lld output channels x %lldx%lld kernel "

@@ -22,6 +22,20 @@ static cg_status emb_backward(cg_node *nd) {
 
 static const cg_op_def op_embedding = { "embedding", emb_backward };
 
+/* The shape rule (see ops.h): indices of any shape S and weight [V, D] -> S + [D]. */
+cg_status cg_embedding_out_shape(int ndim, const int64_t *idx_shape, const int64_t *w_shape, int64_t *out_shape) {
+    char s[96];
+    if ((ndim && !idx_shape) || !w_shape || !out_shape)
+        return cg_error(CG_EINVAL, "embedding_out_shape: an argument is NULL");
+    if (ndim < 0 || ndim >= CG_MAX_DIMS)
+        return cg_error(CG_ESHAPE, "embedding: indices of %d dims give an output of more than %d", ndim, CG_MAX_DIMS);
+    if (w_shape[0] < 0 || w_shape[1] < 0)
+        return cg_error(CG_ESHAPE, "embedding: weight %s has a negative size", cg_shape_str(s, sizeof s, 2, w_shape));
+    for (int i = 0; i < ndim; i++) out_shape[i] = idx_shape[i];
+    out_shape[ndim] = w_shape[1];
+    return cg_check_shape("embedding", ndim + 1, out_shape);
+}
+
 cg_tensor *cg_embedding(cg_tensor *weight, const cg_tensor *indices) {
     if (!weight || !indices) return NULL;
     CG_REQUIRE_F32("embedding", "weight", weight);
@@ -40,8 +54,7 @@ cg_tensor *cg_embedding(cg_tensor *weight, const cg_tensor *indices) {
                            (long long)V - 1);
     double t0 = cg_profile_begin();
     int64_t shape[CG_MAX_DIMS];
-    for (int d = 0; d < indices->ndim; d++) shape[d] = indices->shape[d];
-    shape[indices->ndim] = D;
+    if (cg_embedding_out_shape(indices->ndim, indices->shape, weight->shape, shape) != CG_OK) return NULL;
     cg_tensor *y = cg_tape_tensor(indices->ndim + 1, shape);
     int64_t *keep = cg_tape_scratch((size_t)(n ? n : 1) * sizeof *keep);
     if (!y || !keep) return NULL;

@@ -7,6 +7,19 @@
  * Each sgemm owns its whole output, so nothing races. */
 #include "cg_internal.h"
 
+/* The shape rule (see ops.h): x[..., in] and w[out, in] -> [..., out]. */
+cg_status cg_linear_out_shape(int ndim, const int64_t *x_shape, const int64_t *w_shape, int64_t *out_shape) {
+    char s1[96], s2[96];
+    if (!x_shape || !w_shape || !out_shape) return cg_error(CG_EINVAL, "linear_out_shape: an argument is NULL");
+    if (ndim < 1 || ndim > CG_MAX_DIMS || x_shape[ndim - 1] != w_shape[1])
+        return cg_error(CG_ESHAPE, "linear: input %s does not end in the weight's in-features %lld (weight %s)",
+                        ndim >= 0 && ndim <= CG_MAX_DIMS ? cg_shape_str(s1, sizeof s1, ndim, x_shape) : "?",
+                        (long long)w_shape[1], cg_shape_str(s2, sizeof s2, 2, w_shape));
+    for (int i = 0; i < ndim - 1; i++) out_shape[i] = x_shape[i];
+    out_shape[ndim - 1] = w_shape[0];
+    return CG_OK;
+}
+
 /* y[N,out] = x[N,in] · w[out,in]ᵀ + b[out] */
 static void linear_forward(float *restrict y, const float *restrict x, const float *restrict w,
                            const float *restrict b, int64_t N, int64_t in, int64_t out) {
@@ -70,24 +83,19 @@ cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
     CG_REQUIRE_F32("linear", "weight", w);
     CG_REQUIRE_F32("linear", "bias", b);
     double t0 = cg_profile_begin();
-    char s1[96], s2[96];
+    char s1[96];
     if (w->ndim != 2)
         return CG_FAIL(CG_ESHAPE, "linear: weight must be 2-d [out, in], got %s",
                        cg_shape_str(s1, sizeof s1, w->ndim, w->shape));
     const int64_t out = w->shape[0], in = w->shape[1];
-    if (x->ndim < 1 || x->shape[x->ndim - 1] != in)
-        return CG_FAIL(CG_ESHAPE, "linear: input %s does not end in the weight's in-features %lld (weight %s)",
-                       cg_shape_str(s1, sizeof s1, x->ndim, x->shape), (long long)in,
-                       cg_shape_str(s2, sizeof s2, w->ndim, w->shape));
+    int64_t shape[CG_MAX_DIMS];
+    if (cg_linear_out_shape(x->ndim, x->shape, w->shape, shape) != CG_OK) return NULL;
     if (b && (b->ndim != 1 || b->shape[0] != out))
         return CG_FAIL(CG_ESHAPE, "linear: bias must be [%lld], got %s", (long long)out,
                        cg_shape_str(s1, sizeof s1, b->ndim, b->shape));
     int64_t N = in ? x->numel / in : 1;
     if (!in) { N = 1; for (int i = 0; i < x->ndim - 1; i++) N *= x->shape[i]; }
     if (cg_gemm_check("linear", N, out, in) != CG_OK) return NULL;
-    int64_t shape[CG_MAX_DIMS];
-    for (int i = 0; i < x->ndim - 1; i++) shape[i] = x->shape[i];
-    shape[x->ndim - 1] = out;
     cg_tensor *y = cg_tape_tensor(x->ndim, shape);
     if (!y) return NULL;
     linear_forward(y->data, x->data, w->data, b ? b->data : NULL, N, in, out);

@@ -11,6 +11,8 @@
  *      propagates); cells may overlap, so its backward adds.
  * All run in parallel over the N*C planes; each thread owns its planes' outputs and grads. */
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 #include "cg_internal.h"
 
 cg_pool2d_params cg_pool2d_defaults(int64_t k) {
@@ -21,12 +23,21 @@ typedef struct pool_geom {
     int64_t planes, h, w, kh, kw, sh, sw, ph, pw, oh, ow;
 } pool_geom;
 
-static cg_status pool_geom_make(const char *op, const cg_tensor *x, const cg_pool2d_params *p, pool_geom *g) {
-    if (cg_check_dtype(op, "input", x, CG_F32) != CG_OK) return CG_EINVAL;
+/* "64" for a square extent, "64x32" otherwise (messages). */
+static const char *extent_str(char *b, size_t n, int64_t h, int64_t w) {
+    if (h == w) snprintf(b, n, "%lld", (long long)h);
+    else snprintf(b, n, "%lldx%lld", (long long)h, (long long)w);
+    return b;
+}
+
+/* The shape rule of max_pool2d and avg_pool2d (op names them in messages): checks, and
+ * x_shape with its last two dims replaced by OH, OW into out_shape. */
+static cg_status pool_out_shape(const char *op, int ndim, const int64_t *x_shape, const cg_pool2d_params *p,
+                                int64_t *out_shape) {
     char s[96];
-    if (x->ndim != 4 && x->ndim != 3)
+    if (ndim != 4 && ndim != 3)
         return cg_error(CG_ESHAPE, "%s: input must be [N,C,H,W] or [C,H,W], got %s", op,
-                        cg_shape_str(s, sizeof s, x->ndim, x->shape));
+                        ndim >= 0 && ndim <= CG_MAX_DIMS ? cg_shape_str(s, sizeof s, ndim, x_shape) : "?");
     for (int i = 0; i < 2; i++) {
         if (p->kernel[i] <= 0)
             return cg_error(CG_EINVAL, "%s: kernel[%d] = %lld must be positive", op, i, (long long)p->kernel[i]);
@@ -36,6 +47,44 @@ static cg_status pool_geom_make(const char *op, const cg_tensor *x, const cg_poo
             return cg_error(CG_EINVAL, "%s: padding[%d] = %lld must be in [0, kernel/2 = %lld]", op, i,
                             (long long)p->padding[i], (long long)(p->kernel[i] / 2));
     }
+    const int64_t h = x_shape[ndim - 2], w = x_shape[ndim - 1];
+    const int64_t planes = ndim == 4 ? x_shape[0] * x_shape[1] : x_shape[0];
+    /* Overflow-safe: padding <= kernel/2, but the kernel may be anything up to INT64_MAX. */
+    int64_t padh, padw;
+    if (__builtin_add_overflow(h, 2 * p->padding[0], &padh))
+        return cg_error(CG_EINVAL, "%s: padding[0] = %lld on input height %lld overflows int64", op,
+                        (long long)p->padding[0], (long long)h);
+    if (__builtin_add_overflow(w, 2 * p->padding[1], &padw))
+        return cg_error(CG_EINVAL, "%s: padding[1] = %lld on input width %lld overflows int64", op,
+                        (long long)p->padding[1], (long long)w);
+    if (p->kernel[0] > padh || p->kernel[1] > padw)
+        return cg_error(CG_ESHAPE, "%s: kernel %s is larger than the padded input %lldx%lld", op,
+                        extent_str(s, sizeof s, p->kernel[0], p->kernel[1]), (long long)padh, (long long)padw);
+    if (h * w > INT32_MAX)
+        return cg_error(CG_ESHAPE, "%s: a plane of %lldx%lld is too large", op, (long long)h, (long long)w);
+    const int64_t oh = (padh - p->kernel[0]) / p->stride[0] + 1, ow = (padw - p->kernel[1]) / p->stride[1] + 1;
+    int64_t out;
+    if (__builtin_mul_overflow(oh, ow, &out) || __builtin_mul_overflow(out, planes, &out) ||
+        out > ((int64_t)1 << 44))
+        return cg_error(CG_ESHAPE, "%s: the output of %lld planes of %lldx%lld is too large (padding [%lld, %lld])",
+                        op, (long long)planes, (long long)oh, (long long)ow, (long long)p->padding[0],
+                        (long long)p->padding[1]);
+    for (int i = 0; i < ndim - 2; i++) out_shape[i] = x_shape[i];
+    out_shape[ndim - 2] = oh;
+    out_shape[ndim - 1] = ow;
+    return CG_OK;
+}
+
+cg_status cg_pool2d_out_shape(int ndim, const int64_t *x_shape, const cg_pool2d_params *p, int64_t *out_shape) {
+    if (!x_shape || !p || !out_shape) return cg_error(CG_EINVAL, "pool2d_out_shape: an argument is NULL");
+    return pool_out_shape("pool2d", ndim, x_shape, p, out_shape);
+}
+
+static cg_status pool_geom_make(const char *op, const cg_tensor *x, const cg_pool2d_params *p, pool_geom *g) {
+    if (cg_check_dtype(op, "input", x, CG_F32) != CG_OK) return CG_EINVAL;
+    int64_t y_shape[4];
+    cg_status st = pool_out_shape(op, x->ndim, x->shape, p, y_shape);
+    if (st != CG_OK) return st;
     g->h = x->shape[x->ndim - 2];
     g->w = x->shape[x->ndim - 1];
     if (x->ndim == 4) g->planes = x->shape[0] * x->shape[1];
@@ -43,27 +92,8 @@ static cg_status pool_geom_make(const char *op, const cg_tensor *x, const cg_poo
     g->kh = p->kernel[0]; g->kw = p->kernel[1];
     g->sh = p->stride[0]; g->sw = p->stride[1];
     g->ph = p->padding[0]; g->pw = p->padding[1];
-    /* Overflow-safe: padding <= kernel/2, but the kernel may be anything up to INT64_MAX. */
-    int64_t padh, padw;
-    if (__builtin_add_overflow(g->h, 2 * g->ph, &padh))
-        return cg_error(CG_EINVAL, "%s: padding[0] = %lld on input height %lld overflows int64", op,
-                        (long long)g->ph, (long long)g->h);
-    if (__builtin_add_overflow(g->w, 2 * g->pw, &padw))
-        return cg_error(CG_EINVAL, "%s: padding[1] = %lld on input width %lld overflows int64", op,
-                        (long long)g->pw, (long long)g->w);
-    if (g->kh > padh || g->kw > padw)
-        return cg_error(CG_ESHAPE, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld", op,
-                        (long long)g->kh, (long long)g->kw, (long long)padh, (long long)padw);
-    if (g->h * g->w > INT32_MAX)
-        return cg_error(CG_ESHAPE, "%s: a plane of %lldx%lld is too large", op, (long long)g->h, (long long)g->w);
-    g->oh = (padh - g->kh) / g->sh + 1;
-    g->ow = (padw - g->kw) / g->sw + 1;
-    int64_t out;
-    if (__builtin_mul_overflow(g->oh, g->ow, &out) || __builtin_mul_overflow(out, g->planes, &out) ||
-        out > ((int64_t)1 << 44))
-        return cg_error(CG_ESHAPE, "%s: the output of %lld planes of %lldx%lld is too large (padding [%lld, %lld])",
-                        op, (long long)g->planes, (long long)g->oh, (long long)g->ow, (long long)g->ph,
-                        (long long)g->pw);
+    g->oh = y_shape[x->ndim - 2];
+    g->ow = y_shape[x->ndim - 1];
     return CG_OK;
 }
 
@@ -333,20 +363,36 @@ static cg_status adaptive_avg_backward(cg_node *n) {
 
 static const cg_op_def op_adaptive_avg_pool2d = { "adaptive_avg_pool2d", adaptive_avg_backward };
 
+/* The shape rule of adaptive pooling (op names it in messages): x[N,C,H,W] -> [N,C,oh,ow]. */
+static cg_status adaptive_out_shape(const char *op, int ndim, const int64_t *x_shape, int64_t oh, int64_t ow,
+                                    int64_t *out_shape) {
+    char s[96];
+    if (ndim != 4)
+        return cg_error(CG_ESHAPE, "%s: input must be [N,C,H,W], got %s", op,
+                        ndim >= 0 && ndim <= CG_MAX_DIMS ? cg_shape_str(s, sizeof s, ndim, x_shape) : "?");
+    /* bin_hi multiplies (i + 1) * len with i < the output size */
+    if (oh <= 0 || ow <= 0 || oh > INT32_MAX || ow > INT32_MAX || x_shape[2] > INT32_MAX || x_shape[3] > INT32_MAX)
+        return cg_error(CG_EINVAL, "%s: output %lldx%lld must be positive and at most 2^31-1 each (input %s)", op,
+                        (long long)oh, (long long)ow, cg_shape_str(s, sizeof s, ndim, x_shape));
+    if (x_shape[2] == 0 || x_shape[3] == 0)
+        return cg_error(CG_ESHAPE, "%s: input %s has an empty plane", op, cg_shape_str(s, sizeof s, ndim, x_shape));
+    int64_t shape[4] = { x_shape[0], x_shape[1], oh, ow };
+    cg_status st = cg_check_shape(op, 4, shape);
+    if (st != CG_OK) return st;
+    memcpy(out_shape, shape, sizeof shape);
+    return CG_OK;
+}
+
+cg_status cg_adaptive_pool2d_out_shape(int ndim, const int64_t *x_shape, int64_t oh, int64_t ow, int64_t *out_shape) {
+    if (!x_shape || !out_shape) return cg_error(CG_EINVAL, "adaptive_pool2d_out_shape: an argument is NULL");
+    return adaptive_out_shape("adaptive_pool2d", ndim, x_shape, oh, ow, out_shape);
+}
+
 /* The output of adaptive pooling x[N,C,H,W] to [N,C,oh,ow], or NULL with the error set. */
 static cg_tensor *adaptive_output(const char *op, const cg_tensor *x, int64_t oh, int64_t ow, pool_geom *g) {
     CG_REQUIRE_F32(op, "input", x);
-    char s[96];
-    if (x->ndim != 4)
-        return CG_FAIL(CG_ESHAPE, "%s: input must be [N,C,H,W], got %s", op, cg_shape_str(s, sizeof s, x->ndim, x->shape));
-    /* bin_hi multiplies (i + 1) * len with i < the output size */
-    if (oh <= 0 || ow <= 0 || oh > INT32_MAX || ow > INT32_MAX || x->shape[2] > INT32_MAX || x->shape[3] > INT32_MAX)
-        return CG_FAIL(CG_EINVAL, "%s: output %lldx%lld must be positive and at most 2^31-1 each (input %s)", op,
-                       (long long)oh, (long long)ow, cg_shape_str(s, sizeof s, x->ndim, x->shape));
-    if (x->shape[2] == 0 || x->shape[3] == 0)
-        return CG_FAIL(CG_ESHAPE, "%s: input %s has an empty plane", op, cg_shape_str(s, sizeof s, x->ndim, x->shape));
-    int64_t shape[4] = { x->shape[0], x->shape[1], oh, ow };
-    if (cg_check_shape(op, 4, shape) != CG_OK) return NULL;
+    int64_t shape[4];
+    if (adaptive_out_shape(op, x->ndim, x->shape, oh, ow, shape) != CG_OK) return NULL;
     *g = (pool_geom){ .planes = x->shape[0] * x->shape[1], .h = x->shape[2], .w = x->shape[3], .oh = oh, .ow = ow };
     return cg_tape_tensor(4, shape);
 }
