@@ -359,7 +359,8 @@ static void test_subsets(void **s) {
     assert_int_equal(cg_dataset_subset(base, 3, 4, &range), CG_OK);
     assert_int_equal(range->n, 4);
     const int64_t idx[5] = { 9, 0, 9, 4, 2 };
-    assert_int_equal(cg_dataset_subset_indices(base, idx, 5, &list), CG_OK);
+    cg_tensor *idx_t = cg_tensor_from_i64(1, CG_SHAPE(5), idx);
+    assert_int_equal(cg_dataset_subset_indices(base, idx_t, &list), CG_OK);
     assert_int_equal(cg_dataset_subset(list, 1, 3, &nested), CG_OK); /* 0, 9, 4 */
     const int64_t want_r[4] = { 3, 4, 5, 6 }, want_n[3] = { 0, 9, 4 };
     struct { cg_dataset *d; const int64_t *w; int n; } cs[3] = { { range, want_r, 4 }, { list, idx, 5 }, { nested, want_n, 3 } };
@@ -391,9 +392,23 @@ static void test_subsets(void **s) {
     assert_non_null(strstr(cg_last_error(), "not inside 0..10"));
     assert_int_equal(cg_dataset_subset(base, -1, 2, &d), CG_EINVAL);
     assert_int_equal(cg_dataset_subset(base, 0, 0, &d), CG_EINVAL);
-    assert_int_equal(cg_dataset_subset_indices(base, (const int64_t[]){ 1, 10 }, 2, &d), CG_EINVAL);
+    cg_tensor *bad = cg_tensor_from_i64(1, CG_SHAPE(2), (const int64_t[]){ 1, 10 });
+    assert_int_equal(cg_dataset_subset_indices(base, bad, &d), CG_EINVAL);
     assert_non_null(strstr(cg_last_error(), "index 10 at position 1"));
-    assert_int_equal(cg_dataset_subset_indices(base, idx, 0, &d), CG_EINVAL);
+    cg_tensor_free(bad);
+    bad = cg_tensor_new(CG_I64, 1, CG_SHAPE(0));
+    assert_int_equal(cg_dataset_subset_indices(base, bad, &d), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "the index list is empty"));
+    cg_tensor_free(bad);
+    bad = cg_tensor_new(CG_F32, 1, CG_SHAPE(2));
+    assert_int_equal(cg_dataset_subset_indices(base, bad, &d), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "index is float32, expected int64"));
+    cg_tensor_free(bad);
+    bad = cg_tensor_new(CG_I64, 2, CG_SHAPE(1, 2));
+    assert_int_equal(cg_dataset_subset_indices(base, bad, &d), CG_ESHAPE);
+    cg_tensor_free(bad);
+    assert_int_equal(cg_dataset_subset_indices(base, NULL, &d), CG_EINVAL);
+    cg_tensor_free(idx_t);
     assert_int_equal(cg_dataset_subset(NULL, 0, 1, &d), CG_EINVAL);
     assert_null(d);
     cg_dataset_free(nested);

@@ -95,10 +95,11 @@ CG_API cg_status cg_dataset_mnist_paths(const char *dir, bool train, char *image
  * reads). CG_EINVAL names the argument: NULL, a wrong dtype, a rank, N disagreeing, a negative
  * label. */
 CG_API cg_status cg_dataset_from_tensors(const cg_tensor *x, const cg_tensor *y, bool copy, cg_dataset **out);
-/* Examples [start, start + count) of base, or the n examples base[idx[0]], .., base[idx[n-1]]
- * (idx is copied; repeats allowed). Borrows base, which must outlive the subset. */
+/* Examples [start, start + count) of base, or the examples base[index[0]], .., base[index[n-1]]
+ * for index an int64 1-d tensor of n >= 1 entries (copied; repeats allowed). Borrows base, which
+ * must outlive the subset. */
 CG_API cg_status cg_dataset_subset(const cg_dataset *base, int64_t start, int64_t count, cg_dataset **out);
-CG_API cg_status cg_dataset_subset_indices(const cg_dataset *base, const int64_t *idx, int64_t n, cg_dataset **out);
+CG_API cg_status cg_dataset_subset_indices(const cg_dataset *base, const cg_tensor *index, cg_dataset **out);
 /* Every label in 0..classes-1, else CG_EFORMAT naming label_name, the index and the value. */
 CG_API cg_status cg_dataset_check_labels(const cg_dataset *d, int64_t classes);
 

@@ -280,12 +280,17 @@ cg_status cg_dataset_subset(const cg_dataset *base, int64_t start, int64_t count
     return subset_new(base, start, NULL, count, out);
 }
 
-cg_status cg_dataset_subset_indices(const cg_dataset *base, const int64_t *idx, int64_t n, cg_dataset **out) {
+cg_status cg_dataset_subset_indices(const cg_dataset *base, const cg_tensor *index, cg_dataset **out) {
     if (!out) return cg_error(CG_EINVAL, "cg_dataset_subset_indices: out is NULL");
     *out = NULL;
     cg_status st = check_base(base, "cg_dataset_subset_indices");
     if (st != CG_OK) return st;
-    if (!idx || n < 1) return cg_error(CG_EINVAL, "cg_dataset_subset_indices: the index list is empty");
+    if (!index) return cg_error(CG_EINVAL, "cg_dataset_subset_indices: index is NULL");
+    if ((st = cg_check_dtype("cg_dataset_subset_indices", "index", index, CG_I64)) != CG_OK) return st;
+    if (index->ndim != 1)
+        return cg_error(CG_ESHAPE, "cg_dataset_subset_indices: index must be 1-d, it has %d dims", index->ndim);
+    const int64_t *idx = cg_i64(index), n = index->numel;
+    if (n < 1) return cg_error(CG_EINVAL, "cg_dataset_subset_indices: the index list is empty");
     for (int64_t i = 0; i < n; i++)
         if (idx[i] < 0 || idx[i] >= base->n)
             return cg_error(CG_EINVAL, "cg_dataset_subset_indices: index %lld at position %lld is outside 0..%lld",
