@@ -16,25 +16,7 @@
 #include <zlib.h>
 #include "cgrad/cgrad.h"
 #include "alloc_probe.h"
-
-/* cg_loader_next, checking the batch's form on the way: x float32 [n, ...], y int64 [n]; at the
- * end both NULL. Hands back x and y's labels for the checks below. */
-static bool next_batch(cg_loader *l, cg_tensor **x, const int64_t **y) {
-    cg_batch b = { (cg_tensor *)1, (cg_tensor *)1 };
-    bool ok = cg_loader_next(l, &b);
-    if (!ok) {
-        assert_null(b.x);
-        assert_null(b.y);
-        return false;
-    }
-    assert_int_equal(cg_tensor_dtype(b.x), CG_F32);
-    assert_int_equal(cg_tensor_dtype(b.y), CG_I64);
-    assert_int_equal(cg_tensor_ndim(b.y), 1);
-    assert_int_equal(cg_tensor_size(b.y, 0), cg_tensor_size(b.x, 0));
-    *x = b.x;
-    *y = cg_tensor_cdata_i64(b.y);
-    return true;
-}
+#include "batch.h"
 
 static char g_dir[64];
 static const char *path_of(const char *name) {
@@ -143,7 +125,7 @@ static cg_tensor *all_of(const cg_dataset *ds, const cg_normalize *norm, int64_t
     if (!l) fail_msg("loader: %s", cg_last_error());
     cg_tensor *x;
     const int64_t *y;
-    assert_true(next_batch(l, &x, &y));
+    assert_true(next_batch_labels(l, &x, &y));
     cg_tensor *c = cg_tensor_clone(x);
     memcpy(labels, y, (size_t)ds->n * sizeof *labels);
     cg_loader_free(l);
@@ -381,7 +363,7 @@ static void test_subsets(void **s) {
     cg_tensor *x;
     const int64_t *yy;
     int seen[10] = { 0 }, total = 0;
-    while (next_batch(l, &x, &yy))
+    while (next_batch_labels(l, &x, &yy))
         for (int64_t i = 0; i < cg_tensor_size(x, 0); i++) { seen[yy[i] - 100]++; total++; }
     assert_int_equal(total, 4);
     for (int i = 0; i < 10; i++) assert_int_equal(seen[i], i >= 3 && i <= 6);
@@ -545,9 +527,9 @@ static void test_own_dataset_and_failing_get(void **s) {
     o.shuffle = false;
     cg_loader *l = cg_loader_new(&own, &o);
     const int64_t *y;
-    assert_true(next_batch(l, &x, &y));
+    assert_true(next_batch_labels(l, &x, &y));
     assert_int_equal(cg_loader_status(l), CG_OK);
-    assert_false(next_batch(l, &x, &y)); /* examples 4..7: 5 fails */
+    assert_false(next_batch_labels(l, &x, &y)); /* examples 4..7: 5 fails */
     assert_int_equal(cg_loader_status(l), CG_EIO);
     assert_non_null(strstr(cg_last_error(), "example 5 is unreadable"));
     /* the same failure again after a seek, and the batch is left empty */

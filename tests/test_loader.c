@@ -10,25 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cgrad/cgrad.h"
-
-/* cg_loader_next, checking the batch's form on the way: x float32 [n, ...], y int64 [n]; at the
- * end both NULL. Hands back x and y's labels for the checks below. */
-static bool next_batch(cg_loader *l, cg_tensor **x, const int64_t **y) {
-    cg_batch b = { (cg_tensor *)1, (cg_tensor *)1 };
-    bool ok = cg_loader_next(l, &b);
-    if (!ok) {
-        assert_null(b.x);
-        assert_null(b.y);
-        return false;
-    }
-    assert_int_equal(cg_tensor_dtype(b.x), CG_F32);
-    assert_int_equal(cg_tensor_dtype(b.y), CG_I64);
-    assert_int_equal(cg_tensor_ndim(b.y), 1);
-    assert_int_equal(cg_tensor_size(b.y, 0), cg_tensor_size(b.x, 0));
-    *x = b.x;
-    *y = cg_tensor_cdata_i64(b.y);
-    return true;
-}
+#include "batch.h"
 
 /* A set of NX examples of 1x2x3 pixels. labels[i] = i identifies the example (the loader does not
  * require 0..9). Pixel p of example i is pix(i, p). */
@@ -87,7 +69,7 @@ static int epoch_order(cg_loader *l, int64_t epoch, int *order) {
     cg_tensor *x;
     const int64_t *y;
     int k = 0;
-    while (next_batch(l, &x, &y)) {
+    while (next_batch_labels(l, &x, &y)) {
         int64_t n = cg_tensor_size(x, 0);
         for (int64_t b = 0; b < n; b++) {
             order[k++] = (int)y[b];
@@ -149,7 +131,7 @@ static void test_batch_shapes_and_drop_last(void **s) {
         cg_tensor *x;
         const int64_t *y;
         int64_t sizes[8], nb = 0;
-        while (next_batch(l, &x, &y)) {
+        while (next_batch_labels(l, &x, &y)) {
             assert_int_equal(cg_tensor_ndim(x), 4);
             assert_int_equal(cg_tensor_size(x, 1), 1);
             assert_int_equal(cg_tensor_size(x, 2), ROWS);
@@ -160,10 +142,10 @@ static void test_batch_shapes_and_drop_last(void **s) {
         assert_int_equal(nb, drop ? 3 : 4);
         for (int i = 0; i < 3; i++) assert_int_equal(sizes[i], 10);
         if (!drop) assert_int_equal(sizes[3], 7);
-        assert_false(next_batch(l, &x, &y)); /* stays at the end */
+        assert_false(next_batch_labels(l, &x, &y)); /* stays at the end */
         /* the next epoch starts with a full batch again */
         cg_loader_set_epoch(l, 1);
-        assert_true(next_batch(l, &x, &y));
+        assert_true(next_batch_labels(l, &x, &y));
         assert_int_equal(cg_tensor_size(x, 0), 10);
         cg_loader_free(l);
     }
@@ -172,7 +154,7 @@ static void test_batch_shapes_and_drop_last(void **s) {
     assert_int_equal(cg_loader_num_batches(l), 1);
     cg_tensor *x;
     const int64_t *y;
-    assert_true(next_batch(l, &x, &y));
+    assert_true(next_batch_labels(l, &x, &y));
     assert_int_equal(cg_tensor_size(x, 0), NX);
     cg_loader_free(l);
 }
@@ -186,14 +168,14 @@ static void test_normalisation_values(void **s) {
     cg_loader *l = cg_loader_new(g_ds, &o);
     cg_tensor *x0;
     const int64_t *y0;
-    assert_true(next_batch(l, &x0, &y0));
+    assert_true(next_batch_labels(l, &x0, &y0));
     for (int p = 0; p < ROWS * COLS; p++) assert_float_equal(cg_tensor_data(x0)[p], (float)pix(0, p) / 255.0f, 0);
     cg_loader_free(l);
     o.norm = (cg_normalize){ .channels = 1, .mean = { 0.5f }, .std = { 0.25f } };
     l = cg_loader_new(g_ds, &o);
     cg_tensor *x;
     const int64_t *y;
-    assert_true(next_batch(l, &x, &y));
+    assert_true(next_batch_labels(l, &x, &y));
     const float *d = cg_tensor_cdata(x);
     for (int i = 0; i < NX; i++)
         for (int p = 0; p < ROWS * COLS; p++) {
@@ -204,7 +186,7 @@ static void test_normalisation_values(void **s) {
     g_pixels[0] = 0;
     g_pixels[1] = 255;
     cg_loader_set_epoch(l, 0);
-    assert_true(next_batch(l, &x, &y));
+    assert_true(next_batch_labels(l, &x, &y));
     assert_float_equal(cg_tensor_data(x)[0], -2.0f, 1e-6);
     assert_float_equal(cg_tensor_data(x)[1], 2.0f, 1e-6);
     cg_loader_free(l);
@@ -218,17 +200,17 @@ static void test_seek_resumes_the_same_batches(void **s) {
     const int64_t *y;
     int64_t want[NX];
     cg_loader_set_epoch(a, 4);
-    for (int i = 0; i < 3; i++) assert_true(next_batch(a, &x, &y));
+    for (int i = 0; i < 3; i++) assert_true(next_batch_labels(a, &x, &y));
     assert_int_equal(cg_loader_position(a), 3);
     memcpy(want, y, 6 * sizeof *y);                 /* batch 2 of epoch 4 */
     cg_loader_set_epoch(b, 4);
     assert_int_equal(cg_loader_seek(b, 2), CG_OK);
-    assert_true(next_batch(b, &x, &y));
+    assert_true(next_batch_labels(b, &x, &y));
     assert_memory_equal(y, want, 6 * sizeof *y);
     assert_int_equal(cg_loader_epoch(b), 4);
     /* to the end, and out of range */
     assert_int_equal(cg_loader_seek(b, cg_loader_num_batches(b)), CG_OK);
-    assert_false(next_batch(b, &x, &y));
+    assert_false(next_batch_labels(b, &x, &y));
     assert_int_equal(cg_loader_seek(b, cg_loader_num_batches(b) + 1), CG_EINVAL);
     assert_non_null(strstr(cg_last_error(), "cg_loader_seek"));
     assert_int_equal(cg_loader_seek(b, -1), CG_EINVAL);
@@ -413,7 +395,7 @@ static void test_no_allocation_per_batch(void **s) {
     for (int64_t e = 0; e < 3; e++) {
         cg_loader_set_epoch(l, e);
         cg_loader_seek(l, 1);
-        while (next_batch(l, &x, &y)) {}
+        while (next_batch_labels(l, &x, &y)) {}
     }
     size_t allocs = g_allocs;
     cg_set_allocator(NULL);

@@ -8,25 +8,7 @@
 #include <cmocka.h>
 #include <string.h>
 #include "cgrad/cgrad.h"
-
-/* cg_loader_next, checking the batch's form on the way: x float32 [n, ...], y int64 [n]; at the
- * end both NULL. Hands back x and y's labels for the checks below. */
-static bool next_batch(cg_loader *l, cg_tensor **x, const int64_t **y) {
-    cg_batch b = { (cg_tensor *)1, (cg_tensor *)1 };
-    bool ok = cg_loader_next(l, &b);
-    if (!ok) {
-        assert_null(b.x);
-        assert_null(b.y);
-        return false;
-    }
-    assert_int_equal(cg_tensor_dtype(b.x), CG_F32);
-    assert_int_equal(cg_tensor_dtype(b.y), CG_I64);
-    assert_int_equal(cg_tensor_ndim(b.y), 1);
-    assert_int_equal(cg_tensor_size(b.y, 0), cg_tensor_size(b.x, 0));
-    *x = b.x;
-    *y = cg_tensor_cdata_i64(b.y);
-    return true;
-}
+#include "batch.h"
 
 #define NX 37
 #define ROWS 2
@@ -80,7 +62,7 @@ static int64_t check_shards(int64_t B, int64_t K, int64_t epoch) {
     for (int64_t r = 1; r < K; r++) assert_int_equal(cg_loader_num_batches(sh[r]), nb);
     cg_tensor *x;
     const int64_t *y;
-    while (batches < nb && next_batch(full, &x, &y)) {
+    while (batches < nb && next_batch_labels(full, &x, &y)) {
         int64_t n = cg_tensor_size(x, 0), row = 0;
         float want[NX * ROWS * COLS];
         int64_t wy[NX];
@@ -89,7 +71,7 @@ static int64_t check_shards(int64_t B, int64_t K, int64_t epoch) {
         for (int64_t r = 0; r < K; r++) {
             cg_tensor *xs;
             const int64_t *ys;
-            assert_true(next_batch(sh[r], &xs, &ys));
+            assert_true(next_batch_labels(sh[r], &xs, &ys));
             int64_t m = cg_tensor_size(xs, 0);
             assert_int_equal(m, (r + 1) * n / K - r * n / K);
             assert_true(m >= 1);
@@ -101,7 +83,7 @@ static int64_t check_shards(int64_t B, int64_t K, int64_t epoch) {
         batches++;
     }
     for (int64_t r = 0; r < K; r++) {
-        assert_false(next_batch(sh[r], &x, &y)); /* every shard ends together */
+        assert_false(next_batch_labels(sh[r], &x, &y)); /* every shard ends together */
         cg_loader_free(sh[r]);
     }
     cg_loader_free(full);

@@ -10,25 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cgrad/cgrad.h"
-
-/* cg_loader_next, checking the batch's form on the way: x float32 [n, ...], y int64 [n]; at the
- * end both NULL. Hands back x and y. */
-static bool next_batch(cg_loader *l, cg_tensor **x, cg_tensor **y) {
-    cg_batch b = { (cg_tensor *)1, (cg_tensor *)1 };
-    bool ok = cg_loader_next(l, &b);
-    if (!ok) {
-        assert_null(b.x);
-        assert_null(b.y);
-        return false;
-    }
-    assert_int_equal(cg_tensor_dtype(b.x), CG_F32);
-    assert_int_equal(cg_tensor_dtype(b.y), CG_I64);
-    assert_int_equal(cg_tensor_ndim(b.y), 1);
-    assert_int_equal(cg_tensor_size(b.y, 0), cg_tensor_size(b.x, 0));
-    *x = b.x;
-    *y = b.y;
-    return true;
-}
+#include "batch.h"
 
 typedef struct row { char phase[16], op[32]; double fwd_ms, bwd_ms; long long fwd_calls, bwd_calls; } row;
 
