@@ -159,6 +159,14 @@ int main(int argc, char **argv) {
     int64_t chw[3];
     if (!cli_example_chw(prog, test, chw)) goto out;
     if (!(model = cli_build_net(prog, source, spec, chw[0], chw[1], chw[2], test->name, &info))) goto out;
+    /* The loss training used (the file's 'loss'), else the one that fits the net (auto). */
+    cg_loss_kind loss_kind = CG_LOSS_AUTO;
+    const char *saved_loss = cg_safetensors_meta(st, "loss");
+    if (saved_loss && cg_loss_parse(saved_loss, &loss_kind) != CG_OK) {
+        fprintf(stderr, "%s: --model %s: checkpoint metadata 'loss': %s\n", prog, model_path, cg_last_error());
+        goto out;
+    }
+    loss_kind = cg_loss_resolve(model, loss_kind);
     if (cg_checkpoint_restore(st, model, NULL) != CG_OK) {
         fprintf(stderr, "%s: --model %s does not fit %s: %s\n", prog, model_path, source, cg_last_error());
         goto out;
@@ -182,6 +190,7 @@ int main(int argc, char **argv) {
     printf("Model %s: %lld parameters (%s)\n", model_path, (long long)info.params, source);
     printf("Data %s: %lld images [%lld, %lld, %lld], %lld classes, normalize %s\n", test->name, (long long)test->n,
            (long long)chw[0], (long long)chw[1], (long long)chw[2], (long long)classes, normtxt);
+    printf("Loss: %s%s\n", cg_loss_name(loss_kind), saved_loss ? "" : " (auto)");
 
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = batch;
@@ -193,7 +202,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: out of memory\n", prog);
         goto out;
     }
-    if (!loader || evaluate(model, loader, classes, confusion, &r) != CG_OK) {
+    if (!loader || evaluate(model, loader, loss_kind, classes, confusion, &r) != CG_OK) {
         fprintf(stderr, "%s: evaluation: %s\n", prog, cg_last_error());
         goto out;
     }

@@ -25,6 +25,8 @@ typedef struct options {
     const char *data, *save, *resume, *metrics, *net, *normalize;
     const char *train_images, *train_labels, *test_images, *test_labels;
     const char *optimizer, *schedule;   /* "sgd" | "adam" | "adamw"; see parse_schedule */
+    const char *loss;                   /* --loss: auto | nll | cross_entropy | mse */
+    bool loss_given;
     int64_t warmup;
     double weight_decay, clip;          /* weight_decay < 0: the optimizer's default; clip 0: off */
     bool gamma_given, optimizer_given, schedule_given, warmup_given, weight_decay_given, clip_given;
@@ -76,6 +78,9 @@ static void usage(FILE *f) {
         "  --gamma X              the schedule's factor (step: default 1, a constant lr)\n"
         "  --warmup N             N epochs of linear warmup from lr/3 before the schedule\n"
         "  --clip-grad-norm X     scale the gradients to a total L2 norm of at most X\n"
+        "  --loss NAME            auto (default: nll when the net ends in log_softmax, else\n"
+        "                         cross_entropy), nll, cross_entropy or mse (on one-hot targets);\n"
+        "                         checked against the net's output before the first step\n"
         "  --seed N               seed for initialisation, shuffling and dropout (default 0)\n"
         "  --threads N            threads (default: OMP_NUM_THREADS if set, else all cores; per\n"
         "                         rank under mpirun)\n"
@@ -135,12 +140,12 @@ warm:
 static options parse(int argc, char **argv) {
     options o = { .data = NULL, .epochs = 2, .batch = 64, .test_batch = 1000, .threads = 0,
                   .metrics_every = 100, .lr = 0.025, .momentum = 0.9, .gamma = 1.0, .seed = 0,
-                  .optimizer = "sgd", .schedule = "step", .weight_decay = -1 };
+                  .optimizer = "sgd", .schedule = "step", .weight_decay = -1, .loss = "auto" };
     o.threads = cli_default_threads();
     enum { O_DATA = 256, O_TRAIN_IMAGES, O_TRAIN_LABELS, O_TEST_IMAGES, O_TEST_LABELS, O_NORMALIZE, O_EPOCHS,
            O_BATCH, O_TEST_BATCH, O_LR, O_MOMENTUM, O_GAMMA, O_SEED, O_THREADS, O_SAVE, O_RESUME, O_METRICS,
            O_METRICS_EVERY, O_NO_DROPOUT, O_NET, O_SUMMARY, O_OPTIMIZER, O_WEIGHT_DECAY, O_NO_DECAY_BN, O_SCHEDULE, O_WARMUP,
-           O_CLIP };
+           O_CLIP, O_LOSS };
     static const struct option opts[] = {
         { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
         { "data", required_argument, 0, O_DATA }, { "train-images", required_argument, 0, O_TRAIN_IMAGES },
@@ -156,7 +161,7 @@ static options parse(int argc, char **argv) {
         { "summary", no_argument, 0, O_SUMMARY }, { "optimizer", required_argument, 0, O_OPTIMIZER },
         { "weight-decay", required_argument, 0, O_WEIGHT_DECAY }, { "schedule", required_argument, 0, O_SCHEDULE },
         { "warmup", required_argument, 0, O_WARMUP }, { "clip-grad-norm", required_argument, 0, O_CLIP },
-        { "no-decay-bias-norm", no_argument, 0, O_NO_DECAY_BN },
+        { "no-decay-bias-norm", no_argument, 0, O_NO_DECAY_BN }, { "loss", required_argument, 0, O_LOSS },
         { 0, 0, 0, 0 },
     };
     const char *flag;
@@ -196,6 +201,13 @@ static options parse(int argc, char **argv) {
         case O_NO_DROPOUT: o.no_dropout = true; break;
         case O_NET: o.net = optarg; break;
         case O_SUMMARY: o.summary = true; break;
+        case O_LOSS: {
+            cg_loss_kind k;
+            if (cg_loss_parse(optarg, &k) != CG_OK) cli_usage_error(prog, "--loss: %s", cg_last_error());
+            o.loss = optarg;
+            o.loss_given = true;
+            break;
+        }
         }
     }
     const char *four[4] = { o.train_images, o.train_labels, o.test_images, o.test_labels };
@@ -302,6 +314,7 @@ static int64_t opt_hash(const options *o) {
     h = fnv1a(h, &o->weight_decay, sizeof o->weight_decay);
     h = fnv1a(h, &o->clip, sizeof o->clip);
     h = fnv1a(h, &o->no_decay_bias_norm, sizeof o->no_decay_bias_norm);
+    h = fnv1a(h, o->loss, strlen(o->loss));
     return (int64_t)h;
 }
 static int64_t bits_of(double x) {
@@ -321,7 +334,7 @@ static cg_status dp_check_agreement(const options *o, const char *spec, const cg
         "the image height (--data)", "the image width (--data)", "--normalize", "--epochs", "--batch-size", "--test-batch-size",
         "--seed (the checkpoint's, with --resume)", "the resume epoch (--resume)", "the resume step (--resume)",
         "the learning rate (--lr, or the checkpoint's)", "--momentum", "--gamma", "--no-dropout",
-        "--optimizer, --schedule, --warmup, --weight-decay, --no-decay-bias-norm, --clip-grad-norm (a hash)",
+        "--optimizer, --schedule, --warmup, --weight-decay, --no-decay-bias-norm, --clip-grad-norm, --loss (a hash)",
         "--net (a hash of the spec)", "the training data (a checksum of --data)", "the test data (a checksum of --data)",
     };
     int64_t v[] = {
@@ -421,7 +434,7 @@ static bool save_path_ok(const char *path) {
  * and the draws rank 0's dropout stream has taken. */
 static cg_status save_checkpoint(const options *o, const char *spec, const char *norm, cg_module *model,
                                  cg_optimizer *opt, const cg_lr_scheduler *sched, int64_t epoch,
-                                 const cg_rng *drop) {
+                                 const cg_rng *drop, cg_loss_kind loss) {
     char ep[32], seed[32], rs[32], ro[32], se[32], bs[32], blr[32], wu[32], wd[32], cl[32], best[32], nb[32], cc[32],
          ts[32], tm[32];
     cg_rng_state r = cg_rng_get_state();
@@ -447,7 +460,7 @@ static cg_status save_checkpoint(const options *o, const char *spec, const char 
                      { "warmup", wu }, { "weight_decay", wd }, { "clip_grad_norm", cl }, { "sched.best", best },
                      { "no_decay_bias_norm", o->no_decay_bias_norm ? "1" : "0" },
                      { "sched.num_bad_epochs", nb }, { "sched.cooldown_counter", cc }, { "sched.total_steps", ts },
-                     { "sched.t_max", tm },
+                     { "sched.t_max", tm }, { "loss", cg_loss_name(loss) },
                      { "cgrad_version", cg_version() } };
     return cg_checkpoint_save(o->save, model, opt, meta, (int64_t)(sizeof meta / sizeof meta[0]));
 }
@@ -719,15 +732,22 @@ int main(int argc, char **argv) {
     /* A resumed run keeps its optimizer and schedule: the checkpoint's, unless the flags say the
      * same (a different one is refused: the state would not fit, or the run would not be exact). */
     if (ck) {
-        static char kept[2][128]; /* the checkpoint's values outlive it (it is closed after resume) */
+        static char kept[3][128]; /* the checkpoint's values outlive it (it is closed after resume) */
         struct { const char *key, *flag; const char **val; bool given; } keep[] = {
             { "optimizer", "--optimizer", &o.optimizer, o.optimizer_given },
             { "schedule", "--schedule", &o.schedule, o.schedule_given },
+            { "loss", "--loss", &o.loss, o.loss_given },
         };
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 3; k++) {
             const char *saved = cg_safetensors_meta(ck, keep[k].key);
-            if (!saved) continue; /* an older checkpoint: sgd with the step schedule */
-            if (keep[k].given && strcmp(saved, *keep[k].val) != 0) {
+            if (!saved) continue; /* an older checkpoint: sgd with the step schedule, nll (auto) */
+            cg_loss_kind lk;
+            if (k == 2 && cg_loss_parse(saved, &lk) != CG_OK) {
+                fprintf(stderr, "%s: --resume %s: checkpoint metadata 'loss': %s\n", prog, o.resume, cg_last_error());
+                goto out;
+            }
+            if (keep[k].given && strcmp(saved, *keep[k].val) != 0 &&
+                !(k == 2 && !strcmp(*keep[k].val, "auto"))) {
                 fprintf(stderr, "%s: --resume %s: %s %s differs from the checkpoint's %s\n", prog, o.resume,
                         keep[k].flag, *keep[k].val, saved);
                 goto out;
@@ -765,6 +785,12 @@ int main(int argc, char **argv) {
             goto out;
         }
     }
+    cg_loss_kind loss_kind;
+    if (cg_loss_parse(o.loss, &loss_kind) != CG_OK) FAIL("--loss");
+    bool loss_auto = loss_kind == CG_LOSS_AUTO;
+    loss_kind = cg_loss_resolve(model, loss_kind);
+    printf("Loss: %s%s\n", cg_loss_name(loss_kind), !loss_auto ? "" : loss_kind == CG_LOSS_NLL
+           ? " (auto: the net ends in log_softmax)" : " (auto: the net does not end in log_softmax)");
     if (sched_on_metric(&o) && dp_size() > 1) {
         fprintf(stderr, "%s: --schedule %s follows rank 0's test loss; it does not run under mpirun\n", prog, o.schedule);
         goto out;
@@ -811,6 +837,7 @@ int main(int argc, char **argv) {
                (long long)start_epoch, (long long)o.epochs);
 
     double run_t0 = cli_now();
+    bool checked = false;
     cg_profile_set_phase("train");
     for (int64_t epoch = start_epoch + 1; epoch <= o.epochs; epoch++) {
         cg_module_train(model, true);
@@ -826,7 +853,11 @@ int main(int argc, char **argv) {
             if (cg_loader_status(train_loader) != CG_OK) FAIL("reading the training set");
             int64_t n = cg_tensor_size(b.y, 0);
             cg_optim_zero_grad(opt);
-            cg_tensor *loss = cg_nll_loss(cg_module_forward(model, b.x), b.y, CG_REDUCTION_MEAN);
+            cg_tensor *out = cg_module_forward(model, b.x);
+            /* The first step's outputs show whether the loss fits the net: refused before any step. */
+            if (!checked && out && cg_loss_check(loss_kind, out, b.y) != CG_OK) FAIL("--loss");
+            checked = true;
+            cg_tensor *loss = cg_loss(loss_kind, out, b.y, CG_REDUCTION_MEAN);
             if (cg_backward(loss) != CG_OK) FAIL("training step");
             float l = cg_tensor_item(loss);
             if (dp_allreduce(opt, n, &l) != CG_OK) FAIL("averaging gradients");
@@ -867,7 +898,7 @@ int main(int argc, char **argv) {
         if (!sched_per_step(&o) && !sched_on_metric(&o) && cg_sched_step(&sched) != CG_OK) FAIL("lr schedule");
         if (dp_rank() != 0) continue; /* rank 0 evaluates, records and saves */
         eval_result r;
-        if (evaluate(model, test_loader, classes, NULL, &r) != CG_OK) {
+        if (evaluate(model, test_loader, loss_kind, classes, NULL, &r) != CG_OK) {
             fprintf(stderr, "%s: epoch %lld: evaluation: %s\n", prog, (long long)epoch, cg_last_error());
             goto out;
         }
@@ -880,7 +911,7 @@ int main(int argc, char **argv) {
                          cli_now() - run_t0))
             goto out;
         if (o.save) {
-            if (save_checkpoint(&o, spec, normtxt, model, opt, &sched, epoch, &drop) != CG_OK) FAIL("--save");
+            if (save_checkpoint(&o, spec, normtxt, model, opt, &sched, epoch, &drop, loss_kind) != CG_OK) FAIL("--save");
             printf("Saved %s (epoch %lld)\n", o.save, (long long)epoch);
         }
     }

@@ -9,6 +9,7 @@
 #   mnist_outputs      --save/--metrics checked before training; write errors; NaN loss/outputs
 #   mnist_data         3-channel 32x32 float IDX through the four paths; --normalize auto; shape checks
 #   mnist_npy          scripts/npy-to-idx: byte-exact round trips, training on converted data, errors
+#   mnist_loss         --loss: auto (a net that ends in linear trains), nll on logits refused
 #   mnist_optim        --optimizer, --schedule, --warmup, --clip-grad-norm; an exact resume of onecycle
 #   mnist_torch_interop  cgrad <-> PyTorch checkpoints (skipped without /usr/bin/python3 + torch)
 find_program(CGRAD_BASH bash)
@@ -23,7 +24,7 @@ target_link_libraries(st_compare PRIVATE cgrad_static)
 set_target_properties(st_compare PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 
 set(_cgrad_mnist_args ${CMAKE_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR} ${CGRAD_PYTHON3})
-foreach(t e2e resume cli_errors plot resume_strict outputs data npy optim nets)
+foreach(t e2e resume cli_errors plot resume_strict outputs data npy optim nets loss)
   add_test(NAME mnist_${t}
            COMMAND ${CGRAD_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/mnist/${t}.sh ${_cgrad_mnist_args} $<TARGET_FILE:st_compare>)
   set_tests_properties(mnist_${t} PROPERTIES LABELS mnist ENVIRONMENT "OMP_NUM_THREADS=2" TIMEOUT 300

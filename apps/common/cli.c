@@ -312,7 +312,8 @@ void progress_update(progress *p, int64_t done, double loss) {
 void progress_finish(progress *p, int64_t done) { progress_draw(p, done, true); }
 
 /* ---- evaluation ---------------------------------------------------------- */
-cg_status evaluate(cg_module *model, cg_loader *loader, int64_t classes, int64_t *confusion, eval_result *r) {
+cg_status evaluate(cg_module *model, cg_loader *loader, cg_loss_kind kind, int64_t classes, int64_t *confusion,
+                   eval_result *r) {
     memset(r, 0, sizeof *r);
     if (confusion) memset(confusion, 0, (size_t)(classes * classes) * sizeof *confusion);
     bool was_training = model->training;
@@ -326,7 +327,7 @@ cg_status evaluate(cg_module *model, cg_loader *loader, int64_t classes, int64_t
     while (st == CG_OK && (cg_loader_next(loader, &b) || (st = cg_loader_status(loader)) != CG_OK)) {
         const int64_t n = cg_tensor_size(b.y, 0), *y = cg_tensor_cdata_i64(b.y);
         cg_tensor *logp = cg_module_forward(model, b.x);
-        cg_tensor *loss = cg_nll_loss(logp, b.y, CG_REDUCTION_SUM);
+        cg_tensor *loss = cg_loss(kind, logp, b.y, CG_REDUCTION_SUM);
         if (!loss) { st = CG_EINVAL; break; }
         const float *lp = cg_tensor_data(logp);
         int64_t c = cg_tensor_size(logp, 1);
@@ -337,6 +338,7 @@ cg_status evaluate(cg_module *model, cg_loader *loader, int64_t classes, int64_t
                                   "the weights or the data hold NaN/inf", (long long)batch + 1,
                                   (long long)(r->n + i / c), (double)lp[i], (long long)(i % c));
         float l = cg_tensor_item(loss);
+        if (kind == CG_LOSS_MSE) l /= (float)c; /* the mean over a row's classes, as training's mean */
         if (st == CG_OK && !isfinite(l))
             st = cg_set_error(CG_EINVAL, "batch %lld: the loss is %g", (long long)batch + 1, (double)l);
         if (st != CG_OK) { cg_tape_release(); break; }

@@ -24,5 +24,6 @@
 #include "cgrad/data.h"
 #include "cgrad/io.h"
 #include "cgrad/checkpoint.h"
+#include "cgrad/train.h"
 
 #endif
