@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 #include "gradcheck.h"
 
@@ -182,9 +183,31 @@ static void test_own_optimizer_checkpoint(void **s) {
     remove(path);
 }
 
+/* Every schedule starts its state alike (optim.h: best is INFINITY before any metric), so a fresh
+ * schedule and one restored from a checkpoint save the same values (issue 22: sched.best was 0 in
+ * a fresh run, inf in a resumed one). */
+static void test_sched_state_starts_alike(void **st) {
+    (void)st;
+    cg_tensor *w = test_tensor(1, CG_SHAPE(2), -1, 1, 1, true);
+    cg_optimizer *o = cg_sgd_new(&w, 1, cg_sgd_defaults());
+    int64_t m[] = { 2 };
+    cg_lr_scheduler s[] = { cg_step_lr(o, 1, 0.5f), cg_cosine_lr(o, 4, 0), cg_multistep_lr(o, m, 1, 0.1f),
+                            cg_exponential_lr(o, 0.9f), cg_onecycle_lr(o, 0.1f, 10, 0.3f, 25, 1e4f),
+                            cg_plateau_lr(o, 0.1f, 10, 1e-4f, 0, 0) };
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+        assert_true(isinf(s[i].best) && s[i].best > 0);
+        assert_int_equal(s[i].last_epoch, 0);
+        assert_int_equal(s[i].num_bad_epochs, 0);
+        assert_int_equal(s[i].cooldown_counter, 0);
+    }
+    cg_optim_free(o);
+    cg_tensor_free(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgd_state_by_index),
+        cmocka_unit_test(test_sched_state_starts_alike),
         cmocka_unit_test(test_adam_state_names_in_order),
         cmocka_unit_test(test_own_optimizer_checkpoint),
     };

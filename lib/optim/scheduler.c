@@ -3,7 +3,9 @@
  * each formula): StepLR, CosineAnnealingLR, MultiStepLR, ExponentialLR, OneCycleLR (per step),
  * ReduceLROnPlateau (per epoch, on a metric), and a linear warmup in front of any but OneCycle.
  * Every lr is computed in double from the epoch and the base, never by repeated multiplication,
- * so a resumed run (last_epoch restored) continues exactly. */
+ * so a resumed run (last_epoch restored) continues exactly. Every constructor starts the state
+ * alike (best = INFINITY, as optim.h says), so that a fresh schedule and a restored one save the
+ * same values. */
 #include <math.h>
 #include "cg_internal.h"
 
@@ -11,29 +13,31 @@
 
 cg_lr_scheduler cg_step_lr(cg_optimizer *o, int64_t step_size, float gamma) {
     return (cg_lr_scheduler){ .opt = o, .kind = CG_SCHED_STEP, .base_lr = o ? o->lr : 0,
-                              .gamma = gamma, .step_size = step_size > 0 ? step_size : 1 };
+                              .gamma = gamma, .step_size = step_size > 0 ? step_size : 1, .best = INFINITY };
 }
 
 cg_lr_scheduler cg_cosine_lr(cg_optimizer *o, int64_t t_max, float eta_min) {
     return (cg_lr_scheduler){ .opt = o, .kind = CG_SCHED_COSINE, .base_lr = o ? o->lr : 0,
-                              .eta_min = eta_min, .t_max = t_max > 0 ? t_max : 1 };
+                              .eta_min = eta_min, .t_max = t_max > 0 ? t_max : 1, .best = INFINITY };
 }
 
 cg_lr_scheduler cg_multistep_lr(cg_optimizer *o, const int64_t *milestones, int n, float gamma) {
     cg_lr_scheduler s = { .opt = o, .kind = CG_SCHED_MULTISTEP, .base_lr = o ? o->lr : 0, .gamma = gamma,
-                          .n_milestones = n };
+                          .n_milestones = n, .best = INFINITY };
     for (int i = 0; milestones && i < n && i < CG_SCHED_MAX_MILESTONES; i++) s.milestones[i] = milestones[i];
     return s;
 }
 
 cg_lr_scheduler cg_exponential_lr(cg_optimizer *o, float gamma) {
-    return (cg_lr_scheduler){ .opt = o, .kind = CG_SCHED_EXPONENTIAL, .base_lr = o ? o->lr : 0, .gamma = gamma };
+    return (cg_lr_scheduler){ .opt = o, .kind = CG_SCHED_EXPONENTIAL, .base_lr = o ? o->lr : 0, .gamma = gamma,
+                              .best = INFINITY };
 }
 
 cg_lr_scheduler cg_onecycle_lr(cg_optimizer *o, float max_lr, int64_t total_steps, float pct_start,
                                float div_factor, float final_div_factor) {
     cg_lr_scheduler s = { .opt = o, .kind = CG_SCHED_ONECYCLE, .max_lr = max_lr, .total_steps = total_steps,
-                          .pct_start = pct_start, .div_factor = div_factor, .final_div_factor = final_div_factor };
+                          .pct_start = pct_start, .div_factor = div_factor, .final_div_factor = final_div_factor,
+                          .best = INFINITY };
     s.base_lr = div_factor > 0 ? max_lr / div_factor : 0;
     if (o && div_factor > 0) o->lr = s.base_lr;
     return s;
