@@ -197,12 +197,12 @@ int main(int argc, char **argv) {
     lo.shuffle = false;
     lo.norm = norm;
     loader = cg_loader_new(test, &lo);
-    eval_result r;
+    cg_eval_result r;
     if (!(confusion = malloc((size_t)(classes * classes) * sizeof *confusion))) {
         fprintf(stderr, "%s: out of memory\n", prog);
         goto out;
     }
-    if (!loader || evaluate(model, loader, loss_kind, classes, confusion, &r) != CG_OK) {
+    if (!loader || cg_evaluate(model, loader, loss_kind, classes, confusion, &r) != CG_OK) {
         fprintf(stderr, "%s: evaluation: %s\n", prog, cg_last_error());
         goto out;
     }

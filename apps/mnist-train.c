@@ -897,8 +897,8 @@ int main(int argc, char **argv) {
         double lr_used = opt->lr;
         if (!sched_per_step(&o) && !sched_on_metric(&o) && cg_sched_step(&sched) != CG_OK) FAIL("lr schedule");
         if (dp_rank() != 0) continue; /* rank 0 evaluates, records and saves */
-        eval_result r;
-        if (evaluate(model, test_loader, loss_kind, classes, NULL, &r) != CG_OK) {
+        cg_eval_result r;
+        if (cg_evaluate(model, test_loader, loss_kind, classes, NULL, &r) != CG_OK) {
             fprintf(stderr, "%s: epoch %lld: evaluation: %s\n", prog, (long long)epoch, cg_last_error());
             goto out;
         }

@@ -312,55 +312,7 @@ void progress_update(progress *p, int64_t done, double loss) {
 void progress_finish(progress *p, int64_t done) { progress_draw(p, done, true); }
 
 /* ---- evaluation ---------------------------------------------------------- */
-cg_status evaluate(cg_module *model, cg_loader *loader, cg_loss_kind kind, int64_t classes, int64_t *confusion,
-                   eval_result *r) {
-    memset(r, 0, sizeof *r);
-    if (confusion) memset(confusion, 0, (size_t)(classes * classes) * sizeof *confusion);
-    bool was_training = model->training;
-    cg_module_train(model, false);
-    bool prev = cg_set_grad_enabled(false);
-    const char *phase = cg_profile_phase();
-    cg_profile_set_phase("eval");
-    cg_status st = cg_loader_set_epoch(loader, 0);
-    int64_t batch = 0;
-    cg_batch b;
-    while (st == CG_OK && (cg_loader_next(loader, &b) || (st = cg_loader_status(loader)) != CG_OK)) {
-        const int64_t n = cg_tensor_size(b.y, 0), *y = cg_tensor_cdata_i64(b.y);
-        cg_tensor *logp = cg_module_forward(model, b.x);
-        cg_tensor *loss = cg_loss(kind, logp, b.y, CG_REDUCTION_SUM);
-        if (!loss) { st = CG_EINVAL; break; }
-        const float *lp = cg_tensor_data(logp);
-        int64_t c = cg_tensor_size(logp, 1);
-        /* argmax over NaN would pick class 0 and print a plausible accuracy: refuse instead. */
-        for (int64_t i = 0; st == CG_OK && i < n * c; i++)
-            if (!isfinite(lp[i]))
-                st = cg_set_error(CG_EINVAL, "batch %lld: image %lld has a non-finite output %g (class %lld): "
-                                  "the weights or the data hold NaN/inf", (long long)batch + 1,
-                                  (long long)(r->n + i / c), (double)lp[i], (long long)(i % c));
-        float l = cg_tensor_item(loss);
-        if (kind == CG_LOSS_MSE) l /= (float)c; /* the mean over a row's classes, as training's mean */
-        if (st == CG_OK && !isfinite(l))
-            st = cg_set_error(CG_EINVAL, "batch %lld: the loss is %g", (long long)batch + 1, (double)l);
-        if (st != CG_OK) { cg_tape_release(); break; }
-        batch++;
-        r->loss_sum += l;
-        const int64_t *pred = cg_tensor_cdata_i64(cg_argmax(logp, 1, false));
-        if (!pred) { st = CG_ENOMEM; cg_tape_release(); break; }
-        for (int64_t i = 0; i < n; i++) {
-            int64_t best = pred[i];
-            r->correct += best == y[i];
-            if (confusion && y[i] >= 0 && y[i] < classes && best < classes) confusion[y[i] * classes + best]++;
-        }
-        r->n += n;
-        cg_tape_release();
-    }
-    cg_set_grad_enabled(prev);
-    cg_profile_set_phase(phase);
-    cg_module_train(model, was_training);
-    return st;
-}
-
-void print_test_line(FILE *f, const eval_result *r) {
+void print_test_line(FILE *f, const cg_eval_result *r) {
     double n = r->n ? (double)r->n : 1.0;
     fprintf(f, "Test: average loss: %.4f, accuracy: %d/%d (%.0f%%)\n", r->loss_sum / n,
             (int)r->correct, (int)r->n, 100.0 * (double)r->correct / n);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* apps/common/cli.h — what the programs share: strict flag parsing (one-line errors, exit 2),
- * the progress bar, and the evaluation loop with its test line. */
+ * the progress bar, and the test line of an evaluation (cg_evaluate). */
 #ifndef CGRAD_APPS_CLI_H
 #define CGRAD_APPS_CLI_H
 
@@ -92,15 +92,7 @@ void progress_finish(progress *p, int64_t done);
  * line). For the tests of the fitting. */
 void progress_format(const progress *p, int64_t done, bool final, int cols, char *buf, size_t cap);
 
-/* Evaluation over a whole loader in eval mode and no-grad mode: the summed loss of kind (not
- * auto) and the correct count (argmax);
- * with confusion non-NULL, the classes x classes confusion matrix (rows: true class; the
- * caller's array, zeroed here). A non-finite output or loss is an error (CG_EINVAL, the message
- * names the batch, the image and the class). */
-typedef struct eval_result { double loss_sum; int64_t correct, n; } eval_result;
-cg_status evaluate(cg_module *model, cg_loader *loader, cg_loss_kind kind, int64_t classes, int64_t *confusion,
-                   eval_result *r);
 /* "Test: average loss: %.4f, accuracy: %d/%d (%.0f%%)" */
-void print_test_line(FILE *f, const eval_result *r);
+void print_test_line(FILE *f, const cg_eval_result *r);
 
 #endif

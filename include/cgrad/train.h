@@ -51,6 +51,31 @@ CG_API cg_status cg_loss_check(cg_loss_kind k, const cg_tensor *out, const cg_te
 /* The loss of k (not AUTO: resolve it first) on the tape; NULL on error (cg_last_error). */
 CG_API cg_tensor *cg_loss(cg_loss_kind k, cg_tensor *out, const cg_tensor *y, cg_reduction r);
 
+/* ---- evaluation and prediction ---------------------------------------------------------
+ * Both run the net in eval mode (dropout off, batch norm's running statistics) without gradients,
+ * and leave its mode as it was. */
+typedef struct cg_eval_result {
+    double loss_sum;     /* the loss summed over the examples (mse: each row's mean over classes) */
+    int64_t correct, n;  /* argmax == target, of n examples */
+} cg_eval_result;
+/* Over the whole loader from its start (cg_loader_set_epoch(loader, 0)): the summed loss of kind
+ * (AUTO resolves for model) and the argmax accuracy; with confusion non-NULL, the classes x
+ * classes confusion matrix (rows: true class, columns: predicted; the caller's array, zeroed here),
+ * whose rows give the per-class counts. A non-finite output or loss is CG_EINVAL naming the batch,
+ * the image and the class (argmax over NaN would print a plausible accuracy). */
+CG_API cg_status cg_evaluate(cg_module *model, cg_loader *loader, cg_loss_kind kind, int64_t classes,
+                             int64_t *confusion, cg_eval_result *r);
+/* The net's outputs for a batch x (a caller-owned copy); NULL on error. */
+CG_API cg_tensor *cg_predict(cg_module *net, cg_tensor *x);
+/* The net's outputs [1, K] (a caller-owned tensor) for ONE unbatched example of shape
+ * shape[0..ndim) ([C, H, W] for an image), read from a float buffer the caller owns and
+ * normalised first as the loader normalises a batch (norm may be NULL or channels 0: none; 1: one
+ * mean and std; else one per channel, shape[0] of them). The argmax of the result is the class:
+ *   cg_tensor *p = cg_predict_one(net, pixels, 3, (int64_t[]){ 1, 28, 28 }, &norm);
+ *   int64_t k = cg_tensor_cdata_i64(cg_argmax(p, 1, false))[0]; */
+CG_API cg_tensor *cg_predict_one(cg_module *net, const float *example, int ndim, const int64_t *shape,
+                                 const cg_normalize *norm);
+
 #ifdef __cplusplus
 }
 #endif

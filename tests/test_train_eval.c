@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/test_train_eval.c — cg_evaluate (loss, argmax accuracy, confusion matrix; mode restored)
+ * and prediction: cg_predict_one on one unbatched example from a float buffer, normalised as the
+ * loader normalises, gives the row the loader's batch gives. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <string.h>
+#include "gradcheck.h"
+
+enum { N = 10, C = 2, H = 3, W = 3, K = 4 };
+
+static void test_evaluate_and_predict(void **st) {
+    (void)st;
+    cg_manual_seed(1);
+    cg_tensor *x = test_tensor(4, CG_SHAPE(N, C, H, W), 0, 1, 7, false);
+    int64_t labels[N];
+    for (int i = 0; i < N; i++) labels[i] = i % K;
+    cg_tensor *y = cg_tensor_from_i64(1, CG_SHAPE(N), labels);
+    cg_dataset *ds;
+    assert_int_equal(cg_dataset_from_tensors(x, y, true, &ds), CG_OK);
+    cg_module *net = cg_net_from_spec("flatten linear(18,4) dropout(0.5)", 3, CG_SHAPE(C, H, W), NULL);
+    assert_non_null(net);
+    cg_loader_options lo = cg_loader_defaults();
+    lo.batch_size = 4;  /* a short last batch of 2 */
+    lo.shuffle = false;
+    lo.norm = (cg_normalize){ .channels = 2, .mean = { 0.25f, 0.5f }, .std = { 0.5f, 2.0f } };
+    cg_loader *l = cg_loader_new(ds, &lo);
+    assert_non_null(l);
+
+    int64_t conf[K * K];
+    cg_eval_result r;
+    assert_true(net->training);
+    assert_int_equal(cg_evaluate(net, l, CG_LOSS_AUTO, K, conf, &r), CG_OK);
+    assert_true(net->training);  /* the mode is restored */
+    assert_int_equal(r.n, N);
+    int64_t total = 0, diag = 0;
+    for (int i = 0; i < K * K; i++) total += conf[i];
+    for (int i = 0; i < K; i++) diag += conf[i * K + i];
+    assert_int_equal(total, N);
+    assert_int_equal(diag, r.correct);
+
+    /* one example at a time, from the raw float values: the same outputs as the loader's batches,
+     * the same argmax count and the same summed cross-entropy */
+    const float *xv = cg_tensor_cdata(x);
+    int64_t correct = 0;
+    double loss = 0;
+    for (int i = 0; i < N; i++) {
+        cg_tensor *p = cg_predict_one(net, xv + i * C * H * W, 3, CG_SHAPE(C, H, W), &lo.norm);
+        assert_non_null(p);
+        assert_int_equal(cg_tensor_ndim(p), 2);
+        assert_int_equal(cg_tensor_size(p, 1), K);
+        correct += cg_tensor_cdata_i64(cg_argmax(p, 1, false))[0] == labels[i];
+        cg_tensor *yi = cg_tensor_from_i64(1, CG_SHAPE(1), &labels[i]);
+        loss += cg_tensor_item(cg_cross_entropy(p, yi, CG_REDUCTION_SUM));
+        cg_tape_release();
+        cg_tensor_free(yi);
+        cg_tensor_free(p);
+    }
+    assert_int_equal(correct, r.correct);
+    assert_float_equal(loss, r.loss_sum, 1e-4);
+
+    /* a batch: cg_predict equals the forward in eval mode */
+    cg_batch b;
+    assert_int_equal(cg_loader_set_epoch(l, 0), CG_OK);
+    assert_true(cg_loader_next(l, &b));
+    cg_tensor *pb = cg_predict(net, b.x);
+    assert_non_null(pb);
+    cg_tensor *p0 = cg_predict_one(net, xv, 3, CG_SHAPE(C, H, W), &lo.norm);
+    for (int k = 0; k < K; k++) assert_float_equal(cg_tensor_cdata(pb)[k], cg_tensor_cdata(p0)[k], 1e-6);
+
+    /* errors */
+    assert_null(cg_predict_one(net, xv, 3, CG_SHAPE(C, H, W),
+                               &(cg_normalize){ .channels = 3, .mean = { 0 }, .std = { 1, 1, 1 } }));
+    assert_non_null(strstr(cg_last_error(), "3 channels"));
+    assert_null(cg_predict_one(net, NULL, 3, CG_SHAPE(C, H, W), NULL));
+    assert_int_equal(cg_evaluate(net, NULL, CG_LOSS_AUTO, K, NULL, &r), CG_EINVAL);
+
+    cg_tensor_free(pb);
+    cg_tensor_free(p0);
+    cg_loader_free(l);
+    cg_dataset_free(ds);
+    cg_module_free(net);
+    cg_tensor_free(x);
+    cg_tensor_free(y);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_evaluate_and_predict),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
