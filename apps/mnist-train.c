@@ -257,8 +257,17 @@ static void dp_init(int *argc, char ***argv) {
     if (cg_dist_rank() != 0 && !freopen("/dev/null", "w", stdout)) exit(1);
 }
 static cg_status dp_sync_model(cg_module *m) { return dp_active ? cg_dist_broadcast_module(m, 0) : CG_OK; }
-static cg_status dp_allreduce(cg_optimizer *o, int64_t n, float *loss) {
-    return dp_active ? cg_dist_allreduce_grads(o, n, loss) : CG_OK;
+/* The trainer's communicator: cgrad_dist's calls (NULL in a plain run). */
+static cg_status comm_allreduce(void *ctx, cg_optimizer *o, int64_t n, float *loss) {
+    (void)ctx;
+    return cg_dist_allreduce_grads(o, n, loss);
+}
+static cg_status comm_broadcast(void *ctx, cg_module *m, int root) { (void)ctx; return cg_dist_broadcast_module(m, root); }
+static const cg_comm *dp_comm(void) {
+    static cg_comm c;
+    if (!dp_active) return NULL;
+    c = (cg_comm){ NULL, cg_dist_rank(), cg_dist_size(), comm_allreduce, comm_broadcast };
+    return &c;
 }
 /* Every rank checks the same values, so every rank learns of a disagreement and all stop
  * together (no abort); rank 0 prints it. */
@@ -280,7 +289,7 @@ static int dp_rank(void) { return 0; }
 static int dp_size(void) { return 1; }
 static void dp_init(int *argc, char ***argv) { (void)argc; (void)argv; }
 static cg_status dp_sync_model(cg_module *m) { (void)m; return CG_OK; }
-static cg_status dp_allreduce(cg_optimizer *o, int64_t n, float *loss) { (void)o; (void)n; (void)loss; return CG_OK; }
+static const cg_comm *dp_comm(void) { return NULL; }
 static void dp_finalize(int rc) { (void)rc; }
 static cg_status dp_agree(const char *const *names, const int64_t *v, int n) { (void)names; (void)v; (void)n; return CG_OK; }
 #endif
@@ -618,6 +627,74 @@ static int resume(options *o, const cg_safetensors *st, cg_module *model, cg_opt
     return 0;
 }
 
+/* ---- the trainer's callbacks: the progress bar, the metrics rows, the test line, --save ---- */
+typedef struct run_ctx {
+    const options *o;
+    const char *spec, *norm;
+    cg_module *model;
+    cg_optimizer *opt;
+    cg_lr_scheduler *sched;
+    const cg_rng *drop;
+    FILE *mf;
+    cg_loss_kind loss;
+    progress pb;
+    double t0, win_loss, win_t0;
+    int64_t win_n, win_imgs, done, total;
+    bool printed;   /* a callback printed why it stopped the run */
+} run_ctx;
+static cg_status run_epoch_start(void *ctx, cg_module *net, int64_t epoch) {
+    run_ctx *r = ctx;
+    if (r->o->no_dropout) dropout_off(net);
+    progress_start(&r->pb, stdout, (int)epoch, r->total);
+    r->win_loss = 0;
+    r->win_n = r->win_imgs = r->done = 0;
+    r->win_t0 = cli_now();
+    return CG_OK;
+}
+static cg_status run_step(void *ctx, const cg_train_event *e) {
+    run_ctx *r = ctx;
+    r->win_loss += e->loss;
+    r->win_n++;
+    r->win_imgs += e->done - r->done;
+    r->done = e->done;
+    dp_test_fault(e->step);
+    progress_update(&r->pb, e->done, e->loss);
+    if (r->mf && r->o->metrics_every && e->epoch_step % r->o->metrics_every == 0) {
+        double now = cli_now();
+        if (!metrics_row(r->mf, r->o->metrics, "step", e->epoch, e->step, r->win_loss / (double)r->win_n, -1,
+                         (double)r->win_imgs / (now - r->win_t0), r->opt->lr, now - r->t0)) {
+            r->printed = true;
+            return CG_EIO;
+        }
+        r->win_loss = 0;
+        r->win_n = r->win_imgs = 0;
+        r->win_t0 = now;
+    }
+    return CG_OK;
+}
+static cg_status run_epoch_end(void *ctx, const cg_train_event *e, const cg_eval_result *t) {
+    run_ctx *r = ctx;
+    progress_finish(&r->pb, e->done);
+    if (!t) return CG_OK; /* rank 0 evaluates, records and saves */
+    print_test_line(stdout, t);
+    fflush(stdout);
+    double n = (double)(t->n ? t->n : 1);
+    if (!metrics_row(r->mf, r->o->metrics, "epoch", e->epoch, e->step, t->loss_sum / n, (double)t->correct / n,
+                     (double)e->done / e->seconds, e->lr, cli_now() - r->t0)) {
+        r->printed = true;
+        return CG_EIO;
+    }
+    if (r->o->save) {
+        if (save_checkpoint(r->o, r->spec, r->norm, r->model, r->opt, r->sched, e->epoch, r->drop, r->loss) != CG_OK) {
+            fprintf(stderr, "%s: --save: %s\n", prog, cg_last_error());
+            r->printed = true;
+            return CG_EIO;
+        }
+        printf("Saved %s (epoch %lld)\n", r->o->save, (long long)e->epoch);
+    }
+    return CG_OK;
+}
+
 int main(int argc, char **argv) {
     options o = parse(argc, argv);
     setvbuf(stdout, NULL, _IOLBF, 0);  /* logs show each line as it happens */
@@ -628,7 +705,7 @@ int main(int argc, char **argv) {
     cg_dataset *train = NULL, *test = NULL;
     cg_module *model = NULL;
     cg_optimizer *opt = NULL;
-    cg_loader *train_loader = NULL, *test_loader = NULL;
+    cg_trainer *trainer = NULL;
     FILE *mf = NULL;
     cg_safetensors *ck = NULL;
     char *spec = NULL;
@@ -818,102 +895,29 @@ int main(int argc, char **argv) {
     drop.counter = cg_rng_get_state().offset;
     cg_module_set_rng(model, &drop);
 
-    cg_loader_options lo = cg_loader_defaults();
-    lo.batch_size = o.batch;
-    lo.rng = cg_rng_new(o.seed);
-    lo.shard_rank = dp_rank();
-    lo.shard_count = dp_size();
-    lo.norm = norm;
-    train_loader = cg_loader_new(train, &lo);
-    lo.shard_rank = 0;
-    lo.shard_count = 1;
-    lo.batch_size = o.test_batch;
-    lo.shuffle = false;
-    test_loader = cg_loader_new(test, &lo);
-    if (!train_loader || !test_loader) FAIL("data loader");
+    cg_trainer_options to = cg_trainer_defaults();
+    to.loss = loss_kind;
+    to.batch_size = o.batch;
+    to.test_batch_size = o.test_batch;
+    to.rng = cg_rng_new(o.seed);
+    to.norm = norm;
+    to.clip_grad_norm = o.clip;
+    to.comm = dp_comm();
+    run_ctx run = { .o = &o, .spec = spec, .norm = normtxt, .model = model, .opt = opt, .sched = &sched,
+                    .drop = &drop, .mf = mf, .loss = loss_kind, .t0 = cli_now(), .total = train->n };
+    to.callbacks = (cg_train_callbacks){ &run, run_epoch_start, run_step, run_epoch_end };
+    if (!(trainer = cg_trainer_new(model, opt, train, test, &to))) FAIL("data loader");
+    if (cg_trainer_set_scheduler(trainer, &sched, sched_per_step(&o) ? CG_SCHED_EVERY_STEP : sched_on_metric(&o)
+                                 ? CG_SCHED_ON_TEST_LOSS : CG_SCHED_EVERY_EPOCH) != CG_OK ||
+        cg_trainer_set_epoch(trainer, start_epoch) != CG_OK)
+        FAIL("--schedule");
 
     if (start_epoch >= o.epochs)
         printf("Checkpoint is at epoch %lld; --epochs %lld leaves nothing to train\n",
                (long long)start_epoch, (long long)o.epochs);
-
-    double run_t0 = cli_now();
-    bool checked = false;
-    cg_profile_set_phase("train");
-    for (int64_t epoch = start_epoch + 1; epoch <= o.epochs; epoch++) {
-        cg_module_train(model, true);
-        if (o.no_dropout) dropout_off(model);
-        if (cg_loader_set_epoch(train_loader, epoch - 1) != CG_OK) FAIL("loader");
-        progress pb;
-        progress_start(&pb, stdout, (int)epoch, train->n);
-        int64_t done = 0, step = 0;
-        double win_loss = 0, win_t0 = cli_now(), ep_t0 = win_t0;
-        int64_t win_n = 0, win_imgs = 0;
-        cg_batch b;
-        while (cg_loader_next(train_loader, &b) || cg_loader_status(train_loader) != CG_OK) {
-            if (cg_loader_status(train_loader) != CG_OK) FAIL("reading the training set");
-            int64_t n = cg_tensor_size(b.y, 0);
-            cg_optim_zero_grad(opt);
-            cg_tensor *out = cg_module_forward(model, b.x);
-            /* The first step's outputs show whether the loss fits the net: refused before any step. */
-            if (!checked && out && cg_loss_check(loss_kind, out, b.y) != CG_OK) FAIL("--loss");
-            checked = true;
-            cg_tensor *loss = cg_loss(loss_kind, out, b.y, CG_REDUCTION_MEAN);
-            if (cg_backward(loss) != CG_OK) FAIL("training step");
-            float l = cg_tensor_item(loss);
-            if (dp_allreduce(opt, n, &l) != CG_OK) FAIL("averaging gradients");
-            /* A non-finite loss would step every weight to NaN (and save them): stop instead. */
-            if (!isfinite(l)) {
-                fprintf(stderr, "%s: epoch %lld, step %lld: the training loss is %g (diverged: try a lower --lr, "
-                        "or check the data and the checkpoint)\n", prog, (long long)epoch, (long long)step + 1,
-                        (double)l);
-                goto out;
-            }
-            if (o.clip > 0 && cg_clip_grad_norm(opt->params, opt->n_params, o.clip, 2.0, NULL) != CG_OK)
-                FAIL("--clip-grad-norm");
-            if (cg_optim_step(opt) != CG_OK) FAIL("optimizer step");
-            if (sched_per_step(&o) && cg_sched_step(&sched) != CG_OK) FAIL("lr schedule");
-            win_loss += l;
-            win_n++;
-            cg_tape_release();
-            int64_t now_done = cg_loader_position(train_loader) * o.batch; /* global rows */
-            if (now_done > train->n) now_done = train->n;
-            win_imgs += now_done - done;
-            done = now_done;
-            step++;
-            dp_test_fault(opt->step_count);
-            progress_update(&pb, done, l);
-            if (mf && o.metrics_every && step % o.metrics_every == 0) {
-                double now = cli_now();
-                if (!metrics_row(mf, o.metrics, "step", epoch, opt->step_count, win_loss / (double)win_n, -1,
-                                 (double)win_imgs / (now - win_t0), opt->lr, now - run_t0))
-                    goto out;
-                win_loss = 0;
-                win_n = win_imgs = 0;
-                win_t0 = now;
-            }
-        }
-        progress_finish(&pb, done);
-        double ep_secs = cli_now() - ep_t0;
-        double lr_used = opt->lr;
-        if (!sched_per_step(&o) && !sched_on_metric(&o) && cg_sched_step(&sched) != CG_OK) FAIL("lr schedule");
-        if (dp_rank() != 0) continue; /* rank 0 evaluates, records and saves */
-        cg_eval_result r;
-        if (cg_evaluate(model, test_loader, loss_kind, classes, NULL, &r) != CG_OK) {
-            fprintf(stderr, "%s: epoch %lld: evaluation: %s\n", prog, (long long)epoch, cg_last_error());
-            goto out;
-        }
-        print_test_line(stdout, &r);
-        fflush(stdout);
-        if (sched_on_metric(&o) && cg_sched_step_metric(&sched, r.loss_sum / (double)(r.n ? r.n : 1)) != CG_OK)
-            FAIL("lr schedule");
-        if (!metrics_row(mf, o.metrics, "epoch", epoch, opt->step_count, r.loss_sum / (double)(r.n ? r.n : 1),
-                         (double)r.correct / (double)(r.n ? r.n : 1), (double)done / ep_secs, lr_used,
-                         cli_now() - run_t0))
-            goto out;
-        if (o.save) {
-            if (save_checkpoint(&o, spec, normtxt, model, opt, &sched, epoch, &drop, loss_kind) != CG_OK) FAIL("--save");
-            printf("Saved %s (epoch %lld)\n", o.save, (long long)epoch);
-        }
+    if (cg_trainer_fit(trainer, o.epochs) != CG_OK) {
+        if (!run.printed) fprintf(stderr, "%s: %s\n", prog, cg_last_error());
+        goto out;
     }
     if (cg_profile_enabled()) cg_profile_fprint(stdout);
     rc = 0;
@@ -925,8 +929,7 @@ out:
     cg_safetensors_close(ck);
     cg_net_info_free(&info);
     free(spec);
-    cg_loader_free(train_loader);
-    cg_loader_free(test_loader);
+    cg_trainer_free(trainer);
     cg_dataset_free(train);
     cg_dataset_free(test);
     cg_optim_free(opt);

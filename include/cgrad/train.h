@@ -14,6 +14,7 @@
 #include "cgrad/ops.h"
 #include "cgrad/nn.h"
 #include "cgrad/data.h"
+#include "cgrad/optim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,6 +76,95 @@ CG_API cg_tensor *cg_predict(cg_module *net, cg_tensor *x);
  *   int64_t k = cg_tensor_cdata_i64(cg_argmax(p, 1, false))[0]; */
 CG_API cg_tensor *cg_predict_one(cg_module *net, const float *example, int ndim, const int64_t *shape,
                                  const cg_normalize *norm);
+
+/* ---- the trainer -----------------------------------------------------------------------
+ * The epoch loop over a dataset: shuffled per epoch from the trainer's own stream (opts.rng), the
+ * short last batch kept, the loss (checked against the net's outputs at the first step), the
+ * optimizer step with gradient clipping, the schedule's steps (per step, per epoch, or on the test
+ * loss), the data-parallel averaging when a communicator is given, and an evaluation on the test
+ * set after each epoch. Progress reaches the caller through callbacks.
+ *
+ *   cg_trainer_options o = cg_trainer_defaults();    // batch 64, loss auto, shuffled by cg_rng_new(0)
+ *   o.norm = norm;
+ *   cg_trainer *t = cg_trainer_new(net, opt, train, test, &o);
+ *   cg_lr_scheduler s = cg_cosine_lr(opt, 10, 0);
+ *   cg_trainer_set_scheduler(t, &s, CG_SCHED_EVERY_EPOCH);
+ *   cg_trainer_fit(t, 10);                           // epochs 1..10 (from cg_trainer_epoch(t) + 1)
+ *   cg_trainer_free(t);                              // net, opt, datasets stay the caller's
+ *
+ * Data parallel: a communicator (cg_comm) of K ranks; every rank runs the same trainer over its
+ * shard of each global batch (batch_size stays global: a multiple of K); the gradients and the
+ * loss are averaged (allreduce) before each step; rank 0 alone evaluates. The library links no
+ * MPI: cgrad_dist's calls fill the struct (or any transport of yours). */
+typedef struct cg_comm {
+    void *ctx;
+    int rank, size;
+    /* Average the optimizer's gradients and *loss over the ranks (local_n: this rank's rows). */
+    cg_status (*allreduce_grads)(void *ctx, cg_optimizer *opt, int64_t local_n, float *loss);
+    /* Copy root's parameters and buffers to every rank. */
+    cg_status (*broadcast_module)(void *ctx, cg_module *m, int root);
+} cg_comm;
+
+typedef enum cg_sched_every {
+    CG_SCHED_EVERY_EPOCH = 0,   /* cg_sched_step after each epoch */
+    CG_SCHED_EVERY_STEP = 1,    /* cg_sched_step after each optimizer step (OneCycleLR) */
+    CG_SCHED_ON_TEST_LOSS = 2,  /* cg_sched_step_metric with the test loss after each epoch (plateau) */
+} cg_sched_every;
+
+/* What a callback sees. */
+typedef struct cg_train_event {
+    int64_t epoch;          /* 1-based */
+    int64_t step;           /* optimizer steps taken in all (opt->step_count) */
+    int64_t epoch_step;     /* steps taken in this epoch */
+    int64_t done, total;    /* examples of this epoch so far (all ranks), and in the epoch */
+    float loss;             /* this step's training loss (averaged over ranks) */
+    float lr;               /* the lr of this step (on_epoch_end: of the epoch's steps) */
+    double seconds;         /* on_epoch_end: the epoch's training time */
+} cg_train_event;
+/* Each may be NULL; a status other than CG_OK stops the run with it (cg_trainer_fit returns it). */
+typedef struct cg_train_callbacks {
+    void *ctx;
+    cg_status (*on_epoch_start)(void *ctx, cg_module *net, int64_t epoch);
+    cg_status (*on_step)(void *ctx, const cg_train_event *e);
+    /* test: the evaluation of the epoch (NULL without a test set, or on ranks other than 0). */
+    cg_status (*on_epoch_end)(void *ctx, const cg_train_event *e, const cg_eval_result *test);
+} cg_train_callbacks;
+
+typedef struct cg_trainer_options {
+    cg_loss_kind loss;        /* default AUTO: resolved for the net (cg_loss_resolve) */
+    int64_t batch_size;       /* default 64; global under a communicator */
+    int64_t test_batch_size;  /* default 1000 */
+    cg_rng rng;               /* the shuffling stream; default cg_rng_new(0) */
+    cg_normalize norm;        /* applied to every batch (and by cg_trainer_predict_one); default none */
+    double clip_grad_norm;    /* > 0: total L2 norm at most this; default 0 (off) */
+    const cg_comm *comm;      /* NULL: one process */
+    cg_train_callbacks callbacks;
+} cg_trainer_options;
+typedef struct cg_trainer cg_trainer;
+
+CG_API cg_trainer_options cg_trainer_defaults(void);
+/* Borrows net, opt, train and test (test may be NULL: no evaluation); they must outlive the
+ * trainer. NULL on error (cg_last_error: the option named). */
+CG_API cg_trainer *cg_trainer_new(cg_module *net, cg_optimizer *opt, const cg_dataset *train,
+                                  const cg_dataset *test, const cg_trainer_options *o);
+CG_API void cg_trainer_free(cg_trainer *t);
+/* The schedule (borrowed; NULL: none) and when it steps. */
+CG_API cg_status cg_trainer_set_scheduler(cg_trainer *t, cg_lr_scheduler *s, cg_sched_every every);
+/* Optimizer steps per epoch (the loader's batches: a last batch too small for every rank is dropped). */
+CG_API int64_t cg_trainer_steps_per_epoch(const cg_trainer *t);
+/* The loss in use (AUTO resolved). */
+CG_API cg_loss_kind cg_trainer_loss(const cg_trainer *t);
+/* Epochs completed (0 for a new run); set it when a run continues from a checkpoint. */
+CG_API int64_t cg_trainer_epoch(const cg_trainer *t);
+CG_API cg_status cg_trainer_set_epoch(cg_trainer *t, int64_t epochs_done);
+/* Trains epochs cg_trainer_epoch(t) + 1 .. epochs (nothing when already there). A non-finite
+ * training loss stops the run (CG_EINVAL naming the epoch and step: the weights are not stepped
+ * to NaN). */
+CG_API cg_status cg_trainer_fit(cg_trainer *t, int64_t epochs);
+/* cg_evaluate over the test set with the trainer's loss and normalisation. */
+CG_API cg_status cg_trainer_evaluate(cg_trainer *t, int64_t classes, int64_t *confusion, cg_eval_result *r);
+/* cg_predict_one with the trainer's normalisation. */
+CG_API cg_tensor *cg_trainer_predict_one(cg_trainer *t, const float *example, int ndim, const int64_t *shape);
 
 #ifdef __cplusplus
 }
