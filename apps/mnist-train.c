@@ -34,7 +34,7 @@ typedef struct options {
     int64_t epochs, batch, test_batch, threads, metrics_every;
     double lr, momentum, gamma;
     uint64_t seed;
-    bool no_dropout, summary, lr_given;
+    bool no_dropout, summary, lr_given, restart_schedule;
 } options;
 
 static void usage(FILE *f) {
@@ -87,6 +87,8 @@ static void usage(FILE *f) {
         "  --no-dropout           train with dropout off (exact comparisons, e.g. 1 vs K ranks)\n"
         "  --save PATH            write a checkpoint (safetensors) after every epoch\n"
         "  --resume PATH          continue the run saved in PATH exactly\n"
+        "  --restart-schedule     with --resume and a longer --epochs: replan a cosine schedule\n"
+        "                         over the new length (it ends at the first run's --epochs)\n"
         "  --metrics PATH         append CSV rows (per epoch, and every --metrics-every steps)\n"
         "  --metrics-every N      steps between metrics rows (default 100; 0: epochs only)\n"
         "  --version              the version and the BLAS in use\n"
@@ -145,7 +147,7 @@ static options parse(int argc, char **argv) {
     enum { O_DATA = 256, O_TRAIN_IMAGES, O_TRAIN_LABELS, O_TEST_IMAGES, O_TEST_LABELS, O_NORMALIZE, O_EPOCHS,
            O_BATCH, O_TEST_BATCH, O_LR, O_MOMENTUM, O_GAMMA, O_SEED, O_THREADS, O_SAVE, O_RESUME, O_METRICS,
            O_METRICS_EVERY, O_NO_DROPOUT, O_NET, O_SUMMARY, O_OPTIMIZER, O_WEIGHT_DECAY, O_NO_DECAY_BN, O_SCHEDULE, O_WARMUP,
-           O_CLIP, O_LOSS };
+           O_CLIP, O_LOSS, O_RESTART_SCHEDULE };
     static const struct option opts[] = {
         { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
         { "data", required_argument, 0, O_DATA }, { "train-images", required_argument, 0, O_TRAIN_IMAGES },
@@ -162,6 +164,7 @@ static options parse(int argc, char **argv) {
         { "weight-decay", required_argument, 0, O_WEIGHT_DECAY }, { "schedule", required_argument, 0, O_SCHEDULE },
         { "warmup", required_argument, 0, O_WARMUP }, { "clip-grad-norm", required_argument, 0, O_CLIP },
         { "no-decay-bias-norm", no_argument, 0, O_NO_DECAY_BN }, { "loss", required_argument, 0, O_LOSS },
+        { "restart-schedule", no_argument, 0, O_RESTART_SCHEDULE },
         { 0, 0, 0, 0 },
     };
     const char *flag;
@@ -201,6 +204,7 @@ static options parse(int argc, char **argv) {
         case O_NO_DROPOUT: o.no_dropout = true; break;
         case O_NET: o.net = optarg; break;
         case O_SUMMARY: o.summary = true; break;
+        case O_RESTART_SCHEDULE: o.restart_schedule = true; break;
         case O_LOSS: {
             cg_loss_kind k;
             if (cg_loss_parse(optarg, &k) != CG_OK) cli_usage_error(prog, "--loss: %s", cg_last_error());
@@ -579,8 +583,24 @@ static int resume(options *o, const cg_safetensors *st, cg_module *model, cg_opt
                          (long long)sched->total_steps);
     /* cosine's period was set by the first run's --epochs: a longer run continues that curve */
     int64_t tmax = sched->t_max;
+    bool replanned = false;
     if (s == CG_OK && !strcmp(o->schedule, "cosine") && cg_safetensors_meta(st, "sched.t_max"))
         s = cg_checkpoint_meta_int(st, "sched.t_max", 1, INT64_MAX / 2, &tmax);
+    /* ... but past its end the curve gives lr 0 (then climbs again): say so, unless asked to replan. */
+    if (s == CG_OK && !strcmp(o->schedule, "cosine") && o->epochs > tmax + o->warmup) {
+        if (!o->restart_schedule)
+            s = cg_set_error(CG_EINVAL, "the cosine schedule was planned for %lld epochs (the first run's --epochs) "
+                             "and reaches lr 0 there; --epochs %lld would train past its end: give "
+                             "--restart-schedule to replan it over %lld epochs, or --epochs %lld",
+                             (long long)(tmax + o->warmup), (long long)o->epochs, (long long)o->epochs,
+                             (long long)(tmax + o->warmup));
+        else {
+            fprintf(stderr, "%s: note: --restart-schedule: cosine replanned over %lld epochs (was %lld)\n", prog,
+                    (long long)o->epochs, (long long)(tmax + o->warmup));
+            tmax = sched->t_max;
+            replanned = true;
+        }
+    }
     if (s == CG_OK) s = cg_checkpoint_restore(st, model, opt);
     if (s == CG_OK) sched->t_max = tmax;
     if (s == CG_OK && sched_per_step(o) && se != opt->step_count)
@@ -602,6 +622,13 @@ static int resume(options *o, const cg_safetensors *st, cg_module *model, cg_opt
     sched->best = best;
     sched->num_bad_epochs = nbad;
     sched->cooldown_counter = cool;
+    if (replanned && se > 0) { /* the saved lr is the old curve's: take the new one's for this epoch */
+        sched->last_epoch = se - 1;
+        if (cg_sched_step(sched) != CG_OK) {
+            fprintf(stderr, "%s: --resume %s: %s\n", prog, o->resume, cg_last_error());
+            return 1;
+        }
+    }
     if (o->lr_given && (float)o->lr != (float)base_lr && (sched_per_step(o) || sched_on_metric(o))) {
         fprintf(stderr, "%s: --resume %s: --lr cannot change on resume with --schedule %s (its lr follows the run)\n",
                 prog, o->resume, o->schedule);

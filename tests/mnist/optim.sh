@@ -59,9 +59,12 @@ run_expect 2 "exponential needs --gamma" "$TRAIN" --schedule exponential
 run_expect 2 "multistep:E1,E2,... (ascending" "$TRAIN" --schedule multistep:3,2
 run_expect 2 "--warmup does not go with onecycle" "$TRAIN" --schedule onecycle --warmup 2
 run_expect 2 "--clip-grad-norm: 0 is outside" "$TRAIN" --clip-grad-norm 0
-# cosine keeps the period of the run that began it: 1 epoch of cosine, resumed to 3, goes on
-# along the same curve (T_max 1: lr 0.025, then 0, then 0.025).
+# cosine keeps the period of the run that began it: 1 epoch of cosine (T_max 1) resumed to 3 would
+# run past its end (lr 0, then back up): refused, naming the way out; --restart-schedule replans it
+# over 3 epochs (lr 0.025, then the new curve's 0.01875 and 0.00625).
 "$TRAIN" "${common[@]}" --epochs 1 --schedule cosine --save c.st --metrics c.csv >/dev/null || fail "cosine run"
-"$TRAIN" "${common[@]}" --epochs 3 --resume c.st --metrics c.csv >/dev/null 2>&1 || fail "cosine resumed"
-want_lrs c.csv "0.025 0 0.025" "cosine resumed past its period"
+run_expect 1 "give --restart-schedule" "$TRAIN" "${common[@]}" --epochs 3 --resume c.st
+"$TRAIN" "${common[@]}" --epochs 3 --resume c.st --restart-schedule --metrics c.csv >/dev/null 2>&1 ||
+  fail "cosine resumed with --restart-schedule"
+want_lrs c.csv "0.025 0.01875 0.00625" "cosine replanned by --restart-schedule"
 echo "OK: mnist optim"
