@@ -128,6 +128,9 @@ CG_API cg_module *cg_adaptive_avg_pool2d_new(int64_t oh, int64_t ow);
 CG_API cg_module *cg_adaptive_max_pool2d_new(int64_t oh, int64_t ow);
 CG_API cg_module *cg_dropout_new(float p);
 CG_API cg_module *cg_dropout2d_new(float p);
+/* nn.Identity: returns its input itself (no copy, no node): parallel(identity | ...) is a
+ * DenseNet or U-Net skip, cat([x, f(x)], 1). */
+CG_API cg_module *cg_identity_new(void);
 CG_API cg_module *cg_relu_new(void);
 CG_API cg_module *cg_leaky_relu_new(float negative_slope);
 CG_API cg_module *cg_sigmoid_new(void);
@@ -166,6 +169,21 @@ CG_API cg_module *cg_sequential_new(void);
 CG_API cg_module *cg_residual_new(void);
 CG_API cg_module *cg_sequential_append(cg_module *seq, const char *name /* NULL: index */,
                                        cg_module *child);
+/* Parallel: runs every branch on the same input and concatenates their outputs along dim 1
+ * (cg_cat); every other dim must agree, else the forward fails naming the branches and their
+ * shapes. A branch is any module, usually a Sequential (as the spec's parallel(A | B) builds:
+ * layer k of branch j of a Parallel named i is "i.j.k.weight", PyTorch's ModuleList of
+ * nn.Sequential). Branches are named "0", "1", ... unless given a name; append takes the branch
+ * even when it fails.
+ *   cg_module *p = cg_parallel_new(), *b = cg_sequential_new();
+ *   cg_sequential_append(b, NULL, cg_conv2d_new(16, 8, 1, NULL, true));   // 1x1: keeps H, W
+ *   cg_parallel_append(p, NULL, cg_identity_new());   // cat([x, conv(x)], 1)
+ *   cg_parallel_append(p, NULL, b);
+ * Errors: when a child of a Sequential, Residual or Parallel fails, the message names its path,
+ * "fc (layer 7 of the net): linear: ...", nested "3.1.0 (layer 4 of the net): conv2d: ..." (the
+ * dotted state-dict prefix, whatever depth the containers are). */
+CG_API cg_module *cg_parallel_new(void);
+CG_API cg_module *cg_parallel_append(cg_module *par, const char *name /* NULL: index */, cg_module *branch);
 
 /* ---- networks from a text spec (lib/nn/spec.c) ---------------------------------------------
  * A spec is a whitespace-separated list of layers `[name=]op[(args)]`; args are positional
