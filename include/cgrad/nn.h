@@ -188,7 +188,9 @@ CG_API cg_module *cg_parallel_append(cg_module *par, const char *name /* NULL: i
 /* ---- networks from a text spec (lib/nn/spec.c) ---------------------------------------------
  * A spec is a whitespace-separated list of layers `[name=]op[(args)]`; args are positional
  * first, then key=value; values are integers, decimals or true/false; `#` comments run to the
- * end of the line; `residual(layers...)` computes x + layers(x). Ops and their arguments are
+ * end of the line; `residual(layers...)` computes x + layers(x); `parallel(A | B | ...)` runs
+ * each branch (layers) on x and concatenates along dim 1, cat([A(x), B(x), ...], 1), the other
+ * dims agreeing; residual and parallel nest 8 deep in all. Ops and their arguments are
  * PyTorch's constructors':
  *   conv2d(in, out, kernel, stride=1, padding=0, dilation=1, groups=1, bias=true)
  *   conv_transpose2d(in, out, kernel, stride=1, padding=0, output_padding=0, groups=1, bias=true,
@@ -196,14 +198,15 @@ CG_API cg_module *cg_parallel_append(cg_module *par, const char *name /* NULL: i
  *   linear(in, out, bias=true)            batch_norm2d(channels, eps=1e-5, momentum=0.1)
  *   max_pool2d(kernel, stride=kernel, padding=0)   avg_pool2d(kernel, stride=kernel, padding=0)
  *   adaptive_avg_pool2d(1)    dropout(p)    dropout2d(p)    leaky_relu(negative_slope=0.01)
- *   relu  sigmoid  tanh  flatten  log_softmax (dim 1)  silu  hardswish  relu6
+ *   relu  sigmoid  tanh  flatten  log_softmax (dim 1)  silu  hardswish  relu6  identity
  *   gelu(approximate=none)  (or tanh; the word may be quoted: 'tanh')
  *   softplus(beta=1, threshold=20)    hardtanh(min_val=-1, max_val=1)
  *   layer_norm(normalized_shape, eps=1e-5, elementwise_affine=true)   (over the last dim)
  *   batch_norm1d(num_features, eps=1e-5, momentum=0.1)   ([N,C] or [N,C,L])
  *   group_norm(num_groups, num_channels, eps=1e-5, affine=true)    upsample(scale_factor)  (nearest)
  * The state dict has PyTorch's nn.Sequential names: a layer is its given name, else its 0-based
- * position ("0.weight"); inside a residual at position i, layer j is "i.j.weight".
+ * position ("0.weight"); inside a residual at position i, layer j is "i.j.weight"; layer k of
+ * branch j of a parallel at position i is "i.j.k.weight".
  *
  *   cg_net_info info;
  *   cg_module *net = cg_net_from_spec("conv2d(1,8,3) relu flatten linear(5408,10)",
@@ -218,7 +221,8 @@ CG_API cg_module *cg_parallel_append(cg_module *par, const char *name /* NULL: i
 typedef struct cg_net_row {
     char name[48];          /* the dotted state-dict prefix: "conv1", "3.0" */
     char op[24];            /* "conv2d" */
-    int depth;              /* 0 at top level, 1 inside a residual, ... */
+    int depth;              /* 0 at top level, 1 inside a residual or for a parallel's branch
+                             * (op "branch": its output), 2 inside that branch, ... */
     int ndim;               /* output shape of one example, the batch dim left out */
     int64_t shape[CG_MAX_DIMS];
     int64_t params;         /* parameter elements (buffers not counted) */
@@ -232,8 +236,8 @@ CG_API cg_module *cg_net_from_spec(const char *spec, int ndim, const int64_t *ex
 CG_API cg_status cg_net_check_spec(const char *spec, int ndim, const int64_t *example_shape,
                                    cg_net_info *info /* may be NULL */);
 CG_API void cg_net_info_free(cg_net_info *info);   /* NULL is a no-op */
-/* The summary table: one line per layer (name, op, output shape, parameters), then totals and
- * MFLOP per example. */
+/* The summary table: one line per layer (name, op, output shape, parameters), indented by its
+ * depth (a parallel's branches, then their layers), then totals and MFLOP per example. */
 CG_API void cg_net_info_fprint(FILE *f, const cg_net_info *info);
 
 /* ---- initialisation, as torch.nn.init (in place, drawing from rng; NULL: the default stream,
