@@ -201,6 +201,48 @@ static void test_parallel_gradcheck(void **s) {
     cg_module_free(m);
 }
 
+/* A training step of a branching net (the Inception block, the identity skip) allocates nothing
+ * once warm: the branch outputs' array is tape scratch. */
+static long n_allocs;
+static void *count_alloc(size_t size, void *ctx) { (void)ctx; n_allocs++; return malloc(size); }
+static void count_free(void *p, void *ctx) { (void)ctx; free(p); }
+
+static void test_parallel_step_allocates_nothing_once_warm(void **s) {
+    (void)s;
+    cg_set_allocator(&(cg_allocator){ count_alloc, count_free, NULL });
+    cg_manual_seed(5);
+    cg_module *net = cg_net_from_spec(INCEPTION " log_softmax", 3, MNIST, NULL);
+    if (!net) fail_msg("%s", cg_last_error());
+    cg_named_list pl;
+    assert_int_equal(cg_module_parameters(net, &pl), CG_OK);
+    cg_tensor *ps[16];
+    assert_true(pl.n <= 16);
+    for (int64_t i = 0; i < pl.n; i++) ps[i] = pl.items[i].tensor;
+    cg_optimizer *opt = cg_sgd_new(ps, (int)pl.n, (cg_sgd_options){ .lr = 0.01f, .momentum = 0.9f });
+    assert_non_null(opt);
+    cg_tensor *x = test_tensor(4, CG_SHAPE(4, 1, 28, 28), -0.5f, 2.0f, 11, false);
+    int64_t y[4] = { 0, 1, 2, 3 };
+    for (int step = 0; step < 6; step++) {
+        if (step == 3) n_allocs = 0;   /* warm from here on */
+        cg_optim_zero_grad(opt);
+        cg_tensor *loss = cg_nll_loss(cg_module_forward(net, x), cg_tape_wrap(CG_I64, y, 1, CG_SHAPE(4)), CG_REDUCTION_MEAN);
+        assert_int_equal(cg_backward(loss), CG_OK);
+        assert_int_equal(cg_optim_step(opt), CG_OK);
+        cg_tape_release();
+        bool prev = cg_set_grad_enabled(false);
+        assert_non_null(cg_module_forward(net, x));
+        cg_set_grad_enabled(prev);
+        cg_tape_release();
+    }
+    assert_int_equal(n_allocs, 0);
+    cg_tensor_free(x);
+    cg_optim_free(opt);
+    cg_named_list_free(&pl);
+    cg_module_free(net);
+    cg_tape_free_all();
+    cg_set_allocator(NULL);
+}
+
 /* ---- errors name the layer path ---- */
 static int count(const char *s, const char *sub) {
     int n = 0;
@@ -279,6 +321,7 @@ int main(void) {
         cmocka_unit_test(test_parallel_is_cat_of_branches),
         cmocka_unit_test(test_parallel_nesting_and_errors),
         cmocka_unit_test(test_parallel_gradcheck),
+        cmocka_unit_test(test_parallel_step_allocates_nothing_once_warm),
         cmocka_unit_test(test_errors_name_the_layer_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
