@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/nn/stateless.c — modules without parameters: ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU,
+/* lib/nn/stateless.c — modules without parameters: Identity, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU,
  * Hardswish, Softplus, ReLU6, Hardtanh, Flatten,
  * MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout, Dropout2d, LogSoftmax. Each holds only its
  * hyper-parameters; the op it calls checks the input's shape. */
@@ -17,6 +17,7 @@ typedef struct stateless {
 } stateless;
 
 static stateless *self(cg_module *m) { return (stateless *)m; }
+static cg_tensor *identity_fwd(cg_module *m, cg_tensor *x) { (void)m; return x; }
 static cg_tensor *relu_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_relu(x); }
 static cg_tensor *leaky_fwd(cg_module *m, cg_tensor *x) { return cg_leaky_relu(x, self(m)->p); }
 static cg_tensor *sigmoid_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_sigmoid(x); }
@@ -57,6 +58,7 @@ static cg_fuse_stage maxpool_stage(const cg_module *m) {
 static void maxpool_as_epilogue(cg_module *m, cg_conv_epilogue *ep) { (void)m; ep->pool2 = true; }
 static const cg_fusion maxpool_fusion = { .stage = maxpool_stage, .as_epilogue = maxpool_as_epilogue };
 
+static const cg_module_type identity_type = { "Identity", identity_fwd, NULL, NULL };
 static const cg_module_type relu_type = { "ReLU", relu_fwd, NULL, &relu_fusion };
 static const cg_module_type leaky_type = { "LeakyReLU", leaky_fwd, NULL, NULL };
 static const cg_module_type sigmoid_type = { "Sigmoid", sigmoid_fwd, NULL, NULL };
@@ -114,6 +116,7 @@ static bool bad_pool(const char *who, const cg_pool2d_params *p) {
     return false;
 }
 
+cg_module *cg_identity_new(void) { return make(&identity_type, 0, 0, NULL); }
 cg_module *cg_relu_new(void) { return make(&relu_type, 0, 0, NULL); }
 cg_module *cg_leaky_relu_new(float negative_slope) { return make(&leaky_type, negative_slope, 0, NULL); }
 cg_module *cg_sigmoid_new(void) { return make(&sigmoid_type, 0, 0, NULL); }
