@@ -46,8 +46,24 @@ static void same_state_copy(const cg_module *a, cg_module *b, const char *what) 
     cg_named_list_free(&sb);
 }
 
+/* a and b hold bit-equal state (after training forwards: the running statistics, so momentum). */
+static void same_state_values(const cg_module *a, const cg_module *b, const char *what) {
+    cg_named_list sa, sb;
+    assert_int_equal(cg_module_state_dict(a, &sa), CG_OK);
+    assert_int_equal(cg_module_state_dict(b, &sb), CG_OK);
+    assert_int_equal(sa.n, sb.n);
+    for (int64_t i = 0; i < sa.n; i++) {
+        cg_tensor *ta = sa.items[i].tensor, *tb = sb.items[i].tensor;
+        size_t bytes = (size_t)cg_tensor_numel(ta) * (cg_tensor_dtype(ta) == CG_F32 ? 4 : cg_tensor_dtype(ta) == CG_I64 ? 8 : 1);
+        if (memcmp(cg_tensor_raw(ta), cg_tensor_raw(tb), bytes))
+            fail_msg("%s: %s differs after the same training forwards", what, sa.items[i].name);
+    }
+    cg_named_list_free(&sa);
+    cg_named_list_free(&sb);
+}
+
 /* a and b give bit-equal outputs on the same input, in eval mode and in training mode (dropout
- * drawing the same masks from the same seed). */
+ * drawing the same masks from the same seed), and end with the same state. */
 static void same_forward(cg_module *a, cg_module *b, int ndim, const int64_t *shape, const char *what) {
     int64_t xs[CG_MAX_DIMS] = { 2 };
     memcpy(xs + 1, shape, (size_t)ndim * sizeof *xs);
@@ -65,6 +81,7 @@ static void same_forward(cg_module *a, cg_module *b, int ndim, const int64_t *sh
             fail_msg("%s: the rebuilt net's output differs (%s)", what, train ? "training" : "eval");
         cg_tape_release();
     }
+    same_state_values(a, b, what);
     cg_tensor_free(x);
 }
 
