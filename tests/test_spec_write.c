@@ -208,6 +208,29 @@ static void test_written_text(void **s) {
     cg_module_free(m);
 }
 
+/* embedding: its input is indices, so the forward gets whole numbers. */
+static void test_embedding_round_trip(void **s) {
+    (void)s;
+    const char *spec = "emb=embedding(10,4) flatten linear(12,3)";
+    cg_module *a = cg_net_from_spec(spec, 1, CG_SHAPE(3), NULL);
+    assert_non_null(a);
+    char *text = spec_of(a);
+    assert_string_equal(text, spec);
+    cg_module *b = cg_net_from_spec(text, 1, CG_SHAPE(3), NULL);
+    assert_non_null(b);
+    same_state_copy(a, b, spec);
+    cg_tensor *x = cg_tensor_from_data(CG_F32, 2, CG_SHAPE(2, 3), (const float[]){ 0, 9, 3, 4, 4, 1 });
+    cg_tensor *ya = cg_module_forward(a, x), *yb = cg_module_forward(b, x);
+    assert_non_null(ya);
+    assert_non_null(yb);
+    assert_memory_equal(cg_tensor_cdata(ya), cg_tensor_cdata(yb), 6 * sizeof(float));
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_module_spec_free(text);
+    cg_module_free(a);
+    cg_module_free(b);
+}
+
 /* A net built in C from built-in modules: the shape of an Inception-less small CNN with a named
  * residual block. */
 static cg_module *c_built_net(void) {
@@ -369,7 +392,7 @@ static void test_unwritable_nets(void **s) {
     cg_sequential_append(inner, NULL, cg_relu_new());
     cg_sequential_append(net, NULL, cg_relu_new());
     cg_sequential_append(net, "inner", inner);
-    expect_spec_error(net, "layer inner (Sequential): a Sequential inside a Sequential has no spec word");
+    expect_spec_error(net, "layer inner (Sequential): a Sequential inside a Sequential or Residual has no spec word");
     cg_module_free(net);
     cg_conv2d_params p = cg_conv2d_defaults();
     p.stride[1] = 2;
@@ -400,6 +423,7 @@ int main(void) {
         cmocka_unit_test(test_zoo_and_corpus_round_trip),
         cmocka_unit_test(test_spec_cases_round_trip),
         cmocka_unit_test(test_written_text),
+        cmocka_unit_test(test_embedding_round_trip),
         cmocka_unit_test(test_c_built_net_round_trip),
         cmocka_unit_test(test_checkpoint_of_c_built_net),
         cmocka_unit_test(test_user_type_without_spec),

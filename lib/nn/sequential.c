@@ -83,8 +83,8 @@ static void sequential_destroy(cg_module *m) { cg_free(((sequential *)m)->span);
  * no word for a Sequential inside a Sequential. A Residual is residual(children). */
 static cg_status sequential_spec(const cg_module *m, cg_spec_writer *w) {
     if (!cg_spec_take_list(w))
-        return cg_error(CG_EINVAL, "a Sequential inside a Sequential has no spec word (append its layers to the "
-                        "outer one, or make it a Residual)");
+        return cg_error(CG_EINVAL, "a Sequential inside a Sequential or Residual has no spec word (append its "
+                        "layers to the outer one, or make it a Residual)");
     if (!m->n_children) return cg_error(CG_EINVAL, "it holds no layers");
     return cg_spec_children(w, m, " ");
 }
