@@ -18,6 +18,24 @@ cat eval.txt
 grep -q "the checkpoint's net spec" eval.txt || fail "mnist-eval did not use the checkpoint's spec"
 grep -qE "^Test: average loss: [0-9.]+, accuracy: $want " eval.txt || fail "mnist-eval's accuracy is not c_net_save's $want"
 
+# PyTorch's twin (tests/cgnet.py) builds the saved spec with the file's state-dict names and shapes.
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  /usr/bin/python3 - "$SRC/tests" ck.safetensors <<'PY' || fail "cgnet.py's net differs from the file"
+import json, struct, sys
+sys.path.insert(0, sys.argv[1])
+import cgnet
+with open(sys.argv[2], "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    head = json.loads(f.read(n))
+spec = head.pop("__metadata__")["net"]
+sd = cgnet.build(spec).state_dict()
+got = {k: list(v.shape) for k, v in sd.items()}
+want = {k: v["shape"] for k, v in head.items()}
+assert got == want, (got, want)
+print("cgnet.py builds", spec)
+PY
+fi
+
 "$SAVE" d own.safetensors --own-type >save2.txt 2>save2.err || { cat save2.txt save2.err; fail "c_net_save --own-type exited $?"; }
 grep -q "saved the weights only" save2.err || { cat save2.err; fail "no note that the weights were saved without a spec"; }
 grep -q "layer 2 (MyReLU) has no spec" save2.err || { cat save2.err; fail "the note does not name the layer"; }
