@@ -379,6 +379,50 @@ static void test_user_type_without_spec(void **s) {
     cg_module_free(net);
 }
 
+/* A container of the user's own writes its children through cg_spec_children: as a list (a
+ * Residual-like block), or as branches (" | ": each a Sequential written as its bare list, named
+ * by its position), the way a parallel(A | B) container writes itself. Only the text is checked:
+ * the words are made up. */
+static cg_tensor *id_forward(cg_module *m, cg_tensor *x) { (void)m; return x; }
+static cg_status branches_spec(const cg_module *m, cg_spec_writer *w) {
+    cg_status st = cg_spec_printf(w, "branches(");
+    if (st == CG_OK) st = cg_spec_children(w, m, " | ");
+    return st == CG_OK ? cg_spec_printf(w, ")") : st;
+}
+static const cg_module_type branches_type = { .name = "Branches", .forward = id_forward, .to_spec = branches_spec };
+
+static void test_container_of_own(void **s) {
+    (void)s;
+    cg_module *net = cg_sequential_new(), *br = cg_module_new(&branches_type, sizeof(cg_module));
+    cg_module *b0 = cg_sequential_new(), *b1 = cg_sequential_new();
+    cg_sequential_append(b0, NULL, cg_relu_new());
+    cg_sequential_append(b1, "c", cg_conv2d_new(1, 2, 1, NULL, true));
+    cg_sequential_append(b1, NULL, cg_tanh_new());
+    assert_non_null(cg_module_add_child(br, "0", b0));
+    assert_non_null(cg_module_add_child(br, "1", b1));
+    cg_sequential_append(net, NULL, cg_flatten_new());
+    cg_sequential_append(net, "br", br);
+    char *text = spec_of(net);
+    assert_string_equal(text, "flatten br=branches(relu | c=conv2d(1,2,1) tanh)");
+    cg_module_spec_free(text);
+    /* a branch that is not a Sequential, and a layer without a spec inside a branch: named */
+    assert_non_null(cg_module_add_child(br, "2", cg_relu_new()));
+    expect_spec_error(net, "layer br.2 (ReLU) is not a Sequential");
+    cg_module_free(net);
+    net = cg_sequential_new();
+    br = cg_sequential_append(net, NULL, cg_module_new(&branches_type, sizeof(cg_module)));
+    b0 = cg_module_add_child(br, "0", cg_sequential_new());
+    cg_sequential_append(b0, NULL, cg_module_new(&my_type, sizeof(my_layer)));
+    expect_spec_error(net, "layer 0.0.0 (MyLayer) has no spec");
+    cg_module_free(net);
+    net = cg_sequential_new();
+    br = cg_sequential_append(net, NULL, cg_module_new(&branches_type, sizeof(cg_module)));
+    b0 = cg_module_add_child(br, "left", cg_sequential_new());
+    cg_sequential_append(b0, NULL, cg_relu_new());
+    expect_spec_error(net, "a branch is named by its position");
+    cg_module_free(net);
+}
+
 /* What the grammar cannot say is refused, naming the layer. */
 static void test_unwritable_nets(void **s) {
     (void)s;
@@ -427,6 +471,7 @@ int main(void) {
         cmocka_unit_test(test_c_built_net_round_trip),
         cmocka_unit_test(test_checkpoint_of_c_built_net),
         cmocka_unit_test(test_user_type_without_spec),
+        cmocka_unit_test(test_container_of_own),
         cmocka_unit_test(test_unwritable_nets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -251,7 +251,9 @@ CG_API void cg_module_spec_free(char *spec);   /* NULL is a no-op */
 /* For to_spec hooks: appends printf-style text to the spec being written. */
 CG_API cg_status cg_spec_printf(cg_spec_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* For a container's hook: writes m's children in order, sep (" ") between them, each as
- * `[name=]text` from its own hook (the name only where it is not the child's position). */
+ * `[name=]text` from its own hook (the name only where it is not the child's position). A sep
+ * holding '|' (" | ") writes each child as a branch: a Sequential written as the bare list of its
+ * layers, named by its position. */
 CG_API cg_status cg_spec_children(cg_spec_writer *w, const cg_module *m, const char *sep);
 
 /* ---- initialisation, as torch.nn.init (in place, drawing from rng; NULL: the default stream,

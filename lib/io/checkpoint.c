@@ -29,7 +29,11 @@ cg_status cg_checkpoint_save(const char *path, const cg_module *m, const cg_opti
     cg_named_list sd, os = { 0 };
     cg_status st = cg_module_state_dict(m, &sd);
     if (st != CG_OK) { cg_module_spec_free(spec); return st; }
-    if (o && (st = cg_optim_state_dict(o, &os)) != CG_OK) { cg_named_list_free(&sd); return st; }
+    if (o && (st = cg_optim_state_dict(o, &os)) != CG_OK) {
+        cg_named_list_free(&sd);
+        cg_module_spec_free(spec);
+        return st;
+    }
     int64_t n = sd.n + os.n;
     cg_named_tensor *items = cg_calloc((size_t)(n ? n : 1), sizeof *items);
     cg_kv *kv = cg_calloc((size_t)n_meta + 4, sizeof *kv);
