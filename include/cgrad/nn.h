@@ -60,6 +60,10 @@ typedef struct cg_fusion {
     void (*as_epilogue)(cg_module *m, cg_conv_epilogue *ep);
 } cg_fusion;
 
+/* A spec writer (lib/nn/spec_write.c): the text of a net being written, and the path of the
+ * layer being written, for the messages. Opaque; a type's to_spec hook receives one. */
+typedef struct cg_spec_writer cg_spec_writer;
+
 typedef struct cg_module_type {
     const char *name;                                      /* "Conv2d" */
     cg_tensor *(*forward)(cg_module *m, cg_tensor *x);     /* result belongs to the tape */
@@ -68,6 +72,20 @@ typedef struct cg_module_type {
     /* A type whose forward draws random numbers (Dropout) sets this: it takes the stream the
      * module draws from from now on (NULL: the default stream). cg_module_set_rng calls it. */
     void (*set_rng)(cg_module *m, cg_rng *rng);
+    /* Writes this module as the spec grammar says it (cg_net_from_spec, below), with
+     * cg_spec_printf: its word and the arguments that differ from the word's defaults, PyTorch's
+     * names, e.g. "conv2d(1,8,3,padding=1)"; a container writes its children with
+     * cg_spec_children. Returns CG_OK, or an error (cg_error's message names the problem; the
+     * writer adds the layer's path and type). NULL: the module has no spec, and cg_module_spec
+     * says so ("layer 3 (MyLayer) has no spec"). Every built-in type has one. A type of your own
+     * whose forward equals a spec word's can write that word:
+     *   static cg_status my_spec(const cg_module *m, cg_spec_writer *w) {
+     *       return cg_spec_printf(w, "linear(%lld,%lld)", (long long)in, (long long)out);
+     *   }
+     *   static const cg_module_type my_type = { .name = "MyLinear", .forward = my_forward,
+     *                                           .to_spec = my_spec };
+     * The text must rebuild the same state dict (names and shapes) and the same forward. */
+    cg_status (*to_spec)(const cg_module *m, cg_spec_writer *w);
 } cg_module_type;
 
 /* name: the library's own copy in every struct the library fills (a module's parameters, a
@@ -239,6 +257,26 @@ CG_API void cg_net_info_free(cg_net_info *info);   /* NULL is a no-op */
 /* The summary table: one line per layer (name, op, output shape, parameters), indented by its
  * depth (a parallel's branches, then their layers), then totals and MFLOP per example. */
 CG_API void cg_net_info_fprint(FILE *f, const cg_net_info *info);
+
+/* ---- writing a net's spec back (lib/nn/spec_write.c) -----------------------------------------
+ * cg_module_spec writes the spec of net m, a Sequential (what cg_net_from_spec builds), from its
+ * modules' to_spec hooks: children by position, or `name=op(args)` where a child's name is not its
+ * position, residual blocks as `residual(...)`, only the arguments that differ from the defaults.
+ * cg_net_from_spec(text) then builds a net with the same state dict (names, shapes) and the same
+ * forward (bit-equal with the same weights), and writing that net again gives the same text.
+ * *out is the caller's (cg_module_spec_free) and NULL on error: a module without a hook ("layer
+ * 2.1 (MyLayer) has no spec"), a root that is not a Sequential, a Sequential inside a Sequential,
+ * a name or setting the grammar cannot say (a non-square stride, a child named "1" at position
+ * 0); the message names the layer's path and type. cg_checkpoint_save (checkpoint.h) stores it. */
+CG_API cg_status cg_module_spec(const cg_module *m, char **out);
+CG_API void cg_module_spec_free(char *spec);   /* NULL is a no-op */
+/* For to_spec hooks: appends printf-style text to the spec being written. */
+CG_API cg_status cg_spec_printf(cg_spec_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For a container's hook: writes m's children in order, sep (" ") between them, each as
+ * `[name=]text` from its own hook (the name only where it is not the child's position). A sep
+ * holding '|' (" | ") writes each child as a branch: a Sequential written as the bare list of its
+ * layers, named by its position. */
+CG_API cg_status cg_spec_children(cg_spec_writer *w, const cg_module *m, const char *sep);
 
 /* ---- initialisation, as torch.nn.init (in place, drawing from rng; NULL: the default stream,
  * cg_manual_seed) ----

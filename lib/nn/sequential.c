@@ -26,7 +26,7 @@
  * stays the Residual's own epilogue rather than joining a conv's: it comes after the whole block,
  * which usually ends in a BatchNorm2d that cannot fold in training. */
 #include <stdio.h>
-#include "cg_internal.h"
+#include "spec_write.h"
 
 
 typedef struct sequential {
@@ -133,12 +133,38 @@ static cg_tensor *parallel_forward(cg_module *m, cg_tensor *x) {
     return cg_cat(ys, n, 1);
 }
 
-static const cg_fusion residual_fusion = { .accepts = CG_FUSE_RELU, .forward_ep = residual_forward_ep };
-static const cg_module_type sequential_type = { "Sequential", run_children, sequential_destroy, NULL };
-static const cg_module_type residual_type = { "Residual", residual_forward, sequential_destroy,
-                                              &residual_fusion };
+/* Specs: a Sequential is the bare list of its children (the net itself, or a branch); there is
+ * no word for a Sequential inside a Sequential. A Residual is residual(children). */
+static cg_status sequential_spec(const cg_module *m, cg_spec_writer *w) {
+    if (!cg_spec_take_list(w))
+        return cg_error(CG_EINVAL, "a Sequential inside a Sequential or Residual has no spec word (append its "
+                        "layers to the outer one, or make it a Residual)");
+    if (!m->n_children) return cg_error(CG_EINVAL, "it holds no layers");
+    return cg_spec_children(w, m, " ");
+}
+static cg_status residual_spec(const cg_module *m, cg_spec_writer *w) {
+    if (!m->n_children) return cg_error(CG_EINVAL, "it holds no layers (residual() needs one)");
+    cg_status st = cg_spec_printf(w, "residual(");
+    if (st == CG_OK) st = cg_spec_children(w, m, " ");
+    return st == CG_OK ? cg_spec_printf(w, ")") : st;
+}
 
-static const cg_module_type parallel_type = { "Parallel", parallel_forward, NULL, NULL };
+static const cg_fusion residual_fusion = { .accepts = CG_FUSE_RELU, .forward_ep = residual_forward_ep };
+static const cg_module_type sequential_type = { .name = "Sequential", .forward = run_children,
+                                                .destroy = sequential_destroy, .to_spec = sequential_spec };
+static const cg_module_type residual_type = { .name = "Residual", .forward = residual_forward,
+                                              .destroy = sequential_destroy, .fuse = &residual_fusion,
+                                              .to_spec = residual_spec };
+
+/* parallel(branch | branch | ...): each branch a Sequential written as its list of layers. */
+static cg_status parallel_spec(const cg_module *m, cg_spec_writer *w) {
+    if (!m->n_children) return cg_error(CG_EINVAL, "it holds no branches (parallel() needs one)");
+    cg_status st = cg_spec_printf(w, "parallel(");
+    if (st == CG_OK) st = cg_spec_children(w, m, " | ");
+    return st == CG_OK ? cg_spec_printf(w, ")") : st;
+}
+static const cg_module_type parallel_type = { .name = "Parallel", .forward = parallel_forward,
+                                              .to_spec = parallel_spec };
 
 static cg_module *container_new(const cg_module_type *t) {
     return cg_module_new(t, sizeof(sequential));
