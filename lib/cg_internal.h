@@ -17,6 +17,9 @@
 /* Internal invariants only: never user errors. */
 #define CG_ASSERT(c) do { if (!(c)) cg_assert_fail(#c, __FILE__, __LINE__); } while (0)
 _Noreturn void cg_assert_fail(const char *expr, const char *file, int line);
+/* How many messages this thread has set (cg_set_error, cg_clear_error): a container that rewrote
+ * the message to name a layer path knows, by the serial, whether the message is still its own. */
+uint64_t cg_error_serial(void);
 
 /* ---- memory: all heap use goes through the allocator hook ---------------- */
 void *cg_malloc(size_t size);              /* 64-byte aligned; sets CG_ENOMEM and returns NULL */

@@ -11,10 +11,15 @@ Grammar:
   args   := positional values first, then key=value, comma separated; whitespace allowed inside
   value  := integer (3, -1) | decimal (0.25, 1e-5, .5) | true | false
   residual(layers...) computes x + layers(x); its content is itself a layer list (may nest).
+  parallel(A | B | ...) runs each branch (a layer list) on x and concatenates the outputs along
+  dim 1: torch.cat([A(x), B(x), ...], 1) (class Parallel, an nn.ModuleList of nn.Sequential).
+  identity is nn.Identity: parallel(identity | layers...) is a DenseNet or U-Net skip.
+  residual and parallel nest in each other up to 8 deep in all.
   "#" starts a comment that runs to the end of the line.
 
 A layer's parameters are named "<name>.<param>", where name is the layer's given name or else its
-0-based position in its sequence, exactly like nn.Sequential ("0.weight", "3.1.running_var").
+0-based position in its sequence, exactly like nn.Sequential ("0.weight", "3.1.running_var"); layer
+k of branch j of a parallel at position i is "i.j.k.weight".
 Errors raise ValueError naming the 0-based character offset into the spec.
 
   cgnet.py 'SPEC'        print the module and its state_dict keys with shapes
@@ -96,8 +101,11 @@ OPS = {
     "hardswish": (lambda a: nn.Hardswish(), []),
     "softplus": (lambda a: nn.Softplus(a["beta"], a["threshold"]), [("beta", float, 1.0), ("threshold", float, 20.0)]),
     "relu6": (lambda a: nn.ReLU6(), []),
+    "identity": (lambda a: nn.Identity(), []),
     "hardtanh": (lambda a: nn.Hardtanh(a["min_val"], a["max_val"]), [("min_val", float, -1.0), ("max_val", float, 1.0)]),
 }
+
+MAX_DEPTH = 8   # residual and parallel nested in each other, in all (lib/nn/spec.c SPEC_MAX_DEPTH)
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -118,9 +126,16 @@ class Residual(nn.Sequential):
         return x + super().forward(x)
 
 
+class Parallel(nn.ModuleList):
+    """torch.cat([branch(x) for branch in self], 1); each branch an nn.Sequential."""
+
+    def forward(self, x):
+        return torch.cat([m(x) for m in self], 1)
+
+
 class _Parser:
     def __init__(self, spec):
-        self.s, self.i = spec, 0
+        self.s, self.i, self.depth = spec, 0, 0
 
     def fail(self, msg, pos=None):
         pos = self.i if pos is None else pos
@@ -148,20 +163,23 @@ class _Parser:
         self.i = m.end()
         return m.group()
 
-    def layers(self, closing):
-        """Layers up to the end of the spec (closing=False) or up to a ')' (closing=True)."""
+    def layers(self, closing, bars=False):
+        """Layers up to the end of the spec (closing=False) or up to a ')' (closing=True), or a '|'
+        (bars=True: a parallel's branch)."""
         out, names = [], set()
         self.skip_ws()
-        while self.peek() and self.peek() != ")":
+        while self.peek() and self.peek() not in (")", "|"):
             layer = self.layer()
             if layer["name"] is not None:
                 if layer["name"] in names:
                     self.fail(f"duplicate layer name {layer['name']!r}", layer["pos"])
                 names.add(layer["name"])
             out.append(layer)
-            if self.peek() not in ("", ")", "#") and not self.peek().isspace():
+            if self.peek() not in ("", ")", "#", "|") and not self.peek().isspace():
                 self.fail("expected whitespace between layers")
             self.skip_ws()
+        if self.peek() == "|" and not bars:
+            self.fail("'|' separates the branches of a parallel only")
         if self.peek() == ")" and not closing:
             self.fail("unbalanced ')'")
         if not self.peek() and closing:
@@ -174,14 +192,28 @@ class _Parser:
         if self.peek() == "=":
             self.i += 1
             name, op = op, self.name("an op after '='")
-        rec = {"name": name, "op": op, "pos": pos, "args": {}, "children": []}
-        if op == "residual":
+        rec = {"name": name, "op": op, "pos": pos, "args": {}, "children": [], "branches": []}
+        if op in ("residual", "parallel"):
             if self.peek() != "(":
-                self.fail("residual needs '(layers...)'")
+                self.fail(f"{op} needs '(layers...)'")
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                self.fail(f"residual and parallel nest deeper than {MAX_DEPTH}", pos)
             self.i += 1
-            rec["children"] = self.layers(closing=True)
-            if not rec["children"]:
-                self.fail("residual needs at least one layer")
+            if op == "residual":
+                rec["children"] = self.layers(closing=True)
+                if not rec["children"]:
+                    self.fail("residual needs at least one layer")
+            else:
+                while True:
+                    branch = self.layers(closing=True, bars=True)
+                    if not branch:
+                        self.fail(f"parallel: branch {len(rec['branches'])} holds no layers")
+                    rec["branches"].append(branch)
+                    if self.peek() != "|":
+                        break
+                    self.i += 1
+            self.depth -= 1
             self.i += 1
             return rec
         if op not in OPS:
@@ -277,7 +309,8 @@ class _Parser:
 
 def parse(spec):
     """Layer records: dicts with name (or None), op, args (every parameter, defaults filled in),
-    pos (0-based offset into spec) and children (residual's layers)."""
+    pos (0-based offset into spec), children (residual's layers) and branches (parallel's layer
+    lists)."""
     layers = _Parser(spec).layers(closing=False)
     if not layers:
         raise ValueError("spec error at position 0: empty spec")
@@ -290,6 +323,9 @@ def _sequential(records, cls=nn.Sequential):
         key = rec["name"] if rec["name"] is not None else str(k)
         if rec["op"] == "residual":
             mods[key] = _sequential(rec["children"], Residual)
+            continue
+        if rec["op"] == "parallel":
+            mods[key] = Parallel([_sequential(b) for b in rec["branches"]])
             continue
         try:
             mods[key] = OPS[rec["op"]][0](rec["args"])
@@ -382,8 +418,32 @@ def _self_test():
         assert torch.allclose(m(v), v + m[0].lin(v))
         assert list(m.state_dict()) == ["0.lin.weight", "0.lin.bias"]
 
+    def parallel():
+        m = build("conv2d(1,4,3,padding=1) relu p=parallel(conv2d(4,2,1) | conv2d(4,3,3,padding=1) relu | "
+                  "max_pool2d(3,stride=1,padding=1) conv2d(4,1,1)) parallel(identity|conv2d(6,2,3,padding=1)) "
+                  "flatten linear(6272,10)")
+        assert isinstance(m.p, Parallel) and len(m.p) == 3 and isinstance(m.p[1], nn.Sequential)
+        assert isinstance(m[3][0][0], nn.Identity)
+        keys = list(m.state_dict())
+        for k in ("p.0.0.weight", "p.1.0.weight", "p.2.1.bias", "3.1.0.weight", "5.weight"):
+            assert k in keys, k
+        assert m(x).shape == (2, 10)
+        v = torch.randn(2, 6, 5, 5)
+        skip = m[3].eval()
+        assert torch.equal(skip(v), torch.cat([v, skip[1](v)], 1))
+        deep = "parallel(residual(" * 4 + "relu" + "))" * 4
+        assert build(deep)(v).shape == v.shape
+        for bad in ("parallel(residual(" * 4 + "parallel(relu)" + "))" * 4, "relu | relu", "parallel(relu | )",
+                    "parallel()", "residual(relu | relu)", "parallel relu", "parallel(relu | relu"):
+            try:
+                build(bad)
+            except ValueError as e:
+                assert "position" in str(e), e
+            else:
+                raise AssertionError(f"no error for {bad!r}")
+
     passed = failed = 0
-    for check in (seed_net, resnet, comments, errors, other_ops, conv_transpose, residual_math):
+    for check in (seed_net, resnet, comments, errors, other_ops, conv_transpose, residual_math, parallel):
         try:
             check()
             passed += 1

@@ -504,7 +504,7 @@ def gen_init():
 # ---- the zoo's specs, trained 3 SGD steps ------------------------------------------------
 import cgnet  # noqa: E402 (tests/ is on sys.path: this file is there)
 
-SPEC_NETS = ("seed", "lenet5", "vgg", "resnet", "mobilenet_v2", "mlp")  # apps/nets/<name>.net
+SPEC_NETS = ("seed", "lenet5", "vgg", "resnet", "mobilenet_v2", "mlp", "inception")  # apps/nets/<name>.net
 SPEC_N, SPEC_STEPS, SPEC_LR, SPEC_MOMENTUM = 6, 3, 0.01, 0.9
 SPEC_TARGET = [3, 1, 4, 1, 5, 9]
 SPEC_FULL = 1024   # tensors up to this many elements are stored whole

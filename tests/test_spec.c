@@ -329,7 +329,7 @@ static void test_errors(void **s) {
     expect_error("adaptive_max_pool2d(0)", MNIST, "output_size");
     expect_error("residual(conv2d(1,2,3))", MNIST, "changes the shape [N,1,28,28] to [N,2,26,26]");
     expect_error("residual(residual(residual(residual(residual(residual(residual(residual(residual(relu)))))))))",
-                 MNIST, "residuals nest deeper than 8");
+                 MNIST, "residual and parallel nest deeper than 8 in all");
     expect_error("flatten linear(784,16000000) linear(16000000,200)", MNIST, "more than cgrad builds");
     expect_error("conv2d(1,8,3,stride=99999999999999999999)", MNIST, "not a number in range");
     expect_error("conv2d(1,8,3,stride=-1)", MNIST, "stride = -1 is outside");

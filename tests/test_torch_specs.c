@@ -261,12 +261,14 @@ static void test_vgg(void **s) { (void)s; check_net("vgg"); }
 static void test_resnet(void **s) { (void)s; check_net("resnet"); }
 static void test_mobilenet_v2(void **s) { (void)s; check_net("mobilenet_v2"); }
 static void test_mlp(void **s) { (void)s; check_net("mlp"); }
+static void test_inception(void **s) { (void)s; check_net("inception"); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed),         cmocka_unit_test(test_lenet5),
         cmocka_unit_test(test_vgg),          cmocka_unit_test(test_resnet),
         cmocka_unit_test(test_mobilenet_v2), cmocka_unit_test(test_mlp),
+        cmocka_unit_test(test_inception),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cg_tape_free_all();

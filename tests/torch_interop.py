@@ -70,7 +70,7 @@ NETS.append(("upconv", "conv2d(1,4,3,stride=2) relu conv_transpose2d(4,6,3,strid
                        "adaptive_avg_pool2d(4) flatten linear(96,10) log_softmax"))
 # The zoo of docs/models.md, from apps/nets/ (the residual net is bn-residual above).
 _NETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps", "nets")
-for _name in ("lenet5", "vgg", "mobilenet_v2", "mlp"):
+for _name in ("lenet5", "vgg", "mobilenet_v2", "mlp", "inception"):
     with open(os.path.join(_NETS_DIR, _name + ".net")) as _f:
         NETS.append((_name, _f.read()))
 REAL_DATA = "/usr/share/datasets/fashion-mnist"

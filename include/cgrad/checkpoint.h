@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* cgrad/checkpoint.h — a training run saved as one safetensors file: the module's state dict
  * under its own names (PyTorch's: "conv1.weight", ...), the optimizer's state under "optim.<name>"
- * ("optim.momentum_buffer.0"), and string metadata (the caller's, plus "optim.type",
- * "optim.step_count", "optim.lr").
+ * ("optim.momentum_buffer.0"), and string metadata (the caller's, plus "net": the net's spec,
+ * and "optim.type", "optim.step_count", "optim.lr").
  *
  * Ownership: these calls borrow everything they are given and keep nothing. */
 #ifndef CGRAD_CHECKPOINT_H
@@ -15,7 +15,13 @@
 extern "C" {
 #endif
 
-/* Atomic (write to a temporary file, fsync, rename). o may be NULL. */
+/* Atomic (write to a temporary file, fsync, rename). o may be NULL. The net's spec
+ * (cg_module_spec, nn.h) goes into the metadata under "net" unless meta has a "net" of its own;
+ * a net that cannot write its spec (a module type without a to_spec hook) is saved with its
+ * weights only: the call still returns CG_OK, and cg_last_error() holds the note ("cg_checkpoint_save:
+ * saved the weights only, without the net's spec: layer 3 (MyLayer) has no spec ..."); after a
+ * save with the spec, cg_last_error() is "". A checkpoint with a spec rebuilds its net with
+ * cg_net_from_spec(cg_safetensors_meta(st, "net"), ...) and cg_checkpoint_restore. */
 CG_API cg_status cg_checkpoint_save(const char *path, const cg_module *m, const cg_optimizer *o,
                                     const cg_kv *meta, int64_t n_meta);
 /* Restore the module's state dict from st, strictly: every entry must be present with the same

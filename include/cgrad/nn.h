@@ -60,6 +60,10 @@ typedef struct cg_fusion {
     void (*as_epilogue)(cg_module *m, cg_conv_epilogue *ep);
 } cg_fusion;
 
+/* A spec writer (lib/nn/spec_write.c): the text of a net being written, and the path of the
+ * layer being written, for the messages. Opaque; a type's to_spec hook receives one. */
+typedef struct cg_spec_writer cg_spec_writer;
+
 typedef struct cg_module_type {
     const char *name;                                      /* "Conv2d" */
     cg_tensor *(*forward)(cg_module *m, cg_tensor *x);     /* result belongs to the tape */
@@ -68,6 +72,20 @@ typedef struct cg_module_type {
     /* A type whose forward draws random numbers (Dropout) sets this: it takes the stream the
      * module draws from from now on (NULL: the default stream). cg_module_set_rng calls it. */
     void (*set_rng)(cg_module *m, cg_rng *rng);
+    /* Writes this module as the spec grammar says it (cg_net_from_spec, below), with
+     * cg_spec_printf: its word and the arguments that differ from the word's defaults, PyTorch's
+     * names, e.g. "conv2d(1,8,3,padding=1)"; a container writes its children with
+     * cg_spec_children. Returns CG_OK, or an error (cg_error's message names the problem; the
+     * writer adds the layer's path and type). NULL: the module has no spec, and cg_module_spec
+     * says so ("layer 3 (MyLayer) has no spec"). Every built-in type has one. A type of your own
+     * whose forward equals a spec word's can write that word:
+     *   static cg_status my_spec(const cg_module *m, cg_spec_writer *w) {
+     *       return cg_spec_printf(w, "linear(%lld,%lld)", (long long)in, (long long)out);
+     *   }
+     *   static const cg_module_type my_type = { .name = "MyLinear", .forward = my_forward,
+     *                                           .to_spec = my_spec };
+     * The text must rebuild the same state dict (names and shapes) and the same forward. */
+    cg_status (*to_spec)(const cg_module *m, cg_spec_writer *w);
 } cg_module_type;
 
 /* name: the library's own copy in every struct the library fills (a module's parameters, a
@@ -128,6 +146,9 @@ CG_API cg_module *cg_adaptive_avg_pool2d_new(int64_t oh, int64_t ow);
 CG_API cg_module *cg_adaptive_max_pool2d_new(int64_t oh, int64_t ow);
 CG_API cg_module *cg_dropout_new(float p);
 CG_API cg_module *cg_dropout2d_new(float p);
+/* nn.Identity: returns its input itself (no copy, no node): parallel(identity | ...) is a
+ * DenseNet or U-Net skip, cat([x, f(x)], 1). */
+CG_API cg_module *cg_identity_new(void);
 CG_API cg_module *cg_relu_new(void);
 CG_API cg_module *cg_leaky_relu_new(float negative_slope);
 CG_API cg_module *cg_sigmoid_new(void);
@@ -166,11 +187,28 @@ CG_API cg_module *cg_sequential_new(void);
 CG_API cg_module *cg_residual_new(void);
 CG_API cg_module *cg_sequential_append(cg_module *seq, const char *name /* NULL: index */,
                                        cg_module *child);
+/* Parallel: runs every branch on the same input and concatenates their outputs along dim 1
+ * (cg_cat); every other dim must agree, else the forward fails naming the branches and their
+ * shapes. A branch is any module, usually a Sequential (as the spec's parallel(A | B) builds:
+ * layer k of branch j of a Parallel named i is "i.j.k.weight", PyTorch's ModuleList of
+ * nn.Sequential). Branches are named "0", "1", ... unless given a name; append takes the branch
+ * even when it fails.
+ *   cg_module *p = cg_parallel_new(), *b = cg_sequential_new();
+ *   cg_sequential_append(b, NULL, cg_conv2d_new(16, 8, 1, NULL, true));   // 1x1: keeps H, W
+ *   cg_parallel_append(p, NULL, cg_identity_new());   // cat([x, conv(x)], 1)
+ *   cg_parallel_append(p, NULL, b);
+ * Errors: when a child of a Sequential, Residual or Parallel fails, the message names its path,
+ * "fc (layer 7 of the net): linear: ...", nested "3.1.0 (layer 4 of the net): conv2d: ..." (the
+ * dotted state-dict prefix, whatever depth the containers are). */
+CG_API cg_module *cg_parallel_new(void);
+CG_API cg_module *cg_parallel_append(cg_module *par, const char *name /* NULL: index */, cg_module *branch);
 
 /* ---- networks from a text spec (lib/nn/spec.c) ---------------------------------------------
  * A spec is a whitespace-separated list of layers `[name=]op[(args)]`; args are positional
  * first, then key=value; values are integers, decimals or true/false; `#` comments run to the
- * end of the line; `residual(layers...)` computes x + layers(x). Ops and their arguments are
+ * end of the line; `residual(layers...)` computes x + layers(x); `parallel(A | B | ...)` runs
+ * each branch (layers) on x and concatenates along dim 1, cat([A(x), B(x), ...], 1), the other
+ * dims agreeing; residual and parallel nest 8 deep in all. Ops and their arguments are
  * PyTorch's constructors':
  *   conv2d(in, out, kernel, stride=1, padding=0, dilation=1, groups=1, bias=true)
  *   conv_transpose2d(in, out, kernel, stride=1, padding=0, output_padding=0, groups=1, bias=true,
@@ -178,14 +216,15 @@ CG_API cg_module *cg_sequential_append(cg_module *seq, const char *name /* NULL:
  *   linear(in, out, bias=true)            batch_norm2d(channels, eps=1e-5, momentum=0.1)
  *   max_pool2d(kernel, stride=kernel, padding=0)   avg_pool2d(kernel, stride=kernel, padding=0)
  *   adaptive_avg_pool2d(1)    dropout(p)    dropout2d(p)    leaky_relu(negative_slope=0.01)
- *   relu  sigmoid  tanh  flatten  log_softmax (dim 1)  silu  hardswish  relu6
+ *   relu  sigmoid  tanh  flatten  log_softmax (dim 1)  silu  hardswish  relu6  identity
  *   gelu(approximate=none)  (or tanh; the word may be quoted: 'tanh')
  *   softplus(beta=1, threshold=20)    hardtanh(min_val=-1, max_val=1)
  *   layer_norm(normalized_shape, eps=1e-5, elementwise_affine=true)   (over the last dim)
  *   batch_norm1d(num_features, eps=1e-5, momentum=0.1)   ([N,C] or [N,C,L])
  *   group_norm(num_groups, num_channels, eps=1e-5, affine=true)    upsample(scale_factor)  (nearest)
  * The state dict has PyTorch's nn.Sequential names: a layer is its given name, else its 0-based
- * position ("0.weight"); inside a residual at position i, layer j is "i.j.weight".
+ * position ("0.weight"); inside a residual at position i, layer j is "i.j.weight"; layer k of
+ * branch j of a parallel at position i is "i.j.k.weight".
  *
  *   cg_net_info info;
  *   cg_module *net = cg_net_from_spec("conv2d(1,8,3) relu flatten linear(5408,10)",
@@ -200,7 +239,8 @@ CG_API cg_module *cg_sequential_append(cg_module *seq, const char *name /* NULL:
 typedef struct cg_net_row {
     char name[48];          /* the dotted state-dict prefix: "conv1", "3.0" */
     char op[24];            /* "conv2d" */
-    int depth;              /* 0 at top level, 1 inside a residual, ... */
+    int depth;              /* 0 at top level, 1 inside a residual or for a parallel's branch
+                             * (op "branch": its output), 2 inside that branch, ... */
     int ndim;               /* output shape of one example, the batch dim left out */
     int64_t shape[CG_MAX_DIMS];
     int64_t params;         /* parameter elements (buffers not counted) */
@@ -214,9 +254,29 @@ CG_API cg_module *cg_net_from_spec(const char *spec, int ndim, const int64_t *ex
 CG_API cg_status cg_net_check_spec(const char *spec, int ndim, const int64_t *example_shape,
                                    cg_net_info *info /* may be NULL */);
 CG_API void cg_net_info_free(cg_net_info *info);   /* NULL is a no-op */
-/* The summary table: one line per layer (name, op, output shape, parameters), then totals and
- * MFLOP per example. */
+/* The summary table: one line per layer (name, op, output shape, parameters), indented by its
+ * depth (a parallel's branches, then their layers), then totals and MFLOP per example. */
 CG_API void cg_net_info_fprint(FILE *f, const cg_net_info *info);
+
+/* ---- writing a net's spec back (lib/nn/spec_write.c) -----------------------------------------
+ * cg_module_spec writes the spec of net m, a Sequential (what cg_net_from_spec builds), from its
+ * modules' to_spec hooks: children by position, or `name=op(args)` where a child's name is not its
+ * position, residual blocks as `residual(...)`, only the arguments that differ from the defaults.
+ * cg_net_from_spec(text) then builds a net with the same state dict (names, shapes) and the same
+ * forward (bit-equal with the same weights), and writing that net again gives the same text.
+ * *out is the caller's (cg_module_spec_free) and NULL on error: a module without a hook ("layer
+ * 2.1 (MyLayer) has no spec"), a root that is not a Sequential, a Sequential inside a Sequential,
+ * a name or setting the grammar cannot say (a non-square stride, a child named "1" at position
+ * 0); the message names the layer's path and type. cg_checkpoint_save (checkpoint.h) stores it. */
+CG_API cg_status cg_module_spec(const cg_module *m, char **out);
+CG_API void cg_module_spec_free(char *spec);   /* NULL is a no-op */
+/* For to_spec hooks: appends printf-style text to the spec being written. */
+CG_API cg_status cg_spec_printf(cg_spec_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For a container's hook: writes m's children in order, sep (" ") between them, each as
+ * `[name=]text` from its own hook (the name only where it is not the child's position). A sep
+ * holding '|' (" | ") writes each child as a branch: a Sequential written as the bare list of its
+ * layers, named by its position. */
+CG_API cg_status cg_spec_children(cg_spec_writer *w, const cg_module *m, const char *sep);
 
 /* ---- initialisation, as torch.nn.init (in place, drawing from rng; NULL: the default stream,
  * cg_manual_seed) ----

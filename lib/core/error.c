@@ -6,6 +6,7 @@
 #include "cg_internal.h"
 
 static _Thread_local char last_error[512];
+static _Thread_local uint64_t serial;   /* messages set on this thread so far */
 
 const char *cg_strerror(cg_status s) {
     switch (s) {
@@ -21,7 +22,8 @@ const char *cg_strerror(cg_status s) {
 }
 
 const char *cg_last_error(void) { return last_error; }
-void cg_clear_error(void) { last_error[0] = '\0'; }
+void cg_clear_error(void) { last_error[0] = '\0'; serial++; }
+uint64_t cg_error_serial(void) { return serial; }
 
 cg_status cg_set_error(cg_status s, const char *fmt, ...) {
     /* Formatted into a local buffer first: an argument may be cg_last_error() itself (a caller
@@ -34,6 +36,7 @@ cg_status cg_set_error(cg_status s, const char *fmt, ...) {
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     memcpy(last_error, buf, strlen(buf) + 1);
+    serial++;
     return s;
 }
 

@@ -8,18 +8,35 @@
 #include "cg_internal.h"
 
 #define OPT_PREFIX "optim."
+#define SPEC_KEY "net"   /* the net's spec (cg_module_spec): the key mnist-train has always written */
 
 cg_status cg_checkpoint_save(const char *path, const cg_module *m, const cg_optimizer *o,
                              const cg_kv *meta, int64_t n_meta) {
     if (!path || !m) return cg_error(CG_EINVAL, "cg_checkpoint_save: path and module are required");
     if (n_meta < 0 || (n_meta && !meta)) return cg_error(CG_EINVAL, "cg_checkpoint_save: bad metadata");
+    /* The net's spec, unless the caller gives one: a net that cannot write its spec (a module type
+     * without a to_spec hook) is saved with its weights only, and the note says why. */
+    char *spec = NULL, note[512] = "";
+    bool has_spec = false;
+    for (int64_t i = 0; i < n_meta; i++) has_spec |= meta[i].key && !strcmp(meta[i].key, SPEC_KEY);
+    cg_status ss = has_spec ? CG_OK : cg_module_spec(m, &spec);
+    if (ss == CG_ENOMEM) return ss;
+    if (ss != CG_OK) {
+        char why[400];   /* copied: snprintf must not read the buffer it is given */
+        snprintf(why, sizeof why, "%s", cg_last_error());
+        snprintf(note, sizeof note, "cg_checkpoint_save: saved the weights only, without the net's spec: %s", why);
+    }
     cg_named_list sd, os = { 0 };
     cg_status st = cg_module_state_dict(m, &sd);
-    if (st != CG_OK) return st;
-    if (o && (st = cg_optim_state_dict(o, &os)) != CG_OK) { cg_named_list_free(&sd); return st; }
+    if (st != CG_OK) { cg_module_spec_free(spec); return st; }
+    if (o && (st = cg_optim_state_dict(o, &os)) != CG_OK) {
+        cg_named_list_free(&sd);
+        cg_module_spec_free(spec);
+        return st;
+    }
     int64_t n = sd.n + os.n;
     cg_named_tensor *items = cg_calloc((size_t)(n ? n : 1), sizeof *items);
-    cg_kv *kv = cg_calloc((size_t)n_meta + 3, sizeof *kv);
+    cg_kv *kv = cg_calloc((size_t)n_meta + 4, sizeof *kv);
     char step[32], lr[32];
     if (!items || !kv) { st = CG_ENOMEM; goto done; }
     for (int64_t i = 0; i < sd.n; i++) items[i] = sd.items[i];
@@ -33,6 +50,7 @@ cg_status cg_checkpoint_save(const char *path, const cg_module *m, const cg_opti
     }
     for (int64_t i = 0; i < n_meta; i++) kv[i] = meta[i];
     int64_t nk = n_meta;
+    if (spec) kv[nk++] = (cg_kv){ SPEC_KEY, spec };
     if (o) {
         snprintf(step, sizeof step, "%lld", (long long)o->step_count);
         snprintf(lr, sizeof lr, "%.9g", o->lr);
@@ -47,6 +65,11 @@ done:
     cg_free(kv);
     cg_named_list_free(&sd);
     cg_named_list_free(&os);
+    cg_module_spec_free(spec);
+    if (st == CG_OK) {
+        if (note[0]) cg_error(CG_OK, "%s", note);
+        else cg_clear_error();
+    }
     return st;
 }
 

@@ -35,9 +35,21 @@ static void bn2d_as_epilogue(cg_module *m, cg_conv_epilogue *ep) {
     ep->bn.eps = b->eps;
 }
 static const cg_fusion bn2d_fusion = { .stage = bn2d_stage, .as_epilogue = bn2d_as_epilogue };
-static const cg_module_type bn2d_type = { "BatchNorm2d", bn2d_forward, NULL, &bn2d_fusion };
+/* batch_norm2d / batch_norm1d(channels[, eps=][, momentum=]) */
+static cg_status bn_spec(const cg_module *m, cg_spec_writer *w) {
+    const bn2d *b = (const bn2d *)m;
+    char e[CG_SPEC_NUM_LEN], mo[CG_SPEC_NUM_LEN];
+    cg_status st = cg_spec_printf(w, "%s(%lld", strcmp(m->type->name, "BatchNorm1d") ? "batch_norm2d" : "batch_norm1d",
+                                  (long long)b->weight->shape[0]);
+    if (st == CG_OK && b->eps != 1e-5f) st = cg_spec_printf(w, ",eps=%s", cg_spec_float(e, b->eps));
+    if (st == CG_OK && b->momentum != 0.1f) st = cg_spec_printf(w, ",momentum=%s", cg_spec_float(mo, b->momentum));
+    return st == CG_OK ? cg_spec_printf(w, ")") : st;
+}
 
-static const cg_module_type bn1d_type = { "BatchNorm1d", bn2d_forward, NULL, NULL };
+static const cg_module_type bn2d_type = { .name = "BatchNorm2d", .forward = bn2d_forward, .fuse = &bn2d_fusion,
+                                          .to_spec = bn_spec };
+
+static const cg_module_type bn1d_type = { .name = "BatchNorm1d", .forward = bn2d_forward, .to_spec = bn_spec };
 
 /* BatchNorm2d and BatchNorm1d: the same state and op (the op normalises per channel over N and
  * the dims after C), another type name. */
@@ -89,12 +101,21 @@ static bool add_affine(cg_module *m, const char *who, int64_t n, cg_tensor **wei
 }
 
 /* ---- LayerNorm(normalized_shape = D: the last dim) ---- */
-typedef struct ln_mod { cg_module base; cg_tensor *weight, *bias; float eps; } ln_mod;
+typedef struct ln_mod { cg_module base; cg_tensor *weight, *bias; int64_t dim; float eps; } ln_mod;
 static cg_tensor *ln_forward(cg_module *m, cg_tensor *x) {
     ln_mod *l = (ln_mod *)m;
     return cg_layer_norm(x, 1, l->weight, l->bias, l->eps);
 }
-static const cg_module_type ln_type = { "LayerNorm", ln_forward, NULL, NULL };
+/* layer_norm(normalized_shape[, eps=][, elementwise_affine=false]) */
+static cg_status ln_spec(const cg_module *m, cg_spec_writer *w) {
+    const ln_mod *l = (const ln_mod *)m;
+    char e[CG_SPEC_NUM_LEN];
+    cg_status st = cg_spec_printf(w, "layer_norm(%lld", (long long)l->dim);
+    if (st == CG_OK && l->eps != 1e-5f) st = cg_spec_printf(w, ",eps=%s", cg_spec_float(e, l->eps));
+    if (st == CG_OK && !l->weight) st = cg_spec_printf(w, ",elementwise_affine=false");
+    return st == CG_OK ? cg_spec_printf(w, ")") : st;
+}
+static const cg_module_type ln_type = { .name = "LayerNorm", .forward = ln_forward, .to_spec = ln_spec };
 
 cg_module *cg_layer_norm_new(int64_t normalized_shape, float eps, bool elementwise_affine) {
     if (normalized_shape <= 0) return (cg_module *)CG_FAIL(CG_EINVAL, "LayerNorm: normalized_shape must be positive");
@@ -104,17 +125,27 @@ cg_module *cg_layer_norm_new(int64_t normalized_shape, float eps, bool elementwi
     ln_mod *l = (ln_mod *)cg_module_new(&ln_type, sizeof *l);
     if (!l) return NULL;
     l->eps = eps;
+    l->dim = normalized_shape;
     if (elementwise_affine && !add_affine(&l->base, "LayerNorm", normalized_shape, &l->weight, &l->bias)) return NULL;
     return &l->base;
 }
 
 /* ---- GroupNorm(num_groups, num_channels) ---- */
-typedef struct gn_mod { cg_module base; cg_tensor *weight, *bias; int64_t groups; float eps; } gn_mod;
+typedef struct gn_mod { cg_module base; cg_tensor *weight, *bias; int64_t groups, channels; float eps; } gn_mod;
 static cg_tensor *gn_forward(cg_module *m, cg_tensor *x) {
     gn_mod *g = (gn_mod *)m;
     return cg_group_norm(x, g->groups, g->weight, g->bias, g->eps);
 }
-static const cg_module_type gn_type = { "GroupNorm", gn_forward, NULL, NULL };
+/* group_norm(num_groups, num_channels[, eps=][, affine=false]) */
+static cg_status gn_spec(const cg_module *m, cg_spec_writer *w) {
+    const gn_mod *g = (const gn_mod *)m;
+    char e[CG_SPEC_NUM_LEN];
+    cg_status st = cg_spec_printf(w, "group_norm(%lld,%lld", (long long)g->groups, (long long)g->channels);
+    if (st == CG_OK && g->eps != 1e-5f) st = cg_spec_printf(w, ",eps=%s", cg_spec_float(e, g->eps));
+    if (st == CG_OK && !g->weight) st = cg_spec_printf(w, ",affine=false");
+    return st == CG_OK ? cg_spec_printf(w, ")") : st;
+}
+static const cg_module_type gn_type = { .name = "GroupNorm", .forward = gn_forward, .to_spec = gn_spec };
 
 cg_module *cg_group_norm_new(int64_t num_groups, int64_t num_channels, float eps, bool affine) {
     if (num_groups <= 0 || num_channels <= 0 || num_channels % num_groups)
@@ -126,6 +157,7 @@ cg_module *cg_group_norm_new(int64_t num_groups, int64_t num_channels, float eps
     gn_mod *g = (gn_mod *)cg_module_new(&gn_type, sizeof *g);
     if (!g) return NULL;
     g->groups = num_groups;
+    g->channels = num_channels;
     g->eps = eps;
     if (affine && !add_affine(&g->base, "GroupNorm", num_channels, &g->weight, &g->bias)) return NULL;
     return &g->base;

@@ -14,7 +14,29 @@ static cg_tensor *conv2d_forward(cg_module *m, cg_tensor *x) { return conv2d_for
 /* A producer of every epilogue stage: cg_conv2d_ex decides per call what fuses. */
 static const cg_fusion conv2d_fusion = { .accepts = CG_FUSE_BN | CG_FUSE_RELU | CG_FUSE_POOL2,
                                          .forward_ep = conv2d_forward_ep };
-static const cg_module_type conv2d_type = { "Conv2d", conv2d_forward, NULL, &conv2d_fusion };
+/* conv2d(in, out, kernel[, stride=, padding=, dilation=, groups=, bias=false]): square settings only. */
+static cg_status conv2d_spec(const cg_module *m, cg_spec_writer *w) {
+    const conv2d *c = (const conv2d *)m;
+    const cg_conv2d_params *p = &c->p;
+    const int64_t *ws = c->weight->shape;
+    if (ws[2] != ws[3] || p->stride[0] != p->stride[1] || p->padding[0] != p->padding[1] ||
+        p->dilation[0] != p->dilation[1])
+        return cg_error(CG_EINVAL, "the spec's conv2d is square: kernel %lldx%lld, stride %lldx%lld, padding "
+                        "%lldx%lld, dilation %lldx%lld", (long long)ws[2], (long long)ws[3], (long long)p->stride[0],
+                        (long long)p->stride[1], (long long)p->padding[0], (long long)p->padding[1],
+                        (long long)p->dilation[0], (long long)p->dilation[1]);
+    cg_status st = cg_spec_printf(w, "conv2d(%lld,%lld,%lld", (long long)(ws[1] * p->groups), (long long)ws[0],
+                                  (long long)ws[2]);
+    if (st == CG_OK && p->stride[0] != 1) st = cg_spec_printf(w, ",stride=%lld", (long long)p->stride[0]);
+    if (st == CG_OK && p->padding[0] != 0) st = cg_spec_printf(w, ",padding=%lld", (long long)p->padding[0]);
+    if (st == CG_OK && p->dilation[0] != 1) st = cg_spec_printf(w, ",dilation=%lld", (long long)p->dilation[0]);
+    if (st == CG_OK && p->groups != 1) st = cg_spec_printf(w, ",groups=%lld", (long long)p->groups);
+    if (st == CG_OK && !c->bias) st = cg_spec_printf(w, ",bias=false");
+    return st == CG_OK ? cg_spec_printf(w, ")") : st;
+}
+
+static const cg_module_type conv2d_type = { .name = "Conv2d", .forward = conv2d_forward, .fuse = &conv2d_fusion,
+                                            .to_spec = conv2d_spec };
 
 cg_module *cg_conv2d_new(int64_t in_ch, int64_t out_ch, int64_t kernel, const cg_conv2d_params *p, bool bias) {
     cg_conv2d_params prm = p ? *p : cg_conv2d_defaults();

@@ -16,7 +16,33 @@ static cg_tensor *ct_forward(cg_module *m, cg_tensor *x) {
     return cg_conv_transpose2d(x, c->weight, c->bias, &c->p);
 }
 
-static const cg_module_type conv_transpose2d_type = { "ConvTranspose2d", ct_forward, NULL, NULL };
+/* conv_transpose2d(in, out, kernel[, stride=, padding=, output_padding=, groups=, bias=false,
+ * dilation=]): square settings only. */
+static cg_status ct_spec(const cg_module *m, cg_spec_writer *w) {
+    const conv_transpose2d *c = (const conv_transpose2d *)m;
+    const cg_conv_transpose2d_params *p = &c->p;
+    const int64_t *ws = c->weight->shape;
+    if (ws[2] != ws[3] || p->stride[0] != p->stride[1] || p->padding[0] != p->padding[1] ||
+        p->output_padding[0] != p->output_padding[1] || p->dilation[0] != p->dilation[1])
+        return cg_error(CG_EINVAL, "the spec's conv_transpose2d is square: kernel %lldx%lld, stride %lldx%lld, "
+                        "padding %lldx%lld, output_padding %lldx%lld, dilation %lldx%lld", (long long)ws[2],
+                        (long long)ws[3], (long long)p->stride[0], (long long)p->stride[1], (long long)p->padding[0],
+                        (long long)p->padding[1], (long long)p->output_padding[0], (long long)p->output_padding[1],
+                        (long long)p->dilation[0], (long long)p->dilation[1]);
+    cg_status st = cg_spec_printf(w, "conv_transpose2d(%lld,%lld,%lld", (long long)ws[0], (long long)(ws[1] * p->groups),
+                                  (long long)ws[2]);
+    if (st == CG_OK && p->stride[0] != 1) st = cg_spec_printf(w, ",stride=%lld", (long long)p->stride[0]);
+    if (st == CG_OK && p->padding[0] != 0) st = cg_spec_printf(w, ",padding=%lld", (long long)p->padding[0]);
+    if (st == CG_OK && p->output_padding[0] != 0)
+        st = cg_spec_printf(w, ",output_padding=%lld", (long long)p->output_padding[0]);
+    if (st == CG_OK && p->groups != 1) st = cg_spec_printf(w, ",groups=%lld", (long long)p->groups);
+    if (st == CG_OK && !c->bias) st = cg_spec_printf(w, ",bias=false");
+    if (st == CG_OK && p->dilation[0] != 1) st = cg_spec_printf(w, ",dilation=%lld", (long long)p->dilation[0]);
+    return st == CG_OK ? cg_spec_printf(w, ")") : st;
+}
+
+static const cg_module_type conv_transpose2d_type = { .name = "ConvTranspose2d", .forward = ct_forward,
+                                                      .to_spec = ct_spec };
 
 cg_module *cg_conv_transpose2d_new(int64_t in_ch, int64_t out_ch, int64_t kernel, const cg_conv_transpose2d_params *p,
                                    bool bias) {

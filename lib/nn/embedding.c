@@ -32,7 +32,13 @@ static cg_tensor *embedding_forward(cg_module *m, cg_tensor *x) {
     return cg_embedding(e->weight, idx);
 }
 
-static const cg_module_type embedding_type = { "Embedding", embedding_forward, NULL, NULL };
+static cg_status embedding_spec(const cg_module *m, cg_spec_writer *w) {
+    const embedding *e = (const embedding *)m;
+    return cg_spec_printf(w, "embedding(%lld,%lld)", (long long)e->weight->shape[0], (long long)e->weight->shape[1]);
+}
+
+static const cg_module_type embedding_type = { .name = "Embedding", .forward = embedding_forward,
+                                               .to_spec = embedding_spec };
 
 cg_module *cg_embedding_new(int64_t num_embeddings, int64_t embedding_dim) {
     if (num_embeddings <= 0 || embedding_dim <= 0)

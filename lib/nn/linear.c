@@ -9,7 +9,14 @@ static cg_tensor *linear_forward(cg_module *m, cg_tensor *x) {
     return cg_linear(x, l->weight, l->bias);
 }
 
-static const cg_module_type linear_type = { "Linear", linear_forward, NULL, NULL };
+/* linear(in, out[, bias=false]) */
+static cg_status linear_spec(const cg_module *m, cg_spec_writer *w) {
+    const linear *l = (const linear *)m;
+    return cg_spec_printf(w, "linear(%lld,%lld%s)", (long long)l->weight->shape[1], (long long)l->weight->shape[0],
+                          l->bias ? "" : ",bias=false");
+}
+
+static const cg_module_type linear_type = { .name = "Linear", .forward = linear_forward, .to_spec = linear_spec };
 
 cg_module *cg_linear_new(int64_t in_features, int64_t out_features, bool bias) {
     if (in_features <= 0 || out_features <= 0)

@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/nn/sequential.c — Sequential and Residual: children run in the order they were appended;
- * Residual returns x + children(x).
+/* lib/nn/sequential.c — Sequential, Residual and Parallel: children run in the order they were
+ * appended; Residual returns x + children(x); Parallel runs each child (a branch) on x and
+ * concatenates their outputs along dim 1.
+ *
+ * Layer paths in errors: when a child's forward fails, its container rewrites cg_last_error as
+ * "<path> (layer K of the net): <the op's message>", path the child's name. A container above it
+ * finds the message still the one a container wrote (cg_error_serial unchanged since) and puts
+ * its own child's name in front of the path and its own K in place of the inner one, so the
+ * outermost container leaves the full dotted path (the state-dict prefix: "3.1.0") exactly once.
  *
  * Fusion plan (cg_fusion, nn.h): made once, when a child is appended, from the children's types
  * alone. A producer (a child whose type's fusion accepts stages: Conv2d, Residual) and the
@@ -19,7 +26,7 @@
  * stays the Residual's own epilogue rather than joining a conv's: it comes after the whole block,
  * which usually ends in a BatchNorm2d that cannot fold in training. */
 #include <stdio.h>
-#include "cg_internal.h"
+#include "spec_write.h"
 
 
 typedef struct sequential {
@@ -53,19 +60,43 @@ static void plan_make(sequential *s) {
     s->n_plan = m->n_children;
 }
 
+/* The failure being named, on this thread: the op's own message and the path so far, valid while
+ * cg_error_serial() is still `serial` (nothing has set a message since a container wrote it). */
+static _Thread_local struct { uint64_t serial; char path[160]; char orig[512]; } failure;
+
+/* Child i of m returned NULL: name it in the message (what: "layer" or "branch"). */
+static void name_failure(const cg_module *m, int i, const char *what) {
+    const char *child = m->children[i].name;
+    char path[sizeof failure.path];
+    if (failure.serial && failure.serial == cg_error_serial()) {
+        if (snprintf(path, sizeof path, "%s.%s", child, failure.path) >= (int)sizeof path)
+            path[sizeof path - 2] = '~';   /* deeper than the buffer: marked cut */
+    } else {
+        snprintf(failure.orig, sizeof failure.orig, "%s", *cg_last_error() ? cg_last_error() : "failed without a message");
+        snprintf(path, sizeof path, "%s", child);
+    }
+    memcpy(failure.path, path, sizeof path);
+    cg_error(CG_EINVAL, "%s (%s %d of the net): %s", failure.path, what, i + 1, failure.orig);
+    failure.serial = cg_error_serial();
+}
+
 static cg_tensor *run_children(cg_module *m, cg_tensor *x) {
     sequential *s = (sequential *)m;
     const bool fuse = cg_config_snapshot().fusion && s->n_plan == m->n_children;
     for (int i = 0; i < m->n_children && x;) {
         cg_module *c = m->children[i].module;
         const int span = fuse ? s->span[i] : 1;
-        if (span == 1) { x = cg_module_forward(c, x); i++; continue; }
+        if (span == 1) {
+            if (!(x = cg_module_forward(c, x))) name_failure(m, i, "layer");
+            i++;
+            continue;
+        }
         cg_conv_epilogue ep = { 0 };
         for (int k = 1; k < span; k++) {
             cg_module *e = m->children[i + k].module;
             e->type->fuse->as_epilogue(e, &ep);
         }
-        x = c->type->fuse->forward_ep(c, x, &ep);
+        if (!(x = c->type->fuse->forward_ep(c, x, &ep))) name_failure(m, i, "layer");   /* the producer's name */
         i += span;
     }
     return x;
@@ -79,16 +110,80 @@ static cg_tensor *residual_forward(cg_module *m, cg_tensor *x) { return residual
 
 static void sequential_destroy(cg_module *m) { cg_free(((sequential *)m)->span); }
 
+/* cat([branch(x) for each branch], 1); every dim but 1 must agree. The output array is the
+ * tape's scratch (no allocation of its own once warm). */
+static cg_tensor *parallel_forward(cg_module *m, cg_tensor *x) {
+    const int n = m->n_children;
+    if (n < 1) return CG_FAIL(CG_EINVAL, "Parallel: has no branches (cg_parallel_append)");
+    cg_tensor **ys = cg_tape_scratch((size_t)n * sizeof *ys);
+    if (!ys) return NULL;
+    for (int j = 0; j < n; j++)
+        if (!(ys[j] = cg_module_forward(m->children[j].module, x))) { name_failure(m, j, "branch"); return NULL; }
+    for (int j = 1; j < n; j++) {
+        bool same = ys[j]->ndim == ys[0]->ndim && ys[0]->ndim >= 2;
+        for (int d = 0; same && d < ys[0]->ndim; d++) same = d == 1 || ys[j]->shape[d] == ys[0]->shape[d];
+        if (!same) {
+            char a[96], b[96];
+            return CG_FAIL(CG_ESHAPE, "Parallel: branch %s gives %s, branch %s gives %s: the branches must agree in "
+                           "every dim but dim 1, where they are concatenated", m->children[0].name,
+                           cg_shape_str(a, sizeof a, ys[0]->ndim, ys[0]->shape), m->children[j].name,
+                           cg_shape_str(b, sizeof b, ys[j]->ndim, ys[j]->shape));
+        }
+    }
+    return cg_cat(ys, n, 1);
+}
+
+/* Specs: a Sequential is the bare list of its children (the net itself, or a branch); there is
+ * no word for a Sequential inside a Sequential. A Residual is residual(children). */
+static cg_status sequential_spec(const cg_module *m, cg_spec_writer *w) {
+    if (!cg_spec_take_list(w))
+        return cg_error(CG_EINVAL, "a Sequential inside a Sequential or Residual has no spec word (append its "
+                        "layers to the outer one, or make it a Residual)");
+    if (!m->n_children) return cg_error(CG_EINVAL, "it holds no layers");
+    return cg_spec_children(w, m, " ");
+}
+static cg_status residual_spec(const cg_module *m, cg_spec_writer *w) {
+    if (!m->n_children) return cg_error(CG_EINVAL, "it holds no layers (residual() needs one)");
+    cg_status st = cg_spec_printf(w, "residual(");
+    if (st == CG_OK) st = cg_spec_children(w, m, " ");
+    return st == CG_OK ? cg_spec_printf(w, ")") : st;
+}
+
 static const cg_fusion residual_fusion = { .accepts = CG_FUSE_RELU, .forward_ep = residual_forward_ep };
-static const cg_module_type sequential_type = { "Sequential", run_children, sequential_destroy, NULL };
-static const cg_module_type residual_type = { "Residual", residual_forward, sequential_destroy,
-                                              &residual_fusion };
+static const cg_module_type sequential_type = { .name = "Sequential", .forward = run_children,
+                                                .destroy = sequential_destroy, .to_spec = sequential_spec };
+static const cg_module_type residual_type = { .name = "Residual", .forward = residual_forward,
+                                              .destroy = sequential_destroy, .fuse = &residual_fusion,
+                                              .to_spec = residual_spec };
+
+/* parallel(branch | branch | ...): each branch a Sequential written as its list of layers. */
+static cg_status parallel_spec(const cg_module *m, cg_spec_writer *w) {
+    if (!m->n_children) return cg_error(CG_EINVAL, "it holds no branches (parallel() needs one)");
+    cg_status st = cg_spec_printf(w, "parallel(");
+    if (st == CG_OK) st = cg_spec_children(w, m, " | ");
+    return st == CG_OK ? cg_spec_printf(w, ")") : st;
+}
+static const cg_module_type parallel_type = { .name = "Parallel", .forward = parallel_forward,
+                                              .to_spec = parallel_spec };
 
 static cg_module *container_new(const cg_module_type *t) {
     return cg_module_new(t, sizeof(sequential));
 }
 cg_module *cg_sequential_new(void) { return container_new(&sequential_type); }
 cg_module *cg_residual_new(void) { return container_new(&residual_type); }
+cg_module *cg_parallel_new(void) { return cg_module_new(&parallel_type, sizeof(cg_module)); }
+
+cg_module *cg_parallel_append(cg_module *par, const char *name, cg_module *branch) {
+    if (!branch) return NULL;
+    if (!par || par->type != &parallel_type) {
+        cg_module_free(branch);
+        cg_error(CG_EINVAL, "cg_parallel_append: not a Parallel");
+        return NULL;
+    }
+    char idx[24];
+    if (!name) { snprintf(idx, sizeof idx, "%d", par->n_children); name = idx; }
+    return cg_module_add_child(par, name, branch);
+}
 
 cg_module *cg_sequential_append(cg_module *seq, const char *name, cg_module *child) {
     if (!child) return NULL;

@@ -2,13 +2,14 @@
 /* lib/nn/spec.c — networks from a one-line text spec (grammar and ops: include/cgrad/nn.h).
  *
  * Three passes over one flat array of layers, in source order (a residual is followed by its
- * subtree; `end` is one past it):
+ * subtree, a parallel by its branches, each branch an entry of the internal word "branch"
+ * followed by the branch's layers; `end` is one past a layer's subtree):
  *   1. parse: tokens into layers, each with its op and its arguments resolved against the op's
  *      parameter table (positional, key=value, defaults, types and ranges);
  *   2. check: the shape rule of every layer applied to one example's shape, parameter counts and
  *      FLOPs, all in overflow-checked int64, before anything is allocated;
- *   3. build: the modules, appended to Sequential/Residual containers under PyTorch's
- *      nn.Sequential names.
+ *   3. build: the modules, appended to Sequential/Residual/Parallel containers under PyTorch's
+ *      nn.Sequential names (a parallel's branch j is Sequential "j" inside it).
  * Every error names the 1-based character position of the layer (or token) at fault.
  * The words are one table (ops[]): a row holds the word's argument table, its rule (which calls
  * the op's own shape rule, cg_*_out_shape in lib/ops, and adds the parameter count and FLOPs) and
@@ -21,7 +22,7 @@
 #include <stdlib.h>
 #include "cg_internal.h"
 
-#define SPEC_MAX_DEPTH 8         /* residuals nested inside residuals */
+#define SPEC_MAX_DEPTH 8         /* residuals and parallels nested inside each other, in all */
 #define SPEC_MAX_NAME 32
 #define SPEC_MAX_INT (1 << 24)   /* largest integer argument (channels, features, kernel, ...) */
 #define SPEC_MAX_PARAMS ((int64_t)1 << 31)  /* parameter elements a net may have (8 GiB of floats) */
@@ -47,7 +48,7 @@ typedef struct layer {
     int text_len;
     char name[SPEC_MAX_NAME + 1]; /* given name, or "" */
     double v[MAX_ARGS];         /* resolved argument values (bools as 0/1) */
-    int64_t end;                /* one past this layer's subtree (residual), else index + 1 */
+    int64_t end;                /* one past this layer's subtree (residual, parallel, branch), else index + 1 */
 } layer;
 
 typedef struct shape { int nd; int64_t d[CG_MAX_DIMS]; } shape;   /* one example's: no batch dim */
@@ -354,6 +355,7 @@ static cg_module *leaky_relu_build(const double *v) { return cg_leaky_relu_new((
 static cg_module *gelu_build(const double *v) { return cg_gelu_new(v[0] != 0); }
 static cg_module *softplus_build(const double *v) { return cg_softplus_new((float)v[0], (float)v[1]); }
 static cg_module *residual_build(const double *v) { (void)v; return cg_residual_new(); }
+static cg_module *parallel_build(const double *v) { (void)v; return cg_parallel_new(); }
 
 /* ---- the word table: one row per word ------------------------------------------------------ */
 typedef struct op_info {
@@ -366,7 +368,7 @@ typedef struct op_info {
     cg_module *(*build)(const double *v);          /* the module, or NULL: new0 */
     cg_module *(*new0)(void);                      /* a constructor without arguments */
     bool flattens;                                 /* the next layer's messages name this one's input */
-    bool container;                                /* residual: layers in parentheses */
+    enum { C_NONE, C_RESIDUAL, C_PARALLEL, C_BRANCH } container;   /* layers in parentheses */
 } op_info;
 
 #define I_(k, req, d, lo, hi) { k, P_INT, req, d, lo, hi, NULL }
@@ -399,7 +401,10 @@ static const op_info ops[] = {
     { "tanh", NO_PARAMS, .new0 = cg_tanh_new },
     { "flatten", NO_PARAMS, .rule = flatten_rule, .build = flatten_build, .flattens = true },
     { "log_softmax", NO_PARAMS, .rule = log_softmax_rule, .build = log_softmax_build },
-    { "residual", NO_PARAMS, .build = residual_build, .container = true },
+    { "residual", NO_PARAMS, .build = residual_build, .container = C_RESIDUAL },
+    { "parallel", NO_PARAMS, .build = parallel_build, .container = C_PARALLEL },
+    { "branch", NO_PARAMS, .container = C_BRANCH },   /* internal: one branch of a parallel, never a word */
+    { "identity", NO_PARAMS, .new0 = cg_identity_new },
     { "gelu", 1, { W_("approximate", 0, "none|tanh") }, .build = gelu_build },
     { "silu", NO_PARAMS, .new0 = cg_silu_new },
     { "hardswish", NO_PARAMS, .new0 = cg_hardswish_new },
@@ -431,6 +436,11 @@ static const op_info ops[] = {
       .image = true, .args = conv_transpose2d_args, .rule = conv_transpose2d_rule, .build = conv_transpose2d_build },
 };
 #define N_OPS ((int)(sizeof ops / sizeof ops[0]))
+static int branch_op(void) {   /* the row of the internal word "branch" */
+    int k = 0;
+    while (ops[k].container != C_BRANCH) k++;
+    return k;
+}
 #undef I_
 #undef N_
 #undef B_
@@ -621,17 +631,47 @@ static layer *push(parser *p) {
     return L;
 }
 
-/* Layers until the end (depth 0) or the ')' closing a residual (depth > 0, left unconsumed). */
-static cg_status parse_list(parser *p, int depth, int64_t open_at) {
+static cg_status parse_list(parser *p, int depth, int64_t open_at, const char *in);
+
+/* The branches of the parallel opened at open_at, up to its ')' (left unconsumed): each an entry
+ * of the word "branch" followed by its layers. */
+static cg_status parse_branches(parser *p, int depth, int64_t open_at) {
+    cg_status s;
+    for (int j = 0;; j++) {
+        skip(p);
+        int64_t b = p->n;
+        if (b >= SPEC_MAX_LAYERS) return perr(p->i, "more than %d layers", SPEC_MAX_LAYERS);
+        layer *B = push(p);
+        if (!B) return CG_ENOMEM;
+        *B = (layer){ .op = branch_op(), .pos = p->i, .text = p->s + p->i };
+        if ((s = parse_list(p, depth, open_at, "parallel"))) return s;
+        B = &p->l[b];   /* push() may have moved the array */
+        if (p->n == b + 1) return perr(B->pos, "parallel: branch %d holds no layers (identity passes x on)", j);
+        int64_t tl = p->i - B->pos;
+        while (tl > 0 && is_space(B->text[tl - 1])) tl--;
+        B->text_len = (int)(tl > 60 ? 60 : tl);
+        B->end = p->n;
+        if (p->s[p->i] == ')') return CG_OK;
+        p->i++;   /* the '|' */
+    }
+}
+
+/* Layers until the end (depth 0), the ')' closing a container or a '|' ending a parallel's
+ * branch (in: the container's word, NULL at top level; the ')' or '|' is left unconsumed). */
+static cg_status parse_list(parser *p, int depth, int64_t open_at, const char *in) {
     cg_status s;
     for (;;) {
         skip(p);
         if (p->i >= p->len) {
-            if (depth) return perr(open_at, "residual: '(' is never closed");
+            if (depth) return perr(open_at, "%s: '(' is never closed", in);
             return CG_OK;
         }
         if (p->s[p->i] == ')') {
             if (!depth) return perr(p->i, "')' closes nothing");
+            return CG_OK;
+        }
+        if (p->s[p->i] == '|') {
+            if (!in || strcmp(in, "parallel")) return perr(p->i, "'|' separates the branches of a parallel(A | B) only");
             return CG_OK;
         }
         int64_t at = p->i, n = ident_len(p, at);
@@ -653,20 +693,25 @@ static cg_status parse_list(parser *p, int depth, int64_t open_at) {
             p->i += n;
         }
         int k = 0;
-        while (k < N_OPS && !ident_is(p, at, n, ops[k].name)) k++;
+        while (k < N_OPS && (ops[k].container == C_BRANCH || !ident_is(p, at, n, ops[k].name))) k++;
         if (k == N_OPS) return perr(at, "unknown op '%.*s'", (int)(n > 40 ? 40 : n), p->s + at);
         L->op = k;
         L->text = p->s + at;
         if (p->i < p->len && p->s[p->i] == '(') {
             int64_t open = p->i++;
             if (ops[L->op].container) {
-                if (depth + 1 > SPEC_MAX_DEPTH) return perr(at, "residuals nest deeper than %d", SPEC_MAX_DEPTH);
-                if ((s = parse_list(p, depth + 1, open))) return s;
+                if (depth + 1 > SPEC_MAX_DEPTH)
+                    return perr(at, "residual and parallel nest deeper than %d in all", SPEC_MAX_DEPTH);
+                if (ops[L->op].container == C_PARALLEL) s = parse_branches(p, depth + 1, open);
+                else s = parse_list(p, depth + 1, open, ops[L->op].name);
+                if (s) return s;
                 p->i++;   /* the ')' */
                 if (p->n == idx + 1) return perr(at, "residual() holds no layers");
             } else if ((s = parse_args(p, &p->l[idx], open))) {
                 return s;
             }
+        } else if (ops[L->op].container == C_PARALLEL) {
+            return perr(at, "parallel needs its branches in parentheses: parallel(A | B ...)");
         } else if (ops[L->op].container) {
             return perr(at, "residual needs its layers in parentheses: residual(...)");
         } else if ((s = resolve_defaults(L, (bool[MAX_ARGS]){ false }, at))) {   /* no parentheses */
@@ -676,7 +721,7 @@ static cg_status parse_list(parser *p, int depth, int64_t open_at) {
         int64_t tl = p->i - (L->text - p->s);
         L->text_len = (int)(tl > 60 ? 60 : tl);
         L->end = p->n;
-        if (p->i < p->len && !is_space(p->s[p->i]) && p->s[p->i] != '#' && p->s[p->i] != ')')
+        if (p->i < p->len && !is_space(p->s[p->i]) && p->s[p->i] != '#' && p->s[p->i] != ')' && p->s[p->i] != '|')
             return perr(p->i, "expected whitespace between layers, got '%c'", p->s[p->i]);
     }
 }
@@ -689,8 +734,44 @@ typedef struct checker {
     double flops;
 } checker;
 
+static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const char *prefix, int depth);
+
+/* The parallel at i (row name, depth) on r->in: each branch from that input, a row per branch
+ * with its output; the outputs must agree in every dim but the first of one example's (dim 1 of
+ * the batch), where they are concatenated into r->out. */
+static cg_status check_parallel(checker *c, int64_t i, rule_io *r, const char *name, int depth) {
+    const layer *L = &c->p->l[i];
+    char b1[160], b2[160];
+    shape first = { 0 };
+    int64_t channels = 0;
+    int j = 0;
+    for (int64_t b = i + 1; b < L->end; b = c->p->l[b].end, j++) {
+        cg_net_row row = { .depth = depth + 1 };
+        snprintf(row.name, sizeof row.name, "%s.%d", name, j);
+        shape s = r->in;
+        cg_status st = check_list(c, b + 1, c->p->l[b].end, &s, row.name, depth + 2);
+        if (st) return st;
+        if (!j) first = s;
+        bool same = s.nd == first.nd;
+        for (int d = 1; same && d < s.nd; d++) same = s.d[d] == first.d[d];
+        if (!same)
+            return lerr(L, "branches disagree: branch 0 gives %s, branch %d gives %s; they must agree in every dim "
+                        "but dim 1, where they are concatenated", shape_n(b1, sizeof b1, &first), j,
+                        shape_n(b2, sizeof b2, &s));
+        if (__builtin_add_overflow(channels, s.d[0], &channels) || channels > SPEC_MAX_DIM)
+            return lerr(L, "is too large to count");
+        snprintf(row.op, sizeof row.op, "branch");
+        row.ndim = s.nd;
+        memcpy(row.shape, s.d, sizeof row.shape);
+        if (c->rows) c->rows[b] = row;
+    }
+    r->out = first;
+    r->out.d[0] = channels;
+    return CG_OK;
+}
+
 /* Layers [lo, hi) of one sequence, starting from shape *s (updated); prefix: the dotted name of
- * the enclosing residual ("" at top level). Each layer's own part is its row's rule. */
+ * the enclosing residual or branch ("" at top level). Each layer's own part is its row's rule. */
 static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const char *prefix, int depth) {
     char b1[160], b2[160];
     int64_t pos = 0;
@@ -709,7 +790,10 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
         int64_t numel;
         if (!numel_of(&r.in, &numel)) return lerr(L, "gets an input too large to count (%s)", shape_n(b1, sizeof b1, &r.in));
         if (op->image && r.in.nd != 3) return lerr(L, "needs [N,C,H,W] input, gets %s", shape_n(b1, sizeof b1, &r.in));
-        if (op->container) {
+        if (op->container == C_PARALLEL) {
+            cg_status st = check_parallel(c, i, &r, row.name, depth);
+            if (st) return st;
+        } else if (op->container) {
             cg_status st = check_list(c, i + 1, L->end, &r.out, row.name, depth + 1);
             if (st) return st;
             bool same = r.out.nd == r.in.nd;
@@ -742,11 +826,25 @@ static cg_module *build_layer(const layer *L) {
     return op->build ? op->build(L->v) : op->new0();
 }
 
+static cg_status build_list(const parser *p, int64_t lo, int64_t hi, cg_module *seq);
+
+/* The branches of the parallel at i into par, each a Sequential. */
+static cg_status build_branches(const parser *p, int64_t i, cg_module *par) {
+    for (int64_t b = i + 1; b < p->l[i].end; b = p->l[b].end) {
+        cg_module *br = cg_sequential_new();
+        if (!br) return CG_ENOMEM;
+        if (build_list(p, b + 1, p->l[b].end, br) != CG_OK) { cg_module_free(br); return CG_ENOMEM; }
+        if (!cg_parallel_append(par, NULL, br)) return CG_ENOMEM;
+    }
+    return CG_OK;
+}
+
 static cg_status build_list(const parser *p, int64_t lo, int64_t hi, cg_module *seq) {
     for (int64_t i = lo; i < hi; i = p->l[i].end) {
         const layer *L = &p->l[i];
         cg_module *m = build_layer(L);
-        if (m && ops[L->op].container && build_list(p, i + 1, L->end, m) != CG_OK) {
+        if (m && ops[L->op].container &&
+            (ops[L->op].container == C_PARALLEL ? build_branches(p, i, m) : build_list(p, i + 1, L->end, m)) != CG_OK) {
             cg_module_free(m);
             return CG_ENOMEM;
         }
@@ -775,7 +873,7 @@ static cg_status parse_and_check(const char *spec, int ndim, const int64_t *exam
         s.d[d] = example[d];
     }
     *p = (parser){ .s = spec, .len = (int64_t)strlen(spec) };
-    cg_status st = parse_list(p, 0, 0);
+    cg_status st = parse_list(p, 0, 0, NULL);
     if (st) return st;
     if (!p->n) return cg_error(CG_EINVAL, "net spec is empty: it names no layer");
     checker c = { .p = p };

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/nn/stateless.c — modules without parameters: ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU,
+/* lib/nn/stateless.c — modules without parameters: Identity, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU,
  * Hardswish, Softplus, ReLU6, Hardtanh, Flatten,
  * MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout, Dropout2d, LogSoftmax. Each holds only its
  * hyper-parameters; the op it calls checks the input's shape. */
 #include <math.h>
-#include "cg_internal.h"
+#include "spec_write.h"
 
 typedef struct stateless {
     cg_module base;
@@ -17,6 +17,7 @@ typedef struct stateless {
 } stateless;
 
 static stateless *self(cg_module *m) { return (stateless *)m; }
+static cg_tensor *identity_fwd(cg_module *m, cg_tensor *x) { (void)m; return x; }
 static cg_tensor *relu_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_relu(x); }
 static cg_tensor *leaky_fwd(cg_module *m, cg_tensor *x) { return cg_leaky_relu(x, self(m)->p); }
 static cg_tensor *sigmoid_fwd(cg_module *m, cg_tensor *x) { (void)m; return cg_sigmoid(x); }
@@ -57,29 +58,105 @@ static cg_fuse_stage maxpool_stage(const cg_module *m) {
 static void maxpool_as_epilogue(cg_module *m, cg_conv_epilogue *ep) { (void)m; ep->pool2 = true; }
 static const cg_fusion maxpool_fusion = { .stage = maxpool_stage, .as_epilogue = maxpool_as_epilogue };
 
-static const cg_module_type relu_type = { "ReLU", relu_fwd, NULL, &relu_fusion };
-static const cg_module_type leaky_type = { "LeakyReLU", leaky_fwd, NULL, NULL };
-static const cg_module_type sigmoid_type = { "Sigmoid", sigmoid_fwd, NULL, NULL };
-static const cg_module_type tanh_type = { "Tanh", tanh_fwd, NULL, NULL };
-static const cg_module_type gelu_type = { "GELU", gelu_fwd, NULL, NULL };
-static const cg_module_type silu_type = { "SiLU", silu_fwd, NULL, NULL };
-static const cg_module_type hardswish_type = { "Hardswish", hardswish_fwd, NULL, NULL };
-static const cg_module_type softplus_type = { "Softplus", softplus_fwd, NULL, NULL };
-static const cg_module_type relu6_type = { "ReLU6", relu6_fwd, NULL, NULL };
-static const cg_module_type hardtanh_type = { "Hardtanh", hardtanh_fwd, NULL, NULL };
-static const cg_module_type upsample_type = { "Upsample", upsample_fwd, NULL, NULL };
-static const cg_module_type flatten_type = { "Flatten", flatten_fwd, NULL, NULL };
-static const cg_module_type maxpool_type = { "MaxPool2d", maxpool_fwd, NULL, &maxpool_fusion };
-static const cg_module_type avgpool_type = { "AvgPool2d", avgpool_fwd, NULL, NULL };
-static const cg_module_type adaptive_type = { "AdaptiveAvgPool2d", adaptive_fwd, NULL, NULL };
+/* Specs: the word and the arguments that differ from its defaults (nn.h). */
+static cg_status word_spec(cg_spec_writer *w, const char *word) { return cg_spec_printf(w, "%s", word); }
+static cg_status identity_spec(const cg_module *m, cg_spec_writer *w) { (void)m; return word_spec(w, "identity"); }
+static cg_status relu_spec(const cg_module *m, cg_spec_writer *w) { (void)m; return word_spec(w, "relu"); }
+static cg_status sigmoid_spec(const cg_module *m, cg_spec_writer *w) { (void)m; return word_spec(w, "sigmoid"); }
+static cg_status tanh_spec(const cg_module *m, cg_spec_writer *w) { (void)m; return word_spec(w, "tanh"); }
+static cg_status silu_spec(const cg_module *m, cg_spec_writer *w) { (void)m; return word_spec(w, "silu"); }
+static cg_status hardswish_spec(const cg_module *m, cg_spec_writer *w) { (void)m; return word_spec(w, "hardswish"); }
+static cg_status relu6_spec(const cg_module *m, cg_spec_writer *w) { (void)m; return word_spec(w, "relu6"); }
+static cg_status flatten_spec(const cg_module *m, cg_spec_writer *w) { (void)m; return word_spec(w, "flatten"); }
+static cg_status gelu_spec(const cg_module *m, cg_spec_writer *w) {
+    return word_spec(w, ((const stateless *)m)->flag ? "gelu(approximate=tanh)" : "gelu");
+}
+static cg_status leaky_spec(const cg_module *m, cg_spec_writer *w) {
+    char a[CG_SPEC_NUM_LEN];
+    float p = ((const stateless *)m)->p;
+    return p == 0.01f ? word_spec(w, "leaky_relu") : cg_spec_printf(w, "leaky_relu(%s)", cg_spec_float(a, p));
+}
+static cg_status softplus_spec(const cg_module *m, cg_spec_writer *w) {
+    const stateless *s = (const stateless *)m;
+    char a[CG_SPEC_NUM_LEN], b[CG_SPEC_NUM_LEN];
+    if (s->p == 1.0f && s->q == 20.0f) return word_spec(w, "softplus");
+    return cg_spec_printf(w, "softplus(beta=%s,threshold=%s)", cg_spec_float(a, s->p), cg_spec_float(b, s->q));
+}
+static cg_status hardtanh_spec(const cg_module *m, cg_spec_writer *w) {
+    const stateless *s = (const stateless *)m;
+    char a[CG_SPEC_NUM_LEN], b[CG_SPEC_NUM_LEN];
+    if (s->p == -1.0f && s->q == 1.0f) return word_spec(w, "hardtanh");
+    return cg_spec_printf(w, "hardtanh(min_val=%s,max_val=%s)", cg_spec_float(a, s->p), cg_spec_float(b, s->q));
+}
+static cg_status dropout_spec(const cg_module *m, cg_spec_writer *w) {
+    char a[CG_SPEC_NUM_LEN];
+    return cg_spec_printf(w, "%s(%s)", strcmp(m->type->name, "Dropout2d") ? "dropout" : "dropout2d",
+                          cg_spec_float(a, ((const stateless *)m)->p));
+}
+static cg_status log_softmax_spec(const cg_module *m, cg_spec_writer *w) {
+    int dim = ((const stateless *)m)->dim;
+    if (dim != 1) return cg_error(CG_EINVAL, "the spec's log_softmax is over dim 1, this one over dim %d", dim);
+    return word_spec(w, "log_softmax");
+}
+/* A square size: "k"; else an error naming what. */
+static bool square(const int64_t *v, const char *what, const char *type) {
+    if (v[0] == v[1]) return true;
+    cg_error(CG_EINVAL, "the spec's %s is square, this %s is %lldx%lld", type, what, (long long)v[0], (long long)v[1]);
+    return false;
+}
+static cg_status upsample_spec(const cg_module *m, cg_spec_writer *w) {
+    const int64_t *f = ((const stateless *)m)->pool.kernel;
+    if (!square(f, "scale factor", "upsample")) return CG_EINVAL;
+    return cg_spec_printf(w, "upsample(%lld)", (long long)f[0]);
+}
+static cg_status pool_spec(const cg_module *m, cg_spec_writer *w, const char *word) {
+    const cg_pool2d_params *p = &((const stateless *)m)->pool;
+    if (!square(p->kernel, "kernel", word) || !square(p->stride, "stride", word) || !square(p->padding, "padding", word))
+        return CG_EINVAL;
+    cg_status st = cg_spec_printf(w, "%s(%lld", word, (long long)p->kernel[0]);
+    if (st == CG_OK && p->stride[0] != p->kernel[0]) st = cg_spec_printf(w, ",stride=%lld", (long long)p->stride[0]);
+    if (st == CG_OK && p->padding[0] != 0) st = cg_spec_printf(w, ",padding=%lld", (long long)p->padding[0]);
+    return st == CG_OK ? cg_spec_printf(w, ")") : st;
+}
+static cg_status maxpool_spec(const cg_module *m, cg_spec_writer *w) { return pool_spec(m, w, "max_pool2d"); }
+static cg_status avgpool_spec(const cg_module *m, cg_spec_writer *w) { return pool_spec(m, w, "avg_pool2d"); }
+static cg_status adaptive_spec_word(const cg_module *m, cg_spec_writer *w, const char *word) {
+    const int64_t *o = ((const stateless *)m)->pool.kernel;
+    if (!square(o, "output size", word)) return CG_EINVAL;
+    return cg_spec_printf(w, "%s(%lld)", word, (long long)o[0]);
+}
+static cg_status adaptive_spec(const cg_module *m, cg_spec_writer *w) {
+    return adaptive_spec_word(m, w, "adaptive_avg_pool2d");
+}
+static cg_status adaptive_max_spec(const cg_module *m, cg_spec_writer *w) {
+    return adaptive_spec_word(m, w, "adaptive_max_pool2d");
+}
+
+#define TYPE(var, nm, fwd, ...) static const cg_module_type var = { .name = nm, .forward = fwd, __VA_ARGS__ }
+TYPE(identity_type, "Identity", identity_fwd, .to_spec = identity_spec);
+TYPE(relu_type, "ReLU", relu_fwd, .fuse = &relu_fusion, .to_spec = relu_spec);
+TYPE(leaky_type, "LeakyReLU", leaky_fwd, .to_spec = leaky_spec);
+TYPE(sigmoid_type, "Sigmoid", sigmoid_fwd, .to_spec = sigmoid_spec);
+TYPE(tanh_type, "Tanh", tanh_fwd, .to_spec = tanh_spec);
+TYPE(gelu_type, "GELU", gelu_fwd, .to_spec = gelu_spec);
+TYPE(silu_type, "SiLU", silu_fwd, .to_spec = silu_spec);
+TYPE(hardswish_type, "Hardswish", hardswish_fwd, .to_spec = hardswish_spec);
+TYPE(softplus_type, "Softplus", softplus_fwd, .to_spec = softplus_spec);
+TYPE(relu6_type, "ReLU6", relu6_fwd, .to_spec = relu6_spec);
+TYPE(hardtanh_type, "Hardtanh", hardtanh_fwd, .to_spec = hardtanh_spec);
+TYPE(upsample_type, "Upsample", upsample_fwd, .to_spec = upsample_spec);
+TYPE(flatten_type, "Flatten", flatten_fwd, .to_spec = flatten_spec);
+TYPE(maxpool_type, "MaxPool2d", maxpool_fwd, .fuse = &maxpool_fusion, .to_spec = maxpool_spec);
+TYPE(avgpool_type, "AvgPool2d", avgpool_fwd, .to_spec = avgpool_spec);
+TYPE(adaptive_type, "AdaptiveAvgPool2d", adaptive_fwd, .to_spec = adaptive_spec);
 static cg_tensor *adaptive_max_fwd(cg_module *m, cg_tensor *x) {
     return cg_adaptive_max_pool2d(x, self(m)->pool.kernel[0], self(m)->pool.kernel[1]);
 }
-static const cg_module_type adaptive_max_type = { "AdaptiveMaxPool2d", adaptive_max_fwd, NULL, NULL };
-static const cg_module_type dropout_type = { .name = "Dropout", .forward = dropout_fwd, .set_rng = dropout_set_rng };
-static const cg_module_type dropout2d_type = { .name = "Dropout2d", .forward = dropout2d_fwd,
-                                               .set_rng = dropout_set_rng };
-static const cg_module_type log_softmax_type = { "LogSoftmax", log_softmax_fwd, NULL, NULL };
+TYPE(adaptive_max_type, "AdaptiveMaxPool2d", adaptive_max_fwd, .to_spec = adaptive_max_spec);
+TYPE(dropout_type, "Dropout", dropout_fwd, .set_rng = dropout_set_rng, .to_spec = dropout_spec);
+TYPE(dropout2d_type, "Dropout2d", dropout2d_fwd, .set_rng = dropout_set_rng, .to_spec = dropout_spec);
+TYPE(log_softmax_type, "LogSoftmax", log_softmax_fwd, .to_spec = log_softmax_spec);
+#undef TYPE
 
 static cg_module *make(const cg_module_type *t, float p, int dim, const cg_pool2d_params *pool) {
     stateless *s = (stateless *)cg_module_new(t, sizeof *s);
@@ -114,6 +191,7 @@ static bool bad_pool(const char *who, const cg_pool2d_params *p) {
     return false;
 }
 
+cg_module *cg_identity_new(void) { return make(&identity_type, 0, 0, NULL); }
 cg_module *cg_relu_new(void) { return make(&relu_type, 0, 0, NULL); }
 cg_module *cg_leaky_relu_new(float negative_slope) { return make(&leaky_type, negative_slope, 0, NULL); }
 cg_module *cg_sigmoid_new(void) { return make(&sigmoid_type, 0, 0, NULL); }
