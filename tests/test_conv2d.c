@@ -12,6 +12,7 @@
 #include <string.h>
 #include "gradcheck.h"
 #include "../lib/ops/im2col.h"  /* the im2col/col2im kernels, tested directly below */
+#include "alloc_probe.h"
 /* lib/cg_internal.h: conv plans made on this thread. */
 int64_t cg_conv2d_plans_made(void);
 
@@ -288,9 +289,6 @@ static void test_conv2d_relu_nan(void **s) {
 }
 
 /* ---- allocation counting ------------------------------------------------- */
-static long n_allocs;
-static void *count_alloc(size_t n, void *ctx) { (void)ctx; n_allocs++; return malloc(n); }
-static void count_free(void *p, void *ctx) { (void)ctx; free(p); }
 
 static void conv_step(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
     cg_tensor *y = cg_conv2d(x, w, b, p);
@@ -302,7 +300,7 @@ static void conv_step(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_
 static void test_no_allocation_when_warm(void **s) {
     (void)s;
     cg_tape_free_all();  /* memory from now on is freed through the counting hook */
-    cg_allocator a = { count_alloc, count_free, NULL };
+    cg_allocator a = counting_allocator;
     cg_set_allocator(&a);
     cg_tensor *x = test_tensor(4, CG_SHAPE(2, 4, 9, 9), -1, 1, 3, true);
     cg_tensor *w = test_tensor(4, CG_SHAPE(8, 4, 3, 3), -1, 1, 4, true);
@@ -318,7 +316,7 @@ static void test_no_allocation_when_warm(void **s) {
         cg_tape_release();
         conv_step(x, w, b, &p);
     }
-    long before = n_allocs;
+    long before = g_allocs;
     for (int i = 0; i < 5; i++) {
         cg_tensor *y = cg_conv2d(cg_conv2d(x, w, b, &p), w1, NULL, &d);
         assert_non_null(y);
@@ -326,7 +324,7 @@ static void test_no_allocation_when_warm(void **s) {
         cg_tape_release();
         conv_step(x, w, b, &p);
     }
-    assert_int_equal(n_allocs - before, 0);
+    assert_int_equal(g_allocs - before, 0);
     cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(w1); cg_tensor_free(b);
     cg_tape_free_all();
     cg_set_allocator(NULL);

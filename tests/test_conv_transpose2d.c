@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gradcheck.h"
+#include "alloc_probe.h"
 
 typedef struct geom {
     int64_t n, c, h, w, oc, kh, kw, s, p, op, d, g, oh, ow;
@@ -375,14 +376,11 @@ static void test_module(void **s) {
 }
 
 /* ---- allocation counting ------------------------------------------------- */
-static long n_allocs;
-static void *count_alloc(size_t n, void *ctx) { (void)ctx; n_allocs++; return malloc(n); }
-static void count_free(void *p, void *ctx) { (void)ctx; free(p); }
 
 static void test_no_allocation_when_warm(void **s) {
     (void)s;
     cg_tape_free_all();
-    cg_allocator a = { count_alloc, count_free, NULL };
+    cg_allocator a = counting_allocator;
     cg_set_allocator(&a);
     cg_tensor *x = test_tensor(4, CG_SHAPE(4, 4, 6, 6), -1, 1, 91, true);
     cg_tensor *w = test_tensor(4, CG_SHAPE(4, 4, 3, 3), -1, 1, 92, true);
@@ -393,13 +391,13 @@ static void test_no_allocation_when_warm(void **s) {
     p.groups = 2;
     long before = 0;
     for (int i = 0; i < 8; i++) {
-        if (i == 3) before = n_allocs;
+        if (i == 3) before = g_allocs;
         cg_tensor *y = cg_conv_transpose2d(x, w, b, &p);
         assert_non_null(y);
         assert_int_equal(cg_backward(cg_sum(y)), CG_OK);
         cg_tape_release();
     }
-    assert_int_equal(n_allocs - before, 0);
+    assert_int_equal(g_allocs - before, 0);
     cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(b);
     cg_tape_free_all();
     cg_set_allocator(NULL);

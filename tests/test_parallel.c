@@ -15,6 +15,7 @@
 #include <string.h>
 #include "gradcheck.h"
 #include "nets.h"
+#include "alloc_probe.h"
 
 static const int64_t *MNIST = CG_SHAPE(1, 28, 28);
 
@@ -203,13 +204,10 @@ static void test_parallel_gradcheck(void **s) {
 
 /* A training step of a branching net (the Inception block, the identity skip) allocates nothing
  * once warm: the branch outputs' array is tape scratch. */
-static long n_allocs;
-static void *count_alloc(size_t size, void *ctx) { (void)ctx; n_allocs++; return malloc(size); }
-static void count_free(void *p, void *ctx) { (void)ctx; free(p); }
 
 static void test_parallel_step_allocates_nothing_once_warm(void **s) {
     (void)s;
-    cg_set_allocator(&(cg_allocator){ count_alloc, count_free, NULL });
+    cg_set_allocator(&counting_allocator);
     cg_manual_seed(5);
     cg_module *net = cg_net_from_spec(INCEPTION " log_softmax", 3, MNIST, NULL);
     if (!net) fail_msg("%s", cg_last_error());
@@ -223,7 +221,7 @@ static void test_parallel_step_allocates_nothing_once_warm(void **s) {
     cg_tensor *x = test_tensor(4, CG_SHAPE(4, 1, 28, 28), -0.5f, 2.0f, 11, false);
     int64_t y[4] = { 0, 1, 2, 3 };
     for (int step = 0; step < 6; step++) {
-        if (step == 3) n_allocs = 0;   /* warm from here on */
+        if (step == 3) g_allocs = 0;   /* warm from here on */
         cg_optim_zero_grad(opt);
         cg_tensor *loss = cg_nll_loss(cg_module_forward(net, x), cg_tape_wrap(CG_I64, y, 1, CG_SHAPE(4)), CG_REDUCTION_MEAN);
         assert_int_equal(cg_backward(loss), CG_OK);
@@ -234,7 +232,7 @@ static void test_parallel_step_allocates_nothing_once_warm(void **s) {
         cg_set_grad_enabled(prev);
         cg_tape_release();
     }
-    assert_int_equal(n_allocs, 0);
+    assert_int_equal(g_allocs, 0);
     cg_tensor_free(x);
     cg_optim_free(opt);
     cg_named_list_free(&pl);

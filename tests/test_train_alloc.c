@@ -5,14 +5,12 @@
 #include <stdlib.h>
 #include "gradcheck.h"
 #include "nets.h"
+#include "alloc_probe.h"
 
-static long n_allocs;
-static void *count_alloc(size_t size, void *ctx) { (void)ctx; n_allocs++; return malloc(size); }
-static void count_free(void *p, void *ctx) { (void)ctx; free(p); }
 
 static void test_seed_net_step_allocates_nothing_once_warm(void **s) {
     (void)s;
-    cg_set_allocator(&(cg_allocator){ count_alloc, count_free, NULL });
+    cg_set_allocator(&counting_allocator);
     cg_manual_seed(3);
     cg_module *net = test_seed_net();
     assert_non_null(net);
@@ -27,7 +25,7 @@ static void test_seed_net_step_allocates_nothing_once_warm(void **s) {
     int64_t y[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
     float first = 0, last = 0;
     for (int step = 0; step < 8; step++) {
-        if (step == 3) n_allocs = 0;                 /* warm from here on */
+        if (step == 3) g_allocs = 0;                 /* warm from here on */
         cg_optim_zero_grad(opt);
         cg_tensor *loss = cg_nll_loss(cg_module_forward(net, x), cg_tape_wrap(CG_I64, y, 1, CG_SHAPE(8)), CG_REDUCTION_MEAN);
         assert_int_equal(cg_backward(loss), CG_OK);
@@ -43,7 +41,7 @@ static void test_seed_net_step_allocates_nothing_once_warm(void **s) {
         cg_module_train(net, true);
         cg_tape_release();
     }
-    assert_int_equal(n_allocs, 0);
+    assert_int_equal(g_allocs, 0);
     assert_true(last < first);                       /* and it does learn the 8 examples */
     cg_tensor_free(x);
     cg_optim_free(opt);

@@ -10,12 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gradcheck.h"
+#include "alloc_probe.h"
 
 enum { N = 50, F = 6, K = 3 };
 
-static long n_allocs;
-static void *count_alloc(size_t size, void *ctx) { (void)ctx; n_allocs++; return malloc(size); }
-static void count_free(void *p, void *ctx) { (void)ctx; free(p); }
 
 typedef struct seen {
     int64_t steps, epochs, last_done, last_total, step_allocs, allreduces;
@@ -24,11 +22,11 @@ typedef struct seen {
 } seen;
 static cg_status on_step(void *ctx, const cg_train_event *e) {
     seen *s = ctx;
-    if (e->epoch_step >= 3) s->step_allocs += n_allocs - s->allocs_at;  /* warm: from the third step on */
+    if (e->epoch_step >= 3) s->step_allocs += g_allocs - s->allocs_at;  /* warm: from the third step on */
     s->steps++;
     s->last_done = e->done;
     s->last_total = e->total;
-    s->allocs_at = n_allocs;
+    s->allocs_at = g_allocs;
     return CG_OK;
 }
 static cg_status on_end(void *ctx, const cg_train_event *e, const cg_eval_result *r) {
@@ -57,7 +55,7 @@ static cg_dataset *make_set(cg_tensor **x, cg_tensor **y) {
 
 static void test_fit(void **st) {
     (void)st;
-    cg_set_allocator(&(cg_allocator){ count_alloc, count_free, NULL });
+    cg_set_allocator(&counting_allocator);
     cg_tensor *x, *y;
     cg_dataset *ds = make_set(&x, &y);
     cg_manual_seed(2);

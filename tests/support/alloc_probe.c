@@ -13,3 +13,8 @@ static void *largest_alloc(size_t n, void *ctx) {
 static void largest_free(void *p, void *ctx) { (void)ctx; free(p); }
 
 const cg_allocator largest_allocator = { largest_alloc, largest_free, NULL };
+
+long g_allocs;
+static void *counting_alloc(size_t n, void *ctx) { (void)ctx; g_allocs++; return malloc(n); }
+static void counting_free(void *p, void *ctx) { (void)ctx; free(p); }
+const cg_allocator counting_allocator = { counting_alloc, counting_free, NULL };

@@ -11,4 +11,8 @@
 
 extern size_t g_largest;
 extern const cg_allocator largest_allocator;
+/* Counts every allocation in g_allocs (a warm step must leave it unchanged):
+ *   cg_set_allocator(&counting_allocator); ...; long before = g_allocs; step(); assert(g_allocs == before); */
+extern long g_allocs;
+extern const cg_allocator counting_allocator;
 #endif
