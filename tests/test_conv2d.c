@@ -525,6 +525,25 @@ static void test_sequential_fuses_conv_pool(void **s) {
  * pool or not), with a gradient to record or not: the output, the running statistics and every
  * gradient bit-equal, but for the eval batch norm folded into the weights (grad off: within float
  * rounding, and the fold did change something). Each call plans the conv once. */
+/* An eval batch norm whose statistics are not float32 cannot fold: the conv runs the batch norm
+ * as its own op, which refuses it by name (no integer read as floats, no read past the buffer). */
+static void test_conv2d_ex_refuses_integer_bn_stats(void **s) {
+    (void)s;
+    cg_tensor *x = cg_tensor_ones(4, CG_SHAPE(1, 2, 4, 4)), *w = cg_tensor_ones(4, CG_SHAPE(3, 2, 3, 3));
+    cg_tensor *rm = cg_tensor_new(CG_U8, 1, CG_SHAPE(3)), *rv = cg_tensor_ones(1, CG_SHAPE(3));
+    cg_conv_epilogue ep = { .bn = { .on = true, .training = false, .running_mean = rm, .running_var = rv,
+                                    .momentum = 0.1f, .eps = 1e-5f } };
+    bool prev = cg_set_grad_enabled(false);
+    assert_null(cg_conv2d_ex(x, w, NULL, NULL, &ep));
+    assert_non_null(strstr(cg_last_error(), "running_mean is uint8"));
+    cg_set_grad_enabled(prev);
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_tensor_free(w);
+    cg_tensor_free(rm);
+    cg_tensor_free(rv);
+}
+
 static void test_conv2d_ex_matches_unfused(void **s) {
     (void)s;
     cg_conv2d_params p = cg_conv2d_defaults();
@@ -870,6 +889,7 @@ int main(void) {
         cmocka_unit_test(test_sequential_fuses_conv_relu),
         cmocka_unit_test(test_sequential_fuses_conv_pool),
         cmocka_unit_test(test_conv2d_ex_matches_unfused),
+        cmocka_unit_test(test_conv2d_ex_refuses_integer_bn_stats),
         cmocka_unit_test(test_conv_pool_planned_once),
         cmocka_unit_test(test_user_module_fuses_as_epilogue),
         cmocka_unit_test(test_shape_errors),

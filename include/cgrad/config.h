@@ -11,7 +11,9 @@
  * recorded node's backward keeps its forward's choices (Winograd or im2col, the fused epilogue).
  * Any thread may change a switch at any time without a data race: an op already running is
  * unaffected, the next one sees the new value. None of them changes a result beyond float
- * rounding (Winograd) or not at all (the others); they exist for A/B runs and tests.
+ * rounding: Winograd, a non-default forward block, and fusion's fold of an eval-mode BatchNorm2d
+ * into the conv's weights (every other fusion is bit-equal to the unfused ops); the rest not at
+ * all. They exist for A/B runs and tests.
  * Defaults: every switch as the library would choose. */
 #ifndef CGRAD_CONFIG_H
 #define CGRAD_CONFIG_H

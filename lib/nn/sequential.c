@@ -17,8 +17,8 @@
  * producer decides per call what fuses in the current mode (cg_conv2d_ex: the ReLU always, the
  * batch-norm fold and the pool in inference). Nothing here knows a layer kind, and the plan does
  * not depend on the mode, so cg_module_train needs no new plan. The fold changes values by float
- * rounding only; every other fusion is bit-equal to the unfused ops. Values, gradients and the
- * state dict are the same with fusion on or off (cg_config_set(CG_CONFIG_FUSION, ..), read once per forward). Children
+ * rounding only; every other fusion is bit-equal to the unfused ops, and the state dict is the
+ * same with fusion on or off (cg_config_set(CG_CONFIG_FUSION, ..), read once per forward). Children
  * added with cg_module_add_child instead of cg_sequential_append are not in the plan: such a
  * container runs unfused.
  *

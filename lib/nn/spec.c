@@ -884,7 +884,7 @@ static cg_status parse_and_check(const char *spec, int ndim, const int64_t *exam
 }
 
 cg_status cg_net_check_spec(const char *spec, int ndim, const int64_t *example_shape, cg_net_info *info) {
-    parser p;
+    parser p = { 0 };   /* parse_and_check may return before it sets p (a NULL spec, a bad shape) */
     cg_status st = parse_and_check(spec, ndim, example_shape, &p, info);
     cg_free(p.l);
     return st;

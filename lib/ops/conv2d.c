@@ -853,15 +853,15 @@ int64_t cg_conv2d_plans_made(void) { return plans_made; }
 /* The eval-mode batch norm of ep folded into w[OC, ...] and b[OC] (b may be NULL): *wf, *bf are
  * tape tensors (pooled: no allocation once warm) with w' = w * scale, b' = b * scale + shift,
  * scale = weight / sqrt(running_var + eps), shift = bias - running_mean * scale, in double. false
- * when it cannot fold (a vector missing or not [OC]): the caller runs the batch norm as its op,
+ * when it cannot fold (a vector missing, not float32, or not [OC]): the caller runs the batch norm as its op,
  * which names the problem. NULL weight/bias: 1 and 0, as cg_batch_norm2d's. */
 static bool bn_fold(const cg_conv_epilogue *ep, const cg_tensor *w, const cg_tensor *b, cg_tensor **wf,
                     cg_tensor **bf) {
     const int64_t oc = w->shape[0], per = w->numel / (oc ? oc : 1);
     const cg_tensor *vecs[4] = { ep->bn.weight, ep->bn.bias, ep->bn.running_mean, ep->bn.running_var };
     if (!ep->bn.running_mean || !ep->bn.running_var) return false;
-    for (int i = 0; i < 4; i++)
-        if (vecs[i] && (vecs[i]->ndim != 1 || vecs[i]->shape[0] != oc)) return false;
+    for (int i = 0; i < 4; i++)   /* an integer vector would be read as floats (or past its end) */
+        if (vecs[i] && (vecs[i]->dtype != CG_F32 || vecs[i]->ndim != 1 || vecs[i]->shape[0] != oc)) return false;
     if (!(ep->bn.eps >= 0.0f)) return false;
     double *scale = cg_tape_scratch((size_t)(2 * (oc ? oc : 1)) * sizeof(double));
     cg_tensor *wt = cg_tape_tensor(w->ndim, w->shape), *bt = cg_tape_tensor(1, CG_SHAPE(oc));

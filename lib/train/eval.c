@@ -25,11 +25,11 @@ cg_status cg_evaluate(cg_module *model, cg_loader *loader, cg_loss_kind kind, in
     cg_status st = cg_loader_set_epoch(loader, 0);
     int64_t batch = 0;
     cg_batch b;
-    while (st == CG_OK && (cg_loader_next(loader, &b) || (st = cg_loader_status(loader)) != CG_OK)) {
+    while (st == CG_OK && cg_loader_next(loader, &b)) {
         const int64_t n = cg_tensor_size(b.y, 0), *y = cg_tensor_cdata_i64(b.y);
         cg_tensor *logp = cg_module_forward(model, b.x);
         cg_tensor *loss = cg_loss(kind, logp, b.y, CG_REDUCTION_SUM);
-        if (!loss) { st = CG_EINVAL; break; }
+        if (!loss) { st = CG_EINVAL; cg_tape_release(); break; }
         const float *lp = cg_tensor_data(logp);
         int64_t c = cg_tensor_size(logp, 1);
         /* argmax over NaN would pick class 0 and print a plausible accuracy: refuse instead. */
@@ -55,6 +55,7 @@ cg_status cg_evaluate(cg_module *model, cg_loader *loader, cg_loss_kind kind, in
         r->n += n;
         cg_tape_release();
     }
+    if (st == CG_OK) st = cg_loader_status(loader);   /* a read that failed ended the epoch early */
     cg_set_grad_enabled(prev);
     cg_profile_set_phase(phase);
     cg_module_train(model, was_training);

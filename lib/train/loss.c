@@ -36,7 +36,10 @@ cg_status cg_loss_check(cg_loss_kind k, const cg_tensor *out, const cg_tensor *y
         return cg_set_error(CG_EINVAL, "cg_loss_check: kind %d is not nll, cross_entropy or mse (resolve auto "
                             "with cg_loss_resolve)", (int)k);
     if (!out || !y) return cg_set_error(CG_EINVAL, "cg_loss_check: out and y must not be NULL");
-    if (cg_tensor_dtype(out) != CG_F32 || cg_tensor_ndim(out) != 2)
+    if (cg_tensor_dtype(out) != CG_F32)
+        return cg_set_error(CG_EINVAL, "loss %s: the net's output is %s; it needs float32 scores", name,
+                            cg_dtype_name(cg_tensor_dtype(out)));
+    if (cg_tensor_ndim(out) != 2)
         return cg_set_error(CG_EINVAL, "loss %s: the net's output is %dD; it needs [N, C] float32 (one score per "
                             "class)", name, cg_tensor_ndim(out));
     if (cg_tensor_dtype(y) != CG_I64 || cg_tensor_ndim(y) != 1)
