@@ -47,15 +47,16 @@ static cg_module *conv(int64_t in, int64_t out, int64_t k) {
  * linear. The net ends in linear: the trainer's default loss (auto) is cross_entropy. */
 static cg_module *build_net(void) {
     cg_module *net = cg_sequential_new(), *block = cg_parallel_new();
-    cg_module *b2 = cg_sequential_new(), *b3 = cg_sequential_new();
+    cg_module *b1 = cg_sequential_new(), *b2 = cg_sequential_new(), *b3 = cg_sequential_new();
     cg_pool2d_params pool3 = { { 3, 3 }, { 1, 1 }, { 1, 1 } };
+    cg_sequential_append(b1, NULL, conv(8, 4, 1));  /* each branch a Sequential (what a spec says) */
     cg_sequential_append(b2, NULL, conv(8, 4, 1));
     cg_sequential_append(b2, NULL, conv(4, 4, 3));
     cg_sequential_append(b3, NULL, cg_max_pool2d_new_p(&pool3));
     cg_sequential_append(b3, NULL, conv(8, 4, 1));
-    cg_parallel_append(block, "b1", conv(8, 4, 1));
-    cg_parallel_append(block, "b2", b2);
-    cg_parallel_append(block, "b3", b3);
+    cg_parallel_append(block, NULL, b1);  /* branches go by position: 0, 1, 2 */
+    cg_parallel_append(block, NULL, b2);
+    cg_parallel_append(block, NULL, b3);
     cg_sequential_append(net, "stem", conv(1, 8, 3));
     cg_sequential_append(net, NULL, cg_relu_new());
     cg_sequential_append(net, "inception", block);          /* 12 channels, 12x12 */
@@ -105,6 +106,8 @@ int main(int argc, char **argv) {
         CHECK(cg_safetensors_open(argv[2], &st) == CG_OK);
         cg_status s = cg_checkpoint_restore(st, net, opt);
         if (s == CG_OK) s = cg_checkpoint_meta_int(st, "epoch", 0, EPOCHS, &epoch);
+        const char *spec = cg_safetensors_meta(st, "net");  /* the net's spec, saved with it */
+        if (s == CG_OK) printf("net: %s\n", spec ? spec : "(none)");
         cg_safetensors_close(st);
         CHECK(s == CG_OK);
         sched.last_epoch = epoch;  /* the schedule continues from the epoch the file says */

@@ -3,7 +3,8 @@
 # tests/examples/run.sh NAME EXAMPLES_DIR SOURCE_DIR PYTHON — runs one examples/ program on small
 # data in a temporary directory and checks what it prints.
 #   inception  train + save, then a second process resumes it and predicts single images:
-#              accuracy well above chance (0.25), the resume continues at epoch 4, and the four
+#              accuracy well above chance (0.25), the file carries the net's spec, the resume
+#              continues at epoch 4 on the cosine schedule, and the four
 #              predictions are printed (at least three of them right)
 #   spec_idx   a spec net on IDX files from tests/mnist/gen_data.py: progress lines from on_step,
 #              a test accuracy per epoch from on_epoch_end, above chance (10%) at the end
@@ -21,6 +22,9 @@ inception)
     [ "$(grep -c '^epoch ' train.txt)" -eq 3 ] || fail "train should run epochs 1..3"
     "$bin/inception" resume run.safetensors | tee resume.txt
     grep -q "^resumed run.safetensors at epoch 3, lr 0.00150$" resume.txt || fail "resume did not restart at epoch 3 with the cosine lr (0.0015)"
+    # the checkpoint carries the C-built net's spec, branches included
+    grep -q '^net: stem=conv2d(1,8,3,padding=1) relu inception=parallel(conv2d(8,4,1) | ' resume.txt \
+        || fail "the checkpoint has no spec of the net"
     grep -q '^epoch 4 ' resume.txt || fail "resume did not continue with epoch 4"
     grep -q '^epoch 6 ' resume.txt || fail "resume did not reach epoch 6"
     # cosine over 6 epochs from 3e-3: the resumed schedule goes on where it stopped
