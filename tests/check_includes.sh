@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# tests/check_includes.sh SRC_DIR — the benchmarks (bench/) and the example programs (apps/) use
+# tests/check_includes.sh SRC_DIR — the benchmarks (bench/), the programs (apps/) and the examples (examples/) use
 # cgrad's public headers only, so that each builds against an installed cgrad: no include may
 # name a path under lib/ or any header that lives in lib/ (cg_internal.h, im2col.h, ...). Their
 # own headers (bench_util.h, apps/common/cli.h) and the generated seed_net.h are fine.
@@ -9,7 +9,7 @@ src=${1:?usage: check_includes.sh SRC_DIR}
 cd "$src"
 private=$(find lib -name '*.h' -exec basename {} \; | sort -u)
 bad=0
-for file in $(find bench apps -name '*.[ch]' | sort); do
+for file in $(find bench apps examples -name '*.[ch]' | sort); do
     for inc in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]\([^">]*\)[">].*/\1/p' "$file"); do
         case "$inc" in
             *lib/*) echo "check_includes: $file includes $inc (a path into lib/)"; bad=1; continue ;;
@@ -20,5 +20,5 @@ for file in $(find bench apps -name '*.[ch]' | sort); do
         done
     done
 done
-[ $bad -eq 0 ] && echo "check_includes: bench/ and apps/ include public headers only"
+[ $bad -eq 0 ] && echo "check_includes: bench/, apps/ and examples/ include public headers only"
 exit $bad

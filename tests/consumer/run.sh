@@ -7,8 +7,8 @@
 # (shared, and static with --static), a C++17 program with -pedantic-errors (pkg-config, and a
 # C++-only CMake project with COMPONENTS static), and cgrad through add_subdirectory. It checks
 # what is installed: the two programs and their man pages, not the lessons; cgrad-dist when MPI
-# is on. The README's C example is built too, and the benchmarks compile against the installed
-# headers.
+# is on. The README's C example and the examples/ programs are built too (inception runs: train,
+# resume, predict), and the benchmarks compile against the installed headers.
 # FLAGS go to every compile and link (the sanitizer flags, in a sanitizer build).
 set -euo pipefail
 cmake_cmd=$1 build=$2 src=$3 cc=$4
@@ -108,6 +108,20 @@ static_libs=$(pkg-config --static --libs cgrad | sed -e 's/\(^\| \)-lcgrad\( \|$
 quiet "$cc" $flags -o "$tmp/consumer_pc_static" "$src/tests/consumer/main.c" $(pkg-config --cflags cgrad) \
     "$libdir/libcgrad.a" $static_libs
 check_run "$tmp/consumer_pc_static" static
+
+# The examples (examples/*.c) are programs a user copies: each builds against the installed cgrad
+# through pkg-config alone, and inception runs its two processes (train + save, resume + predict).
+step "examples/*.c through pkg-config"
+for e in "$src"/examples/*.c; do
+    # shellcheck disable=SC2046,SC2086
+    quiet "$cc" $flags -std=c11 -Wall -Wextra -Werror -o "$tmp/example_$(basename "$e" .c)" "$e" \
+        $(pkg-config --cflags --libs cgrad) -lm
+done
+out=$(cd "$tmp" && ./example_inception train ex.safetensors && ./example_inception resume ex.safetensors) \
+    || fail "example inception exited $?: $out"
+[[ $out == *"image of class 3: predicted"* ]] || fail "example inception printed: $out"
+[[ $(ldd "$tmp/example_inception") == *"$libdir/libcgrad.so.0"* ]] || fail "example inception does not load $libdir/libcgrad.so.0"
+echo "   $(ls "$src"/examples/*.c | wc -l) examples build; inception trains, resumes and predicts"
 
 # The benchmarks use the public headers only (tests/check_includes.sh): each bench/*.c compiles
 # against the installed headers alone (its own bench_util.h, the generated seed_net.h, and
