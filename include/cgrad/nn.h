@@ -229,8 +229,7 @@ CG_API cg_module *cg_parallel_append(cg_module *par, const char *name /* NULL: i
  *   cg_net_info info;
  *   cg_module *net = cg_net_from_spec("conv2d(1,8,3) relu flatten linear(5408,10)",
  *                                     3, CG_SHAPE(1, 28, 28), &info);
- *   if (!net) fprintf(stderr, "%s
-", cg_last_error());  // "net spec, char 28: linear(...) ..."
+ *   if (!net) fprintf(stderr, "%s\n", cg_last_error());  // "net spec, char 28: linear(...) ..."
  *
  * The spec is parsed and checked against the shape of one example (without the batch dim)
  * before anything is allocated; an error names the character position and the layer. The
