@@ -36,50 +36,6 @@ static void usage(FILE *f) {
         "Options take their value as --flag VALUE or --flag=VALUE.\n");
 }
 
-/* The class names of FILE, one a line (classes of them, exactly); NULL after printing why. The
- * array and its strings are one allocation, the caller's to free. */
-static char **read_classes(const char *path, int64_t classes) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { fprintf(stderr, "%s: --classes %s: %s\n", prog, path, strerror(errno)); return NULL; }
-    enum { MAX_NAME = 64 };
-    char **names = calloc((size_t)classes, sizeof *names + MAX_NAME + 1);
-    if (!names) { fclose(f); fprintf(stderr, "%s: --classes %s: out of memory\n", prog, path); return NULL; }
-    char *store = (char *)(names + classes), line[4096];
-    int64_t k = 0, lineno = 0;
-    bool ok = true;
-    while (ok && fgets(line, sizeof line, f)) {
-        lineno++;
-        size_t n = strcspn(line, "\r\n");
-        if (line[n] == '\0' && !feof(f)) {
-            fprintf(stderr, "%s: --classes %s: line %lld is too long\n", prog, path, (long long)lineno);
-            ok = false;
-            break;
-        }
-        line[n] = '\0';
-        if (n == 0) continue; /* blank lines (a trailing one) are not classes */
-        if (k == classes) {
-            fprintf(stderr, "%s: --classes %s: more than %lld names, but the net has %lld classes\n", prog, path,
-                    (long long)classes, (long long)classes);
-            ok = false;
-            break;
-        }
-        names[k] = store + k * (MAX_NAME + 1);
-        size_t m = n < MAX_NAME ? n : MAX_NAME; /* longer names are cut to fit the table */
-        memcpy(names[k], line, m);
-        names[k][m] = '\0';
-        k++;
-    }
-    if (ok && ferror(f)) { fprintf(stderr, "%s: --classes %s: read error\n", prog, path); ok = false; }
-    if (ok && k < classes) {
-        fprintf(stderr, "%s: --classes %s: %lld names, but the net has %lld classes\n", prog, path, (long long)k,
-                (long long)classes);
-        ok = false;
-    }
-    fclose(f);
-    if (!ok) { free(names); return NULL; }
-    return names;
-}
-
 int main(int argc, char **argv) {
     const char *model_path = NULL, *data = NULL, *net = NULL, *images = NULL, *labels = NULL, *norm_arg = NULL,
                *classes_path = NULL;
@@ -113,12 +69,9 @@ int main(int argc, char **argv) {
     if (!images != !labels) cli_usage_error(prog, "--test-images and --test-labels go together: give both");
     if (images && data) cli_usage_error(prog, "give --data DIR or --test-images/--test-labels, not both");
     cg_normalize norm = cli_seed_normalize();
-    bool norm_auto = false;
-    if (norm_arg) {
-        char err[256];
-        if (!cli_parse_normalize(norm_arg, &norm, &norm_auto, err, sizeof err)) cli_usage_error(prog, "--normalize: %s", err);
-        if (norm_auto) cli_usage_error(prog, "--normalize auto is for mnist-train (it saves the statistics in the checkpoint)");
-    }
+    if (norm_arg && !strcmp(norm_arg, "auto"))
+        cli_usage_error(prog, "--normalize auto is for mnist-train (it saves the statistics in the checkpoint)");
+    if (norm_arg && cg_normalize_parse(norm_arg, &norm) != CG_OK) cli_usage_error(prog, "--normalize: %s", cg_last_error());
     if (!data) data = cli_default_data_dir();
     cg_set_num_threads((int)threads);
 
@@ -131,66 +84,51 @@ int main(int argc, char **argv) {
     char *spec = NULL, **names = NULL;
     int64_t *confusion = NULL;
     cg_net_info info = { 0 };
+    cg_run_info run = { 0 };
     if (net && !(spec = cli_read_spec(prog, net))) goto out;
-    if (cg_safetensors_open(model_path, &st) != CG_OK) {
+    /* The file's net, normalisation and loss (a run file), or a plain state dict. */
+    if (cg_run_info_load(model_path, &run) != CG_OK || cg_safetensors_open(model_path, &st) != CG_OK) {
         fprintf(stderr, "%s: --model %s: %s\n", prog, model_path, cg_last_error());
         goto out;
     }
-    const char *saved = cg_safetensors_meta(st, "net"), *source = spec ? "--net" : "the seed net";
-    if (saved && spec && strcmp(saved, spec) != 0) {
+    const char *source = spec ? "--net" : "the seed net";
+    if (run.spec && spec && strcmp(run.spec, spec) != 0) {
         fprintf(stderr, "%s: --net differs from the net spec saved in %s (leave --net out to use the file's)\n",
                 prog, model_path);
         goto out;
     }
-    if (saved) source = "the checkpoint's net spec";
-    if (!spec && !(spec = strdup(saved ? saved : CG_SEED_NET_SPEC))) { fprintf(stderr, "%s: out of memory\n", prog); goto out; }
-    /* The statistics training used, unless --normalize says otherwise. */
-    const char *saved_norm = cg_safetensors_meta(st, "normalize");
-    if (saved_norm && !norm_arg) {
-        char err[256];
-        if (!cli_parse_normalize(saved_norm, &norm, &norm_auto, err, sizeof err) || norm_auto) {
-            fprintf(stderr, "%s: --model %s: checkpoint metadata 'normalize': %s\n", prog, model_path,
-                    norm_auto ? "'auto' is not a value" : err);
-            goto out;
-        }
-    }
+    if (run.spec) source = "the checkpoint's net spec";
+    if (!spec && !(spec = strdup(run.spec ? run.spec : CG_SEED_NET_SPEC))) { fprintf(stderr, "%s: out of memory\n", prog); goto out; }
+    if (run.has_run && !norm_arg) norm = run.config.norm;   /* the statistics training used */
 
     if (!(test = cli_open_set(prog, "test", data, images, labels, false))) goto out;
     int64_t chw[3];
     if (!cli_example_chw(prog, test, chw)) goto out;
     if (!(model = cli_build_net(prog, source, spec, chw[0], chw[1], chw[2], test->name, &info))) goto out;
-    /* The loss training used (the file's 'loss'), else the one that fits the net (auto). */
-    cg_loss_kind loss_kind = CG_LOSS_AUTO;
-    const char *saved_loss = cg_safetensors_meta(st, "loss");
-    if (saved_loss && cg_loss_parse(saved_loss, &loss_kind) != CG_OK) {
-        fprintf(stderr, "%s: --model %s: checkpoint metadata 'loss': %s\n", prog, model_path, cg_last_error());
-        goto out;
-    }
-    loss_kind = cg_loss_resolve(model, loss_kind);
+    /* The loss training used, else the one that fits the net (auto). */
+    cg_loss_kind loss_kind = cg_loss_resolve(model, run.has_run && (run.known & CG_RUN_LOSS) ? run.config.loss : CG_LOSS_AUTO);
     if (cg_checkpoint_restore(st, model, NULL) != CG_OK) {
         fprintf(stderr, "%s: --model %s does not fit %s: %s\n", prog, model_path, source, cg_last_error());
         goto out;
     }
-    cg_safetensors_close(st);
-    st = NULL;
     int64_t classes = cli_net_classes(prog, source, &info);
     if (!classes) goto out;
     if (cg_dataset_check_labels(test, classes) != CG_OK) {
         fprintf(stderr, "%s: %s\n", prog, cg_last_error());
         goto out;
     }
-    if (classes_path && !(names = read_classes(classes_path, classes))) goto out;
+    if (classes_path && !(names = cli_read_classes(prog, classes_path, classes))) goto out;
     if (norm.channels > 1 && norm.channels != chw[0]) {
         fprintf(stderr, "%s: %s: %d channels, but the images in %s have %lld\n", prog,
                 norm_arg ? "--normalize" : "the checkpoint's normalize", norm.channels, test->name, (long long)chw[0]);
         goto out;
     }
     char normtxt[512];
-    cli_format_normalize(&norm, normtxt, sizeof normtxt);
+    cg_normalize_format(&norm, normtxt, sizeof normtxt);
     printf("Model %s: %lld parameters (%s)\n", model_path, (long long)info.params, source);
     printf("Data %s: %lld images [%lld, %lld, %lld], %lld classes, normalize %s\n", test->name, (long long)test->n,
            (long long)chw[0], (long long)chw[1], (long long)chw[2], (long long)classes, normtxt);
-    printf("Loss: %s%s\n", cg_loss_name(loss_kind), saved_loss ? "" : " (auto)");
+    printf("Loss: %s%s\n", cg_loss_name(loss_kind), run.known & CG_RUN_LOSS ? "" : " (auto)");
 
     cg_loader_options lo = cg_loader_defaults();
     lo.batch_size = batch;
@@ -208,37 +146,12 @@ int main(int argc, char **argv) {
     }
     print_test_line(stdout, &r);
 
-    int w = 5; /* the name column: the longest name, at least "class 9" */
-    for (int64_t c = 0; names && c < classes; c++) w = (int)strlen(names[c]) > w ? (int)strlen(names[c]) : w;
-    printf("\nPer-class accuracy:\n");
-    for (int64_t c = 0; c < classes; c++) {
-        int64_t total = 0;
-        for (int64_t k = 0; k < classes; k++) total += confusion[c * classes + k];
-        char label[80];
-        if (names) snprintf(label, sizeof label, "%-*s", w, names[c]);
-        else snprintf(label, sizeof label, "class %lld", (long long)c);
-        printf("  %s: %5lld/%5lld (%5.1f%%)\n", label, (long long)confusion[c * classes + c], (long long)total,
-               total ? 100.0 * (double)confusion[c * classes + c] / (double)total : 0.0);
-    }
-    printf("\nConfusion matrix (rows: true class, columns: predicted):\n");
-    if (names) {
-        printf("  columns:");
-        for (int64_t k = 0; k < classes; k++) printf(" %lld=%s", (long long)k, names[k]);
-        printf("\n");
-    }
-    printf("      %*s", names ? w + 1 : 0, "");
-    for (int64_t k = 0; k < classes; k++) printf("%6lld", (long long)k);
-    printf("\n");
-    for (int64_t c = 0; c < classes; c++) {
-        if (names) printf("  %2lld %-*s: ", (long long)c, w, names[c]);
-        else printf("  %2lld: ", (long long)c);
-        for (int64_t k = 0; k < classes; k++) printf("%6lld", (long long)confusion[c * classes + k]);
-        printf("\n");
-    }
+    cg_eval_fprint_classes(stdout, confusion, classes, (const char *const *)names);
     if (cg_profile_enabled()) cg_profile_fprint(stdout);
     rc = 0;
 out:
     cg_safetensors_close(st);
+    cg_run_info_free(&run);
     cg_net_info_free(&info);
     free(spec);
     free(names);

@@ -55,6 +55,10 @@ cg_normalize cli_seed_normalize(void);
 /* The net's classes: its output must be [K] per example (K >= 2 is not required: K >= 1). 0 after
  * printing why. */
 int64_t cli_net_classes(const char *prog, const char *source, const cg_net_info *info);
+/* The class names of path, one a line (blank lines skipped, names cut to 64 bytes): exactly
+ * `classes` of them. One allocation (the array and its strings), the caller's to free; NULL
+ * after printing "prog: --classes PATH: <why>". */
+char **cli_read_classes(const char *prog, const char *path, int64_t classes);
 
 /* ---- networks ---- */
 /* The spec that --net ARG names: ARG itself, or with ARG = @FILE the file's text. A copy the

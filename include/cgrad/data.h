@@ -116,6 +116,12 @@ typedef struct cg_normalize {
  * channel count. CG_EINVAL for more than CG_NORM_MAX_CHANNELS channels or a constant channel
  * (std 0), CG_EFORMAT for a non-finite value (named by example). */
 CG_API cg_status cg_dataset_stats(const cg_dataset *d, cg_normalize *out);
+/* As text: "MEAN,STD" (every channel), "M1,..,Mk/S1,..,Sk" (one pair per channel) or "none".
+ * cg_normalize_parse reads it strictly (finite numbers, stds > 0, at most CG_NORM_MAX_CHANNELS;
+ * CG_EINVAL quoting the text otherwise, *out unchanged); cg_normalize_format writes the
+ * "M1,..,Mk/S1,..,Sk" form with %.9g (it parses back to the same floats), or "none". */
+CG_API cg_status cg_normalize_parse(const char *text, cg_normalize *out);
+CG_API void cg_normalize_format(const cg_normalize *n, char *buf, size_t cap);
 
 /* ---- IDX files as tensors ------------------------------------------------------------
  * Any IDX file, raw or gzip, read with every check described at the top: 1 to 4 dimensions, the

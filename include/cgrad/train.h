@@ -9,6 +9,7 @@
 #ifndef CGRAD_TRAIN_H
 #define CGRAD_TRAIN_H
 
+#include <stdio.h>
 #include "cgrad/base.h"
 #include "cgrad/tensor.h"
 #include "cgrad/ops.h"
@@ -66,6 +67,9 @@ typedef struct cg_eval_result {
  * the image and the class (argmax over NaN would print a plausible accuracy). */
 CG_API cg_status cg_evaluate(cg_module *model, cg_loader *loader, cg_loss_kind kind, int64_t classes,
                              int64_t *confusion, cg_eval_result *r);
+/* The per-class accuracy (each row of the confusion matrix of cg_evaluate: correct of total) and
+ * the matrix itself, as tables to f; names (may be NULL: "class k") gives each class a name. */
+CG_API void cg_eval_fprint_classes(FILE *f, const int64_t *confusion, int64_t classes, const char *const *names);
 /* The net's outputs for a batch x (a caller-owned copy); NULL on error. */
 CG_API cg_tensor *cg_predict(cg_module *net, cg_tensor *x);
 /* The net's outputs [1, K] (a caller-owned tensor) for ONE unbatched example of shape
@@ -165,6 +169,147 @@ CG_API cg_status cg_trainer_fit(cg_trainer *t, int64_t epochs);
 CG_API cg_status cg_trainer_evaluate(cg_trainer *t, int64_t classes, int64_t *confusion, cg_eval_result *r);
 /* cg_predict_one with the trainer's normalisation. */
 CG_API cg_tensor *cg_trainer_predict_one(cg_trainer *t, const float *example, int ndim, const int64_t *shape);
+
+/* ---- a whole run: its recipe and its state, saved and resumed as one file ---------------
+ * A run's recipe (cg_run_config) is what shapes it: the optimizer, the schedule, the loss, the
+ * batches, the seed, the normalisation. cg_trainer_new_run builds the optimizer and the schedule
+ * from it (the trainer owns them); cg_trainer_save writes the whole run; cg_run_info_load reads a
+ * file's recipe back, and cg_trainer_resume puts the run's state into a trainer built from it:
+ *
+ *   cg_run_config c = cg_run_defaults();              // SGD lr 0.01, a constant lr, 10 epochs
+ *   c.optimizer = CG_OPTIM_ADAM; c.lr = 1e-3; c.schedule = CG_SCHED_COSINE; c.epochs = 6;
+ *   cg_trainer *t = cg_trainer_new_run(net, train, test, &c, NULL);
+ *   cg_trainer_fit(t, 3);
+ *   cg_trainer_save(t, "run.safetensors");            // the model, and everything else of the run
+ *   ... another process, the same net and data:
+ *   cg_run_info info;
+ *   cg_run_info_load("run.safetensors", &info);       // the recipe, the net's spec, the epoch
+ *   cg_trainer *t = cg_trainer_new_run(net, train, test, &info.config, NULL);
+ *   cg_trainer_resume(t, "run.safetensors", NULL);    // exact, or refused with nothing changed
+ *   cg_trainer_fit(t, info.config.epochs);            // epochs 4..6, as an unbroken run would
+ *   cg_run_info_free(&info);
+ *
+ * The file (format "cgrad-run-v1") is one safetensors file in which each part of the run keeps
+ * its state under its own prefix: the model's state dict at the top (PyTorch's names, so the file
+ * is also a state dict PyTorch loads), the optimizer's under "optim.", the schedule's under
+ * "sched.", the RNG streams under "rng.", the epoch, step and loader position under "train.", the
+ * normalisation under "data.", the loss under "loss", the recipe under "run." and the net's spec
+ * under "net". Tensors are the model's and the optimizer's; every other value is metadata, read
+ * back strictly (whole numbers and finite numbers parsed completely, the key named on error).
+ * Saving the same run state gives the same bytes, so a resumed run's file equals the unbroken
+ * run's. Files of mnist-train's earlier format ("cgrad-train-v2") load too (what they lack, the
+ * momentum and the schedule's gamma, comes from the caller's recipe). */
+typedef enum cg_optim_kind { CG_OPTIM_SGD = 0, CG_OPTIM_ADAM = 1, CG_OPTIM_ADAMW = 2 } cg_optim_kind;
+/* "sgd", "adam", "adamw"; NULL outside the enum. */
+CG_API const char *cg_optim_kind_name(cg_optim_kind k);
+CG_API cg_status cg_optim_kind_parse(const char *name, cg_optim_kind *out);
+
+typedef struct cg_run_config {
+    cg_optim_kind optimizer;    /* default SGD */
+    double lr;                  /* default 0.01 (onecycle: the peak lr) */
+    double momentum;            /* SGD's; default 0 */
+    double weight_decay;        /* < 0 (default): the optimizer's own (AdamW 0.01, the others 0) */
+    bool no_decay_bias_norm;    /* no decay on tensors of 0 or 1 dims (two parameter groups) */
+    cg_sched_kind schedule;     /* default CG_SCHED_STEP (with gamma 1: a constant lr) */
+    double gamma;               /* NAN (default): the schedule's own: step 1, multistep and plateau
+                                 * 0.1 (exponential needs one); step and exponential per epoch */
+    int64_t milestones[CG_SCHED_MAX_MILESTONES];  /* multistep: ascending epochs >= 1 */
+    int n_milestones;
+    int64_t patience;           /* plateau; default 10 */
+    int64_t warmup;             /* epochs of linear warmup from lr/3 in front (not onecycle or
+                                 * plateau); default 0 */
+    int64_t epochs;             /* the planned length: cosine and onecycle span it; default 10 */
+    cg_loss_kind loss;          /* default AUTO */
+    int64_t batch_size, test_batch_size;  /* defaults 64 and 1000 (global under a communicator) */
+    double clip_grad_norm;      /* 0 (default): off */
+    uint64_t seed;              /* the shuffling and dropout streams; default 0 */
+    cg_normalize norm;          /* default none */
+} cg_run_config;
+CG_API cg_run_config cg_run_defaults(void);
+/* Every field in range and the schedule's options consistent (exponential has a gamma, warmup
+ * not with onecycle or plateau, ...): CG_OK, or CG_EINVAL naming the field. */
+CG_API cg_status cg_run_check(const cg_run_config *c);
+/* The schedule as text: "step", "cosine", "multistep:E1,E2,..", "exponential", "onecycle",
+ * "plateau" or "plateau:PATIENCE". Parsing sets schedule, milestones and patience (CG_EINVAL
+ * quoting the text otherwise, c unchanged); formatting writes what parses back to the same. */
+CG_API cg_status cg_run_parse_schedule(const char *text, cg_run_config *c);
+CG_API void cg_run_format_schedule(const cg_run_config *c, char *buf, size_t cap);
+/* The recipe's optimizer over net's parameters (a caller-owned optimizer), and its schedule over
+ * opt with steps_per_epoch optimizer steps an epoch (*every: when the trainer steps it). */
+CG_API cg_optimizer *cg_run_optimizer(const cg_run_config *c, const cg_module *net);
+CG_API cg_status cg_run_schedule(const cg_run_config *c, cg_optimizer *opt, int64_t steps_per_epoch,
+                                 cg_lr_scheduler *out, cg_sched_every *every);
+
+/* A trainer of the recipe c: cg_trainer_new with c's loss, batches, clipping, normalisation and
+ * shuffling stream (cg_rng_new(seed)), an optimizer and a schedule built from c (owned by the
+ * trainer), and dropout drawing from stream `rank` of seed (continuing the default stream's
+ * count when cg_manual_seed(seed) initialised the net, so that one process draws what it always
+ * did). comm and callbacks may be NULL. net, train and test are borrowed. NULL on error. */
+CG_API cg_trainer *cg_trainer_new_run(cg_module *net, const cg_dataset *train, const cg_dataset *test,
+                                      const cg_run_config *c, const cg_comm *comm,
+                                      const cg_train_callbacks *callbacks);
+/* The trainer's optimizer and schedule (borrowed; the schedule NULL when none is set), and its
+ * recipe (NULL for a trainer of cg_trainer_new). */
+CG_API cg_optimizer *cg_trainer_optimizer(const cg_trainer *t);
+CG_API cg_lr_scheduler *cg_trainer_scheduler(const cg_trainer *t);
+CG_API const cg_run_config *cg_trainer_config(const cg_trainer *t);
+
+/* Writes the whole run to path, atomically (cg_checkpoint_save): the model, the optimizer, the
+ * schedule, the streams, the epochs done and, from an on_step callback, the position in the
+ * epoch, the normalisation, the loss, the recipe (a trainer of cg_trainer_new_run) and the net's
+ * spec (when it can write one: see cg_checkpoint_save). Rank 0 saves; other ranks' calls are
+ * CG_OK and write nothing. */
+CG_API cg_status cg_trainer_save(cg_trainer *t, const char *path);
+
+/* What a resume may change (a zeroed struct: nothing; NULL is the same). */
+typedef struct cg_resume_options {
+    bool new_lr;   /* the trainer's lr (its schedule's base) replaces the file's from the next epoch on */
+    bool replan;   /* a cosine schedule planned longer than the file's is replanned (else refused) */
+    const char *replan_flag;  /* how the refusal names the replan switch (NULL: "replan") */
+} cg_resume_options;
+/* Restores the run saved in path into t, exactly: the model's and the optimizer's tensors, the
+ * optimizer's step and lr, the schedule's state, the dropout stream, the epochs done and the
+ * position in the epoch. The file must fit t: the same optimizer, schedule, loss, normalisation,
+ * seed and, mid-epoch, batch size as t's (else CG_EINVAL naming what differs and both values);
+ * a schedule that cannot continue (onecycle over a different number of steps; cosine planned
+ * for fewer epochs than t's, unless ro->replan) is refused with the way out. Nothing changes
+ * unless everything fits. note (may be NULL; cap bytes) gets what the resume changed by ro
+ * ("lr 0.01 replaces the checkpoint's 0.05 from epoch 2 on"), or "". */
+CG_API cg_status cg_trainer_resume(cg_trainer *t, const char *path, const cg_resume_options *ro, char *note,
+                                   size_t cap);
+
+/* What a file holds about its run, for a program that rebuilds the run from it. */
+typedef struct cg_run_info {
+    char format[32];       /* "cgrad-run-v1", "cgrad-train-v2", or "" (a plain state dict) */
+    char *spec;            /* the net's spec; NULL when the file has none */
+    bool has_run;          /* the file is a run (a recipe and a state): the fields below hold */
+    cg_run_config config;  /* the file's recipe (cgrad-train-v2: momentum 0 and gamma NAN, which
+                            * the file does not hold; lr the schedule's base) */
+    uint32_t known;        /* the fields of config the file holds (CG_RUN_* bits) */
+    int64_t epoch;         /* epochs completed */
+    int64_t step;          /* optimizer steps taken */
+} cg_run_info;
+/* Reads path's run information (strictly: every value it holds parses and lies in range, else
+ * CG_EFORMAT naming the key). A file that is no run (a state dict without metadata) gives
+ * has_run false and CG_OK. Free with cg_run_info_free. */
+CG_API cg_status cg_run_info_load(const char *path, cg_run_info *out);
+CG_API void cg_run_info_free(cg_run_info *info);
+
+/* The fields of a recipe, as bits: which a caller set, which a file holds. */
+enum {
+    CG_RUN_OPTIMIZER = 1u << 0, CG_RUN_LR = 1u << 1, CG_RUN_MOMENTUM = 1u << 2, CG_RUN_WEIGHT_DECAY = 1u << 3,
+    CG_RUN_NO_DECAY = 1u << 4, CG_RUN_SCHEDULE = 1u << 5, CG_RUN_GAMMA = 1u << 6, CG_RUN_WARMUP = 1u << 7,
+    CG_RUN_EPOCHS = 1u << 8, CG_RUN_LOSS = 1u << 9, CG_RUN_BATCH = 1u << 10, CG_RUN_TEST_BATCH = 1u << 11,
+    CG_RUN_CLIP = 1u << 12, CG_RUN_SEED = 1u << 13, CG_RUN_NORM = 1u << 14, CG_RUN_ALL = (1u << 15) - 1,
+};
+/* The recipe to resume the run of info with: the file's, except where the caller set a field
+ * (`given` bits, values in asked). The length (epochs), the lr (then give cg_trainer_resume
+ * new_lr), the batch sizes and the normalisation may change (note gets one line per change);
+ * any other field set to a value other than the file's is refused (CG_EINVAL naming the field
+ * and both values: the run would not continue exactly). A field the file does not hold is
+ * asked's. */
+CG_API cg_status cg_run_config_resume(const cg_run_info *info, const cg_run_config *asked, uint32_t given,
+                                      cg_run_config *out, char *note, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -122,3 +122,35 @@ cg_tensor *cg_predict_one(cg_module *net, const float *example, int ndim, const 
     cg_tensor_free(x);
     return out;
 }
+
+void cg_eval_fprint_classes(FILE *f, const int64_t *confusion, int64_t classes, const char *const *names) {
+    if (!f || !confusion || classes < 1) return;
+    int w = 5; /* the name column: the longest name, at least "class 9" */
+    for (int64_t c = 0; names && c < classes; c++) w = (int)strlen(names[c]) > w ? (int)strlen(names[c]) : w;
+    if (w > 64) w = 64;
+    fprintf(f, "\nPer-class accuracy:\n");
+    for (int64_t c = 0; c < classes; c++) {
+        int64_t total = 0;
+        for (int64_t k = 0; k < classes; k++) total += confusion[c * classes + k];
+        char label[80];
+        if (names) snprintf(label, sizeof label, "%-*s", w, names[c]);
+        else snprintf(label, sizeof label, "class %lld", (long long)c);
+        fprintf(f, "  %s: %5lld/%5lld (%5.1f%%)\n", label, (long long)confusion[c * classes + c], (long long)total,
+                total ? 100.0 * (double)confusion[c * classes + c] / (double)total : 0.0);
+    }
+    fprintf(f, "\nConfusion matrix (rows: true class, columns: predicted):\n");
+    if (names) {
+        fprintf(f, "  columns:");
+        for (int64_t k = 0; k < classes; k++) fprintf(f, " %lld=%s", (long long)k, names[k]);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "      %*s", names ? w + 1 : 0, "");
+    for (int64_t k = 0; k < classes; k++) fprintf(f, "%6lld", (long long)k);
+    fprintf(f, "\n");
+    for (int64_t c = 0; c < classes; c++) {
+        if (names) fprintf(f, "  %2lld %-*s: ", (long long)c, w, names[c]);
+        else fprintf(f, "  %2lld: ", (long long)c);
+        for (int64_t k = 0; k < classes; k++) fprintf(f, "%6lld", (long long)confusion[c * classes + k]);
+        fprintf(f, "\n");
+    }
+}

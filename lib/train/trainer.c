@@ -10,19 +10,7 @@
 #include <time.h>
 #include "cg_internal.h"
 #include "cgrad/train.h"
-
-struct cg_trainer {
-    cg_module *net;
-    cg_optimizer *opt;
-    const cg_dataset *train, *test;
-    cg_trainer_options o;
-    cg_loss_kind loss;
-    cg_loader *train_loader, *test_loader;
-    cg_lr_scheduler *sched;
-    cg_sched_every every;
-    int64_t epoch;   /* epochs completed */
-    bool checked;    /* the loss was checked against the net's output */
-};
+#include "train/trainer_internal.h"
 
 static double now(void) {
     struct timespec ts;
@@ -80,6 +68,8 @@ void cg_trainer_free(cg_trainer *t) {
     if (!t) return;
     cg_loader_free(t->train_loader);
     cg_loader_free(t->test_loader);
+    if (t->owns_opt) cg_optim_free(t->opt);
+    if (t->has_dropout) cg_module_set_rng(t->net, NULL); /* it pointed into t */
     free(t);
 }
 
@@ -152,20 +142,29 @@ static cg_status epoch_run(cg_trainer *t, int64_t epoch) {
     if (cb->on_epoch_start && (st = cb->on_epoch_start(cb->ctx, t->net, epoch)) != CG_OK) return st;
     if ((st = cg_loader_set_epoch(t->train_loader, epoch - 1)) != CG_OK) return st;
     cg_train_event e = { .epoch = epoch, .total = t->train->n };
+    if (t->resume_batch > 0) { /* a run saved mid-epoch continues after the batches it had done */
+        if ((st = cg_loader_seek(t->train_loader, t->resume_batch)) != CG_OK) return st;
+        e.epoch_step = t->resume_batch;
+        int64_t done = t->resume_batch * t->o.batch_size;
+        e.done = done > t->train->n ? t->train->n : done;
+        t->resume_batch = 0;
+    }
+    t->in_epoch = true;
     double t0 = now();
     cg_batch b;
     while (cg_loader_next(t->train_loader, &b) || cg_loader_status(t->train_loader) != CG_OK) {
-        if ((st = cg_loader_status(t->train_loader)) != CG_OK) return st;
+        if ((st = cg_loader_status(t->train_loader)) != CG_OK) { t->in_epoch = false; return st; }
         e.lr = t->opt->lr;
         st = step(t, &b, epoch, e.epoch_step + 1, &e.loss);
         cg_tape_release();
-        if (st != CG_OK) return st;
+        if (st != CG_OK) { t->in_epoch = false; return st; }
         int64_t done = cg_loader_position(t->train_loader) * t->o.batch_size; /* global rows */
         e.done = done > t->train->n ? t->train->n : done;
         e.epoch_step++;
         e.step = t->opt->step_count;
-        if (cb->on_step && (st = cb->on_step(cb->ctx, &e)) != CG_OK) return st;
+        if (cb->on_step && (st = cb->on_step(cb->ctx, &e)) != CG_OK) { t->in_epoch = false; return st; }
     }
+    t->in_epoch = false;
     e.seconds = now() - t0;
     e.lr = t->opt->lr;
     if (t->sched && t->every == CG_SCHED_EVERY_EPOCH && (st = cg_sched_step(t->sched)) != CG_OK) return st;
