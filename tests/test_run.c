@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/test_run.c — a whole run in one file (cg_trainer_save / cg_trainer_resume): a run
+ * interrupted after an epoch, or in the middle of one, and resumed in a fresh trainer writes the
+ * same bytes as the unbroken run (model, optimizer, schedule, dropout stream, position); a file
+ * that does not fit the trainer is refused with nothing changed; the recipe's text forms and the
+ * resume policy (cg_run_config_resume); a cgrad-train-v2 file of the older mnist-train loads. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "gradcheck.h"
+
+enum { N = 40, F = 8, K = 3 };
+#define SPEC "linear(8,16) relu dropout(0.5) linear(16,3)"
+
+static cg_tensor *X, *Y;
+static cg_dataset *DS;
+static char dir[64];
+
+static int setup(void **st) {
+    (void)st;
+    X = test_tensor(2, CG_SHAPE(N, F), 0, 0.3f, 5, false);
+    int64_t lab[N];
+    for (int i = 0; i < N; i++) { lab[i] = i % K; cg_tensor_data(X)[i * F + lab[i]] += 1.0f; }
+    Y = cg_tensor_from_i64(1, CG_SHAPE(N), lab);
+    snprintf(dir, sizeof dir, "/tmp/cg_test_run.XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    return cg_dataset_from_tensors(X, Y, false, &DS) == CG_OK ? 0 : -1;
+}
+static int teardown(void **st) {
+    (void)st;
+    cg_dataset_free(DS);
+    cg_tensor_free(X);
+    cg_tensor_free(Y);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+static const char *path(const char *name) {
+    static char p[4][128];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+    return p[k];
+}
+
+static cg_run_config recipe(void) {
+    cg_run_config c = cg_run_defaults();
+    c.lr = 0.1;
+    c.momentum = 0.9;
+    c.schedule = CG_SCHED_COSINE;
+    c.epochs = 3;
+    c.batch_size = 16;   /* 3 batches an epoch, the last one short */
+    c.seed = 7;
+    c.norm = (cg_normalize){ .channels = 1, .mean = { 0.1f }, .std = { 0.5f } };
+    return c;
+}
+
+/* A net as a program makes it: seeded, then built. */
+static cg_module *net_new(const cg_run_config *c) {
+    cg_manual_seed(c->seed);
+    cg_module *m = cg_net_from_spec(SPEC, 1, CG_SHAPE(F), NULL);
+    assert_non_null(m);
+    return m;
+}
+
+static bool same_bytes(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int x = fgetc(fa), y = fgetc(fb);
+        if (x != y) same = false;
+        if (x == EOF || y == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+/* Saves mid-epoch at (epoch, step) and stops the run there. */
+typedef struct stopper { cg_trainer *t; int64_t epoch, step; const char *path; } stopper;
+static cg_status stop_at(void *ctx, const cg_train_event *e) {
+    stopper *s = ctx;
+    if (e->epoch != s->epoch || e->epoch_step != s->step) return CG_OK;
+    assert_int_equal(cg_trainer_save(s->t, s->path), CG_OK);
+    return CG_ESTATE;
+}
+
+/* The unbroken run's file. */
+static void unbroken(const char *file) {
+    cg_run_config c = recipe();
+    cg_module *m = net_new(&c);
+    cg_trainer *t = cg_trainer_new_run(m, DS, DS, &c, NULL, NULL);
+    assert_non_null(t);
+    assert_int_equal(cg_trainer_fit(t, 3), CG_OK);
+    assert_int_equal(cg_trainer_save(t, file), CG_OK);
+    cg_trainer_free(t);
+    cg_module_free(m);
+}
+
+/* A fresh process's resume of file (the recipe read from it), trained to the end and saved. */
+static cg_status resumed(const char *file, const char *out) {
+    cg_run_info info;
+    assert_int_equal(cg_run_info_load(file, &info), CG_OK);
+    assert_true(info.has_run);
+    assert_string_equal(info.spec, SPEC);
+    cg_module *m = net_new(&info.config);
+    cg_trainer *t = cg_trainer_new_run(m, DS, DS, &info.config, NULL, NULL);
+    assert_non_null(t);
+    cg_status st = cg_trainer_resume(t, file, NULL, NULL, 0);
+    if (st == CG_OK) st = cg_trainer_fit(t, info.config.epochs);
+    if (st == CG_OK) st = cg_trainer_save(t, out);
+    cg_trainer_free(t);
+    cg_module_free(m);
+    cg_run_info_free(&info);
+    return st;
+}
+
+static void test_resume_equals_unbroken(void **st) {
+    (void)st;
+    unbroken(path("a.st"));
+    /* interrupted after epoch 1 */
+    cg_run_config c = recipe();
+    cg_module *m = net_new(&c);
+    cg_trainer *t = cg_trainer_new_run(m, DS, DS, &c, NULL, NULL);
+    assert_int_equal(cg_trainer_fit(t, 1), CG_OK);
+    assert_int_equal(cg_trainer_save(t, path("b1.st")), CG_OK);
+    cg_trainer_free(t);
+    cg_module_free(m);
+    assert_false(same_bytes(path("a.st"), path("b1.st")));   /* control: the comparison can fail */
+    assert_int_equal(resumed(path("b1.st"), path("b.st")), CG_OK);
+    assert_true(same_bytes(path("a.st"), path("b.st")));
+    /* interrupted in the middle of epoch 2 (after its second batch), saved from on_step */
+    m = net_new(&c);
+    stopper s = { .epoch = 2, .step = 2, .path = path("m.st") };
+    cg_train_callbacks cb = { .ctx = &s, .on_step = stop_at };
+    t = cg_trainer_new_run(m, DS, DS, &c, NULL, &cb);
+    s.t = t;
+    assert_int_equal(cg_trainer_fit(t, 3), CG_ESTATE);
+    cg_trainer_free(t);
+    cg_module_free(m);
+    cg_run_info info;
+    assert_int_equal(cg_run_info_load(path("m.st"), &info), CG_OK);
+    assert_int_equal(info.epoch, 1);
+    assert_int_equal(info.step, 5);
+    cg_run_info_free(&info);
+    assert_int_equal(resumed(path("m.st"), path("mb.st")), CG_OK);
+    assert_true(same_bytes(path("a.st"), path("mb.st")));
+}
+
+/* A file that does not fit the trainer is refused, naming what differs, and changes nothing. */
+static void test_refusals(void **st) {
+    (void)st;
+    cg_run_config c = recipe();
+    c.epochs = 1;
+    cg_module *m = net_new(&c);
+    cg_trainer *t = cg_trainer_new_run(m, DS, DS, &c, NULL, NULL);
+    assert_int_equal(cg_trainer_fit(t, 1), CG_OK);
+    assert_int_equal(cg_trainer_save(t, path("r.st")), CG_OK);
+    cg_trainer_free(t);
+    cg_module_free(m);
+    char note[256];
+    /* another optimizer */
+    cg_run_config d = recipe();
+    d.epochs = 1;
+    d.optimizer = CG_OPTIM_ADAM;
+    m = net_new(&d);
+    t = cg_trainer_new_run(m, DS, DS, &d, NULL, NULL);
+    float w0 = cg_tensor_data(cg_trainer_optimizer(t)->params[0])[0];
+    assert_int_equal(cg_trainer_resume(t, path("r.st"), NULL, note, sizeof note), CG_EFORMAT);
+    assert_non_null(strstr(cg_last_error(), "optimizer"));
+    assert_true(cg_tensor_data(cg_trainer_optimizer(t)->params[0])[0] == w0);   /* nothing changed */
+    assert_int_equal(cg_trainer_epoch(t), 0);
+    cg_trainer_free(t);
+    cg_module_free(m);
+    /* a longer cosine: refused, naming the switch; replanned when asked, with a note */
+    d = recipe();
+    m = net_new(&d);
+    t = cg_trainer_new_run(m, DS, DS, &d, NULL, NULL);
+    cg_resume_options ro = { .replan_flag = "--restart-schedule" };
+    assert_int_equal(cg_trainer_resume(t, path("r.st"), &ro, note, sizeof note), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "give --restart-schedule to replan it over 3 epochs"));
+    ro.replan = true;
+    assert_int_equal(cg_trainer_resume(t, path("r.st"), &ro, note, sizeof note), CG_OK);
+    assert_non_null(strstr(note, "replanned over 3 epochs (was 1)"));
+    /* epoch 1 of a 3-epoch cosine from lr 0.1: 0.1 * (1 + cos(pi / 3)) / 2 = 0.075 */
+    assert_float_equal(cg_trainer_optimizer(t)->lr, 0.075, 1e-6);
+    assert_int_equal(cg_trainer_epoch(t), 1);
+    cg_trainer_free(t);
+    cg_module_free(m);
+    /* another lr: refused, unless the caller brings it (then a note) */
+    d = recipe();
+    d.epochs = 1;
+    d.lr = 0.05;
+    m = net_new(&d);
+    t = cg_trainer_new_run(m, DS, DS, &d, NULL, NULL);
+    assert_int_equal(cg_trainer_resume(t, path("r.st"), NULL, note, sizeof note), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "lr 0.05 differs from the checkpoint's 0.1"));
+    ro = (cg_resume_options){ .new_lr = true };
+    assert_int_equal(cg_trainer_resume(t, path("r.st"), &ro, note, sizeof note), CG_OK);
+    assert_string_equal(note, "lr 0.05 replaces the checkpoint's 0.1 from epoch 2 on");
+    cg_trainer_free(t);
+    cg_module_free(m);
+    /* another seed: refused */
+    d = recipe();
+    d.epochs = 1;
+    d.seed = 8;
+    m = net_new(&d);
+    t = cg_trainer_new_run(m, DS, DS, &d, NULL, NULL);
+    assert_int_equal(cg_trainer_resume(t, path("r.st"), NULL, NULL, 0), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "seed 7"));
+    cg_trainer_free(t);
+    cg_module_free(m);
+    /* not a run file */
+    assert_int_equal(cg_trainer_resume(NULL, path("r.st"), NULL, NULL, 0), CG_EINVAL);
+    cg_run_info info;
+    assert_int_equal(cg_run_info_load(path("nothing.st"), &info), CG_EIO);
+}
+
+/* The resume policy: shaping fields given with other values are refused; length, lr, batch and
+ * normalisation may change. */
+static void test_config_resume(void **st) {
+    (void)st;
+    cg_run_info info = { .has_run = true, .config = recipe(), .known = CG_RUN_ALL };
+    cg_run_config asked = recipe(), out;
+    char note[256];
+    asked.optimizer = CG_OPTIM_ADAMW;
+    assert_int_equal(cg_run_config_resume(&info, &asked, CG_RUN_OPTIMIZER, &out, note, sizeof note), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "optimizer adamw differs from the checkpoint's sgd"));
+    assert_int_equal(cg_run_config_resume(&info, &asked, 0, &out, note, sizeof note), CG_OK);  /* not given */
+    assert_int_equal(out.optimizer, CG_OPTIM_SGD);
+    asked = recipe();
+    asked.schedule = CG_SCHED_STEP;
+    assert_int_equal(cg_run_config_resume(&info, &asked, CG_RUN_SCHEDULE, &out, note, sizeof note), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "schedule step differs from the checkpoint's cosine"));
+    asked = recipe();
+    asked.epochs = 9;
+    asked.lr = 0.5;
+    asked.batch_size = 8;
+    assert_int_equal(cg_run_config_resume(&info, &asked, CG_RUN_EPOCHS | CG_RUN_LR | CG_RUN_BATCH, &out, note,
+                                          sizeof note), CG_OK);
+    assert_int_equal(out.epochs, 9);
+    assert_true(out.lr == 0.5);
+    assert_int_equal(out.batch_size, 8);
+    assert_string_equal(note, "batch_size 8 differs from the checkpoint's 16");
+    /* a field the file does not hold is the caller's */
+    info.known &= ~(uint32_t)CG_RUN_MOMENTUM;
+    asked = recipe();
+    asked.momentum = 0.5;
+    assert_int_equal(cg_run_config_resume(&info, &asked, CG_RUN_MOMENTUM, &out, NULL, 0), CG_OK);
+    assert_true(out.momentum == 0.5);
+}
+
+static void test_schedule_text(void **st) {
+    (void)st;
+    const char *ok[] = { "step", "cosine", "multistep:2,5,9", "exponential", "onecycle", "plateau", "plateau:3" };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        cg_run_config c = cg_run_defaults();
+        char back[64];
+        assert_int_equal(cg_run_parse_schedule(ok[i], &c), CG_OK);
+        cg_run_format_schedule(&c, back, sizeof back);
+        assert_string_equal(back, ok[i]);
+    }
+    const char *bad[] = { "", "linear", "multistep", "multistep:", "multistep:3,2", "multistep:0", "multistep:1,",
+                          "plateau:", "plateau:-1", "plateau:2x", "cosine:3", "steps", "multistep:1,2,3,4,5,6,7,8,9" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cg_run_config c = cg_run_defaults();
+        assert_int_equal(cg_run_parse_schedule(bad[i], &c), CG_EINVAL);
+        assert_int_equal(c.schedule, CG_SCHED_STEP);   /* unchanged */
+    }
+    cg_run_config c = cg_run_defaults();
+    c.schedule = CG_SCHED_EXPONENTIAL;
+    assert_int_equal(cg_run_check(&c), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "exponential needs a gamma"));
+    c = cg_run_defaults();
+    c.schedule = CG_SCHED_ONECYCLE;
+    c.warmup = 2;
+    assert_int_equal(cg_run_check(&c), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "warmup does not go with onecycle"));
+}
+
+/* A file of the older mnist-train (cgrad-train-v2, tests/fixtures/train-v2.safetensors: 1 epoch
+ * of `flatten linear(784,10) log_softmax`, batch 32, seed 5) reads as a run. */
+static void test_v2_file(void **st) {
+    (void)st;
+    cg_run_info info;
+    assert_int_equal(cg_run_info_load(CG_FIXTURE_DIR "/train-v2.safetensors", &info), CG_OK);
+    assert_true(info.has_run);
+    assert_string_equal(info.format, "cgrad-train-v2");
+    assert_string_equal(info.spec, "flatten linear(784,10) log_softmax");
+    assert_int_equal(info.config.optimizer, CG_OPTIM_SGD);
+    assert_int_equal(info.config.schedule, CG_SCHED_STEP);
+    assert_int_equal(info.config.batch_size, 32);
+    assert_int_equal((int64_t)info.config.seed, 5);
+    assert_int_equal(info.config.loss, CG_LOSS_NLL);
+    assert_int_equal(info.config.norm.channels, 1);
+    assert_float_equal(info.config.norm.mean[0], 0.1307f, 0);
+    assert_true(info.config.lr == 0.0250000004);
+    assert_int_equal(info.epoch, 1);
+    assert_int_equal(info.step, 2);
+    assert_false(info.known & CG_RUN_MOMENTUM);   /* v2 did not keep it */
+    assert_true(info.known & CG_RUN_OPTIMIZER);
+    cg_run_info_free(&info);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_equals_unbroken),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_config_resume),
+        cmocka_unit_test(test_schedule_text),
+        cmocka_unit_test(test_v2_file),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
