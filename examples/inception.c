@@ -4,7 +4,7 @@
  * process, then asked about single images held in a float buffer (docs/training-from-c.md).
  *
  *   inception train run.safetensors     # epochs 1..3, then save
- *   inception resume run.safetensors    # restore net + optimizer + schedule, epochs 4..6, predict */
+ *   inception resume run.safetensors    # restore the run, epochs 4..6, predict */
 #include <cgrad/cgrad.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,38 +89,31 @@ int main(int argc, char **argv) {
     cg_module *net = build_net();
     CHECK(train && test && net);
 
-    cg_adam_options ao = cg_adam_defaults();
-    ao.lr = 3e-3f;
-    cg_optimizer *opt = cg_adam_new_for(net, ao);
-    CHECK(opt);
-    cg_lr_scheduler sched = cg_cosine_lr(opt, EPOCHS, 0);  /* built at the base lr, before a restore */
-    cg_trainer_options o = cg_trainer_defaults();
-    o.batch_size = 32;
-    o.callbacks.on_epoch_end = on_epoch_end;
-    cg_trainer *t = cg_trainer_new(net, opt, train, test, &o);
-    CHECK(t && cg_trainer_set_scheduler(t, &sched, CG_SCHED_EVERY_EPOCH) == CG_OK);
-
-    if (resume) {  /* a second process: weights, Adam's moments, its step and lr; then where we were */
-        cg_safetensors *st = NULL;
-        int64_t epoch = 0;
-        CHECK(cg_safetensors_open(argv[2], &st) == CG_OK);
-        cg_status s = cg_checkpoint_restore(st, net, opt);
-        if (s == CG_OK) s = cg_checkpoint_meta_int(st, "epoch", 0, EPOCHS, &epoch);
-        const char *spec = cg_safetensors_meta(st, "net");  /* the net's spec, saved with it */
-        if (s == CG_OK) printf("net: %s\n", spec ? spec : "(none)");
-        cg_safetensors_close(st);
-        CHECK(s == CG_OK);
-        sched.last_epoch = epoch;  /* the schedule continues from the epoch the file says */
-        CHECK(cg_trainer_set_epoch(t, epoch) == CG_OK);
-        printf("resumed %s at epoch %lld, lr %.5f\n", argv[2], (long long)epoch, opt->lr);
+    /* The run's recipe: Adam, a cosine schedule over 6 epochs, batch 32. On resume, the file's. */
+    cg_run_config c = cg_run_defaults();
+    c.optimizer = CG_OPTIM_ADAM;
+    c.lr = 3e-3;
+    c.schedule = CG_SCHED_COSINE;
+    c.epochs = EPOCHS;
+    c.batch_size = 32;
+    cg_run_info info = { 0 };
+    if (resume) {
+        CHECK(cg_run_info_load(argv[2], &info) == CG_OK && info.has_run);
+        c = info.config;
+        printf("net: %s\n", info.spec ? info.spec : "(none)");  /* the net's spec, saved with it */
     }
-    CHECK(cg_trainer_fit(t, resume ? EPOCHS : HALF) == CG_OK);
+    cg_train_callbacks cb = { .on_epoch_end = on_epoch_end };
+    cg_trainer *t = cg_trainer_new_run(net, train, test, &c, NULL, &cb);  /* builds Adam and the schedule */
+    CHECK(t);
+    if (resume) {  /* a second process: weights, Adam's moments, the schedule, the streams, the epoch */
+        CHECK(cg_trainer_resume(t, argv[2], NULL, NULL, 0) == CG_OK);
+        printf("resumed %s at epoch %lld, lr %.5f\n", argv[2], (long long)cg_trainer_epoch(t),
+               cg_trainer_optimizer(t)->lr);
+    }
+    CHECK(cg_trainer_fit(t, resume ? c.epochs : HALF) == CG_OK);
 
-    if (!resume) {  /* the net's spec goes in by itself; the epoch is ours */
-        char epoch[24];
-        snprintf(epoch, sizeof epoch, "%lld", (long long)cg_trainer_epoch(t));
-        cg_kv meta[] = { { "epoch", epoch } };
-        CHECK(cg_checkpoint_save(argv[2], net, opt, meta, 1) == CG_OK);
+    if (!resume) {  /* the whole run in one file */
+        CHECK(cg_trainer_save(t, argv[2]) == CG_OK);
         printf("saved %s\n", argv[2]);
     } else {  /* single images from a buffer we own: [1, 12, 12], one per class */
         float img[HW * HW];
@@ -136,8 +129,8 @@ int main(int argc, char **argv) {
             cg_tape_release();
         }
     }
+    cg_run_info_free(&info);
     cg_trainer_free(t);
-    cg_optim_free(opt);
     cg_module_free(net);
     cg_dataset_free(train);
     cg_dataset_free(test);
