@@ -4,19 +4,14 @@
  * momentum 0.9, test batch 1000, inputs normalised with mean 0.1307 and std 0.3081. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libgen.h>
 #include <math.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include "cli.h"
+#include "dp.h"
 #include "seed_net.h"
-#ifdef CGRAD_WITH_MPI
-#include <cgrad/dist.h>
-#endif
+#include "train_log.h"
 
 static const char *prog = "mnist-train";
 /* The largest epoch a run can reach (--epochs' range). */
@@ -238,210 +233,6 @@ static int fail(const char *what) {
     return 1;
 }
 
-/* ---- data parallelism: K ranks under mpirun (docs/distributed.md); without MPI, one rank ----
- * Each rank takes batch/K rows of every global batch (same shuffle), gradients and the loss are
- * averaged in one allreduce, so every rank takes the same step. Rank 0 alone prints (the others'
- * stdout goes to /dev/null), evaluates, writes metrics and checkpoints; a checkpoint holds only
- * global state, so --resume works under any rank count. Dropout masks: rank r draws from stream r
- * of --seed (cg_rng_fork), from the offset the initialisation left; stream 0 is the default
- * stream that initialised the net, so one process draws what it always did. */
-#ifdef CGRAD_WITH_MPI
-/* MPI starts only under a launcher (cli_under_mpi_launcher): a plain run stays a single process
- * that never loads Open MPI (faster start; no MPI runtime state at exit). */
-static bool dp_active;
-static int dp_rank(void) { return dp_active ? cg_dist_rank() : 0; }
-static int dp_size(void) { return dp_active ? cg_dist_size() : 1; }
-static void dp_init(int *argc, char ***argv) {
-    if (!cli_under_mpi_launcher()) return;
-    if (cg_dist_init(argc, argv) != CG_OK) {
-        fprintf(stderr, "%s: %s\n", prog, cg_last_error());
-        exit(1);
-    }
-    dp_active = true;
-    if (cg_dist_rank() != 0 && !freopen("/dev/null", "w", stdout)) exit(1);
-}
-static cg_status dp_sync_model(cg_module *m) { return dp_active ? cg_dist_broadcast_module(m, 0) : CG_OK; }
-/* The trainer's communicator: cgrad_dist's calls (NULL in a plain run). */
-static cg_status comm_allreduce(void *ctx, cg_optimizer *o, int64_t n, float *loss) {
-    (void)ctx;
-    return cg_dist_allreduce_grads(o, n, loss);
-}
-static cg_status comm_broadcast(void *ctx, cg_module *m, int root) { (void)ctx; return cg_dist_broadcast_module(m, root); }
-static const cg_comm *dp_comm(void) {
-    static cg_comm c;
-    if (!dp_active) return NULL;
-    c = (cg_comm){ NULL, cg_dist_rank(), cg_dist_size(), comm_allreduce, comm_broadcast };
-    return &c;
-}
-/* Every rank checks the same values, so every rank learns of a disagreement and all stop
- * together (no abort); rank 0 prints it. */
-static bool dp_all_stopped;
-static cg_status dp_agree(const char *const *names, const int64_t *v, int n) {
-    if (!dp_active) return CG_OK;
-    cg_status st = cg_dist_agree(names, v, n);
-    if (st == CG_EINVAL) dp_all_stopped = true;
-    return st;
-}
-/* After an error on one rank the others may wait in a collective: end the whole job. */
-static void dp_finalize(int rc) {
-    if (!dp_active) return;
-    if (rc != 0 && cg_dist_size() > 1 && !dp_all_stopped) cg_dist_abort(rc);
-    cg_dist_finalize();
-}
-#else
-static int dp_rank(void) { return 0; }
-static int dp_size(void) { return 1; }
-static void dp_init(int *argc, char ***argv) { (void)argc; (void)argv; }
-static cg_status dp_sync_model(cg_module *m) { (void)m; return CG_OK; }
-static const cg_comm *dp_comm(void) { return NULL; }
-static void dp_finalize(int rc) { (void)rc; }
-static cg_status dp_agree(const char *const *names, const int64_t *v, int n) { (void)names; (void)v; (void)n; return CG_OK; }
-#endif
-/* FNV-1a over n bytes, folded into h: the data checksum the ranks compare. */
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001B3ull;
-    return h;
-}
-/* Over every example's values and label; 0 when a float example cannot be read. */
-static int64_t set_checksum(const cg_dataset *s) {
-    uint64_t h = 0xCBF29CE484222325ull;
-    int64_t item = cg_dataset_item(s);
-    float *buf = s->u8 ? NULL : malloc((size_t)item * sizeof *buf);
-    if (!s->u8 && !buf) return 0;
-    for (int64_t i = 0; i < s->n; i++) {
-        if (s->u8) h = fnv1a(h, s->u8(s, i), (size_t)item);
-        else if (s->get(s, i, buf) == CG_OK) h = fnv1a(h, buf, (size_t)item * sizeof *buf);
-        int64_t y = s->label(s, i);
-        h = fnv1a(h, &y, sizeof y);
-    }
-    free(buf);
-    int64_t v;
-    memcpy(&v, &h, sizeof v);
-    return v;
-}
-static int64_t opt_hash(const options *o) {
-    uint64_t h = fnv1a(0xCBF29CE484222325ull, o->optimizer, strlen(o->optimizer));
-    h = fnv1a(h, o->schedule, strlen(o->schedule));
-    h = fnv1a(h, &o->warmup, sizeof o->warmup);
-    h = fnv1a(h, &o->weight_decay, sizeof o->weight_decay);
-    h = fnv1a(h, &o->clip, sizeof o->clip);
-    h = fnv1a(h, &o->no_decay_bias_norm, sizeof o->no_decay_bias_norm);
-    h = fnv1a(h, o->loss, strlen(o->loss));
-    return (int64_t)h;
-}
-static int64_t bits_of(double x) {
-    int64_t v;
-    memcpy(&v, &x, sizeof v);
-    return v;
-}
-/* Under mpirun the ranks must agree on everything that shapes the run (issue 12): set sizes
- * and contents, the options that set the schedule, and the resume point. Otherwise they would
- * wait forever in an allreduce (different step counts) or train silently with wrong shards. */
-static cg_status dp_check_agreement(const options *o, const char *spec, const cg_dataset *train,
-                                    const cg_dataset *test, const char *norm, int64_t start_epoch,
-                                    const cg_optimizer *opt) {
-    if (dp_size() == 1) return CG_OK;
-    static const char *const names[] = {
-        "the training set size (--data)", "the test set size (--data)", "the image channels (--data)",
-        "the image height (--data)", "the image width (--data)", "--normalize", "--epochs", "--batch-size", "--test-batch-size",
-        "--seed (the checkpoint's, with --resume)", "the resume epoch (--resume)", "the resume step (--resume)",
-        "the learning rate (--lr, or the checkpoint's)", "--momentum", "--gamma", "--no-dropout",
-        "--optimizer, --schedule, --warmup, --weight-decay, --no-decay-bias-norm, --clip-grad-norm, --loss (a hash)",
-        "--net (a hash of the spec)", "the training data (a checksum of --data)", "the test data (a checksum of --data)",
-    };
-    int64_t v[] = {
-        train->n, test->n, train->shape[0], train->shape[1], train->shape[2],
-        (int64_t)fnv1a(0xCBF29CE484222325ull, norm, strlen(norm)), o->epochs, o->batch,
-        o->test_batch, (int64_t)o->seed, start_epoch, opt->step_count, bits_of(opt->lr), bits_of(o->momentum),
-        bits_of(o->gamma), o->no_dropout, opt_hash(o), (int64_t)fnv1a(0xCBF29CE484222325ull, spec, strlen(spec)),
-        set_checksum(train), set_checksum(test),
-    };
-    return dp_agree(names, v, (int)(sizeof v / sizeof v[0]));
-}
-/* Test hook (tests/mpi.cmake): CGRAD_TEST_RANK1_EXIT_AFTER=k makes rank 1 exit(3) after k steps. */
-static void dp_test_fault(int64_t steps) {
-    static long long k = -2;
-    if (k == -2) { const char *e = getenv("CGRAD_TEST_RANK1_EXIT_AFTER"); k = e ? atoll(e) : -1; }
-    if (k >= 0 && dp_rank() == 1 && steps >= k) {
-        fprintf(stderr, "%s: rank 1: exiting after %lld steps (CGRAD_TEST_RANK1_EXIT_AFTER)\n", prog, (long long)steps);
-        exit(3);
-    }
-}
-/* --no-dropout: dropout modules stay in eval mode (identity) while the rest trains. */
-static void dropout_off(cg_module *m) {
-    if (!strcmp(m->type->name, "Dropout") || !strcmp(m->type->name, "Dropout2d")) m->training = false;
-    for (int i = 0; i < m->n_children; i++) dropout_off(m->children[i].module);
-}
-
-/* ---- metrics: CSV, appended; the header is written when the file is new or empty ----
- * Every write, flush and close is checked: a failure ends the run (exit 1) with a line naming
- * the file (a full disk, /dev/full, ...). */
-static FILE *metrics_open(const char *path) {
-    FILE *f = fopen(path, "a");
-    if (!f) {
-        fprintf(stderr, "%s: --metrics %s: cannot open for appending: %s\n", prog, path, strerror(errno));
-        return NULL;
-    }
-    errno = 0;
-    long pos = ftell(f);
-    if ((pos == 0 && fprintf(f, "kind,epoch,step,loss,accuracy,img_per_s,lr,seconds\n") < 0) || fflush(f) != 0) {
-        fprintf(stderr, "%s: --metrics %s: write failed: %s\n", prog, path, strerror(errno ? errno : EIO));
-        fclose(f);
-        return NULL;
-    }
-    return f;
-}
-
-/* false (after printing why) when the row could not be written. */
-static bool metrics_row(FILE *f, const char *path, const char *kind, int64_t epoch, int64_t step, double loss,
-                        double acc, double ips, double lr, double secs) {
-    if (!f) return true;
-    errno = 0;
-    bool ok = fprintf(f, "%s,%lld,%lld,%.6f,", kind, (long long)epoch, (long long)step, loss) >= 0;
-    if (ok && acc >= 0) ok = fprintf(f, "%.4f", acc) >= 0;
-    ok = ok && fprintf(f, ",%.1f,%.6g,%.3f\n", ips, lr, secs) >= 0 && fflush(f) == 0 && !ferror(f);
-    if (!ok) fprintf(stderr, "%s: --metrics %s: write failed: %s\n", prog, path, strerror(errno ? errno : EIO));
-    return ok;
-}
-
-/* ---- --save: checked before the first step, so that a bad path fails at once ---- */
-static bool save_path_ok(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "%s: --save %s: is a directory\n", prog, path);
-        return false;
-    }
-    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {   /* cg_safetensors_save refuses links */
-        fprintf(stderr, "%s: --save %s: is a symbolic link; give the file it points to\n", prog, path);
-        return false;
-    }
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "%s: --save %s: exists and is not a regular file\n", prog, path);
-        return false;
-    }
-    char tmp[4096];   /* the save's temporary: one left by a killed save blocks it */
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) < (int)sizeof tmp && lstat(tmp, &st) == 0) {
-        fprintf(stderr, "%s: --save %s: %s already exists (a save that was killed?); remove it and run again\n",
-                prog, path, tmp);
-        return false;
-    }
-    char *copy = strdup(path);
-    if (!copy) { fprintf(stderr, "%s: --save %s: out of memory\n", prog, path); return false; }
-    const char *dir = dirname(copy);
-    bool ok = false;
-    if (stat(dir, &st) != 0)
-        fprintf(stderr, "%s: --save %s: directory %s: %s\n", prog, path, dir, strerror(errno));
-    else if (!S_ISDIR(st.st_mode))
-        fprintf(stderr, "%s: --save %s: %s is not a directory\n", prog, path, dir);
-    else if (access(dir, W_OK | X_OK) != 0)
-        fprintf(stderr, "%s: --save %s: directory %s is not writable: %s\n", prog, path, dir, strerror(errno));
-    else
-        ok = true;
-    free(copy);
-    return ok;
-}
-
 /* ---- checkpoint metadata: what a resumed run needs besides tensors ---- */
 /* rng.seed and rng.offset: the key of --seed's stream 0 (the default stream's, cg_rng_get_state)
  * and the draws rank 0's dropout stream has taken. */
@@ -654,78 +445,35 @@ static int resume(options *o, const cg_safetensors *st, cg_module *model, cg_opt
     return 0;
 }
 
-/* ---- the trainer's callbacks: the progress bar, the metrics rows, the test line, --save ---- */
-typedef struct run_ctx {
+/* ---- the training log's hooks: --save after each epoch's test line, the MPI test's fault ---- */
+typedef struct save_ctx {
     const options *o;
     const char *spec, *norm;
     cg_module *model;
     cg_optimizer *opt;
     cg_lr_scheduler *sched;
     const cg_rng *drop;
-    FILE *mf;
     cg_loss_kind loss;
-    progress pb;
-    double t0, win_loss, win_t0;
-    int64_t win_n, win_imgs, done, total;
-    bool printed;   /* a callback printed why it stopped the run */
-} run_ctx;
-static cg_status run_epoch_start(void *ctx, cg_module *net, int64_t epoch) {
-    run_ctx *r = ctx;
-    if (r->o->no_dropout) dropout_off(net);
-    progress_start(&r->pb, stdout, (int)epoch, r->total);
-    r->win_loss = 0;
-    r->win_n = r->win_imgs = r->done = 0;
-    r->win_t0 = cli_now();
-    return CG_OK;
-}
-static cg_status run_step(void *ctx, const cg_train_event *e) {
-    run_ctx *r = ctx;
-    r->win_loss += e->loss;
-    r->win_n++;
-    r->win_imgs += e->done - r->done;
-    r->done = e->done;
-    dp_test_fault(e->step);
-    progress_update(&r->pb, e->done, e->loss);
-    if (r->mf && r->o->metrics_every && e->epoch_step % r->o->metrics_every == 0) {
-        double now = cli_now();
-        if (!metrics_row(r->mf, r->o->metrics, "step", e->epoch, e->step, r->win_loss / (double)r->win_n, -1,
-                         (double)r->win_imgs / (now - r->win_t0), r->opt->lr, now - r->t0)) {
-            r->printed = true;
-            return CG_EIO;
-        }
-        r->win_loss = 0;
-        r->win_n = r->win_imgs = 0;
-        r->win_t0 = now;
-    }
-    return CG_OK;
-}
-static cg_status run_epoch_end(void *ctx, const cg_train_event *e, const cg_eval_result *t) {
-    run_ctx *r = ctx;
-    progress_finish(&r->pb, e->done);
-    if (!t) return CG_OK; /* rank 0 evaluates, records and saves */
-    print_test_line(stdout, t);
-    fflush(stdout);
-    double n = (double)(t->n ? t->n : 1);
-    if (!metrics_row(r->mf, r->o->metrics, "epoch", e->epoch, e->step, t->loss_sum / n, (double)t->correct / n,
-                     (double)e->done / e->seconds, e->lr, cli_now() - r->t0)) {
-        r->printed = true;
+} save_ctx;
+static cg_status save_after_test(void *ctx, const cg_train_event *e) {
+    save_ctx *r = ctx;
+    if (save_checkpoint(r->o, r->spec, r->norm, r->model, r->opt, r->sched, e->epoch, r->drop, r->loss) != CG_OK) {
+        fprintf(stderr, "%s: --save: %s\n", prog, cg_last_error());
         return CG_EIO;
     }
-    if (r->o->save) {
-        if (save_checkpoint(r->o, r->spec, r->norm, r->model, r->opt, r->sched, e->epoch, r->drop, r->loss) != CG_OK) {
-            fprintf(stderr, "%s: --save: %s\n", prog, cg_last_error());
-            r->printed = true;
-            return CG_EIO;
-        }
-        printf("Saved %s (epoch %lld)\n", r->o->save, (long long)e->epoch);
-    }
+    printf("Saved %s (epoch %lld)\n", r->o->save, (long long)e->epoch);
+    return CG_OK;
+}
+static cg_status fault_after_step(void *ctx, const cg_train_event *e) {
+    (void)ctx;
+    dp_test_fault(prog, e->step);
     return CG_OK;
 }
 
 int main(int argc, char **argv) {
     options o = parse(argc, argv);
     setvbuf(stdout, NULL, _IOLBF, 0);  /* logs show each line as it happens */
-    dp_init(&argc, &argv);
+    dp_init(prog, &argc, &argv);
     cg_set_num_threads((int)o.threads);
     /* Everything main owns, released at `out` on success and on every error alike. */
     int rc = 1;
@@ -746,11 +494,11 @@ int main(int argc, char **argv) {
 
     /* Outputs are checked before anything is loaded or trained: rank 0 writes them. */
     if (dp_rank() == 0 && !o.summary) {
-        if (o.save && !save_path_ok(o.save)) goto out;
+        if (o.save && !cli_save_path_ok(prog, o.save)) goto out;
         /* Ctrl-C during a checkpoint save must not leave PATH.tmp behind: the library defers
          * SIGINT/SIGTERM/SIGHUP while it writes, when a program asks for it. */
         if (o.save) cg_safetensors_set_defer_signals(true);
-        if (o.metrics && !(mf = metrics_open(o.metrics))) goto out;
+        if (o.metrics && !(mf = metrics_open(prog, o.metrics))) goto out;
     }
 
     /* The network: the checkpoint's spec when resuming, else --net, else the seed net. */
@@ -912,7 +660,9 @@ int main(int argc, char **argv) {
     if (ck && resume(&o, ck, model, opt, &sched, &start_epoch)) goto out;
     cg_safetensors_close(ck);
     ck = NULL;
-    if (dp_check_agreement(&o, spec, train, test, normtxt, start_epoch, opt) != CG_OK) {
+    dp_run_values dv = { o.epochs, o.batch, o.test_batch, o.seed, o.momentum, o.gamma, o.no_dropout, o.optimizer,
+                         o.schedule, o.loss, o.warmup, o.weight_decay, o.clip, o.no_decay_bias_norm };
+    if (dp_check_agreement(&dv, spec, train, test, normtxt, start_epoch, opt) != CG_OK) {
         if (dp_rank() == 0) fprintf(stderr, "%s: %s\n", prog, cg_last_error());
         goto out;
     }
@@ -930,9 +680,17 @@ int main(int argc, char **argv) {
     to.norm = norm;
     to.clip_grad_norm = o.clip;
     to.comm = dp_comm();
-    run_ctx run = { .o = &o, .spec = spec, .norm = normtxt, .model = model, .opt = opt, .sched = &sched,
-                    .drop = &drop, .mf = mf, .loss = loss_kind, .t0 = cli_now(), .total = train->n };
-    to.callbacks = (cg_train_callbacks){ &run, run_epoch_start, run_step, run_epoch_end };
+    save_ctx save = { .o = &o, .spec = spec, .norm = normtxt, .model = model, .opt = opt, .sched = &sched,
+                      .drop = &drop, .loss = loss_kind };
+    train_log tlog = train_log_new(prog, opt, train->n);
+    tlog.metrics = mf;
+    tlog.metrics_path = o.metrics;
+    tlog.metrics_every = o.metrics_every;
+    tlog.no_dropout = o.no_dropout;
+    tlog.after_test = o.save ? save_after_test : NULL;
+    tlog.after_step = fault_after_step;
+    tlog.hook_ctx = &save;
+    to.callbacks = train_log_callbacks(&tlog);
     if (!(trainer = cg_trainer_new(model, opt, train, test, &to))) FAIL("data loader");
     if (cg_trainer_set_scheduler(trainer, &sched, sched_per_step(&o) ? CG_SCHED_EVERY_STEP : sched_on_metric(&o)
                                  ? CG_SCHED_ON_TEST_LOSS : CG_SCHED_EVERY_EPOCH) != CG_OK ||
@@ -943,7 +701,7 @@ int main(int argc, char **argv) {
         printf("Checkpoint is at epoch %lld; --epochs %lld leaves nothing to train\n",
                (long long)start_epoch, (long long)o.epochs);
     if (cg_trainer_fit(trainer, o.epochs) != CG_OK) {
-        if (!run.printed) fprintf(stderr, "%s: %s\n", prog, cg_last_error());
+        if (!tlog.printed) fprintf(stderr, "%s: %s\n", prog, cg_last_error());
         goto out;
     }
     if (cg_profile_enabled()) cg_profile_fprint(stdout);

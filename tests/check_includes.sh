@@ -3,7 +3,7 @@
 # tests/check_includes.sh SRC_DIR — the benchmarks (bench/), the programs (apps/) and the examples (examples/) use
 # cgrad's public headers only, so that each builds against an installed cgrad: no include may
 # name a path under lib/ or any header that lives in lib/ (cg_internal.h, im2col.h, ...). Their
-# own headers (bench_util.h, apps/common/cli.h) and the generated seed_net.h are fine.
+# own headers (bench_util.h, apps/common/*.h) and the generated seed_net.h are fine.
 set -eu
 src=${1:?usage: check_includes.sh SRC_DIR}
 cd "$src"

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* apps/common/cli.c — flag parsing, progress bar and evaluation shared by the programs. */
+/* apps/common/cli.c — flag parsing, data sets, nets, the --save check, the progress bar and the test
+ * line, shared by the programs (cli.h). */
 #define _DEFAULT_SOURCE /* TIOCGWINSZ, SIGWINCH with the POSIX set */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -373,4 +375,41 @@ cg_module *cli_build_net(const char *prog, const char *source, const char *spec,
     cg_module *m = st == CG_OK ? cg_net_from_spec(spec, 3, CG_SHAPE(c, h, w), info) : NULL;
     if (!m) fprintf(stderr, "%s: %s: %s\n", prog, source, cg_last_error());
     return m;
+}
+
+/* ---- --save ---- */
+bool cli_save_path_ok(const char *prog, const char *path) {
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: --save %s: is a directory\n", prog, path);
+        return false;
+    }
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {   /* cg_safetensors_save refuses links */
+        fprintf(stderr, "%s: --save %s: is a symbolic link; give the file it points to\n", prog, path);
+        return false;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "%s: --save %s: exists and is not a regular file\n", prog, path);
+        return false;
+    }
+    char tmp[4096];   /* the save's temporary: one left by a killed save blocks it */
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) < (int)sizeof tmp && lstat(tmp, &st) == 0) {
+        fprintf(stderr, "%s: --save %s: %s already exists (a save that was killed?); remove it and run again\n",
+                prog, path, tmp);
+        return false;
+    }
+    char *copy = strdup(path);
+    if (!copy) { fprintf(stderr, "%s: --save %s: out of memory\n", prog, path); return false; }
+    const char *dir = dirname(copy);
+    bool ok = false;
+    if (stat(dir, &st) != 0)
+        fprintf(stderr, "%s: --save %s: directory %s: %s\n", prog, path, dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        fprintf(stderr, "%s: --save %s: %s is not a directory\n", prog, path, dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        fprintf(stderr, "%s: --save %s: directory %s is not writable: %s\n", prog, path, dir, strerror(errno));
+    else
+        ok = true;
+    free(copy);
+    return ok;
 }

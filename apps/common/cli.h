@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* apps/common/cli.h — what the programs share: strict flag parsing (one-line errors, exit 2),
- * the progress bar, and the test line of an evaluation (cg_evaluate). */
+ * the data sets and the net a program opens, the --save path check, the progress bar, and the
+ * test line of an evaluation (cg_evaluate). The training log (progress, metrics CSV, test line as
+ * the trainer's callbacks) is train_log.h; data parallelism under mpirun is dp.h.
+ *
+ * Ownership: what a cli_ call returns is the caller's where its comment says so (datasets, specs,
+ * nets); the rest returns borrowed strings (optarg, static text) or nothing. */
 #ifndef CGRAD_APPS_CLI_H
 #define CGRAD_APPS_CLI_H
 
@@ -33,6 +38,10 @@ const char *cli_default_data_dir(void);
  * file, else a hint (how to point --data at a set, or install Debian's), to append to the line. */
 const char *cli_data_hint(cg_status st);
 double cli_now(void);
+/* --save PATH, checked before anything is loaded or trained so that a bad path fails at once:
+ * not a directory, a symbolic link or another non-regular file, no PATH.tmp left by a killed
+ * save, and a writable directory. false after printing "prog: --save PATH: <why>". */
+bool cli_save_path_ok(const char *prog, const char *path);
 /* Whether an MPI launcher started this process (mpirun sets OMPI_COMM_WORLD_SIZE, PMIX_RANK, ...). */
 bool cli_under_mpi_launcher(void);
 

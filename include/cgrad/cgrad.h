@@ -24,6 +24,7 @@
 #include "cgrad/data.h"
 #include "cgrad/io.h"
 #include "cgrad/checkpoint.h"
+#include "cgrad/comm.h"
 #include "cgrad/train.h"
 
 #endif

@@ -20,17 +20,24 @@
  *   }
  *   cg_dist_finalize();
  *
- * Every call but cg_dist_rank/size/abort is collective: all ranks make it, in the same order.
+ * The trainer (cgrad/train.h) takes the same calls as a communicator:
+ *
+ *   cg_trainer_options to = cg_trainer_defaults();
+ *   to.comm = cg_dist_comm();                          // after cg_dist_init; batch_size is global
+ *
+ * Every call but cg_dist_rank/size/comm/abort is collective: all ranks make it, in the same order.
  * Errors follow the library's convention (cg_status, cg_last_error() names the call and the MPI
  * error); MPI errors are returned, not fatal (MPI_ERRORS_RETURN), and the library never exits:
  * an app that gets an error calls cg_dist_abort, which ends every rank of the job.
  *
  * Ownership: the gradient buffer is the library's (allocated on the first allreduce, grown only if
- * a larger optimizer comes along, freed by cg_dist_finalize); modules and optimizers are borrowed. */
+ * a larger optimizer comes along, freed by cg_dist_finalize), and so is cg_dist_comm's struct;
+ * modules and optimizers are borrowed. */
 #ifndef CGRAD_DIST_H
 #define CGRAD_DIST_H
 
 #include "cgrad/optim.h"
+#include "cgrad/comm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +59,11 @@ CG_API cg_status cg_dist_broadcast_module(cg_module *m, int root);
  * shards this is DistributedDataParallel's average. A parameter without a gradient counts as zero.
  * local_n >= 1. */
 CG_API cg_status cg_dist_allreduce_grads(const cg_optimizer *o, int64_t local_n, float *loss);
+/* The communicator over MPI_COMM_WORLD for the trainer (cgrad/comm.h): rank and size as above,
+ * allreduce_grads = cg_dist_allreduce_grads, broadcast_module = cg_dist_broadcast_module, ctx NULL.
+ * The library's struct (do not free it), valid until cg_dist_finalize; NULL before cg_dist_init
+ * (CG_ESTATE in cg_last_error). Not collective. */
+CG_API const cg_comm *cg_dist_comm(void);
 /* In-place sum over ranks of n doubles (metrics, counts). */
 CG_API cg_status cg_dist_allreduce_sum(double *v, int64_t n);
 CG_API cg_status cg_dist_barrier(void);

@@ -16,6 +16,7 @@
 #include "cgrad/nn.h"
 #include "cgrad/data.h"
 #include "cgrad/optim.h"
+#include "cgrad/comm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -96,18 +97,11 @@ CG_API cg_tensor *cg_predict_one(cg_module *net, const float *example, int ndim,
  *   cg_trainer_fit(t, 10);                           // epochs 1..10 (from cg_trainer_epoch(t) + 1)
  *   cg_trainer_free(t);                              // net, opt, datasets stay the caller's
  *
- * Data parallel: a communicator (cg_comm) of K ranks; every rank runs the same trainer over its
- * shard of each global batch (batch_size stays global: a multiple of K); the gradients and the
- * loss are averaged (allreduce) before each step; rank 0 alone evaluates. The library links no
- * MPI: cgrad_dist's calls fill the struct (or any transport of yours). */
-typedef struct cg_comm {
-    void *ctx;
-    int rank, size;
-    /* Average the optimizer's gradients and *loss over the ranks (local_n: this rank's rows). */
-    cg_status (*allreduce_grads)(void *ctx, cg_optimizer *opt, int64_t local_n, float *loss);
-    /* Copy root's parameters and buffers to every rank. */
-    cg_status (*broadcast_module)(void *ctx, cg_module *m, int root);
-} cg_comm;
+ * Data parallel: a communicator (cg_comm, cgrad/comm.h) of K ranks; every rank runs the same
+ * trainer over its shard of each global batch (batch_size stays global: a multiple of K); the
+ * gradients and the loss are averaged (allreduce) before each step; rank 0 alone evaluates. The
+ * library links no MPI: cgrad_dist's cg_dist_comm() gives one over MPI (or fill the struct for
+ * any transport of yours). */
 
 typedef enum cg_sched_every {
     CG_SCHED_EVERY_EPOCH = 0,   /* cg_sched_step after each epoch */

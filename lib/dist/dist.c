@@ -139,6 +139,27 @@ cg_status cg_dist_allreduce_grads(const cg_optimizer *o, int64_t local_n, float 
     return CG_OK;
 }
 
+/* cg_dist_comm's calls: the communicator's signatures around the functions above. */
+static cg_status comm_allreduce_grads(void *ctx, cg_optimizer *o, int64_t local_n, float *loss) {
+    (void)ctx;
+    return cg_dist_allreduce_grads(o, local_n, loss);
+}
+
+static cg_status comm_broadcast_module(void *ctx, cg_module *m, int root) {
+    (void)ctx;
+    return cg_dist_broadcast_module(m, root);
+}
+
+const cg_comm *cg_dist_comm(void) {
+    static cg_comm comm;
+    if (!g_init) {
+        cg_set_error(CG_ESTATE, "cg_dist_comm: call cg_dist_init first");
+        return NULL;
+    }
+    comm = (cg_comm){ NULL, g_rank, g_size, comm_allreduce_grads, comm_broadcast_module };
+    return &comm;
+}
+
 cg_status cg_dist_allreduce_sum(double *v, int64_t n) {
     cg_status st = need_init("cg_dist_allreduce_sum");
     if (st != CG_OK) return st;

@@ -2,9 +2,10 @@
 /* tests/mpi/dist_equiv.c — data parallelism is exact (run under mpirun by tests/mpi.cmake).
  *
  *   dist_equiv [STEPS]             every rank trains a reference model alone on the global batch
- *                                  of 64 and a data-parallel one (its shard, cg_dist_allreduce_grads,
- *                                  weights broadcast from rank 0 over a different local init), then
- *                                  checks that parameters and per-step losses agree within 1e-5
+ *                                  of 64 and a data-parallel one (its shard, the gradients averaged and
+ *                                  the weights broadcast from rank 0 over a different local init through
+ *                                  cg_dist_comm's calls), then checks that parameters and per-step
+ *                                  losses agree within 1e-5
  *   dist_equiv --exit-rank1-after K  rank 1 exits(3) after K steps; the job must end, not hang
  *   dist_equiv --write-idx DIR     writes a tiny MNIST-format set (256 train / 64 test, 28x28) for
  *                                  mnist-train tests
@@ -18,6 +19,7 @@
 
 #define BATCH 64
 static int g_rank;
+static const cg_comm *g_comm; /* cg_dist_comm(): the trainer's view of cgrad_dist */
 
 static void die(const char *what) {
     fprintf(stderr, "dist_equiv: rank %d: %s: %s\n", g_rank, what, cg_last_error());
@@ -107,7 +109,7 @@ static void train(cg_module *m, const image_set *set, int rank, int size, bool d
         cg_tensor *lt = cg_nll_loss(cg_module_forward(m, b.x), b.y, CG_REDUCTION_MEAN);
         if (cg_backward(lt) != CG_OK) die("backward");
         float lv = cg_tensor_item(lt);
-        if (dist && cg_dist_allreduce_grads(o, n, &lv) != CG_OK) die("allreduce");
+        if (dist && g_comm->allreduce_grads(g_comm->ctx, o, n, &lv) != CG_OK) die("allreduce");
         if (cg_optim_step(o) != CG_OK) die("step");
         cg_tape_release();
         if (loss) loss[s] = lv;
@@ -151,9 +153,14 @@ int main(int argc, char **argv) {
     int steps = 20, exit_after = -1;
     if (argc == 3 && !strcmp(argv[1], "--exit-rank1-after")) { exit_after = atoi(argv[2]); steps = 100000; }
     else if (argc == 2) steps = atoi(argv[1]);
+    if (cg_dist_comm() != NULL) { fprintf(stderr, "dist_equiv: cg_dist_comm() before cg_dist_init is not NULL\n"); return 1; }
     if (cg_dist_init(&argc, &argv) != CG_OK) { fprintf(stderr, "%s\n", cg_last_error()); return 1; }
     g_rank = cg_dist_rank();
     int size = cg_dist_size();
+    g_comm = cg_dist_comm();
+    if (!g_comm || g_comm->rank != g_rank || g_comm->size != size || !g_comm->allreduce_grads ||
+        !g_comm->broadcast_module)
+        die("cg_dist_comm() after cg_dist_init: NULL, or not this rank's rank and size, or a call missing");
     cg_set_num_threads(1);
 
     image_set set;
@@ -166,7 +173,7 @@ int main(int argc, char **argv) {
     }
     /* data parallel: a different init on every rank but 0, replaced by rank 0's */
     cg_module *dp = small_net(42 + (uint64_t)g_rank * 1000);
-    if (cg_dist_broadcast_module(dp, 0) != CG_OK) die("broadcast");
+    if (g_comm->broadcast_module(g_comm->ctx, dp, 0) != CG_OK) die("broadcast");
     train(dp, &set, g_rank, size, true, steps, exit_after, dp_loss);
 
     int bad = 0;
