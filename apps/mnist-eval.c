@@ -118,11 +118,8 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (classes_path && !(names = cli_read_classes(prog, classes_path, classes))) goto out;
-    if (norm.channels > 1 && norm.channels != chw[0]) {
-        fprintf(stderr, "%s: %s: %d channels, but the images in %s have %lld\n", prog,
-                norm_arg ? "--normalize" : "the checkpoint's normalize", norm.channels, test->name, (long long)chw[0]);
+    if (!cli_norm_fits(prog, norm_arg ? "--normalize" : "the checkpoint's normalize", &norm, chw[0], test->name))
         goto out;
-    }
     char normtxt[512];
     cg_normalize_format(&norm, normtxt, sizeof normtxt);
     printf("Model %s: %lld parameters (%s)\n", model_path, (long long)info.params, source);

@@ -136,62 +136,21 @@ cg_normalize cli_seed_normalize(void) {
     return (cg_normalize){ .channels = 1, .mean = { 0.1307f }, .std = { 0.3081f } };
 }
 
-/* Up to CG_NORM_MAX_CHANNELS comma-separated finite numbers from s to the first '/' or the end;
- * returns the count, -1 on a malformed list. *endp: where parsing stopped. */
-static int parse_list(const char *s, float *v, const char **endp) {
-    int k = 0;
-    for (;;) {
-        char *end;
-        errno = 0;
-        double x = strtod(s, &end);
-        if (end == s || errno || !isfinite((float)x) || k == CG_NORM_MAX_CHANNELS) return -1;
-        v[k++] = (float)x;
-        s = end;
-        if (*s != ',') break;
-        s++;
-    }
-    *endp = s;
-    return k;
+bool cli_sets_chw(const char *prog, const cg_dataset *train, const cg_dataset *test, int64_t chw[3]) {
+    int64_t t[3];
+    if (!cli_example_chw(prog, train, chw) || !cli_example_chw(prog, test, t)) return false;
+    if (memcmp(chw, t, sizeof t) == 0) return true;
+    fprintf(stderr, "%s: the training images (%s) are [%lld, %lld, %lld] but the test images (%s) [%lld, %lld, "
+            "%lld]: both sets need one example shape\n", prog, train->name, (long long)chw[0], (long long)chw[1],
+            (long long)chw[2], test->name, (long long)t[0], (long long)t[1], (long long)t[2]);
+    return false;
 }
 
-bool cli_parse_normalize(const char *arg, cg_normalize *out, bool *is_auto, char *err, size_t err_cap) {
-    *is_auto = false;
-    if (!strcmp(arg, "auto")) { *is_auto = true; return true; }
-    if (!strcmp(arg, "none")) { *out = (cg_normalize){ 0 }; return true; }
-    cg_normalize n = { 0 };
-    const char *p = arg;
-    int a = parse_list(p, n.mean, &p), b = -1;
-    if (a > 0 && *p == '/') {
-        b = parse_list(p + 1, n.std, &p);
-        if (b != a || *p) {
-            snprintf(err, err_cap, "'%s': give as many stds as means (M1,M2,M3/S1,S2,S3), at most %d", arg,
-                     CG_NORM_MAX_CHANNELS);
-            return false;
-        }
-        n.channels = a;
-    } else if (a == 2 && !*p) {
-        n.channels = 1;
-        n.std[0] = n.mean[1];
-    } else {
-        snprintf(err, err_cap, "'%s' is not MEAN,STD, M1,..,Mk/S1,..,Sk, auto or none", arg);
-        return false;
-    }
-    for (int c = 0; c < n.channels; c++)
-        if (!(n.std[c] > 0)) {
-            snprintf(err, err_cap, "'%s': std %g must be > 0", arg, (double)n.std[c]);
-            return false;
-        }
-    *out = n;
-    return true;
-}
-
-void cli_format_normalize(const cg_normalize *n, char *buf, size_t cap) {
-    if (n->channels == 0) { snprintf(buf, cap, "none"); return; }
-    size_t k = 0;
-    for (int part = 0; part < 2; part++)
-        for (int c = 0; c < n->channels && k < cap; c++)
-            k += (size_t)snprintf(buf + k, cap - k, "%s%.9g", c ? "," : (part ? "/" : ""),
-                                  (double)(part ? n->std[c] : n->mean[c]));
+bool cli_norm_fits(const char *prog, const char *what, const cg_normalize *norm, int64_t c, const char *data) {
+    if (norm->channels <= 1 || norm->channels == c) return true;
+    fprintf(stderr, "%s: %s: %d channels, but the images in %s have %lld\n", prog, what, norm->channels, data,
+            (long long)c);
+    return false;
 }
 
 int64_t cli_net_classes(const char *prog, const char *source, const cg_net_info *info) {

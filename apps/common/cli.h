@@ -54,11 +54,11 @@ cg_dataset *cli_open_set(const char *prog, const char *what, const char *dir, co
 /* One example's [C, H, W] of ds, in chw; false after printing why (images that are not
  * [N, H, W] or [N, C, H, W]). */
 bool cli_example_chw(const char *prog, const cg_dataset *ds, int64_t chw[3]);
-/* --normalize ARG: "MEAN,STD", "M1,..,Mk/S1,..,Sk", "none"; "auto" sets *is_auto (out untouched).
- * false (the message in err, err_cap bytes) for anything else. */
-bool cli_parse_normalize(const char *arg, cg_normalize *out, bool *is_auto, char *err, size_t err_cap);
-/* "M1,..,Mk/S1,..,Sk" (%.9g: parses back to the same floats), "none" for no normalisation. */
-void cli_format_normalize(const cg_normalize *n, char *buf, size_t cap);
+/* One example's [C, H, W] of train in chw, the same as test's; false after printing why. */
+bool cli_sets_chw(const char *prog, const cg_dataset *train, const cg_dataset *test, int64_t chw[3]);
+/* Whether norm (what names it in the message) fits images of c channels (those of data); false
+ * after printing why. */
+bool cli_norm_fits(const char *prog, const char *what, const cg_normalize *norm, int64_t c, const char *data);
 /* The seed's normalisation: mean 0.1307, std 0.3081 for every channel. */
 cg_normalize cli_seed_normalize(void);
 /* The net's classes: its output must be [K] per example (K >= 2 is not required: K >= 1). 0 after

@@ -81,14 +81,17 @@ static int64_t set_checksum(const cg_dataset *s) {
     memcpy(&v, &h, sizeof v);
     return v;
 }
-static int64_t opt_hash(const dp_run_values *o) {
-    uint64_t h = fnv1a(0xCBF29CE484222325ull, o->optimizer, strlen(o->optimizer));
-    h = fnv1a(h, o->schedule, strlen(o->schedule));
-    h = fnv1a(h, &o->warmup, sizeof o->warmup);
-    h = fnv1a(h, &o->weight_decay, sizeof o->weight_decay);
-    h = fnv1a(h, &o->clip, sizeof o->clip);
-    h = fnv1a(h, &o->no_decay_bias_norm, sizeof o->no_decay_bias_norm);
-    h = fnv1a(h, o->loss, strlen(o->loss));
+static int64_t opt_hash(const cg_run_config *c) {
+    char sched[256];
+    cg_run_format_schedule(c, sched, sizeof sched);
+    const char *opt = cg_optim_kind_name(c->optimizer), *loss = cg_loss_name(c->loss);
+    uint64_t h = fnv1a(0xCBF29CE484222325ull, opt, strlen(opt));
+    h = fnv1a(h, sched, strlen(sched));
+    h = fnv1a(h, &c->warmup, sizeof c->warmup);
+    h = fnv1a(h, &c->weight_decay, sizeof c->weight_decay);
+    h = fnv1a(h, &c->clip_grad_norm, sizeof c->clip_grad_norm);
+    h = fnv1a(h, &c->no_decay_bias_norm, sizeof c->no_decay_bias_norm);
+    h = fnv1a(h, loss, strlen(loss));
     return (int64_t)h;
 }
 static int64_t bits_of(double x) {
@@ -97,9 +100,8 @@ static int64_t bits_of(double x) {
     return v;
 }
 
-cg_status dp_check_agreement(const dp_run_values *o, const char *spec, const cg_dataset *train,
-                             const cg_dataset *test, const char *norm, int64_t start_epoch,
-                             const cg_optimizer *opt) {
+cg_status dp_check_agreement(const cg_run_config *c, bool no_dropout, const char *spec, const cg_dataset *train,
+                             const cg_dataset *test, int64_t start_epoch, const cg_optimizer *opt) {
     if (dp_size() == 1) return CG_OK;
     static const char *const names[] = {
         "the training set size (--data)", "the test set size (--data)", "the image channels (--data)",
@@ -109,11 +111,13 @@ cg_status dp_check_agreement(const dp_run_values *o, const char *spec, const cg_
         "--optimizer, --schedule, --warmup, --weight-decay, --no-decay-bias-norm, --clip-grad-norm, --loss (a hash)",
         "--net (a hash of the spec)", "the training data (a checksum of --data)", "the test data (a checksum of --data)",
     };
+    char norm[CG_NORM_MAX_CHANNELS * 40 + 8];
+    cg_normalize_format(&c->norm, norm, sizeof norm);
     int64_t v[] = {
         train->n, test->n, train->shape[0], train->shape[1], train->shape[2],
-        (int64_t)fnv1a(0xCBF29CE484222325ull, norm, strlen(norm)), o->epochs, o->batch,
-        o->test_batch, (int64_t)o->seed, start_epoch, opt->step_count, bits_of(opt->lr), bits_of(o->momentum),
-        bits_of(o->gamma), o->no_dropout, opt_hash(o), (int64_t)fnv1a(0xCBF29CE484222325ull, spec, strlen(spec)),
+        (int64_t)fnv1a(0xCBF29CE484222325ull, norm, strlen(norm)), c->epochs, c->batch_size,
+        c->test_batch_size, (int64_t)c->seed, start_epoch, opt->step_count, bits_of(opt->lr), bits_of(c->momentum),
+        bits_of(c->gamma), no_dropout, opt_hash(c), (int64_t)fnv1a(0xCBF29CE484222325ull, spec, strlen(spec)),
         set_checksum(train), set_checksum(test),
     };
     return dp_agree(names, v, (int)(sizeof v / sizeof v[0]));

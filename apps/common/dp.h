@@ -5,7 +5,7 @@
  *
  *   dp_init(prog, &argc, &argv);                // MPI only under a launcher; rank > 0: stdout to /dev/null
  *   ...build the net and the optimizer, resume...
- *   if (dp_check_agreement(&vals, spec, train, test, norm, epoch, opt) != CG_OK) ...  // all ranks stop
+ *   if (dp_check_agreement(&recipe, no_dropout, spec, train, test, epoch, opt) != CG_OK) ...  // all stop
  *   dp_sync_model(net);                         // rank 0's weights everywhere
  *   to.comm = dp_comm();                        // the trainer's communicator (NULL: one process)
  *   ...
@@ -42,27 +42,15 @@ cg_status dp_agree(const char *const *names, const int64_t *v, int n);
  * then finalizes MPI. */
 void dp_finalize(int rc);
 
-/* The options of a run that the ranks must agree on (names in the messages: the programs' flags). */
-typedef struct dp_run_values {
-    int64_t epochs, batch, test_batch;          /* --epochs, --batch-size, --test-batch-size */
-    uint64_t seed;                              /* --seed (the checkpoint's, with --resume) */
-    double momentum, gamma;                     /* --momentum, --gamma */
-    bool no_dropout;                            /* --no-dropout */
-    /* compared as one hash: */
-    const char *optimizer, *schedule, *loss;    /* --optimizer, --schedule, --loss */
-    int64_t warmup;                             /* --warmup */
-    double weight_decay, clip;                  /* --weight-decay, --clip-grad-norm */
-    bool no_decay_bias_norm;                    /* --no-decay-bias-norm */
-} dp_run_values;
 /* Under mpirun the ranks must agree on everything that shapes the run: set sizes and contents
- * (FNV-1a checksums), the image shape, norm (the normalisation's text), v, the net spec (a hash),
- * and the resume point (start_epoch, opt's step count and lr). Otherwise they would wait forever
- * in an allreduce (different step counts) or train silently with wrong shards. CG_EINVAL naming
- * the first difference ("ranks disagree on --epochs: ..."), the same on every rank; CG_OK with
+ * (FNV-1a checksums), the image shape, the recipe c (its normalisation, length, batches, seed,
+ * momentum, gamma; the rest as one hash), no_dropout, the net spec (a hash), and the resume point
+ * (start_epoch, opt's step count and lr). Otherwise they would wait forever in an allreduce
+ * (different step counts) or train silently with wrong shards. CG_EINVAL naming the first
+ * difference by its flag ("ranks disagree on --epochs: ..."), the same on every rank; CG_OK with
  * one rank. */
-cg_status dp_check_agreement(const dp_run_values *v, const char *spec, const cg_dataset *train,
-                             const cg_dataset *test, const char *norm, int64_t start_epoch,
-                             const cg_optimizer *opt);
+cg_status dp_check_agreement(const cg_run_config *c, bool no_dropout, const char *spec, const cg_dataset *train,
+                             const cg_dataset *test, int64_t start_epoch, const cg_optimizer *opt);
 /* Test hook (tests/mpi.cmake): CGRAD_TEST_RANK1_EXIT_AFTER=k makes rank 1 print
  * "prog: rank 1: exiting after N steps" and exit(3) once steps >= k. */
 void dp_test_fault(const char *prog, int64_t steps);

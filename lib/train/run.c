@@ -588,6 +588,8 @@ cg_status cg_run_config_resume(const cg_run_info *info, const cg_run_config *ask
     if (!(info->known & CG_RUN_EPOCHS)) r.epochs = asked->epochs;
     if (!(info->known & CG_RUN_TEST_BATCH)) r.test_batch_size = asked->test_batch_size;
     if (!(info->known & CG_RUN_LOSS)) r.loss = asked->loss;
+    /* An older file kept the lr as a float: the caller's lr that rounds to it is the same run's. */
+    if ((info->known & CG_RUN_LR) && (float)asked->lr == (float)f->lr) r.lr = asked->lr;
     /* What may change. */
     if (given & CG_RUN_EPOCHS) r.epochs = asked->epochs;
     if (given & CG_RUN_LR) r.lr = asked->lr;
@@ -652,6 +654,13 @@ static cg_status sched_load(const run_file *f, const cg_trainer *t, const cg_res
             fs.milestones[fs.n_milestones++] = m;
             p = *end ? end + 1 : end;
         }
+        double file_lr;   /* the lr a resume may change: onecycle's and plateau's follow the run */
+        if ((mine->kind == CG_SCHED_ONECYCLE || mine->kind == CG_SCHED_PLATEAU) && ro->new_lr &&
+            (st = get_num(f, "sched.base_lr", 0, FLT_MAX, false, &file_lr)) == CG_OK &&
+            (mine->kind == CG_SCHED_ONECYCLE ? fs.max_lr != mine->max_lr : (float)file_lr != mine->base_lr))
+            return cg_error(CG_EINVAL, "the lr cannot change on resume with the %s schedule (its lr follows the run)",
+                            sched_names[mine->kind]);
+        if (st != CG_OK) return st;
         /* The plan must be the trainer's, field by field (the lr, t_max and total_steps below). */
         bool same = fs.gamma == mine->gamma && fs.eta_min == mine->eta_min && fs.max_lr == mine->max_lr &&
                     fs.pct_start == mine->pct_start && fs.div_factor == mine->div_factor &&

@@ -54,7 +54,7 @@ run_expect 1 "cut.safetensors"     "$EVAL" --data d --model cut.safetensors
 "$PY" "$SRC/tests/mnist/make_st.py" wrong.safetensors fc2.weight
 run_expect 1 "fc2.weight"          "$EVAL" --data d --model wrong.safetensors
 grep -q "shape" err.txt || fail "the wrong-shape message does not say 'shape'"
-run_expect 1 "not a mnist-train checkpoint" "$TRAIN" --data d --epochs 1 --resume zeros.safetensors
+run_expect 1 "not a run file of mnist-train or cg_trainer_save" "$TRAIN" --data d --epochs 1 --resume zeros.safetensors
 run_expect 1 "missing.safetensors" "$TRAIN" --data d --epochs 1 --resume missing.safetensors
 # Output files that cannot be written: status 1, naming the file, before training (more in outputs.sh).
 run_expect 1 "no/such/m.csv" "$TRAIN" --data d --epochs 1 --metrics no/such/m.csv

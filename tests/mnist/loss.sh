@@ -30,7 +30,7 @@ grep -qx 'Loss: nll (auto: the net ends in log_softmax)' s.txt || fail "seed net
 grep -qx 'Loss: mse' mev.txt || fail "mnist-eval's mse line"
 [ "$(test_lines mev.txt)" = "$(test_lines m.txt)" ] || fail "mnist-eval's mse test line differs"
 # --resume keeps the loss; another is refused
-run_expect 1 "--loss mse differs from the checkpoint's cross_entropy" "$TRAIN" --data d --epochs 3 --threads 2 \
+run_expect 1 "loss mse differs from the checkpoint's cross_entropy" "$TRAIN" --data d --epochs 3 --threads 2 \
   --resume a.st --loss mse
 "$TRAIN" --data d --epochs 3 --threads 2 --resume a.st >r.txt || fail "resume"
 grep -qx 'Loss: cross_entropy' r.txt || fail "resumed loss: $(grep ^Loss r.txt)"

@@ -34,11 +34,11 @@ oc=(--optimizer adam --lr 0.003 --schedule onecycle --metrics-every 1)
 "$TRAIN" "${common[@]}" "${oc[@]}" --epochs 2 --metrics oc.csv --save oc.st >/dev/null || fail "onecycle run"
 awk -F, '$1 == "step" { lr[++n] = $7 } END { exit !(n == 8 && lr[2] > lr[1] && lr[7] < 0.00001) }' oc.csv ||
   { cat oc.csv; fail "onecycle's lr does not rise and fall"; }
-run_expect 1 "onecycle was planned for 8 steps, and --epochs 3 gives 12" "$TRAIN" "${common[@]}" --epochs 3 --resume oc.st
+run_expect 1 "onecycle was planned for 8 steps, and this run has 12" "$TRAIN" "${common[@]}" --epochs 3 --resume oc.st
 # The checkpoint keeps its optimizer and schedule: another one is refused.
-run_expect 1 "--optimizer sgd differs from the checkpoint's adamw" "$TRAIN" "${common[@]}" --epochs 4 --resume b.st --optimizer sgd
-run_expect 1 "--schedule step differs from the checkpoint's multistep:1" "$TRAIN" "${common[@]}" --epochs 4 --resume b.st --schedule step
-run_expect 1 "--lr cannot change on resume with --schedule onecycle" "$TRAIN" "${common[@]}" --epochs 2 --resume oc.st --lr 0.1
+run_expect 1 "optimizer sgd differs from the checkpoint's adamw" "$TRAIN" "${common[@]}" --epochs 4 --resume b.st --optimizer sgd
+run_expect 1 "schedule step differs from the checkpoint's multistep:1" "$TRAIN" "${common[@]}" --epochs 4 --resume b.st --schedule step
+run_expect 1 "the lr cannot change on resume with the onecycle schedule" "$TRAIN" "${common[@]}" --epochs 2 --resume oc.st --lr 0.1
 
 # --no-decay-bias-norm: two groups, so another run than decaying everything; resumed without
 # the flag it keeps the checkpoint's groups and is exact; a checkpoint without it refuses it.
@@ -50,14 +50,14 @@ rc=0; "$CMP" all.st nd.st >/dev/null 2>&1 || rc=$?
 "$TRAIN" "${common[@]}" "${nd[@]}" --no-decay-bias-norm --epochs 1 --save nd1.st >/dev/null || fail "--no-decay-bias-norm, epoch 1"
 "$TRAIN" "${common[@]}" --epochs 2 --resume nd1.st --save nd1.st >/dev/null 2>&1 || fail "--no-decay-bias-norm resumed"
 "$CMP" nd.st nd1.st || fail "resumed --no-decay-bias-norm run: checkpoints differ"
-run_expect 1 "--no-decay-bias-norm differs from the checkpoint, which decays every parameter" \
+run_expect 1 "no_decay_bias_norm differs from the checkpoint, which decays every parameter" \
   "$TRAIN" "${common[@]}" --epochs 3 --resume all.st --no-decay-bias-norm
 
 run_expect 2 "--optimizer: 'rmsprop' is not sgd, adam or adamw" "$TRAIN" --optimizer rmsprop
 run_expect 2 "--schedule: 'linear' is not step, cosine" "$TRAIN" --schedule linear
-run_expect 2 "exponential needs --gamma" "$TRAIN" --schedule exponential
+run_expect 2 "exponential needs a gamma" "$TRAIN" --schedule exponential
 run_expect 2 "multistep:E1,E2,... (ascending" "$TRAIN" --schedule multistep:3,2
-run_expect 2 "--warmup does not go with onecycle" "$TRAIN" --schedule onecycle --warmup 2
+run_expect 2 "warmup does not go with onecycle" "$TRAIN" --schedule onecycle --warmup 2
 run_expect 2 "--clip-grad-norm: 0 is outside" "$TRAIN" --clip-grad-norm 0
 # cosine keeps the period of the run that began it: 1 epoch of cosine (T_max 1) resumed to 3 would
 # run past its end (lr 0, then back up): refused, naming the way out; --restart-schedule replans it

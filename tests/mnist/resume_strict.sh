@@ -42,13 +42,22 @@ for v in inf nan '' abc -1 1e400 '0.1x' ' 0.1'; do refused "'optim.lr'" "meta:op
 for v in 99999999999999999999 9223372036854775807 -1 '' abc 02 +2 '2 ' 2.0; do
   refused "'optim.step_count'" "meta:optim.step_count=$v"
 done
-for v in 9223372036854775807 -1 '' abc 01 100001; do refused "'epoch'" "meta:epoch=$v" "meta:sched.last_epoch=$v"; done
+for v in 9223372036854775807 -1 '' abc 01 2305843009213693952; do
+  refused "'train.epoch'" "meta:train.epoch=$v" "meta:sched.last_epoch=$v"
+done
 refused "'sched.last_epoch' = '9223372036854775807'" meta:sched.last_epoch=9223372036854775807
-refused "'sched.last_epoch' = 2 differs from 'epoch' = 1" meta:sched.last_epoch=2
-refused "'batch_size'"   meta:batch_size=0
-refused "'rng.offset'"   meta:rng.offset=-1
-refused "'rng.seed'"     meta:rng.seed=18446744073709551616
-refused "'seed'"         meta:seed=abc
+refused "'sched.last_epoch' = 2 differs from 'train.epoch' = 1" meta:sched.last_epoch=2
+refused "'train.batch_size'"    meta:train.batch_size=0
+refused "'train.batch'"         meta:train.batch=-1
+refused "'rng.dropout.counter'" meta:rng.dropout.counter=-1
+refused "'rng.default.key'"     meta:rng.default.key=18446744073709551616
+refused "'rng.shuffle.seed'"    meta:rng.shuffle.seed=abc
+refused "'sched.best'"          meta:sched.best=nan
+refused "'sched.milestones'"    meta:sched.milestones=x
+refused "'sched.kind' = 'linear'" meta:sched.kind=linear
+refused "'run.momentum'"        meta:run.momentum=2
+refused "'data.normalize'"      meta:data.normalize=0.1/0
+refused "'run.schedule'"        meta:run.schedule=cosine:3
 refused "'format' is 'cgrad-train-v9'" meta:format=cgrad-train-v9
 
 # --lr on --resume: applied from the first resumed epoch, with a note; without --lr the
@@ -57,10 +66,21 @@ refused "'format' is 'cgrad-train-v9'" meta:format=cgrad-train-v9
 cp lr.safetensors lr1.safetensors
 "$TRAIN" "${common[@]}" --epochs 2 --resume lr.safetensors --lr 0.01 --metrics m.csv >out.txt 2>err.txt \
   || fail "--resume --lr 0.01: $(cat err.txt)"
-grep -qF "note: --lr 0.01 replaces the checkpoint's 0.05 from epoch 2 on" err.txt || fail "no --lr note: $(cat err.txt)"
+grep -qF "note: lr 0.01 replaces the checkpoint's 0.05 from epoch 2 on" err.txt || fail "no --lr note: $(cat err.txt)"
 [ "$(awk -F, '$1 == "epoch" && $2 == 2 { print $7 }' m.csv)" = 0.01 ] || fail "epoch 2 did not run at --lr 0.01: $(cat m.csv)"
 "$TRAIN" "${common[@]}" --epochs 3 --resume lr1.safetensors --save lr1.safetensors --metrics m2.csv >out.txt 2>err.txt \
   || fail "resume without --lr: $(cat err.txt)"
 [ "$(awk -F, '$1 == "epoch" { print $7 }' m2.csv | tr '\n' ' ')" = "0.05 0.05 " ] || fail "the checkpoint's lr was not kept: $(cat m2.csv)"
-grep -q 'note: --lr' err.txt && fail "a note without --lr: $(cat err.txt)"
+grep -q 'note: lr' err.txt && fail "a note without --lr: $(cat err.txt)"
+# A file of the previous format (cgrad-train-v2, written by the mnist-train before the run
+# checkpoint: tests/fixtures/train-v2.safetensors, 1 epoch of the flags below on `gen d2 64 32`)
+# resumes exactly: its epoch 2 and its final file equal an unbroken run's.
+gen d2 64 32
+v2=(--data d2 --batch-size 32 --test-batch-size 32 --threads 2 --seed 5 --net 'flatten linear(784,10) log_softmax')
+"$TRAIN" "${v2[@]}" --epochs 2 --save u.st >u.txt || fail "the unbroken run"
+cp "$SRC/tests/fixtures/train-v2.safetensors" old.st
+"$TRAIN" "${v2[@]}" --epochs 2 --resume old.st --save old.st >o.txt 2>err.txt || fail "resuming a v2 file: $(cat err.txt)"
+grep -q '^Resumed old.st at epoch 1 (step 2)$' o.txt || fail "no 'Resumed' line for the v2 file"
+[ "$(test_lines u.txt | sed -n 2p)" = "$(test_lines o.txt)" ] || fail "the v2 file's epoch 2 differs from the unbroken run's"
+cmp u.st old.st || fail "the v2 file's resumed run saved another file than the unbroken run"
 echo "OK: mnist resume strict"
