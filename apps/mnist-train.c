@@ -246,8 +246,8 @@ int main(int argc, char **argv) {
     if (o.resume) {
         if (cg_run_info_load(o.resume, &saved) != CG_OK) FAIL(resume);
         if (!saved.has_run) {
-            fprintf(stderr, "%s: --resume %s: not a run file of mnist-train or cg_trainer_save (no 'format'); a "
-                    "state dict holds weights only: evaluate it with mnist-eval\n", prog, o.resume);
+            fprintf(stderr, "%s: --resume %s: not a run file of mnist-train or cg_trainer_save (metadata 'format' is "
+                    "'%s'): a state dict holds weights only: evaluate it with mnist-eval\n", prog, o.resume, saved.format);
             goto out;
         }
         if (saved.spec && spec && strcmp(saved.spec, spec) != 0) {

@@ -221,6 +221,16 @@ static void test_refusals(void **st) {
     assert_int_equal(cg_trainer_resume(NULL, path("r.st"), NULL, NULL, 0), CG_EINVAL);
     cg_run_info info;
     assert_int_equal(cg_run_info_load(path("nothing.st"), &info), CG_EIO);
+    /* a PyTorch state dict (metadata format "pt") is no run, but it is no error to read */
+    cg_named_tensor one = { "w", X };
+    cg_kv pt = { "format", "pt" };
+    assert_int_equal(cg_safetensors_save(path("pt.st"), &one, 1, &pt, 1), CG_OK);
+    assert_int_equal(cg_run_info_load(path("pt.st"), &info), CG_OK);
+    assert_false(info.has_run);
+    assert_string_equal(info.format, "pt");
+    assert_null(info.spec);
+    cg_run_info_free(&info);
+    assert_int_equal(cg_trainer_resume(NULL, path("pt.st"), NULL, NULL, 0), CG_EINVAL);
 }
 
 /* The resume policy: shaping fields given with other values are refused; length, lr, batch and

@@ -522,9 +522,7 @@ cg_status cg_run_info_load(const char *path, cg_run_info *out) {
         if (s == CG_OK) s = get_i(&f, "train.epoch", 0, INT64_MAX / 4, &out->epoch);
         if (s == CG_OK) s = cg_checkpoint_meta_int(st, "optim.step_count", 0, INT64_MAX - 1, &out->step);
         out->has_run = s == CG_OK;
-    } else if (format) {
-        s = cg_error(CG_EFORMAT, "metadata 'format' is '%.40s', not %s or %s", format, FORMAT, FORMAT_V2);
-    }
+    } /* another format (a PyTorch file's "pt"): weights only, has_run stays false */
     cg_safetensors_close(st);
     if (s != CG_OK) cg_run_info_free(out);
     return s;
