@@ -99,14 +99,14 @@ int main(int argc, char **argv) {
     }
     if (run.spec) source = "the checkpoint's net spec";
     if (!spec && !(spec = strdup(run.spec ? run.spec : CG_SEED_NET_SPEC))) { fprintf(stderr, "%s: out of memory\n", prog); goto out; }
-    if (run.has_run && !norm_arg) norm = run.config.norm;   /* the statistics training used */
+    if ((run.known & CG_RUN_NORM) && !norm_arg) norm = run.config.norm;   /* the statistics training used */
 
     if (!(test = cli_open_set(prog, "test", data, images, labels, false))) goto out;
     int64_t chw[3];
     if (!cli_example_chw(prog, test, chw)) goto out;
     if (!(model = cli_build_net(prog, source, spec, chw[0], chw[1], chw[2], test->name, &info))) goto out;
     /* The loss training used, else the one that fits the net (auto). */
-    cg_loss_kind loss_kind = cg_loss_resolve(model, run.has_run && (run.known & CG_RUN_LOSS) ? run.config.loss : CG_LOSS_AUTO);
+    cg_loss_kind loss_kind = cg_loss_resolve(model, run.known & CG_RUN_LOSS ? run.config.loss : CG_LOSS_AUTO);
     if (cg_checkpoint_restore(st, model, NULL) != CG_OK) {
         fprintf(stderr, "%s: --model %s does not fit %s: %s\n", prog, model_path, source, cg_last_error());
         goto out;

@@ -154,6 +154,44 @@ static void test_resume_equals_unbroken(void **st) {
     assert_true(same_bytes(path("a.st"), path("mb.st")));
 }
 
+/* A trainer of the caller's own objects (cg_trainer_new, cg_trainer_set_scheduler) saves and
+ * resumes the same way; its dropout draws from the default stream, which the file keeps. */
+static void own_run(int epochs, const char *resume, const char *save) {
+    cg_manual_seed(3);
+    cg_module *m = cg_net_from_spec(SPEC, 1, CG_SHAPE(F), NULL);
+    cg_sgd_options so = cg_sgd_defaults();
+    so.lr = 0.05f;
+    so.momentum = 0.5f;
+    cg_optimizer *o = cg_sgd_new_for(m, so);
+    cg_lr_scheduler s = cg_step_lr(o, 1, 0.5f);
+    cg_trainer_options to = cg_trainer_defaults();
+    to.batch_size = 16;
+    cg_trainer *t = cg_trainer_new(m, o, DS, NULL, &to);
+    assert_non_null(t);
+    assert_int_equal(cg_trainer_set_scheduler(t, &s, CG_SCHED_EVERY_EPOCH), CG_OK);
+    if (resume) assert_int_equal(cg_trainer_resume(t, resume, NULL, NULL, 0), CG_OK);
+    assert_int_equal(cg_trainer_fit(t, epochs), CG_OK);
+    assert_int_equal(cg_trainer_save(t, save), CG_OK);
+    cg_trainer_free(t);
+    cg_optim_free(o);
+    cg_module_free(m);
+}
+static void test_own_objects(void **st) {
+    (void)st;
+    own_run(2, NULL, path("o2.st"));
+    own_run(1, NULL, path("o1.st"));
+    assert_false(same_bytes(path("o1.st"), path("o2.st")));
+    own_run(2, path("o1.st"), path("o1b.st"));
+    assert_true(same_bytes(path("o2.st"), path("o1b.st")));
+    cg_run_info info;   /* no recipe in such a file: no run a program can rebuild, but its loss */
+    assert_int_equal(cg_run_info_load(path("o2.st"), &info), CG_OK);
+    assert_false(info.has_run);
+    assert_true(info.known == (CG_RUN_LOSS | CG_RUN_NORM));
+    assert_int_equal(info.config.loss, CG_LOSS_CROSS_ENTROPY);
+    assert_string_equal(info.spec, SPEC);
+    cg_run_info_free(&info);
+}
+
 /* A file that does not fit the trainer is refused, naming what differs, and changes nothing. */
 static void test_refusals(void **st) {
     (void)st;
@@ -322,6 +360,7 @@ static void test_v2_file(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_equals_unbroken),
+        cmocka_unit_test(test_own_objects),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_config_resume),
         cmocka_unit_test(test_schedule_text),

@@ -286,7 +286,8 @@ typedef struct cg_run_info {
 /* Reads path's run information (strictly: every value of a run file parses and lies in range,
  * else CG_EFORMAT naming the key). A file that is no run (a state dict, with no 'format' or
  * another one, such as PyTorch's "pt") gives has_run false and CG_OK: its spec, if any, is still
- * read. Free with cg_run_info_free. */
+ * read; so does the file of a trainer of the caller's own objects (cg_trainer_new: no recipe),
+ * whose loss and normalisation are still read (known says so). Free with cg_run_info_free. */
 CG_API cg_status cg_run_info_load(const char *path, cg_run_info *out);
 CG_API void cg_run_info_free(cg_run_info *info);
 

@@ -517,7 +517,16 @@ cg_status cg_run_info_load(const char *path, cg_run_info *out) {
     const char *format = cg_safetensors_meta(st, "format");
     if (format) snprintf(out->format, sizeof out->format, "%s", format);
     run_file f = { .st = st, .v2 = format && !strcmp(format, FORMAT_V2) };
-    if (format && (f.v2 || !strcmp(format, FORMAT))) {
+    if (format && !f.v2 && !strcmp(format, FORMAT) && !get(&f, "run.optimizer")) {
+        /* a trainer of the caller's own objects: no recipe, but its loss and normalisation */
+        const char *loss = get(&f, "loss"), *norm = get(&f, "data.normalize");
+        out->config = cg_run_defaults();
+        if (loss && cg_loss_parse(loss, &out->config.loss) != CG_OK)
+            s = cg_error(CG_EFORMAT, "checkpoint metadata 'loss': '%.40s' is not auto, nll, cross_entropy or mse", loss);
+        else if (norm && cg_normalize_parse(norm, &out->config.norm) != CG_OK)
+            s = cg_error(CG_EFORMAT, "checkpoint metadata 'data.normalize' = '%.80s' is not MEAN,STD, M/S or none", norm);
+        out->known = (loss ? (uint32_t)CG_RUN_LOSS : 0) | (norm ? (uint32_t)CG_RUN_NORM : 0);
+    } else if (format && (f.v2 || !strcmp(format, FORMAT))) {
         s = read_config(&f, &out->config, &out->known);
         if (s == CG_OK) s = get_i(&f, "train.epoch", 0, INT64_MAX / 4, &out->epoch);
         if (s == CG_OK) s = cg_checkpoint_meta_int(st, "optim.step_count", 0, INT64_MAX - 1, &out->step);
