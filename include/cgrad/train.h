@@ -172,15 +172,15 @@ CG_API cg_tensor *cg_trainer_predict_one(cg_trainer *t, const float *example, in
  *
  *   cg_run_config c = cg_run_defaults();              // SGD lr 0.01, a constant lr, 10 epochs
  *   c.optimizer = CG_OPTIM_ADAM; c.lr = 1e-3; c.schedule = CG_SCHED_COSINE; c.epochs = 6;
- *   cg_trainer *t = cg_trainer_new_run(net, train, test, &c, NULL);
+ *   cg_trainer *t = cg_trainer_new_run(net, train, test, &c, NULL, NULL);
  *   cg_trainer_fit(t, 3);
  *   cg_trainer_save(t, "run.safetensors");            // the model, and everything else of the run
  *   ... another process, the same net and data:
  *   cg_run_info info;
  *   cg_run_info_load("run.safetensors", &info);       // the recipe, the net's spec, the epoch
- *   cg_trainer *t = cg_trainer_new_run(net, train, test, &info.config, NULL);
- *   cg_trainer_resume(t, "run.safetensors", NULL);    // exact, or refused with nothing changed
- *   cg_trainer_fit(t, info.config.epochs);            // epochs 4..6, as an unbroken run would
+ *   cg_trainer *t2 = cg_trainer_new_run(net, train, test, &info.config, NULL, NULL);
+ *   cg_trainer_resume(t2, "run.safetensors", NULL, NULL, 0);  // exact, or refused: nothing changed
+ *   cg_trainer_fit(t2, info.config.epochs);           // epochs 4..6, as an unbroken run would
  *   cg_run_info_free(&info);
  *
  * The file (format "cgrad-run-v1") is one safetensors file in which each part of the run keeps
@@ -191,8 +191,9 @@ CG_API cg_tensor *cg_trainer_predict_one(cg_trainer *t, const float *example, in
  * under "net". Tensors are the model's and the optimizer's; every other value is metadata, read
  * back strictly (whole numbers and finite numbers parsed completely, the key named on error).
  * Saving the same run state gives the same bytes, so a resumed run's file equals the unbroken
- * run's. Files of mnist-train's earlier format ("cgrad-train-v2") load too (what they lack, the
- * momentum and the schedule's gamma, comes from the caller's recipe). */
+ * run's. Files of mnist-train's earlier format ("cgrad-train-v2") load too: what they did not
+ * keep (the momentum, the schedule's gamma, the planned epochs, the test batch and, for a
+ * one-cycle run, the peak lr) comes from the caller's recipe (cg_run_config_resume). */
 typedef enum cg_optim_kind { CG_OPTIM_SGD = 0, CG_OPTIM_ADAM = 1, CG_OPTIM_ADAMW = 2 } cg_optim_kind;
 /* "sgd", "adam", "adamw"; NULL outside the enum. */
 CG_API const char *cg_optim_kind_name(cg_optim_kind k);
@@ -238,7 +239,9 @@ CG_API cg_status cg_run_schedule(const cg_run_config *c, cg_optimizer *opt, int6
  * shuffling stream (cg_rng_new(seed)), an optimizer and a schedule built from c (owned by the
  * trainer), and dropout drawing from stream `rank` of seed (continuing the default stream's
  * count when cg_manual_seed(seed) initialised the net, so that one process draws what it always
- * did). comm and callbacks may be NULL. net, train and test are borrowed. NULL on error. */
+ * did). comm and callbacks may be NULL. net, train and test are borrowed; the net's dropout
+ * modules point at the trainer's stream until cg_trainer_free (which points them back at the
+ * default stream), so one such trainer per net at a time. NULL on error. */
 CG_API cg_trainer *cg_trainer_new_run(cg_module *net, const cg_dataset *train, const cg_dataset *test,
                                       const cg_run_config *c, const cg_comm *comm,
                                       const cg_train_callbacks *callbacks);
@@ -263,8 +266,10 @@ typedef struct cg_resume_options {
 } cg_resume_options;
 /* Restores the run saved in path into t, exactly: the model's and the optimizer's tensors, the
  * optimizer's step and lr, the schedule's state, the dropout stream, the epochs done and the
- * position in the epoch. The file must fit t: the same optimizer, schedule, loss, normalisation,
- * seed and, mid-epoch, batch size as t's (else CG_EINVAL naming what differs and both values);
+ * position in the epoch. The file must fit t: the same recipe as t's (a trainer of
+ * cg_trainer_new_run: optimizer and its options, schedule, loss, clipping, seed), the same kind of
+ * schedule with the same plan, and, mid-epoch, the same batch size (else CG_EINVAL naming what
+ * differs and both values); the normalisation is t's (cg_run_config_resume notes a change);
  * a schedule that cannot continue (onecycle over a different number of steps; cosine planned
  * for fewer epochs than t's, unless ro->replan) is refused with the way out. Nothing changes
  * unless everything fits. note (may be NULL; cap bytes) gets what the resume changed by ro

@@ -122,18 +122,18 @@ cg_status cg_run_check(const cg_run_config *c) {
         if (c->milestones[i] < 1 || (i && c->milestones[i] <= c->milestones[i - 1]))
             return cg_error(CG_EINVAL, "milestones must be ascending epochs >= 1 (milestone %d is %lld)", i,
                             (long long)c->milestones[i]);
-    if (c->patience < 0) return cg_error(CG_EINVAL, "patience %lld must be >= 0", (long long)c->patience);
+    if (c->patience < 0 || c->patience > INT64_MAX / 4) return cg_error(CG_EINVAL, "patience %lld must be >= 0", (long long)c->patience);
     if (c->warmup < 0 || c->warmup > INT64_MAX / 4) return cg_error(CG_EINVAL, "warmup %lld must be >= 0", (long long)c->warmup);
     if (c->warmup && (c->schedule == CG_SCHED_ONECYCLE || c->schedule == CG_SCHED_PLATEAU))
         return cg_error(CG_EINVAL, "warmup does not go with %s (%s)", sched_names[c->schedule],
                         c->schedule == CG_SCHED_ONECYCLE ? "it warms up itself" : "it follows a metric");
     if (c->epochs < 1 || c->epochs > INT64_MAX / 4) return cg_error(CG_EINVAL, "epochs %lld must be >= 1", (long long)c->epochs);
     if (!cg_loss_name(c->loss)) return cg_error(CG_EINVAL, "loss %d is not a cg_loss_kind", (int)c->loss);
-    if (c->batch_size < 1 || c->test_batch_size < 1)
+    if (c->batch_size < 1 || c->test_batch_size < 1 || c->batch_size > INT64_MAX / 4 || c->test_batch_size > INT64_MAX / 4)
         return cg_error(CG_EINVAL, "batch_size %lld and test_batch_size %lld must be >= 1", (long long)c->batch_size,
                         (long long)c->test_batch_size);
-    if (!(c->clip_grad_norm >= 0) || !isfinite(c->clip_grad_norm))
-        return cg_error(CG_EINVAL, "clip_grad_norm %g must be finite and >= 0 (0: off)", c->clip_grad_norm);
+    if (!(c->clip_grad_norm >= 0 && c->clip_grad_norm <= 1e30))
+        return cg_error(CG_EINVAL, "clip_grad_norm %g must be in 0..1e30 (0: off)", c->clip_grad_norm);
     if (c->seed > (uint64_t)INT64_MAX) return cg_error(CG_EINVAL, "seed %llu is above %lld", (unsigned long long)c->seed,
                                                        (long long)INT64_MAX);
     if (c->norm.channels < 0 || c->norm.channels > CG_NORM_MAX_CHANNELS)
@@ -315,7 +315,7 @@ cg_status cg_trainer_save(cg_trainer *t, const char *path) {
     cg_normalize_format(&t->o.norm, norm, sizeof norm);
     put_str(b, "data.normalize", norm);
     put_i(b, "train.epoch", t->epoch);
-    put_i(b, "train.batch", t->in_epoch ? cg_loader_position(t->train_loader) : 0);
+    put_i(b, "train.batch", t->in_epoch ? cg_loader_position(t->train_loader) : t->resume_batch);
     put_i(b, "train.batch_size", t->o.batch_size);
     put_d(b, "train.clip_grad_norm", t->o.clip_grad_norm);
     rng_save(b, "rng.shuffle.seed", "rng.shuffle.stream", "rng.shuffle.counter", &t->o.rng);
@@ -333,7 +333,7 @@ cg_status cg_trainer_save(cg_trainer *t, const char *path) {
         put_str(b, "run.optimizer", cg_optim_kind_name(c->optimizer));
         put_d(b, "run.lr", c->lr);
         put_d(b, "run.momentum", c->momentum);
-        put_d(b, "run.weight_decay", c->weight_decay);
+        put_d(b, "run.weight_decay", c->weight_decay < 0 ? -1 : c->weight_decay);
         put_i(b, "run.no_decay_bias_norm", c->no_decay_bias_norm);
         cg_run_format_schedule(c, sched_text, sizeof sched_text);
         put_str(b, "run.schedule", sched_text);
@@ -357,23 +357,28 @@ typedef struct run_file {
     const cg_safetensors *st;
     bool v2;
 } run_file;
-static const struct { const char *key, *old; } v2_keys[] = {
+static const struct { const char *key, *old, *dflt; } v2_keys[] = {
     { "train.epoch", "epoch" }, { "train.batch", "=0" }, { "train.batch_size", "batch_size" },
-    { "train.clip_grad_norm", "clip_grad_norm" }, { "data.normalize", "normalize" }, { "loss", "loss" },
+    { "data.normalize", "normalize" }, { "loss", "loss" },
     { "rng.shuffle.seed", "seed" }, { "rng.shuffle.stream", "=0" }, { "rng.shuffle.counter", "=0" },
     { "rng.default.key", "rng.seed" }, { "rng.default.offset", "rng.offset" },
     { "rng.dropout.seed", "seed" }, { "rng.dropout.stream", "=0" }, { "rng.dropout.counter", "rng.offset" },
     { "sched.base_lr", "sched.base_lr" }, { "sched.t_max", "sched.t_max" }, { "sched.total_steps", "sched.total_steps" },
     { "sched.last_epoch", "sched.last_epoch" }, { "sched.best", "sched.best" },
     { "sched.num_bad_epochs", "sched.num_bad_epochs" }, { "sched.cooldown_counter", "sched.cooldown_counter" },
-    { "run.optimizer", "optimizer" }, { "run.schedule", "schedule" }, { "run.weight_decay", "weight_decay" },
-    { "run.no_decay_bias_norm", "no_decay_bias_norm" }, { "run.warmup", "warmup" }, { "run.lr", "sched.base_lr" },
+    /* the oldest v2 files kept none of these: their runs were the defaults of that mnist-train */
+    { "run.optimizer", "optimizer", "sgd" }, { "run.schedule", "schedule", "step" },
+    { "run.weight_decay", "weight_decay", "-1" }, { "run.no_decay_bias_norm", "no_decay_bias_norm", "0" },
+    { "run.warmup", "warmup", "0" }, { "train.clip_grad_norm", "clip_grad_norm", "0" }, { "run.lr", "sched.base_lr" },
 };
 static const char *get(const run_file *f, const char *key) {
     if (!f->v2) return cg_safetensors_meta(f->st, key);
     for (size_t i = 0; i < sizeof v2_keys / sizeof v2_keys[0]; i++)
-        if (!strcmp(v2_keys[i].key, key))
-            return v2_keys[i].old[0] == '=' ? v2_keys[i].old + 1 : cg_safetensors_meta(f->st, v2_keys[i].old);
+        if (!strcmp(v2_keys[i].key, key)) {
+            if (v2_keys[i].old[0] == '=') return v2_keys[i].old + 1;
+            const char *v = cg_safetensors_meta(f->st, v2_keys[i].old);
+            return v ? v : v2_keys[i].dflt;
+        }
     return NULL;
 }
 /* The key as the file spells it, for messages. */
@@ -472,6 +477,15 @@ static cg_status read_config(const run_file *f, cg_run_config *c, uint32_t *know
     }
     if (get(f, "run.lr")) { if ((st = get_num(f, "run.lr", 0, 1e3, false, &r.lr)) != CG_OK) return st; }
     else k &= ~(uint32_t)CG_RUN_LR;
+    if (f->v2 && (k & CG_RUN_LR)) { /* v2 kept the lr as a float: take the shortest decimal of it (0.05) */
+        float fl = (float)r.lr;
+        for (int p = 1; p <= 9; p++) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%.*g", p, (double)fl);
+            double y = strtod(buf, NULL);
+            if ((float)y == fl) { r.lr = y; break; }
+        }
+    }
     if (f->v2 && r.schedule == CG_SCHED_ONECYCLE) k &= ~(uint32_t)CG_RUN_LR; /* v2 kept max_lr / 25 there */
     if (f->v2) k &= ~(uint32_t)(CG_RUN_MOMENTUM | CG_RUN_GAMMA | CG_RUN_EPOCHS | CG_RUN_TEST_BATCH);
     else {
@@ -560,6 +574,8 @@ cg_status cg_run_config_resume(const cg_run_info *info, const cg_run_config *ask
     if (!info || !asked || !out) return cg_error(CG_EINVAL, "cg_run_config_resume: info, asked and out must not be NULL");
     if (note && cap) note[0] = '\0';
     if (!info->has_run) return cg_error(CG_EINVAL, "the file holds no run to resume (format '%s')", info->format);
+    cg_status cs = cg_run_check(asked);
+    if (cs != CG_OK) return cs;
     const cg_run_config *f = &info->config;
     cg_run_config r = *f;
     char a[256], b[256];
@@ -596,7 +612,8 @@ cg_status cg_run_config_resume(const cg_run_info *info, const cg_run_config *ask
     if (!(info->known & CG_RUN_TEST_BATCH)) r.test_batch_size = asked->test_batch_size;
     if (!(info->known & CG_RUN_LOSS)) r.loss = asked->loss;
     /* An older file kept the lr as a float: the caller's lr that rounds to it is the same run's. */
-    if ((info->known & CG_RUN_LR) && (float)asked->lr == (float)f->lr) r.lr = asked->lr;
+    if (!strcmp(info->format, FORMAT_V2) && (info->known & CG_RUN_LR) && (float)asked->lr == (float)f->lr)
+        r.lr = asked->lr;
     /* What may change. */
     if (given & CG_RUN_EPOCHS) r.epochs = asked->epochs;
     if (given & CG_RUN_LR) r.lr = asked->lr;
@@ -739,6 +756,9 @@ static cg_status sched_load(const run_file *f, const cg_trainer *t, const cg_res
         fs.base_lr = mine->base_lr;
         *new_lr = true;
     }
+    if (per_step && f->v2 && fs.base_lr != mine->base_lr)   /* v2 kept max_lr / div_factor */
+        return cg_error(CG_EINVAL, "the checkpoint's one-cycle run peaked at lr %g, the trainer's at %g: give its lr",
+                        (double)fs.base_lr * (double)mine->div_factor, (double)mine->max_lr);
     if (per_step) fs.base_lr = mine->base_lr;
     *s = fs;
     return CG_OK;
@@ -811,7 +831,26 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *path, const cg_resume_opt
         s = missing(&f, "data.normalize");
         goto out;
     }
-    if (clip != t->o.clip_grad_norm && !t->has_config) {
+    if (t->has_config && get(&f, "run.optimizer")) {   /* the file's recipe must be the trainer's */
+        cg_run_info fi = { .has_run = true };
+        snprintf(fi.format, sizeof fi.format, "%s", f.v2 ? FORMAT_V2 : FORMAT);
+        cg_run_config tmp;
+        if ((s = read_config(&f, &fi.config, &fi.known)) != CG_OK ||
+            (s = cg_run_config_resume(&fi, &t->config, CG_RUN_OPTIMIZER | CG_RUN_MOMENTUM | CG_RUN_WEIGHT_DECAY |
+                                      CG_RUN_NO_DECAY | CG_RUN_SCHEDULE | CG_RUN_GAMMA | CG_RUN_WARMUP | CG_RUN_LOSS |
+                                      CG_RUN_CLIP | CG_RUN_SEED, &tmp, NULL, 0)) != CG_OK)
+            goto out;
+    }
+    if (!t->sched && get(&f, "sched.kind")) {
+        s = cg_error(CG_EINVAL, "the checkpoint's run has a %s schedule, the trainer none", get(&f, "sched.kind"));
+        goto out;
+    }
+    if (!t->has_dropout && !f.v2 && get(&f, "rng.dropout.seed")) {
+        s = cg_error(CG_EINVAL, "the checkpoint's dropout drew from a stream of its run (cg_trainer_new_run); this "
+                     "trainer has none: resume it in a trainer of cg_trainer_new_run");
+        goto out;
+    }
+    if (clip != t->o.clip_grad_norm) {
         s = cg_error(CG_EINVAL, "clip_grad_norm %g differs from the checkpoint's %g", t->o.clip_grad_norm, clip);
         goto out;
     }
@@ -829,27 +868,39 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *path, const cg_resume_opt
     cg_lr_scheduler sched;
     bool replanned = false, new_lr = false;
     if (t->sched && (s = sched_load(&f, t, ro, epoch, &sched, &replanned, &new_lr, note, cap)) != CG_OK) goto out;
+    int64_t steps;
+    if ((s = cg_checkpoint_meta_int(st, "optim.step_count", 0, INT64_MAX - 1, &steps)) != CG_OK) goto out;
+    if (t->sched && sched.kind == CG_SCHED_ONECYCLE && sched.last_epoch != steps) {
+        s = cg_error(CG_EFORMAT, "checkpoint metadata 'sched.last_epoch' = %lld differs from 'optim.step_count' = "
+                     "%lld (onecycle steps once per optimizer step)", (long long)sched.last_epoch, (long long)steps);
+        goto out;
+    }
+    /* A replanned curve or a new base gives this epoch another lr than the one saved: computed
+     * now, on a copy, so that nothing can fail after the tensors are in. */
+    float lr = 0;
+    bool set_lr = t->sched && (replanned || new_lr);
+    if (set_lr && sched.last_epoch == 0) {
+        lr = sched.base_lr * (sched.warmup_epochs ? sched.warmup_start : 1.0f);
+    } else if (set_lr) {
+        cg_optimizer dry = *t->opt;
+        cg_lr_scheduler c = sched;
+        c.opt = &dry;
+        c.last_epoch--;
+        if ((s = cg_sched_step(&c)) != CG_OK) goto out;
+        lr = dry.lr;
+    }
     /* The tensors last: cg_checkpoint_restore checks all of them before it copies any. */
     if ((s = cg_checkpoint_restore(st, t->net, t->opt)) != CG_OK) goto out;
-    if (t->sched && sched.kind == CG_SCHED_ONECYCLE && sched.last_epoch != t->opt->step_count) {
-        s = cg_error(CG_EFORMAT, "checkpoint metadata 'sched.last_epoch' = %lld differs from the step count %lld "
-                     "(onecycle steps once per optimizer step)", (long long)sched.last_epoch,
-                     (long long)t->opt->step_count);
-        goto out;   /* the tensors were restored: the caller discards a trainer whose resume failed */
-    }
     t->epoch = epoch;
     t->resume_batch = batch;
-    cg_rng_set_state((cg_rng_state){ dkey, doff });
+    /* v2's rng.offset was the dropout counter, not the default stream's: that stays as the
+     * caller's seeding and initialisation left it. */
+    if (!f.v2) cg_rng_set_state((cg_rng_state){ dkey, doff });
     if (t->has_dropout) t->drop = drop;
     if (t->sched) {
         *t->sched = sched;
-        /* A replanned curve or a new base gives this epoch another lr than the one saved. */
-        if ((replanned || new_lr) && sched.last_epoch == 0) {
-            t->opt->lr = sched.base_lr;
-        } else if (replanned || new_lr) {
-            t->sched->last_epoch = sched.last_epoch - 1;
-            s = cg_sched_step(t->sched);
-        }
+        t->sched->opt = t->opt;
+        if (set_lr) t->opt->lr = lr;
     }
 out:
     cg_safetensors_close(st);
