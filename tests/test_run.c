@@ -353,14 +353,15 @@ static void test_schedule_text(void **st) {
 }
 
 /* A file of the older mnist-train (cgrad-train-v2, tests/fixtures/train-v2.safetensors: 1 epoch
- * of `flatten linear(784,10) log_softmax`, batch 32, seed 5) reads as a run. */
+ * of `conv2d(1,4,3) relu max_pool2d(2) dropout2d(0.25) flatten linear(676,10) log_softmax`, batch 32,
+ * seed 5) reads as a run. */
 static void test_v2_file(void **st) {
     (void)st;
     cg_run_info info;
     assert_int_equal(cg_run_info_load(CG_FIXTURE_DIR "/train-v2.safetensors", &info), CG_OK);
     assert_true(info.has_run);
     assert_string_equal(info.format, "cgrad-train-v2");
-    assert_string_equal(info.spec, "flatten linear(784,10) log_softmax");
+    assert_string_equal(info.spec, "conv2d(1,4,3) relu max_pool2d(2) dropout2d(0.25) flatten linear(676,10) log_softmax");
     assert_int_equal(info.config.optimizer, CG_OPTIM_SGD);
     assert_int_equal(info.config.schedule, CG_SCHED_STEP);
     assert_int_equal(info.config.batch_size, 32);

@@ -74,9 +74,10 @@ grep -qF "note: lr 0.01 replaces the checkpoint's 0.05 from epoch 2 on" err.txt 
 grep -q 'note: lr' err.txt && fail "a note without --lr: $(cat err.txt)"
 # A file of the previous format (cgrad-train-v2, written by the mnist-train before the run
 # checkpoint: tests/fixtures/train-v2.safetensors, 1 epoch of the flags below on `gen d2 64 32`)
-# resumes exactly: its epoch 2 and its final file equal an unbroken run's.
+# resumes exactly, dropout included: its epoch 2 and its final file equal an unbroken run's.
 gen d2 64 32
-v2=(--data d2 --batch-size 32 --test-batch-size 32 --threads 2 --seed 5 --net 'flatten linear(784,10) log_softmax')
+v2=(--data d2 --batch-size 32 --test-batch-size 32 --threads 2 --seed 5
+    --net 'conv2d(1,4,3) relu max_pool2d(2) dropout2d(0.25) flatten linear(676,10) log_softmax')
 "$TRAIN" "${v2[@]}" --epochs 2 --save u.st >u.txt || fail "the unbroken run"
 cp "$SRC/tests/fixtures/train-v2.safetensors" old.st
 "$TRAIN" "${v2[@]}" --epochs 2 --resume old.st --save old.st >o.txt 2>err.txt || fail "resuming a v2 file: $(cat err.txt)"
