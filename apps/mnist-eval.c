@@ -92,11 +92,6 @@ int main(int argc, char **argv) {
         goto out;
     }
     const char *source = spec ? "--net" : "the seed net";
-    if (run.spec && spec && strcmp(run.spec, spec) != 0) {
-        fprintf(stderr, "%s: --net differs from the net spec saved in %s (leave --net out to use the file's)\n",
-                prog, model_path);
-        goto out;
-    }
     if (run.spec) source = "the checkpoint's net spec";
     if (!spec && !(spec = strdup(run.spec ? run.spec : CG_SEED_NET_SPEC))) { fprintf(stderr, "%s: out of memory\n", prog); goto out; }
     if ((run.known & CG_RUN_NORM) && !norm_arg) norm = run.config.norm;   /* the statistics training used */
@@ -105,6 +100,11 @@ int main(int argc, char **argv) {
     int64_t chw[3];
     if (!cli_example_chw(prog, test, chw)) goto out;
     if (!(model = cli_build_net(prog, source, spec, chw[0], chw[1], chw[2], test->name, &info))) goto out;
+    if (net && run.spec && !cli_same_net(run.spec, spec, model)) {
+        fprintf(stderr, "%s: --net differs from the net spec saved in %s (leave --net out to use the file's)\n",
+                prog, model_path);
+        goto out;
+    }
     /* The loss training used, else the one that fits the net (auto). */
     cg_loss_kind loss_kind = cg_loss_resolve(model, run.known & CG_RUN_LOSS ? run.config.loss : CG_LOSS_AUTO);
     if (cg_checkpoint_restore(st, model, NULL) != CG_OK) {

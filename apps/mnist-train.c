@@ -250,11 +250,6 @@ int main(int argc, char **argv) {
                     "'%s'): a state dict holds weights only: evaluate it with mnist-eval\n", prog, o.resume, saved.format);
             goto out;
         }
-        if (saved.spec && spec && strcmp(saved.spec, spec) != 0) {
-            fprintf(stderr, "%s: --net differs from the net spec saved in %s (leave --net out to resume the file's)\n",
-                    prog, o.resume);
-            goto out;
-        }
         if (saved.spec && !spec) {
             if (!(spec = strdup(saved.spec))) FAIL("memory");
             source = "the --resume checkpoint's net spec";
@@ -283,6 +278,11 @@ int main(int argc, char **argv) {
 
     cg_manual_seed(r->seed);
     if (!(model = cli_build_net(prog, source, spec, chw[0], chw[1], chw[2], train->name, &info))) goto out;
+    if (o.net && saved.spec && !cli_same_net(saved.spec, spec, model)) {
+        fprintf(stderr, "%s: --net differs from the net spec saved in %s (leave --net out to resume the file's)\n",
+                prog, o.resume);
+        goto out;
+    }
     int64_t classes = cli_net_classes(prog, source, &info);
     if (!classes) goto out;
     if (cg_dataset_check_labels(train, classes) != CG_OK || cg_dataset_check_labels(test, classes) != CG_OK) FAIL("data");

@@ -153,6 +153,14 @@ bool cli_norm_fits(const char *prog, const char *what, const cg_normalize *norm,
     return false;
 }
 
+bool cli_same_net(const char *saved, const char *given, const cg_module *built) {
+    if (!strcmp(saved, given)) return true;
+    char *own = NULL;
+    bool same = cg_module_spec(built, &own) == CG_OK && !strcmp(own, saved);
+    cg_module_spec_free(own);
+    return same;
+}
+
 int64_t cli_net_classes(const char *prog, const char *source, const cg_net_info *info) {
     const cg_net_row *last = info->n ? &info->rows[info->n - 1] : NULL;
     if (!last || last->ndim != 1) {

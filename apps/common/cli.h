@@ -80,6 +80,11 @@ char *cli_read_spec(const char *prog, const char *arg);
 cg_module *cli_build_net(const char *prog, const char *source, const char *spec, int64_t c, int64_t h,
                          int64_t w, const char *data, cg_net_info *info);
 
+/* Whether the net saved as spec `saved` is the one built from the text `given` (built): the same
+ * text, or the spec built writes of itself (cg_module_spec: files keep that form, without the
+ * comments and line breaks of a spec file). */
+bool cli_same_net(const char *saved, const char *given, const cg_module *built);
+
 /* Progress bar:
  *   "Train epoch 1: 6400/60000, [---->      ] 10%  loss 0.4123  1523 img/s  0:04 elapsed  ETA 0:35"
  * On a terminal it is redrawn in place, fitted to the terminal's width (read again after a

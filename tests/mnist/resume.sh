@@ -19,4 +19,12 @@ grep -q '^Train epoch 1' b2.txt && fail "the resumed run trained epoch 1 again"
 cmp a.safetensors b.safetensors || fail "the resumed run's file differs from the uninterrupted run's"
 # Control: the epoch-1 checkpoint differs from the final one (the comparison can fail).
 "$CMP" a.safetensors b_epoch1.safetensors 2>/dev/null && fail "st_compare calls different checkpoints identical"
+# --net on --resume: the same net is accepted though the file keeps the spec as the net writes it
+# (without the spec file's comments and line breaks); another net is refused.
+net=(--net "@$SRC/apps/nets/lenet5.net")
+"$TRAIN" --data d --batch-size 32 --threads 2 --epochs 1 "${net[@]}" --save l.st >/dev/null || fail "lenet5 run"
+"$TRAIN" --data d --batch-size 32 --threads 2 --epochs 2 "${net[@]}" --resume l.st >/dev/null 2>err.txt \
+  || fail "resuming with the same --net @FILE: $(cat err.txt)"
+run_expect 1 "--net differs from the net spec saved in l.st" "$TRAIN" --data d --batch-size 32 --threads 2 --epochs 2 \
+  --net "@$SRC/apps/nets/mlp.net" --resume l.st
 echo "OK: mnist resume"
