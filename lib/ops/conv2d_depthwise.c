@@ -118,7 +118,10 @@ bool cg_conv_dw_fits(const cg_im2col_geom *g, int64_t oc) {
 /* One phase plane dst[hq, wq] of a virtual plane V: V[r][v] = src[(r - offh) / uh][(v - offw) / uw]
  * when r - offh is a multiple of uh in [0, uh * hs), and likewise v, else 0;
  * dst[i][j] = V[i * sh + a][j * sw + b]. src[hs, ws]; mask (NULL or [hs, ws]): src where
- * mask > 0, else 0 (a fused ReLU's dy). Either sw or uw is 1 (forward: u = 1; dx: s = 1). */
+ * mask > 0, else 0 (a fused ReLU's dy). Either sw or uw is 1 (forward: u = 1; dx: s = 1).
+ * Writes only the elements that come from src: where V is 0 dst must already hold zeros. The
+ * zeros sit in the same places for every plane of a call, so each thread zeroes its buffers
+ * once per call (zeroing them per plane, in many short runs, took a quarter of the forward). */
 static void pack_plane(float *restrict dst, const float *restrict src, const float *restrict mask, int64_t hs,
                        int64_t ws, int64_t hq, int64_t wq, int64_t a, int64_t b, int64_t sh, int64_t sw, int64_t uh,
                        int64_t uw, int64_t offh, int64_t offw) {
@@ -127,40 +130,32 @@ static void pack_plane(float *restrict dst, const float *restrict src, const flo
     if (uw == 1) {
         lo = e < 0 ? (-e + sw - 1) / sw : 0;
         hi = ws - 1 - e < 0 ? 0 : (ws - 1 - e) / sw + 1;
+        if (hi > wq) hi = wq;
     } else {  /* j = q * uw - e must lie in [0, wq) */
         lo = e > 0 ? (e + uw - 1) / uw : 0;
         hi = wq - 1 + e < 0 ? 0 : (wq - 1 + e) / uw + 1;
         if (hi > ws) hi = ws;
     }
-    if (uw == 1 && hi > wq) hi = wq;
-    if (hi < lo) hi = lo;
+    if (hi <= lo) return;
     for (int64_t i = 0; i < hq; i++) {
         float *restrict d = dst + i * wq;
         const int64_t t = i * sh + a - offh;
-        if (t < 0 || t % uh || t / uh >= hs) {
-            for (int64_t j = 0; j < wq; j++) d[j] = 0.0f;
-            continue;
-        }
+        if (t < 0 || t % uh || t / uh >= hs) continue;
         const float *s = src + t / uh * ws, *mk = mask ? mask + t / uh * ws : NULL;
-        if (uw == 1) {
-            for (int64_t j = 0; j < lo; j++) d[j] = 0.0f;
-            if (sw == 1) {
-                if (mk) {
-                    #pragma omp simd
-                    for (int64_t j = lo; j < hi; j++) d[j] = mk[j + e] > 0.0f ? s[j + e] : 0.0f;
-                } else {
-                    #pragma omp simd
-                    for (int64_t j = lo; j < hi; j++) d[j] = s[j + e];
-                }
-            } else if (mk) {
-                for (int64_t j = lo; j < hi; j++) d[j] = mk[j * sw + e] > 0.0f ? s[j * sw + e] : 0.0f;
-            } else {
-                for (int64_t j = lo; j < hi; j++) d[j] = s[j * sw + e];
-            }
-            for (int64_t j = hi; j < wq; j++) d[j] = 0.0f;
-        } else {
-            for (int64_t j = 0; j < wq; j++) d[j] = 0.0f;
+        if (uw > 1) {
             for (int64_t q = lo; q < hi; q++) d[q * uw - e] = mk ? (mk[q] > 0.0f ? s[q] : 0.0f) : s[q];
+        } else if (sw == 1) {
+            if (mk) {
+                #pragma omp simd
+                for (int64_t j = lo; j < hi; j++) d[j] = mk[j + e] > 0.0f ? s[j + e] : 0.0f;
+            } else {
+                #pragma omp simd
+                for (int64_t j = lo; j < hi; j++) d[j] = s[j + e];
+            }
+        } else if (sw == 2 && !mk) {  /* the stride-2 forward: a constant stride the compiler vectorises */
+            for (int64_t j = lo; j < hi; j++) d[j] = s[2 * j + e];
+        } else {
+            for (int64_t j = lo; j < hi; j++) d[j] = mk ? (mk[j * sw + e] > 0.0f ? s[j * sw + e] : 0.0f) : s[j * sw + e];
         }
     }
 }
@@ -208,14 +203,13 @@ static void offsets_forward(int64_t *off, const dw_geom *d) {
                                    ki * g->dh / g->sh * d->wq + kj * g->dw / g->sw;
 }
 
-/* x[C-plane, h, w] into the forward's phase planes P (and the zeros past them that taps read). */
+/* x[C-plane, h, w] into the forward's phase planes P, zeroed by the caller (see pack_plane). */
 static void pack_input(float *P, const float *xc, const dw_geom *d) {
     const cg_im2col_geom *g = d->g;
     for (int64_t a = 0; a < g->sh; a++)
         for (int64_t b = 0; b < g->sw; b++)
             pack_plane(P + (a * g->sw + b) * d->pf, xc, NULL, g->h, g->w, d->hq, d->wq, a, b, g->sh, g->sw, 1, 1,
                        g->ph, g->pw);
-    memset(P + d->nf * d->pf, 0, (size_t)(d->ff - d->nf * d->pf) * sizeof(float));
 }
 
 /* Threads for `units` work items of `macs` multiply-adds in all (not inside a parallel region). */
@@ -233,7 +227,7 @@ static void forward_unit(float *restrict y, const float *restrict x, const float
                          const dw_geom *d, const int64_t *off, bool relu, float *slab, int64_t n, int64_t c) {
     const cg_im2col_geom *g = d->g;
     const int64_t ohw = g->oh * g->ow, OW = g->ow, wq = d->wq;
-    float *P = slab, *acc = slab + round16((size_t)d->ff);
+    float *P = slab, *acc = slab + round16((size_t)d->ff);  /* P zeroed by the caller, once per call */
     pack_input(P, x + (n * d->c + c) * g->h * g->w, d);
     for (int64_t m = 0; m < d->m; m++) {
         const int64_t o = c * d->m + m;
@@ -271,12 +265,14 @@ cg_status cg_conv_dw_forward(float *y, const float *x, const float *w, const flo
     float *slabs = ws + shared;
     const int64_t units = n * d.c;
     if (nt == 1) {
+        memset(slabs, 0, (size_t)d.ff * sizeof(float));
         for (int64_t u = 0; u < units; u++) forward_unit(y, x, w, b, &d, off, relu, slabs, u / d.c, u % d.c);
         return CG_OK;
     }
     #pragma omp parallel num_threads(nt)
     {
         float *slab = slabs + (size_t)omp_get_thread_num() * per;
+        memset(slab, 0, (size_t)d.ff * sizeof(float));
         #pragma omp for schedule(dynamic, 4)
         for (int64_t u = 0; u < units; u++) forward_unit(y, x, w, b, &d, off, relu, slab, u / d.c, u % d.c);
     }
@@ -290,6 +286,12 @@ typedef struct dw_back {
     const int64_t *offf, *offd;
     bool dx_fresh;
 } dw_back;
+
+/* Zero a backward slab's packed planes (P, dy rows, spread dy), once per call: see pack_plane. */
+static void backward_zero(const dw_geom *d, float *slab) {
+    const size_t n = round16((size_t)d->ff) + round16((size_t)(d->m * d->Lbf)) + (size_t)d->fd;
+    memset(slab, 0, n * sizeof(float));
+}
 
 /* Channel c over all images: dx[:, c], dw and db of its M output channels. slab: this thread's
  * (see slab_backward). */
@@ -315,7 +317,6 @@ static void backward_channel(const dw_back *j, const dw_geom *d, float *slab, in
             for (int64_t m = 0; m < M; m++) {
                 float *q = dyq + m * d->Lbf;
                 pack_plane(q, dyn + m * ohw, yn ? yn + m * ohw : NULL, g->oh, g->ow, g->oh, d->wq, 0, 0, 1, 1, 1, 1, 0, 0);
-                memset(q + d->Lf, 0, (size_t)(d->Lbf - d->Lf) * sizeof(float));
                 if (j->db) dbs[m] += cg_sum_blocks(0.0, q, d->Lf);
             }
         if (j->dw) {
@@ -328,7 +329,6 @@ static void backward_channel(const dw_back *j, const dw_geom *d, float *slab, in
             for (int64_t m = 0; m < M; m++)
                 pack_plane(U + m * d->pd, dyn + m * ohw, yn ? yn + m * ohw : NULL, g->oh, g->ow, d->hd, d->wd, 0, 0,
                            1, 1, g->sh, g->sw, d->offh, d->offw);
-            memset(U + M * d->pd, 0, (size_t)(d->fd - M * d->pd) * sizeof(float));
             taps_acc(acc, U, j->offd, wflip, M * T, d->Lbd);
             float *dxc = j->dx + (n * d->c + c) * hw;
             for (int64_t r = 0; r < g->h; r++) {
@@ -370,12 +370,14 @@ cg_status cg_conv_dw_backward(float *dx, bool dx_fresh, float *dw, float *db, co
     float *slabs = ws + shared;
     const dw_back job = { dx, dw, db, dy, y, x, w, offf, offd, dx_fresh };
     if (nt == 1) {
+        backward_zero(&d, slabs);
         for (int64_t c = 0; c < d.c; c++) backward_channel(&job, &d, slabs, c);
         return CG_OK;
     }
     #pragma omp parallel num_threads(nt)
     {
         float *slab = slabs + (size_t)omp_get_thread_num() * per;
+        backward_zero(&d, slab);
         #pragma omp for schedule(dynamic, 1)
         for (int64_t c = 0; c < d.c; c++) backward_channel(&job, &d, slab, c);
     }
