@@ -3,7 +3,8 @@
  * against the general im2col path (CG_CONFIG_CONV_DEPTHWISE off) on a grid of stride, padding,
  * dilation, kernel, channel multiplier, batch, bias and fused ReLU (forward, dx, dw, db); gradcheck
  * of dx, dw, db through the direct path (the input's gradient accumulated and fresh); results
- * bit-identical for 1, 2 and 3 threads; no allocation once warm. Each run checks, by the op's name
+ * bit-identical for 1, 2 and 3 threads; the epilogue (batch norm, ReLU, pool) against the unfused
+ * ops; no allocation once warm. Each run checks, by the op's name
  * in the profile, that the path it meant to test ran. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -187,6 +188,83 @@ static void test_threads_bit_identical(void **s) {
     cg_set_num_threads(before);
 }
 
+/* cg_conv2d_ex's epilogue on a depthwise conv against the unfused ops (conv, batch norm, ReLU,
+ * 2x2 max-pool; every mode, with and without grad): bit-equal, but for the eval batch norm folded
+ * into the weights (within rounding). The fused pool runs as max_pool2d after the direct conv. */
+static void test_epilogue_matches_unfused(void **s) {
+    (void)s;
+    cg_conv2d_params p = { { 1, 1 }, { 1, 1 }, { 1, 1 }, 3 };
+    const int64_t n = 3, c = 3, h = 7, w = 6, oc = 6;
+    for (int bn = 0; bn < 3; bn++)   /* none, training, eval */
+    for (int relu = 0; relu < 2; relu++)
+    for (int pool = 0; pool < 2; pool++)
+    for (int grad = 0; grad < 2; grad++) {
+        float *out[2], *g[2][4];
+        int64_t ny = 0, ng[4] = { n * c * h * w, oc * 9, oc, oc };
+        for (int fused = 0; fused < 2; fused++) {
+            cg_tensor *x = test_tensor(4, CG_SHAPE(n, c, h, w), -1, 1, 70, grad);
+            cg_tensor *wt = test_tensor(4, CG_SHAPE(oc, 1, 3, 3), -1, 1, 71, grad);
+            cg_tensor *b = test_tensor(1, CG_SHAPE(oc), -1, 1, 72, grad);
+            cg_tensor *gamma = test_tensor(1, CG_SHAPE(oc), 0.5f, 1.5f, 73, grad);
+            cg_tensor *beta = test_tensor(1, CG_SHAPE(oc), -0.5f, 0.5f, 74, grad);
+            cg_tensor *rm = test_tensor(1, CG_SHAPE(oc), -0.3f, 0.3f, 75, false);
+            cg_tensor *rv = test_tensor(1, CG_SHAPE(oc), 0.5f, 2.0f, 76, false);
+            cg_pool2d_params pp = cg_pool2d_defaults(2);
+            cg_tensor *y;
+            cg_profile_enable(true);
+            cg_profile_reset();
+            if (fused) {
+                cg_conv_epilogue ep = { .relu = relu, .pool2 = pool };
+                if (bn) {
+                    ep.bn.on = true;
+                    ep.bn.training = bn == 1;
+                    ep.bn.weight = gamma; ep.bn.bias = beta; ep.bn.running_mean = rm; ep.bn.running_var = rv;
+                    ep.bn.momentum = 0.1f; ep.bn.eps = 1e-5f;
+                }
+                y = cg_conv2d_ex(x, wt, b, &p, &ep);
+            } else {
+                y = cg_conv2d(x, wt, b, &p);
+                if (bn) y = cg_batch_norm2d(y, gamma, beta, rm, rv, bn == 1, 0.1f, 1e-5f);
+                if (relu) y = cg_relu(y);
+                if (pool) y = cg_max_pool2d(y, &pp);
+            }
+            if (!y) fail_msg("%s", cg_last_error());
+            assert_true(profile_has("conv2d_dw") || profile_has("conv2d_dw_relu"));
+            cg_profile_enable(false);
+            ny = cg_tensor_numel(y);
+            assert_int_equal(ny, n * oc * (pool ? (h / 2) * (w / 2) : h * w));
+            out[fused] = copy(y);
+            if (grad) {
+                cg_tensor *r = test_tensor(4, cg_tensor_shape(y), -1, 1, 77, false);
+                assert_int_equal(cg_backward(cg_sum(cg_mul(y, r))), CG_OK);
+                cg_tensor_free(r);
+                cg_tensor *src[4] = { x, wt, b, gamma };
+                for (int i = 0; i < 4; i++) {
+                    g[fused][i] = calloc((size_t)ng[i], sizeof(float));
+                    if (cg_tensor_grad(src[i]))
+                        memcpy(g[fused][i], cg_tensor_data(cg_tensor_grad(src[i])), (size_t)ng[i] * sizeof(float));
+                }
+            }
+            cg_tape_release();
+            cg_tensor *all[7] = { x, wt, b, gamma, beta, rm, rv };
+            for (int i = 0; i < 7; i++) cg_tensor_free(all[i]);
+        }
+        if (bn == 2 && !grad) {   /* folded */
+            for (int64_t i = 0; i < ny; i++) assert_float_equal(out[1][i], out[0][i], 1e-5 + 1e-5 * fabs(out[0][i]));
+        } else {
+            assert_memory_equal(out[0], out[1], (size_t)ny * sizeof(float));
+        }
+        if (grad)
+            for (int i = 0; i < 4; i++) {
+                assert_memory_equal(g[0][i], g[1][i], (size_t)ng[i] * sizeof(float));
+                free(g[0][i]);
+                free(g[1][i]);
+            }
+        free(out[0]);
+        free(out[1]);
+    }
+}
+
 /* A warm training step through the direct kernels allocates nothing. */
 static void test_no_allocation_when_warm(void **s) {
     (void)s;
@@ -217,6 +295,7 @@ int main(void) {
         cmocka_unit_test(test_one_channel_only_when_forced),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_threads_bit_identical),
+        cmocka_unit_test(test_epilogue_matches_unfused),
         cmocka_unit_test(test_no_allocation_when_warm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
