@@ -153,7 +153,7 @@ int main(int argc, char **argv) {
     if (csv)
         printf("layer,n,c,h,w,oc,k,stride,pad,fwd_ms,bwd_data_ms,bwd_weight_ms,fwd_gflops,bwd_data_gflops,"
                "bwd_weight_gflops,gemm_gflops,gemm_fwd_gflops,gemm_bwd_data_gflops,gemm_bwd_weight_gflops,"
-               "workspace_bytes,threads\n");
+               "workspace_bytes,threads,groups\n");
     else
         printf("bench-conv: threads %d, %s\n%-26s %4s | %21s | %21s | %21s | %9s\n%-26s %4s | %10s %10s | %10s %10s | %10s %10s | %9s\n",
                nt, cg_blas_info(), "layer", "n", "forward", "backward data", "backward weight", "workspace",
@@ -222,10 +222,10 @@ int main(int argc, char **argv) {
         free(ga); free(gb); free(gc);
         double gf[3] = { flop / ms[0] / 1e6, flop / ms[1] / 1e6, flop / ms[2] / 1e6 };
         if (csv)
-            printf("%s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.3f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%lld,%d\n",
+            printf("%s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.3f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%lld,%d,%lld\n",
                    L->name, (long long)L->n, (long long)L->c, (long long)L->h, (long long)L->w, (long long)L->oc,
                    (long long)L->k, (long long)L->stride, (long long)L->pad, ms[0], ms[1], ms[2], gf[0], gf[1], gf[2],
-                   gemm[0], gemm[0], gemm[1], gemm[2], (long long)ws, nt);
+                   gemm[0], gemm[0], gemm[1], gemm[2], (long long)ws, nt, (long long)G);
         else
             printf("%-26s %4lld | %10.3f %5.0f(%3.0f) | %10.3f %5.0f(%3.0f) | %10.3f %5.0f(%3.0f) | %9.2f\n", L->name,
                    (long long)L->n, ms[0], gf[0], gemm[0], ms[1], gf[1], gemm[1], ms[2], gf[2], gemm[2],
