@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* bench-conv — conv2d forward, backward-data and backward-weight against the raw sgemm roofline.
- *   bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick]
- *              [--block BYTES] [--no-dense] [--no-winograd]
+ *   bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick] [--only TEXT]
+ *              [--block BYTES] [--no-dense] [--no-winograd] [--no-depthwise]
  * For each layer shape: median ms and GFLOP/s of each pass through the public API: forward is
  * cg_conv2d in no-grad mode; backward data (dx only) and backward weight (dw only) are
  * cg_backward(cg_sum(cg_conv2d(x, w, b))) with only x, or only w, requiring grad, the backward
  * alone timed (it includes the sum's backward: one pass writing dy = 1 over the output),
  * beside the GFLOP/s of cblas_sgemm alone on the same GEMM shapes (N calls of
- * [OC x OH*OW x C*KH*KW], scheduled like the conv: threads over images with single-threaded
+ * [OC x OH*OW x C*KH*KW] (grouped: N*groups calls of one group's GEMM), scheduled like the conv: threads over images with single-threaded
  * sgemm, or one image at a time with threaded sgemm — the better of the two is the roofline),
  * and the conv workspace in bytes (the thread's scratch arena, cg_tape_scratch_bytes). Prints the
  * OpenBLAS build and kernel (cg_blas_info). Built on cgrad's public headers only (config.h's
@@ -16,7 +16,9 @@
  * --mode, --block, --no-dense, --no-winograd: A/B switches (cgrad/config.h:
  * CG_CONFIG_CONV_SCHEDULE; CG_CONFIG_CONV_BLOCK_BYTES, forward im2col in row blocks;
  * CG_CONFIG_CONV_DENSE 0, the dense im2col/col2im off; CG_CONFIG_CONV_WINOGRAD CG_WINOGRAD_OFF,
- * 3x3 stride-1 layers by im2col instead of Winograd F(2x2, 3x3)). */
+ * 3x3 stride-1 layers by im2col instead of Winograd F(2x2, 3x3); CG_CONFIG_CONV_DEPTHWISE
+ * CG_DEPTHWISE_OFF, depthwise layers by im2col + a GEMM per group instead of the direct kernels).
+ * --only TEXT: only the layers whose name contains TEXT (e.g. "dw." for the depthwise ones). */
 #include "bench_util.h"
 #include <cblas.h>
 #include <omp.h>
@@ -28,7 +30,7 @@
 
 typedef struct layer {
     const char *name;
-    int64_t n, c, h, w, oc, k, stride, pad;
+    int64_t n, c, h, w, oc, k, stride, pad, groups;  /* groups 0: 1 */
 } layer;
 
 static const layer LAYERS[] = {
@@ -49,6 +51,11 @@ static const layer LAYERS[] = {
     { "imagenet.3x3.128-128.28", 32, 128, 28, 28, 128, 3, 1, 1 },
     { "imagenet.3x3.256-256.14", 32, 256, 14, 14, 256, 3, 1, 1 },
     { "imagenet.1x1.256-64.56", 32, 256, 56, 56, 64, 1, 1, 0 },
+    /* depthwise (groups == C): apps/nets/mobilenet_v2.net's two, and MobileNet-v2's 144-channel 28x28 */
+    { "dw.3x3p1.64.14", 64, 64, 14, 14, 64, 3, 1, 1, 64 },
+    { "dw.3x3s2p1.96.14", 64, 96, 14, 14, 96, 3, 2, 1, 96 },
+    { "dw.3x3p1.144.28", 64, 144, 28, 28, 144, 3, 1, 1, 144 },
+    { "dw.3x3s2p1.144.28", 64, 144, 28, 28, 144, 3, 2, 1, 144 },
 };
 
 static float *filled(int64_t n, unsigned seed) {
@@ -108,12 +115,15 @@ static double time_pass(int pass, cg_tensor *x, cg_tensor *w, cg_tensor *b, cons
 
 int main(int argc, char **argv) {
     int threads = 0, reps = 0, csv = 0, quick = 0;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--version")) { printf("%s (cgrad %s)\n%s\n", "bench-conv", cg_version(), cg_blas_info()); return 0; }
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--csv")) csv = 1;
         else if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--no-depthwise")) set_or_die(CG_CONFIG_CONV_DEPTHWISE, CG_DEPTHWISE_OFF);
         else if (!strcmp(argv[i], "--block") && i + 1 < argc) set_or_die(CG_CONFIG_CONV_BLOCK_BYTES, atoll(argv[++i]));
         else if (!strcmp(argv[i], "--no-dense")) set_or_die(CG_CONFIG_CONV_DENSE, 0);
         else if (!strcmp(argv[i], "--no-winograd")) set_or_die(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_OFF);
@@ -127,12 +137,14 @@ int main(int argc, char **argv) {
                                                 : !strcmp(m, "images") ? CG_CONV_SCHEDULE_IMAGES
                                                                        : CG_CONV_SCHEDULE_AUTO);
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick]\n"
-                   "                  [--block BYTES] [--no-dense] [--no-winograd]\n"
+            printf("usage: bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick] [--only TEXT]\n"
+                   "                  [--block BYTES] [--no-dense] [--no-winograd] [--no-depthwise]\n"
+                   "  --only TEXT     only the layers whose name contains TEXT (\"dw.\": the depthwise ones)\n"
                    "  --mode          conv's schedule (CG_CONFIG_CONV_SCHEDULE; default auto)\n"
                    "  --block BYTES   forward im2col in row blocks of at most BYTES (CG_CONFIG_CONV_BLOCK_BYTES)\n"
                    "  --no-dense      the general im2col/col2im loop only (CG_CONFIG_CONV_DENSE 0)\n"
-                   "  --no-winograd   3x3 stride-1 layers by im2col (CG_CONFIG_CONV_WINOGRAD off)\n");
+                   "  --no-winograd   3x3 stride-1 layers by im2col (CG_CONFIG_CONV_WINOGRAD off)\n"
+                   "  --no-depthwise  depthwise layers by im2col + a GEMM per group (CG_CONFIG_CONV_DEPTHWISE off)\n");
             return 0;
         } else { fprintf(stderr, "bench-conv: unknown option '%s'\n", argv[i]); return 2; }
     }
@@ -141,7 +153,7 @@ int main(int argc, char **argv) {
     if (csv)
         printf("layer,n,c,h,w,oc,k,stride,pad,fwd_ms,bwd_data_ms,bwd_weight_ms,fwd_gflops,bwd_data_gflops,"
                "bwd_weight_gflops,gemm_gflops,gemm_fwd_gflops,gemm_bwd_data_gflops,gemm_bwd_weight_gflops,"
-               "workspace_bytes,threads\n");
+               "workspace_bytes,threads,groups\n");
     else
         printf("bench-conv: threads %d, %s\n%-26s %4s | %21s | %21s | %21s | %9s\n%-26s %4s | %10s %10s | %10s %10s | %10s %10s | %9s\n",
                nt, cg_blas_info(), "layer", "n", "forward", "backward data", "backward weight", "workspace",
@@ -149,19 +161,22 @@ int main(int argc, char **argv) {
     for (size_t li = 0; li < sizeof LAYERS / sizeof LAYERS[0]; li++) {
         const layer *L = &LAYERS[li];
         if (quick && L->n > 1 && L->n != 64) continue;
+        if (only && !strstr(L->name, only)) continue;
+        const int64_t G = L->groups > 0 ? L->groups : 1, cg = L->c / G, ocg = L->oc / G;
         int64_t oh = (L->h + 2 * L->pad - L->k) / L->stride + 1, ow = (L->w + 2 * L->pad - L->k) / L->stride + 1;
-        int64_t ohw = oh * ow, ck = L->c * L->k * L->k;
+        int64_t ohw = oh * ow, ck = cg * L->k * L->k;  /* per group */
         int64_t nx = L->n * L->c * L->h * L->w, nw = L->oc * ck;
         double flop = 2.0 * (double)L->n * (double)L->oc * (double)ohw * (double)ck;  /* per pass */
         int r = reps > 0 ? reps : (flop * 3 > 4e10 ? 3 : flop * 3 > 4e9 ? 5 : 11);
         float *x = filled(nx, 1), *w = filled(nw, 2), *b = filled(L->oc, 3);
         cg_tensor *tx = cg_tensor_wrap(x, 4, CG_SHAPE(L->n, L->c, L->h, L->w));
-        cg_tensor *tw = cg_tensor_wrap(w, 4, CG_SHAPE(L->oc, L->c, L->k, L->k));
+        cg_tensor *tw = cg_tensor_wrap(w, 4, CG_SHAPE(L->oc, cg, L->k, L->k));
         cg_tensor *tb = cg_tensor_wrap(b, 1, CG_SHAPE(L->oc));
         if (!tx || !tw || !tb) { fprintf(stderr, "bench-conv: %s: %s\n", L->name, cg_last_error()); return 1; }
         cg_conv2d_params cp = cg_conv2d_defaults();
         cp.stride[0] = cp.stride[1] = L->stride;
         cp.padding[0] = cp.padding[1] = L->pad;
+        cp.groups = G;
         double ms[3];
         cg_tape_free_all();  /* the scratch arena starts empty: its size below is this layer's */
         for (int pass = 0; pass < 3; pass++) {
@@ -184,18 +199,18 @@ int main(int argc, char **argv) {
         /* roofline: the same GEMMs, best of threads-over-images and serial-with-threaded-BLAS */
         double gemm[3];
         /* per thread: B and C of any pass are at most max(ck, OC) * max(ohw, ck) floats */
-        int64_t big = (ck > L->oc ? ck : L->oc) * (ohw > ck ? ohw : ck);
+        int64_t big = (ck > ocg ? ck : ocg) * (ohw > ck ? ohw : ck);
         float *ga = filled(nw > ck * ohw ? nw : ck * ohw, 8), *gb = filled((int64_t)nt * big, 9);
         float *gc = filled((int64_t)nt * big, 10);
         for (int pass = 0; pass < 3; pass++) {
-            int64_t m = pass == 1 ? ck : L->oc, nn = pass == 2 ? ck : ohw, kk = pass == 0 ? ck : pass == 1 ? L->oc : ohw;
+            int64_t m = pass == 1 ? ck : ocg, nn = pass == 2 ? ck : ohw, kk = pass == 0 ? ck : pass == 1 ? ocg : ohw;
             double best = 1e30;
             for (int images = 0; images < 2; images++) {
                 if (images && L->n < 2) continue;
                 double *t = malloc((size_t)(r + 1) * sizeof *t);
                 for (int i = -1; i < r; i++) {
                     double t0 = bench_now();
-                    raw_gemms(pass, images, L->n, m, nn, kk, ga, gb, gc);
+                    raw_gemms(pass, images, L->n * G, m, nn, kk, ga, gb, gc);
                     if (i >= 0) t[i] = bench_now() - t0;
                 }
                 double med = bench_median(t, r);
@@ -207,10 +222,10 @@ int main(int argc, char **argv) {
         free(ga); free(gb); free(gc);
         double gf[3] = { flop / ms[0] / 1e6, flop / ms[1] / 1e6, flop / ms[2] / 1e6 };
         if (csv)
-            printf("%s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.3f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%lld,%d\n",
+            printf("%s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.3f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%lld,%d,%lld\n",
                    L->name, (long long)L->n, (long long)L->c, (long long)L->h, (long long)L->w, (long long)L->oc,
                    (long long)L->k, (long long)L->stride, (long long)L->pad, ms[0], ms[1], ms[2], gf[0], gf[1], gf[2],
-                   gemm[0], gemm[0], gemm[1], gemm[2], (long long)ws, nt);
+                   gemm[0], gemm[0], gemm[1], gemm[2], (long long)ws, nt, (long long)G);
         else
             printf("%-26s %4lld | %10.3f %5.0f(%3.0f) | %10.3f %5.0f(%3.0f) | %10.3f %5.0f(%3.0f) | %9.2f\n", L->name,
                    (long long)L->n, ms[0], gf[0], gemm[0], ms[1], gf[1], gemm[1], ms[2], gf[2], gemm[2],
@@ -219,7 +234,7 @@ int main(int argc, char **argv) {
         free(x); free(w); free(b);
     }
     if (!csv)
-        printf("GF/s: 2*N*OC*OH*OW*C*KH*KW per pass / median time; (gemm): cblas_sgemm alone on the same shapes\n");
+        printf("GF/s: 2*N*OC*OH*OW*(C/groups)*KH*KW per pass / median time; (gemm): cblas_sgemm alone on the same shapes\n");
     cg_tape_free_all();
     return 0;
 }

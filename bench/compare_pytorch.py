@@ -62,18 +62,19 @@ def conv_mode(args):
     for line in lines[1:]:
         r = dict(zip(head, line.split(",")))
         n, c, h, w, oc, k, s, p = (int(r[key]) for key in ("n", "c", "h", "w", "oc", "k", "stride", "pad"))
+        g = int(r.get("groups", 1))
         x = torch.randn(n, c, h, w, requires_grad=True)
-        wt = torch.randn(oc, c, k, k, requires_grad=True)
+        wt = torch.randn(oc, c // g, k, k, requires_grad=True)
         b = torch.randn(oc, requires_grad=True)
-        y = F.conv2d(x, wt, b, s, p)
+        y = F.conv2d(x, wt, b, s, p, 1, g)
         gy = torch.randn_like(y)
 
         def fwd():
             with torch.no_grad():
-                F.conv2d(x, wt, b, s, p)
+                F.conv2d(x, wt, b, s, p, 1, g)
 
         def bwd():
-            yy = F.conv2d(x, wt, b, s, p)
+            yy = F.conv2d(x, wt, b, s, p, 1, g)
             torch.autograd.grad(yy, (x, wt), gy)
 
         def med(f, reps=7):

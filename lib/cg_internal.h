@@ -66,6 +66,7 @@ typedef struct cg_settings {
     int conv_winograd;         /* CG_CONFIG_CONV_WINOGRAD: a cg_winograd_mode */
     int conv_schedule;         /* CG_CONFIG_CONV_SCHEDULE: a cg_conv_schedule */
     int64_t conv_block_bytes;  /* CG_CONFIG_CONV_BLOCK_BYTES */
+    int conv_depthwise;        /* CG_CONFIG_CONV_DEPTHWISE: a cg_depthwise_mode */
 } cg_settings;
 cg_settings cg_config_snapshot(void);
 

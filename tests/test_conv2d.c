@@ -862,6 +862,7 @@ static void test_switches_keep_values(void **s) {
         { CG_CONFIG_CONV_SCHEDULE, -1, "conv_schedule = -1 is out of range" },
         { CG_CONFIG_CONV_DENSE, 2, "conv_dense = 2" },
         { CG_CONFIG_CONV_BLOCK_BYTES, 0, "conv_block_bytes = 0" },
+        { CG_CONFIG_CONV_DEPTHWISE, 3, "conv_depthwise = 3 is out of range [0, 2]" },
         { CG_CONFIG_FUSION, -3, "fusion = -3" },
         { (cg_config_key)CG_CONFIG_NUM_KEYS, 0, "is not a cg_config_key" },
     };

@@ -164,6 +164,7 @@ static void *flip_switches(void *unused) {
     for (int i = 0; !atomic_load(&switches_stop); i++) {
         CHECK(cg_config_set(CG_CONFIG_CONV_WINOGRAD, i % 3) == CG_OK);
         CHECK(cg_config_set(CG_CONFIG_CONV_DENSE, i % 2) == CG_OK);
+        CHECK(cg_config_set(CG_CONFIG_CONV_DEPTHWISE, i % 3) == CG_OK);
         CHECK(cg_config_set(CG_CONFIG_CONV_SCHEDULE, (i / 2) % 3) == CG_OK);
         CHECK(cg_config_set(CG_CONFIG_CONV_BLOCK_BYTES, i % 4 ? 256 : CG_CONV_BLOCK_BYTES_DEFAULT) == CG_OK);
         CHECK(cg_config_set(CG_CONFIG_FUSION, (i / 3) % 2) == CG_OK);

@@ -4,6 +4,7 @@
  * Each switch is one process-wide atomic, set and read by key (zstd's ZSTD_CCtx_setParameter):
  *
  *   cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_OFF);   // 3x3 convs by im2col (A/B)
+ *   cg_config_set(CG_CONFIG_CONV_DEPTHWISE, CG_DEPTHWISE_OFF); // depthwise convs by im2col (A/B)
  *   cg_config_set(CG_CONFIG_FUSION, 0);                        // every layer runs alone (A/B)
  *   int64_t on = cg_config_get(CG_CONFIG_FUSION);
  *
@@ -11,7 +12,7 @@
  * recorded node's backward keeps its forward's choices (Winograd or im2col, the fused epilogue).
  * Any thread may change a switch at any time without a data race: an op already running is
  * unaffected, the next one sees the new value. None of them changes a result beyond float
- * rounding: Winograd, a non-default forward block, and fusion's fold of an eval-mode BatchNorm2d
+ * rounding: Winograd, the direct depthwise kernels, a non-default forward block, and fusion's fold of an eval-mode BatchNorm2d
  * into the conv's weights (every other fusion is bit-equal to the unfused ops); the rest not at
  * all. They exist for A/B runs and tests.
  * Defaults: every switch as the library would choose. */
@@ -39,8 +40,11 @@ typedef enum cg_config_key {
      * bytes (at least one row), each multiplied while in cache; >= 1, default
      * CG_CONV_BLOCK_BYTES_DEFAULT (1 GiB: in effect the whole image). */
     CG_CONFIG_CONV_BLOCK_BYTES = 4,
+    /* A cg_depthwise_mode: when conv2d takes its direct depthwise kernels (groups == input
+     * channels) instead of im2col + one GEMM per group. */
+    CG_CONFIG_CONV_DEPTHWISE = 5,
 } cg_config_key;
-#define CG_CONFIG_NUM_KEYS 5
+#define CG_CONFIG_NUM_KEYS 6
 #define CG_CONV_BLOCK_BYTES_DEFAULT ((int64_t)1 << 30)
 
 typedef enum cg_winograd_mode {
@@ -48,6 +52,12 @@ typedef enum cg_winograd_mode {
     CG_WINOGRAD_AUTO = 1,    /* default: 3x3, stride-1, undilated, ungrouped layers with >= 4 input channels */
     CG_WINOGRAD_ALWAYS = 2,  /* every 3x3, stride-1, undilated, ungrouped layer (tests) */
 } cg_winograd_mode;
+
+typedef enum cg_depthwise_mode {
+    CG_DEPTHWISE_OFF = 0,     /* never: im2col + one GEMM per group for every grouped layer */
+    CG_DEPTHWISE_AUTO = 1,    /* default: groups == input channels >= 2, output channels a multiple */
+    CG_DEPTHWISE_ALWAYS = 2,  /* also a one-channel, ungrouped layer (groups == input channels == 1; tests) */
+} cg_depthwise_mode;
 
 typedef enum cg_conv_schedule {
     CG_CONV_SCHEDULE_AUTO = 0,    /* default: IMAGES with at least two images per thread, else SERIAL */

@@ -110,8 +110,9 @@ typedef struct cg_conv2d_params {
 } cg_conv2d_params;
 /* Stride 1, no padding, dilation 1, one group. */
 CG_API cg_conv2d_params cg_conv2d_defaults(void);
-/* x[N,C,H,W], w[OC,C/groups,KH,KW], b[OC] (may be NULL) -> [N,OC,OH,OW]. im2col + sgemm, or
- * Winograd F(2x2, 3x3) for 3x3 stride-1 layers (the switches: CG_CONFIG_CONV_*, config.h). */
+/* x[N,C,H,W], w[OC,C/groups,KH,KW], b[OC] (may be NULL) -> [N,OC,OH,OW]. im2col + sgemm,
+ * Winograd F(2x2, 3x3) for 3x3 stride-1 layers, or direct kernels for depthwise layers
+ * (groups == C) (the switches: CG_CONFIG_CONV_*, config.h). */
 CG_API cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
 /* What runs on a convolution's output, in this order: bias (b), then a BatchNorm2d (bn), then a
  * ReLU, then a 2x2, stride-2 max-pool: cg_conv2d_ex(x, w, b, p, ep) has the values and gradients of
@@ -137,8 +138,9 @@ typedef struct cg_conv_epilogue {
  *     layers within float rounding; a training one (or one with a gradient to record) runs as its
  *     own op after the conv, with the ReLU fused into it (batch_norm2d_relu);
  *   - the 2x2 max-pool is formed per image from the image's output in cache (the full-size output
- *     never reaches memory) when nothing is recorded and no batch norm runs on its own; else it
- *     runs as max_pool2d on the conv's output. The conv is planned once per call either way.
+ *     never reaches memory) when nothing is recorded and no batch norm runs on its own; else (and
+ *     after a depthwise conv) it runs as max_pool2d on the conv's output. The conv is planned once
+ *     per call either way.
  * Sequential and Residual call it for Conv2d [+ BatchNorm2d] [+ ReLU] [+ MaxPool2d(2)] (nn.h:
  * cg_fusion). */
 CG_API cg_tensor *cg_conv2d_ex(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p,

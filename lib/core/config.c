@@ -21,6 +21,7 @@ static const cfg_def DEFS[CG_CONFIG_NUM_KEYS] = {
                                   CG_CONV_SCHEDULE_IMAGES },
     [CG_CONFIG_CONV_DENSE] = { "conv_dense", 1, 0, 1 },
     [CG_CONFIG_CONV_BLOCK_BYTES] = { "conv_block_bytes", CG_CONV_BLOCK_BYTES_DEFAULT, 1, INT64_MAX },
+    [CG_CONFIG_CONV_DEPTHWISE] = { "conv_depthwise", CG_DEPTHWISE_AUTO, CG_DEPTHWISE_OFF, CG_DEPTHWISE_ALWAYS },
 };
 
 /* The switches' values; a never-set switch holds its default (the initialisers below). */
@@ -30,6 +31,7 @@ static _Atomic int64_t values[CG_CONFIG_NUM_KEYS] = {
     [CG_CONFIG_CONV_SCHEDULE] = CG_CONV_SCHEDULE_AUTO,
     [CG_CONFIG_CONV_DENSE] = 1,
     [CG_CONFIG_CONV_BLOCK_BYTES] = CG_CONV_BLOCK_BYTES_DEFAULT,
+    [CG_CONFIG_CONV_DEPTHWISE] = CG_DEPTHWISE_AUTO,
 };
 
 static bool key_ok(cg_config_key key) { return (unsigned)key < CG_CONFIG_NUM_KEYS; }
@@ -67,5 +69,6 @@ cg_settings cg_config_snapshot(void) {
         .conv_winograd = (int)atomic_load_explicit(&values[CG_CONFIG_CONV_WINOGRAD], memory_order_relaxed),
         .conv_schedule = (int)atomic_load_explicit(&values[CG_CONFIG_CONV_SCHEDULE], memory_order_relaxed),
         .conv_block_bytes = atomic_load_explicit(&values[CG_CONFIG_CONV_BLOCK_BYTES], memory_order_relaxed),
+        .conv_depthwise = (int)atomic_load_explicit(&values[CG_CONFIG_CONV_DEPTHWISE], memory_order_relaxed),
     };
 }

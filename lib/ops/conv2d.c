@@ -17,6 +17,10 @@
  * bench-train at 1 thread (2026-12-01, SkylakeX kernels): the seed net 1064-1089 -> 1190-1240
  * img/s training, 3956-4029 -> 4989-5182 evaluation; the BatchNorm residual net 267-271 -> 331
  * training, 1057-1080 -> 1385-1430 evaluation. The node records the choice its forward made.
+ * A depthwise layer (groups == C, OC = M * C; any stride, padding, dilation) takes direct kernels
+ * instead (lib/ops/conv2d_depthwise.c, CG_CONFIG_CONV_DEPTHWISE): im2col there copies every input
+ * KH*KW times for GEMMs of one row; its node is "conv2d_dw" ("conv2d_dw_relu"); a fused pool runs
+ * as its own op after it.
  *
  * Scheduling (cgrad links OpenBLAS's OpenMP build: an sgemm called inside an OpenMP parallel
  * region runs single-threaded on the calling thread, outside one it uses the whole pool):
@@ -54,6 +58,7 @@
 #include <math.h>
 #include <omp.h>
 #include "cg_internal.h"
+#include "conv2d_depthwise.h"
 #include "im2col.h"
 
 /* ---- the shape rule ------------------------------------------------------ */
@@ -410,6 +415,7 @@ typedef struct conv_plan {
     bool relu;    /* fused ReLU on the output (cg_conv2d_ex's epilogue) */
     bool pool2;   /* then a fused 2x2, stride-2 max-pool (inference only: no backward) */
     bool wino;    /* 3x3, stride 1: Winograd F(2x2, 3x3) instead of im2col (see wino_choose) */
+    bool depthwise;  /* groups == C, OC = M * C: the direct kernels of conv2d_depthwise.c (dw_choose) */
     cg_wino_geom wg;
     const float *wino_u;  /* the transformed weights U[16][OC][C], set by the pass that runs */
     bool dx_fresh;        /* backward: dx is uninitialised (a fresh tape gradient): write it */
@@ -432,6 +438,17 @@ static void wino_choose(conv_plan *pl, int wino_mode) {
     if (wino_mode == CG_WINOGRAD_AUTO && pl->cg < CONV_WINO_MIN_C) return;
     pl->wg = cg_wino_geom_make(g->c, g->h, g->w, g->ph, g->pw, g->oh, g->ow);
     pl->wino = true;
+}
+
+/* Whether the plan's layer takes the direct depthwise kernels (lib/ops/conv2d_depthwise.c): one
+ * input channel per group and at least one output channel per group, any stride, padding and
+ * dilation; in AUTO mode also at least two groups (a one-channel ungrouped layer, such as the
+ * seed's conv1, stays a GEMM: its K = 9 GEMM is another question, and the seed's numbers must not
+ * move). Not when the kernels' workspace would dwarf the layer (cg_conv_dw_fits). */
+static bool dw_choose(const conv_plan *pl, int mode) {
+    if (mode == CG_DEPTHWISE_OFF || pl->cg != 1 || pl->ocg < 1 || pl->g.oh <= 0 || pl->g.ow <= 0) return false;
+    if (mode == CG_DEPTHWISE_AUTO && pl->groups < 2) return false;
+    return cg_conv_dw_fits(&pl->g, pl->oc);
 }
 
 static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b,
@@ -482,7 +499,10 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     pl->block_bytes = cfg.conv_block_bytes;
     /* Per image and group: [OC/g, C/g*KH*KW] x [C/g*KH*KW, OH*OW]; Winograd's GEMMs are smaller. */
     st = cg_gemm_check("conv2d", pl->ocg, g->oh * g->ow, pl->cg * g->kh * g->kw);
-    if (st == CG_OK) wino_choose(pl, cfg.conv_winograd);
+    pl->depthwise = st == CG_OK && dw_choose(pl, cfg.conv_depthwise);
+    pl->wino = false;
+    pl->wino_u = NULL;
+    if (st == CG_OK && !pl->depthwise) wino_choose(pl, cfg.conv_winograd);
     return st;
 }
 
@@ -712,6 +732,7 @@ static int64_t dw_chunks(const conv_plan *pl, int64_t floats_per_partial) {
 static size_t wino_u_floats(const conv_plan *pl) { return pl->wino ? (size_t)(16 * cg_wino_plane(pl->oc * pl->g.c)) : 0; }
 
 static cg_status conv2d_forward(float *y, const float *x, const float *w, const float *b, conv_plan *pl) {
+    if (pl->depthwise) return cg_conv_dw_forward(y, x, w, b, &pl->g, pl->n, pl->oc, pl->relu);
     int nt = cg_conv_threads(pl->n, pl->schedule);
     size_t per = workspace_layout(pl, false, NULL, NULL), shared = wino_u_floats(pl);
     float *ws = NULL;
@@ -843,6 +864,7 @@ static cg_status conv2d_backward(cg_node *nd) {
     if (pl.n == 0 || ohw == 0) return CG_OK;
     if (pl.cg == 0 || pl.ocg == 0) dx = dw = NULL;  /* no GEMM to run: only db is left */
     if (!dx && !dw && !db) return CG_OK;
+    if (pl.depthwise) return cg_conv_dw_backward(dx, pl.dx_fresh, dw, db, dy, y, x->data, w->data, &pl.g, pl.n, pl.oc);
     return conv2d_backward_all(dx, dw, db, dy, y, x->data, w->data, &pl);
 }
 
@@ -887,6 +909,9 @@ static bool bn_fold(const cg_conv_epilogue *ep, const cg_tensor *w, const cg_ten
 
 static const cg_op_def op_conv2d = { "conv2d", conv2d_backward };
 static const cg_op_def op_conv2d_relu = { "conv2d_relu", conv2d_backward };
+/* the same op by the direct depthwise kernels (its own names: profiles and tests tell the paths apart) */
+static const cg_op_def op_conv2d_dw = { "conv2d_dw", conv2d_backward };
+static const cg_op_def op_conv2d_dw_relu = { "conv2d_dw_relu", conv2d_backward };
 
 /* The one entry: plans the conv once, decides what of ep fuses in the current mode (see ops.h),
  * runs the conv with the fused part and the rest as the unfused ops. A pooled conv records no
@@ -915,13 +940,15 @@ cg_tensor *cg_conv2d_ex(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2
         if (bn_fold(ep, w, b, &wf, &bf)) { w = wf; b = bf; bn_op = false; }
     }
     pl.relu = ep->relu && !bn_op;
-    pl.pool2 = ep->pool2 && !bn_op && !record && pl.g.oh >= 2 && pl.g.ow >= 2;
+    /* (a depthwise layer pools as its own op after the conv) */
+    pl.pool2 = ep->pool2 && !bn_op && !record && !pl.depthwise && pl.g.oh >= 2 && pl.g.ow >= 2;
     const int64_t f = pl.pool2 ? 2 : 1;
     cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ pl.n, pl.oc, pl.g.oh / f, pl.g.ow / f });
     if (!y) return NULL;
     if (y->numel && conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &pl) != CG_OK) return NULL;
     if (pl.pool2) { cg_profile_end(pl.relu ? "conv2d_relu_pool2" : "conv2d_pool2", 0, t0); return y; }
-    const cg_op_def *op = pl.relu ? &op_conv2d_relu : &op_conv2d;
+    const cg_op_def *op = pl.depthwise ? (pl.relu ? &op_conv2d_dw_relu : &op_conv2d_dw)
+                                       : pl.relu ? &op_conv2d_relu : &op_conv2d;
     cg_node *nd = cg_record(op, y, 3, (cg_tensor *[]){ x, w, b });
     if (!nd) return NULL;
     CG_SET_PARAMS(nd, &pl);
