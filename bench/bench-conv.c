@@ -2,6 +2,7 @@
 /* bench-conv — conv2d forward, backward-data and backward-weight against the raw sgemm roofline.
  *   bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick] [--only TEXT]
  *              [--block BYTES] [--no-dense] [--no-winograd] [--no-depthwise]
+ *              [--shape N,C,H,W,OC,K[,STRIDE,PADDING,DILATION,GROUPS]]...
  * For each layer shape: median ms and GFLOP/s of each pass through the public API: forward is
  * cg_conv2d in no-grad mode; backward data (dx only) and backward weight (dw only) are
  * cg_backward(cg_sum(cg_conv2d(x, w, b))) with only x, or only w, requiring grad, the backward
@@ -18,7 +19,11 @@
  * CG_CONFIG_CONV_DENSE 0, the dense im2col/col2im off; CG_CONFIG_CONV_WINOGRAD CG_WINOGRAD_OFF,
  * 3x3 stride-1 layers by im2col instead of Winograd F(2x2, 3x3); CG_CONFIG_CONV_DEPTHWISE
  * CG_DEPTHWISE_OFF, depthwise layers by im2col + a GEMM per group instead of the direct kernels).
- * --only TEXT: only the layers whose name contains TEXT (e.g. "dw." for the depthwise ones). */
+ * --only TEXT: only the layers whose name contains TEXT (e.g. "dw." for the depthwise ones).
+ * --shape (repeatable): the user's own layers instead of the built-in list. Each layer's row is
+ * followed by the algorithm cgrad runs for it (cg_conv2d_algorithm: Winograd, 1x1 GEMM, im2col +
+ * GEMM, depthwise direct) and the engine of its GEMMs; the passes' GF/s stand beside the GEMM
+ * ceiling (cblas_sgemm alone on the im2col GEMM shapes). */
 #include "bench_util.h"
 #include <cblas.h>
 #include <omp.h>
@@ -31,7 +36,39 @@
 typedef struct layer {
     const char *name;
     int64_t n, c, h, w, oc, k, stride, pad, groups;  /* groups 0: 1 */
+    int64_t dil;                                      /* 0: 1 */
 } layer;
+
+/* --shape N,C,H,W,OC,K[,STRIDE,PADDING,DILATION,GROUPS]: whole numbers, N..K >= 1, stride and
+ * dilation >= 1 (default 1), padding >= 0 (default 0), groups >= 1 (default 1). false after
+ * printing why. */
+static bool parse_shape(const char *text, layer *L, char *name, size_t cap) {
+    int64_t v[10] = { 0, 0, 0, 0, 0, 0, 1, 0, 1, 1 };
+    int k = 0;
+    const char *p = text;
+    while (k < 10) {
+        char *end;
+        if (*p < '0' || *p > '9') break;
+        long long x = strtoll(p, &end, 10);
+        if (x > (1LL << 40)) break;
+        v[k++] = x;
+        p = end;
+        if (*p != ',') break;
+        p++;
+    }
+    bool ok = !*p && (k == 6 || k == 10);
+    for (int i = 0; ok && i < 10; i++) ok = i == 7 ? v[i] >= 0 : v[i] >= 1;
+    if (!ok) {
+        fprintf(stderr, "bench-conv: --shape '%s': want N,C,H,W,OC,K or N,C,H,W,OC,K,STRIDE,PADDING,DILATION,GROUPS "
+                "(whole numbers; padding >= 0, the others >= 1)\n", text);
+        return false;
+    }
+    *L = (layer){ name, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[9], v[8] };
+    snprintf(name, cap, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld", (long long)v[0], (long long)v[1],
+             (long long)v[2], (long long)v[3], (long long)v[4], (long long)v[5], (long long)v[6], (long long)v[7],
+             (long long)v[8], (long long)v[9]);
+    return true;
+}
 
 static const layer LAYERS[] = {
     { "seed.conv1", 64, 1, 28, 28, 32, 3, 1, 0 },
@@ -114,8 +151,11 @@ static double time_pass(int pass, cg_tensor *x, cg_tensor *w, cg_tensor *b, cons
 }
 
 int main(int argc, char **argv) {
-    int threads = 0, reps = 0, csv = 0, quick = 0;
+    int threads = 0, reps = 0, csv = 0, quick = 0, n_shapes = 0;
     const char *only = NULL;
+    enum { MAX_SHAPES = 64 };
+    static layer shapes[MAX_SHAPES];
+    static char shape_names[MAX_SHAPES][256];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--version")) { printf("%s (cgrad %s)\n%s\n", "bench-conv", cg_version(), cg_blas_info()); return 0; }
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -123,6 +163,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--csv")) csv = 1;
         else if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
+            if (n_shapes == MAX_SHAPES) { fprintf(stderr, "bench-conv: at most %d --shape layers\n", MAX_SHAPES); return 2; }
+            if (!parse_shape(argv[++i], &shapes[n_shapes], shape_names[n_shapes], sizeof shape_names[0])) return 2;
+            n_shapes++;
+        }
         else if (!strcmp(argv[i], "--no-depthwise")) set_or_die(CG_CONFIG_CONV_DEPTHWISE, CG_DEPTHWISE_OFF);
         else if (!strcmp(argv[i], "--block") && i + 1 < argc) set_or_die(CG_CONFIG_CONV_BLOCK_BYTES, atoll(argv[++i]));
         else if (!strcmp(argv[i], "--no-dense")) set_or_die(CG_CONFIG_CONV_DENSE, 0);
@@ -139,6 +184,11 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick] [--only TEXT]\n"
                    "                  [--block BYTES] [--no-dense] [--no-winograd] [--no-depthwise]\n"
+                   "                  [--shape N,C,H,W,OC,K[,STRIDE,PADDING,DILATION,GROUPS]]...\n"
+                   "  --shape S       your own layer (repeatable) instead of the built-in list: batch N, C input\n"
+                   "                  channels, HxW input, OC output channels, KxK kernel; stride, dilation and\n"
+                   "                  groups default to 1, padding to 0. Each row is followed by the algorithm\n"
+                   "                  cgrad runs for the layer and the engine of its GEMMs\n"
                    "  --only TEXT     only the layers whose name contains TEXT (\"dw.\": the depthwise ones)\n"
                    "  --mode          conv's schedule (CG_CONFIG_CONV_SCHEDULE; default auto)\n"
                    "  --block BYTES   forward im2col in row blocks of at most BYTES (CG_CONFIG_CONV_BLOCK_BYTES)\n"
@@ -153,17 +203,31 @@ int main(int argc, char **argv) {
     if (csv)
         printf("layer,n,c,h,w,oc,k,stride,pad,fwd_ms,bwd_data_ms,bwd_weight_ms,fwd_gflops,bwd_data_gflops,"
                "bwd_weight_gflops,gemm_gflops,gemm_fwd_gflops,gemm_bwd_data_gflops,gemm_bwd_weight_gflops,"
-               "workspace_bytes,threads,groups\n");
+               "workspace_bytes,threads,groups,dilation,algorithm\n");
     else
         printf("bench-conv: threads %d, %s\n%-26s %4s | %21s | %21s | %21s | %9s\n%-26s %4s | %10s %10s | %10s %10s | %10s %10s | %9s\n",
                nt, cg_blas_info(), "layer", "n", "forward", "backward data", "backward weight", "workspace",
                "", "", "ms", "GF/s(gemm)", "ms", "GF/s(gemm)", "ms", "GF/s(gemm)", "MiB");
-    for (size_t li = 0; li < sizeof LAYERS / sizeof LAYERS[0]; li++) {
-        const layer *L = &LAYERS[li];
-        if (quick && L->n > 1 && L->n != 64) continue;
+    size_t n_layers = n_shapes ? (size_t)n_shapes : sizeof LAYERS / sizeof LAYERS[0];
+    for (size_t li = 0; li < n_layers; li++) {
+        const layer *L = n_shapes ? &shapes[li] : &LAYERS[li];
+        if (quick && !n_shapes && L->n > 1 && L->n != 64) continue;
         if (only && !strstr(L->name, only)) continue;
-        const int64_t G = L->groups > 0 ? L->groups : 1, cg = L->c / G, ocg = L->oc / G;
-        int64_t oh = (L->h + 2 * L->pad - L->k) / L->stride + 1, ow = (L->w + 2 * L->pad - L->k) / L->stride + 1;
+        const int64_t G = L->groups > 0 ? L->groups : 1, D = L->dil > 0 ? L->dil : 1, cg = L->c / G, ocg = L->oc / G;
+        cg_conv2d_params cp = cg_conv2d_defaults();
+        cp.stride[0] = cp.stride[1] = L->stride;
+        cp.padding[0] = cp.padding[1] = L->pad;
+        cp.dilation[0] = cp.dilation[1] = D;
+        cp.groups = G;
+        /* The shape rules say whether the layer fits (a user's --shape may not), and what runs. */
+        int64_t y_shape[4];
+        cg_conv2d_algo algo;
+        if (cg_conv2d_out_shape(4, CG_SHAPE(L->n, L->c, L->h, L->w), CG_SHAPE(L->oc, cg, L->k, L->k), &cp, y_shape) != CG_OK ||
+            cg_conv2d_algorithm(CG_SHAPE(L->n, L->c, L->h, L->w), CG_SHAPE(L->oc, cg, L->k, L->k), &cp, &algo) != CG_OK) {
+            fprintf(stderr, "bench-conv: %s: %s\n", L->name, cg_last_error());
+            return 2;
+        }
+        int64_t oh = y_shape[2], ow = y_shape[3];
         int64_t ohw = oh * ow, ck = cg * L->k * L->k;  /* per group */
         int64_t nx = L->n * L->c * L->h * L->w, nw = L->oc * ck;
         double flop = 2.0 * (double)L->n * (double)L->oc * (double)ohw * (double)ck;  /* per pass */
@@ -173,10 +237,6 @@ int main(int argc, char **argv) {
         cg_tensor *tw = cg_tensor_wrap(w, 4, CG_SHAPE(L->oc, cg, L->k, L->k));
         cg_tensor *tb = cg_tensor_wrap(b, 1, CG_SHAPE(L->oc));
         if (!tx || !tw || !tb) { fprintf(stderr, "bench-conv: %s: %s\n", L->name, cg_last_error()); return 1; }
-        cg_conv2d_params cp = cg_conv2d_defaults();
-        cp.stride[0] = cp.stride[1] = L->stride;
-        cp.padding[0] = cp.padding[1] = L->pad;
-        cp.groups = G;
         double ms[3];
         cg_tape_free_all();  /* the scratch arena starts empty: its size below is this layer's */
         for (int pass = 0; pass < 3; pass++) {
@@ -222,14 +282,18 @@ int main(int argc, char **argv) {
         free(ga); free(gb); free(gc);
         double gf[3] = { flop / ms[0] / 1e6, flop / ms[1] / 1e6, flop / ms[2] / 1e6 };
         if (csv)
-            printf("%s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.3f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%lld,%d,%lld\n",
+            printf("%s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.3f,%.3f,%.3f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%lld,%d,%lld,"
+                   "%lld,%s\n",
                    L->name, (long long)L->n, (long long)L->c, (long long)L->h, (long long)L->w, (long long)L->oc,
                    (long long)L->k, (long long)L->stride, (long long)L->pad, ms[0], ms[1], ms[2], gf[0], gf[1], gf[2],
-                   gemm[0], gemm[0], gemm[1], gemm[2], (long long)ws, nt, (long long)G);
+                   gemm[0], gemm[0], gemm[1], gemm[2], (long long)ws, nt, (long long)G, (long long)D, algo.algorithm);
         else
             printf("%-26s %4lld | %10.3f %5.0f(%3.0f) | %10.3f %5.0f(%3.0f) | %10.3f %5.0f(%3.0f) | %9.2f\n", L->name,
                    (long long)L->n, ms[0], gf[0], gemm[0], ms[1], gf[1], gemm[1], ms[2], gf[2], gemm[2],
                    (double)ws / (1 << 20));
+        if (!csv)
+            printf("%-26s      every pass: %s; GEMMs: %s\n", "", algo.algorithm,
+                   strncmp(algo.gemm, "none", 4) ? "the BLAS above" : algo.gemm);
         fflush(stdout);
         free(x); free(w); free(b);
     }

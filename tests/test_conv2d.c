@@ -878,9 +878,39 @@ static void test_switches_keep_values(void **s) {
     assert_int_equal(cg_config_get(CG_CONFIG_CONV_BLOCK_BYTES), CG_CONV_BLOCK_BYTES_DEFAULT);
 }
 
+/* cg_conv2d_algorithm names what cg_conv2d runs, following the switches; a layer that does not
+ * fit gets the shape rule's error. */
+static void test_algorithm(void **st) {
+    (void)st;
+    cg_conv2d_params p = cg_conv2d_defaults();
+    cg_conv2d_algo a;
+    assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 10, 10), CG_SHAPE(16, 8, 3, 3), &p, &a), CG_OK);
+    assert_string_equal(a.algorithm, "winograd F(2x2,3x3)");
+    assert_string_equal(a.gemm, cg_blas_info());
+    assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_OFF), CG_OK);
+    assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 10, 10), CG_SHAPE(16, 8, 3, 3), &p, &a), CG_OK);
+    assert_string_equal(a.algorithm, "im2col + GEMM");
+    assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_AUTO), CG_OK);
+    assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 10, 10), CG_SHAPE(16, 8, 1, 1), &p, &a), CG_OK);
+    assert_string_equal(a.algorithm, "1x1 GEMM (no im2col)");
+    p.groups = 8;
+    p.padding[0] = p.padding[1] = 1;
+    assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 10, 10), CG_SHAPE(8, 1, 3, 3), &p, &a), CG_OK);
+    assert_string_equal(a.algorithm, "depthwise direct");
+    assert_string_equal(a.gemm, "none (direct kernels)");
+    p = cg_conv2d_defaults();
+    p.stride[0] = p.stride[1] = 2;
+    assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 10, 10), CG_SHAPE(16, 8, 3, 3), &p, &a), CG_OK);
+    assert_string_equal(a.algorithm, "im2col + GEMM");
+    assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 4, 4), CG_SHAPE(16, 8, 5, 5), &p, &a), CG_ESHAPE);
+    assert_non_null(strstr(cg_last_error(), "larger than the padded input"));
+    assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 4, 4), NULL, &p, &a), CG_EINVAL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_by_hand),
+        cmocka_unit_test(test_algorithm),
         cmocka_unit_test(test_grid_vs_naive),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_gradcheck_fresh_input_grad),

@@ -191,6 +191,15 @@ CG_API cg_tensor *cg_adaptive_max_pool2d(cg_tensor *x, int64_t oh, int64_t ow);
  *   upsample          x [N,C,H,W], scale_h, scale_w                   -> [N,C,H*scale_h,W*scale_w]
  *   linear            x [..., in], w [out, in]                        -> [..., out]
  *   embedding         indices of any shape S (ndim < CG_MAX_DIMS), w [V, D] -> S + [D] */
+/* What cg_conv2d runs for a layer of input x_shape [N,C,H,W] and weight w_shape
+ * [OC,C/groups,KH,KW] under the switches as they are now (config.h), its forward and both
+ * backward passes alike: algorithm is "winograd F(2x2,3x3)", "1x1 GEMM (no im2col)",
+ * "im2col + GEMM" or "depthwise direct"; gemm names the engine of its GEMMs (cg_blas_info()) or
+ * "none (direct kernels)". Strings are static. The shape rules' errors for a layer that does not
+ * fit (CG_ESHAPE, CG_EINVAL). */
+typedef struct cg_conv2d_algo { const char *algorithm, *gemm; } cg_conv2d_algo;
+CG_API cg_status cg_conv2d_algorithm(const int64_t x_shape[4], const int64_t w_shape[4], const cg_conv2d_params *p,
+                                     cg_conv2d_algo *out);
 CG_API cg_status cg_conv2d_out_shape(int ndim, const int64_t *x_shape, const int64_t *w_shape,
                                      const cg_conv2d_params *p, int64_t *out_shape);
 CG_API cg_status cg_conv_transpose2d_out_shape(int ndim, const int64_t *x_shape, const int64_t *w_shape,

@@ -506,6 +506,21 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     return st;
 }
 
+cg_status cg_conv2d_algorithm(const int64_t x_shape[4], const int64_t w_shape[4], const cg_conv2d_params *p,
+                              cg_conv2d_algo *out) {
+    if (!x_shape || !w_shape || !p || !out) return cg_error(CG_EINVAL, "cg_conv2d_algorithm: an argument is NULL");
+    cg_tensor x = { .dtype = CG_F32, .ndim = 4 }, w = { .dtype = CG_F32, .ndim = 4 };  /* shapes only */
+    memcpy(x.shape, x_shape, 4 * sizeof *x_shape);
+    memcpy(w.shape, w_shape, 4 * sizeof *w_shape);
+    conv_plan pl;
+    cg_status st = conv_plan_make(&x, &w, NULL, p, &pl);
+    if (st != CG_OK) return st;
+    out->algorithm = pl.depthwise ? "depthwise direct" : pl.wino ? "winograd F(2x2,3x3)"
+                   : pl.direct ? "1x1 GEMM (no im2col)" : "im2col + GEMM";
+    out->gemm = pl.depthwise ? "none (direct kernels)" : cg_blas_info();
+    return CG_OK;
+}
+
 static size_t round16(size_t f) { return (f + 15) & ~(size_t)15; }  /* keep slabs 64-byte aligned */
 
 /* One thread's slab: cols (not for a direct 1x1), then for backward dcols (likewise), then one

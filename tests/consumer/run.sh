@@ -37,6 +37,7 @@ for f in "$prefix/include/cgrad/cgrad.h" "$prefix/include/cgrad/version.h" \
     [ -e "$f" ] || fail "not installed: ${f#"$prefix"/}"
 done
 [ -x "$prefix/bin/mnist-train" ] && [ -x "$prefix/bin/mnist-eval" ] || fail "mnist-train/mnist-eval not installed"
+[ -x "$prefix/bin/bench-conv" ] || fail "bench-conv not installed"
 for f in linreg autograd-demo; do [ ! -e "$prefix/bin/$f" ] || fail "bin/$f installed: a lesson, too generic a name"; done
 for f in mnist-train mnist-eval; do
     [ -f "$prefix/share/man/man1/$f.1" ] || fail "no man page share/man/man1/$f.1"
@@ -111,6 +112,12 @@ check_run "$tmp/consumer_pc_static" static
 
 # The examples (examples/*.c) are programs a user copies: each builds against the installed cgrad
 # through pkg-config alone, and inception runs its two processes (train + save, resume + predict).
+# The installed bench-conv measures a user's layer and names the algorithm that ran it.
+step "installed bench-conv --shape"
+"$prefix/bin/bench-conv" --threads 1 --reps 1 --shape 2,8,10,10,8,3,1,1,1,8 --shape 2,8,10,10,16,3,1,1,1,1 >"$tmp/bc.txt" \
+    || fail "bench-conv --shape: $(cat "$tmp/bc.txt")"
+grep -q 'every pass: depthwise direct; GEMMs: none' "$tmp/bc.txt" || fail "bench-conv: no algorithm line: $(cat "$tmp/bc.txt")"
+grep -q 'every pass: winograd F(2x2,3x3)' "$tmp/bc.txt" || fail "bench-conv: no Winograd line: $(cat "$tmp/bc.txt")"
 step "examples/*.c through pkg-config"
 for e in "$src"/examples/*.c; do
     # shellcheck disable=SC2046,SC2086
