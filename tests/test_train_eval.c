@@ -127,8 +127,19 @@ static void test_warm_evaluation(void **st) {
     long evaluated_faults = minor_faults() - faults;
     assert_int_equal(g_allocs, allocs);
     /* Handing the activations back would fault each batch's 200 x 16 x 12 x 12 floats (hundreds
-     * of pages per layer) anew; a few stray faults (a thread's stack) are not that. */
+     * of pages per layer) anew; a few stray faults (a thread's stack) are not that. Not under a
+     * sanitizer: its allocator and shadow memory fault pages of their own. */
+#if defined(__SANITIZE_ADDRESS__)
+    (void)evaluated_faults;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+    (void)evaluated_faults;
+#else
     assert_true(evaluated_faults < 64);
+#endif
+#else
+    assert_true(evaluated_faults < 64);
+#endif
     assert_int_equal(r.n, NE);
     cg_trainer_free(t);
     cg_module_free(net);
