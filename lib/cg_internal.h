@@ -213,6 +213,14 @@ uint64_t cg_rng_take(cg_rng *r, uint64_t n, uint64_t *key);
 void cg_rng_fill_uniform(float *d, int64_t n, float lo, float hi, cg_rng *r);
 void cg_rng_fill_normal(float *d, int64_t n, cg_rng *r);
 
+/* ---- strict checkpoint metadata (lib/io/checkpoint.c) ------------------------
+ * The value s of metadata key parsed completely: a plain decimal in lo..hi (no sign unless lo < 0,
+ * no spaces, '+' or leading zeros), an unsigned 64-bit one, or a finite number in lo..hi; else
+ * CG_EFORMAT naming the key and the value. *v is set only on success. */
+cg_status cg_meta_parse_int(const char *key, const char *s, int64_t lo, int64_t hi, int64_t *v);
+cg_status cg_meta_parse_u64(const char *key, const char *s, uint64_t *v);
+cg_status cg_meta_parse_f64(const char *key, const char *s, double lo, double hi, double *v);
+
 /* ---- BLAS (lib/core/blas.c) --------------------------------------------- */
 void cg_blas_set_threads(int n);
 /* Chooses OpenBLAS's kernel for this CPU once per process (see blas.c); every GEMM entry calls it. */

@@ -89,10 +89,8 @@ static bool plain_decimal(const char *s, bool sign_ok) {
     return true;
 }
 
-cg_status cg_checkpoint_meta_int(const cg_safetensors *st, const char *key, int64_t lo, int64_t hi, int64_t *v) {
-    const char *s;
-    cg_status r = meta_value(st, key, &s);
-    if (r != CG_OK) return r;
+/* The value-level parsers (cg_internal.h): run.c reads its keys through them too. */
+cg_status cg_meta_parse_int(const char *key, const char *s, int64_t lo, int64_t hi, int64_t *v) {
     errno = 0;
     long long x = plain_decimal(s, lo < 0) ? strtoll(s, NULL, 10) : 0;
     if (!plain_decimal(s, lo < 0) || errno == ERANGE || x < lo || x > hi)
@@ -102,10 +100,7 @@ cg_status cg_checkpoint_meta_int(const cg_safetensors *st, const char *key, int6
     return CG_OK;
 }
 
-cg_status cg_checkpoint_meta_u64(const cg_safetensors *st, const char *key, uint64_t *v) {
-    const char *s;
-    cg_status r = meta_value(st, key, &s);
-    if (r != CG_OK) return r;
+cg_status cg_meta_parse_u64(const char *key, const char *s, uint64_t *v) {
     errno = 0;
     unsigned long long x = plain_decimal(s, false) ? strtoull(s, NULL, 10) : 0;
     if (!plain_decimal(s, false) || errno == ERANGE)
@@ -115,10 +110,7 @@ cg_status cg_checkpoint_meta_u64(const cg_safetensors *st, const char *key, uint
     return CG_OK;
 }
 
-cg_status cg_checkpoint_meta_f64(const cg_safetensors *st, const char *key, double lo, double hi, double *v) {
-    const char *s;
-    cg_status r = meta_value(st, key, &s);
-    if (r != CG_OK) return r;
+cg_status cg_meta_parse_f64(const char *key, const char *s, double lo, double hi, double *v) {
     char *end;
     errno = 0;
     double x = strtod(s, &end);
@@ -129,6 +121,24 @@ cg_status cg_checkpoint_meta_f64(const cg_safetensors *st, const char *key, doub
                         lo, hi);
     *v = x;
     return CG_OK;
+}
+
+cg_status cg_checkpoint_meta_int(const cg_safetensors *st, const char *key, int64_t lo, int64_t hi, int64_t *v) {
+    const char *s;
+    cg_status r = meta_value(st, key, &s);
+    return r != CG_OK ? r : cg_meta_parse_int(key, s, lo, hi, v);
+}
+
+cg_status cg_checkpoint_meta_u64(const cg_safetensors *st, const char *key, uint64_t *v) {
+    const char *s;
+    cg_status r = meta_value(st, key, &s);
+    return r != CG_OK ? r : cg_meta_parse_u64(key, s, v);
+}
+
+cg_status cg_checkpoint_meta_f64(const cg_safetensors *st, const char *key, double lo, double hi, double *v) {
+    const char *s;
+    cg_status r = meta_value(st, key, &s);
+    return r != CG_OK ? r : cg_meta_parse_f64(key, s, lo, hi, v);
 }
 
 /* Splits an optimizer state name "<prefix>.<i>" (without "optim."): the prefix's length and the

@@ -390,48 +390,20 @@ static const char *spelled(const run_file *f, const char *key) {
 static cg_status missing(const run_file *f, const char *key) {
     return cg_error(CG_EFORMAT, "checkpoint metadata has no '%s'", spelled(f, key));
 }
-static bool plain_decimal(const char *s, bool sign_ok) {
-    if (sign_ok && *s == '-') s++;
-    if (!*s || (s[0] == '0' && s[1])) return false;
-    for (; *s; s++) if (*s < '0' || *s > '9') return false;
-    return true;
-}
 static cg_status get_i(const run_file *f, const char *key, int64_t lo, int64_t hi, int64_t *v) {
     const char *s = get(f, key);
-    if (!s) return missing(f, key);
-    errno = 0;
-    long long x = plain_decimal(s, lo < 0) ? strtoll(s, NULL, 10) : 0;
-    if (!plain_decimal(s, lo < 0) || errno == ERANGE || x < lo || x > hi)
-        return cg_error(CG_EFORMAT, "checkpoint metadata '%s' = '%.40s' is not a whole number in %lld..%lld",
-                        spelled(f, key), s, (long long)lo, (long long)hi);
-    *v = (int64_t)x;
-    return CG_OK;
+    return s ? cg_meta_parse_int(spelled(f, key), s, lo, hi, v) : missing(f, key);
 }
 static cg_status get_u(const run_file *f, const char *key, uint64_t *v) {
     const char *s = get(f, key);
-    if (!s) return missing(f, key);
-    errno = 0;
-    unsigned long long x = plain_decimal(s, false) ? strtoull(s, NULL, 10) : 0;
-    if (!plain_decimal(s, false) || errno == ERANGE)
-        return cg_error(CG_EFORMAT, "checkpoint metadata '%s' = '%.40s' is not a whole number in 0..%llu",
-                        spelled(f, key), s, (unsigned long long)UINT64_MAX);
-    *v = (uint64_t)x;
-    return CG_OK;
+    return s ? cg_meta_parse_u64(spelled(f, key), s, v) : missing(f, key);
 }
 /* A finite number in lo..hi; with inf_ok, also "inf" (a plateau's best before any metric). */
 static cg_status get_num(const run_file *f, const char *key, double lo, double hi, bool inf_ok, double *v) {
     const char *s = get(f, key);
     if (!s) return missing(f, key);
     if (inf_ok && !strcmp(s, "inf")) { *v = INFINITY; return CG_OK; }
-    char *end;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (!*s || *end || s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r') || errno == ERANGE || !isfinite(x) || x < lo ||
-        x > hi)
-        return cg_error(CG_EFORMAT, "checkpoint metadata '%s' = '%.40s' is not a finite number in %g..%g",
-                        spelled(f, key), s, lo, hi);
-    *v = x;
-    return CG_OK;
+    return cg_meta_parse_f64(spelled(f, key), s, lo, hi, v);
 }
 static cg_status get_f(const run_file *f, const char *key, float *v) {
     double x;
