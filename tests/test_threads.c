@@ -8,9 +8,11 @@
  *     race (ThreadSanitizer), and every result is what some setting gives;
  *   - cg_backward on another thread's loss, or after cg_tape_release(), is an error (CG_ESTATE);
  *   - two models on two threads train to the same result as on one.
- * scripts/test also runs this file under ThreadSanitizer (build-tsan/). After the first test the
- * process runs with one OpenMP thread, so no OpenMP team is formed: libomp's own synchronisation
- * is not instrumented, and what is under test here is cgrad's state across pthreads. */
+ *   - pthreads whose ops are big enough to start OpenMP teams of their own compute what one
+ *     thread computes (teams inside pthreads, the shape of a caller's serving threads).
+ * scripts/test also runs this file, and the rest of the unit suite, under ThreadSanitizer
+ * (build-tsan/, -DCGRAD_TSAN=ON) with teams of 2; tests/tsan/omp_race.c shows that stage sees a
+ * race inside an OpenMP region. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -58,7 +60,7 @@ static void test_num_threads_is_process_wide(void **s) {
     run_threads(1, report_threads, (void *[]){ r });
     assert_int_equal(r[0], want);
     assert_int_equal(r[1], want);
-    cg_set_num_threads(1);  /* the rest of this program: no OpenMP teams (see the header) */
+    cg_set_num_threads(2);  /* the rest of this program: teams of 2 where an op is big enough */
 }
 
 /* ---- the RNG counter is atomic ---------------------------------------------------------- */
@@ -317,6 +319,41 @@ static void test_two_models_two_threads(void **s) {
     for (int i = 0; i < 3; i++) { cg_tensor_free(m[i].w1); cg_tensor_free(m[i].w2); }
 }
 
+/* ---- OpenMP teams inside pthreads ------------------------------------------------------ */
+/* Each op here has at least CG_OMP_MIN (65536) elements, so every pthread starts a team of 2:
+ * under ThreadSanitizer this is the case where a race inside a kernel's parallel loop shows. */
+enum { TEAM_N = 1 << 17 };
+typedef struct { double sum; float g[16]; } team_result;
+static void *team_work(void *out) {
+    team_result *r = out;
+    cg_tensor *x = test_tensor(2, CG_SHAPE(TEAM_N / 16, 16), -1, 1, 31, true);
+    cg_tensor *b = test_tensor(1, CG_SHAPE(16), -1, 1, 32, true);
+    cg_tensor *y = cg_mean(cg_relu(cg_mul(cg_add(x, b), x)));
+    CHECK(y && cg_backward(y) == CG_OK);
+    if (y && cg_tensor_grad(b)) {
+        r->sum = cg_tensor_item(y);
+        memcpy(r->g, cg_tensor_cdata(cg_tensor_grad(b)), sizeof r->g);
+    }
+    cg_tape_release();
+    cg_tensor_free(x);
+    cg_tensor_free(b);
+    return NULL;
+}
+
+static void test_teams_inside_pthreads(void **s) {
+    (void)s;
+    assert_int_equal(cg_get_num_threads(), 2);
+    team_result ref = { 0 }, r[3];
+    memset(r, 0, sizeof r);
+    team_work(&ref);
+    assert_true(ref.sum > 0);
+    run_threads(3, team_work, (void *[]){ &r[0], &r[1], &r[2] });
+    for (int i = 0; i < 3; i++) {
+        assert_memory_equal(&r[i].sum, &ref.sum, sizeof ref.sum);
+        assert_memory_equal(r[i].g, ref.g, sizeof ref.g);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_num_threads_is_process_wide),
@@ -326,6 +363,7 @@ int main(void) {
         cmocka_unit_test(test_switches_change_while_convs_run),
         cmocka_unit_test(test_backward_needs_the_recording_tape),
         cmocka_unit_test(test_two_models_two_threads),
+        cmocka_unit_test(test_teams_inside_pthreads),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cg_tape_free_all();
