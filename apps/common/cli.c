@@ -217,45 +217,52 @@ void progress_format(const progress *p, int64_t done, bool final, int cols, char
     if (frac > 1) frac = 1;
     double el = cli_now() - p->t0, rate = el > 0 ? (double)done / el : 0;
     double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
-    /* The fields after the bar, each with the rank at which it goes when the line is too long
-     * for the terminal: the loss first, then img/s, the time, the percentage last. */
-    struct { char text[64]; int drop_rank; bool keep; } fl[4];
-    int nf = 0;
     int64_t k = p->steps < PROGRESS_WINDOW ? p->steps : PROGRESS_WINDOW;
     double lsum = 0;
     for (int64_t i = 0; i < k; i++) lsum += p->win[i];
     char t1[24], t2[24];
     mmss(t1, sizeof t1, el);
     mmss(t2, sizeof t2, eta);
-    snprintf(fl[nf].text, sizeof fl[0].text, " %d%%", (int)(frac * 100.0));
-    fl[nf++].drop_rank = 3;
-    if (k) { snprintf(fl[nf].text, sizeof fl[0].text, "  loss %.4f", lsum / (double)k); fl[nf++].drop_rank = 0; }
-    snprintf(fl[nf].text, sizeof fl[0].text, "  %.0f img/s", rate);
-    fl[nf++].drop_rank = 1;
-    if (final) snprintf(fl[nf].text, sizeof fl[0].text, "  took %s", t1);
-    else snprintf(fl[nf].text, sizeof fl[0].text, "  %s elapsed  ETA %s", t1, t2);
-    fl[nf++].drop_rank = 2;
-    for (int i = 0; i < nf; i++) fl[i].keep = true;
-    char head[96];
-    snprintf(head, sizeof head, "Train epoch %d: %lld/%lld, ", p->epoch, (long long)done, (long long)p->total);
-    /* Fit: the bar is 30 wide when there is room and shrinks to 10 before any field goes; a line
+    /* The line's parts in order. When it is too long for the terminal they go by rank: the times
+     * first, then the bar (after shrinking to 10), the example counts, img/s, the percentage.
+     * The epoch and the loss, the figure a person watches, never go. */
+    enum { P_EPOCH, P_COUNTS, P_BAR, P_PCT, P_LOSS, P_RATE, P_TIME, P_N };
+    struct { char text[80]; int rank; bool keep; } pt[P_N];
+    static const int rank[P_N] = { [P_EPOCH] = -1, [P_COUNTS] = 2, [P_BAR] = 1, [P_PCT] = 4,
+                                   [P_LOSS] = -1, [P_RATE] = 3, [P_TIME] = 0 };
+    snprintf(pt[P_EPOCH].text, sizeof pt[0].text, "Train epoch %d:", p->epoch);
+    snprintf(pt[P_COUNTS].text, sizeof pt[0].text, " %lld/%lld,", (long long)done, (long long)p->total);
+    pt[P_BAR].text[0] = '\0';   /* drawn below, once its width is known */
+    snprintf(pt[P_PCT].text, sizeof pt[0].text, " %d%%", (int)(frac * 100.0));
+    if (k) snprintf(pt[P_LOSS].text, sizeof pt[0].text, "  loss %.4f", lsum / (double)k);
+    else pt[P_LOSS].text[0] = '\0';
+    snprintf(pt[P_RATE].text, sizeof pt[0].text, "  %.0f img/s", rate);
+    if (final) snprintf(pt[P_TIME].text, sizeof pt[0].text, "  took %s", t1);
+    else snprintf(pt[P_TIME].text, sizeof pt[0].text, "  %s elapsed  ETA %s", t1, t2);
+    for (int i = 0; i < P_N; i++) { pt[i].rank = rank[i]; pt[i].keep = true; }
+    /* Fit: the bar is " [" + 30 + "]" when there is room and shrinks to 10 before it goes; a line
      * never reaches the last column (some terminals wrap there). */
     int avail = cols > 0 ? cols - 1 : 1 << 20, bar = 30;
-    for (int rank = 0;; rank++) {
-        int len = (int)strlen(head) + 2;
-        for (int i = 0; i < nf; i++) if (fl[i].keep) len += (int)strlen(fl[i].text);
-        if (len + bar <= avail) break;
-        if (len + 10 <= avail) { bar = avail - len; break; }
-        if (rank > 3) { bar = avail - len > 0 ? avail - len : 0; break; }
-        for (int i = 0; i < nf; i++) if (fl[i].drop_rank == rank) fl[i].keep = false;
+    for (int r = 0;; r++) {
+        int len = 0;
+        for (int i = 0; i < P_N; i++) if (pt[i].keep) len += (int)strlen(pt[i].text);
+        if (!pt[P_BAR].keep) { bar = 0; if (len <= avail) break; }
+        else if (len + 3 + bar <= avail) break;
+        else if (len + 3 + 10 <= avail) { bar = avail - len - 3; break; }
+        if (r > 4) break;   /* only the epoch and the loss are left: cut at the end below */
+        for (int i = 0; i < P_N; i++) if (pt[i].rank == r) pt[i].keep = false;
     }
-    char barb[32];
-    int fill = (int)(frac * bar);
-    for (int i = 0; i < bar; i++) barb[i] = i < fill - 1 ? '-' : (i == fill - 1 ? '>' : ' ');
-    barb[bar] = '\0';
-    size_t n = (size_t)snprintf(buf, cap, "%s[%s]", head, barb);
-    for (int i = 0; i < nf && n < cap; i++)
-        if (fl[i].keep) n += (size_t)snprintf(buf + n, cap - n, "%s", fl[i].text);
+    if (pt[P_BAR].keep) {
+        if (bar > 30) bar = 30;
+        int fill = (int)(frac * bar), n = snprintf(pt[P_BAR].text, sizeof pt[0].text, " [");
+        for (int i = 0; i < bar; i++) pt[P_BAR].text[n++] = i < fill - 1 ? '-' : (i == fill - 1 ? '>' : ' ');
+        pt[P_BAR].text[n++] = ']';
+        pt[P_BAR].text[n] = '\0';
+    }
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < P_N && n < cap; i++)
+        if (pt[i].keep) n += (size_t)snprintf(buf + n, cap - n, "%s", pt[i].text);
     if (cols > 0 && (int)strlen(buf) > avail) buf[avail > 0 ? avail : 0] = '\0'; /* a tiny terminal */
 }
 

@@ -88,8 +88,8 @@ bool cli_same_net(const char *saved, const char *given, const cg_module *built);
 /* Progress bar:
  *   "Train epoch 1: 6400/60000, [---->      ] 10%  loss 0.4123  1523 img/s  0:04 elapsed  ETA 0:35"
  * On a terminal it is redrawn in place, fitted to the terminal's width (read again after a
- * SIGWINCH: the bar shrinks first, then the fields at the end go) and cleared to the end of the
- * line, so it never wraps. When stdout is not a terminal, or under an MPI launcher (whose pty
+ * SIGWINCH: the elapsed time and ETA go first, then the bar, the example counts, img/s and the
+ * percentage; the epoch and the loss stay) and cleared to the end of the line, so it never wraps. When stdout is not a terminal, or under an MPI launcher (whose pty
  * would join the redraws into one line), it prints a plain line every tenth of the epoch. loss is
  * the mean of the last PROGRESS_WINDOW steps' training losses. */
 #define PROGRESS_WINDOW 20
