@@ -16,7 +16,7 @@ static void usage(FILE *f) {
     fprintf(f,
         "usage: mnist-eval --model PATH [options]\n"
         "Evaluates a checkpoint (safetensors) on a test set: the t10k-* files in --data, or the two\n"
-        "files --test-images and --test-labels name (IDX of any element type, raw or .gz; images\n"
+        "files --test-images and --test-labels name (IDX or .npy of any element type, raw or .gz; images\n"
         "[N,H,W] or [N,C,H,W]). The network is the one the checkpoint's metadata names (mnist-train\n"
         "saves it); for a file without one (a PyTorch state_dict), --net, or else the seed's CNN.\n"
         "Every tensor must match the network, and the network the images' shape.\n\n"

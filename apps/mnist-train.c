@@ -27,7 +27,7 @@ typedef struct options {
 static void usage(FILE *f) {
     fprintf(f,
         "usage: mnist-train [options]\n"
-        "Trains a network on IDX files (raw or .gz): the four MNIST-format files in --data, or the\n"
+        "Trains a network on IDX or NumPy .npy files (raw or .gz): the four MNIST-format files in --data, or the\n"
         "four that --train-images, --train-labels, --test-images and --test-labels name. Images are\n"
         "[N,H,W] or [N,C,H,W] of any IDX element type (unsigned bytes are scaled by 1/255), labels\n"
         "[N] integers below the net's output size. It tests after each epoch. The default network\n"

@@ -123,7 +123,12 @@ CG_API cg_status cg_dataset_stats(const cg_dataset *d, cg_normalize *out);
 CG_API cg_status cg_normalize_parse(const char *text, cg_normalize *out);
 CG_API void cg_normalize_format(const cg_normalize *n, char *buf, size_t cap);
 
-/* ---- IDX files as tensors ------------------------------------------------------------
+/* ---- IDX and .npy files as tensors -----------------------------------------------------
+ * A NumPy .npy file (versions 1 to 3) is read wherever an IDX file is, told by its magic: bool and
+ * uint8 as unsigned bytes, int8/int16 as signed byte/short, uint16 and the 32- and 64-bit integers
+ * as int (a value outside int32 is CG_EFORMAT naming its index), float16/float32 as float, float64
+ * as double; either byte order, Fortran order turned to C order; object, string, complex,
+ * structured and datetime arrays are CG_EFORMAT naming the dtype (lib/data/npy.c).
  * Any IDX file, raw or gzip, read with every check described at the top: 1 to 4 dimensions, the
  * tensor's shape is the file's; unsigned bytes become a uint8 tensor, signed byte / short / int
  * an int64 tensor, float / double a float32 tensor (a double rounded to the nearest float). The

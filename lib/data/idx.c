@@ -30,6 +30,7 @@
 #define IDX_IN_CHUNK (64 * 1024)
 #define IDX_MAX_RATIO 1032       /* deflate's largest expansion: 258 bytes from 2 bits */
 #define IDX_TAIL 4096            /* bytes read past the header's claim, to report trailing data */
+#define NPY_MAX_HEADER 65536     /* a .npy header's dict: numpy writes far less */
 
 /* ---- the byte source: a FILE or a memory buffer, raw or gzip ---------------- */
 typedef struct idx_src {
@@ -299,9 +300,57 @@ static void to_host(uint8_t *p, int64_t n, int64_t es) {
         for (int64_t a = 0, b = es - 1; a < b; a++, b--) { uint8_t t = p[a]; p[a] = p[b]; p[b] = t; }
 }
 
+/* After the magic's first 4 bytes: the rest of a .npy preamble and its header (lib/data/npy.c).
+ * *a gets the array's IDX type, dims and numel; *item the file's bytes per entry of the first
+ * dimension (bounded like an IDX file's), *hlen the whole preamble's length. */
+static cg_status npy_header(idx_src *s, cg_idx_array *a, cg_npy_header *npy, size_t *hlen_out, int64_t *item_out) {
+    uint8_t p[8];
+    int64_t k = src_read(s, p, 4);   /* "PY", major, minor */
+    if (k < 0) return s->err;
+    if (k < 4 || memcmp(p, "PY", 2))
+        return cg_error(CG_EFORMAT, "%s: not a .npy file: it starts like one (0x93 \"NUM\") but the magic is cut short "
+                        "or wrong", s->name);
+    const int major = p[2];
+    if (major < 1 || major > 3)
+        return cg_error(CG_EFORMAT, "%s: .npy format version %d.%d; cgrad reads 1.0, 2.0 and 3.0", s->name, major, p[3]);
+    const size_t lenlen = major == 1 ? 2 : 4;
+    k = src_read(s, p, lenlen);
+    if (k < 0) return s->err;
+    if ((size_t)k < lenlen) return cg_error(CG_EFORMAT, "%s: truncated .npy header", s->name);
+    const uint32_t hl = lenlen == 2 ? (uint32_t)p[0] | (uint32_t)p[1] << 8
+                                    : (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    if (hl > NPY_MAX_HEADER)
+        return cg_error(CG_EFORMAT, "%s: .npy header of %u bytes; at most %d", s->name, hl, NPY_MAX_HEADER);
+    char text[NPY_MAX_HEADER + 1];
+    k = src_read(s, (uint8_t *)text, hl);
+    if (k < 0) return s->err;
+    if ((uint32_t)k < hl)
+        return cg_error(CG_EFORMAT, "%s: truncated .npy header: %lld of %u bytes", s->name, (long long)k, hl);
+    text[hl] = '\0';
+    if (strlen(text) != hl) return cg_error(CG_EFORMAT, "%s: a NUL byte inside the .npy header", s->name);
+    cg_status st = cg_npy_parse_header(text, hl, s->name, npy);
+    if (st != CG_OK) return st;
+    int64_t es;
+    *a = (cg_idx_array){ .type = cg_npy_idx_type(npy, &es), .ndim = npy->ndim, .elem_size = es };
+    int64_t item = npy->size;
+    for (int i = 0; i < npy->ndim; i++) {
+        a->dims[i] = npy->dims[i];
+        if (i > 0) {
+            if (npy->dims[i] > IDX_MAX_ITEM || (item *= npy->dims[i]) > IDX_MAX_ITEM)
+                return cg_error(CG_EFORMAT, "%s: unreasonable dimensions: one entry of the first dimension "
+                                "would take more than %d bytes", s->name, IDX_MAX_ITEM);
+        }
+    }
+    a->numel = a->dims[0] * (item / npy->size);
+    *hlen_out = 6 + 2 + lenlen + hl;
+    *item_out = item;
+    return CG_OK;
+}
+
 /* Start the source and read an IDX header of any type: *a gets type, ndim, dims, elem_size
  * (no data); *hlen the header's length and *item the bytes per entry of the first dimension. */
-static cg_status any_header(idx_src *s, cg_idx_array *a, size_t *hlen_out, int64_t *item_out) {
+static cg_status any_header(idx_src *s, cg_idx_array *a, cg_npy_header *npy, size_t *hlen_out, int64_t *item_out) {
+    npy->kind = 0;
     cg_status st = src_start(s);
     if (st != CG_OK) return st;
     uint8_t h[4 + 4 * CG_IDX_MAX_DIMS];
@@ -309,9 +358,10 @@ static cg_status any_header(idx_src *s, cg_idx_array *a, size_t *hlen_out, int64
     if (k < 0) return s->err;
     if (k == 0) return cg_error(CG_EFORMAT, "%s: the file is empty (no data after decompression)", s->name);
     if (k < 4) return cg_error(CG_EFORMAT, "%s: truncated header: %lld of at least 4 bytes", s->name, (long long)k);
+    if (h[0] == 0x93 && !memcmp(h + 1, "NUM", 3)) return npy_header(s, a, npy, hlen_out, item_out);
     if (h[0] || h[1])
-        return cg_error(CG_EFORMAT, "%s: not an IDX file: the magic number's first two bytes are 0x%02x 0x%02x, not 0",
-                        s->name, h[0], h[1]);
+        return cg_error(CG_EFORMAT, "%s: not an IDX file (nor .npy): the magic number's first two bytes are 0x%02x 0x%02x, "
+                        "not 0", s->name, h[0], h[1]);
     const int64_t es = type_size(h[2]);
     if (!es)
         return cg_error(CG_EFORMAT, "%s: unknown IDX element type 0x%02x (0x08 unsigned byte, 0x09 signed byte, "
@@ -344,13 +394,20 @@ static cg_status any_header(idx_src *s, cg_idx_array *a, size_t *hlen_out, int64
 
 static cg_status parse_any(idx_src *s, cg_idx_array *out) {
     cg_idx_array a;
+    cg_npy_header npy;
     size_t hlen;
     int64_t item;
-    cg_status st = any_header(s, &a, &hlen, &item);
+    cg_status st = any_header(s, &a, &npy, &hlen, &item);
     if (st != CG_OK) return st;
-    st = read_body(s, hlen, a.dims[0], item, (uint8_t **)&a.data);
+    uint8_t *body;
+    st = read_body(s, hlen, a.dims[0], item, &body);
     if (st != CG_OK) return st;
-    to_host(a.data, a.numel, a.elem_size);
+    if (npy.kind) {
+        if ((st = cg_npy_finish(&npy, body, s->name, &a)) != CG_OK) return st;
+    } else {
+        a.data = body;
+        to_host(a.data, a.numel, a.elem_size);
+    }
     *out = a;
     return CG_OK;
 }
@@ -359,10 +416,11 @@ cg_status cg_idx_read_header(const char *path, cg_idx_array *out) {
     if (!out) return cg_error(CG_EINVAL, "cg_idx_read_header: out is NULL");
     *out = (cg_idx_array){ 0 };
     idx_src s;
+    cg_npy_header npy;
     size_t hlen;
     int64_t item;
     cg_status st = open_file(&s, path);
-    if (st == CG_OK) st = any_header(&s, out, &hlen, &item);
+    if (st == CG_OK) st = any_header(&s, out, &npy, &hlen, &item);
     src_close(&s);
     if (st != CG_OK) *out = (cg_idx_array){ 0 };
     return st;

@@ -33,4 +33,22 @@ void cg_idx_array_free(cg_idx_array *a);   /* NULL or an emptied array: a no-op 
 /* "unsigned byte", "signed byte", "short", "int", "float", "double" (or "unknown"). */
 const char *cg_idx_type_name(cg_idx_type t);
 
+/* ---- .npy under the same reader (lib/data/npy.c) ----
+ * A .npy header: kind 'b' (bool), 'i', 'u' or 'f', size in bytes, byte order, order and shape. */
+typedef struct cg_npy_header {
+    char kind;
+    int size;
+    bool big_endian, fortran;
+    int ndim;
+    int64_t dims[CG_IDX_MAX_DIMS];
+} cg_npy_header;
+/* The header's dict text (len bytes, after the magic, version and length fields); refuses what
+ * npy.c's top says cgrad does not read, naming `name`. */
+cg_status cg_npy_parse_header(const char *text, size_t len, const char *name, cg_npy_header *out);
+/* The IDX element type and size a header's array becomes. */
+cg_idx_type cg_npy_idx_type(const cg_npy_header *h, int64_t *elem_size);
+/* raw (a->numel elements as the file has them; taken over, freed on error) into a's data in
+ * host and C order and the type cg_npy_idx_type says. */
+cg_status cg_npy_finish(const cg_npy_header *h, uint8_t *raw, const char *name, cg_idx_array *a);
+
 #endif
