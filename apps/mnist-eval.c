@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* mnist-eval — evaluate a saved network (cgrad's checkpoint, which names its net spec, or a
  * PyTorch state_dict saved as safetensors: the seed net or --net) on the MNIST-format test set:
- * the test line, per-class accuracy and the confusion matrix. */
+ * the test line, per-class accuracy and the confusion matrix; or, with --predict, write its
+ * outputs on unlabelled images to a CSV file. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,11 @@ static void usage(FILE *f) {
         "files --test-images and --test-labels name (IDX or .npy of any element type, raw or .gz; images\n"
         "[N,H,W] or [N,C,H,W]). The network is the one the checkpoint's metadata names (mnist-train\n"
         "saves it); for a file without one (a PyTorch state_dict), --net, or else the seed's CNN.\n"
-        "Every tensor must match the network, and the network the images' shape.\n\n"
+        "Every tensor must match the network, and the network the images' shape.\n"
+        "With --predict IMAGES --out FILE.csv it needs no labels: it writes one row per image, its\n"
+        "index, the predicted class (a column named class) and the class probabilities p_0.. (the\n"
+        "softmax of a net trained on logits, the exp of log_softmax), or the raw outputs out_0.. of a\n"
+        "net trained with mse; the checkpoint's normalisation is applied.\n\n"
         "  --model PATH           checkpoint to evaluate (required)\n"
         "  --net SPEC | @FILE     the network for a file that names none (see docs/nets.md)\n"
         "  --data DIR             data directory (default ./data/mnist if present, else\n"
@@ -29,6 +35,9 @@ static void usage(FILE *f) {
         "  --normalize ARG        MEAN,STD or M1,..,Mk/S1,..,Sk per channel, or none (default: the\n"
         "                         checkpoint's, as mnist-train saved them, else 0.1307,0.3081)\n"
         "  --classes FILE         class names, one a line, for the per-class table and the matrix\n"
+        "                         (with --predict: a column `name` after `class`)\n"
+        "  --predict IMAGES       predict on these images (IDX or .npy, raw or .gz) instead of testing\n"
+        "  --out FILE             where --predict writes its CSV (- for stdout); written atomically\n"
         "  --batch-size N         evaluation batch (default 1000)\n"
         "  --threads N            threads (default: OMP_NUM_THREADS if set, else all cores)\n"
         "  --version              the version and the BLAS in use\n"
@@ -36,18 +45,100 @@ static void usage(FILE *f) {
         "Options take their value as --flag VALUE or --flag=VALUE.\n");
 }
 
+/* --predict: the net's outputs on every image of ds, one CSV row each, into out_path ("-":
+ * stdout) in one atomic write. 0 on success, 1 on an error (said on stderr). */
+static int predict_csv(cg_module *model, cg_dataset *ds, const cg_normalize *norm, int64_t batch, cg_loss_kind kind,
+                       int64_t classes, const char *const *names, const char *out_path) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cg_loader *loader = NULL;
+    int rc = 1;
+    if (!f) { fprintf(stderr, "%s: out of memory\n", prog); return 1; }
+    const char *col = kind == CG_LOSS_MSE ? "out" : "p";
+    fprintf(f, "index,class%s", names ? ",name" : "");
+    for (int64_t j = 0; j < classes; j++) fprintf(f, ",%s_%lld", col, (long long)j);
+    fputc('\n', f);
+    cg_loader_options lo = cg_loader_defaults();
+    lo.batch_size = batch;
+    lo.shuffle = false;
+    lo.norm = *norm;
+    if (!(loader = cg_loader_new(ds, &lo))) goto fail;
+    cg_batch b;
+    int64_t row = 0;
+    double *p = malloc((size_t)classes * sizeof *p);
+    if (!p) goto fail;
+    while (cg_loader_next(loader, &b)) {
+        cg_tensor *y = cg_predict(model, b.x);
+        if (!y) { free(p); goto fail; }
+        const int64_t n = cg_tensor_size(y, 0);
+        const float *v = cg_tensor_cdata(y);
+        for (int64_t i = 0; i < n; i++, row++) {
+            const float *o = v + i * classes;
+            int64_t best = 0;
+            for (int64_t j = 0; j < classes; j++) {
+                if (!isfinite(o[j])) {
+                    fprintf(stderr, "%s: image %lld of %s has a non-finite output %g (column %lld): the weights or "
+                            "the data hold NaN/inf\n", prog, (long long)row, ds->name, (double)o[j], (long long)j);
+                    cg_tensor_free(y);
+                    free(p);
+                    goto done;
+                }
+                if (o[j] > o[best]) best = j;
+            }
+            /* Probabilities: exp of log-probabilities, or the softmax of logits (shifted by the max). */
+            double sum = 0;
+            for (int64_t j = 0; j < classes; j++) {
+                p[j] = kind == CG_LOSS_MSE ? o[j] : kind == CG_LOSS_NLL ? exp(o[j]) : exp((double)o[j] - o[best]);
+                sum += p[j];
+            }
+            fprintf(f, "%lld,%lld", (long long)row, (long long)best);
+            if (names) fprintf(f, ",%s", names[best]);
+            for (int64_t j = 0; j < classes; j++) fprintf(f, ",%.6g", kind == CG_LOSS_CROSS_ENTROPY ? p[j] / sum : p[j]);
+            fputc('\n', f);
+        }
+        cg_tensor_free(y);
+    }
+    free(p);
+    if (cg_loader_status(loader) != CG_OK) goto fail;
+    if (fflush(f) != 0 || ferror(f)) { fprintf(stderr, "%s: out of memory for the CSV\n", prog); goto done; }
+    if (!strcmp(out_path, "-")) {
+        if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+            fprintf(stderr, "%s: --out -: cannot write to stdout: %s\n", prog, strerror(errno));
+            goto done;
+        }
+    } else {
+        if (cg_file_write(out_path, text, len) != CG_OK) {
+            fprintf(stderr, "%s: --out %s: %s\n", prog, out_path, cg_last_error());
+            goto done;
+        }
+        printf("Predicted %lld images of %s: %s\n", (long long)row, ds->name, out_path);
+    }
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "%s: prediction on %s: %s\n", prog, ds->name, cg_last_error());
+done:
+    fclose(f);
+    free(text);
+    cg_loader_free(loader);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     const char *model_path = NULL, *data = NULL, *net = NULL, *images = NULL, *labels = NULL, *norm_arg = NULL,
-               *classes_path = NULL;
+               *classes_path = NULL, *predict = NULL, *out_path = NULL;
     int64_t batch = 1000, threads = cli_default_threads();
-    enum { O_MODEL = 256, O_DATA, O_TEST_IMAGES, O_TEST_LABELS, O_NORMALIZE, O_CLASSES, O_NET, O_BATCH, O_THREADS };
+    enum { O_MODEL = 256, O_DATA, O_TEST_IMAGES, O_TEST_LABELS, O_NORMALIZE, O_CLASSES, O_NET, O_BATCH, O_THREADS,
+           O_PREDICT, O_OUT };
     static const struct option opts[] = {
         { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' },
         { "model", required_argument, 0, O_MODEL }, { "data", required_argument, 0, O_DATA },
         { "test-images", required_argument, 0, O_TEST_IMAGES }, { "test-labels", required_argument, 0, O_TEST_LABELS },
         { "normalize", required_argument, 0, O_NORMALIZE }, { "classes", required_argument, 0, O_CLASSES },
         { "net", required_argument, 0, O_NET }, { "batch-size", required_argument, 0, O_BATCH },
-        { "threads", required_argument, 0, O_THREADS }, { 0, 0, 0, 0 },
+        { "threads", required_argument, 0, O_THREADS }, { "predict", required_argument, 0, O_PREDICT },
+        { "out", required_argument, 0, O_OUT }, { 0, 0, 0, 0 },
     };
     const char *flag;
     for (int c; (c = cli_next_opt(prog, argc, argv, opts, &flag)) != -1;) {
@@ -63,16 +154,21 @@ int main(int argc, char **argv) {
         case O_NET: net = optarg; break;
         case O_BATCH: batch = cli_int(prog, flag, optarg, 1, 1 << 20); break;
         case O_THREADS: threads = cli_int(prog, flag, optarg, 1, 4096); break;
+        case O_PREDICT: predict = cli_path(prog, flag, optarg); break;
+        case O_OUT: out_path = cli_path(prog, flag, optarg); break;
         }
     }
     if (!model_path) cli_usage_error(prog, "--model PATH is required");
     if (!images != !labels) cli_usage_error(prog, "--test-images and --test-labels go together: give both");
     if (images && data) cli_usage_error(prog, "give --data DIR or --test-images/--test-labels, not both");
+    if (predict && (images || data))
+        cli_usage_error(prog, "--predict IMAGES replaces the test set: leave out --data and --test-images/--test-labels");
+    if (!predict != !out_path) cli_usage_error(prog, "--predict IMAGES and --out FILE go together: give both");
     cg_normalize norm = cli_seed_normalize();
     if (norm_arg && !strcmp(norm_arg, "auto"))
         cli_usage_error(prog, "--normalize auto is for mnist-train (it saves the statistics in the checkpoint)");
     if (norm_arg && cg_normalize_parse(norm_arg, &norm) != CG_OK) cli_usage_error(prog, "--normalize: %s", cg_last_error());
-    if (!data) data = cli_default_data_dir();
+    if (!data && !predict) data = cli_default_data_dir();
     cg_set_num_threads((int)threads);
 
     /* Everything main owns, released at `out` on success and on every error alike. */
@@ -96,7 +192,9 @@ int main(int argc, char **argv) {
     if (!spec && !(spec = strdup(run.spec ? run.spec : CG_SEED_NET_SPEC))) { fprintf(stderr, "%s: out of memory\n", prog); goto out; }
     if ((run.known & CG_RUN_NORM) && !norm_arg) norm = run.config.norm;   /* the statistics training used */
 
-    if (!(test = cli_open_set(prog, "test", data, images, labels, false))) goto out;
+    if (predict) test = cli_open_set(prog, "prediction", NULL, predict, NULL, false);
+    else test = cli_open_set(prog, "test", data, images, labels, false);
+    if (!test) goto out;
     int64_t chw[3];
     if (!cli_example_chw(prog, test, chw)) goto out;
     if (!(model = cli_build_net(prog, source, spec, chw[0], chw[1], chw[2], test->name, &info))) goto out;
@@ -113,6 +211,13 @@ int main(int argc, char **argv) {
     }
     int64_t classes = cli_net_classes(prog, source, &info);
     if (!classes) goto out;
+    if (predict) {
+        if (classes_path && !(names = cli_read_classes(prog, classes_path, classes))) goto out;
+        if (!cli_norm_fits(prog, norm_arg ? "--normalize" : "the checkpoint's normalize", &norm, chw[0], test->name))
+            goto out;
+        rc = predict_csv(model, test, &norm, batch, loss_kind, classes, (const char *const *)names, out_path);
+        goto out;
+    }
     if (cg_dataset_check_labels(test, classes) != CG_OK) {
         fprintf(stderr, "%s: %s\n", prog, cg_last_error());
         goto out;

@@ -135,6 +135,37 @@ static cg_tensor *all_of(const cg_dataset *ds, const cg_normalize *norm, int64_t
 /* ---- IDX pairs ------------------------------------------------------------------------- */
 /* Images of every element type, as [N, H, W], [N, C, H, W] and [N, D], raw and gzip; labels of
  * every integer type. u8 values arrive as byte/255, the others as they are. */
+/* Images without labels (labels_path NULL, for prediction): the same values as with a label file,
+ * every label 0; a 1-D file (labels) is refused as images. */
+static void test_idx_images_only(void **s) {
+    (void)s;
+    double v[2 * 3 * 5], lab[2] = { 7, 4 };
+    for (int i = 0; i < 30; i++) v[i] = (double)((i * 37) % 256);
+    write_idx("im", CG_IDX_U8, 3, (const uint32_t[]){ 2, 3, 5 }, v, false);
+    write_idx("lb", CG_IDX_U8, 1, (const uint32_t[]){ 2 }, lab, false);
+    cg_dataset *a, *b;
+    assert_int_equal(cg_dataset_idx_open(path_of("im"), path_of("lb"), &a), CG_OK);
+    if (cg_dataset_idx_open(path_of("im"), NULL, &b) != CG_OK) fail_msg("images only: %s", cg_last_error());
+    assert_int_equal(b->n, 2);
+    assert_int_equal(b->ndim, 3);
+    assert_string_equal(b->label_name, "(no labels)");
+    int64_t la[2], lb[2];
+    cg_tensor *xa = all_of(a, NULL, la), *xb = all_of(b, NULL, lb);
+    assert_memory_equal(cg_tensor_cdata(xa), cg_tensor_cdata(xb), 30 * sizeof(float));
+    assert_int_equal(la[0], 7);
+    assert_int_equal(lb[0], 0);
+    assert_int_equal(lb[1], 0);
+    cg_tensor_free(xa);
+    cg_tensor_free(xb);
+    cg_dataset_free(a);
+    cg_dataset_free(b);
+    cg_dataset *c = (cg_dataset *)1;
+    assert_int_equal(cg_dataset_idx_open(path_of("lb"), NULL, &c), CG_EFORMAT);
+    assert_null(c);
+    assert_non_null(strstr(cg_last_error(), "images need 2 to 4 dimensions"));
+    assert_int_equal(cg_dataset_idx_open(NULL, NULL, &c), CG_EINVAL);
+}
+
 static void test_idx_pair_every_type_and_rank(void **s) {
     (void)s;
     const cg_idx_type types[] = { CG_IDX_U8, CG_IDX_I8, CG_IDX_I16, CG_IDX_I32, CG_IDX_F32, CG_IDX_F64 };
@@ -547,6 +578,7 @@ static void test_own_dataset_and_failing_get(void **s) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idx_pair_every_type_and_rank),
+        cmocka_unit_test(test_idx_images_only),
         cmocka_unit_test(test_idx_pair_errors),
         cmocka_unit_test(test_idx_pair_lying_headers_are_bounded),
         cmocka_unit_test(test_memory_borrowed_and_copied),

@@ -73,7 +73,9 @@ CG_API int64_t cg_dataset_channels(const cg_dataset *d);
  * arrives; see above). Errors name the file: CG_EIO (missing, unreadable, not a regular file),
  * CG_EFORMAT (not an IDX file, an unknown element type, 0 or more than 4 dimensions, a zero
  * dimension, more than 256 MiB per example, shorter or longer than the header says, corrupt gzip
- * data, an empty file, a float label file, a count mismatch, a negative label), CG_ENOMEM. */
+ * data, an empty file, a float label file, a count mismatch, a negative label), CG_ENOMEM.
+ * labels_path NULL opens the images alone (to predict on): every label is 0 and label_name is
+ * "(no labels)". */
 CG_API cg_status cg_dataset_idx_open(const char *images_path, const char *labels_path, cg_dataset **out);
 
 /* An MNIST-family folder (MNIST, Fashion-MNIST, KMNIST): the training pair (train-images-idx3-ubyte,

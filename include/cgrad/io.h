@@ -88,6 +88,11 @@ CG_API cg_status cg_safetensors_save(const char *path, const cg_named_tensor *it
  * cannot be deferred. Thread-safe (an atomic). */
 CG_API bool cg_safetensors_set_defer_signals(bool on);
 
+/* Writes n bytes to path by the same rules as cg_safetensors_save (an exclusive temporary beside
+ * it, renamed over it; a link, directory, device, FIFO or socket at path refused, the old file
+ * intact on any failure): for a program's other outputs (mnist-eval --out). CG_EINVAL, CG_EIO. */
+CG_API cg_status cg_file_write(const char *path, const void *data, size_t n);
+
 /* Read and validate the whole file (header, offsets, coverage of the data section). The header
  * is read and checked against the file's size first, and the data section is read only when the
  * header covers it exactly: a file longer than that (a sparse `truncate -s 3G`) is refused as

@@ -116,12 +116,39 @@ static double idx_value(const cg_idx_array *a, int64_t i) {
     }
 }
 
+/* The example shape of an images array [N, ...]: [N, H, W] is one channel, [1, H, W]. */
+static int example_shape(const cg_idx_array *im, int64_t shape[3]) {
+    if (im->ndim == 3) { shape[0] = 1; shape[1] = im->dims[1]; shape[2] = im->dims[2]; return 3; }
+    for (int i = 1; i < im->ndim; i++) shape[i - 1] = im->dims[i];
+    return im->ndim - 1;
+}
+
+/* Images without labels (for prediction): every label is 0, label_name "(no labels)". */
+static cg_status images_only(const char *images_path, cg_dataset **out) {
+    cg_idx_array im = { 0 };
+    cg_status st = cg_idx_read(images_path, &im);
+    if (st != CG_OK) return st;
+    if (im.ndim < 2) {
+        cg_idx_array_free(&im);
+        return cg_error(CG_EFORMAT, "%s: images need 2 to 4 dimensions ([N, D], [N, H, W] or [N, C, H, W]); "
+                        "the file has 1 (a label file?)", images_path);
+    }
+    const int64_t n = im.dims[0];
+    int64_t *y = cg_calloc((size_t)n, sizeof *y), shape[3];
+    if (!y) { cg_idx_array_free(&im); return CG_ENOMEM; }
+    int ndim = example_shape(&im, shape);
+    st = store_new(im.data, im.type, y, true, n, ndim, shape, images_path, "(no labels)", out);
+    if (st != CG_OK) { cg_idx_array_free(&im); cg_free(y); }
+    return st;
+}
+
 cg_status cg_dataset_idx_open(const char *images_path, const char *labels_path, cg_dataset **out) {
     if (!out) return cg_error(CG_EINVAL, "cg_dataset_idx_open: out is NULL");
     *out = NULL;
-    if (!images_path || !labels_path) return cg_error(CG_EINVAL, "cg_dataset_idx_open: a path is NULL");
+    if (!images_path) return cg_error(CG_EINVAL, "cg_dataset_idx_open: the images path is NULL");
     if (!images_path[0]) return cg_error(CG_EINVAL, "cg_dataset_idx_open: the images file name is empty");
-    if (!labels_path[0]) return cg_error(CG_EINVAL, "cg_dataset_idx_open: the labels file name is empty");
+    if (labels_path && !labels_path[0]) return cg_error(CG_EINVAL, "cg_dataset_idx_open: the labels file name is empty");
+    if (!labels_path) return images_only(images_path, out);
     /* Both headers before either body: a pair whose counts disagree costs nothing to refuse. */
     cg_idx_array hi, hl;
     cg_status st = cg_idx_read_header(images_path, &hi);
@@ -161,10 +188,9 @@ cg_status cg_dataset_idx_open(const char *images_path, const char *labels_path, 
         y[i] = (int64_t)v;
     }
     cg_idx_array_free(&lb);
-    int64_t shape[3], ndim = im.ndim - 1;
-    if (im.ndim == 3) { shape[0] = 1; shape[1] = im.dims[1]; shape[2] = im.dims[2]; ndim = 3; }
-    else for (int i = 1; i < im.ndim; i++) shape[i - 1] = im.dims[i];
-    st = store_new(im.data, im.type, y, true, n, (int)ndim, shape, images_path, labels_path, out);
+    int64_t shape[3];
+    int ndim = example_shape(&im, shape);
+    st = store_new(im.data, im.type, y, true, n, ndim, shape, images_path, labels_path, out);
     if (st == CG_OK) return CG_OK;
 fail:
     cg_idx_array_free(&im);
