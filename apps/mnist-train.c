@@ -39,10 +39,11 @@ static void usage(FILE *f) {
         "  --train-labels PATH\n"
         "  --test-images PATH\n"
         "  --test-labels PATH\n"
-        "  --normalize ARG        x = (v - mean) / std: MEAN,STD for every channel (default\n"
-        "                         0.1307,0.3081), M1,..,Mk/S1,..,Sk per channel, auto (computed\n"
-        "                         from the training set) or none; saved in the checkpoint, where\n"
-        "                         mnist-eval and --resume read it\n"
+        "  --normalize ARG        x = (v - mean) / std: MEAN,STD for every channel, M1,..,Mk/S1,..,Sk\n"
+        "                         per channel, auto (computed from the training set) or none;\n"
+        "                         default MNIST's 0.1307,0.3081 for 1x28x28 images, auto for any\n"
+        "                         other shape; saved in the checkpoint, where mnist-eval and\n"
+        "                         --resume read it\n"
         "  --net SPEC | @FILE     the network as a spec (see docs/nets.md), or read from FILE;\n"
         "                         --resume takes it from the checkpoint\n"
         "  --summary              print the network's summary (layers, shapes, parameters) and exit\n"
@@ -265,12 +266,19 @@ int main(int argc, char **argv) {
     /* Everything about the data is checked against the net before the first step. */
     int64_t chw[3];
     if (!cli_sets_chw(prog, train, test, chw)) goto out;
-    if (o.norm_auto && cg_dataset_stats(train, &r->norm) != CG_OK) FAIL("--normalize auto");
+    /* The seed's constants are MNIST's: other data (any shape but 1x28x28) without --normalize
+     * gets its own statistics, and the line below says so. */
+    const bool seed_shaped = chw[0] == 1 && chw[1] == 28 && chw[2] == 28;
+    const bool implicit_auto = !o.normalize && !o.resume && !seed_shaped;
+    if ((o.norm_auto || implicit_auto) && cg_dataset_stats(train, &r->norm) != CG_OK) FAIL("--normalize auto");
     /* A resumed run is the file's, with what the flags may change (cg_run_config_resume). */
     if (o.resume && cg_run_config_resume(&saved, r, o.given, r, note, sizeof note) != CG_OK) FAIL(resume);
     if (o.resume) notes(note);
     const char *norm_src = o.normalize ? (o.norm_auto ? "auto, from the training set" : "--normalize")
-                                       : o.resume ? "the --resume checkpoint" : "the default";
+                           : o.resume ? "the --resume checkpoint"
+                           : implicit_auto ? "auto, from the training set: the seed's 0.1307,0.3081 are for 1x28x28 "
+                                             "MNIST-format images; --normalize to choose"
+                                           : "the default, MNIST's";
     if (!cli_norm_fits(prog, o.normalize ? "--normalize" : "the checkpoint's normalize", &r->norm, chw[0], train->name))
         goto out;
     char normtxt[512];

@@ -31,7 +31,7 @@ set(_cgrad_mnist_timeout 300)
 if(CGRAD_SANITIZE)
   set(_cgrad_mnist_timeout 900)
 endif()
-foreach(t e2e resume cli_errors plot resume_strict outputs data npy optim nets loss progress npy_direct predict)
+foreach(t e2e resume cli_errors plot resume_strict outputs data npy optim nets loss progress npy_direct predict messages)
   add_test(NAME mnist_${t}
            COMMAND ${CGRAD_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/mnist/${t}.sh ${_cgrad_mnist_args} $<TARGET_FILE:st_compare>)
   set_tests_properties(mnist_${t} PROPERTIES LABELS mnist ENVIRONMENT "OMP_NUM_THREADS=2"

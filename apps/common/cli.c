@@ -116,7 +116,9 @@ cg_dataset *cli_open_set(const char *prog, const char *what, const char *dir, co
     cg_dataset *ds = NULL;
     cg_status st = images ? cg_dataset_idx_open(images, labels, &ds) : cg_dataset_mnist_open(dir, train, &ds);
     if (st != CG_OK) {
-        fprintf(stderr, "%s: loading the %s set: %s%s\n", prog, what, cg_last_error(), cli_data_hint(st));
+        /* The hint is for a folder that is missing or incomplete; a file named one by one is its own
+         * message (the path and the problem). */
+        fprintf(stderr, "%s: loading the %s set: %s%s\n", prog, what, cg_last_error(), images ? "" : cli_data_hint(st));
         return NULL;
     }
     return ds;
