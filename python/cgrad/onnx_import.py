@@ -26,6 +26,11 @@ class OnnxImportError(ValueError):
     """A graph, node or attribute cgrad's spec cannot say; the message names the node."""
 
 
+def _f32(v):
+    """A float attribute (float32 in ONNX) as the shortest decimal that reads back to it."""
+    return float(repr(np.float32(v)))
+
+
 def _rec(op, args=None, params=None):
     return {"op": op, "args": args or {}, "params": params or OrderedDict()}
 
@@ -147,8 +152,8 @@ class _Importer:
                 self.fail(i, n, "training_mode=1: import the inference graph")
             scale, bias = self.init(i, n, 1, "scale"), self.init(i, n, 2, "bias")
             mean, var = self.init(i, n, 3, "mean"), self.init(i, n, 4, "var")
-            eps = float(a.get("epsilon", 1e-5))
-            mom = round(1.0 - float(a.get("momentum", 0.9)), 7)
+            eps = _f32(a.get("epsilon", 1e-5))
+            mom = float(f"{1.0 - float(np.float32(a.get('momentum', 0.9))):.6g}")  # PyTorch momentum = 1 - ONNX momentum
             params = OrderedDict(weight=scale, bias=bias, running_mean=mean, running_var=var,
                                  num_batches_tracked=np.array(0, dtype=np.int64))
             c = int(scale.shape[0])
@@ -161,7 +166,7 @@ class _Importer:
         if op in simple:
             return [_rec(simple[op])], out, rank
         if op == "LeakyRelu":
-            return [_rec("leaky_relu", {"negative_slope": float(np.float32(a.get("alpha", 0.01)))})], out, rank
+            return [_rec("leaky_relu", {"negative_slope": _f32(a.get("alpha", 0.01))})], out, rank
         if op == "Softplus":
             return [_rec("softplus")], out, rank
         if op == "Clip":
@@ -170,8 +175,8 @@ class _Importer:
             else:
                 lo = self.init(i, n, 1, "min", optional=True)
                 hi = self.init(i, n, 2, "max", optional=True)
-            lo = None if lo is None else float(np.asarray(lo).reshape(()))
-            hi = None if hi is None else float(np.asarray(hi).reshape(()))
+            lo = None if lo is None else _f32(np.asarray(lo).reshape(()))
+            hi = None if hi is None else _f32(np.asarray(hi).reshape(()))
             if lo == 0.0 and hi == 6.0:
                 return [_rec("relu6")], out, rank
             if lo is None or hi is None:

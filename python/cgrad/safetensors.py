@@ -70,7 +70,7 @@ def encode(tensors, metadata=None):
         if dt not in _CODES:
             raise SafetensorsError(f"tensor {name!r}: dtype {a.dtype} has no safetensors code "
                                    f"(one of {', '.join(sorted(DTYPES))})")
-        arrays.append((name, _CODES[dt], np.ascontiguousarray(a, dtype=dt)))
+        arrays.append((name, _CODES[dt], np.asarray(a, dtype=dt, order="C")))  # (ascontiguousarray makes 0-d 1-d)
     arrays.sort(key=lambda e: _utf8_key(e[0]))
     parts = ["{"]
     if metadata:
