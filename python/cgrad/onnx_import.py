@@ -195,6 +195,24 @@ class _Importer:
                 self.fail(i, n, "count_include_pad=0 with padding: cgrad's avg_pool2d counts the padding "
                                 "(PyTorch's default)")
             return [_rec("avg_pool2d", {"kernel": k, "stride": s, "padding": p})], out, 4
+        if op == "Pad":   # PyTorch exports AvgPool2d(padding=p) as Pad + AveragePool: count_include_pad
+            self.need_rank(i, n, rank, 4)
+            mode = a.get("mode", b"constant")
+            pads = a.get("pads") if self.opset < 11 else self.init(i, n, 1, "pads")
+            value = a.get("value", 0.0) if self.opset < 11 else self.init(i, n, 2, "constant_value", optional=True)
+            pads = [int(v) for v in np.asarray(pads).reshape(-1)]
+            cons = self.consumers.get(out, [])
+            if mode not in (b"constant", "constant") or (value is not None and float(np.asarray(value).reshape(())) != 0) \
+                    or len(pads) != 8 or pads[0] or pads[1] or pads[4] or pads[5] or len(set(pads[2:4] + pads[6:8])) != 1 \
+                    or len(cons) != 1 or cons[0][1].op_type != "AveragePool" or out == self.output:
+                self.fail(i, n, "cgrad maps a Pad only as the zero padding of an AveragePool (PyTorch's "
+                                "AvgPool2d(padding=p)), the same on every side")
+            j, pool = cons[0]
+            k, s, p = self.pool_args(j, pool, self.attrs(pool))
+            if p:
+                self.fail(j, pool, "pads both in a Pad and in the AveragePool")
+            self.done.add(j)
+            return [_rec("avg_pool2d", {"kernel": k, "stride": s, "padding": pads[2]})], pool.output[0], 4
         if op in ("GlobalAveragePool", "GlobalMaxPool"):
             self.need_rank(i, n, rank, 4)
             return [_rec("adaptive_avg_pool2d" if op == "GlobalAveragePool" else "adaptive_max_pool2d",
