@@ -52,8 +52,9 @@ def net_run(net_run_exe, ckpt, x, workdir):
     return y.reshape(x.shape[0], -1)
 
 
-def cli(*args):
-    """Run cgrad-torch from the source tree: (exit status, stdout, stderr)."""
-    env = dict(os.environ, PYTHONPATH=os.path.join(SRC, "python"))
+def cli(*args, path_first=None):
+    """Run cgrad-torch from the source tree: (exit status, stdout, stderr). path_first: a directory
+    searched before the package (to hide a module)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(([path_first] if path_first else []) + [os.path.join(SRC, "python")]))
     r = subprocess.run(["/usr/bin/python3", "-m", "cgrad.cli", *args], capture_output=True, text=True, env=env)
     return r.returncode, r.stdout, r.stderr
