@@ -39,7 +39,7 @@ done
 [ -x "$prefix/bin/mnist-train" ] && [ -x "$prefix/bin/mnist-eval" ] || fail "mnist-train/mnist-eval not installed"
 [ -x "$prefix/bin/bench-conv" ] || fail "bench-conv not installed"
 for f in linreg autograd-demo; do [ ! -e "$prefix/bin/$f" ] || fail "bin/$f installed: a lesson, too generic a name"; done
-for f in mnist-train mnist-eval; do
+for f in mnist-train mnist-eval cgrad-torch; do
     [ -f "$prefix/share/man/man1/$f.1" ] || fail "no man page share/man/man1/$f.1"
 done
 # The Python package (python/cgrad) and cgrad-torch: the command finds the package from any
