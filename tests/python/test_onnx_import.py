@@ -6,7 +6,6 @@ written here) and compared with a NumPy evaluation of the same graph.
 
   test_onnx_import.py NET_RUN BIN_DIR     exit 0 pass, 1 fail, 77 skipped (no onnx or numpy)
 """
-import gzip
 import os
 import re
 import struct
