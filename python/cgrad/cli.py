@@ -167,12 +167,17 @@ def main(argv=None):
         print(f"{PROG}: a COMMAND is required (spec2torch, to-pt, from-pt, export-onnx, import-onnx)", file=sys.stderr)
         return 2
     from ._deps import MissingDependency
-    from .fileio import OutputError
-    from .safetensors import SafetensorsError
     try:
         a.fn(a)
-    except (UserError, MissingDependency, OutputError, SafetensorsError, ValueError, OSError) as e:
+    except (UserError, MissingDependency, ValueError, OSError) as e:   # SafetensorsError, OutputError among them
         print(f"{PROG} {a.cmd}: {e}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as e:
+        if e.name != "numpy":
+            print(f"{PROG} {a.cmd}: cannot import {e.name}: {e}", file=sys.stderr)
+            return 1
+        print(f"{PROG} {a.cmd}: needs NumPy (Debian: apt-get install python3-numpy); /usr/bin/python3 is the "
+              "interpreter Debian's packages are for", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

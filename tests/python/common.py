@@ -8,7 +8,11 @@ import tempfile
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "python"))
 
-import numpy as np  # noqa: E402
+try:
+    import numpy as np  # noqa: E402
+except ImportError as _e:
+    print(f"SKIP: cannot import numpy (Debian: python3-numpy): {_e}")
+    sys.exit(77)
 
 
 def skip(msg):

@@ -104,10 +104,11 @@ def main():
 
     def missing_dependencies_named():
         hide = os.path.join(work, "hide")
-        os.makedirs(hide, exist_ok=True)
-        for mod in ("torch", "onnx"):
-            with open(os.path.join(hide, mod + ".py"), "w") as f:
-                f.write(f"raise ImportError('No module named {mod!r} (hidden by the test)')\n")
+        for d, mods in ((hide, ("torch", "onnx")), (hide + "-numpy", ("numpy",))):
+            os.makedirs(d, exist_ok=True)
+            for mod in mods:
+                with open(os.path.join(d, mod + ".py"), "w") as f:
+                    f.write(f"raise ModuleNotFoundError('no module {mod} (hidden by the test)', name={mod!r})\n")
         rc, out, err = cli("spec2torch", "relu", path_first=hide)
         assert rc == 1 and "apt-get install python3-torch" in err, err
         one_line(err)
@@ -115,6 +116,9 @@ def main():
         open(src, "wb").close()
         rc, out, err = cli("import-onnx", src, os.path.join(work, "x.safetensors"), path_first=hide)
         assert rc == 1 and "apt-get install python3-onnx" in err, err
+        one_line(err)
+        rc, out, err = cli("import-onnx", src, os.path.join(work, "x.safetensors"), path_first=hide + "-numpy")
+        assert rc == 1 and "apt-get install python3-numpy" in err, err
         one_line(err)
 
     return Checks("cli").run(help_and_usage, missing_and_bad_inputs, outputs_atomic_and_no_symlinks, spec_messages,
