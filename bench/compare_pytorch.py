@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """PyTorch side of bench/compare-pytorch: a network (the seed's, or --net SPEC built by the spec
-grammar's Python twin, tests/cgnet.py), trained with SGD(lr 0.025, momentum 0.9) on synthetic
+grammar's Python twin, python/cgrad/twin.py), trained with SGD(lr 0.025, momentum 0.9) on synthetic
 [N,1,28,28] data, timed like bench-train; cgrad's bench-train runs alternately with it, with the
 same spec, so both see the same machine state."""
 import argparse, json, os, statistics, subprocess, sys, time
@@ -9,8 +9,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from cgnet import build, seed_spec  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from cgrad.spec import SEED_SPEC  # noqa: E402
+from cgrad.twin import build  # noqa: E402
 
 
 def torch_train_eval(spec, batch, eval_batch, windows=5, steps=20, warmup=5):
@@ -104,7 +105,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--net", default=None, help="a net spec (default: the seed net)")
     args = ap.parse_args()
-    spec = args.net or seed_spec().strip()
+    spec = args.net or SEED_SPEC
     torch.set_num_threads(args.threads)
     if args.mode == "conv":
         return conv_mode(args)

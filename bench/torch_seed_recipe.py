@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The seed's recipe in PyTorch, as bench/compare-epoch times it against build/bin/mnist-train:
 load the four IDX .gz files, normalise with mean 0.1307 and std 0.3081, train the seed net
-(tests/cgnet.py, from apps/nets/seed.net) with NLL loss and SGD(lr 0.025, momentum 0.9), batch 64,
+(python/cgrad/twin.py, from apps/nets/seed.net) with NLL loss and SGD(lr 0.025, momentum 0.9), batch 64,
 shuffled each epoch, then test with batch 1000, printing the seed's test line.
 
   python3 bench/torch_seed_recipe.py --data DIR [--epochs 1] [--seed 0] [--threads N]
@@ -12,8 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from cgnet import build, seed_spec  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from cgrad.spec import SEED_SPEC  # noqa: E402
+from cgrad.twin import build  # noqa: E402
 
 
 def read_idx(path):
@@ -51,7 +52,7 @@ def main():
         return x, torch.from_numpy(y.astype(np.int64))
     xtr, ytr = load("train")
     xte, yte = load("t10k")
-    net = build(seed_spec())
+    net = build(SEED_SPEC)
     opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9)
     for epoch in range(1, a.epochs + 1):
         net.train()

@@ -89,3 +89,6 @@ if(TARGET cgrad_dist)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/cgrad-dist.pc.in ${PROJECT_BINARY_DIR}/cgrad-dist.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/cgrad-dist.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endif()
+
+# The Python package and cgrad-torch (cmake/CgradPython.cmake).
+include(CgradPython)

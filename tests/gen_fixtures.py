@@ -302,7 +302,7 @@ from torch_seed_net import Net  # noqa: E402 (tests/ is on sys.path: this file i
 
 def gen_seednet():
     torch.manual_seed(4321)
-    w = Writer("seednet.txt", "seed net (apps/nets/seed.net, built by tests/cgnet.py) in eval mode; weights from seed_weight(); "
+    w = Writer("seednet.txt", "seed net (apps/nets/seed.net, built by python/cgrad/twin.py) in eval mode; weights from seed_weight(); "
                "grad.<param> full except fc1.weight: grad_sub.fc1.weight = every "
                f"{FC1_STRIDE}th element, grad_sum/grad_abssum.fc1.weight")
     net = Net()
@@ -502,7 +502,8 @@ def gen_init():
 
 
 # ---- the zoo's specs, trained 3 SGD steps ------------------------------------------------
-import cgnet  # noqa: E402 (tests/ is on sys.path: this file is there)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import cgrad.twin as cgnet  # noqa: E402 (the spec grammar's PyTorch twin)
 
 SPEC_NETS = ("seed", "lenet5", "vgg", "resnet", "mobilenet_v2", "mlp", "inception")  # apps/nets/<name>.net
 SPEC_N, SPEC_STEPS, SPEC_LR, SPEC_MOMENTUM = 6, 3, 0.01, 0.9
@@ -586,7 +587,7 @@ def spec_train(net_name, dtype, nudge=0):
 
 
 def gen_specs():
-    w = Writer("specs.txt", f"each net of apps/nets/ ({' '.join(SPEC_NETS)}) built by tests/cgnet.py, "
+    w = Writer("specs.txt", f"each net of apps/nets/ ({' '.join(SPEC_NETS)}) built by python/cgrad/twin.py, "
                "parameters from spec_param(), input spec_input(), in train mode but for its dropout "
                f"layers (eval); {SPEC_STEPS} steps of SGD(lr={SPEC_LR}, momentum={SPEC_MOMENTUM}) on "
                "nll_loss, computed in float64. Per net NET and step s: NET.loss.s, NET.logp.s and per "

@@ -54,7 +54,4 @@ add_test(NAME mnist_torch_interop
                  ${CMAKE_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
 set_tests_properties(mnist_torch_interop PROPERTIES LABELS "mnist;torch" ENVIRONMENT "OMP_NUM_THREADS=2"
                      TIMEOUT 900 SKIP_RETURN_CODE 77)
-# The spec grammar's Python twin checks itself (parse errors, names, residual maths).
-add_test(NAME cgnet_self_test COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/cgnet.py --self-test)
-set_tests_properties(cgnet_self_test PROPERTIES LABELS "torch" SKIP_RETURN_CODE 77)
 unset(_cgrad_mnist_args)

@@ -4,7 +4,7 @@
  * ("i.j.k.weight"), the summary's branch rows, nesting with residual to 8 deep, branches that
  * disagree refused at spec-check time, the forward against cat() of the branches, and a
  * gradcheck of a nested net; then errors inside containers naming the layer path, for nets from
- * a spec and nets built in C, nested. (PyTorch's side: tests/cgnet.py, tests/test_torch_specs.c.) */
+ * a spec and nets built in C, nested. (PyTorch's side: python/cgrad/twin.py, tests/test_torch_specs.c.) */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stddef.h>

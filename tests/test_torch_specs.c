@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/test_torch_specs.c — every net of the zoo (apps/nets/<name>.net, docs/models.md) built by
  * cg_net_from_spec against the same spec built in PyTorch by the tests' Python twin
- * (tests/cgnet.py), through tests/fixtures/specs.txt (tests/gen_fixtures.py gen_specs): 3 steps
+ * (python/cgrad/twin.py), through tests/fixtures/specs.txt (tests/gen_fixtures.py gen_specs): 3 steps
  * of SGD (lr 0.01, momentum 0.9) on nll_loss over 6 synthetic examples, in train mode (batch
  * norm uses batch statistics and updates its running stats) but with every dropout layer in eval
  * mode (masks cannot match across frameworks). At each step the loss, the log-probs and every

@@ -7,7 +7,7 @@
 For each net of NETS (the seed net; the pytorch/examples MNIST net; a BatchNorm + residual net;
 a net of every op of the spec grammar; the zoo's activations; LeNet-5, VGG-, MobileNet-v2-style
 and an MLP with LayerNorm and GELU from apps/nets/), on the tiny synthetic set, with PyTorch's side built by
-the grammar's Python twin (tests/cgnet.py):
+the grammar's Python twin (python/cgrad/twin.py):
 (a) cgrad -> PyTorch: mnist-train --net SPEC (3 epochs) writes a checkpoint that loads into the
     twin with load_state_dict(strict=True) (the "optim.*" tensors dropped); mnist-eval, given no
     flag (the spec is in the file), scores it as PyTorch does: accuracy within one image, average
@@ -40,8 +40,9 @@ except Exception as e:  # noqa: BLE001 - any import failure means: skip
     sys.exit(77)
 
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cgnet import build, seed_spec  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from cgrad.spec import SEED_SPEC  # noqa: E402
+from cgrad.twin import build  # noqa: E402
 
 NETS = [
     ("seed", None),
@@ -195,7 +196,7 @@ def main():
             ok &= compare(f"{tag}: cgrad-trained", cgrad_eval(bin_dir, ck, data), torch_eval(net, xte, yte))
             # (b) PyTorch -> cgrad
             torch.manual_seed(0)
-            net = build(spec or seed_spec())
+            net = build(spec or SEED_SPEC)
             torch_train(net, xtr, ytr, steps=16, batch=32, lr=0.03)
             pt = torch_eval(net, xte, yte)
             pk = os.path.join(tmp, f"torch-{tag}.safetensors")
@@ -207,7 +208,7 @@ def main():
             torch.manual_seed(1)
             xr, yr = load_set(REAL_DATA, "train")
             xt, yt = load_set(REAL_DATA, "t10k")
-            net = build(seed_spec())
+            net = build(SEED_SPEC)
             torch_train(net, xr, yr, steps=150, batch=64, lr=0.025)
             pt = torch_eval(net, xt, yt)
             pk = os.path.join(tmp, "torch-real.safetensors")

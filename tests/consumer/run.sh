@@ -7,7 +7,7 @@
 # (shared, and static with --static), a C++17 program with -pedantic-errors (pkg-config, and a
 # C++-only CMake project with COMPONENTS static), and cgrad through add_subdirectory. It checks
 # what is installed: the two programs and their man pages, not the lessons; cgrad-dist when MPI
-# is on. The README's C example and the examples/ programs are built too (inception runs: train,
+# is on; cgrad-torch and the Python package (run, imported). The README's C example and the examples/ programs are built too (inception runs: train,
 # resume, predict), and the benchmarks compile against the installed headers.
 # FLAGS go to every compile and link (the sanitizer flags, in a sanitizer build).
 set -euo pipefail
@@ -39,9 +39,33 @@ done
 [ -x "$prefix/bin/mnist-train" ] && [ -x "$prefix/bin/mnist-eval" ] || fail "mnist-train/mnist-eval not installed"
 [ -x "$prefix/bin/bench-conv" ] || fail "bench-conv not installed"
 for f in linreg autograd-demo; do [ ! -e "$prefix/bin/$f" ] || fail "bin/$f installed: a lesson, too generic a name"; done
-for f in mnist-train mnist-eval; do
+for f in mnist-train mnist-eval cgrad-torch; do
     [ -f "$prefix/share/man/man1/$f.1" ] || fail "no man page share/man/man1/$f.1"
 done
+# The Python package (python/cgrad) and cgrad-torch: the command finds the package from any
+# prefix; an import needs PYTHONPATH=<prefix>/<its dir> outside the prefixes Debian's python searches.
+[ -x "$prefix/bin/cgrad-torch" ] || fail "cgrad-torch not installed"
+pydir=$(find "$prefix/lib" -path '*/dist-packages/cgrad/__init__.py' | head -n1)
+[ -n "$pydir" ] || fail "the Python package cgrad is not installed under lib/python3*/dist-packages"
+pydir=$(dirname "$(dirname "$pydir")")
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    step "installed cgrad-torch and the Python package (${pydir#"$prefix"/})"
+    out=$(cd "$tmp" && env -u PYTHONPATH "$prefix/bin/cgrad-torch" --help) || fail "cgrad-torch --help exited $?: $out"
+    [[ $out == *import-onnx* && $out == *export-onnx* ]] || fail "cgrad-torch --help printed: $out"
+    rc=0; out=$(cd "$tmp" && env -u PYTHONPATH "$prefix/bin/cgrad-torch" import-onnx "$tmp/none.onnx" "$tmp/o.st" 2>&1) || rc=$?
+    [ "$rc" = 1 ] && [[ $out == *"none.onnx: no such file"* ]] || fail "cgrad-torch import-onnx of a missing file: exit $rc: $out"
+    out=$(cd "$tmp" && PREFIX="$prefix" PYTHONPATH="$pydir" /usr/bin/python3 -c '
+import cgrad, cgrad.safetensors as st, cgrad.spec as sp, numpy as np, os
+assert os.path.realpath(cgrad.__file__).startswith(os.path.realpath(os.environ["PREFIX"])), cgrad.__file__
+st.write("p.safetensors", {"w": np.arange(3, dtype=np.float32)}, {"net": sp.SEED_SPEC})
+t, m = st.read("p.safetensors")
+assert t["w"].tolist() == [0, 1, 2] and sp.parse(m["net"])[0]["name"] == "conv1"
+print("imported", cgrad.__file__)' 2>&1) || fail "import of the installed package: $out"
+    echo "   cgrad-torch --help works; $out"
+else
+    echo "   (no /usr/bin/python3 with NumPy: the Python package's run is skipped)"
+fi
+
 soname=$(readelf -d "$libdir/libcgrad.so" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
 [ "$soname" = libcgrad.so.0 ] || fail "SONAME is '$soname', want libcgrad.so.0"
 # No private header may leak into the installed include directory.

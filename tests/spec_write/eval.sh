@@ -18,12 +18,12 @@ cat eval.txt
 grep -q "the checkpoint's net spec" eval.txt || fail "mnist-eval did not use the checkpoint's spec"
 grep -qE "^Test: average loss: [0-9.]+, accuracy: $want " eval.txt || fail "mnist-eval's accuracy is not c_net_save's $want"
 
-# PyTorch's twin (tests/cgnet.py) builds the saved spec with the file's state-dict names and shapes.
+# PyTorch's twin (python/cgrad/twin.py) builds the saved spec with the file's state-dict names and shapes.
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-  /usr/bin/python3 - "$SRC/tests" ck.safetensors <<'PY' || fail "cgnet.py's net differs from the file"
+  /usr/bin/python3 - "$SRC/python" ck.safetensors <<'PY' || fail "cgrad.twin's net differs from the file"
 import json, struct, sys
 sys.path.insert(0, sys.argv[1])
-import cgnet
+import cgrad.twin as cgnet
 with open(sys.argv[2], "rb") as f:
     n = struct.unpack("<Q", f.read(8))[0]
     head = json.loads(f.read(n))
@@ -32,7 +32,7 @@ sd = cgnet.build(spec).state_dict()
 got = {k: list(v.shape) for k, v in sd.items()}
 want = {k: v["shape"] for k, v in head.items()}
 assert got == want, (got, want)
-print("cgnet.py builds", spec)
+print("cgrad.twin builds", spec)
 PY
 fi
 

@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""cgrad <-> PyTorch <-> ONNX through cgrad-torch, where PyTorch is present (skipped, 77, without):
+  - spec -> twin (BatchNorm statistics moved by a few train-mode passes) -> from-pt (a saved
+    nn.Module, and a state dict with --net) -> cgrad computes the twin's outputs (net_run);
+    -> to-pt -> the twin loads it and computes bit-identical outputs; to-pt --module too;
+  - an nn.Sequential written by hand in PyTorch (not built from a spec) -> from-pt finds its spec;
+  - export-onnx (checked by onnx.checker) -> import-onnx -> cgrad computes PyTorch's outputs.
+
+  test_torch.py NET_RUN BIN_DIR     exit 0 pass, 1 fail, 77 skipped
+"""
+import os
+import sys
+
+from common import Checks, cli, net_run, skip, tmpdir  # noqa: E402
+
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+except Exception as e:  # noqa: BLE001
+    skip(f"cannot import torch/numpy: {e}")
+try:
+    import onnx
+except Exception:  # noqa: BLE001
+    onnx = None
+
+from cgrad.twin import build  # noqa: E402
+
+NET_RUN = sys.argv[1]
+torch.manual_seed(0)
+NETS = {
+    "cnn": ("stem=conv2d(1,6,3,padding=1) batch_norm2d(6) relu residual(conv2d(6,6,3,padding=1) batch_norm2d(6) relu) "
+            "p=parallel(conv2d(6,2,1) | identity | avg_pool2d(3,stride=1,padding=1) conv2d(6,3,1,bias=false)) "
+            "max_pool2d(2) leaky_relu(0.1) flatten dropout(0.3) linear(396,16) tanh linear(16,4) log_softmax", [1, 12, 12]),
+    "mlp": ("flatten linear(64,12) batch_norm1d(12) sigmoid linear(12,12) relu6 hardtanh(-0.5,0.5) linear(12,3)", [1, 8, 8]),
+}
+
+
+def trained(spec, shape):
+    m = build(spec)
+    m.train()
+    with torch.no_grad():
+        for _ in range(3):
+            m(torch.randn(8, *shape))
+    return m.eval()
+
+
+def main():
+    work = tmpdir()
+    x = {k: np.random.RandomState(3).uniform(-1, 1, (6, *s)).astype(np.float32) for k, (_, s) in NETS.items()}
+
+    def torch_out(m, k):
+        with torch.no_grad():
+            return m(torch.from_numpy(x[k])).numpy()
+
+    def spec_torch_cgrad_torch():
+        for k, (spec, shape) in NETS.items():
+            m = trained(spec, shape)
+            want = torch_out(m, k)
+            mod_pt, sd_pt = os.path.join(work, k + "_mod.pt"), os.path.join(work, k + "_sd.pt")
+            torch.save(m, mod_pt)
+            torch.save(m.state_dict(), sd_pt)
+            for src, extra in ((mod_pt, []), (sd_pt, ["--net", spec])):
+                ck = os.path.join(work, k + ".safetensors")
+                rc, out, err = cli("from-pt", src, ck, *extra)
+                assert rc == 0, err
+                got = net_run(NET_RUN, ck, x[k], work)
+                d = np.abs(got - want.reshape(6, -1)).max()
+                assert d < 1e-4, f"{k} from {src}: cgrad differs from PyTorch by {d}"
+                back = os.path.join(work, k + "_back.pt")
+                rc, out, err = cli("to-pt", ck, back)
+                assert rc == 0, err
+                m2 = build(spec).eval()
+                m2.load_state_dict(torch.load(back), strict=True)
+                assert np.array_equal(torch_out(m2, k), want), f"{k}: the round trip changed PyTorch's outputs"
+            rc, out, err = cli("to-pt", ck, back, "--module")
+            assert rc == 0, err
+            assert np.array_equal(torch_out(torch.load(back).eval(), k), want)
+
+    def hand_written_sequential():
+        m = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, bias=False), nn.BatchNorm2d(4, eps=1e-3), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5), nn.LogSoftmax(dim=1))
+        with torch.no_grad():
+            m.train()
+            m(torch.randn(4, 1, 12, 12))
+        m.eval()
+        pt, ck = os.path.join(work, "hand.pt"), os.path.join(work, "hand.safetensors")
+        torch.save(m, pt)
+        rc, out, err = cli("from-pt", pt, ck)
+        assert rc == 0, err
+        assert "conv2d(1,4,3,stride=2,bias=false) batch_norm2d(4,eps=0.001) relu adaptive_avg_pool2d(1) flatten " \
+               "linear(4,5) log_softmax" in out, out
+        with torch.no_grad():
+            want = m(torch.from_numpy(x["cnn"])).numpy()
+        assert np.abs(net_run(NET_RUN, ck, x["cnn"], work) - want).max() < 1e-4
+        torch.save(m.state_dict(), pt)
+        rc, out, err = cli("from-pt", pt, ck)
+        assert rc == 1 and "--net" in err and "Traceback" not in err, err
+        bad = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Softmax(dim=1))
+        torch.save(bad, pt)
+        rc, out, err = cli("from-pt", pt, ck)
+        assert rc == 1 and "layer 1" in err and "Softmax" in err and "Traceback" not in err, err
+
+    def onnx_export_import():
+        if onnx is None:
+            print("(no python3-onnx: export skipped)")
+            return
+        for k, (spec, shape) in NETS.items():
+            m = trained(spec, shape)
+            want = torch_out(m, k)
+            pt, ck, ox, ck2 = (os.path.join(work, k + e) for e in ("_e.pt", "_e.safetensors", ".onnx", "_o.safetensors"))
+            torch.save(m, pt)
+            assert cli("from-pt", pt, ck)[0] == 0
+            rc, out, err = cli("export-onnx", ck, ox, "--input-shape", ",".join(map(str, shape)))
+            assert rc == 0, err
+            model = onnx.load(ox)
+            onnx.checker.check_model(model)
+            assert [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}] \
+                == ["input"]
+            rc, out, err = cli("import-onnx", ox, ck2)
+            assert rc == 0, err
+            d = np.abs(net_run(NET_RUN, ck2, x[k], work) - want.reshape(6, -1)).max()
+            assert d < 1e-4, f"{k}: ONNX round trip differs from PyTorch by {d}: {out}"
+
+    return Checks("torch").run(spec_torch_cgrad_torch, hand_written_sequential, onnx_export_import)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
