@@ -3,7 +3,8 @@
 # tests/mnist/outputs.sh — output files and non-finite numbers (issue 12, items 5, 6 and 15):
 #   --save and --metrics are checked before the first step (a missing or read-only directory, a
 #   directory, a device, "" are refused at once: exit 1, or 2 for "", one line naming the path);
-#   a --metrics write that fails (/dev/full) fails the run naming the file; a NaN loss in training
+#   a --metrics write that fails (a file size limit) fails the run naming the file; --metrics follows
+#   no link and opens no FIFO or device (issue 24); a NaN loss in training
 #   and a NaN output in evaluation are errors naming the epoch/step or batch, not an accuracy.
 source "$(dirname "$0")/common.sh"
 gen d 64 32
@@ -37,10 +38,29 @@ if [ "$(id -u)" -ne 0 ]; then   # root may write anywhere
 fi
 run_expect 1 "--metrics no/such/m.csv" "$TRAIN" "${common[@]}" --metrics no/such/m.csv
 no_training "--metrics into a missing directory"
-if [ -w /dev/full ]; then
-  run_expect 1 "--metrics /dev/full: write failed" "$TRAIN" "${common[@]}" --metrics /dev/full
-  no_training "--metrics /dev/full"
-fi
+# --metrics appends, yet follows no link and opens no FIFO or device (issue 24): refused at once,
+# named, before training; what was there is left as it was. timeout: a hang fails (124), not waits.
+echo precious >victim.txt
+ln -s victim.txt mlink
+run_expect 1 "--metrics mlink: is a symbolic link" timeout 10 "$TRAIN" "${common[@]}" --metrics mlink
+no_training "--metrics onto a symlink"
+[ "$(cat victim.txt)" = precious ] || fail "--metrics appended through a symbolic link"
+ln -s no/such/target dangling
+run_expect 1 "--metrics dangling: is a symbolic link" timeout 10 "$TRAIN" "${common[@]}" --metrics dangling
+mkfifo mfifo
+run_expect 1 "--metrics mfifo: exists and is not a regular file" timeout 10 "$TRAIN" "${common[@]}" --metrics mfifo
+no_training "--metrics onto a FIFO"
+# ... a FIFO with a reader waiting (the open would succeed): the fstat refuses it.
+(exec 3<>mfifo; sleep 15) & reader=$!
+run_expect 1 "--metrics mfifo: exists and is not a regular file" timeout 10 "$TRAIN" "${common[@]}" --metrics mfifo
+kill "$reader" 2>/dev/null; wait "$reader" 2>/dev/null || true
+run_expect 1 "--metrics /dev/null: exists and is not a regular file" timeout 10 "$TRAIN" "${common[@]}" --metrics /dev/null
+run_expect 1 "--metrics adir: is a directory" timeout 10 "$TRAIN" "${common[@]}" --metrics adir
+# A write that fails (a file size limit of 0; SIGXFSZ ignored so that write returns EFBIG) is
+# named. The limit is the program's alone: its stdout and stderr go through pipes to out.txt/err.txt.
+run_expect 1 "--metrics big.csv: write failed: File too large" bash -c 'trap "" XFSZ; set -o pipefail
+  { (ulimit -f 0; exec "$@") 2>&1 1>&3 | cat >&2; } 3>&1 | cat' - "$TRAIN" "${common[@]}" --metrics big.csv
+no_training "--metrics that cannot be written"
 # A good run still writes both.
 run_expect 0 "" "$TRAIN" "${common[@]}" --save ck.safetensors --metrics m.csv
 [ -s ck.safetensors ] && [ "$(grep -c '^epoch,1,' m.csv)" = 1 ] || fail "no checkpoint or metrics row"
