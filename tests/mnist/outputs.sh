@@ -73,4 +73,21 @@ run_expect 1 "epoch 2, step 1: the training loss is nan" "$TRAIN" "${common[@]}"
   --save nan.safetensors
 cmp -s nan.safetensors <("$PY" "$SRC/tests/mnist/edit_st.py" ck.safetensors /dev/stdout nan:fc2.bias) \
   || fail "a run that stopped on a NaN loss rewrote --save"
+# mnist-eval on a net with 4,000 outputs and 64 test images (issue 24: a 4,000 x 4,000 matrix took
+# 133 MB of RSS and 96 MB of stdout): the summary instead of the matrix, in kilobytes of output and
+# memory linear in the classes (the whole program stays under 64 MB of RSS; it needs about 10).
+mkdir big && gen big 64 64
+"$TRAIN" --data big --net 'max_pool2d(4) flatten linear(49,4000) log_softmax' --epochs 1 --batch-size 32 \
+  --threads 2 --save k4000.st >/dev/null || fail "training the 4000-class net"
+if [ -x /usr/bin/time ]; then rss=(/usr/bin/time -f 'maxrss %M' -o rss.txt); else rss=(); fi
+run_expect 0 "" "${rss[@]}" "$EVAL" --data big --model k4000.st --threads 2
+[ "$(wc -c <out.txt)" -lt 8192 ] || fail "mnist-eval printed $(wc -c <out.txt) bytes for 4000 classes"
+grep -q '^Per-class accuracy (the 10 classes with test examples; 3990 of 4000 have none):$' out.txt &&
+  grep -q '^Most confused pairs (true -> predicted; 10 of [0-9]* distinct pairs):$' out.txt &&
+  grep -q '^Confusion matrix: not printed for 4000 classes (more than 30)' out.txt || { cat out.txt; fail "the summary"; }
+if [ -s rss.txt ]; then
+  kb=$(sed -n 's/^maxrss //p' rss.txt)
+  [ "$kb" -lt 65536 ] || fail "mnist-eval of 4000 classes took $kb KB of RSS"
+  echo "ok: mnist-eval of 4000 classes: $kb KB RSS, $(wc -c <out.txt) bytes of output"
+fi
 echo "OK: mnist outputs"
