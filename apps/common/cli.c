@@ -414,12 +414,6 @@ bool cli_save_path_ok(const char *prog, const char *path) {
         fprintf(stderr, "%s: --save %s: exists and is not a regular file\n", prog, path);
         return false;
     }
-    char tmp[4096];   /* the save's temporary: one left by a killed save blocks it */
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) < (int)sizeof tmp && lstat(tmp, &st) == 0) {
-        fprintf(stderr, "%s: --save %s: %s already exists (a save that was killed?); remove it and run again\n",
-                prog, path, tmp);
-        return false;
-    }
     char *copy = strdup(path);
     if (!copy) { fprintf(stderr, "%s: --save %s: out of memory\n", prog, path); return false; }
     const char *dir = dirname(copy);

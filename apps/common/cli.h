@@ -39,8 +39,8 @@ const char *cli_default_data_dir(void);
 const char *cli_data_hint(cg_status st);
 double cli_now(void);
 /* --save PATH, checked before anything is loaded or trained so that a bad path fails at once:
- * not a directory, a symbolic link or another non-regular file, no PATH.tmp left by a killed
- * save, and a writable directory. false after printing "prog: --save PATH: <why>". */
+ * not a directory, a symbolic link or another non-regular file, and a writable directory (the
+ * save's temporary has a random name: nothing left beside PATH blocks it). false after printing "prog: --save PATH: <why>". */
 bool cli_save_path_ok(const char *prog, const char *path);
 /* The files a program opens itself (the library's readers and writers check their own): an input
  * is opened with O_NONBLOCK (a FIFO never blocks the open), kept only if fstat says it is a
