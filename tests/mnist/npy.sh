@@ -3,7 +3,9 @@
 # tests/mnist/npy.sh — scripts/npy-to-idx: arrays read back from IDX files that gen_idx.py wrote
 # (u8, i16, f32, f64 images; short labels) convert to the very same bytes; an NHWC float set
 # converted with --channels-last --gzip trains through mnist-train; bad arrays are refused, one
-# line naming the file. Needs numpy under /usr/bin/python3 (Debian's python3-numpy), else skipped.
+# line naming the file; hostile paths (a link planted at the old temporary name, link/FIFO/device
+# outputs and inputs, a header claiming 40 GiB, a failed labels write) leave everything as it
+# was. Needs numpy under /usr/bin/python3 (Debian's python3-numpy), else skipped.
 source "$(dirname "$0")/common.sh"
 NPY=/usr/bin/python3
 if ! [ -x "$NPY" ] || ! "$NPY" -c 'import numpy' 2>/dev/null; then echo "skipped: no numpy in /usr/bin/python3"; exit 77; fi
