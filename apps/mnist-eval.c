@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
     cg_safetensors *st = NULL;
     cg_module *model = NULL;
     char *spec = NULL, **names = NULL;
-    int64_t *confusion = NULL;
+    cg_confusion *confusion = NULL;
     cg_net_info info = { 0 };
     cg_run_info run = { 0 };
     if (net && !(spec = cli_read_spec(prog, net))) goto out;
@@ -238,17 +238,18 @@ int main(int argc, char **argv) {
     lo.norm = norm;
     loader = cg_loader_new(test, &lo);
     cg_eval_result r;
-    if (!(confusion = malloc((size_t)(classes * classes) * sizeof *confusion))) {
-        fprintf(stderr, "%s: out of memory\n", prog);
+    /* memory linear in the classes: a net with 20,000 outputs needs no 20,000^2 matrix */
+    if (!(confusion = cg_confusion_new(classes))) {
+        fprintf(stderr, "%s: %s\n", prog, cg_last_error());
         goto out;
     }
-    if (!loader || cg_evaluate(model, loader, loss_kind, classes, confusion, &r) != CG_OK) {
+    if (!loader || cg_evaluate(model, loader, loss_kind, confusion, &r) != CG_OK) {
         fprintf(stderr, "%s: evaluation: %s\n", prog, cg_last_error());
         goto out;
     }
     print_test_line(stdout, &r);
 
-    cg_eval_fprint_classes(stdout, confusion, classes, (const char *const *)names);
+    cg_confusion_fprint(stdout, confusion, (const char *const *)names);
     if (cg_profile_enabled()) cg_profile_fprint(stdout);
     rc = 0;
 out:
@@ -257,7 +258,7 @@ out:
     cg_net_info_free(&info);
     free(spec);
     free(names);
-    free(confusion);
+    cg_confusion_free(confusion);
     cg_loader_free(loader);
     cg_dataset_free(test);
     cg_module_free(model);

@@ -235,7 +235,7 @@ int main(int argc, char **argv) {
         printf("Data-parallel: %d ranks x %d threads, global batch %lld (%lld per rank)\n", dp_size(),
                cg_get_num_threads(), (long long)r->batch_size, (long long)(r->batch_size / dp_size()));
     /* Outputs are checked before anything is loaded or trained: rank 0 writes them. Ctrl-C during
-     * a save must not leave PATH.tmp behind: the library defers SIGINT/SIGTERM/SIGHUP then. */
+     * a save must not leave its temporary behind: the library defers SIGINT/SIGTERM/SIGHUP then. */
     if (dp_rank() == 0 && !o.summary) {
         if (o.save && !cli_save_path_ok(prog, o.save)) goto out;
         if (o.save) cg_safetensors_set_defer_signals(true);

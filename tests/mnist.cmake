@@ -8,7 +8,8 @@
 #   mnist_resume_strict  tampered checkpoints are refused naming the key; --lr on --resume applies
 #   mnist_outputs      --save/--metrics checked before training; write errors; NaN loss/outputs
 #   mnist_data         3-channel 32x32 float IDX through the four paths; --normalize auto; shape checks
-#   mnist_npy          scripts/npy-to-idx: byte-exact round trips, training on converted data, errors
+#   mnist_npy          scripts/npy-to-idx: byte-exact round trips, training on converted data, errors,
+#                      hostile paths (planted links, FIFOs, devices, header bombs, a failed second write)
 #   mnist_loss         --loss: auto (a net that ends in linear trains), nll on logits refused
 #   mnist_optim        --optimizer, --schedule, --warmup, --clip-grad-norm; an exact resume of onecycle
 #   mnist_torch_interop  cgrad <-> PyTorch checkpoints (skipped without /usr/bin/python3 + torch)

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cgrad/cgrad.h"
@@ -395,12 +398,20 @@ static void test_failed_save_leaves_previous_file(void **s) {
     assert_int_equal(cg_checkpoint_save(nodir, r.m, r.o, NULL, 0), CG_EIO);
     assert_non_null(strstr(cg_last_error(), "no/such/dir/x.safetensors"));
 
-    /* The temporary file cannot be created (a directory sits at "<path>.tmp"; works as root,
-     * where a read-only directory would not stop the write): the save fails, the old file stays. */
+    /* The temporary cannot be written (a file size limit of 1 KiB, SIGXFSZ ignored so that write
+     * fails with EFBIG; works as root, where a read-only directory would not stop the write): the
+     * save fails, the old file stays, and no temporary is left. */
     r.o->step_count = 99;
-    snprintf(tmp, sizeof tmp, "%s.tmp", p);
-    assert_int_equal(mkdir(tmp, 0700), 0);
-    assert_int_equal(cg_checkpoint_save(p, r.m, r.o, NULL, 0), CG_EIO);
+    struct rlimit lim0, lim1;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &lim0), 0);
+    lim1 = lim0;
+    lim1.rlim_cur = 1024;
+    void (*xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim1), 0);
+    cg_status failed = cg_checkpoint_save(p, r.m, r.o, NULL, 0);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim0), 0);
+    signal(SIGXFSZ, xfsz);
+    assert_int_equal(failed, CG_EIO);
     assert_non_null(strstr(cg_last_error(), "keep.safetensors"));
     struct stat st1;
     assert_int_equal(stat(p, &st1), 0);
@@ -413,7 +424,12 @@ static void test_failed_save_leaves_previous_file(void **s) {
     cg_safetensors *stf = open_ok(p);
     assert_string_equal(cg_safetensors_meta(stf, "optim.step_count"), "2");
     cg_safetensors_close(stf);
-    rmdir(tmp);
+    snprintf(tmp, sizeof tmp, "%s", g_dir);
+    DIR *d = opendir(tmp);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        if (!strncmp(e->d_name, "keep.safetensors.", 17)) fail_msg("a temporary was left: %s", e->d_name);
+    closedir(d);
 
     /* Unwritable directory, where permissions are enforced (not for root). */
     if (geteuid() != 0) {

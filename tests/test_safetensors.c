@@ -51,6 +51,27 @@ static const char *tpath(const char *name) {
 
 static bool exists(const char *path) { struct stat sb; return stat(path, &sb) == 0; }
 
+/* The save temporaries of path still there: "<path>.<16 hex digits>.tmp" in its directory. */
+static int temporaries_of(const char *path) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (slash) *slash = '\0';
+    else strcpy(dir, ".");
+    size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int k = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n == bl + 21 && !strncmp(e->d_name, base, bl) && e->d_name[bl] == '.' && !strcmp(e->d_name + n - 4, ".tmp"))
+            k++;
+    }
+    closedir(d);
+    return k;
+}
+
 /* 8-byte length + json + ndata bytes (0x11 filler). Caller frees. */
 static unsigned char *make_file(const char *json, size_t ndata, size_t *size) {
     size_t n = strlen(json);
@@ -211,8 +232,6 @@ static float first_value(const char *path) {
 static void test_atomic_save(void **s) {
     (void)s;
     const char *path = tpath("atomic.safetensors");
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     cg_tensor *x = cg_tensor_full(1, CG_SHAPE(3), 1.0f);
     cg_named_tensor it = { "x", x };
     assert_int_equal(cg_safetensors_save(path, &it, 1, NULL, 0), CG_OK);
@@ -220,7 +239,7 @@ static void test_atomic_save(void **s) {
     cg_tensor_fill_(x, 2.0f);
     assert_int_equal(cg_safetensors_save(path, &it, 1, NULL, 0), CG_OK);   /* replaces */
     assert_float_equal(first_value(path), 2.0f, 0);
-    assert_false(exists(tmp));
+    assert_int_equal(temporaries_of(path), 0);
 
     /* A missing directory: CG_EIO naming the path; the old file elsewhere is untouched. */
     const char *bad = tpath("no/such/dir/model.safetensors");
@@ -229,14 +248,12 @@ static void test_atomic_save(void **s) {
     assert_non_null(strstr(cg_last_error(), bad));
     assert_float_equal(first_value(path), 2.0f, 0);
 
-    /* The target is a directory: rename fails, the .tmp is cleaned up. */
+    /* The target is a directory: refused, no temporary left. */
     const char *dir = tpath("adir");
     assert_int_equal(mkdir(dir, 0700), 0);
-    char dtmp[600];
-    snprintf(dtmp, sizeof dtmp, "%s.tmp", dir);
     assert_int_equal(cg_safetensors_save(dir, &it, 1, NULL, 0), CG_EIO);
     assert_non_null(strstr(cg_last_error(), dir));
-    assert_false(exists(dtmp));
+    assert_int_equal(temporaries_of(dir), 0);
 
     /* A relative path exercises the "." directory sync. */
     char cwd[512];
@@ -426,35 +443,45 @@ static void test_save_does_not_follow_or_delete_a_planted_tmp(void **s) {
     cg_named_tensor it = { "x", cg_tensor_full(1, CG_SHAPE(3), 1.0f) };
     const char *path = tpath("planted.safetensors"), *victim = tpath("victim.txt");
     char tmp[600];
+    /* A link at the old, predictable temporary name "<path>.tmp" (ln -s victim.txt
+     * planted.safetensors.tmp): the temporary's name is random now, so the save succeeds, and the
+     * link is neither followed nor removed. */
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     write_all(victim, "victim", 6);
-    assert_int_equal(symlink(victim, tmp), 0);   /* ln -s victim.txt planted.safetensors.tmp */
-    assert_int_equal(cg_safetensors_save(path, &it, 1, NULL, 0), CG_EIO);
-    assert_non_null(strstr(cg_last_error(), tmp));
-    assert_non_null(strstr(cg_last_error(), "already exists"));
+    assert_int_equal(symlink(victim, tmp), 0);
+    assert_int_equal(cg_safetensors_save(path, &it, 1, NULL, 0), CG_OK);
     char *v = slurp(victim);
     assert_string_equal(v, "victim");            /* not overwritten */
     free(v);
     assert_true(is_link(tmp));                   /* not removed */
-    assert_false(exists(path));                  /* and path did not become the link */
-    assert_false(is_link(path));
-    /* Someone else's regular file at PATH.tmp is neither overwritten nor deleted. */
+    assert_false(is_link(path));                 /* path is a file of its own */
+    assert_float_equal(first_value(path), 1.0f, 0);
+    /* Someone else's regular file there is neither overwritten nor deleted, and blocks nothing. */
     assert_int_equal(unlink(tmp), 0);
     write_all(tmp, "theirs", 6);
-    assert_int_equal(cg_safetensors_save(path, &it, 1, NULL, 0), CG_EIO);
+    cg_tensor_fill_(it.tensor, 2.0f);
+    assert_int_equal(cg_safetensors_save(path, &it, 1, NULL, 0), CG_OK);
     v = slurp(tmp);
     assert_string_equal(v, "theirs");
     free(v);
+    assert_float_equal(first_value(path), 2.0f, 0);
     assert_int_equal(unlink(tmp), 0);
-    assert_int_equal(cg_safetensors_save(path, &it, 1, NULL, 0), CG_OK);   /* once it is gone, saves work */
-    assert_false(exists(tmp));
+    assert_int_equal(temporaries_of(path), 0);
+    /* Two writers of one path at once get two temporaries (the second does not fail on the first's). */
+    cg_atomic_file w1, w2;
+    assert_int_equal(cg_atomic_file_open(&w1, "test", path, false), CG_OK);
+    assert_int_equal(cg_atomic_file_open(&w2, "test", path, false), CG_OK);
+    assert_string_not_equal(w1.tmp, w2.tmp);
+    assert_int_equal(temporaries_of(path), 2);
+    cg_atomic_file_abort(&w1);
+    cg_atomic_file_abort(&w2);
+    assert_int_equal(temporaries_of(path), 0);
     cg_tensor_free(it.tensor);
 }
 
 static void test_save_refuses_a_target_that_is_not_a_regular_file(void **s) {
     (void)s;
     cg_named_tensor it = { "x", cg_tensor_full(1, CG_SHAPE(3), 1.0f) };
-    char tmp[600];
     /* A FIFO (as a device node would, where mknod is allowed): refused, left as it was. */
     const char *fifo = tpath("target-fifo");
     assert_int_equal(mkfifo(fifo, 0600), 0);
@@ -464,8 +491,7 @@ static void test_save_refuses_a_target_that_is_not_a_regular_file(void **s) {
     struct stat sb;
     assert_int_equal(lstat(fifo, &sb), 0);
     assert_true(S_ISFIFO(sb.st_mode));
-    snprintf(tmp, sizeof tmp, "%s.tmp", fifo);
-    assert_false(exists(tmp));
+    assert_int_equal(temporaries_of(fifo), 0);
     /* A character device: refused before anything is written. Only as a non-root user, who cannot
      * write /dev anyway: as root, a build without the fix would replace the system's /dev/null. */
     if (geteuid() != 0 && stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode)) {
@@ -500,8 +526,7 @@ static void test_save_refuses_a_target_that_is_not_a_regular_file(void **s) {
     assert_memory_equal(before, after, n0);
     free(before);
     free(after);
-    snprintf(tmp, sizeof tmp, "%s.tmp", link);
-    assert_false(exists(tmp));
+    assert_int_equal(temporaries_of(link), 0);
     /* A dangling link likewise. */
     const char *dangling = tpath("dangling.safetensors");
     assert_int_equal(symlink(tpath("nowhere"), dangling), 0);
@@ -615,25 +640,26 @@ static void test_signal_deferral_is_opt_in(void **s) {
     assert_true(cg_safetensors_set_defer_signals(false));
     assert_int_equal(sigaction(SIGINT, NULL, &after), 0);
     assert_true(after.sa_handler == SIG_DFL && !(after.sa_flags & SA_SIGINFO));
-    assert_false(exists(tpath("optin.safetensors.tmp")));
+    assert_int_equal(temporaries_of(tpath("optin.safetensors")), 0);
     cg_tensor_free(it.tensor);
 }
 
 /* The writer itself: the handler exists exactly from open to commit/abort, and only when asked. */
 static void test_atomic_file_defers_signals_only_when_asked(void **s) {
     (void)s;
-    const char *path = tpath("aw.bin"), *tmp = tpath("aw.bin.tmp");
+    const char *path = tpath("aw.bin");
     struct sigaction sa;
     for (int defer = 0; defer < 2; defer++) {
         cg_atomic_file w;
         assert_int_equal(cg_atomic_file_open(&w, "test", path, defer), CG_OK);
-        assert_true(exists(tmp));
+        assert_true(exists(w.tmp));
+        assert_int_equal(temporaries_of(path), 1);
         assert_int_equal(sigaction(SIGTERM, NULL, &sa), 0);
         assert_int_equal(sa.sa_handler != SIG_DFL, defer);
         assert_int_equal(cg_atomic_file_write(&w, "abc", 3), CG_OK);
         if (defer) assert_int_equal(cg_atomic_file_commit(&w), CG_OK);
         else cg_atomic_file_abort(&w);
-        assert_false(exists(tmp));
+        assert_int_equal(temporaries_of(path), 0);
         assert_int_equal(exists(path), defer);   /* abort leaves path as it was (absent) */
         assert_int_equal(sigaction(SIGTERM, NULL, &sa), 0);
         assert_true(sa.sa_handler == SIG_DFL);

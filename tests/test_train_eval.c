@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/test_train_eval.c — cg_evaluate (loss, argmax accuracy, confusion matrix; mode restored)
+/* tests/test_train_eval.c — cg_evaluate (loss, argmax accuracy, the confusion; mode restored)
  * and prediction: cg_predict_one on one unbatched example from a float buffer, normalised as the
  * loader normalises, gives the row the loader's batch gives; a warm evaluation of a residual
  * conv net at batch 200, after training steps at another batch size, allocates nothing and
  * touches no new pages (its activations stay in the tape's pool between batches). */
+#define _POSIX_C_SOURCE 200809L   /* open_memstream */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include "gradcheck.h"
@@ -34,17 +37,22 @@ static void test_evaluate_and_predict(void **st) {
     cg_loader *l = cg_loader_new(ds, &lo);
     assert_non_null(l);
 
-    int64_t conf[K * K];
+    cg_confusion *conf = cg_confusion_new(K);
+    assert_non_null(conf);
+    assert_int_equal(cg_confusion_add(conf, 0, 1), CG_OK);   /* evaluate resets it */
     cg_eval_result r;
     assert_true(net->training);
-    assert_int_equal(cg_evaluate(net, l, CG_LOSS_AUTO, K, conf, &r), CG_OK);
+    assert_int_equal(cg_evaluate(net, l, CG_LOSS_AUTO, conf, &r), CG_OK);
     assert_true(net->training);  /* the mode is restored */
     assert_int_equal(r.n, N);
     int64_t total = 0, diag = 0;
-    for (int i = 0; i < K * K; i++) total += conf[i];
-    for (int i = 0; i < K; i++) diag += conf[i * K + i];
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++) total += cg_confusion_count(conf, i, j);
+    for (int i = 0; i < K; i++) diag += cg_confusion_count(conf, i, i);
+    for (int i = 0; i < K; i++) assert_int_equal(cg_confusion_total(conf, i), (N - i + K - 1) / K);
     assert_int_equal(total, N);
     assert_int_equal(diag, r.correct);
+    cg_confusion_free(conf);
 
     /* one example at a time, from the raw float values: the same outputs as the loader's batches,
      * the same argmax count and the same summed cross-entropy */
@@ -80,7 +88,7 @@ static void test_evaluate_and_predict(void **st) {
                                &(cg_normalize){ .channels = 3, .mean = { 0 }, .std = { 1, 1, 1 } }));
     assert_non_null(strstr(cg_last_error(), "3 channels"));
     assert_null(cg_predict_one(net, NULL, 3, CG_SHAPE(C, H, W), NULL));
-    assert_int_equal(cg_evaluate(net, NULL, CG_LOSS_AUTO, K, NULL, &r), CG_EINVAL);
+    assert_int_equal(cg_evaluate(net, NULL, CG_LOSS_AUTO, NULL, &r), CG_EINVAL);
 
     cg_tensor_free(pb);
     cg_tensor_free(p0);
@@ -121,9 +129,9 @@ static void test_warm_evaluation(void **st) {
     assert_non_null(t);
     assert_int_equal(cg_trainer_fit(t, 1), CG_OK);   /* warm: one epoch of steps, one evaluation */
     cg_eval_result r;
-    assert_int_equal(cg_trainer_evaluate(t, 4, NULL, &r), CG_OK);
+    assert_int_equal(cg_trainer_evaluate(t, NULL, &r), CG_OK);
     long allocs = g_allocs, faults = minor_faults();
-    assert_int_equal(cg_trainer_evaluate(t, 4, NULL, &r), CG_OK);
+    assert_int_equal(cg_trainer_evaluate(t, NULL, &r), CG_OK);
     long evaluated_faults = minor_faults() - faults;
     assert_int_equal(g_allocs, allocs);
     /* Handing the activations back would fault each batch's 200 x 16 x 12 x 12 floats (hundreds
@@ -150,10 +158,105 @@ static void test_warm_evaluation(void **st) {
     cg_set_allocator(NULL);
 }
 
+/* ---- the confusion: counts, the most confused pairs, and memory and output linear in the classes */
+static char *print_confusion(const cg_confusion *c, const char *const *names, size_t *len) {
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    assert_non_null(f);
+    cg_confusion_fprint(f, c, names);
+    fclose(f);
+    return buf;
+}
+
+static void test_confusion_counts(void **st) {
+    (void)st;
+    cg_confusion *c = cg_confusion_new(5);
+    assert_non_null(c);
+    /* (true, pred): 3 x (1,2), 3 x (4,0), 2 x (0,3), 1 x (2,1), and 4 correct */
+    const int64_t pairs[][2] = { { 1, 2 }, { 4, 0 }, { 0, 3 }, { 1, 2 }, { 4, 0 }, { 2, 1 }, { 0, 3 },
+                                 { 1, 2 }, { 4, 0 }, { 0, 0 }, { 1, 1 }, { 3, 3 }, { 3, 3 } };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        assert_int_equal(cg_confusion_add(c, pairs[i][0], pairs[i][1]), CG_OK);
+    assert_int_equal(cg_confusion_count(c, 1, 2), 3);
+    assert_int_equal(cg_confusion_count(c, 2, 1), 1);
+    assert_int_equal(cg_confusion_count(c, 3, 3), 2);
+    assert_int_equal(cg_confusion_count(c, 2, 4), 0);
+    assert_int_equal(cg_confusion_total(c, 1), 4);
+    assert_int_equal(cg_confusion_total(c, 4), 3);
+    assert_int_equal(cg_confusion_pairs(c), 4);
+    /* out of range: refused, nothing counted */
+    assert_int_equal(cg_confusion_add(c, 5, 0), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "outside 0..4"));
+    assert_int_equal(cg_confusion_add(c, 0, -1), CG_EINVAL);
+    assert_int_equal(cg_confusion_total(c, 0), 3);
+    /* the top pairs: count descending, ties by true class */
+    int64_t t[3], p[3], n[3];
+    assert_int_equal(cg_confusion_top_pairs(c, 3, t, p, n), 3);
+    assert_int_equal(t[0], 1); assert_int_equal(p[0], 2); assert_int_equal(n[0], 3);
+    assert_int_equal(t[1], 4); assert_int_equal(p[1], 0); assert_int_equal(n[1], 3);
+    assert_int_equal(t[2], 0); assert_int_equal(p[2], 3); assert_int_equal(n[2], 2);
+    /* five classes: the whole matrix */
+    size_t len;
+    char *out = print_confusion(c, NULL, &len);
+    assert_non_null(strstr(out, "  class 1:     1/    4 ( 25.0%)"));
+    assert_non_null(strstr(out, "Confusion matrix (rows: true class, columns: predicted):"));
+    assert_non_null(strstr(out, "   1:      0     1     3     0     0\n"));
+    free(out);
+    cg_confusion_reset(c);
+    assert_int_equal(cg_confusion_count(c, 1, 2), 0);
+    assert_int_equal(cg_confusion_total(c, 1), 0);
+    assert_int_equal(cg_confusion_pairs(c), 0);
+    cg_confusion_free(c);
+    cg_confusion_free(NULL);
+    assert_null(cg_confusion_new(0));
+}
+
+static void test_confusion_many_classes(void **st) {
+    (void)st;
+    /* 30 classes: still the whole matrix; 31: the summary */
+    for (int64_t k = 30; k <= 31; k++) {
+        cg_confusion *c = cg_confusion_new(k);
+        assert_int_equal(cg_confusion_add(c, 0, 1), CG_OK);
+        size_t len;
+        char *out = print_confusion(c, NULL, &len);
+        assert_int_equal(strstr(out, "Confusion matrix (rows") != NULL, k == 30);
+        assert_int_equal(strstr(out, "Most confused pairs") != NULL, k == 31);
+        free(out);
+        cg_confusion_free(c);
+    }
+    /* A net with 20,000 outputs and 64 test images (issue 24: a 20,000^2 matrix is 3.2 GB): no
+     * allocation above 1 MiB, and a summary of a few kilobytes. */
+    enum { KBIG = 20000, NIMG = 64 };
+    g_largest = 0;
+    cg_set_allocator(&largest_allocator);
+    cg_confusion *c = cg_confusion_new(KBIG);
+    assert_non_null(c);
+    for (int64_t i = 0; i < NIMG; i++)   /* image i: true class 7i, predicted 7i + (i % 4 ? 1 : 0) */
+        assert_int_equal(cg_confusion_add(c, 7 * i, 7 * i + (i % 4 ? 1 : 0)), CG_OK);
+    for (int64_t i = 0; i < 5; i++) assert_int_equal(cg_confusion_add(c, 19999, 5), CG_OK);   /* the top pair */
+    cg_set_allocator(NULL);
+    assert_true(g_largest < (1u << 20));
+    assert_int_equal(cg_confusion_pairs(c), 49);
+    size_t len;
+    char *out = print_confusion(c, NULL, &len);
+    assert_true(len < 8192);
+    assert_non_null(strstr(out, "Per-class accuracy (the 65 classes with test examples; 19935 of 20000 have none):"));
+    assert_non_null(strstr(out, "  class 28:     1/    1 (100.0%)"));
+    assert_non_null(strstr(out, "Most confused pairs (true -> predicted; 10 of 49 distinct pairs):\n"
+                                "  class 19999 -> class 5: 5 (100.0% of class 19999)\n"
+                                "  class 7 -> class 8: 1 (100.0% of class 7)\n"));
+    assert_non_null(strstr(out, "Confusion matrix: not printed for 20000 classes (more than 30)"));
+    assert_null(strstr(out, "Confusion matrix (rows"));
+    free(out);
+    cg_confusion_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_evaluate_and_predict),
         cmocka_unit_test(test_warm_evaluation),
+        cmocka_unit_test(test_confusion_counts),
+        cmocka_unit_test(test_confusion_many_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

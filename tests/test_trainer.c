@@ -91,7 +91,7 @@ static void test_fit(void **st) {
     assert_int_equal(s.steps, 70);
     /* evaluation with the trainer's loss equals the last epoch's */
     cg_eval_result r;
-    assert_int_equal(cg_trainer_evaluate(t, 0, NULL, &r), CG_OK);
+    assert_int_equal(cg_trainer_evaluate(t, NULL, &r), CG_OK);
     assert_int_equal(r.correct, s.last.correct);
     cg_trainer_free(t);
 

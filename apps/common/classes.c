@@ -9,8 +9,8 @@
 /* The class names of path, one a line (classes of them, exactly); NULL after printing why. The
  * array and its strings are one allocation, the caller's to free. */
 char **cli_read_classes(const char *prog, const char *path, int64_t classes) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { fprintf(stderr, "%s: --classes %s: %s\n", prog, path, strerror(errno)); return NULL; }
+    FILE *f = cli_open_input(prog, "--classes", path, NULL);   /* a FIFO or device is refused, named */
+    if (!f) return NULL;
     enum { MAX_NAME = 64 };
     char **names = calloc((size_t)classes, sizeof *names + MAX_NAME + 1);
     if (!names) { fclose(f); fprintf(stderr, "%s: --classes %s: out of memory\n", prog, path); return NULL; }

@@ -4,6 +4,7 @@
 #define _DEFAULT_SOURCE /* TIOCGWINSZ, SIGWINCH with the POSIX set */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
@@ -306,32 +307,26 @@ char *cli_read_spec(const char *prog, const char *arg) {
         return s;
     }
     const char *path = arg + 1;
-    struct stat st;
-    FILE *f = NULL;
+    int64_t size;
+    FILE *f = cli_open_input(prog, "--net @", path, &size);
     char *buf = NULL;
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "%s: --net @%s: %s\n", prog, path, strerror(errno));
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fprintf(stderr, "%s: --net @%s: not a regular file\n", prog, path);
-        return NULL;
-    }
-    if (st.st_size > CLI_MAX_SPEC_BYTES) {
+    if (!f) return NULL;
+    if (size > CLI_MAX_SPEC_BYTES) {
         fprintf(stderr, "%s: --net @%s: %lld bytes is too long for a net spec (at most %d)\n", prog, path,
-                (long long)st.st_size, CLI_MAX_SPEC_BYTES);
+                (long long)size, CLI_MAX_SPEC_BYTES);
+        fclose(f);
         return NULL;
     }
-    if (!(f = fopen(path, "rb")) || !(buf = malloc((size_t)st.st_size + 1))) {
-        fprintf(stderr, "%s: --net @%s: %s\n", prog, path, f ? "out of memory" : strerror(errno));
-        if (f) fclose(f);
+    if (!(buf = malloc((size_t)size + 1))) {
+        fprintf(stderr, "%s: --net @%s: out of memory\n", prog, path);
+        fclose(f);
         return NULL;
     }
-    size_t n = fread(buf, 1, (size_t)st.st_size, f);
-    bool bad = ferror(f) || n != (size_t)st.st_size || memchr(buf, '\0', n);
+    size_t n = fread(buf, 1, (size_t)size, f);
+    bool bad = ferror(f) || n != (size_t)size || memchr(buf, '\0', n);
     fclose(f);
     if (bad) {
-        fprintf(stderr, "%s: --net @%s: %s\n", prog, path, n != (size_t)st.st_size ? "read failed" : "holds a NUL byte");
+        fprintf(stderr, "%s: --net @%s: %s\n", prog, path, n != (size_t)size ? "read failed" : "holds a NUL byte");
         free(buf);
         return NULL;
     }
@@ -353,6 +348,66 @@ cg_module *cli_build_net(const char *prog, const char *source, const char *spec,
     return m;
 }
 
+/* ---- the files the programs open themselves ---- */
+/* what and path joined as the flag shows them: "--classes" "x" -> "--classes x", "--net @" "x" -> "--net @x" */
+static const char *sep(const char *what) { return what[0] && what[strlen(what) - 1] == '@' ? "" : " "; }
+
+FILE *cli_open_input(const char *prog, const char *what, const char *path, int64_t *size) {
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; then only a regular file is read. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "%s: %s%s%s: %s\n", prog, what, sep(what), path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    const char *why = NULL;
+    if (fstat(fd, &st) != 0) why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        why = S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file (a FIFO, device or socket); give a file";
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) why = strerror(errno);
+    FILE *f = why ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: %s%s%s: %s\n", prog, what, sep(what), path, why ? why : strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (size) *size = (int64_t)st.st_size;
+    return f;
+}
+
+FILE *cli_open_append(const char *prog, const char *what, const char *path) {
+    /* O_NOFOLLOW: a symbolic link (dangling or not) is refused as --save refuses it; O_NONBLOCK: a
+     * FIFO without a reader fails at once (ENXIO), one with a reader and a device are refused by
+     * the fstat. */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        int e = errno;
+        struct stat st;
+        if (e == ELOOP || (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
+            fprintf(stderr, "%s: %s %s: is a symbolic link; give the file it points to\n", prog, what, path);
+        else if (e == EISDIR || (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+            fprintf(stderr, "%s: %s %s: is a directory\n", prog, what, path);
+        else if (e == ENXIO || (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)))
+            fprintf(stderr, "%s: %s %s: exists and is not a regular file (a FIFO, device or socket)\n", prog, what,
+                    path);
+        else
+            fprintf(stderr, "%s: %s %s: cannot open for appending: %s\n", prog, what, path, strerror(e));
+        return NULL;
+    }
+    struct stat st;
+    const char *why = NULL;
+    if (fstat(fd, &st) != 0) why = strerror(errno);
+    else if (!S_ISREG(st.st_mode)) why = "exists and is not a regular file (a FIFO, device or socket)";
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) why = strerror(errno);
+    FILE *f = why ? NULL : fdopen(fd, "a");
+    if (!f) {
+        fprintf(stderr, "%s: %s %s: %s\n", prog, what, path, why ? why : strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    return f;
+}
+
 /* ---- --save ---- */
 bool cli_save_path_ok(const char *prog, const char *path) {
     struct stat st;
@@ -366,12 +421,6 @@ bool cli_save_path_ok(const char *prog, const char *path) {
     }
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         fprintf(stderr, "%s: --save %s: exists and is not a regular file\n", prog, path);
-        return false;
-    }
-    char tmp[4096];   /* the save's temporary: one left by a killed save blocks it */
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) < (int)sizeof tmp && lstat(tmp, &st) == 0) {
-        fprintf(stderr, "%s: --save %s: %s already exists (a save that was killed?); remove it and run again\n",
-                prog, path, tmp);
         return false;
     }
     char *copy = strdup(path);

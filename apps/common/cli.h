@@ -39,9 +39,20 @@ const char *cli_default_data_dir(void);
 const char *cli_data_hint(cg_status st);
 double cli_now(void);
 /* --save PATH, checked before anything is loaded or trained so that a bad path fails at once:
- * not a directory, a symbolic link or another non-regular file, no PATH.tmp left by a killed
- * save, and a writable directory. false after printing "prog: --save PATH: <why>". */
+ * not a directory, a symbolic link or another non-regular file, and a writable directory (the
+ * save's temporary has a random name: nothing left beside PATH blocks it). false after printing "prog: --save PATH: <why>". */
 bool cli_save_path_ok(const char *prog, const char *path);
+/* The files a program opens itself (the library's readers and writers check their own): an input
+ * is opened with O_NONBLOCK (a FIFO never blocks the open), kept only if fstat says it is a
+ * regular file, then made blocking again; *size (may be NULL) is its size. NULL after printing
+ * "prog: WHAT PATH: <why>" (a FIFO, device, socket or directory is refused, named). */
+FILE *cli_open_input(const char *prog, const char *what, const char *path, int64_t *size);
+/* The one output a program appends to rather than replaces (--metrics: rows accumulate over
+ * resumed runs, so lib/io's write-a-temporary-and-rename would copy the file at every row): opened
+ * O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW|O_NONBLOCK, so a symbolic link is refused (as --save
+ * refuses it) and a FIFO never blocks; then only a regular file is kept (fstat). A hard link to a
+ * regular file is appended to, as any regular file. NULL after printing "prog: WHAT PATH: <why>". */
+FILE *cli_open_append(const char *prog, const char *what, const char *path);
 /* Whether an MPI launcher started this process (mpirun sets OMPI_COMM_WORLD_SIZE, PMIX_RANK, ...). */
 bool cli_under_mpi_launcher(void);
 

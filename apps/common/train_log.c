@@ -5,11 +5,8 @@
 #include "train_log.h"
 
 FILE *metrics_open(const char *prog, const char *path) {
-    FILE *f = fopen(path, "a");
-    if (!f) {
-        fprintf(stderr, "%s: --metrics %s: cannot open for appending: %s\n", prog, path, strerror(errno));
-        return NULL;
-    }
+    FILE *f = cli_open_append(prog, "--metrics", path);   /* no link followed, no FIFO or device */
+    if (!f) return NULL;
     errno = 0;
     long pos = ftell(f);
     if ((pos == 0 && fprintf(f, "kind,epoch,step,loss,accuracy,img_per_s,lr,seconds\n") < 0) || fflush(f) != 0) {

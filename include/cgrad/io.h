@@ -55,21 +55,22 @@ typedef struct cg_st_tensor {
 
 typedef struct cg_safetensors cg_safetensors;   /* opaque: a parsed file, held in memory */
 
-/* Write items (sorted by name) and meta to path atomically: the bytes go to "<path>.tmp" in the
- * same directory, are flushed and fsync'ed, then renamed over path, and the directory is synced,
+/* Write items (sorted by name) and meta to path atomically: the bytes go to a new temporary
+ * "<path>.<16 random hex digits>.tmp" in the same directory, are flushed and fsync'ed, then renamed over path, and the directory is synced,
  * so a crash leaves either the old file or the new one. Names must be unique, valid UTF-8 and not
  * "__metadata__"; meta keys likewise unique. meta may be NULL when n_meta == 0.
  *
- * What is at path and "<path>.tmp" is not the save's to follow, replace or delete:
+ * What is at path and beside it is not the save's to follow, replace or delete:
  *   - path must be absent or a regular file. A directory, device node, FIFO or socket is refused,
  *     and so is a symbolic link (dangling or not): the link is not replaced and its target is not
  *     written; save to the target's own path instead.
- *   - "<path>.tmp" is created with O_CREAT|O_EXCL|O_NOFOLLOW. If anything already exists there (a
- *     planted symlink, a concurrent save's file, one left by a save that was killed with SIGKILL),
- *     the save fails with CG_EIO and leaves it alone; remove it and save again. The save only ever
- *     removes the temporary it created itself.
+ *   - The temporary's name is drawn from getrandom (no one can plant a file or link there in
+ *     advance) and created with O_CREAT|O_EXCL|O_NOFOLLOW: a name already taken is left alone and
+ *     another drawn, so concurrent saves each get their own. The save only ever removes the
+ *     temporary it created itself; one left by a save killed with SIGKILL stays, to be removed by
+ *     hand ("<path>.*.tmp").
  *   - Signals are left alone unless the program opted in with cg_safetensors_set_defer_signals
- *     (below): then a SIGINT, SIGTERM or SIGHUP during the save does not leave "<path>.tmp".
+ *     (below): then a SIGINT, SIGTERM or SIGHUP during the save does not leave its temporary.
  *     Without it, such a signal ends the process with the temporary behind, and the old file
  *     intact (as SIGKILL always does).
  * CG_EINVAL for bad arguments, CG_EIO (naming the path) for any write failure or refusal. */
@@ -82,7 +83,7 @@ CG_API cg_status cg_safetensors_save(const char *path, const cg_named_tensor *it
  * --save) turn it on. When on, SIGINT, SIGTERM and SIGHUP are deferred from the creation of the
  * temporary until it is renamed or removed, when their disposition is the default (terminate): a
  * signal that arrives meanwhile is re-sent to the process once the temporary is gone, so the
- * process still ends but never leaves a partial "<path>.tmp". Signals the program ignores or
+ * process still ends but never leaves a partial temporary. Signals the program ignores or
  * handles itself are left alone, and the dispositions are restored before the save returns (so a
  * program must not change those three dispositions from another thread during a save). SIGKILL
  * cannot be deferred. Thread-safe (an atomic). */

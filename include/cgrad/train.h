@@ -61,16 +61,45 @@ typedef struct cg_eval_result {
     double loss_sum;     /* the loss summed over the examples (mse: each row's mean over classes) */
     int64_t correct, n;  /* argmax == target, of n examples */
 } cg_eval_result;
+/* The confusion of an evaluation: counts of (true class, predicted class) in memory linear in the
+ * classes (three counts per class) and in the distinct off-diagonal pairs that occurred (a hash
+ * table, never more entries than examples counted): never a classes x classes matrix, so a net
+ * with 20,000 outputs evaluates in kilobytes. The caller owns it (cg_confusion_free; NULL is a
+ * no-op). cg_confusion_new: NULL on error (classes outside 1..2^31, out of memory). */
+typedef struct cg_confusion cg_confusion;
+CG_API cg_confusion *cg_confusion_new(int64_t classes);
+CG_API void cg_confusion_free(cg_confusion *c);
+CG_API void cg_confusion_reset(cg_confusion *c);                 /* every count back to 0 */
+/* One example: CG_EINVAL (c untouched) when a class is outside 0..classes-1; CG_ENOMEM when the
+ * pair table cannot grow. */
+CG_API cg_status cg_confusion_add(cg_confusion *c, int64_t truth, int64_t pred);
+CG_API int64_t cg_confusion_classes(const cg_confusion *c);
+/* Examples of class truth predicted as pred (0 outside the range). */
+CG_API int64_t cg_confusion_count(const cg_confusion *c, int64_t truth, int64_t pred);
+/* Examples of class truth (a row's sum). */
+CG_API int64_t cg_confusion_total(const cg_confusion *c, int64_t truth);
+/* Distinct (truth, pred) pairs with truth != pred that occurred. */
+CG_API int64_t cg_confusion_pairs(const cg_confusion *c);
+/* The k most frequent off-diagonal pairs into truth[], pred[], count[] (k entries each): count
+ * descending, ties by truth then pred ascending; returns how many were written (<= k). */
+CG_API int64_t cg_confusion_top_pairs(const cg_confusion *c, int64_t k, int64_t *truth, int64_t *pred,
+                                      int64_t *count);
+/* Up to this many classes cg_confusion_fprint prints the whole matrix; beyond, a summary. */
+#define CG_CONFUSION_FULL_MAX 30
+#define CG_CONFUSION_TOP_PAIRS 10
+/* The tables to f; names (may be NULL: "class k") names the classes. Up to CG_CONFUSION_FULL_MAX
+ * classes: the per-class accuracy (correct of total, every class) and the whole matrix (rows:
+ * true class, columns: predicted). Beyond: the per-class accuracy of the classes that have
+ * examples (with how many have none), the CG_CONFUSION_TOP_PAIRS most confused pairs, and a line
+ * saying the matrix is not printed: output linear in the classes. */
+CG_API void cg_confusion_fprint(FILE *f, const cg_confusion *c, const char *const *names);
 /* Over the whole loader from its start (cg_loader_set_epoch(loader, 0)): the summed loss of kind
- * (AUTO resolves for model) and the argmax accuracy; with confusion non-NULL, the classes x
- * classes confusion matrix (rows: true class, columns: predicted; the caller's array, zeroed here),
- * whose rows give the per-class counts. A non-finite output or loss is CG_EINVAL naming the batch,
- * the image and the class (argmax over NaN would print a plausible accuracy). */
-CG_API cg_status cg_evaluate(cg_module *model, cg_loader *loader, cg_loss_kind kind, int64_t classes,
-                             int64_t *confusion, cg_eval_result *r);
-/* The per-class accuracy (each row of the confusion matrix of cg_evaluate: correct of total) and
- * the matrix itself, as tables to f; names (may be NULL: "class k") gives each class a name. */
-CG_API void cg_eval_fprint_classes(FILE *f, const int64_t *confusion, int64_t classes, const char *const *names);
+ * (AUTO resolves for model) and the argmax accuracy; with confusion non-NULL (reset here), each
+ * example's (label, argmax) pair counted in it (a prediction outside its classes is not counted).
+ * A non-finite output or loss is CG_EINVAL naming the batch, the image and the class (argmax over
+ * NaN would print a plausible accuracy). */
+CG_API cg_status cg_evaluate(cg_module *model, cg_loader *loader, cg_loss_kind kind, cg_confusion *confusion,
+                             cg_eval_result *r);
 /* The net's outputs for a batch x (a caller-owned copy); NULL on error. */
 CG_API cg_tensor *cg_predict(cg_module *net, cg_tensor *x);
 /* The net's outputs [1, K] (a caller-owned tensor) for ONE unbatched example of shape
@@ -160,7 +189,7 @@ CG_API cg_status cg_trainer_set_epoch(cg_trainer *t, int64_t epochs_done);
  * to NaN). */
 CG_API cg_status cg_trainer_fit(cg_trainer *t, int64_t epochs);
 /* cg_evaluate over the test set with the trainer's loss and normalisation. */
-CG_API cg_status cg_trainer_evaluate(cg_trainer *t, int64_t classes, int64_t *confusion, cg_eval_result *r);
+CG_API cg_status cg_trainer_evaluate(cg_trainer *t, cg_confusion *confusion, cg_eval_result *r);
 /* cg_predict_one with the trainer's normalisation. */
 CG_API cg_tensor *cg_trainer_predict_one(cg_trainer *t, const float *example, int ndim, const int64_t *shape);
 

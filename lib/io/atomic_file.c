@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/io/atomic_file.c — write "<path>.tmp" exclusively, fsync, rename over path (see
+/* lib/io/atomic_file.c — write "<path>.<random>.tmp" exclusively, fsync, rename over path (see
  * atomic_file.h), with terminating signals optionally deferred meanwhile. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "cg_internal.h"
 #include "atomic_file.h"
@@ -115,25 +117,33 @@ cg_status cg_atomic_file_open(cg_atomic_file *w, const char *who, const char *pa
     *w = (cg_atomic_file){ .who = who, .path = path };
     cg_status s;
     if ((s = check_target(who, path))) return s;
+    /* "<path>.<16 hex digits>.tmp": a name no one can plant in advance (a file or link put at a
+     * predictable name would make every save fail), created O_CREAT|O_EXCL|O_NOFOLLOW so that
+     * even a guessed one is never followed nor reused: on EEXIST another name is drawn. */
     size_t plen = strlen(path);
-    if (!(w->tmp = cg_malloc(plen + 5))) return CG_ENOMEM;
+    if (!(w->tmp = cg_malloc(plen + 22))) return CG_ENOMEM;
     memcpy(w->tmp, path, plen);
-    memcpy(w->tmp + plen, ".tmp", 5);
-    /* The temporary is always a new file: O_EXCL|O_NOFOLLOW refuses anything already there (a
-     * planted symlink, another save's file), which is left alone. From here until it is renamed
-     * or removed, a terminating signal waits (when asked to). */
+    /* From here until the temporary is renamed or removed, a terminating signal waits (when asked). */
     if (defer_signals) {
         signals_defer();
         w->deferred = true;
     }
-    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
+        uint64_t r = 0;
+        if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {   /* no entropy yet: mix what there is */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            r ^= ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+                 ((uint64_t)(uintptr_t)w * 0x9E3779B97F4A7C15ull) ^ (uint64_t)attempt * 0xBF58476D1CE4E5B9ull;
+        }
+        snprintf(w->tmp + plen, 22, ".%016llx.tmp", (unsigned long long)r);
+        fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
     if (fd < 0) {
-        if (errno == EEXIST)
-            s = cg_error(CG_EIO, "%s %s: %s already exists (another save to this path is "
-                         "running, one was killed, or someone put it there); it is left alone: remove it and save again",
-                         who, path, w->tmp);
-        else
-            s = cg_error(CG_EIO, "%s %s: cannot create %s: %s", who, path, w->tmp, strerror(errno));
+        s = cg_error(CG_EIO, "%s %s: cannot create a temporary %s: %s", who, path, w->tmp,
+                     errno == EEXIST ? "100 random names were all taken" : strerror(errno));
         finish(w);
         return s;
     }

@@ -6,9 +6,9 @@
  *   if ((s = cg_atomic_file_write(&w, bytes, n))) { cg_atomic_file_abort(&w); return s; }
  *   return cg_atomic_file_commit(&w);   // finishes w whatever it returns
  *
- * The bytes go to "<path>.tmp" in the same directory, created with O_CREAT|O_EXCL|O_NOFOLLOW
- * (never followed, never someone else's: anything already there makes open fail and is left
- * alone); commit flushes and fsyncs it, checks that path is still absent or a regular file and that
+ * The bytes go to "<path>.<16 random hex digits>.tmp" in the same directory (getrandom: a name
+ * no one can plant in advance), created with O_CREAT|O_EXCL|O_NOFOLLOW (never followed, never
+ * someone else's: a name already taken is left alone and another drawn); commit flushes and fsyncs it, checks that path is still absent or a regular file and that
  * the temporary is still the one created, renames it over path and syncs the directory. path must
  * be absent or a regular file: a symbolic link (dangling or not), directory, device, FIFO or socket
  * is refused. On any failure, and on abort, the temporary this writer created (and only that one)
@@ -27,7 +27,7 @@
 typedef struct cg_atomic_file {
     const char *who;    /* the public entry point, for messages */
     const char *path;   /* borrowed from the caller until commit/abort */
-    char *tmp;          /* "<path>.tmp" */
+    char *tmp;          /* "<path>.<random>.tmp" */
     FILE *f;
     dev_t dev;          /* the temporary's identity */
     ino_t ino;

@@ -6,7 +6,7 @@
  * (objects, arrays, strings with escapes, integers; no recursion), and every tensor's offsets
  * must match dtype x shape and tile the data section exactly, without gaps or overlaps.
  * The JSON reader is json.c; writing goes through the atomic file writer (atomic_file.c):
- * "<path>.tmp", created exclusively, fsync'ed and renamed over path, with terminating signals
+ * "<path>.<random>.tmp", created exclusively, fsync'ed and renamed over path, with terminating signals
  * deferred meanwhile when the program asked for it (cg_safetensors_set_defer_signals). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/train/eval.c — evaluation over a loader (loss, argmax accuracy, the confusion matrix) and
+/* lib/train/eval.c — evaluation over a loader (loss, argmax accuracy, the confusion: confusion.c) and
  * prediction (a batch, or one unbatched example with the run's normalisation), both in eval mode
  * without gradients, the module's mode restored after. */
 #include <math.h>
@@ -7,16 +7,14 @@
 #include "cg_internal.h"
 #include "cgrad/train.h"
 
-cg_status cg_evaluate(cg_module *model, cg_loader *loader, cg_loss_kind kind, int64_t classes, int64_t *confusion,
+cg_status cg_evaluate(cg_module *model, cg_loader *loader, cg_loss_kind kind, cg_confusion *confusion,
                       cg_eval_result *r) {
     if (!model || !loader || !r) return cg_set_error(CG_EINVAL, "cg_evaluate: model, loader and r must not be NULL");
     if (kind == CG_LOSS_AUTO) kind = cg_loss_resolve(model, kind);
     if (!cg_loss_name(kind)) return cg_set_error(CG_EINVAL, "cg_evaluate: loss kind %d is not a cg_loss_kind", (int)kind);
-    if (confusion && (classes < 1 || classes > (int64_t)1 << 24))
-        return cg_set_error(CG_EINVAL, "cg_evaluate: classes %lld for the confusion matrix is outside 1..%lld",
-                            (long long)classes, (long long)1 << 24);
     memset(r, 0, sizeof *r);
-    if (confusion) memset(confusion, 0, (size_t)(classes * classes) * sizeof *confusion);
+    cg_confusion_reset(confusion);
+    const int64_t classes = cg_confusion_classes(confusion);
     bool was_training = model->training;
     cg_module_train(model, false);
     bool prev = cg_set_grad_enabled(false);
@@ -47,11 +45,12 @@ cg_status cg_evaluate(cg_module *model, cg_loader *loader, cg_loss_kind kind, in
         r->loss_sum += l;
         const int64_t *pred = cg_tensor_cdata_i64(cg_argmax(logp, 1, false));
         if (!pred) { st = CG_ENOMEM; cg_tape_release(); break; }
-        for (int64_t i = 0; i < n; i++) {
+        for (int64_t i = 0; st == CG_OK && i < n; i++) {
             int64_t best = pred[i];
             r->correct += best == y[i];
-            if (confusion && y[i] >= 0 && y[i] < classes && best < classes) confusion[y[i] * classes + best]++;
+            if (confusion && y[i] >= 0 && y[i] < classes && best < classes) st = cg_confusion_add(confusion, y[i], best);
         }
+        if (st != CG_OK) { cg_tape_release(); break; }
         r->n += n;
         cg_tape_release();
     }
@@ -121,36 +120,4 @@ cg_tensor *cg_predict_one(cg_module *net, const float *example, int ndim, const 
     cg_tensor *out = forward_eval(net, x);
     cg_tensor_free(x);
     return out;
-}
-
-void cg_eval_fprint_classes(FILE *f, const int64_t *confusion, int64_t classes, const char *const *names) {
-    if (!f || !confusion || classes < 1) return;
-    int w = 5; /* the name column: the longest name, at least "class 9" */
-    for (int64_t c = 0; names && c < classes; c++) w = (int)strlen(names[c]) > w ? (int)strlen(names[c]) : w;
-    if (w > 64) w = 64;
-    fprintf(f, "\nPer-class accuracy:\n");
-    for (int64_t c = 0; c < classes; c++) {
-        int64_t total = 0;
-        for (int64_t k = 0; k < classes; k++) total += confusion[c * classes + k];
-        char label[80];
-        if (names) snprintf(label, sizeof label, "%-*s", w, names[c]);
-        else snprintf(label, sizeof label, "class %lld", (long long)c);
-        fprintf(f, "  %s: %5lld/%5lld (%5.1f%%)\n", label, (long long)confusion[c * classes + c], (long long)total,
-                total ? 100.0 * (double)confusion[c * classes + c] / (double)total : 0.0);
-    }
-    fprintf(f, "\nConfusion matrix (rows: true class, columns: predicted):\n");
-    if (names) {
-        fprintf(f, "  columns:");
-        for (int64_t k = 0; k < classes; k++) fprintf(f, " %lld=%s", (long long)k, names[k]);
-        fprintf(f, "\n");
-    }
-    fprintf(f, "      %*s", names ? w + 1 : 0, "");
-    for (int64_t k = 0; k < classes; k++) fprintf(f, "%6lld", (long long)k);
-    fprintf(f, "\n");
-    for (int64_t c = 0; c < classes; c++) {
-        if (names) fprintf(f, "  %2lld %-*s: ", (long long)c, w, names[c]);
-        else fprintf(f, "  %2lld: ", (long long)c);
-        for (int64_t k = 0; k < classes; k++) fprintf(f, "%6lld", (long long)confusion[c * classes + k]);
-        fprintf(f, "\n");
-    }
 }

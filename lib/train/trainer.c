@@ -96,9 +96,9 @@ cg_status cg_trainer_set_epoch(cg_trainer *t, int64_t epochs_done) {
     return CG_OK;
 }
 
-cg_status cg_trainer_evaluate(cg_trainer *t, int64_t classes, int64_t *confusion, cg_eval_result *r) {
+cg_status cg_trainer_evaluate(cg_trainer *t, cg_confusion *confusion, cg_eval_result *r) {
     if (!t || !t->test_loader) return cg_set_error(CG_EINVAL, "cg_trainer_evaluate: no trainer, or no test set");
-    return cg_evaluate(t->net, t->test_loader, t->loss, classes, confusion, r);
+    return cg_evaluate(t->net, t->test_loader, t->loss, confusion, r);
 }
 
 cg_tensor *cg_trainer_predict_one(cg_trainer *t, const float *example, int ndim, const int64_t *shape) {
@@ -170,7 +170,7 @@ static cg_status epoch_run(cg_trainer *t, int64_t epoch) {
     if (t->sched && t->every == CG_SCHED_EVERY_EPOCH && (st = cg_sched_step(t->sched)) != CG_OK) return st;
     cg_eval_result r, *rp = NULL;
     if (rank0 && t->test_loader) {
-        if ((st = cg_evaluate(t->net, t->test_loader, t->loss, 0, NULL, &r)) != CG_OK) {
+        if ((st = cg_evaluate(t->net, t->test_loader, t->loss, NULL, &r)) != CG_OK) {
             char why[512];
             snprintf(why, sizeof why, "%s", cg_last_error());
             return cg_set_error(st, "epoch %lld: evaluation: %s", (long long)epoch, why);

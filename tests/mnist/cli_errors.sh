@@ -109,4 +109,21 @@ CG_PROFILE=1 "$BIN/autograd-demo" >/dev/null 2>prof.txt || fail "autograd-demo u
 grep -q '^cgrad profile' prof.txt || fail "CG_PROFILE: autograd-demo printed no table at exit"
 # A text file given as a checkpoint is said to be one.
 run_expect 1 "not a safetensors file: it starts with text" "$EVAL" --data d --model "$SRC/README.md"
+# Every input path is a regular file: a FIFO (which would block the open or the read forever) or
+# a device is refused at once, named (issue 24). timeout: a hang fails (124) instead of waiting.
+mkfifo fifo
+printf 'c0\nc1\nc2\nc3\nc4\nc5\nc6\nc7\nc8\nc9\n' >names.txt
+run_expect 0 "" timeout 10 "$EVAL" --data d --model small.safetensors --classes names.txt
+run_expect 1 "--classes fifo: not a regular file" timeout 10 "$EVAL" --data d --model small.safetensors --classes fifo
+run_expect 1 "--classes /dev/zero: not a regular file" timeout 10 "$EVAL" --data d --model small.safetensors --classes /dev/zero
+run_expect 1 "--classes d: is a directory" timeout 10 "$EVAL" --data d --model small.safetensors --classes d
+run_expect 1 "--net @fifo: not a regular file" timeout 10 "$TRAIN" --data d --net @fifo --summary
+run_expect 1 "--net @/dev/zero: not a regular file" timeout 10 "$TRAIN" --data d --net @/dev/zero --summary
+run_expect 1 "fifo: not a regular file" timeout 10 "$EVAL" --data d --model fifo
+run_expect 1 "/dev/zero: not a regular file" timeout 10 "$EVAL" --data d --model /dev/zero
+run_expect 1 "fifo: not a regular file" timeout 10 "$TRAIN" --data d --epochs 1 --resume fifo
+tl=$(ls d/t10k-labels*) ti=$(ls d/t10k-images*) tri=$(ls d/train-images*)
+run_expect 1 "fifo: not a regular file" timeout 10 "$EVAL" --model small.safetensors --test-images fifo --test-labels "$tl"
+run_expect 1 "/dev/zero: not a regular file" timeout 10 "$TRAIN" --epochs 1 --train-images "$tri" \
+  --train-labels /dev/zero --test-images "$ti" --test-labels "$tl"
 echo "OK: mnist cli errors"

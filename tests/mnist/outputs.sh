@@ -3,7 +3,8 @@
 # tests/mnist/outputs.sh — output files and non-finite numbers (issue 12, items 5, 6 and 15):
 #   --save and --metrics are checked before the first step (a missing or read-only directory, a
 #   directory, a device, "" are refused at once: exit 1, or 2 for "", one line naming the path);
-#   a --metrics write that fails (/dev/full) fails the run naming the file; a NaN loss in training
+#   a --metrics write that fails (a file size limit) fails the run naming the file; --metrics follows
+#   no link and opens no FIFO or device (issue 24); a NaN loss in training
 #   and a NaN output in evaluation are errors naming the epoch/step or batch, not an accuracy.
 source "$(dirname "$0")/common.sh"
 gen d 64 32
@@ -24,10 +25,14 @@ run_expect 1 "--save fifo: exists and is not a regular file" "$TRAIN" "${common[
 ln -s d/none.safetensors alink
 run_expect 1 "--save alink: is a symbolic link" "$TRAIN" "${common[@]}" --save alink
 no_training "--save onto a symlink"
-touch left.safetensors.tmp
-run_expect 1 "left.safetensors.tmp already exists" "$TRAIN" "${common[@]}" --save left.safetensors
-no_training "--save with a leftover temporary"
-[ -e left.safetensors.tmp ] || fail "the leftover temporary was removed"
+# The temporary's name is random (issue 24): a link planted at the old name PATH.tmp blocks nothing
+# and is neither followed nor removed.
+echo precious >planted-victim.txt
+ln -s planted-victim.txt left.safetensors.tmp
+run_expect 0 "" "$TRAIN" "${common[@]}" --save left.safetensors
+[ "$(cat planted-victim.txt)" = precious ] && [ -L left.safetensors.tmp ] || fail "the link at left.safetensors.tmp was followed or removed"
+[ -f left.safetensors ] && [ ! -L left.safetensors ] || fail "no checkpoint beside a planted link"
+[ -z "$(ls | grep '^left\.safetensors\..*\.tmp$' | grep -v '^left.safetensors.tmp$')" ] || fail "a temporary was left"
 run_expect 2 "--save: the path is empty" "$TRAIN" "${common[@]}" --save ''
 run_expect 2 "--metrics: the path is empty" "$TRAIN" "${common[@]}" --metrics ''
 if [ "$(id -u)" -ne 0 ]; then   # root may write anywhere
@@ -37,10 +42,29 @@ if [ "$(id -u)" -ne 0 ]; then   # root may write anywhere
 fi
 run_expect 1 "--metrics no/such/m.csv" "$TRAIN" "${common[@]}" --metrics no/such/m.csv
 no_training "--metrics into a missing directory"
-if [ -w /dev/full ]; then
-  run_expect 1 "--metrics /dev/full: write failed" "$TRAIN" "${common[@]}" --metrics /dev/full
-  no_training "--metrics /dev/full"
-fi
+# --metrics appends, yet follows no link and opens no FIFO or device (issue 24): refused at once,
+# named, before training; what was there is left as it was. timeout: a hang fails (124), not waits.
+echo precious >victim.txt
+ln -s victim.txt mlink
+run_expect 1 "--metrics mlink: is a symbolic link" timeout 10 "$TRAIN" "${common[@]}" --metrics mlink
+no_training "--metrics onto a symlink"
+[ "$(cat victim.txt)" = precious ] || fail "--metrics appended through a symbolic link"
+ln -s no/such/target dangling
+run_expect 1 "--metrics dangling: is a symbolic link" timeout 10 "$TRAIN" "${common[@]}" --metrics dangling
+mkfifo mfifo
+run_expect 1 "--metrics mfifo: exists and is not a regular file" timeout 10 "$TRAIN" "${common[@]}" --metrics mfifo
+no_training "--metrics onto a FIFO"
+# ... a FIFO with a reader waiting (the open would succeed): the fstat refuses it.
+(exec 3<>mfifo; sleep 15) & reader=$!
+run_expect 1 "--metrics mfifo: exists and is not a regular file" timeout 10 "$TRAIN" "${common[@]}" --metrics mfifo
+kill "$reader" 2>/dev/null; wait "$reader" 2>/dev/null || true
+run_expect 1 "--metrics /dev/null: exists and is not a regular file" timeout 10 "$TRAIN" "${common[@]}" --metrics /dev/null
+run_expect 1 "--metrics adir: is a directory" timeout 10 "$TRAIN" "${common[@]}" --metrics adir
+# A write that fails (a file size limit of 0; SIGXFSZ ignored so that write returns EFBIG) is
+# named. The limit is the program's alone: its stdout and stderr go through pipes to out.txt/err.txt.
+run_expect 1 "--metrics big.csv: write failed: File too large" bash -c 'trap "" XFSZ; set -o pipefail
+  { (ulimit -f 0; exec "$@") 2>&1 1>&3 | cat >&2; } 3>&1 | cat' - "$TRAIN" "${common[@]}" --metrics big.csv
+no_training "--metrics that cannot be written"
 # A good run still writes both.
 run_expect 0 "" "$TRAIN" "${common[@]}" --save ck.safetensors --metrics m.csv
 [ -s ck.safetensors ] && [ "$(grep -c '^epoch,1,' m.csv)" = 1 ] || fail "no checkpoint or metrics row"
@@ -53,4 +77,21 @@ run_expect 1 "epoch 2, step 1: the training loss is nan" "$TRAIN" "${common[@]}"
   --save nan.safetensors
 cmp -s nan.safetensors <("$PY" "$SRC/tests/mnist/edit_st.py" ck.safetensors /dev/stdout nan:fc2.bias) \
   || fail "a run that stopped on a NaN loss rewrote --save"
+# mnist-eval on a net with 4,000 outputs and 64 test images (issue 24: a 4,000 x 4,000 matrix took
+# 133 MB of RSS and 96 MB of stdout): the summary instead of the matrix, in kilobytes of output and
+# memory linear in the classes (the whole program stays under 64 MB of RSS; it needs about 10).
+mkdir big && gen big 64 64
+"$TRAIN" --data big --net 'max_pool2d(4) flatten linear(49,4000) log_softmax' --epochs 1 --batch-size 32 \
+  --threads 2 --save k4000.st >/dev/null || fail "training the 4000-class net"
+if [ -x /usr/bin/time ]; then rss=(/usr/bin/time -f 'maxrss %M' -o rss.txt); else rss=(); fi
+run_expect 0 "" "${rss[@]}" "$EVAL" --data big --model k4000.st --threads 2
+[ "$(wc -c <out.txt)" -lt 8192 ] || fail "mnist-eval printed $(wc -c <out.txt) bytes for 4000 classes"
+grep -q '^Per-class accuracy (the 10 classes with test examples; 3990 of 4000 have none):$' out.txt &&
+  grep -q '^Most confused pairs (true -> predicted; 10 of [0-9]* distinct pairs):$' out.txt &&
+  grep -q '^Confusion matrix: not printed for 4000 classes (more than 30)' out.txt || { cat out.txt; fail "the summary"; }
+if [ -s rss.txt ]; then
+  kb=$(sed -n 's/^maxrss //p' rss.txt)
+  [ "$kb" -lt 65536 ] || fail "mnist-eval of 4000 classes took $kb KB of RSS"
+  echo "ok: mnist-eval of 4000 classes: $kb KB RSS, $(wc -c <out.txt) bytes of output"
+fi
 echo "OK: mnist outputs"

@@ -26,4 +26,23 @@ st=0; "$SRC/scripts/plot-metrics" bad.csv x.png 2>err.txt || st=$?
 printf 'kind,epoch,step,loss,accuracy,img_per_s,lr,seconds\nstep,1,100,0.5,,1500,0.025,4\nepoch,1,100,0.4,0.8800,1500,0.025,5\n' >one.csv
 "$SRC/scripts/plot-metrics" one.csv one.png >/dev/null 2>one.err || fail "a 1-epoch plot failed: $(cat one.err)"
 [ ! -s one.err ] || fail "a 1-epoch plot printed: $(cat one.err)"
+# Hostile paths (issue 24): a FIFO or device as input is refused at once (timeout: a hang fails),
+# a symbolic link, FIFO or directory at the output is refused and left alone; no temporary stays.
+mkfifo fifo.csv
+st=0; timeout 10 "$SRC/scripts/plot-metrics" fifo.csv x.png 2>err.txt || st=$?
+[ "$st" -eq 1 ] && grep -q "fifo.csv: not a regular file" err.txt || fail "a FIFO input: status $st, $(cat err.txt)"
+st=0; timeout 10 "$SRC/scripts/plot-metrics" /dev/zero x.png 2>err.txt || st=$?
+[ "$st" -eq 1 ] && grep -q "/dev/zero: not a regular file" err.txt || fail "a device input: status $st, $(cat err.txt)"
+echo precious >victim.txt
+ln -s victim.txt link.png
+st=0; "$SRC/scripts/plot-metrics" m.csv link.png 2>err.txt || st=$?
+[ "$st" -eq 1 ] && grep -q "link.png: it is a symbolic link" err.txt || fail "a link output: status $st, $(cat err.txt)"
+[ "$(cat victim.txt)" = precious ] && [ -L link.png ] || fail "plot-metrics wrote through link.png"
+mkfifo fifo.png
+st=0; timeout 10 "$SRC/scripts/plot-metrics" m.csv fifo.png 2>err.txt || st=$?
+[ "$st" -eq 1 ] && grep -q "fifo.png: it exists and is not a regular file" err.txt || fail "a FIFO output: status $st, $(cat err.txt)"
+[ -p fifo.png ] || fail "the FIFO was replaced"
+"$SRC/scripts/plot-metrics" m.csv out.png >/dev/null || fail "replacing out.png"
+[ "$(stat -c %a out.png)" = "$(touch probe; stat -c %a probe)" ] || fail "out.png's mode is not the umask's"
+[ -z "$(ls -a | grep '\.tmp$')" ] || fail "a temporary was left: $(ls -a | grep tmp)"
 echo "OK: mnist plot"
