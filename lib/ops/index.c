@@ -67,7 +67,7 @@ cg_tensor *cg_slice(cg_tensor *x, int dim, int64_t start, int64_t end, int64_t s
     if (end < 0) end += size;
     start = start < 0 ? 0 : (start > size ? size : start);
     end = end < start ? start : (end > size ? size : end);
-    const int64_t m = (end - start + step - 1) / step;
+    const int64_t m = end > start ? 1 + (end - start - 1) / step : 0;   /* ceil, without end - start + step */
     int64_t *src = cg_tape_scratch((size_t)(m ? m : 1) * sizeof *src);
     if (!src) return NULL;
     for (int64_t j = 0; j < m; j++) src[j] = start + j * step;
