@@ -157,6 +157,7 @@ static cg_status conv2d_rule(rule_io *r) {
         __builtin_mul_overflow(oc, ck, &w) || __builtin_add_overflow(w, b, &r->params) || !numel_of(&r->out, &outn) ||
         __builtin_mul_overflow(ck, r->out.d[1] * r->out.d[2], &r->scratch))   /* im2col of one image, one group */
         return lerr(r->L, "is too large to count");
+    if (k == 1 && v[3] == 1 && v[4] == 0) r->scratch = 0;   /* a 1x1 conv multiplies the input itself */
     r->flops = 2.0 * (double)outn * (double)ck;
     return CG_OK;
 }
@@ -771,8 +772,8 @@ static cg_status count_bytes(checker *c, const layer *L, int64_t out_floats, int
                         "counts (every layer's output is kept for backward)", (long long)(L->pos + 1), L->text_len,
                         L->text, (long long)c->batch);
     if (peak > c->limit)
-        return cg_error(CG_ENOMEM, "net spec, char %lld: %.*s brings the forward at batch %lld to %.3g GiB (every "
-                        "layer's output up to here, kept for backward%s), more than this machine's %.3g GiB of memory",
+        return cg_error(CG_ENOMEM, "net spec, char %lld: %.*s brings the forward at batch %lld to %.1f GiB (every "
+                        "layer's output up to here, kept for backward%s), more than this machine's %.1f GiB of memory",
                         (long long)(L->pos + 1), L->text_len, L->text, (long long)c->batch, gib(peak),
                         scratch ? ", and this layer's workspace" : "", gib(c->limit));
     return CG_OK;
@@ -953,7 +954,7 @@ static cg_status parse_and_check(const char *spec, int ndim, const int64_t *exam
     if (__builtin_mul_overflow(in_numel, (int64_t)sizeof(float), &c.bytes) ||
         __builtin_mul_overflow(c.bytes, batch, &c.bytes) || c.bytes > c.limit)
         return cg_error(CG_ENOMEM, "net spec: the input of %lld examples of this shape is more than this machine's "
-                        "%.3g GiB of memory", (long long)batch, gib(c.limit));
+                        "%.1f GiB of memory", (long long)batch, gib(c.limit));
     if (info && !(c.rows = cg_calloc((size_t)p->n, sizeof *c.rows))) return CG_ENOMEM;
     if ((st = check_list(&c, 0, p->n, &s, "", 0))) { cg_free(c.rows); return st; }
     if (info) *info = (cg_net_info){ c.rows, p->n, c.params, c.flops, c.bytes };
