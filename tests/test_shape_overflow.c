@@ -131,9 +131,16 @@ static void test_index_ops_given_null(void **s) {
     cg_tensor *x = cg_tensor_zeros(2, CG_SHAPE(3, 4));
     cg_tensor *idx = cg_tensor_from_i64(2, CG_SHAPE(1, 2), (const int64_t[]){ 0, 1 });
     assert_non_null(idx);
+    cg_clear_error();
     assert_null(cg_gather(x, 0, NULL));
-    assert_null(cg_gather(NULL, 0, idx));
+    expect_msg("gather: index is NULL");
+    cg_clear_error();
     assert_null(cg_index_select(x, 0, NULL));
+    expect_msg("index_select: index is NULL");
+    assert_null(cg_tensor_from_i64(1, CG_SHAPE(2), NULL));   /* an index that failed: its own message stays */
+    assert_null(cg_gather(x, 0, cg_tensor_from_i64(1, CG_SHAPE(2), NULL)));
+    expect_msg("src is NULL");
+    assert_null(cg_gather(NULL, 0, idx));
     assert_null(cg_index_select(NULL, 0, idx));
     assert_null(cg_slice(NULL, 0, 0, 1, 1));
     assert_null(cg_narrow(NULL, 0, 0, 1));
