@@ -197,7 +197,7 @@ int main(int argc, char **argv) {
     if (!test) goto out;
     int64_t chw[3];
     if (!cli_example_chw(prog, test, chw)) goto out;
-    if (!(model = cli_build_net(prog, source, spec, chw[0], chw[1], chw[2], test->name, &info))) goto out;
+    if (!(model = cli_build_net(prog, source, spec, chw[0], chw[1], chw[2], batch, test->name, &info))) goto out;
     if (net && run.spec && !cli_same_net(run.spec, spec, model)) {
         fprintf(stderr, "%s: --net differs from the net spec saved in %s (leave --net out to use the file's)\n",
                 prog, model_path);

@@ -285,7 +285,11 @@ int main(int argc, char **argv) {
     cg_normalize_format(&r->norm, normtxt, sizeof normtxt);
 
     cg_manual_seed(r->seed);
-    if (!(model = cli_build_net(prog, source, spec, chw[0], chw[1], chw[2], train->name, &info))) goto out;
+    /* The largest forward a rank runs: a training batch (its share) or an evaluation batch. */
+    const int64_t per_rank = r->batch_size / dp_size(), forward_batch = per_rank > r->test_batch_size ? per_rank
+                                                                                                      : r->test_batch_size;
+    if (!(model = cli_build_net(prog, source, spec, chw[0], chw[1], chw[2], forward_batch, train->name, &info)))
+        goto out;
     if (o.net && saved.spec && !cli_same_net(saved.spec, spec, model)) {
         fprintf(stderr, "%s: --net differs from the net spec saved in %s (leave --net out to resume the file's)\n",
                 prog, o.resume);

@@ -37,7 +37,7 @@ static void expect_error(const char *spec, const int64_t *shape, const char *wan
     if (m) fail_msg("spec '%s' built; wanted the error '%s'", spec, want);
     if (!strstr(cg_last_error(), want)) fail_msg("spec '%s': error '%s' lacks '%s'", spec, cg_last_error(), want);
     assert_null(info.rows);
-    assert_int_not_equal(cg_net_check_spec(spec, 3, shape, NULL), CG_OK);
+    assert_int_not_equal(cg_net_check_spec(spec, 3, shape, 1, NULL), CG_OK);
 }
 
 /* An Inception-style block and a DenseNet skip: the modules, names, rows and summary. */

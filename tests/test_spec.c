@@ -206,7 +206,7 @@ static void expect_error(const char *spec, const int64_t *shape, const char *wan
     if (!strstr(cg_last_error(), want)) fail_msg("spec '%s': error '%s' lacks '%s'", spec, cg_last_error(), want);
     assert_int_equal(info.n, 0);
     assert_null(info.rows);
-    assert_int_not_equal(cg_net_check_spec(spec, 3, shape, NULL), CG_OK);
+    assert_int_not_equal(cg_net_check_spec(spec, 3, shape, 1, NULL), CG_OK);
 }
 
 /* batch_norm1d on [N,C] and [N,C,L] (BatchNorm1d, BatchNorm2d's state names); adaptive average
@@ -292,9 +292,9 @@ static void test_conv_transpose2d_word(void **s) {
 static void test_errors(void **s) {
     (void)s;
     /* refused before parsing anything: the checker's state must still be freed safely */
-    assert_int_equal(cg_net_check_spec(NULL, 3, CG_SHAPE(1, 28, 28), NULL), CG_EINVAL);
-    assert_int_not_equal(cg_net_check_spec("relu", 3, CG_SHAPE(1, -28, 28), NULL), CG_OK);
-    assert_int_not_equal(cg_net_check_spec("relu", 99, CG_SHAPE(1, 28, 28), NULL), CG_OK);
+    assert_int_equal(cg_net_check_spec(NULL, 3, CG_SHAPE(1, 28, 28), 1, NULL), CG_EINVAL);
+    assert_int_not_equal(cg_net_check_spec("relu", 3, CG_SHAPE(1, -28, 28), 1, NULL), CG_OK);
+    assert_int_not_equal(cg_net_check_spec("relu", 99, CG_SHAPE(1, 28, 28), 1, NULL), CG_OK);
     /* The example: the layer, its character position, the features, the input. */
     expect_error("conv2d(1,32,3,padding=1) relu conv2d(32,64,3,padding=1) max_pool2d(2) flatten linear(9216,128)",
                  MNIST, "net spec, char 79: linear(9216,128) gets 12544 input features (input [N,64,14,14])");

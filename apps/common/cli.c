@@ -335,9 +335,10 @@ char *cli_read_spec(const char *prog, const char *arg) {
 }
 
 cg_module *cli_build_net(const char *prog, const char *source, const char *spec, int64_t c, int64_t h,
-                         int64_t w, const char *data, cg_net_info *info) {
-    /* The check first: its status tells a spec that does not fit the data from a malformed one. */
-    cg_status st = cg_net_check_spec(spec, 3, CG_SHAPE(c, h, w), NULL);
+                         int64_t w, int64_t batch, const char *data, cg_net_info *info) {
+    /* The check first: its status tells a spec that does not fit the data from a malformed one (or
+     * from a forward too large for the machine at this batch, CG_ENOMEM). */
+    cg_status st = cg_net_check_spec(spec, 3, CG_SHAPE(c, h, w), batch, NULL);
     if (st == CG_ESHAPE) {
         fprintf(stderr, "%s: %s does not fit the images in %s (one example is [%lld, %lld, %lld]): %s\n", prog,
                 source, data, (long long)c, (long long)h, (long long)w, cg_last_error());

@@ -85,11 +85,12 @@ char **cli_read_classes(const char *prog, const char *path, int64_t classes);
  * caller frees; NULL after printing "prog: --net @FILE: <why>" to stderr. */
 char *cli_read_spec(const char *prog, const char *arg);
 /* Builds the net of spec for one example of shape [c, h, w] (info filled, the caller's to free
- * with cg_net_info_free). NULL after printing "prog: <source>: <why>", where source says where
+ * with cg_net_info_free), after checking that its forward at `batch` examples fits the machine's
+ * memory (cg_net_check_spec). NULL after printing "prog: <source>: <why>", where source says where
  * the spec came from ("--net", "the checkpoint's net spec", ...); a spec that does not fit the
  * example's shape is said as such, naming data (the images file) and the layer. */
 cg_module *cli_build_net(const char *prog, const char *source, const char *spec, int64_t c, int64_t h,
-                         int64_t w, const char *data, cg_net_info *info);
+                         int64_t w, int64_t batch, const char *data, cg_net_info *info);
 
 /* Whether the net saved as spec `saved` is the one built from the text `given` (built): the same
  * text, or the spec built writes of itself (cg_module_spec: files keep that form, without the

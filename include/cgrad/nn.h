@@ -245,12 +245,29 @@ typedef struct cg_net_row {
     int64_t params;         /* parameter elements (buffers not counted) */
     double flops;           /* forward FLOPs per example (a multiply-add counts 2) */
 } cg_net_row;
-typedef struct cg_net_info { cg_net_row *rows; int64_t n; int64_t params; double flops; } cg_net_info;
+typedef struct cg_net_info {
+    cg_net_row *rows;
+    int64_t n;
+    int64_t params;
+    double flops;
+    int64_t forward_bytes;  /* the input and every layer's output (flatten, a view, aside) at the
+                             * checked batch: what a training step keeps for backward */
+} cg_net_info;
 
+/* Checks at a batch of 1 (see cg_net_check_spec). */
 CG_API cg_module *cg_net_from_spec(const char *spec, int ndim, const int64_t *example_shape,
                                    cg_net_info *info /* may be NULL */);
-/* The same parse and checks, without building anything (a summary, or a check up front). */
-CG_API cg_status cg_net_check_spec(const char *spec, int ndim, const int64_t *example_shape,
+/* The same parse and checks, without building anything (a summary, or a check up front), for a
+ * forward of `batch` (>= 1) examples: every size is counted in overflow-checked int64, and a net
+ * whose forward cannot fit in the machine's memory is refused with CG_ENOMEM before anything is
+ * allocated. The count is the input, every layer's output (a training step keeps them all for
+ * backward) and, while a conv runs, its im2col columns of one image; the machine's memory is its
+ * physical memory, or the cgroup's memory.max where that is lower. The message names the layer
+ * at which the sum passes it: "net spec, char 1: conv2d(1,1,1,padding=3000) brings the forward at
+ * batch 64 to 8.67 GiB (...), more than this machine's 7.5 GiB of memory". This is a floor of what
+ * training needs (gradients, optimizer state and the weights come on top): a net that passes may
+ * still not fit, one that fails never would. */
+CG_API cg_status cg_net_check_spec(const char *spec, int ndim, const int64_t *example_shape, int64_t batch,
                                    cg_net_info *info /* may be NULL */);
 CG_API void cg_net_info_free(cg_net_info *info);   /* NULL is a no-op */
 /* The summary table: one line per layer (name, op, output shape, parameters), indented by its

@@ -84,7 +84,8 @@ CG_API cg_tensor *cg_flatten(cg_tensor *x, int start_dim, int end_dim);
  * the same but must fit; index_select(dim, index) takes the entries of dim that the int64 1-d
  * tensor index names (repeats allowed); gather(dim, index) picks x[..., index[...], ...] along
  * dim as torch.gather, index an int64 tensor of x's rank (the result has its shape). Indices are
- * copied. The views (reshape, flatten, squeeze, unsqueeze) take a tensor of any element type;
+ * copied; a NULL index gives NULL, its message "gather: index is NULL" unless one is already set
+ * (the error that made it). The views (reshape, flatten, squeeze, unsqueeze) take a tensor of any element type;
  * every other op computes on float32 and refuses an integer tensor (CG_EINVAL). */
 CG_API cg_tensor *cg_unsqueeze(cg_tensor *x, int dim);
 CG_API cg_tensor *cg_squeeze(cg_tensor *x, int dim);

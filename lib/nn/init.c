@@ -12,12 +12,13 @@ cg_tensor *cg_init_fan_in_uniform(int ndim, const int64_t *shape, int64_t fan_in
     return cg_tensor_uniform(ndim, shape, -bound, bound, NULL);
 }
 
-/* The same limit as cg_check_shape: numel * sizeof(float) stays far from INT64_MAX. */
+/* The same limit as cg_check_shape (a zero dim counted as 1): numel * sizeof(float) stays far
+ * from INT64_MAX. */
 cg_status cg_nn_check_size(const char *module, const char *name, int ndim, const int64_t *shape) {
     char s[160];
     int64_t n = 1;
     for (int i = 0; i < ndim; i++)
-        if (shape[i] < 0 || __builtin_mul_overflow(n, shape[i], &n) || n > INT64_MAX / 4)
+        if (shape[i] < 0 || __builtin_mul_overflow(n, shape[i] ? shape[i] : 1, &n) || n > INT64_MAX / 4)
             return cg_error(CG_EINVAL, "%s: %s %s has too many elements", module, name,
                             cg_shape_str(s, sizeof s, ndim, shape));
     return CG_OK;

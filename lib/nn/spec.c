@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include "cg_internal.h"
 
 #define SPEC_MAX_DEPTH 8         /* residuals and parallels nested inside each other, in all */
@@ -28,6 +29,7 @@
 #define SPEC_MAX_PARAMS ((int64_t)1 << 31)  /* parameter elements a net may have (8 GiB of floats) */
 #define SPEC_MAX_LAYERS 10000    /* layers in one spec, nested ones included */
 #define SPEC_MAX_DIM ((int64_t)1 << 31)     /* largest dim of the example shape */
+#define SPEC_MAX_PATH 254        /* a layer's dotted name: with the '.' after it, what cg_module_parameters nests */
 #define MAX_ARGS 9
 
 /* ---- layers, shapes, messages ---------------------------------------------- */
@@ -103,6 +105,7 @@ typedef struct rule_io {
     shape out;
     int64_t params;
     double flops;
+    int64_t scratch;    /* floats of workspace the op borrows for one example (conv's im2col), or 0 */
 } rule_io;
 
 /* [1, in...] for an op's shape rule, and back. */
@@ -151,8 +154,10 @@ static cg_status conv2d_rule(rule_io *r) {
     r->out = unbatch(4, y);
     int64_t ck, w, b = v[7] != 0 ? oc : 0, outn;
     if (__builtin_mul_overflow(ic / g, k, &ck) || __builtin_mul_overflow(ck, k, &ck) ||
-        __builtin_mul_overflow(oc, ck, &w) || __builtin_add_overflow(w, b, &r->params) || !numel_of(&r->out, &outn))
+        __builtin_mul_overflow(oc, ck, &w) || __builtin_add_overflow(w, b, &r->params) || !numel_of(&r->out, &outn) ||
+        __builtin_mul_overflow(ck, r->out.d[1] * r->out.d[2], &r->scratch))   /* im2col of one image, one group */
         return lerr(r->L, "is too large to count");
+    if (k == 1 && v[3] == 1 && v[4] == 0) r->scratch = 0;   /* a 1x1 conv multiplies the input itself */
     r->flops = 2.0 * (double)outn * (double)ck;
     return CG_OK;
 }
@@ -194,7 +199,8 @@ static cg_status conv_transpose2d_rule(rule_io *r) {
     r->out = unbatch(4, y);
     int64_t ck, w, bias = v[7] != 0 ? oc : 0, inn;
     if (__builtin_mul_overflow(oc / g, k, &ck) || __builtin_mul_overflow(ck, k, &ck) ||
-        __builtin_mul_overflow(ic, ck, &w) || __builtin_add_overflow(w, bias, &r->params) || !numel_of(&r->in, &inn))
+        __builtin_mul_overflow(ic, ck, &w) || __builtin_add_overflow(w, bias, &r->params) || !numel_of(&r->in, &inn) ||
+        __builtin_mul_overflow(ck, r->in.d[1] * r->in.d[2], &r->scratch))   /* columns of one image, one group */
         return lerr(r->L, "is too large to count");
     r->flops = 2.0 * (double)inn * (double)ck;   /* every input meets (out/groups)*k*k weights */
     return CG_OK;
@@ -567,6 +573,7 @@ static cg_status parse_args(parser *p, layer *L, int64_t open_at) {
     if (p->i < p->len && p->s[p->i] == ')') { p->i++; goto resolve; }
     for (;;) {
         skip(p);
+        if (p->i >= p->len) return perr(open_at, "%s: '(' is never closed", op->name);   /* "relu(", "f(1," */
         int64_t at = p->i, n = ident_len(p, at);
         int k = -1;
         if (n && p->i + n < p->len) {       /* key=value? */
@@ -732,24 +739,74 @@ typedef struct checker {
     cg_net_row *rows;   /* one per layer, or NULL */
     int64_t params;
     double flops;
+    int64_t batch;      /* examples in one forward */
+    int64_t bytes;      /* the forward's outputs so far at that batch (the input included) */
+    int64_t limit;      /* what the machine can hold (machine_memory) */
 } checker;
 
+/* The machine's memory in bytes: physical memory, or the cgroup's limit where one is set lower. */
+static int64_t machine_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    int64_t m = pages > 0 && page > 0 && pages <= INT64_MAX / page ? (int64_t)pages * page : INT64_MAX;
+    FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");   /* cgroup v2; "max" when unlimited */
+    if (f) {
+        long long v;
+        if (fscanf(f, "%lld", &v) == 1 && v > 0 && v < m) m = v;
+        fclose(f);
+    }
+    return m;
+}
+
+static double gib(int64_t bytes) { return (double)bytes / (1024.0 * 1024.0 * 1024.0); }
+
+/* Adds layer L's output (floats of one example, at the batch) to what the forward holds (training
+ * keeps every output for backward), with its workspace (floats of one example) on top while it
+ * runs: refused, naming the layer, when that is more than the machine's memory. */
+static cg_status count_bytes(checker *c, const layer *L, int64_t out_floats, int64_t scratch_floats) {
+    int64_t out, scratch, peak;
+    if (__builtin_mul_overflow(out_floats, (int64_t)sizeof(float), &out) || __builtin_mul_overflow(out, c->batch, &out) ||
+        __builtin_add_overflow(c->bytes, out, &c->bytes) ||
+        __builtin_mul_overflow(scratch_floats, (int64_t)sizeof(float), &scratch) ||
+        __builtin_add_overflow(c->bytes, scratch, &peak))
+        return cg_error(CG_ENOMEM, "net spec, char %lld: %.*s: the forward at batch %lld needs more bytes than int64 "
+                        "counts (every layer's output is kept for backward)", (long long)(L->pos + 1), L->text_len,
+                        L->text, (long long)c->batch);
+    if (peak > c->limit)
+        return cg_error(CG_ENOMEM, "net spec, char %lld: %.*s brings the forward at batch %lld to %.1f GiB (every "
+                        "layer's output up to here, kept for backward%s), more than this machine's %.1f GiB of memory",
+                        (long long)(L->pos + 1), L->text_len, L->text, (long long)c->batch, gib(peak),
+                        scratch ? ", and this layer's workspace" : "", gib(c->limit));
+    return CG_OK;
+}
+
 static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const char *prefix, int depth);
+
+static void row_name(cg_net_row *row, const char *path) {   /* the summary's column: cut to fit */
+    size_t n = strlen(path);
+    if (n >= sizeof row->name) n = sizeof row->name - 1;
+    memcpy(row->name, path, n);
+    row->name[n] = '\0';
+}
 
 /* The parallel at i (row name, depth) on r->in: each branch from that input, a row per branch
  * with its output; the outputs must agree in every dim but the first of one example's (dim 1 of
  * the batch), where they are concatenated into r->out. */
 static cg_status check_parallel(checker *c, int64_t i, rule_io *r, const char *name, int depth) {
     const layer *L = &c->p->l[i];
-    char b1[160], b2[160];
+    char b1[160], b2[160], path[SPEC_MAX_PATH + 32];
     shape first = { 0 };
     int64_t channels = 0;
     int j = 0;
     for (int64_t b = i + 1; b < L->end; b = c->p->l[b].end, j++) {
         cg_net_row row = { .depth = depth + 1 };
-        snprintf(row.name, sizeof row.name, "%s.%d", name, j);
+        snprintf(path, sizeof path, "%s.%d", name, j);
+        if (strlen(path) > SPEC_MAX_PATH)
+            return perr(c->p->l[b].pos, "branch %d of this parallel nests past %d characters: its dotted name "
+                        "'%.40s...' has %zu (a state-dict name holds it and a '.' within 255)", j,
+                        SPEC_MAX_PATH + 1, path, strlen(path));
+        row_name(&row, path);
         shape s = r->in;
-        cg_status st = check_list(c, b + 1, c->p->l[b].end, &s, row.name, depth + 2);
+        cg_status st = check_list(c, b + 1, c->p->l[b].end, &s, path, depth + 2);
         if (st) return st;
         if (!j) first = s;
         bool same = s.nd == first.nd;
@@ -783,18 +840,24 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
             if (L->name[0] && !strcmp(c->p->l[j].name, L->name))
                 return perr(L->pos, "layer name '%s' is used twice", L->name);
         cg_net_row row = { .depth = depth };
-        snprintf(row.name, sizeof row.name, "%s%s%s", prefix, *prefix ? "." : "", L->name);
-        if (!L->name[0]) snprintf(row.name + strlen(row.name), sizeof row.name - strlen(row.name), "%lld", (long long)pos);
+        char path[SPEC_MAX_PATH + 64];   /* prefix is at most SPEC_MAX_PATH, a name SPEC_MAX_NAME */
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", L->name);
+        if (!L->name[0]) snprintf(path + strlen(path), sizeof path - strlen(path), "%lld", (long long)pos);
+        if (strlen(path) > SPEC_MAX_PATH)
+            return perr(L->pos, "layer name '%s' nests past %d characters: its dotted name '%.40s...' has %zu (a "
+                        "state-dict name holds it and a '.' within 255)", L->name[0] ? L->name : path + strlen(prefix) + 1,
+                        SPEC_MAX_PATH + 1, path, strlen(path));
+        row_name(&row, path);
         snprintf(row.op, sizeof row.op, "%s", op->name);
         rule_io r = { .L = L, .in = *s, .shown = flat_from.nd ? &flat_from : &r.in, .out = *s };
         int64_t numel;
         if (!numel_of(&r.in, &numel)) return lerr(L, "gets an input too large to count (%s)", shape_n(b1, sizeof b1, &r.in));
         if (op->image && r.in.nd != 3) return lerr(L, "needs [N,C,H,W] input, gets %s", shape_n(b1, sizeof b1, &r.in));
         if (op->container == C_PARALLEL) {
-            cg_status st = check_parallel(c, i, &r, row.name, depth);
+            cg_status st = check_parallel(c, i, &r, path, depth);
             if (st) return st;
         } else if (op->container) {
-            cg_status st = check_list(c, i + 1, L->end, &r.out, row.name, depth + 1);
+            cg_status st = check_list(c, i + 1, L->end, &r.out, path, depth + 1);
             if (st) return st;
             bool same = r.out.nd == r.in.nd;
             for (int d = 0; same && d < r.in.nd; d++) same = r.out.d[d] == r.in.d[d];
@@ -804,6 +867,13 @@ static cg_status check_list(checker *c, int64_t lo, int64_t hi, shape *s, const 
             r.flops = (double)numel;   /* the add */
         } else if (op->rule) {
             cg_status st = op->rule(&r);
+            if (st) return st;
+        }
+        int64_t out_numel;
+        if (!numel_of(&r.out, &out_numel))
+            return lerr(L, "gives an output too large to count (%s)", shape_n(b1, sizeof b1, &r.out));
+        if (!op->flattens) {   /* flatten is a view: no memory of its own */
+            cg_status st = count_bytes(c, L, out_numel, r.scratch);
             if (st) return st;
         }
         if (op->flattens) flat_in = r.in;
@@ -859,9 +929,11 @@ static cg_status build_list(const parser *p, int64_t lo, int64_t hi, cg_module *
 }
 
 /* ---- the entry points ---------------------------------------------------- */
-static cg_status parse_and_check(const char *spec, int ndim, const int64_t *example, parser *p, cg_net_info *info) {
+static cg_status parse_and_check(const char *spec, int ndim, const int64_t *example, int64_t batch, parser *p,
+                                 cg_net_info *info) {
     if (info) *info = (cg_net_info){ 0 };
     if (!spec) return cg_error(CG_EINVAL, "net spec is NULL");
+    if (batch < 1) return cg_error(CG_EINVAL, "net spec: batch %lld must be at least 1", (long long)batch);
     if (ndim < 1 || ndim >= CG_MAX_DIMS || !example)
         return cg_error(CG_EINVAL, "net spec: the example shape needs 1 to %d dims (the batch dim left out), got %d",
                         CG_MAX_DIMS - 1, ndim);
@@ -876,16 +948,23 @@ static cg_status parse_and_check(const char *spec, int ndim, const int64_t *exam
     cg_status st = parse_list(p, 0, 0, NULL);
     if (st) return st;
     if (!p->n) return cg_error(CG_EINVAL, "net spec is empty: it names no layer");
-    checker c = { .p = p };
+    checker c = { .p = p, .batch = batch, .limit = machine_memory() };
+    int64_t in_numel;
+    if (!numel_of(&s, &in_numel)) return cg_error(CG_EINVAL, "net spec: the example shape is too large to count");
+    if (__builtin_mul_overflow(in_numel, (int64_t)sizeof(float), &c.bytes) ||
+        __builtin_mul_overflow(c.bytes, batch, &c.bytes) || c.bytes > c.limit)
+        return cg_error(CG_ENOMEM, "net spec: the input of %lld examples of this shape is more than this machine's "
+                        "%.1f GiB of memory", (long long)batch, gib(c.limit));
     if (info && !(c.rows = cg_calloc((size_t)p->n, sizeof *c.rows))) return CG_ENOMEM;
     if ((st = check_list(&c, 0, p->n, &s, "", 0))) { cg_free(c.rows); return st; }
-    if (info) *info = (cg_net_info){ c.rows, p->n, c.params, c.flops };
+    if (info) *info = (cg_net_info){ c.rows, p->n, c.params, c.flops, c.bytes };
     return CG_OK;
 }
 
-cg_status cg_net_check_spec(const char *spec, int ndim, const int64_t *example_shape, cg_net_info *info) {
+cg_status cg_net_check_spec(const char *spec, int ndim, const int64_t *example_shape, int64_t batch,
+                            cg_net_info *info) {
     parser p = { 0 };   /* parse_and_check may return before it sets p (a NULL spec, a bad shape) */
-    cg_status st = parse_and_check(spec, ndim, example_shape, &p, info);
+    cg_status st = parse_and_check(spec, ndim, example_shape, batch, &p, info);
     cg_free(p.l);
     return st;
 }
@@ -893,7 +972,7 @@ cg_status cg_net_check_spec(const char *spec, int ndim, const int64_t *example_s
 cg_module *cg_net_from_spec(const char *spec, int ndim, const int64_t *example_shape, cg_net_info *info) {
     parser p = { 0 };
     cg_module *net = NULL;
-    if (parse_and_check(spec, ndim, example_shape, &p, info) == CG_OK && (net = cg_sequential_new()) &&
+    if (parse_and_check(spec, ndim, example_shape, 1, &p, info) == CG_OK && (net = cg_sequential_new()) &&
         build_list(&p, 0, p.n, net) != CG_OK) {
         cg_module_free(net);
         net = NULL;

@@ -46,7 +46,9 @@ static cg_tensor *cat_few(cg_tensor *const *xs, int n, int d) {
             return CG_FAIL(CG_ESHAPE, "cat: input %d %s does not fit input 0 %s along dim %d (all other sizes must agree)",
                            k, cg_shape_str(s1, sizeof s1, b->ndim, b->shape), cg_shape_str(s2, sizeof s2, a->ndim, a->shape), d);
         p.size[k] = b->shape[d];
-        total += b->shape[d];
+        if (__builtin_add_overflow(total, b->shape[d], &total))   /* the result's shape check bounds the rest */
+            return CG_FAIL(CG_ESHAPE, "cat: the sizes along dim %d add up past int64 (input %d %s)", d, k,
+                           cg_shape_str(s1, sizeof s1, b->ndim, b->shape));
     }
     int64_t shape[CG_MAX_DIMS];
     for (int i = 0; i < a->ndim; i++) shape[i] = i == d ? total : a->shape[i];

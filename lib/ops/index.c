@@ -67,7 +67,7 @@ cg_tensor *cg_slice(cg_tensor *x, int dim, int64_t start, int64_t end, int64_t s
     if (end < 0) end += size;
     start = start < 0 ? 0 : (start > size ? size : start);
     end = end < start ? start : (end > size ? size : end);
-    const int64_t m = (end - start + step - 1) / step;
+    const int64_t m = end > start ? 1 + (end - start - 1) / step : 0;   /* ceil, without end - start + step */
     int64_t *src = cg_tape_scratch((size_t)(m ? m : 1) * sizeof *src);
     if (!src) return NULL;
     for (int64_t j = 0; j < m; j++) src[j] = start + j * step;
@@ -87,8 +87,14 @@ cg_tensor *cg_narrow(cg_tensor *x, int dim, int64_t start, int64_t length) {
     return cg_slice(x, d, start, start + length, 1);
 }
 
+/* A NULL index: NULL, passing on the error that made it, else naming it. */
+static cg_tensor *null_index(const char *op) {
+    return cg_last_error()[0] ? NULL : CG_FAIL(CG_EINVAL, "%s: index is NULL", op);
+}
+
 cg_tensor *cg_index_select(cg_tensor *x, int dim, const cg_tensor *index) {
-    if (!x || !index) return NULL;
+    if (!x) return NULL;
+    if (!index) return null_index("index_select");
     CG_REQUIRE_F32("index_select", "input", x);
     if (cg_check_dtype("index_select", "index", index, CG_I64) != CG_OK) return NULL;
     if (x->ndim == 0) return CG_FAIL(CG_ESHAPE, "index_select: a 0-d tensor has no dim to index");
@@ -134,7 +140,8 @@ static cg_status gather_backward(cg_node *n) {
 static const cg_op_def op_gather = { "gather", gather_backward };
 
 cg_tensor *cg_gather(cg_tensor *x, int dim, const cg_tensor *index_t) {
-    if (!x || !index_t) return NULL;
+    if (!x) return NULL;
+    if (!index_t) return null_index("gather");
     CG_REQUIRE_F32("gather", "input", x);
     if (cg_check_dtype("gather", "index", index_t, CG_I64) != CG_OK) return NULL;
     const int ndim = index_t->ndim;

@@ -80,7 +80,9 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
                            (long long)da, (long long)db);
         p.shape[d] = da == 1 ? db : da;
         out[d] = p.shape[d];
-        p.batches *= p.shape[d];
+        if (__builtin_mul_overflow(p.batches, p.shape[d], &p.batches))   /* the result's shape check bounds the rest */
+            return CG_FAIL(CG_ESHAPE, "matmul: the batch dims of a %s and b %s broadcast to too many matrices",
+                           cg_shape_str(s1, sizeof s1, a->ndim, a->shape), cg_shape_str(s2, sizeof s2, b->ndim, b->shape));
     }
     /* batch strides, in matrices, of each operand (0 where it broadcasts) */
     int64_t acc_a = 1, acc_b = 1;

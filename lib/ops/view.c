@@ -39,8 +39,9 @@ cg_tensor *cg_reshape(cg_tensor *x, int ndim, const int64_t *shape) {
     if (ndim < 0 || ndim > CG_MAX_DIMS)
         return CG_FAIL(CG_ESHAPE, "reshape: ndim %d is outside 0..%d", ndim, CG_MAX_DIMS);
     if (ndim > 0 && !shape) return CG_FAIL(CG_EINVAL, "reshape: shape is NULL");
-    int64_t s[CG_MAX_DIMS], known = 1;
+    int64_t s[CG_MAX_DIMS], known = 1, nonzero = 1;
     int infer = -1;
+    char b1[96], b2[96];
     for (int i = 0; i < ndim; i++) {
         s[i] = shape[i];
         if (shape[i] == -1) {
@@ -48,11 +49,14 @@ cg_tensor *cg_reshape(cg_tensor *x, int ndim, const int64_t *shape) {
             infer = i;
         } else if (shape[i] < 0) {
             return CG_FAIL(CG_ESHAPE, "reshape: dim %d has invalid size %lld", i, (long long)shape[i]);
+        } else if (__builtin_mul_overflow(nonzero, shape[i] ? shape[i] : 1, &nonzero)) {
+            /* every product of the sizes, a zero one counted as 1 (cg_check_shape's rule) */
+            return CG_FAIL(CG_ESHAPE, "reshape: shape %s has too many elements",
+                           cg_shape_str(b1, sizeof b1, ndim, shape));
         } else {
-            known *= shape[i];
+            known *= shape[i];   /* at most nonzero in size */
         }
     }
-    char b1[96], b2[96];
     if (infer >= 0) {
         if (known == 0 || x->numel % known != 0)
             return CG_FAIL(CG_ESHAPE, "reshape: cannot infer the -1 in %s for %lld elements (input %s)",

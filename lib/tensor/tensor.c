@@ -23,13 +23,16 @@ cg_status cg_check_shape(const char *what, int ndim, const int64_t *shape) {
     if (ndim < 0 || ndim > CG_MAX_DIMS)
         return cg_error(CG_ESHAPE, "%s: ndim %d is outside 0..%d", what, ndim, CG_MAX_DIMS);
     if (ndim > 0 && !shape) return cg_error(CG_EINVAL, "%s: shape is NULL", what);
+    /* The product of every dim, a zero one counted as 1: an empty tensor of [0, 2^40, 2^40] is
+     * refused as [2^40, 2^40, 0] is, so that any product of some of a tensor's dims (an op's outer
+     * and inner counts, its strides) fits in int64, and numel * sizeof stays far from INT64_MAX. */
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
             return cg_error(CG_ESHAPE, "%s: dim %d has negative size %lld", what, i, (long long)shape[i]);
         if (shape[i] && n > INT64_MAX / 4 / shape[i])
             return cg_error(CG_ESHAPE, "%s: shape has too many elements", what);
-        n *= shape[i];
+        if (shape[i]) n *= shape[i];
     }
     return CG_OK;
 }

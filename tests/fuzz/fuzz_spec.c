@@ -3,8 +3,9 @@
  * Each input, as a NUL-terminated string, is parsed and checked against three example shapes
  * (MNIST's [1,28,28], a small [3,5,5], a flat [10]) with cg_net_check_spec, which allocates no
  * weights. A success must give a consistent summary (rows, a non-negative parameter count within
- * the limit); nothing may crash, leak, hang or read past the string. When the check passes on the
- * small shape and the net is small, it is also built and run forward on one example. */
+ * the limit, the forward's bytes counted); nothing may crash, leak, hang or read past the string.
+ * When the check passes on the small shape and the net is small (parameters and forward), it is
+ * also built and run forward on one example. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +20,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const int ndims[3] = { 3, 3, 1 };
     for (int k = 0; k < 3; k++) {
         cg_net_info info;
-        if (cg_net_check_spec(spec, ndims[k], shapes[k], &info) != CG_OK) {
+        if (cg_net_check_spec(spec, ndims[k], shapes[k], 1, &info) != CG_OK) {
             if (!cg_last_error()[0] || info.rows || info.n) abort();   /* an error is named, nothing kept */
             continue;
         }
-        if (info.n < 1 || !info.rows || info.params < 0 || info.params > ((int64_t)1 << 31)) abort();
-        if (k == 1 && info.params < 100000) {
+        if (info.n < 1 || !info.rows || info.params < 0 || info.params > ((int64_t)1 << 31) || info.forward_bytes < 4)
+            abort();
+        /* Built and run only where the forward stays well inside -rss_limit_mb (the check bounds it
+         * by the machine's memory, not by the fuzzer's). */
+        if (k == 1 && info.params < 100000 && info.forward_bytes < ((int64_t)64 << 20)) {
             cg_module *m = cg_net_from_spec(spec, ndims[k], shapes[k], NULL);
             if (!m) abort();   /* the check passed, so the build must */
             cg_module_train(m, false);

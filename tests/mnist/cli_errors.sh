@@ -70,6 +70,13 @@ grep -q '7850 parameters' out.txt || fail "--net @small.net --summary: $(cat out
 # A file whose tensors do not fit --net names the tensor; a --net that differs from the spec saved
 # in a checkpoint is refused.
 run_expect 1 "tensor 'conv1.bias' that the model does not" "$EVAL" --data d --model zeros.safetensors --net @small.net
+# A forward that cannot fit in memory at the batch the program runs (issue 24): refused at the
+# layer before anything is allocated (145 MB an image here, 152 TB at 2^20).
+BIG='conv2d(1,1,1,padding=3000) relu max_pool2d(1000) flatten linear(36,10) log_softmax'
+run_expect 1 "char 1: conv2d(1,1,1,padding=3000) brings the forward at batch 1048576" "$TRAIN" --data d --net "$BIG" \
+  --batch-size 1048576 --summary
+run_expect 1 "char 1: conv2d(1,1,1,padding=3000) brings the forward at batch 1048576" "$EVAL" --data d \
+  --model zeros.safetensors --net "$BIG" --batch-size 1048576
 "$TRAIN" --data d --epochs 1 --batch-size 32 --threads 2 --net @small.net --save small.safetensors >out.txt 2>err.txt \
   || fail "training --net @small.net failed: $(cat err.txt)"
 run_expect 1 "differs from the net spec saved in small.safetensors" "$EVAL" --data d --model small.safetensors --net relu
