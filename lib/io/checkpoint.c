@@ -7,13 +7,15 @@
 #include <stdlib.h>
 #include "cg_internal.h"
 
-#define OPT_PREFIX "optim."
-#define SPEC_KEY "net"   /* the net's spec (cg_module_spec): the key mnist-train has always written */
+#define OPT_PREFIX CG_NS_OPTIM "."   /* the run's namespaces: cg_internal.h */
+#define SPEC_KEY CG_NS_NET   /* the net's spec (cg_module_spec): the key mnist-train has always written */
 
 cg_status cg_checkpoint_save(const char *path, const cg_module *m, const cg_optimizer *o,
                              const cg_kv *meta, int64_t n_meta) {
     if (!path || !m) return cg_error(CG_EINVAL, "cg_checkpoint_save: path and module are required");
     if (n_meta < 0 || (n_meta && !meta)) return cg_error(CG_EINVAL, "cg_checkpoint_save: bad metadata");
+    /* With an optimizer, the file holds its state under "optim.": a layer of that name would mix with it. */
+    if (o && cg_module_check_names(m) != CG_OK) return CG_EINVAL;
     /* The net's spec, unless the caller gives one: a net that cannot write its spec (a module type
      * without a to_spec hook) is saved with its weights only, and the note says why. */
     char *spec = NULL, note[512] = "";

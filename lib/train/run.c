@@ -247,8 +247,14 @@ typedef struct kvbuf {
     int n;
     bool full;
 } kvbuf;
+/* Every key of the run's state lies in one of the run's namespaces (cg_internal.h: the list the
+ * spec check and cg_module_check_names keep the model's layers out of), but the file's own two. */
+static bool run_key(const char *key) {
+    return !strcmp(key, "format") || !strcmp(key, "cgrad_version") || cg_run_namespace(key, strcspn(key, "."));
+}
 static void put(kvbuf *b, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void put(kvbuf *b, const char *key, const char *fmt, ...) {
+    CG_ASSERT(run_key(key));
     if (b->n == (int)(sizeof b->kv / sizeof b->kv[0])) { b->full = true; return; }
     va_list ap;
     va_start(ap, fmt);
@@ -258,6 +264,7 @@ static void put(kvbuf *b, const char *key, const char *fmt, ...) {
     b->n++;
 }
 static void put_str(kvbuf *b, const char *key, const char *value) {
+    CG_ASSERT(run_key(key));
     if (b->n == (int)(sizeof b->kv / sizeof b->kv[0])) { b->full = true; return; }
     b->kv[b->n++] = (cg_kv){ key, value };
 }
