@@ -51,7 +51,7 @@ static void usage(FILE *f) {
         "  --test-batch-size N    evaluation batch (default 1000)\n"
         "  --lr X                 SGD learning rate (default 0.025); with --resume, replaces the\n"
         "                         checkpoint's from the first resumed epoch on (a note says so)\n"
-        "  --momentum X           SGD momentum (default 0.9)\n"
+        "  --momentum X           SGD momentum (default 0.9; an error with adam and adamw)\n"
         "  --optimizer NAME       sgd (default), adam or adamw (PyTorch's defaults but --lr)\n"
         "  --weight-decay X       L2 penalty (sgd, adam) or decoupled decay (adamw; default 0.01;\n"
         "                         the others 0)\n"
@@ -75,7 +75,10 @@ static void usage(FILE *f) {
         "  --save PATH            write a checkpoint (safetensors) after every epoch\n"
         "  --resume PATH          continue the run saved in PATH exactly (its net, optimizer,\n"
         "                         schedule, loss, seed and normalisation; --epochs, --lr,\n"
-        "                         --batch-size, --test-batch-size and --normalize may change)\n"
+        "                         --batch-size, --test-batch-size and --normalize may change, with a\n"
+        "                         note; --optimizer, --momentum, --weight-decay, --schedule, --gamma,\n"
+        "                         --warmup, --clip-grad-norm, --loss and --seed, if given, must equal\n"
+        "                         the checkpoint's, else the resume is refused)\n"
         "  --restart-schedule     with --resume and a longer --epochs: replan a cosine schedule\n"
         "                         over the new length (it ends at the first run's --epochs)\n"
         "  --metrics PATH         append CSV rows (per epoch, and every --metrics-every steps)\n"
@@ -176,6 +179,9 @@ static options parse(int argc, char **argv) {
     for (int k = 0; given && k < 4; k++)
         if (!four[k]) cli_usage_error(prog, "%s is missing: the four data files go together", flags[k]);
     if (given && o.data) cli_usage_error(prog, "give --data DIR or the four data files, not both");
+    if ((o.given & CG_RUN_MOMENTUM) && r->optimizer != CG_OPTIM_SGD)
+        cli_usage_error(prog, "--momentum is SGD's; --optimizer %s takes none (its betas are PyTorch's defaults)",
+                        cg_optim_kind_name(r->optimizer));
     if (cg_run_check(r) != CG_OK) cli_usage_error(prog, "%s", cg_last_error());
     if (!o.data) o.data = cli_default_data_dir();
     return o;
