@@ -128,6 +128,9 @@ cg_status cg_run_check(const cg_run_config *c) {
         return cg_error(CG_EINVAL, "warmup does not go with %s (%s)", sched_names[c->schedule],
                         c->schedule == CG_SCHED_ONECYCLE ? "it warms up itself" : "it follows a metric");
     if (c->epochs < 1 || c->epochs > INT64_MAX / 4) return cg_error(CG_EINVAL, "epochs %lld must be >= 1", (long long)c->epochs);
+    if (c->warmup > c->epochs)   /* a warmup past the run's end would never reach the schedule */
+        return cg_error(CG_EINVAL, "warmup %lld is longer than the run's %lld epochs", (long long)c->warmup,
+                        (long long)c->epochs);
     if (!cg_loss_name(c->loss)) return cg_error(CG_EINVAL, "loss %d is not a cg_loss_kind", (int)c->loss);
     if (c->batch_size < 1 || c->test_batch_size < 1 || c->batch_size > INT64_MAX / 4 || c->test_batch_size > INT64_MAX / 4)
         return cg_error(CG_EINVAL, "batch_size %lld and test_batch_size %lld must be >= 1", (long long)c->batch_size,
@@ -520,7 +523,8 @@ static cg_status read_config(const run_file *f, cg_run_config *c, uint32_t *know
     if ((st = get_num(f, "run.weight_decay", -1, 1e3, false, &r.weight_decay)) != CG_OK) return st;
     if ((st = get_i(f, "run.no_decay_bias_norm", 0, 1, &v)) != CG_OK) return st;
     r.no_decay_bias_norm = v;
-    if ((st = get_i(f, "run.warmup", 0, INT64_MAX / 4, &r.warmup)) != CG_OK) return st;
+    /* at most the run's epochs (cg_run_check); v2 kept none: its mnist-train's --warmup limit */
+    if ((st = get_i(f, "run.warmup", 0, f->v2 ? 100000 : r.epochs, &r.warmup)) != CG_OK) return st;
     if ((st = get_i(f, "train.batch_size", 1, INT64_MAX / 4, &r.batch_size)) != CG_OK) return st;
     if ((st = get_num(f, "train.clip_grad_norm", 0, 1e30, false, &x)) != CG_OK) return st;
     r.clip_grad_norm = x;
