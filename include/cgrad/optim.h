@@ -35,6 +35,10 @@ typedef struct cg_optimizer_type {
     const char *name;
     cg_status (*step)(cg_optimizer *o);       /* called in no-grad mode */
     void (*destroy)(cg_optimizer *o);         /* extra state; may be NULL */
+    /* The state buffers (by name) that hold no negative value (Adam's exp_avg_sq): a checkpoint
+     * restore refuses a negative one there, as it refuses a non-finite one anywhere. NULL or
+     * NULL-terminated. */
+    const char *const *nonnegative_state;
 } cg_optimizer_type;
 
 /* One group as given to a constructor: its parameters (borrowed; the optimizer copies the

@@ -199,6 +199,18 @@ static cg_status restore_optimizer(const cg_safetensors *st, cg_optimizer *o, bo
         if (!same)
             return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' has the wrong type or shape "
                             "(want F32 shaped like parameter %lld)", t->name, (long long)p);
+        /* Values: finite, and >= 0 where the optimizer keeps squares (one bad value would make
+         * every later step of that parameter NaN). */
+        bool nonneg = false;
+        for (const char *const *q = o->type->nonnegative_state; q && *q && !nonneg; q++)
+            nonneg = strlen(*q) == len && !strncmp(*q, t->name + plen, len);
+        for (int64_t e = 0; e < t->numel; e++) {
+            float x;
+            memcpy(&x, (const char *)t->data + 4 * e, 4);
+            if (!isfinite(x) || (nonneg && x < 0))
+                return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' holds %g at element %lld (want a "
+                                "finite number%s)", t->name, (double)x, (long long)e, nonneg ? " >= 0" : "");
+        }
         n_state++;
     }
     if (steps == 0 && n_state > 0)

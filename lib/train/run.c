@@ -737,8 +737,9 @@ static cg_status sched_load(const run_file *f, const cg_trainer *t, const cg_res
     if (full_sched(f)) {
         if ((st = get_num(f, "sched.best", -1e300, 1e300, true, &x)) != CG_OK) return st;
         fs.best = x;
-        if ((st = get_i(f, "sched.num_bad_epochs", 0, INT64_MAX / 2, &fs.num_bad_epochs)) != CG_OK ||
-            (st = get_i(f, "sched.cooldown_counter", 0, INT64_MAX / 2, &fs.cooldown_counter)) != CG_OK)
+        /* a plateau's counters after any step: at most its patience and its cooldown */
+        if ((st = get_i(f, "sched.num_bad_epochs", 0, fs.patience, &fs.num_bad_epochs)) != CG_OK ||
+            (st = get_i(f, "sched.cooldown_counter", 0, fs.cooldown, &fs.cooldown_counter)) != CG_OK)
             return st;
     }
     bool per_step = mine->kind == CG_SCHED_ONECYCLE;
