@@ -731,8 +731,8 @@ static cg_status sched_load(const run_file *f, const cg_trainer *t, const cg_res
                             "%g, warmup %lld vs %lld, ...): a resumed run keeps its schedule", kind, (double)fs.gamma,
                             (double)mine->gamma, (long long)fs.warmup_epochs, (long long)mine->warmup_epochs);
     }
-    if ((st = get_f(f, "sched.base_lr", &fs.base_lr)) != CG_OK) return st;
-    if (!(fs.base_lr >= 0)) return cg_error(CG_EFORMAT, "checkpoint metadata 'sched.base_lr' is negative");
+    if ((st = get_num(f, "sched.base_lr", 0, FLT_MAX, false, &x)) != CG_OK) return st;
+    fs.base_lr = (float)x;
     if ((st = get_i(f, "sched.last_epoch", 0, INT64_MAX / 2, &fs.last_epoch)) != CG_OK) return st;
     if (full_sched(f)) {
         if ((st = get_num(f, "sched.best", -1e300, 1e300, true, &x)) != CG_OK) return st;
