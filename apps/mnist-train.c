@@ -250,7 +250,7 @@ int main(int argc, char **argv) {
     const char *source = o.net ? "--net" : "the seed net";
     if (o.net && !(spec = cli_read_spec(prog, o.net))) goto out;
     if (o.resume) {
-        if (cg_run_info_load(o.resume, &saved) != CG_OK) FAIL(resume);
+        if (cg_run_info_load(o.resume, &saved) != CG_OK) FAIL("--resume");   /* the message names the file */
         if (!saved.has_run) {
             fprintf(stderr, "%s: --resume %s: not a run file of mnist-train or cg_trainer_save (metadata 'format' is "
                     "'%s'): a state dict holds weights only: evaluate it with mnist-eval\n", prog, o.resume, saved.format);
@@ -318,7 +318,7 @@ int main(int argc, char **argv) {
     if (o.resume) {
         cg_resume_options ro = { .new_lr = o.given & CG_RUN_LR, .replan = o.restart_schedule,
                                  .replan_flag = "--restart-schedule" };
-        if (cg_trainer_resume(trainer, o.resume, &ro, note, sizeof note) != CG_OK) FAIL(resume);
+        if (cg_trainer_resume(trainer, o.resume, &ro, note, sizeof note) != CG_OK) FAIL("--resume");
         notes(note);
         printf("Resumed %s at epoch %lld (step %lld)\n", o.resume, (long long)cg_trainer_epoch(trainer),
                (long long)tlog.opt->step_count);
