@@ -403,6 +403,7 @@ static void test_tampered_values(void **st) {
         { "run.warmup", "4", true },   /* more than the run's 3 epochs */
         { "run.warmup", NULL, true },
         { "run.weight_decay", "nan", true }, { "run.weight_decay", "abc", true }, { "run.weight_decay", "-2", true },
+        { "run.weight_decay", "-0.5", true },
         { "run.weight_decay", NULL, true },
         { "run.momentum", "nan", true }, { "run.lr", "nan", true }, { "run.lr", NULL, true },
         { "run.epochs", "0", true }, { "run.schedule", NULL, true }, { "run.optimizer", NULL, true },

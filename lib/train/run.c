@@ -521,6 +521,9 @@ static cg_status read_config(const run_file *f, cg_run_config *c, uint32_t *know
         if ((st = get_i(f, "run.test_batch_size", 1, INT64_MAX / 4, &r.test_batch_size)) != CG_OK) return st;
     }
     if ((st = get_num(f, "run.weight_decay", -1, 1e3, false, &r.weight_decay)) != CG_OK) return st;
+    if (r.weight_decay < 0 && r.weight_decay != -1)   /* written as -1 (the optimizer's own) or >= 0 */
+        return cg_error(CG_EFORMAT, "checkpoint metadata '%s' = '%.40s' is neither -1 (the optimizer's own) nor in "
+                        "0..1000", spelled(f, "run.weight_decay"), get(f, "run.weight_decay"));
     if ((st = get_i(f, "run.no_decay_bias_norm", 0, 1, &v)) != CG_OK) return st;
     r.no_decay_bias_norm = v;
     /* at most the run's epochs (cg_run_check); v2 kept none: its mnist-train's --warmup limit */

@@ -13,7 +13,9 @@ source "$(dirname "$0")/common.sh"
 ED=("$PY" "$SRC/tests/mnist/edit_st.py")
 gen d 64 32
 common=(--data d --batch-size 32 --test-batch-size 32 --threads 2 --no-dropout)
-recipe=(--epochs 1 --schedule cosine --warmup 1 --clip-grad-norm 1 --weight-decay 0.01)
+# a small net keeps each of the ~60 runs short (the file is read whole on every resume)
+recipe=(--epochs 1 --schedule cosine --warmup 1 --clip-grad-norm 1 --weight-decay 0.01
+        --net 'flatten linear(784,10) log_softmax')
 "$TRAIN" "${common[@]}" "${recipe[@]}" --save ck.st >/dev/null || fail "training the checkpoint"
 
 # refused NEEDLE EDIT...: the edited checkpoint is refused naming NEEDLE and the file; --save untouched.
@@ -34,16 +36,16 @@ run_expect 0 "" "$TRAIN" "${common[@]}" --epochs 2 --resume same.st
 
 # The recipes: clip_grad_norm "abc"/NaN/negative, warmup "abc"/negative/huge, weight_decay
 # NaN/"abc"; each names its key and value.
-for v in abc nan NaN -1 -0.5 inf ''; do
+for v in abc nan -0.5 inf ''; do
   refused "'train.clip_grad_norm' = '$v'" "meta:train.clip_grad_norm=$v"
 done
-for v in abc -1 99999999999 9223372036854775807 2; do
+for v in abc -1 99999999999 2; do
   refused "'run.warmup' = '$v'" "meta:run.warmup=$v"
 done
 # a huge warmup written in both places agrees with itself, and is still refused
 refused "'run.warmup' = '99999999999'" meta:run.warmup=99999999999 meta:sched.warmup_epochs=99999999999
 refused "'sched.warmup_epochs' = '-1'" meta:sched.warmup_epochs=-1
-for v in nan NaN abc -2 1e400; do
+for v in nan abc -0.5 1e400; do
   refused "'run.weight_decay' = '$v'" "meta:run.weight_decay=$v"
 done
 refused "'sched.warmup_start' = 'nan'" meta:sched.warmup_start=nan
