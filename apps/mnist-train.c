@@ -52,7 +52,7 @@ static void usage(FILE *f) {
         "  --test-batch-size N    evaluation batch (default 1000)\n"
         "  --lr X                 SGD learning rate (default 0.025); with --resume, replaces the\n"
         "                         checkpoint's from the first resumed epoch on (a note says so)\n"
-        "  --momentum X           SGD momentum (default 0.9)\n"
+        "  --momentum X           SGD momentum (default 0.9; an error with adam and adamw)\n"
         "  --optimizer NAME       sgd (default), adam or adamw (PyTorch's defaults but --lr)\n"
         "  --weight-decay X       L2 penalty (sgd, adam) or decoupled decay (adamw; default 0.01;\n"
         "                         the others 0)\n"
@@ -64,7 +64,8 @@ static void usage(FILE *f) {
         "                         (per step, peak --lr), plateau[:PATIENCE] (on the test loss;\n"
         "                         factor --gamma, default 0.1; patience default 10)\n"
         "  --gamma X              the schedule's factor (step: default 1, a constant lr)\n"
-        "  --warmup N             N epochs of linear warmup from lr/3 before the schedule\n"
+        "  --warmup N             N epochs of linear warmup from lr/3 before the schedule (at\n"
+        "                         most --epochs)\n"
         "  --clip-grad-norm X     scale the gradients to a total L2 norm of at most X\n"
         "  --loss NAME            auto (default: nll when the net ends in log_softmax, else\n"
         "                         cross_entropy), nll, cross_entropy or mse (on one-hot targets);\n"
@@ -76,7 +77,10 @@ static void usage(FILE *f) {
         "  --save PATH            write a checkpoint (safetensors) after every epoch\n"
         "  --resume PATH          continue the run saved in PATH exactly (its net, optimizer,\n"
         "                         schedule, loss, seed and normalisation; --epochs, --lr,\n"
-        "                         --batch-size, --test-batch-size and --normalize may change)\n"
+        "                         --batch-size, --test-batch-size and --normalize may change, with a\n"
+        "                         note; --optimizer, --momentum, --weight-decay, --schedule, --gamma,\n"
+        "                         --warmup, --clip-grad-norm, --loss and --seed, if given, must equal\n"
+        "                         the checkpoint's, else the resume is refused)\n"
         "  --restart-schedule     with --resume and a longer --epochs: replan a cosine schedule\n"
         "                         over the new length (it ends at the first run's --epochs)\n"
         "  --metrics PATH         append CSV rows (per epoch, and every --metrics-every steps)\n"
@@ -177,6 +181,9 @@ static options parse(int argc, char **argv) {
     for (int k = 0; given && k < 4; k++)
         if (!four[k]) cli_usage_error(prog, "%s is missing: the four data files go together", flags[k]);
     if (given && o.data) cli_usage_error(prog, "give --data DIR or the four data files, not both");
+    if ((o.given & CG_RUN_MOMENTUM) && r->optimizer != CG_OPTIM_SGD)
+        cli_usage_error(prog, "--momentum is SGD's; --optimizer %s takes none (its betas are PyTorch's defaults)",
+                        cg_optim_kind_name(r->optimizer));
     if (cg_run_check(r) != CG_OK) cli_usage_error(prog, "%s", cg_last_error());
     if (!o.data) o.data = cli_default_data_dir();
     return o;
@@ -245,7 +252,7 @@ int main(int argc, char **argv) {
     const char *source = o.net ? "--net" : "the seed net";
     if (o.net && !(spec = cli_read_spec(prog, o.net))) goto out;
     if (o.resume) {
-        if (cg_run_info_load(o.resume, &saved) != CG_OK) FAIL(resume);
+        if (cg_run_info_load(o.resume, &saved) != CG_OK) FAIL("--resume");   /* the message names the file */
         if (!saved.has_run) {
             fprintf(stderr, "%s: --resume %s: not a run file of mnist-train or cg_trainer_save (metadata 'format' is "
                     "'%s'): a state dict holds weights only: evaluate it with mnist-eval\n", prog, o.resume, saved.format);
@@ -324,7 +331,7 @@ int main(int argc, char **argv) {
     if (o.resume) {
         cg_resume_options ro = { .new_lr = o.given & CG_RUN_LR, .replan = o.restart_schedule,
                                  .replan_flag = "--restart-schedule" };
-        if (cg_trainer_resume(trainer, o.resume, &ro, note, sizeof note) != CG_OK) FAIL(resume);
+        if (cg_trainer_resume(trainer, o.resume, &ro, note, sizeof note) != CG_OK) FAIL("--resume");
         notes(note);
         printf("Resumed %s at epoch %lld (step %lld)\n", o.resume, (long long)cg_trainer_epoch(trainer),
                (long long)tlog.opt->step_count);

@@ -213,6 +213,24 @@ uint64_t cg_rng_take(cg_rng *r, uint64_t n, uint64_t *key);
 void cg_rng_fill_uniform(float *d, int64_t n, float lo, float hi, cg_rng *r);
 void cg_rng_fill_normal(float *d, int64_t n, cg_rng *r);
 
+/* ---- a run file's namespaces (lib/nn/module.c) -------------------------------
+ * A run's checkpoint keeps the model's tensors, named by its layers, beside the run's own state,
+ * named under these first components: the optimizer's tensors and metadata under "optim."
+ * (lib/io/checkpoint.c), the schedule, streams, position and recipe under "sched.", "rng.",
+ * "train.", "data.", "run." (lib/train/run.c), the loss and the net's spec as "loss" and "net".
+ * No top-level layer may take one of these names: the spec check refuses it with its position,
+ * cg_module_check_names a net built in C (cg_trainer_new, cg_trainer_save, cg_checkpoint_save
+ * with an optimizer), and the run's writer asserts that its keys stay inside the list. */
+#define CG_NS_OPTIM "optim"
+#define CG_NS_NET "net"
+#define CG_NS_LIST { CG_NS_OPTIM, "sched", "rng", "train", "data", "loss", "run", CG_NS_NET }
+/* The namespace name[0..len) is, or NULL when it is none of them. */
+const char *cg_run_namespace(const char *name, size_t len);
+/* The list as text ("optim., sched., ..."), for messages. */
+void cg_run_namespaces_text(char *buf, size_t cap);
+/* CG_EINVAL naming the first top-level parameter, buffer or child of m named like a namespace. */
+cg_status cg_module_check_names(const cg_module *m);
+
 /* ---- strict checkpoint metadata (lib/io/checkpoint.c) ------------------------
  * The value s of metadata key parsed completely: a plain decimal in lo..hi (no sign unless lo < 0,
  * no spaces, '+' or leading zeros), an unsigned 64-bit one, or a finite number in lo..hi; else

@@ -6,6 +6,8 @@
 #   mnist_cli_errors   bad flags exit 2 with one line naming the flag; bad files exit 1, named
 #   mnist_plot         scripts/plot-metrics writes a PNG (skipped without gnuplot)
 #   mnist_resume_strict  tampered checkpoints are refused naming the key; --lr on --resume applies
+#   mnist_resume_hostile issue 24: tampered run state (clip, warmup, decay, v2 keys) refused naming key, value, file;
+#                        reserved layer names; recipe flags on resume; --momentum with adam
 #   mnist_outputs      --save/--metrics checked before training; write errors; NaN loss/outputs
 #   mnist_data         3-channel 32x32 float IDX through the four paths; --normalize auto; shape checks
 #   mnist_npy          scripts/npy-to-idx: byte-exact round trips, training on converted data, errors,
@@ -32,7 +34,8 @@ set(_cgrad_mnist_timeout 300)
 if(CGRAD_SANITIZE)
   set(_cgrad_mnist_timeout 900)
 endif()
-foreach(t e2e resume cli_errors plot resume_strict outputs data npy optim nets loss progress npy_direct predict messages)
+foreach(t e2e resume cli_errors plot resume_strict resume_hostile outputs data npy optim nets loss progress npy_direct
+          predict messages)
   add_test(NAME mnist_${t}
            COMMAND ${CGRAD_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/mnist/${t}.sh ${_cgrad_mnist_args} $<TARGET_FILE:st_compare>)
   set_tests_properties(mnist_${t} PROPERTIES LABELS mnist ENVIRONMENT "OMP_NUM_THREADS=2"

@@ -204,12 +204,37 @@ static void test_sched_state_starts_alike(void **st) {
     cg_tensor_free(w);
 }
 
+/* An optimizer with nothing to optimize is refused (PyTorch: "optimizer got an empty parameter
+ * list"): no parameters, empty groups, every parameter left out (frozen); one empty group beside
+ * a full one is fine (the decay groups of a net without biases). */
+static int leave_out(const char *name, const cg_tensor *p, void *ctx) { (void)name, (void)p, (void)ctx; return -1; }
+static void test_empty_groups_refused(void **st) {
+    (void)st;
+    cg_module *m = cg_linear_new(4, 3, false);
+    assert_null(cg_sgd_new(NULL, 0, cg_sgd_defaults()));
+    assert_non_null(strstr(cg_last_error(), "SGD: no parameters to optimize: the 1 group is empty"));
+    cg_param_groups g;
+    assert_int_equal(cg_module_param_groups(m, 2, leave_out, NULL, &g), CG_OK);
+    assert_null(cg_adam_new_groups(g.groups, g.n, cg_adam_defaults()));
+    assert_non_null(strstr(cg_last_error(), "Adam: no parameters to optimize: the 2 groups are all empty"));
+    assert_null(cg_adamw_new_groups(g.groups, g.n, cg_adam_defaults()));
+    cg_param_groups_free(&g);
+    assert_int_equal(cg_module_decay_groups(m, &g), CG_OK);   /* group 1 (biases) empty */
+    assert_int_equal(g.groups[1].n, 0);
+    cg_optimizer *o = cg_sgd_new_groups(g.groups, g.n, cg_sgd_defaults());
+    assert_non_null(o);
+    cg_optim_free(o);
+    cg_param_groups_free(&g);
+    cg_module_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgd_state_by_index),
         cmocka_unit_test(test_sched_state_starts_alike),
         cmocka_unit_test(test_adam_state_names_in_order),
         cmocka_unit_test(test_own_optimizer_checkpoint),
+        cmocka_unit_test(test_empty_groups_refused),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cg_tape_free_all();

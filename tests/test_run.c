@@ -83,6 +83,8 @@ static bool same_bytes(const char *a, const char *b) {
     return same;
 }
 
+static void retouch(const char *in, const char *out, const char *key, const char *value);
+
 /* Saves mid-epoch at (epoch, step) and stops the run there. */
 typedef struct stopper { cg_trainer *t; int64_t epoch, step; const char *path; } stopper;
 static cg_status stop_at(void *ctx, const cg_train_event *e) {
@@ -164,7 +166,7 @@ static void test_resume_equals_unbroken(void **st) {
 
 /* A trainer of the caller's own objects (cg_trainer_new, cg_trainer_set_scheduler) saves and
  * resumes the same way; its dropout draws from the default stream, which the file keeps. */
-static void own_run(int epochs, const char *resume, const char *save) {
+static cg_status own_run(int epochs, const char *resume, const char *save) {
     cg_manual_seed(3);
     cg_module *m = cg_net_from_spec(SPEC, 1, CG_SHAPE(F), NULL);
     cg_sgd_options so = cg_sgd_defaults();
@@ -177,19 +179,22 @@ static void own_run(int epochs, const char *resume, const char *save) {
     cg_trainer *t = cg_trainer_new(m, o, DS, NULL, &to);
     assert_non_null(t);
     assert_int_equal(cg_trainer_set_scheduler(t, &s, CG_SCHED_EVERY_EPOCH), CG_OK);
-    if (resume) assert_int_equal(cg_trainer_resume(t, resume, NULL, NULL, 0), CG_OK);
-    assert_int_equal(cg_trainer_fit(t, epochs), CG_OK);
-    assert_int_equal(cg_trainer_save(t, save), CG_OK);
+    cg_status st = resume ? cg_trainer_resume(t, resume, NULL, NULL, 0) : CG_OK;
+    if (st == CG_OK) {
+        assert_int_equal(cg_trainer_fit(t, epochs), CG_OK);
+        assert_int_equal(cg_trainer_save(t, save), CG_OK);
+    }
     cg_trainer_free(t);
     cg_optim_free(o);
     cg_module_free(m);
+    return st;
 }
 static void test_own_objects(void **st) {
     (void)st;
     own_run(2, NULL, path("o2.st"));
     own_run(1, NULL, path("o1.st"));
     assert_false(same_bytes(path("o1.st"), path("o2.st")));
-    own_run(2, path("o1.st"), path("o1b.st"));
+    assert_int_equal(own_run(2, path("o1.st"), path("o1b.st")), CG_OK);
     assert_true(same_bytes(path("o2.st"), path("o1b.st")));
     cg_run_info info;   /* no recipe in such a file: no run a program can rebuild, but its loss */
     assert_int_equal(cg_run_info_load(path("o2.st"), &info), CG_OK);
@@ -198,6 +203,90 @@ static void test_own_objects(void **st) {
     assert_int_equal(info.config.loss, CG_LOSS_CROSS_ENTROPY);
     assert_string_equal(info.spec, SPEC);
     cg_run_info_free(&info);
+    /* its loss and normalisation are always written: missing, they are refused */
+    for (int k = 0; k < 2; k++) {
+        const char *key = k ? "data.normalize" : "loss";
+        retouch(path("o1.st"), path("o1x.st"), key, NULL);
+        assert_int_equal(cg_run_info_load(path("o1x.st"), &info), CG_EFORMAT);
+        assert_non_null(strstr(cg_last_error(), key));
+        assert_int_equal(own_run(2, path("o1x.st"), path("o1y.st")), CG_EFORMAT);
+        assert_non_null(strstr(cg_last_error(), key));
+    }
+}
+
+/* Rewrites metadata key of file in as value (NULL: removes the key) into out, bytes otherwise
+ * the same: the header's `"key":"old"` is replaced and the header padded to 8 bytes again. */
+static void retouch(const char *in, const char *out, const char *key, const char *value) {
+    FILE *f = fopen(in, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    rewind(f);
+    unsigned char *b = malloc((size_t)size);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
+    char *h = (char *)b + 8, pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    char *at = strstr(h, pat);
+    assert_non_null(at);
+    assert_true(at < h + n);
+    char *end = strchr(at + strlen(pat), '"') + 1;   /* past the value's closing quote */
+    char *cut = at;
+    if (!value) {   /* remove the pair and one comma beside it */
+        if (*end == ',') end++;
+        else if (cut[-1] == ',') cut--;
+    }
+    size_t head = (size_t)(cut - h), tail = (size_t)(h + n - end);
+    char *nh = malloc(n + 256);
+    assert_non_null(nh);
+    size_t k = head;
+    memcpy(nh, h, head);
+    if (value) k += (size_t)sprintf(nh + k, "\"%s\":\"%s\"", key, value);
+    memcpy(nh + k, end, tail);
+    k += tail;
+    while (k && nh[k - 1] == ' ') k--;
+    while (k % 8) nh[k++] = ' ';
+    f = fopen(out, "wb");
+    assert_non_null(f);
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++) len[i] = (unsigned char)((uint64_t)k >> (8 * i));
+    assert_int_equal(fwrite(len, 1, 8, f), 8);
+    assert_int_equal(fwrite(nh, 1, k, f), k);
+    assert_int_equal(fwrite(b + 8 + n, 1, (size_t)size - 8 - n, f), (size_t)size - 8 - n);
+    assert_int_equal(fclose(f), 0);
+    free(nh);
+    free(b);
+}
+
+/* The recipe of the tampered-file tests: every option that the run state keeps set. */
+static cg_run_config hostile_recipe(void) {
+    cg_run_config c = recipe();
+    c.clip_grad_norm = 1;
+    c.warmup = 1;
+    c.weight_decay = 0.01;
+    return c;
+}
+
+/* A trainer of c resumes file: the status; on refusal nothing changed (weights, epoch, lr). */
+static cg_status resume_checked(const cg_run_config *c, const char *file) {
+    cg_module *m = net_new(c);
+    cg_trainer *t = cg_trainer_new_run(m, DS, DS, c, NULL, NULL);
+    assert_non_null(t);
+    cg_optimizer *o = cg_trainer_optimizer(t);
+    float w0 = cg_tensor_data(o->params[0])[0], lr0 = o->lr;
+    cg_status st = cg_trainer_resume(t, file, NULL, NULL, 0);
+    if (st != CG_OK) {
+        assert_true(cg_tensor_data(o->params[0])[0] == w0);
+        assert_true(o->lr == lr0);
+        assert_int_equal(o->step_count, 0);
+        assert_int_equal(cg_trainer_epoch(t), 0);
+    }
+    cg_trainer_free(t);
+    cg_module_free(m);
+    return st;
 }
 
 /* A file that does not fit the trainer is refused, naming what differs, and changes nothing. */
@@ -290,6 +379,185 @@ static void test_refusals(void **st) {
     assert_int_equal(cg_trainer_resume(NULL, path("pt.st"), NULL, NULL, 0), CG_EINVAL);
 }
 
+/* Every value of the run state is read strictly (issue 24): a checkpoint with one value made
+ * malformed, non-finite, negative, out of range or missing is refused by cg_run_info_load and
+ * cg_trainer_resume, naming the key, the value and the file, and the trainer is left as it was. */
+static void test_tampered_values(void **st) {
+    (void)st;
+    cg_run_config c = hostile_recipe();
+    cg_module *m = net_new(&c);
+    cg_trainer *t = cg_trainer_new_run(m, DS, DS, &c, NULL, NULL);
+    assert_non_null(t);
+    assert_int_equal(cg_trainer_fit(t, 1), CG_OK);
+    assert_int_equal(cg_trainer_save(t, path("h.st")), CG_OK);
+    cg_trainer_free(t);
+    cg_module_free(m);
+    /* control: the rewrite itself keeps a resumable file */
+    retouch(path("h.st"), path("h0.st"), "train.clip_grad_norm", "1");
+    assert_int_equal(resume_checked(&c, path("h0.st")), CG_OK);
+    static const struct { const char *key, *value; bool in_info; } bad[] = {
+        { "train.clip_grad_norm", "abc", true }, { "train.clip_grad_norm", "nan", true },
+        { "train.clip_grad_norm", "-1", true }, { "train.clip_grad_norm", "inf", true },
+        { "train.clip_grad_norm", "", true }, { "train.clip_grad_norm", NULL, true },
+        { "run.warmup", "abc", true }, { "run.warmup", "-1", true }, { "run.warmup", "99999999999", true },
+        { "run.warmup", "4", true },   /* more than the run's 3 epochs */
+        { "run.warmup", NULL, true },
+        { "run.weight_decay", "nan", true }, { "run.weight_decay", "abc", true }, { "run.weight_decay", "-2", true },
+        { "run.weight_decay", "-0.5", true },
+        { "run.weight_decay", NULL, true },
+        { "run.momentum", "nan", true }, { "run.lr", "nan", true }, { "run.lr", NULL, true },
+        { "run.epochs", "0", true }, { "run.schedule", NULL, true }, { "run.optimizer", NULL, true },
+        { "run.gamma", "nan", true }, { "loss", NULL, true }, { "data.normalize", NULL, true },
+        { "train.batch_size", "0", true }, { "train.epoch", "-1", true },
+        { "sched.warmup_epochs", "-1", false }, { "sched.warmup_start", "nan", false },
+        { "sched.num_bad_epochs", "11", false },   /* above its patience */
+        { "sched.cooldown_counter", "1", false },  /* above its cooldown, 0 */
+        { "sched.best", "nan", false }, { "sched.base_lr", "-0.1", false },
+        { "optim.lr", "nan", false }, { "optim.lr", "-1", false }, { "optim.step_count", "-1", false },
+        { "rng.dropout.counter", "x", false },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        retouch(path("h.st"), path("hx.st"), bad[i].key, bad[i].value);
+        char want[200];
+        cg_status s = resume_checked(&c, path("hx.st"));
+        if (s == CG_OK) fail_msg("%s = '%s' resumed", bad[i].key, bad[i].value ? bad[i].value : "(removed)");
+        const char *e = cg_last_error();
+        if (!strstr(e, bad[i].key) || !strstr(e, path("hx.st")))
+            fail_msg("%s = '%s': '%s' names not the key and the file", bad[i].key, bad[i].value, e);
+        snprintf(want, sizeof want, "'%s'", bad[i].value ? bad[i].value : "");
+        if (bad[i].value && bad[i].value[0] && !strstr(e, want) && !strstr(e, bad[i].value))
+            fail_msg("%s = '%s': '%s' names not the value", bad[i].key, bad[i].value, e);
+        if (!bad[i].in_info) continue;
+        cg_run_info info;
+        if (cg_run_info_load(path("hx.st"), &info) == CG_OK) fail_msg("cg_run_info_load took %s = '%s'", bad[i].key, bad[i].value);
+        e = cg_last_error();
+        if (!strstr(e, bad[i].key) || !strstr(e, path("hx.st")))
+            fail_msg("cg_run_info_load: %s: '%s' names not the key and the file", bad[i].key, e);
+    }
+    /* a huge warmup in both places agrees with itself, and is still refused */
+    retouch(path("h.st"), path("hy.st"), "run.warmup", "99999999999");
+    retouch(path("hy.st"), path("hy.st"), "sched.warmup_epochs", "99999999999");
+    assert_int_not_equal(resume_checked(&c, path("hy.st")), CG_OK);
+    assert_non_null(strstr(cg_last_error(), "'run.warmup' = '99999999999'"));
+}
+
+/* The optimizer's state values: finite, and Adam's exp_avg_sq >= 0; refused before anything is
+ * copied. */
+static void test_tampered_optimizer_state(void **st) {
+    (void)st;
+    for (int kind = 0; kind < 2; kind++) {
+        cg_run_config c = recipe();
+        if (kind) c.optimizer = CG_OPTIM_ADAM;
+        cg_module *m = net_new(&c);
+        cg_trainer *t = cg_trainer_new_run(m, DS, DS, &c, NULL, NULL);
+        assert_int_equal(cg_trainer_fit(t, 1), CG_OK);
+        cg_optimizer *o = cg_trainer_optimizer(t);
+        assert_int_equal(cg_trainer_save(t, path("os.st")), CG_OK);
+        /* SGD: a NaN in momentum_buffer.1; Adam: a negative exp_avg_sq.2 */
+        cg_tensor *b = cg_optim_state(o, kind ? 2 : 1, kind ? 1 : 0, NULL);
+        assert_non_null(b);
+        cg_tensor_data(b)[0] = kind ? -1.0f : NAN;
+        assert_int_equal(cg_trainer_save(t, path("osx.st")), CG_OK);
+        cg_trainer_free(t);
+        cg_module_free(m);
+        assert_int_equal(resume_checked(&c, path("os.st")), CG_OK);   /* control */
+        assert_int_equal(resume_checked(&c, path("osx.st")), CG_EFORMAT);
+        assert_non_null(strstr(cg_last_error(), kind ? "optim.exp_avg_sq.2' holds -1 at element 0 (want a finite number >= 0)"
+                                                     : "optim.momentum_buffer.1' holds nan at element 0"));
+    }
+}
+
+/* A file of the previous format takes a recipe default only where that mnist-train kept none:
+ * the recipe's keys came in together (with "optimizer"), "no_decay_bias_norm" later, "loss"
+ * last; a newer file that lacks one is damaged. */
+static void test_v2_missing_keys(void **st) {
+    (void)st;
+    const char *fx = CG_FIXTURE_DIR "/train-v2.safetensors";
+    cg_run_info info;
+    static const char *const need[] = { "schedule", "optimizer", "warmup", "weight_decay", "clip_grad_norm",
+                                        "no_decay_bias_norm", "sched.best" };
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
+        retouch(fx, path("v2x.st"), need[i], NULL);
+        cg_status s = cg_run_info_load(path("v2x.st"), &info);
+        if (!strcmp(need[i], "sched.best")) {   /* read by the resume: a trainer of the fixture's recipe */
+            assert_int_equal(s, CG_OK);
+            cg_run_config c = info.config;
+            c.momentum = 0.9;   /* v2 kept none: mnist-train's */
+            cg_run_info_free(&info);
+            cg_manual_seed(c.seed);
+            int64_t shape[3] = { 1, 28, 28 };
+            cg_module *m = cg_net_from_spec("conv2d(1,4,3) relu max_pool2d(2) dropout2d(0.25) flatten linear(676,10) "
+                                            "log_softmax", 3, shape, NULL);
+            cg_tensor *x = cg_tensor_zeros(4, CG_SHAPE(64, 1, 28, 28));
+            int64_t lab[64] = { 0 };
+            cg_tensor *y = cg_tensor_from_i64(1, CG_SHAPE(64), lab);
+            cg_dataset *ds;
+            assert_int_equal(cg_dataset_from_tensors(x, y, false, &ds), CG_OK);
+            cg_trainer *t = cg_trainer_new_run(m, ds, NULL, &c, NULL, NULL);
+            assert_non_null(t);
+            if (cg_trainer_resume(t, fx, NULL, NULL, 0) != CG_OK) fail_msg("the fixture: %s", cg_last_error());   /* control */
+            assert_int_equal(cg_trainer_resume(t, path("v2x.st"), NULL, NULL, 0), CG_EFORMAT);
+            cg_trainer_free(t);
+            cg_dataset_free(ds);
+            cg_tensor_free(x);
+            cg_tensor_free(y);
+            cg_module_free(m);
+        } else {
+            assert_int_equal(s, CG_EFORMAT);
+        }
+        char want[64];
+        snprintf(want, sizeof want, "has no '%s'", need[i]);
+        if (!strstr(cg_last_error(), want)) fail_msg("without %s: '%s'", need[i], cg_last_error());
+        assert_non_null(strstr(cg_last_error(), path("v2x.st")));
+    }
+    /* the oldest v2 files kept no recipe at all: those resume with that mnist-train's only one */
+    static const char *const recipe_keys[] = { "optimizer", "schedule", "warmup", "weight_decay", "clip_grad_norm",
+                                               "no_decay_bias_norm", "loss", "sched.best", "sched.num_bad_epochs",
+                                               "sched.cooldown_counter", "sched.total_steps", "sched.t_max" };
+    retouch(fx, path("v2old.st"), recipe_keys[0], NULL);
+    for (size_t i = 1; i < sizeof recipe_keys / sizeof recipe_keys[0]; i++)
+        retouch(path("v2old.st"), path("v2old.st"), recipe_keys[i], NULL);
+    assert_int_equal(cg_run_info_load(path("v2old.st"), &info), CG_OK);
+    assert_int_equal(info.config.optimizer, CG_OPTIM_SGD);
+    assert_int_equal(info.config.schedule, CG_SCHED_STEP);
+    assert_int_equal(info.config.warmup, 0);
+    assert_true(info.config.clip_grad_norm == 0);
+    cg_run_info_free(&info);
+}
+
+/* Model tensors and run state do not share names: a top-level layer named like one of the run's
+ * namespaces is refused by the spec check (with its position), by cg_trainer_new and by
+ * cg_checkpoint_save with an optimizer; nested, the name is the model's own. */
+static void test_namespaces(void **st) {
+    (void)st;
+    static const char *const taken[] = { "optim", "sched", "rng", "train", "data", "loss", "run", "net" };
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
+        char spec[96];
+        snprintf(spec, sizeof spec, "linear(8,16) relu %s=linear(16,3)", taken[i]);
+        assert_int_equal(cg_net_check_spec(spec, 1, CG_SHAPE(F), NULL), CG_EINVAL);
+        char want[80];
+        snprintf(want, sizeof want, "char 19: layer name '%s' is reserved", taken[i]);
+        if (!strstr(cg_last_error(), want)) fail_msg("%s: '%s'", spec, cg_last_error());
+        assert_null(cg_net_from_spec(spec, 1, CG_SHAPE(F), NULL));
+    }
+    assert_int_equal(cg_net_check_spec("linear(8,16) optimizer=relu residual(optim=linear(16,16)) linear(16,3)", 1,
+                                       CG_SHAPE(F), NULL), CG_OK);
+    /* a net built in C */
+    cg_module *m = cg_sequential_new();
+    assert_non_null(cg_sequential_append(m, "optim", cg_linear_new(8, 3, true)));
+    cg_sgd_options so = cg_sgd_defaults();
+    cg_optimizer *o = cg_sgd_new_for(m, so);
+    assert_non_null(o);
+    cg_trainer_options to = cg_trainer_defaults();
+    assert_null(cg_trainer_new(m, o, DS, NULL, &to));
+    assert_non_null(strstr(cg_last_error(), "cg_trainer_new: net: layer name 'optim' is reserved"));
+    assert_int_equal(cg_checkpoint_save(path("ns.st"), m, o, NULL, 0), CG_EINVAL);
+    assert_int_equal(access(path("ns.st"), F_OK), -1);
+    assert_int_equal(cg_checkpoint_save(path("ns.st"), m, NULL, NULL, 0), CG_OK);   /* weights only: no clash */
+    cg_optim_free(o);
+    cg_module_free(m);
+}
+
 /* The resume policy: shaping fields given with other values are refused; length, lr, batch and
  * normalisation may change. */
 static void test_config_resume(void **st) {
@@ -316,6 +584,19 @@ static void test_config_resume(void **st) {
     assert_true(out.lr == 0.5);
     assert_int_equal(out.batch_size, 8);
     assert_string_equal(note, "batch_size 8 differs from the checkpoint's 16");
+    /* momentum is SGD's: given with an adam run, it is refused, not ignored */
+    cg_run_info adam = info;
+    adam.config.optimizer = CG_OPTIM_ADAM;
+    asked = recipe();
+    asked.momentum = 0.9;
+    assert_int_equal(cg_run_config_resume(&adam, &asked, CG_RUN_MOMENTUM, &out, NULL, 0), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "momentum is SGD's, and the checkpoint's optimizer is adam"));
+    assert_int_equal(cg_run_config_resume(&adam, &asked, 0, &out, NULL, 0), CG_OK);
+    /* a warmup longer than the run */
+    asked = recipe();
+    asked.warmup = 4;
+    assert_int_equal(cg_run_check(&asked), CG_EINVAL);
+    assert_non_null(strstr(cg_last_error(), "warmup 4 is longer than the run's 3 epochs"));
     /* a field the file does not hold is the caller's */
     info.known &= ~(uint32_t)CG_RUN_MOMENTUM;
     asked = recipe();
@@ -385,6 +666,10 @@ int main(void) {
         cmocka_unit_test(test_config_resume),
         cmocka_unit_test(test_schedule_text),
         cmocka_unit_test(test_v2_file),
+        cmocka_unit_test(test_tampered_values),
+        cmocka_unit_test(test_tampered_optimizer_state),
+        cmocka_unit_test(test_v2_missing_keys),
+        cmocka_unit_test(test_namespaces),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

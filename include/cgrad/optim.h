@@ -35,6 +35,10 @@ typedef struct cg_optimizer_type {
     const char *name;
     cg_status (*step)(cg_optimizer *o);       /* called in no-grad mode */
     void (*destroy)(cg_optimizer *o);         /* extra state; may be NULL */
+    /* The state buffers (by name) that hold no negative value (Adam's exp_avg_sq): a checkpoint
+     * restore refuses a negative one there, as it refuses a non-finite one anywhere. NULL or
+     * NULL-terminated. */
+    const char *const *nonnegative_state;
 } cg_optimizer_type;
 
 /* One group as given to a constructor: its parameters (borrowed; the optimizer copies the
@@ -89,7 +93,8 @@ CG_API cg_optimizer *cg_optim_new(const cg_optimizer_type *type, size_t size,
 /* Parameters of a module, in cg_module_parameters order. */
 CG_API cg_optimizer *cg_optim_new_for(const cg_optimizer_type *type, size_t size,
                                       const cg_module *m, float lr);
-/* Groups as above (n_groups >= 1); a parameter in two groups is refused, as in PyTorch. */
+/* Groups as above (n_groups >= 1, at least one parameter in all: every group empty, e.g. every
+ * parameter left out as frozen, is refused); a parameter in two groups is refused, as in PyTorch. */
 CG_API cg_optimizer *cg_optim_new_groups(const cg_optimizer_type *type, size_t size,
                                          const cg_param_group *groups, int n_groups, float lr);
 /* Group g's learning rate (o->lr * lr_scale) and weight decay (its own, or `fallback` for NAN). */

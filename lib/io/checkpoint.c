@@ -7,13 +7,15 @@
 #include <stdlib.h>
 #include "cg_internal.h"
 
-#define OPT_PREFIX "optim."
-#define SPEC_KEY "net"   /* the net's spec (cg_module_spec): the key mnist-train has always written */
+#define OPT_PREFIX CG_NS_OPTIM "."   /* the run's namespaces: cg_internal.h */
+#define SPEC_KEY CG_NS_NET   /* the net's spec (cg_module_spec): the key mnist-train has always written */
 
 cg_status cg_checkpoint_save(const char *path, const cg_module *m, const cg_optimizer *o,
                              const cg_kv *meta, int64_t n_meta) {
     if (!path || !m) return cg_error(CG_EINVAL, "cg_checkpoint_save: path and module are required");
     if (n_meta < 0 || (n_meta && !meta)) return cg_error(CG_EINVAL, "cg_checkpoint_save: bad metadata");
+    /* With an optimizer, the file holds its state under "optim.": a layer of that name would mix with it. */
+    if (o && cg_module_check_names(m) != CG_OK) return CG_EINVAL;
     /* The net's spec, unless the caller gives one: a net that cannot write its spec (a module type
      * without a to_spec hook) is saved with its weights only, and the note says why. */
     char *spec = NULL, note[512] = "";
@@ -197,6 +199,18 @@ static cg_status restore_optimizer(const cg_safetensors *st, cg_optimizer *o, bo
         if (!same)
             return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' has the wrong type or shape "
                             "(want F32 shaped like parameter %lld)", t->name, (long long)p);
+        /* Values: finite, and >= 0 where the optimizer keeps squares (one bad value would make
+         * every later step of that parameter NaN). */
+        bool nonneg = false;
+        for (const char *const *q = o->type->nonnegative_state; q && *q && !nonneg; q++)
+            nonneg = strlen(*q) == len && !strncmp(*q, t->name + plen, len);
+        for (int64_t e = 0; e < t->numel; e++) {
+            float x;
+            memcpy(&x, (const char *)t->data + 4 * e, 4);
+            if (!isfinite(x) || (nonneg && x < 0))
+                return cg_error(CG_EFORMAT, "checkpoint: optimizer state '%s' holds %g at element %lld (want a "
+                                "finite number%s)", t->name, (double)x, (long long)e, nonneg ? " >= 0" : "");
+        }
         n_state++;
     }
     if (steps == 0 && n_state > 0)

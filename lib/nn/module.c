@@ -109,6 +109,39 @@ void cg_module_set_rng(cg_module *m, cg_rng *rng) {
     for (int i = 0; i < m->n_children; i++) cg_module_set_rng(m->children[i].module, rng);
 }
 
+/* ---- the run's namespaces (cg_internal.h): the one list ---------------------- */
+static const char *const run_namespaces[] = CG_NS_LIST;
+#define N_NAMESPACES (sizeof run_namespaces / sizeof run_namespaces[0])
+
+const char *cg_run_namespace(const char *name, size_t len) {
+    for (size_t k = 0; name && k < N_NAMESPACES; k++)
+        if (strlen(run_namespaces[k]) == len && !strncmp(name, run_namespaces[k], len)) return run_namespaces[k];
+    return NULL;
+}
+
+void cg_run_namespaces_text(char *buf, size_t cap) {
+    size_t k = 0;
+    if (cap) buf[0] = '\0';
+    for (size_t i = 0; i < N_NAMESPACES && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%s.", i ? ", " : "", run_namespaces[i]);
+}
+
+cg_status cg_module_check_names(const cg_module *m) {
+    if (!m) return cg_error(CG_EINVAL, "cg_module_check_names: module is NULL");
+    const char *bad = NULL, *what = NULL;
+    for (int i = 0; !bad && i < m->n_children; i++)
+        if (cg_run_namespace(m->children[i].name, strlen(m->children[i].name))) bad = m->children[i].name, what = "layer";
+    for (int i = 0; !bad && i < m->n_params; i++)
+        if (cg_run_namespace(m->params[i].name, strlen(m->params[i].name))) bad = m->params[i].name, what = "parameter";
+    for (int i = 0; !bad && i < m->n_buffers; i++)
+        if (cg_run_namespace(m->buffers[i].name, strlen(m->buffers[i].name))) bad = m->buffers[i].name, what = "buffer";
+    if (!bad) return CG_OK;
+    char list[160];
+    cg_run_namespaces_text(list, sizeof list);
+    return cg_error(CG_EINVAL, "%s name '%s' is reserved: a run's checkpoint keeps its own state under %s (rename "
+                    "the %s)", what, bad, list, what);
+}
+
 /* ---- traversal ----------------------------------------------------------- */
 typedef struct collector { cg_named_list *out; int64_t cap; bool buffers; } collector;
 

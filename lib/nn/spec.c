@@ -693,6 +693,12 @@ static cg_status parse_list(parser *p, int depth, int64_t open_at, const char *i
             if (n > SPEC_MAX_NAME) return perr(at, "layer name '%.32s...' is longer than %d characters", p->s + at, SPEC_MAX_NAME);
             memcpy(L->name, p->s + at, (size_t)n);
             L->name[n] = '\0';
+            if (!depth && cg_run_namespace(L->name, (size_t)n)) {   /* its tensors would be the run's state's */
+                char list[160];
+                cg_run_namespaces_text(list, sizeof list);
+                return perr(at, "layer name '%s' is reserved: a run's checkpoint keeps its own state under %s "
+                            "(rename the layer)", L->name, list);
+            }
             p->i++;
             at = p->i;
             n = ident_len(p, at);

@@ -52,9 +52,10 @@ static cg_status adam_step(cg_optimizer *base) {
     return CG_OK;
 }
 
-static const cg_optimizer_type adam_type = { "Adam", adam_step, NULL };
-static const cg_optimizer_type adamw_type = { "AdamW", adam_step, NULL };
 static const char *const adam_state[] = { [ADAM_EXP_AVG] = "exp_avg", [ADAM_EXP_AVG_SQ] = "exp_avg_sq", NULL };
+static const char *const adam_nonneg[] = { "exp_avg_sq", NULL };   /* a running mean of g^2 */
+static const cg_optimizer_type adam_type = { "Adam", adam_step, NULL, adam_nonneg };
+static const cg_optimizer_type adamw_type = { "AdamW", adam_step, NULL, adam_nonneg };
 
 cg_adam_options cg_adam_defaults(void) {
     return (cg_adam_options){ .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0 };

@@ -46,6 +46,10 @@ cg_optimizer *cg_optim_new_groups(const cg_optimizer_type *type, size_t size, co
                                                "require grad", who, g, (long long)i);
         total += G->n;
     }
+    if (total == 0)   /* as PyTorch's "optimizer got an empty parameter list" */
+        return (cg_optimizer *)CG_FAIL(CG_EINVAL, "%s: no parameters to optimize: the %d group%s %s empty (a net "
+                                       "without parameters, or every parameter left out of the groups)", who, n_groups,
+                                       n_groups == 1 ? "" : "s", n_groups == 1 ? "is" : "are all");
     if ((uint64_t)total > SIZE_MAX / sizeof(cg_tensor *))
         return (cg_optimizer *)CG_FAIL(CG_EINVAL, "%s: %lld parameters is too many", who, (long long)total);
     cg_optimizer *o = cg_calloc(1, size);

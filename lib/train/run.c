@@ -128,6 +128,9 @@ cg_status cg_run_check(const cg_run_config *c) {
         return cg_error(CG_EINVAL, "warmup does not go with %s (%s)", sched_names[c->schedule],
                         c->schedule == CG_SCHED_ONECYCLE ? "it warms up itself" : "it follows a metric");
     if (c->epochs < 1 || c->epochs > INT64_MAX / 4) return cg_error(CG_EINVAL, "epochs %lld must be >= 1", (long long)c->epochs);
+    if (c->warmup > c->epochs)   /* a warmup past the run's end would never reach the schedule */
+        return cg_error(CG_EINVAL, "warmup %lld is longer than the run's %lld epochs", (long long)c->warmup,
+                        (long long)c->epochs);
     if (!cg_loss_name(c->loss)) return cg_error(CG_EINVAL, "loss %d is not a cg_loss_kind", (int)c->loss);
     if (c->batch_size < 1 || c->test_batch_size < 1 || c->batch_size > INT64_MAX / 4 || c->test_batch_size > INT64_MAX / 4)
         return cg_error(CG_EINVAL, "batch_size %lld and test_batch_size %lld must be >= 1", (long long)c->batch_size,
@@ -247,8 +250,14 @@ typedef struct kvbuf {
     int n;
     bool full;
 } kvbuf;
+/* Every key of the run's state lies in one of the run's namespaces (cg_internal.h: the list the
+ * spec check and cg_module_check_names keep the model's layers out of), but the file's own two. */
+static bool run_key(const char *key) {
+    return !strcmp(key, "format") || !strcmp(key, "cgrad_version") || cg_run_namespace(key, strcspn(key, "."));
+}
 static void put(kvbuf *b, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void put(kvbuf *b, const char *key, const char *fmt, ...) {
+    CG_ASSERT(run_key(key));
     if (b->n == (int)(sizeof b->kv / sizeof b->kv[0])) { b->full = true; return; }
     va_list ap;
     va_start(ap, fmt);
@@ -258,6 +267,7 @@ static void put(kvbuf *b, const char *key, const char *fmt, ...) {
     b->n++;
 }
 static void put_str(kvbuf *b, const char *key, const char *value) {
+    CG_ASSERT(run_key(key));
     if (b->n == (int)(sizeof b->kv / sizeof b->kv[0])) { b->full = true; return; }
     b->kv[b->n++] = (cg_kv){ key, value };
 }
@@ -356,8 +366,9 @@ cg_status cg_trainer_save(cg_trainer *t, const char *path) {
 typedef struct run_file {
     const cg_safetensors *st;
     bool v2;
+    int v2_gen;   /* which mnist-train wrote a v2 file: v2_gen_of */
 } run_file;
-static const struct { const char *key, *old, *dflt; } v2_keys[] = {
+static const struct { const char *key, *old, *dflt; int since; } v2_keys[] = {
     { "train.epoch", "epoch" }, { "train.batch", "=0" }, { "train.batch_size", "batch_size" },
     { "data.normalize", "normalize" }, { "loss", "loss" },
     { "rng.shuffle.seed", "seed" }, { "rng.shuffle.stream", "=0" }, { "rng.shuffle.counter", "=0" },
@@ -366,21 +377,53 @@ static const struct { const char *key, *old, *dflt; } v2_keys[] = {
     { "sched.base_lr", "sched.base_lr" }, { "sched.t_max", "sched.t_max" }, { "sched.total_steps", "sched.total_steps" },
     { "sched.last_epoch", "sched.last_epoch" }, { "sched.best", "sched.best" },
     { "sched.num_bad_epochs", "sched.num_bad_epochs" }, { "sched.cooldown_counter", "sched.cooldown_counter" },
-    /* the oldest v2 files kept none of these: their runs were the defaults of that mnist-train */
-    { "run.optimizer", "optimizer", "sgd" }, { "run.schedule", "schedule", "step" },
-    { "run.weight_decay", "weight_decay", "-1" }, { "run.no_decay_bias_norm", "no_decay_bias_norm", "0" },
-    { "run.warmup", "warmup", "0" }, { "train.clip_grad_norm", "clip_grad_norm", "0" }, { "run.lr", "sched.base_lr" },
+    /* The oldest v2 files kept none of these: their runs were the defaults of that mnist-train,
+     * which had no flag for them (SGD, a constant lr, no decay, warmup or clipping). The default
+     * holds only for a file older than the key ('since', v2_gen_of): in a newer one the key is
+     * missing by damage, and refused naming it. */
+    { "run.optimizer", "optimizer", "sgd", 3 }, { "run.schedule", "schedule", "step", 3 },
+    { "run.weight_decay", "weight_decay", "-1", 3 }, { "run.no_decay_bias_norm", "no_decay_bias_norm", "0", 4 },
+    { "run.warmup", "warmup", "0", 3 }, { "train.clip_grad_norm", "clip_grad_norm", "0", 3 }, { "run.lr", "sched.base_lr" },
 };
+/* mnist-train's v2 files grew in steps, each step's keys written always (git history of
+ * apps/mnist-train.c): 2, no recipe; 3 (3ba7aec), the recipe and the schedule's whole state
+ * (the keys below); 4 (b84b1ec), "no_decay_bias_norm"; 5 (b1a4156), "loss". A file is of the
+ * newest step one of whose keys it holds. */
+static int v2_gen_of(const cg_safetensors *st) {
+    static const char *const gen3[] = { "optimizer", "schedule", "weight_decay", "warmup", "clip_grad_norm",
+                                        "sched.best", "sched.num_bad_epochs", "sched.cooldown_counter",
+                                        "sched.total_steps", "sched.t_max" };
+    if (cg_safetensors_meta(st, "loss")) return 5;
+    if (cg_safetensors_meta(st, "no_decay_bias_norm")) return 4;
+    for (size_t i = 0; i < sizeof gen3 / sizeof gen3[0]; i++)
+        if (cg_safetensors_meta(st, gen3[i])) return 3;
+    return 2;
+}
+static run_file run_file_of(const cg_safetensors *st) {
+    const char *format = cg_safetensors_meta(st, "format");
+    run_file f = { .st = st, .v2 = format && !strcmp(format, FORMAT_V2) };
+    if (f.v2) f.v2_gen = v2_gen_of(st);
+    return f;
+}
 static const char *get(const run_file *f, const char *key) {
     if (!f->v2) return cg_safetensors_meta(f->st, key);
     for (size_t i = 0; i < sizeof v2_keys / sizeof v2_keys[0]; i++)
         if (!strcmp(v2_keys[i].key, key)) {
             if (v2_keys[i].old[0] == '=') return v2_keys[i].old + 1;
             const char *v = cg_safetensors_meta(f->st, v2_keys[i].old);
-            return v ? v : v2_keys[i].dflt;
+            return v || f->v2_gen >= v2_keys[i].since ? v : v2_keys[i].dflt;
         }
     return NULL;
 }
+/* Whether f holds a recipe: every v2 file (the defaults of its mnist-train where it kept none)
+ * and a v1 file of cg_trainer_new_run, which keeps a dropout stream beside it ("run.*" and
+ * "rng.dropout.*" are written together: a file with one and not the other is damaged, and the
+ * recipe's missing key is refused). A v1 file of cg_trainer_new keeps neither. */
+static bool has_recipe(const run_file *f) {
+    return f->v2 || get(f, "run.optimizer") || get(f, "rng.dropout.seed");
+}
+/* Whether f keeps the schedule's whole state (sched.best, .total_steps, .t_max, ...). */
+static bool full_sched(const run_file *f) { return !f->v2 || f->v2_gen >= 3; }
 /* The key as the file spells it, for messages. */
 static const char *spelled(const run_file *f, const char *key) {
     for (size_t i = 0; f->v2 && i < sizeof v2_keys / sizeof v2_keys[0]; i++)
@@ -412,13 +455,23 @@ static cg_status get_f(const run_file *f, const char *key, float *v) {
     return st;
 }
 
+/* A refusal of the file at path names it (as the safetensors reader's own messages do). */
+static cg_status named(const char *path, cg_status s) {
+    if (s == CG_OK) return s;
+    const char *m = cg_last_error();
+    size_t n = strlen(path);
+    if (!strncmp(m, path, n) && m[n] == ':') return s;
+    char why[600];   /* copied: cg_error writes the buffer m points into */
+    snprintf(why, sizeof why, "%s", m);
+    return cg_error(s, "%.300s: %s", path, why);
+}
+
 static cg_status open_run(const char *path, cg_safetensors **st, run_file *f) {
     cg_status s = cg_safetensors_open(path, st);
     if (s != CG_OK) return s;
-    *f = (run_file){ .st = *st };
+    *f = run_file_of(*st);
     const char *format = cg_safetensors_meta(*st, "format");
-    if (format && !strcmp(format, FORMAT_V2)) f->v2 = true;
-    else if (!format || strcmp(format, FORMAT) != 0) {
+    if (!f->v2 && (!format || strcmp(format, FORMAT) != 0)) {
         s = format ? cg_error(CG_EFORMAT, "metadata 'format' is '%.40s', not %s (a run file of cg_trainer_save) "
                               "or the older %s", format, FORMAT, FORMAT_V2)
                    : cg_error(CG_EFORMAT, "no metadata 'format': not a run file of cg_trainer_save (a state dict "
@@ -447,7 +500,7 @@ static cg_status read_config(const run_file *f, cg_run_config *c, uint32_t *know
         snprintf(why, sizeof why, "%s", cg_last_error());
         return cg_error(CG_EFORMAT, "checkpoint metadata '%s': %s", spelled(f, "run.schedule"), why);
     }
-    if (get(f, "run.lr")) { if ((st = get_num(f, "run.lr", 0, 1e3, false, &r.lr)) != CG_OK) return st; }
+    if (get(f, "run.lr") || !f->v2) { if ((st = get_num(f, "run.lr", 0, 1e3, false, &r.lr)) != CG_OK) return st; }
     else k &= ~(uint32_t)CG_RUN_LR;
     if (f->v2 && (k & CG_RUN_LR)) { /* v2 kept the lr as a float: take the shortest decimal of it (0.05) */
         float fl = (float)r.lr;
@@ -468,9 +521,13 @@ static cg_status read_config(const run_file *f, cg_run_config *c, uint32_t *know
         if ((st = get_i(f, "run.test_batch_size", 1, INT64_MAX / 4, &r.test_batch_size)) != CG_OK) return st;
     }
     if ((st = get_num(f, "run.weight_decay", -1, 1e3, false, &r.weight_decay)) != CG_OK) return st;
+    if (r.weight_decay < 0 && r.weight_decay != -1)   /* written as -1 (the optimizer's own) or >= 0 */
+        return cg_error(CG_EFORMAT, "checkpoint metadata '%s' = '%.40s' is neither -1 (the optimizer's own) nor in "
+                        "0..1000", spelled(f, "run.weight_decay"), get(f, "run.weight_decay"));
     if ((st = get_i(f, "run.no_decay_bias_norm", 0, 1, &v)) != CG_OK) return st;
     r.no_decay_bias_norm = v;
-    if ((st = get_i(f, "run.warmup", 0, INT64_MAX / 4, &r.warmup)) != CG_OK) return st;
+    /* at most the run's epochs (cg_run_check); v2 kept none: its mnist-train's --warmup limit */
+    if ((st = get_i(f, "run.warmup", 0, f->v2 ? 100000 : r.epochs, &r.warmup)) != CG_OK) return st;
     if ((st = get_i(f, "train.batch_size", 1, INT64_MAX / 4, &r.batch_size)) != CG_OK) return st;
     if ((st = get_num(f, "train.clip_grad_norm", 0, 1e30, false, &x)) != CG_OK) return st;
     r.clip_grad_norm = x;
@@ -478,7 +535,8 @@ static cg_status read_config(const run_file *f, cg_run_config *c, uint32_t *know
     if (r.seed > (uint64_t)INT64_MAX)
         return cg_error(CG_EFORMAT, "checkpoint metadata '%s' = '%llu' is above %lld", spelled(f, "rng.shuffle.seed"),
                         (unsigned long long)r.seed, (long long)INT64_MAX);
-    if (!(s = get(f, "loss"))) k &= ~(uint32_t)CG_RUN_LOSS;  /* v2 files before --loss: the net's (auto) */
+    if (!(s = get(f, "loss")) && !f->v2) return missing(f, "loss");
+    if (!s) k &= ~(uint32_t)CG_RUN_LOSS;  /* v2 files before --loss: the net's (auto) */
     else if (cg_loss_parse(s, &r.loss) != CG_OK)
         return cg_error(CG_EFORMAT, "checkpoint metadata 'loss': '%.40s' is not auto, nll, cross_entropy or mse", s);
     if (!(s = get(f, "data.normalize"))) return missing(f, "data.normalize");
@@ -502,14 +560,16 @@ cg_status cg_run_info_load(const char *path, cg_run_info *out) {
     if (spec && !(out->spec = strdup(spec))) { cg_safetensors_close(st); return cg_error(CG_ENOMEM, "out of memory"); }
     const char *format = cg_safetensors_meta(st, "format");
     if (format) snprintf(out->format, sizeof out->format, "%s", format);
-    run_file f = { .st = st, .v2 = format && !strcmp(format, FORMAT_V2) };
-    if (format && !f.v2 && !strcmp(format, FORMAT) && !get(&f, "run.optimizer")) {
+    run_file f = run_file_of(st);
+    if (format && !f.v2 && !strcmp(format, FORMAT) && !has_recipe(&f)) {
         /* a trainer of the caller's own objects: no recipe, but its loss and normalisation */
         const char *loss = get(&f, "loss"), *norm = get(&f, "data.normalize");
         out->config = cg_run_defaults();
-        if (loss && cg_loss_parse(loss, &out->config.loss) != CG_OK)
+        if (!loss || !norm)   /* cg_trainer_save writes both */
+            s = missing(&f, loss ? "data.normalize" : "loss");
+        else if (cg_loss_parse(loss, &out->config.loss) != CG_OK)
             s = cg_error(CG_EFORMAT, "checkpoint metadata 'loss': '%.40s' is not auto, nll, cross_entropy or mse", loss);
-        else if (norm && cg_normalize_parse(norm, &out->config.norm) != CG_OK)
+        else if (cg_normalize_parse(norm, &out->config.norm) != CG_OK)
             s = cg_error(CG_EFORMAT, "checkpoint metadata 'data.normalize' = '%.80s' is not MEAN,STD, M/S or none", norm);
         out->known = (loss ? (uint32_t)CG_RUN_LOSS : 0) | (norm ? (uint32_t)CG_RUN_NORM : 0);
     } else if (format && (f.v2 || !strcmp(format, FORMAT))) {
@@ -520,7 +580,7 @@ cg_status cg_run_info_load(const char *path, cg_run_info *out) {
     } /* another format (a PyTorch file's "pt"): weights only, has_run stays false */
     cg_safetensors_close(st);
     if (s != CG_OK) cg_run_info_free(out);
-    return s;
+    return named(path, s);
 }
 
 void cg_run_info_free(cg_run_info *info) {
@@ -557,6 +617,9 @@ cg_status cg_run_config_resume(const cg_run_info *info, const cg_run_config *ask
         return cg_error(CG_EINVAL, "%s " fmt " differs from the checkpoint's " fmt " (a resumed run keeps it)", name, av, fv)
     SAME(CG_RUN_OPTIMIZER, "optimizer", asked->optimizer == f->optimizer, "%s", cg_optim_kind_name(asked->optimizer),
          cg_optim_kind_name(f->optimizer));
+    if ((given & CG_RUN_MOMENTUM) && (info->known & CG_RUN_OPTIMIZER) && f->optimizer != CG_OPTIM_SGD)
+        return cg_error(CG_EINVAL, "momentum is SGD's, and the checkpoint's optimizer is %s (its betas are PyTorch's "
+                        "defaults): leave momentum out", cg_optim_kind_name(f->optimizer));
     SAME(CG_RUN_MOMENTUM, "momentum", asked->momentum == f->momentum, "%g", asked->momentum, f->momentum);
     SAME(CG_RUN_WEIGHT_DECAY, "weight_decay", asked->weight_decay == f->weight_decay, "%g", asked->weight_decay,
          f->weight_decay);
@@ -671,18 +734,19 @@ static cg_status sched_load(const run_file *f, const cg_trainer *t, const cg_res
                             "%g, warmup %lld vs %lld, ...): a resumed run keeps its schedule", kind, (double)fs.gamma,
                             (double)mine->gamma, (long long)fs.warmup_epochs, (long long)mine->warmup_epochs);
     }
-    if ((st = get_f(f, "sched.base_lr", &fs.base_lr)) != CG_OK) return st;
-    if (!(fs.base_lr >= 0)) return cg_error(CG_EFORMAT, "checkpoint metadata 'sched.base_lr' is negative");
+    if ((st = get_num(f, "sched.base_lr", 0, FLT_MAX, false, &x)) != CG_OK) return st;
+    fs.base_lr = (float)x;
     if ((st = get_i(f, "sched.last_epoch", 0, INT64_MAX / 2, &fs.last_epoch)) != CG_OK) return st;
-    if (get(f, "sched.best") || !f->v2) {
+    if (full_sched(f)) {
         if ((st = get_num(f, "sched.best", -1e300, 1e300, true, &x)) != CG_OK) return st;
         fs.best = x;
-        if ((st = get_i(f, "sched.num_bad_epochs", 0, INT64_MAX / 2, &fs.num_bad_epochs)) != CG_OK ||
-            (st = get_i(f, "sched.cooldown_counter", 0, INT64_MAX / 2, &fs.cooldown_counter)) != CG_OK)
+        /* a plateau's counters after any step: at most its patience and its cooldown */
+        if ((st = get_i(f, "sched.num_bad_epochs", 0, fs.patience, &fs.num_bad_epochs)) != CG_OK ||
+            (st = get_i(f, "sched.cooldown_counter", 0, fs.cooldown, &fs.cooldown_counter)) != CG_OK)
             return st;
     }
     bool per_step = mine->kind == CG_SCHED_ONECYCLE;
-    if (get(f, "sched.total_steps") || !f->v2) {
+    if (full_sched(f)) {
         if ((st = get_i(f, "sched.total_steps", 0, INT64_MAX / 2, &v)) != CG_OK) return st;
         if (per_step && v != mine->total_steps)
             return cg_error(CG_EINVAL, "onecycle was planned for %lld steps, and this run has %lld: a one-cycle run "
@@ -694,7 +758,7 @@ static cg_status sched_load(const run_file *f, const cg_trainer *t, const cg_res
                         (long long)epoch);
     /* cosine: the plan is the first run's; a longer run is refused unless replanned. */
     fs.t_max = mine->t_max;
-    if (mine->kind == CG_SCHED_COSINE && (get(f, "sched.t_max") || !f->v2)) {
+    if (mine->kind == CG_SCHED_COSINE && full_sched(f)) {
         if ((st = get_i(f, "sched.t_max", f->v2 ? 0 : 1, INT64_MAX / 2, &v)) != CG_OK) return st;
         if (v < 1) return cg_error(CG_EFORMAT, "checkpoint metadata 'sched.t_max' = 0 for a cosine schedule");
         fs.t_max = v;
@@ -780,7 +844,11 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *path, const cg_resume_opt
                      (unsigned long long)t->o.rng.stream);
         goto out;
     }
-    if ((v = get(&f, "loss"))) {
+    if (!(v = get(&f, "loss")) && !f.v2) {
+        s = missing(&f, "loss");
+        goto out;
+    }
+    if (v) {
         cg_loss_kind k;
         if (cg_loss_parse(v, &k) != CG_OK) {
             s = cg_error(CG_EFORMAT, "checkpoint metadata 'loss': '%.40s' is not auto, nll, cross_entropy or mse", v);
@@ -803,12 +871,13 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *path, const cg_resume_opt
         s = missing(&f, "data.normalize");
         goto out;
     }
-    if (t->has_config && get(&f, "run.optimizer")) {   /* the file's recipe must be the trainer's */
+    if (t->has_config && has_recipe(&f)) {   /* the file's recipe must be the trainer's */
         cg_run_info fi = { .has_run = true };
         snprintf(fi.format, sizeof fi.format, "%s", f.v2 ? FORMAT_V2 : FORMAT);
         cg_run_config tmp;
         if ((s = read_config(&f, &fi.config, &fi.known)) != CG_OK ||
-            (s = cg_run_config_resume(&fi, &t->config, CG_RUN_OPTIMIZER | CG_RUN_MOMENTUM | CG_RUN_WEIGHT_DECAY |
+            (s = cg_run_config_resume(&fi, &t->config, CG_RUN_OPTIMIZER | CG_RUN_WEIGHT_DECAY |
+                                      (t->config.optimizer == CG_OPTIM_SGD ? CG_RUN_MOMENTUM : 0) |
                                       CG_RUN_NO_DECAY | CG_RUN_SCHEDULE | CG_RUN_GAMMA | CG_RUN_WARMUP | CG_RUN_LOSS |
                                       CG_RUN_CLIP | CG_RUN_SEED, &tmp, NULL, 0)) != CG_OK)
             goto out;
@@ -876,5 +945,5 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *path, const cg_resume_opt
     }
 out:
     cg_safetensors_close(st);
-    return s;
+    return named(path, s);
 }

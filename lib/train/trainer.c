@@ -35,6 +35,11 @@ cg_trainer *cg_trainer_new(cg_module *net, cg_optimizer *opt, const cg_dataset *
     if (!(o->clip_grad_norm >= 0) || !isfinite(o->clip_grad_norm))
         return (cg_trainer *)CG_FAIL(CG_EINVAL, "cg_trainer_new: clip_grad_norm %g must be finite and >= 0",
                                      o->clip_grad_norm);
+    if (cg_module_check_names(net) != CG_OK) {   /* its tensors and the run's state share a file */
+        char why[300];
+        snprintf(why, sizeof why, "%s", cg_last_error());
+        return (cg_trainer *)CG_FAIL(CG_EINVAL, "cg_trainer_new: net: %s", why);
+    }
     const cg_comm *c = o->comm;
     if (c && (c->size < 1 || c->rank < 0 || c->rank >= c->size || !c->allreduce_grads))
         return (cg_trainer *)CG_FAIL(CG_EINVAL, "cg_trainer_new: comm: rank %d of %d, or allreduce_grads NULL",
