@@ -534,14 +534,14 @@ static void test_namespaces(void **st) {
     for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
         char spec[96];
         snprintf(spec, sizeof spec, "linear(8,16) relu %s=linear(16,3)", taken[i]);
-        assert_int_equal(cg_net_check_spec(spec, 1, CG_SHAPE(F), NULL), CG_EINVAL);
+        assert_int_equal(cg_net_check_spec(spec, 1, CG_SHAPE(F), 1, NULL), CG_EINVAL);
         char want[80];
         snprintf(want, sizeof want, "char 19: layer name '%s' is reserved", taken[i]);
         if (!strstr(cg_last_error(), want)) fail_msg("%s: '%s'", spec, cg_last_error());
         assert_null(cg_net_from_spec(spec, 1, CG_SHAPE(F), NULL));
     }
     assert_int_equal(cg_net_check_spec("linear(8,16) optimizer=relu residual(optim=linear(16,16)) linear(16,3)", 1,
-                                       CG_SHAPE(F), NULL), CG_OK);
+                                       CG_SHAPE(F), 1, NULL), CG_OK);
     /* a net built in C */
     cg_module *m = cg_sequential_new();
     assert_non_null(cg_sequential_append(m, "optim", cg_linear_new(8, 3, true)));
