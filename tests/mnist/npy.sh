@@ -117,3 +117,12 @@ touch umask-probe
 [ "$(stat -c %a pair-images.idx)" = "$(stat -c %a umask-probe)" ] ||
   fail "outputs do not have the umask's mode"
 echo "OK: npy-to-idx hostile paths"
+
+# The summary counts classes as the net needs them (0..max), and says which have no example; a
+# Python without numpy (here: site-packages off) is told which interpreter to use.
+"$NPY" -c "import numpy as np; np.save('gap-x.npy', np.zeros((7, 4, 4), np.uint8)); np.save('gap-y.npy', np.array([0, 1, 2, 3, 4, 5, 7]))"
+"${CONV[@]}" gap-x.npy gap-y.npy gap >gap.txt || fail "labels with a gap"
+grep -qF "(7 labels in 0..7: 8 classes, 1 of them without an example)" gap.txt || fail "classes summary: $(cat gap.txt)"
+run_expect 1 "needs numpy, which" "$NPY" -S "$SRC/scripts/npy-to-idx" gap-x.npy gap-y.npy nonumpy
+grep -qF "e.g. /usr/bin/python3" err.txt || fail "the no-numpy message names no interpreter: $(cat err.txt)"
+echo "OK: npy-to-idx messages"
