@@ -184,7 +184,10 @@ int main(int argc, char **argv) {
     if (net && !(spec = cli_read_spec(prog, net))) goto out;
     /* The file's net, normalisation and loss (a run file), or a plain state dict. */
     if (cg_run_info_load(model_path, &run) != CG_OK || cg_safetensors_open(model_path, &st) != CG_OK) {
-        fprintf(stderr, "%s: --model %s: %s\n", prog, model_path, cg_last_error());
+        const char *e = cg_last_error();
+        size_t pl = strlen(model_path);
+        if (!strncmp(e, model_path, pl) && e[pl] == ':') fprintf(stderr, "%s: --model: %s\n", prog, e); /* named once */
+        else fprintf(stderr, "%s: --model %s: %s\n", prog, model_path, e);
         goto out;
     }
     const char *source = spec ? "--net" : "the seed net";
