@@ -29,6 +29,16 @@ RESNET = ("conv2d(1,32,3,padding=1) batch_norm2d(32) relu residual(conv2d(32,32,
           "adaptive_avg_pool2d(1) flatten linear(64,10) log_softmax")
 
 
+def refused(spec):
+    """build(spec) must raise ValueError naming a 1-based character position."""
+    try:
+        build(spec)
+    except ValueError as e:
+        assert re.search(r"at char \d+:", str(e)), e
+    else:
+        raise AssertionError(f"no error for {spec!r}")
+
+
 def _self_test():
     x = torch.zeros(2, 1, 28, 28)
 
@@ -61,12 +71,7 @@ def _self_test():
                "adaptive_avg_pool2d()", "adaptive_max_pool2d(2,3)", "conv2d(4,4,3,groups=3)", "", "linear(1,2,bias=x)",
                "conv_transpose2d(1,2,3,output_padding=1)", "conv_transpose2d(4,3,3,groups=2)"]
         for spec in bad:
-            try:
-                build(spec)
-            except ValueError as e:
-                assert re.search(r"at char \d+:", str(e)), e
-            else:
-                raise AssertionError(f"no error for {spec!r}")
+            refused(spec)
 
     def other_ops():
         m = build("conv2d(1,4,3) sigmoid c=conv2d(4,4,3,groups=2,bias=false,dilation=2) tanh "
@@ -110,12 +115,7 @@ def _self_test():
         assert build(deep)(v).shape == v.shape
         for bad in ("parallel(residual(" * 4 + "parallel(relu)" + "))" * 4, "relu | relu", "parallel(relu | )",
                     "parallel()", "residual(relu | relu)", "parallel relu", "parallel(relu | relu"):
-            try:
-                build(bad)
-            except ValueError as e:
-                assert re.search(r"at char \d+:", str(e)), e
-            else:
-                raise AssertionError(f"no error for {bad!r}")
+            refused(bad)
 
     passed = failed = 0
     for check in (seed_net, resnet, comments, errors, other_ops, conv_transpose, residual_math, parallel):
