@@ -8,7 +8,7 @@ The graph must have one input and one output, and be a chain of layers in which 
 several nodes (a fork) is joined again by one node: Add, where one side is the fork's input itself
 (x + f(x): residual), or Concat along axis 1 (parallel; a side that is the input itself is
 identity). Ops: Conv, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, HardSwish, Softplus,
-Clip (relu6, hardtanh), MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Flatten (axis 1),
+the node patterns of silu, hardswish, gelu (Erf, and tanh) and softplus(beta) (see fuse), Clip (relu6, hardtanh), MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Flatten (axis 1),
 Reshape to [0, -1], Gemm, MatMul (+ Add of a bias), LogSoftmax, and Dropout and Identity (dropped:
 inference). Anything else raises OnnxImportError naming the node (its name, op and index).
 """
@@ -55,6 +55,7 @@ class _Importer:
             raise OnnxImportError(f"the graph has {len(inputs)} inputs and {len(g.output)} outputs; cgrad's nets "
                                   "take one input and give one output")
         self.input, self.output = inputs[0].name, g.output[0].name
+        self.fuse()
         dims = inputs[0].type.tensor_type.shape.dim
         self.rank = len(dims) if dims else 4
         self.consumers = {}
@@ -119,6 +120,210 @@ class _Importer:
         if rank != want:
             self.fail(i, n, f"takes a rank-{rank} tensor here; cgrad maps it for rank {want} only")
 
+    # ---- activations written as several nodes -----------------------------------------------------
+    def fuse(self):
+        """Replace each pattern of nodes that is one of cgrad's activations (as torch.onnx.export
+        writes them, opsets 13-17) by one node, its last, taking the pattern's input x:
+          silu                 Mul(x, Sigmoid(x))
+          hardswish            Mul(x, HardSigmoid(x, alpha=1/6, beta=0.5))     (opset < 14)
+          gelu                 x * 0.5 * (1 + Erf(x / sqrt(2)))                 (x * 0.70710677 too)
+          gelu(approximate=tanh)  x * 0.5 * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))
+          softplus(beta=b)     Div(Softplus(Mul(x, b)), b)
+        the products in any order, 0.5 as Mul 0.5 or Div 2. A pattern whose constants differ is
+        refused, naming the node that holds the constant."""
+        self.fused = {}
+        self.prod = {o: (i, n) for i, n in self.nodes for o in n.output if o}
+        self.cons = {}
+        for i, n in self.nodes:
+            for t in n.input:
+                if t and t not in self.inits:
+                    self.cons.setdefault(t, []).append((i, n))
+        matchers = {"Sigmoid": self.m_silu, "HardSigmoid": self.m_hardswish, "Erf": self.m_gelu,
+                    "Tanh": self.m_gelu_tanh, "Softplus": self.m_softplus}
+        used, last = set(), {}
+        for i, n in self.nodes:
+            if n.op_type in matchers and n.domain in ("", "ai.onnx") and i not in used:
+                m = matchers[n.op_type](i, n)
+                if m:
+                    x, y, rec, idx = m
+                    if used & set(idx):
+                        self.fail(i, n, "is in two activation patterns at once")
+                    used |= set(idx)
+                    last[self.prod[y][0]] = (x, y, rec)
+        nodes = []
+        for i, n in self.nodes:
+            if i in last:
+                x, y, rec = last[i]
+                nodes.append((i, self.onnx.helper.make_node(n.op_type, [x], [y], name=n.name)))
+                self.fused[i] = rec
+            elif i not in used:
+                nodes.append((i, n))
+        self.nodes = nodes
+
+    def scalar(self, t):
+        v = self.inits.get(t)
+        if v is None or np.asarray(v).size != 1 or np.asarray(v).dtype.kind != "f":
+            return None
+        return float(np.asarray(v).reshape(()))
+
+    @staticmethod
+    def near(v, want):
+        return v is not None and abs(v - want) <= 1e-6 * abs(want)
+
+    @staticmethod
+    def other(n, t):
+        """The input of the two-input node n that is not t (t itself for n(t, t)), or None."""
+        ins = list(n.input)
+        if len(ins) != 2 or t not in ins:
+            return None
+        ins.remove(t)
+        return ins[0]
+
+    def only(self, t):
+        """(index, node) of the one node that uses t, or None (also when t is the graph's output)."""
+        c = self.cons.get(t, [])
+        return c[0] if len(c) == 1 and t != self.output else None
+
+    def by_scalar(self, t, ops=("Mul",)):
+        """(index, node, other input, constant) where t is made by Mul(a, c)/Mul(c, a) (or Div(a, c)
+        if in ops) of a scalar constant c, used by one node only; else None."""
+        p = self.prod.get(t)
+        if p is None or p[1].op_type not in ops or len(p[1].input) != 2 or self.only(t) is None:
+            return None
+        j, m = p
+        a, b = m.input
+        if self.scalar(b) is not None and a not in self.inits:
+            return j, m, a, self.scalar(b)
+        if m.op_type == "Mul" and self.scalar(a) is not None and b not in self.inits:
+            return j, m, b, self.scalar(a)
+        return None
+
+    def m_silu(self, i, n):
+        x, nxt = n.input[0], self.only(n.output[0])
+        if nxt and nxt[1].op_type == "Mul" and self.other(nxt[1], n.output[0]) == x and x not in self.inits:
+            return x, nxt[1].output[0], _rec("silu"), [i, nxt[0]]
+        return None
+
+    def m_hardswish(self, i, n):
+        x, nxt = n.input[0], self.only(n.output[0])
+        if not (nxt and nxt[1].op_type == "Mul" and self.other(nxt[1], n.output[0]) == x and x not in self.inits):
+            return None
+        a = self.attrs(n)
+        alpha, beta = float(a.get("alpha", 0.2)), float(a.get("beta", 0.5))
+        if not (self.near(alpha, 1 / 6) and self.near(beta, 0.5)):
+            self.fail(i, n, f"alpha {alpha:.7g}, beta {beta:.7g}: x * HardSigmoid(x) is cgrad's hardswish only with "
+                            "alpha 1/6 and beta 0.5")
+        return x, nxt[1].output[0], _rec("hardswish"), [i, nxt[0]]
+
+    def one_plus(self, i, n, what):
+        """The Add(n's output, 1) after n: (index, node)."""
+        nxt = self.only(n.output[0])
+        if not nxt or nxt[1].op_type != "Add" or self.scalar(self.other(nxt[1], n.output[0])) is None:
+            self.fail(i, n, f"cgrad maps {n.op_type} only in {what}")
+        one = self.scalar(self.other(nxt[1], n.output[0]))
+        if not self.near(one, 1.0):
+            self.fail(*nxt, f"adds {one:.7g}: {what} adds 1")
+        return nxt
+
+    def times_half_x(self, u, x, anchor, what):
+        """The Mul/Div nodes that make x * 0.5 * u, in any order: (output tensor, their indices)."""
+        used, nx, c, cnode, cur = [], 0, 1.0, None, u
+        while nx < 1 or cnode is None:
+            nxt = self.only(cur)
+            if nxt is None or nxt[1].op_type not in ("Mul", "Div") or len(used) >= 3:
+                self.fail(*anchor, f"is not followed by the products of {what}")
+            j, m = nxt
+            o = self.other(m, cur)
+            if m.op_type == "Div":
+                if m.input[0] != cur or self.scalar(m.input[1]) is None:
+                    self.fail(j, m, f"is not a product of {what}")
+                c, cnode = c / self.scalar(m.input[1]), (j, m)
+            elif o == x:
+                nx += 1
+            elif self.scalar(o) is not None:
+                c, cnode = c * self.scalar(o), (j, m)
+            else:
+                h = self.by_scalar(o)
+                if h is None or h[2] != x or self.only(o)[0] != j:
+                    self.fail(j, m, f"is not a product of {what}")
+                nx, c, cnode = nx + 1, c * h[3], (h[0], h[1])
+                used.append(h[0])
+            used.append(j)
+            cur = m.output[0]
+        if nx != 1:
+            self.fail(*anchor, f"is not followed by the products of {what}")
+        if not self.near(c, 0.5):
+            self.fail(*cnode, f"scales by {c:.7g}: {what} scales by 0.5")
+        return cur, used
+
+    def m_gelu(self, i, n):
+        what = "GELU's pattern x * 0.5 * (1 + Erf(x / sqrt(2)))"
+        d = self.by_scalar(n.input[0], ("Mul", "Div"))
+        if d is None:
+            self.fail(i, n, f"cgrad maps Erf only in {what}")
+        dj, dn, x, c = d
+        scale = 1 / c if dn.op_type == "Div" and c else c
+        if not self.near(scale, 1 / np.sqrt(2)):
+            self.fail(dj, dn, f"{'divides' if dn.op_type == 'Div' else 'multiplies'} by {c:.7g}: {what} divides by "
+                              "sqrt(2) = 1.4142135 (or multiplies by 0.70710677)")
+        aj, an = self.one_plus(i, n, what)
+        y, used = self.times_half_x(an.output[0], x, (i, n), what)
+        return x, y, _rec("gelu"), [dj, i, aj] + used
+
+    def cube(self, t, x):
+        """Indices of the nodes that make t = x^3 (Mul(x, Mul(x, x)) either way, or Pow(x, 3)), or None."""
+        p = self.prod.get(t)
+        if p is None or self.only(t) is None:
+            return None
+        j, m = p
+        if m.op_type == "Pow" and list(m.input[:1]) == [x] and self.near(self.scalar(m.input[1]), 3.0):
+            return [j]
+        if m.op_type != "Mul" or self.other(m, x) is None:
+            return None
+        sq = self.prod.get(self.other(m, x))
+        if sq is None or sq[1].op_type != "Mul" or list(sq[1].input) != [x, x] or self.only(sq[1].output[0]) is None:
+            return None
+        return [j, sq[0]]
+
+    def m_gelu_tanh(self, i, n):
+        nxt = self.only(n.output[0])
+        if not nxt or nxt[1].op_type != "Add" or self.scalar(self.other(nxt[1], n.output[0])) is None:
+            return None   # a Tanh layer
+        what = "GELU's tanh pattern x * 0.5 * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))"
+        b = self.by_scalar(n.input[0])
+        s = b and self.prod.get(b[2])
+        if not s or s[1].op_type != "Add" or len(s[1].input) != 2 or self.only(b[2]) is None:
+            self.fail(i, n, f"is followed by an Add: cgrad maps that only as {what}")
+        for x, k in (tuple(s[1].input), tuple(reversed(s[1].input))):
+            kk = self.by_scalar(k)
+            c3 = kk and self.cube(kk[2], x)
+            if c3:
+                break
+        else:
+            self.fail(i, n, f"is followed by an Add: cgrad maps that only as {what}")
+        if not self.near(b[3], float(np.sqrt(2 / np.pi))):
+            self.fail(b[0], b[1], f"multiplies by {b[3]:.7g}: {what} multiplies by sqrt(2/pi) = 0.7978846")
+        if not self.near(kk[3], 0.044715):
+            self.fail(kk[0], kk[1], f"multiplies by {kk[3]:.7g}: {what} multiplies x^3 by 0.044715")
+        aj, an = self.one_plus(i, n, what)
+        y, used = self.times_half_x(an.output[0], x, (i, n), what)
+        return x, y, _rec("gelu", {"approximate": "tanh"}), c3 + [kk[0], s[0], b[0], i, aj] + used
+
+    def m_softplus(self, i, n):
+        pre = self.by_scalar(n.input[0])
+        nxt = self.only(n.output[0])
+        post = None
+        if nxt and nxt[1].op_type in ("Mul", "Div") and self.scalar(self.other(nxt[1], n.output[0])) is not None \
+                and (nxt[1].op_type == "Mul" or nxt[1].input[0] == n.output[0]):
+            c = self.scalar(self.other(nxt[1], n.output[0]))
+            post = c if nxt[1].op_type == "Div" else (1 / c if c else 0.0)
+        if pre is None and post is None:
+            return None   # softplus with beta 1
+        what = "cgrad's softplus(beta) is Softplus(x * beta) / beta, beta > 0"
+        if pre is None or post is None or not self.near(pre[3], post) or pre[3] <= 0:
+            self.fail(i, n, f"Softplus of x * {pre[3] if pre else 1:.7g}, divided by {post or 1:.7g}: {what}")
+        return pre[2], nxt[1].output[0], _rec("softplus", {"beta": _f32(pre[3])}), [pre[0], i, nxt[0]]
+
     # ---- one node -> layer records ---------------------------------------------------------------
     def convert(self, i, n, rank):
         """(records, output tensor, rank) of node n (and of a bias Add after a MatMul)."""
@@ -126,6 +331,8 @@ class _Importer:
         if n.domain not in ("", "ai.onnx"):
             self.fail(i, n, f"op {n.domain}.{op} is not in the ONNX standard domain; cgrad's spec has no such layer")
         out = n.output[0]
+        if i in self.fused:
+            return [self.fused[i]], out, rank
         if op == "Conv":
             self.need_rank(i, n, rank, 4)
             w = self.init(i, n, 1, "weight")
@@ -272,12 +479,15 @@ class _Importer:
             if len(n.output) > 1 and n.output[1] and n.output[1] in self.consumers:
                 self.fail(i, n, "its mask is used")
             return [], out, rank
+        if op in ("Mul", "Div", "HardSigmoid"):
+            self.fail(i, n, f"cgrad maps {op} only in the patterns of silu (x * Sigmoid(x)), hardswish "
+                            "(x * HardSigmoid(x)), gelu (Erf or Tanh) and softplus(beta) (Softplus(x * b) / b)")
         if op == "Add":
             self.fail(i, n, "adds a constant or joins tensors that are not a residual (x + f(x)) of one fork")
         if op == "Concat":
             self.fail(i, n, "joins tensors that are not the branches of one fork")
         self.fail(i, n, f"op {op} has no layer in cgrad's spec (it maps Conv, BatchNormalization, Relu, LeakyRelu, "
-                        "Sigmoid, Tanh, HardSwish, Softplus, Clip, MaxPool, AveragePool, GlobalAveragePool, "
+                        "Sigmoid, Tanh, HardSwish, Softplus, the patterns of silu and gelu, Clip, MaxPool, AveragePool, GlobalAveragePool, "
                         "GlobalMaxPool, Flatten, Gemm, MatMul+Add, LogSoftmax, Add (residual), Concat (parallel))")
 
     # ---- the walk ----------------------------------------------------------------------------------

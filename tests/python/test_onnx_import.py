@@ -6,6 +6,7 @@ written here) and compared with a NumPy evaluation of the same graph.
 
   test_onnx_import.py NET_RUN BIN_DIR     exit 0 pass, 1 fail, 77 skipped (no onnx or numpy)
 """
+import math
 import os
 import re
 import struct
@@ -80,6 +81,20 @@ def reference(model, x):
             y = 1 / (1 + np.exp(-i[0]))
         elif op == "Tanh":
             y = np.tanh(i[0])
+        elif op == "Constant":
+            y = numpy_helper.to_array(a["value"]).astype(np.float64)
+        elif op == "Erf":
+            y = np.vectorize(math.erf)(i[0])
+        elif op == "HardSigmoid":
+            y = np.clip(a.get("alpha", 0.2) * i[0] + a.get("beta", 0.5), 0, 1)
+        elif op == "Softplus":
+            y = np.log1p(np.exp(i[0]))
+        elif op == "Mul":
+            y = i[0] * i[1]
+        elif op == "Div":
+            y = i[0] / i[1]
+        elif op == "Pow":
+            y = i[0] ** i[1]
         elif op == "Clip":
             y = np.clip(i[0], i[1], i[2])
         elif op in ("MaxPool", "AveragePool"):
@@ -195,6 +210,73 @@ def parallel_graph():
     return g.model(g.node("Gemm", [t, g.w(3, 9)], transB=1))
 
 
+def const(g, v):
+    """A scalar float constant: an initializer, or a Constant node as torch.onnx.export writes."""
+    g.k += 1
+    name = f"c{g.k}"
+    if g.k % 2:
+        g.inits.append(numpy_helper.from_array(np.array(v, np.float32), name))
+    else:
+        g.nodes.append(helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(v, np.float32))))
+    return name
+
+
+def silu(g, x):
+    return g.node("Mul", [x, g.node("Sigmoid", [x])])
+
+
+def hardswish13(g, x, alpha=1 / 6):   # torch.onnx.export, opset 13
+    return g.node("Mul", [x, g.node("HardSigmoid", [x], alpha=alpha)])
+
+
+def gelu_torch(g, x, sqrt2=1.4142135623730951, half=0.5):
+    """torch 1.13: Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5)."""
+    e = g.node("Erf", [g.node("Div", [x, const(g, sqrt2)], name="gelu_div")])
+    return g.node("Mul", [g.node("Mul", [x, g.node("Add", [e, const(g, 1.0)])]), const(g, half)], name="gelu_half")
+
+
+def gelu_halfx(g, x):
+    """x * 0.5 first, erf of x * (1/sqrt 2), the sum written 1 + erf."""
+    e = g.node("Erf", [g.node("Mul", [const(g, 1 / math.sqrt(2)), x])])
+    return g.node("Mul", [g.node("Add", [const(g, 1.0), e]), g.node("Mul", [const(g, 0.5), x])])
+
+
+def gelu_div2(g, x):
+    """(1 + erf) * x / 2."""
+    e = g.node("Erf", [g.node("Div", [x, const(g, math.sqrt(2))])])
+    return g.node("Div", [g.node("Mul", [g.node("Add", [e, const(g, 1.0)]), x]), const(g, 2.0)])
+
+
+def gelu_tanh_torch(g, x, kappa=0.044715):
+    """torch 1.13's GELU(approximate='tanh')."""
+    x3 = g.node("Mul", [x, g.node("Mul", [x, x])])
+    inner = g.node("Add", [x, g.node("Mul", [const(g, kappa), x3], name="gelu_kappa")])
+    t = g.node("Tanh", [g.node("Mul", [const(g, math.sqrt(2 / math.pi)), inner])])
+    return g.node("Mul", [const(g, 0.5), g.node("Mul", [x, g.node("Add", [const(g, 1.0), t])])])
+
+
+def gelu_tanh_pow(g, x):
+    x3 = g.node("Pow", [x, const(g, 3.0)])
+    inner = g.node("Add", [g.node("Mul", [x3, const(g, 0.044715)]), x])
+    t = g.node("Tanh", [g.node("Mul", [inner, const(g, math.sqrt(2 / math.pi))])])
+    return g.node("Mul", [g.node("Mul", [x, const(g, 0.5)]), g.node("Add", [t, const(g, 1.0)])])
+
+
+def softplus_beta(g, x, b_in=2.0, b_out=2.0):   # torch 1.13's Softplus(beta=2)
+    return g.node("Div", [g.node("Softplus", [g.node("Mul", [x, const(g, b_in)])], name="sp"), const(g, b_out)])
+
+
+def activations_graph():
+    """Every activation pattern on [N, F] between linear layers, and silu in a conv residual."""
+    g = G([2, 5, 5])
+    t = g.conv("input", 2, 3, 3, pads=[1, 1, 1, 1])
+    t = g.node("Add", [t, silu(g, t)])                        # residual(silu): x feeds Sigmoid, Mul and Add
+    t = g.node("Flatten", [hardswish13(g, t)])
+    for act in (silu, gelu_torch, gelu_halfx, gelu_div2, gelu_tanh_torch, gelu_tanh_pow, softplus_beta):
+        t = act(g, g.node("Gemm", [t, g.w(8, 75 if act is silu else 8, scale=0.8)], transB=1))
+    return g.model(g.node("Gemm", [t, g.w(8, 4), g.w(4)]))
+
+
 def run_case(model, name, work):
     path, ck = os.path.join(work, name + ".onnx"), os.path.join(work, name + ".safetensors")
     onnx.save(model, path)
@@ -260,6 +342,30 @@ def main():
         acc = int((logp.argmax(1) == labels).sum())
         assert abs(float(mt.group(1)) - loss) < 1e-3 and int(mt.group(2)) == acc, (r.stdout, loss, acc)
 
+    def activation_patterns():
+        _, out = run_case(activations_graph(), "act", work)
+        assert "conv2d(2,3,3,padding=1) residual(silu) hardswish flatten linear(75,8,bias=false) silu " \
+               "linear(8,8,bias=false) gelu linear(8,8,bias=false) gelu linear(8,8,bias=false) gelu " \
+               "linear(8,8,bias=false) gelu(approximate='tanh') linear(8,8,bias=false) gelu(approximate='tanh') " \
+               "linear(8,8,bias=false) softplus(beta=2.0) linear(8,4)" in out, out
+
+    def activation_constants_refused():
+        def refused(build, node, *words):
+            g = G([6])
+            t = build(g, g.node("Gemm", ["input", g.w(6, 6)], transB=1))
+            path = os.path.join(work, "badact.onnx")
+            onnx.save(g.model(t), path)
+            rc, _, err = cli("import-onnx", path, os.path.join(work, "badact.safetensors"))
+            assert rc == 1 and "Traceback" not in err and f"'{node}'" in err and all(w in err for w in words), \
+                (node, rc, err)
+        refused(lambda g, x: gelu_torch(g, x, sqrt2=1.5), "gelu_div", "divides by 1.5", "sqrt(2)")
+        refused(lambda g, x: gelu_torch(g, x, half=0.6), "gelu_half", "scales by 0.6", "0.5")
+        refused(lambda g, x: gelu_tanh_torch(g, x, kappa=0.05), "gelu_kappa", "0.044715")
+        refused(lambda g, x: g.node("Mul", [x, g.node("HardSigmoid", [x], name="hsig")]), "hsig", "alpha 0.2", "1/6")
+        refused(lambda g, x: softplus_beta(g, x, 2.0, 3.0), "sp", "divided by 3", "beta")
+        refused(lambda g, x: g.node("Erf", [x], name="lone_erf"), "lone_erf", "GELU")
+        refused(lambda g, x: g.node("Mul", [x, g.node("Tanh", [x])], name="tanhmul"), "tanhmul", "silu")
+
     def unmappable_named():
         g = G([1, 4, 4])
         t = g.node("Flatten", ["input"])
@@ -288,7 +394,8 @@ def main():
         assert rc == 1 and "'sum2'" in err and "residual" in err, err
 
     return Checks("onnx import").run(sequential, mlp_matmul_gemm_clip, residual_nested, parallel_concat,
-                                     mnist_eval_reads_it, unmappable_named, non_square_named,
+                                     mnist_eval_reads_it, activation_patterns, activation_constants_refused,
+                                     unmappable_named, non_square_named,
                                      two_computed_branches_refused)
 
 

@@ -6,6 +6,8 @@
     -> to-pt -> the twin loads it and computes bit-identical outputs; to-pt --module too;
   - an nn.Sequential written by hand in PyTorch (not built from a spec) -> from-pt finds its spec;
   - export-onnx (checked by onnx.checker) -> import-onnx -> cgrad computes PyTorch's outputs.
+  - nn.SiLU, nn.GELU (erf and tanh), nn.Hardswish, nn.Softplus(beta) exported at opsets 13, 14, 17
+    -> import-onnx (the node patterns) -> cgrad computes PyTorch's outputs.
 
   test_torch.py NET_RUN BIN_DIR     exit 0 pass, 1 fail, 77 skipped
 """
@@ -123,7 +125,36 @@ def main():
             d = np.abs(net_run(NET_RUN, ck2, x[k], work) - want.reshape(6, -1)).max()
             assert d < 1e-4, f"{k}: ONNX round trip differs from PyTorch by {d}: {out}"
 
-    return Checks("torch").run(spec_torch_cgrad_torch, hand_written_sequential, onnx_export_import)
+    def onnx_activations():
+        """nn.SiLU, nn.GELU (both), nn.Hardswish, nn.Softplus(beta) through torch.onnx.export at
+        opsets 13 (Hardswish as HardSigmoid * x), 14 and 17 -> import-onnx -> PyTorch's outputs."""
+        if onnx is None:
+            print("(no python3-onnx: export skipped)")
+            return
+        import io
+        m = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.SiLU(), nn.Flatten(), nn.Linear(192, 16), nn.GELU(),
+                          nn.Linear(16, 16), nn.GELU(approximate="tanh"), nn.Linear(16, 16), nn.Hardswish(),
+                          nn.Linear(16, 16), nn.Softplus(beta=2.0), nn.Linear(16, 16), nn.SiLU(), nn.Linear(16, 4)).eval()
+        xi = np.random.RandomState(5).uniform(-2, 2, (6, 1, 8, 8)).astype(np.float32)
+        with torch.no_grad():
+            want = m(torch.from_numpy(xi)).numpy()
+        for opset in (13, 14, 17):
+            buf = io.BytesIO()
+            torch.onnx.export(m, torch.from_numpy(xi[:2]), buf, opset_version=opset, input_names=["input"],
+                              output_names=["output"], dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
+            ox, ck = os.path.join(work, f"act{opset}.onnx"), os.path.join(work, f"act{opset}.safetensors")
+            with open(ox, "wb") as f:
+                f.write(buf.getvalue())
+            ops = {n.op_type for n in onnx.load(ox).graph.node}
+            assert {"Erf", "Sigmoid", "Mul", "Tanh"} <= ops and ("HardSigmoid" in ops) == (opset < 14), ops
+            rc, out, err = cli("import-onnx", ox, ck)
+            assert rc == 0, err
+            assert "conv2d(1,3,3,padding=1) silu flatten linear(192,16) gelu linear(16,16) gelu(approximate='tanh') " \
+                   "linear(16,16) hardswish linear(16,16) softplus(beta=2.0) linear(16,16) silu linear(16,4)" in out, out
+            d = np.abs(net_run(NET_RUN, ck, xi, work) - want).max()
+            assert d < 1e-4, f"opset {opset}: ONNX import of the activations differs from PyTorch by {d}"
+
+    return Checks("torch").run(spec_torch_cgrad_torch, hand_written_sequential, onnx_export_import, onnx_activations)
 
 
 if __name__ == "__main__":
