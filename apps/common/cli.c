@@ -400,6 +400,9 @@ FILE *cli_open_append(const char *prog, const char *what, const char *path) {
     if (fstat(fd, &st) != 0) why = strerror(errno);
     else if (!S_ISREG(st.st_mode)) why = "exists and is not a regular file (a FIFO, device or socket)";
     else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) why = strerror(errno);
+    /* fdopen does not move to the end (fopen's "a" does): without this, ftell says 0 for a file
+     * that has rows, and the caller would write its header again. */
+    else if (lseek(fd, 0, SEEK_END) < 0) why = strerror(errno);
     FILE *f = why ? NULL : fdopen(fd, "a");
     if (!f) {
         fprintf(stderr, "%s: %s %s: %s\n", prog, what, path, why ? why : strerror(errno));

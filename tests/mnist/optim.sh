@@ -67,4 +67,6 @@ run_expect 1 "give --restart-schedule" "$TRAIN" "${common[@]}" --epochs 3 --resu
 "$TRAIN" "${common[@]}" --epochs 3 --resume c.st --restart-schedule --metrics c.csv >/dev/null 2>&1 ||
   fail "cosine resumed with --restart-schedule"
 want_lrs c.csv "0.025 0.01875 0.00625" "cosine replanned by --restart-schedule"
+# The resumed run appended its rows under the first run's header, not under a second one.
+[ "$(grep -c '^kind,' c.csv)" -eq 1 ] || fail "--metrics on resume wrote its header again: $(grep -n '^kind,' c.csv)"
 echo "OK: mnist optim"
