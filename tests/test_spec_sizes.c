@@ -82,6 +82,17 @@ static void test_forward_bytes_counted(void **s) {
     assert_int_equal(cg_net_check_spec("conv2d(1,8,3) relu max_pool2d(2) flatten linear(1352,10) log_softmax", 3,
                                        MNIST, 64, &info), CG_OK);
     assert_int_equal(info.forward_bytes, 64 * 4 * (784 + 8 * 26 * 26 * 2 + 8 * 13 * 13 + 10 + 10));
+    /* the peak: the conv's moment (input, output, one image's 9 x 676 columns per thread) is below
+     * the whole forward's, which is then the peak */
+    const int64_t nt = cg_get_num_threads();
+    assert_true(4 * (64 * (784 + 8 * 26 * 26) + 9 * 676 * nt) < info.forward_bytes);
+    assert_int_equal(info.peak_bytes, info.forward_bytes);
+    cg_net_info_free(&info);
+    /* A small net whose workspace is huge (a 20x20 kernel over 1000x1000 padded outputs: 1200 x 10^6
+     * floats of columns per thread) has a peak far above its forward. */
+    assert_int_equal(cg_net_check_spec("conv2d(3,1,20,padding=507)", 3, CG_SHAPE(3, 5, 5), 1, &info), CG_OK);
+    assert_true(info.forward_bytes < ((int64_t)8 << 20));
+    assert_int_equal(info.peak_bytes, info.forward_bytes + 4LL * 1200 * 1000 * 1000 * nt);
     cg_net_info_free(&info);
     /* residual: its layers and the add; parallel: each branch's layers and the cat */
     assert_int_equal(cg_net_check_spec("residual(relu) parallel(relu | tanh sigmoid)", 3, CG_SHAPE(2, 3, 3), 2, &info),

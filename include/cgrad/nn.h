@@ -252,6 +252,9 @@ typedef struct cg_net_info {
     double flops;
     int64_t forward_bytes;  /* the input and every layer's output (flatten, a view, aside) at the
                              * checked batch: what a training step keeps for backward */
+    int64_t peak_bytes;     /* forward_bytes up to the layer where the most is held at once,
+                             * plus that layer's workspace (a conv's im2col: one example per
+                             * thread, at cg_get_num_threads()) */
 } cg_net_info;
 
 /* Checks at a batch of 1 (see cg_net_check_spec). */

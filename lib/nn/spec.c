@@ -747,6 +747,8 @@ typedef struct checker {
     double flops;
     int64_t batch;      /* examples in one forward */
     int64_t bytes;      /* the forward's outputs so far at that batch (the input included) */
+    int64_t peak;       /* the most held at once: bytes so far plus a layer's workspace */
+    int64_t threads;    /* the workspace is one example's per thread (conv2d's im2col) */
     int64_t limit;      /* what the machine can hold (machine_memory) */
 } checker;
 
@@ -773,15 +775,16 @@ static cg_status count_bytes(checker *c, const layer *L, int64_t out_floats, int
     if (__builtin_mul_overflow(out_floats, (int64_t)sizeof(float), &out) || __builtin_mul_overflow(out, c->batch, &out) ||
         __builtin_add_overflow(c->bytes, out, &c->bytes) ||
         __builtin_mul_overflow(scratch_floats, (int64_t)sizeof(float), &scratch) ||
-        __builtin_add_overflow(c->bytes, scratch, &peak))
+        __builtin_mul_overflow(scratch, c->threads, &scratch) || __builtin_add_overflow(c->bytes, scratch, &peak))
         return cg_error(CG_ENOMEM, "net spec, char %lld: %.*s: the forward at batch %lld needs more bytes than int64 "
                         "counts (every layer's output is kept for backward)", (long long)(L->pos + 1), L->text_len,
                         L->text, (long long)c->batch);
+    if (peak > c->peak) c->peak = peak;
     if (peak > c->limit)
         return cg_error(CG_ENOMEM, "net spec, char %lld: %.*s brings the forward at batch %lld to %.1f GiB (every "
                         "layer's output up to here, kept for backward%s), more than this machine's %.1f GiB of memory",
                         (long long)(L->pos + 1), L->text_len, L->text, (long long)c->batch, gib(peak),
-                        scratch ? ", and this layer's workspace" : "", gib(c->limit));
+                        scratch ? ", and this layer's workspace, one example per thread" : "", gib(c->limit));
     return CG_OK;
 }
 
@@ -954,7 +957,8 @@ static cg_status parse_and_check(const char *spec, int ndim, const int64_t *exam
     cg_status st = parse_list(p, 0, 0, NULL);
     if (st) return st;
     if (!p->n) return cg_error(CG_EINVAL, "net spec is empty: it names no layer");
-    checker c = { .p = p, .batch = batch, .limit = machine_memory() };
+    checker c = { .p = p, .batch = batch, .limit = machine_memory(), .threads = cg_get_num_threads() };
+    if (c.threads < 1) c.threads = 1;
     int64_t in_numel;
     if (!numel_of(&s, &in_numel)) return cg_error(CG_EINVAL, "net spec: the example shape is too large to count");
     if (__builtin_mul_overflow(in_numel, (int64_t)sizeof(float), &c.bytes) ||
@@ -963,7 +967,7 @@ static cg_status parse_and_check(const char *spec, int ndim, const int64_t *exam
                         "%.1f GiB of memory", (long long)batch, gib(c.limit));
     if (info && !(c.rows = cg_calloc((size_t)p->n, sizeof *c.rows))) return CG_ENOMEM;
     if ((st = check_list(&c, 0, p->n, &s, "", 0))) { cg_free(c.rows); return st; }
-    if (info) *info = (cg_net_info){ c.rows, p->n, c.params, c.flops, c.bytes };
+    if (info) *info = (cg_net_info){ c.rows, p->n, c.params, c.flops, c.bytes, c.peak > c.bytes ? c.peak : c.bytes };
     return CG_OK;
 }
 

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort();
         /* Built and run only where the forward stays well inside -rss_limit_mb (the check bounds it
          * by the machine's memory, not by the fuzzer's). */
-        if (k == 1 && info.params < 100000 && info.forward_bytes < ((int64_t)64 << 20)) {
+        if (k == 1 && info.params < 100000 && info.peak_bytes < ((int64_t)64 << 20)) {
             cg_module *m = cg_net_from_spec(spec, ndims[k], shapes[k], NULL);
             if (!m) abort();   /* the check passed, so the build must */
             cg_module_train(m, false);
