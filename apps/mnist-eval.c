@@ -45,6 +45,17 @@ static void usage(FILE *f) {
         "Options take their value as --flag VALUE or --flag=VALUE.\n");
 }
 
+/* ",field", quoted as CSV (RFC 4180) when it holds a comma, quote or line break. */
+static void csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) { fprintf(f, ",%s", s); return; }
+    fputs(",\"", f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 /* --predict: the net's outputs on every image of ds, one CSV row each, into out_path ("-":
  * stdout) in one atomic write. 0 on success, 1 on an error (said on stderr). */
 static int predict_csv(cg_module *model, cg_dataset *ds, const cg_normalize *norm, int64_t batch, cg_loss_kind kind,
@@ -93,7 +104,7 @@ static int predict_csv(cg_module *model, cg_dataset *ds, const cg_normalize *nor
                 sum += p[j];
             }
             fprintf(f, "%lld,%lld", (long long)row, (long long)best);
-            if (names) fprintf(f, ",%s", names[best]);
+            if (names) csv_field(f, names[best]);
             for (int64_t j = 0; j < classes; j++) fprintf(f, ",%.6g", kind == CG_LOSS_CROSS_ENTROPY ? p[j] / sum : p[j]);
             fputc('\n', f);
         }

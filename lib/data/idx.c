@@ -321,14 +321,18 @@ static cg_status npy_header(idx_src *s, cg_idx_array *a, cg_npy_header *npy, siz
                                     : (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     if (hl > NPY_MAX_HEADER)
         return cg_error(CG_EFORMAT, "%s: .npy header of %u bytes; at most %d", s->name, hl, NPY_MAX_HEADER);
-    char text[NPY_MAX_HEADER + 1];
+    char *text = cg_malloc((size_t)hl + 1);   /* up to 64 KiB: not on a caller's thread stack */
+    if (!text) return CG_ENOMEM;
     k = src_read(s, (uint8_t *)text, hl);
-    if (k < 0) return s->err;
-    if ((uint32_t)k < hl)
-        return cg_error(CG_EFORMAT, "%s: truncated .npy header: %lld of %u bytes", s->name, (long long)k, hl);
-    text[hl] = '\0';
-    if (strlen(text) != hl) return cg_error(CG_EFORMAT, "%s: a NUL byte inside the .npy header", s->name);
-    cg_status st = cg_npy_parse_header(text, hl, s->name, npy);
+    cg_status st = k < 0 ? s->err : CG_OK;
+    if (st == CG_OK && (uint32_t)k < hl)
+        st = cg_error(CG_EFORMAT, "%s: truncated .npy header: %lld of %u bytes", s->name, (long long)k, hl);
+    if (st == CG_OK) {
+        text[hl] = '\0';
+        if (strlen(text) != hl) st = cg_error(CG_EFORMAT, "%s: a NUL byte inside the .npy header", s->name);
+    }
+    if (st == CG_OK) st = cg_npy_parse_header(text, hl, s->name, npy);
+    cg_free(text);
     if (st != CG_OK) return st;
     int64_t es;
     *a = (cg_idx_array){ .type = cg_npy_idx_type(npy, &es), .ndim = npy->ndim, .elem_size = es };
