@@ -56,16 +56,43 @@ static void csv_field(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* The CSV so far (*f, a memory stream over *text) to the output: the writer, or stdout for "-";
+ * then a fresh, empty stream. Keeps memory at one batch's rows. */
+static bool flush_rows(FILE **f, char **text, size_t *len, cg_file_writer *w, const char *out_path) {
+    bool ok = fclose(*f) == 0;
+    *f = NULL;
+    if (!ok) { fprintf(stderr, "%s: out of memory for the CSV\n", prog); return false; }
+    ok = w ? cg_file_writer_write(w, *text, *len) == CG_OK : fwrite(*text, 1, *len, stdout) == *len;
+    if (!ok) {
+        if (w) fprintf(stderr, "%s: --out %s: %s\n", prog, out_path, cg_last_error());
+        else fprintf(stderr, "%s: --out -: cannot write to stdout: %s\n", prog, strerror(errno));
+        return false;
+    }
+    free(*text);
+    *text = NULL;
+    *len = 0;
+    if (!(*f = open_memstream(text, len))) { fprintf(stderr, "%s: out of memory\n", prog); return false; }
+    return true;
+}
+
 /* --predict: the net's outputs on every image of ds, one CSV row each, into out_path ("-":
- * stdout) in one atomic write. 0 on success, 1 on an error (said on stderr). */
+ * stdout), streamed a batch at a time through the library's writer (the file appears, whole,
+ * only on success). 0 on success, 1 on an error (said on stderr). */
 static int predict_csv(cg_module *model, cg_dataset *ds, const cg_normalize *norm, int64_t batch, cg_loss_kind kind,
                        int64_t classes, const char *const *names, const char *out_path) {
     char *text = NULL;
     size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
+    cg_file_writer *w = NULL;
     cg_loader *loader = NULL;
+    double *p = malloc((size_t)classes * sizeof *p);
+    FILE *f = open_memstream(&text, &len);
     int rc = 1;
-    if (!f) { fprintf(stderr, "%s: out of memory\n", prog); return 1; }
+    int64_t row = 0;
+    if (!f || !p) { fprintf(stderr, "%s: out of memory\n", prog); goto done; }
+    if (strcmp(out_path, "-") && cg_file_writer_open(out_path, &w) != CG_OK) {
+        fprintf(stderr, "%s: --out %s: %s\n", prog, out_path, cg_last_error());
+        goto done;
+    }
     const char *col = kind == CG_LOSS_MSE ? "out" : "p";
     fprintf(f, "index,class%s", names ? ",name" : "");
     for (int64_t j = 0; j < classes; j++) fprintf(f, ",%s_%lld", col, (long long)j);
@@ -76,12 +103,9 @@ static int predict_csv(cg_module *model, cg_dataset *ds, const cg_normalize *nor
     lo.norm = *norm;
     if (!(loader = cg_loader_new(ds, &lo))) goto fail;
     cg_batch b;
-    int64_t row = 0;
-    double *p = malloc((size_t)classes * sizeof *p);
-    if (!p) goto fail;
     while (cg_loader_next(loader, &b)) {
         cg_tensor *y = cg_predict(model, b.x);
-        if (!y) { free(p); goto fail; }
+        if (!y) goto fail;
         const int64_t n = cg_tensor_size(y, 0);
         const float *v = cg_tensor_cdata(y);
         for (int64_t i = 0; i < n; i++, row++) {
@@ -92,7 +116,6 @@ static int predict_csv(cg_module *model, cg_dataset *ds, const cg_normalize *nor
                     fprintf(stderr, "%s: image %lld of %s has a non-finite output %g (column %lld): the weights or "
                             "the data hold NaN/inf\n", prog, (long long)row, ds->name, (double)o[j], (long long)j);
                     cg_tensor_free(y);
-                    free(p);
                     goto done;
                 }
                 if (o[j] > o[best]) best = j;
@@ -109,29 +132,28 @@ static int predict_csv(cg_module *model, cg_dataset *ds, const cg_normalize *nor
             fputc('\n', f);
         }
         cg_tensor_free(y);
+        if (!flush_rows(&f, &text, &len, w, out_path)) goto done;
     }
-    free(p);
     if (cg_loader_status(loader) != CG_OK) goto fail;
-    if (fflush(f) != 0 || ferror(f)) { fprintf(stderr, "%s: out of memory for the CSV\n", prog); goto done; }
-    if (!strcmp(out_path, "-")) {
-        if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
-            fprintf(stderr, "%s: --out -: cannot write to stdout: %s\n", prog, strerror(errno));
-            goto done;
-        }
-    } else {
-        if (cg_file_write(out_path, text, len) != CG_OK) {
-            fprintf(stderr, "%s: --out %s: %s\n", prog, out_path, cg_last_error());
-            goto done;
-        }
+    if (!flush_rows(&f, &text, &len, w, out_path)) goto done;
+    if (w) {
+        cg_status st = cg_file_writer_commit(w);
+        w = NULL;
+        if (st != CG_OK) { fprintf(stderr, "%s: --out %s: %s\n", prog, out_path, cg_last_error()); goto done; }
         printf("Predicted %lld images of %s: %s\n", (long long)row, ds->name, out_path);
+    } else if (fflush(stdout) != 0) {
+        fprintf(stderr, "%s: --out -: cannot write to stdout: %s\n", prog, strerror(errno));
+        goto done;
     }
     rc = 0;
     goto done;
 fail:
     fprintf(stderr, "%s: prediction on %s: %s\n", prog, ds->name, cg_last_error());
 done:
-    fclose(f);
+    cg_file_writer_abort(w);   /* the temporary goes; an existing file at out_path stays */
+    if (f) fclose(f);
     free(text);
+    free(p);
     cg_loader_free(loader);
     return rc;
 }

@@ -93,6 +93,14 @@ CG_API bool cg_safetensors_set_defer_signals(bool on);
  * it, renamed over it; a link, directory, device, FIFO or socket at path refused, the old file
  * intact on any failure): for a program's other outputs (mnist-eval --out). CG_EINVAL, CG_EIO. */
 CG_API cg_status cg_file_write(const char *path, const void *data, size_t n);
+/* The same, streamed: open checks path and creates the temporary; write appends; commit syncs and
+ * renames it over path, abort removes it (path untouched). Both commit and abort free the writer,
+ * which is the caller's from open until then. */
+typedef struct cg_file_writer cg_file_writer;
+CG_API cg_status cg_file_writer_open(const char *path, cg_file_writer **out);
+CG_API cg_status cg_file_writer_write(cg_file_writer *w, const void *data, size_t n);
+CG_API cg_status cg_file_writer_commit(cg_file_writer *w);
+CG_API void cg_file_writer_abort(cg_file_writer *w);   /* NULL is a no-op */
 
 /* Read and validate the whole file (header, offsets, coverage of the data section). The header
  * is read and checked against the file's size first, and the data section is read only when the
