@@ -2,6 +2,7 @@
 """cgrad checkpoints <-> PyTorch (needs python3-torch), and ONNX export through the PyTorch twin.
 
   to_state_dict(ckpt, spec=None) -> (module, state_dict)   the twin with the checkpoint's weights
+  load_pt(path, trust_pickle=False) -> object               torch.load(weights_only=True) unless trusted
   from_torch(obj, spec=None) -> (spec, tensors)             a module (or a state dict and its spec)
   export_onnx(ckpt, out, input_shape, spec=None, opset=13)  through torch.onnx.export; checked
 """
