@@ -3,11 +3,14 @@
 
   cgrad-torch spec2torch SPEC [--out FILE.pt]          the spec's PyTorch twin: print it, save its state dict
   cgrad-torch to-pt CKPT OUT.pt [--net SPEC] [--module] a cgrad checkpoint's model as a PyTorch state dict
-  cgrad-torch from-pt IN.pt OUT.safetensors [--net SPEC] a PyTorch module (or state dict + spec) -> checkpoint
+  cgrad-torch from-pt IN.pt OUT.safetensors [--net SPEC] [--trust-pickle]
+                                                        a PyTorch state dict + spec (or, with --trust-pickle,
+                                                        a pickled nn.Module) -> checkpoint
   cgrad-torch export-onnx CKPT OUT.onnx [--input-shape C,H,W]   through the twin and torch.onnx.export
   cgrad-torch import-onnx IN.onnx OUT.safetensors      ONNX -> checkpoint with its spec (no PyTorch needed)
 
-SPEC is spec text or @FILE (a .net file). Outputs are written atomically; a symlink is refused.
+SPEC is spec text or @FILE (a .net file). Inputs must be regular files (a FIFO or a device is refused).
+Outputs are written atomically; a symlink, a FIFO or a device as the target is refused.
 Exit status: 0 done, 1 an error (one line naming the file and the problem), 2 a usage error.
 """
 import argparse
@@ -27,21 +30,24 @@ def _spec_arg(text):
         return None
     if text.startswith("@"):
         path = text[1:]
+        from .fileio import read_input
         try:
-            with open(path, encoding="utf-8") as f:
-                return f.read()
+            return read_input(path, "net file").decode("utf-8")
         except OSError as e:
-            raise UserError(f"--net {text}: {path}: {e.strerror or e}") from None
+            raise UserError(f"--net {text}: {e}") from None
         except UnicodeDecodeError:
             raise UserError(f"--net {text}: {path} is not UTF-8 text") from None
     return text
 
 
 def _need_file(path, what):
-    if not os.path.exists(path):
-        raise UserError(f"{what} {path}: no such file")
-    if os.path.isdir(path):
-        raise UserError(f"{what} {path}: is a directory")
+    """Refuse a missing input, or one that is not a regular file (a directory, a FIFO, a device),
+    before any optional dependency is imported; the readers check again when they open it."""
+    from .fileio import open_input
+    try:
+        open_input(path, what).close()
+    except OSError as e:
+        raise UserError(str(e)) from None
 
 
 def _shape(text):
@@ -94,7 +100,7 @@ def cmd_from_pt(a):
     from . import checkpoint
     from .torch_convert import from_torch, load_pt
     _need_file(a.input, "input")
-    obj = load_pt(a.input)
+    obj = load_pt(a.input, trust_pickle=a.trust_pickle)
     spec, tensors = from_torch(obj, _spec_arg(a.net), what=a.input)
     checkpoint.save(a.out, tensors, spec, loss=a.loss, normalize=a.normalize)
     print(f"wrote {a.out}: {_summary(spec, tensors)}")
@@ -141,6 +147,10 @@ def parser():
     s.add_argument("input", metavar="IN.pt", help="torch.save of an nn.Module or of a state dict")
     s.add_argument("out", metavar="OUT.safetensors")
     s.add_argument("--net", metavar="SPEC", help="the net's spec (text or @FILE); needed for a state dict")
+    s.add_argument("--trust-pickle", action="store_true",
+                   help="allow a file that needs full pickle (a whole nn.Module saved with torch.save(model)); "
+                        "unpickling runs any code the file names, so give it only for files you trust. Without "
+                        "it the file is read with torch.load(weights_only=True): state dicts only")
     _normalize_arg(s)
     s.set_defaults(fn=cmd_from_pt)
     s = sub.add_parser("export-onnx", help="a cgrad checkpoint -> ONNX (through PyTorch), checked by onnx.checker")

@@ -17,6 +17,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ._deps import need_onnx
+from .fileio import read_input
 from .spec import write
 
 JOINS = ("Add", "Concat")
@@ -586,14 +587,30 @@ def _name(recs, prefix, tensors):
                 tensors[p + key] = v.astype(np.int64) if v.dtype.kind in "iub" else v.astype(np.float32)
 
 
+def _no_external_data(model):
+    """Refuse a model whose tensors live in other files: their paths come from the model, and
+    reading them would open whatever it names."""
+    from onnx import TensorProto
+    g = model.graph
+    tensors = list(g.initializer) + [t for s in g.sparse_initializer for t in (s.values, s.indices)]
+    for n in g.node:
+        tensors += [a.t for a in n.attribute if a.HasField("t")] + [t for a in n.attribute for t in a.tensors]
+    for t in tensors:
+        if t.HasField("data_location") and t.data_location == TensorProto.EXTERNAL or len(t.external_data):
+            raise OnnxImportError(f"tensor {t.name!r} keeps its data in an external file; refusing it (embed the "
+                                  "data: onnx.save_model(m, path, save_as_external_data=False))")
+
+
 def convert(model):
     """(spec text, OrderedDict of the state dict) of an onnx.ModelProto or a path to a .onnx file."""
     onnx = need_onnx("ONNX import")
     if isinstance(model, str):
+        raw = read_input(model, "ONNX model")   # a regular file, bounded; InputError names it
         try:
-            model = onnx.load(model)
+            model = onnx.load_model_from_string(raw)
         except Exception as e:  # noqa: BLE001 - protobuf raises its own DecodeError
             raise OnnxImportError(f"cannot read it as an ONNX model: {e}") from None
+    _no_external_data(model)
     try:
         onnx.checker.check_model(model)
     except Exception as e:  # noqa: BLE001

@@ -17,7 +17,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .fileio import atomic_write
+from .fileio import atomic_write, read_input
 
 MAX_HEADER = 100_000_000  # cgrad's limit (lib/io/safetensors.c)
 
@@ -165,8 +165,7 @@ def _no_dup_pairs(pairs):
 def read(path):
     """(tensors, metadata) of the safetensors file at path."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = read_input(path, "safetensors file")
     except OSError as e:
-        raise SafetensorsError(f"{path}: {e.strerror or e}") from None
+        raise SafetensorsError(str(e)) from None
     return decode(raw, path)

@@ -76,6 +76,13 @@ NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 INTEGER = re.compile(r"[-+]?\d+")
 
 
+# A run's checkpoint keeps its own state under these names (lib/cg_internal.h CG_NS_LIST): a
+# top-level layer may not be named like one; the C parser refuses it in the same words.
+RESERVED_NAMES = ("optim", "sched", "rng", "train", "data", "loss", "run", "net")
+RESERVED_WHY = (f"a run's checkpoint keeps its own state under {', '.join(n + '.' for n in RESERVED_NAMES)} "
+                "(rename the layer)")
+
+
 class _Parser:
     def __init__(self, spec):
         self.s, self.i, self.depth = spec, 0, 0
@@ -133,6 +140,8 @@ class _Parser:
         pos = self.i
         name, op = None, self.name("a layer")
         if self.peek() == "=":
+            if self.depth == 0 and op in RESERVED_NAMES:   # its tensors would be the run state's
+                self.fail(f"layer name {op!r} is reserved: {RESERVED_WHY}", pos)
             self.i += 1
             name, op = op, self.name("an op after '='")
         rec = {"name": name, "op": op, "pos": pos, "args": {}, "children": [], "branches": []}

@@ -2,6 +2,7 @@
 """cgrad checkpoints <-> PyTorch (needs python3-torch), and ONNX export through the PyTorch twin.
 
   to_state_dict(ckpt, spec=None) -> (module, state_dict)   the twin with the checkpoint's weights
+  load_pt(path, trust_pickle=False) -> object               torch.load(weights_only=True) unless trusted
   from_torch(obj, spec=None) -> (spec, tensors)             a module (or a state dict and its spec)
   export_onnx(ckpt, out, input_shape, spec=None, opset=13)  through torch.onnx.export; checked
 """
@@ -12,7 +13,7 @@ import numpy as np
 
 from . import checkpoint
 from ._deps import need_onnx, need_torch
-from .fileio import atomic_write
+from .fileio import atomic_write, open_input
 
 torch = need_torch("PyTorch conversion")
 from . import twin  # noqa: E402
@@ -43,17 +44,36 @@ def save_pt(obj, out):
     atomic_write(out, writer=lambda f: torch.save(obj, f))
 
 
-def load_pt(path):
-    """A .pt file's object (a module or a state dict), on the CPU."""
-    try:
+def load_pt(path, trust_pickle=False):
+    """A .pt file's object (a module or a state dict), on the CPU. The file is read with
+    torch.load(weights_only=True): tensors and plain containers only, no code runs. A file that
+    needs full pickle (a whole nn.Module saved with torch.save(model)) is refused unless
+    trust_pickle=True (cgrad-torch --trust-pickle): unpickling runs whatever code the file names."""
+    import pickle
+    f = open_input(path, "PyTorch file")   # a regular file, never a FIFO or a device; InputError names it
+    with f:
         try:
-            return torch.load(path, map_location="cpu", weights_only=False)
-        except TypeError:  # PyTorch before 1.13 has no weights_only
-            return torch.load(path, map_location="cpu")
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except Exception as e:  # noqa: BLE001 - pickle and zip errors come in many types
-        raise ValueError(f"{path}: cannot load it with torch.load: {type(e).__name__}: {e}") from None
+            if trust_pickle:
+                try:
+                    return torch.load(f, map_location="cpu", weights_only=False)
+                except TypeError:  # PyTorch before 1.13 has no weights_only
+                    f.seek(0)
+                    return torch.load(f, map_location="cpu")
+            try:
+                return torch.load(f, map_location="cpu", weights_only=True)
+            except TypeError:
+                raise ValueError(f"{path}: this PyTorch ({torch.__version__}) cannot load without running pickle "
+                                 "code (weights_only needs 1.13); pass --trust-pickle if you trust the file") from None
+            except pickle.UnpicklingError as e:
+                first = " ".join(str(e).split("WeightsUnpickler error:")[-1].split())
+                raise ValueError(f"{path}: needs full pickle to load (it holds more than tensors, e.g. a whole "
+                                 f"nn.Module{': ' + first.strip()[:160] if first else ''}); unpickling can run any "
+                                 "code: pass --trust-pickle only if you trust the file") from None
+        except ValueError:
+            raise
+        except Exception as e:  # noqa: BLE001 - pickle and zip errors come in many types
+            raise ValueError(f"{path}: cannot load it with torch.load: {type(e).__name__}: "
+                             f"{' '.join(str(e).split())}") from None
 
 
 def from_torch(obj, spec=None, what="the model"):

@@ -10,7 +10,7 @@ import warnings
 from collections import OrderedDict
 
 from ._deps import need_torch
-from .spec import PARAMS, SEED_SPEC, SpecError, parse, write  # noqa: F401 (re-exported)
+from .spec import PARAMS, RESERVED_NAMES, RESERVED_WHY, SEED_SPEC, SpecError, parse, write  # noqa: F401 (re-exported)
 
 torch = need_torch("cgrad.twin (spec -> PyTorch)")
 import torch.nn as nn  # noqa: E402
@@ -215,6 +215,8 @@ def _records(seq, path):
             raise ValueError(f"layer {p}: the name {name!r} is neither a word nor its position {k}")
         if name.isdigit() and name != str(k):
             raise ValueError(f"layer {p}: a numeric name must be the layer's position ({k})")
+        if not path and name in RESERVED_NAMES:
+            raise ValueError(f"layer {p}: layer name {name!r} is reserved: {RESERVED_WHY}")
         rec = {"name": None if name == str(k) else name}
         if isinstance(m, Residual):
             rec.update(op="residual", children=_records(m, p))

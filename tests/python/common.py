@@ -56,9 +56,14 @@ def net_run(net_run_exe, ckpt, x, workdir):
     return y.reshape(x.shape[0], -1)
 
 
-def cli(*args, path_first=None):
+def cli(*args, path_first=None, timeout=None):
     """Run cgrad-torch from the source tree: (exit status, stdout, stderr). path_first: a directory
-    searched before the package (to hide a module)."""
+    searched before the package (to hide a module). timeout: seconds, past which the run is killed
+    and an AssertionError says it hung."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(([path_first] if path_first else []) + [os.path.join(SRC, "python")]))
-    r = subprocess.run(["/usr/bin/python3", "-m", "cgrad.cli", *args], capture_output=True, text=True, env=env)
+    try:
+        r = subprocess.run(["/usr/bin/python3", "-m", "cgrad.cli", *args], capture_output=True, text=True, env=env,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"cgrad-torch {' '.join(args)}: still running after {timeout} s (hung)") from None
     return r.returncode, r.stdout, r.stderr

@@ -121,8 +121,126 @@ def main():
         assert rc == 1 and "apt-get install python3-numpy" in err, err
         one_line(err)
 
+    def onnx_model(path, external=False):
+        """A tiny valid model (flatten, linear 4->3) at path; its weight in path + '.data' if external."""
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+        import numpy as np
+        w = numpy_helper.from_array(np.ones((3, 4), np.float32), "w")
+        g = helper.make_graph([helper.make_node("Flatten", ["x"], ["f"]), helper.make_node("Gemm", ["f", "w"], ["y"], transB=1)],
+                              "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 2, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], [w])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+        if external:
+            onnx.save_model(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=os.path.basename(path) + ".data", size_threshold=0)
+        else:
+            onnx.save(m, path)
+
+    def fifo_inputs_refused():
+        """A FIFO as each subcommand's input (and as --net @FILE) ends in exit 1 naming it, within
+        10 s (nobody writes to it: a reader that opens it blocking hangs). Without PyTorch/ONNX a
+        subcommand may stop at the missing dependency instead, but it must not hang."""
+        fifo = os.path.join(work, "in.fifo")
+        os.mkfifo(fifo)
+        ok_ck = os.path.join(work, "fifo-out.safetensors")
+        with open(os.path.join(work, "real.safetensors"), "wb") as f:
+            f.write(b"\x10\0\0\0\0\0\0\0{}")   # a regular file: the --net @FIFO is read first
+        runs = [("import-onnx", fifo, ok_ck), ("to-pt", fifo, os.path.join(work, "f.pt")),
+                ("export-onnx", fifo, os.path.join(work, "f.onnx")), ("from-pt", fifo, ok_ck),
+                ("to-pt", os.path.join(work, "real.safetensors"), os.path.join(work, "f.pt"), "--net", "@" + fifo),
+                ("spec2torch", "@" + fifo)]
+        for args in runs:
+            rc, out, err = cli(*args, timeout=10)
+            assert rc == 1 and (fifo in err or "apt-get install" in err), (args, err)
+            if fifo in err:
+                assert "FIFO" in err, (args, err)
+            one_line(err)
+        assert not os.path.exists(ok_ck)
+        # the readers themselves, whoever calls them (in-process, under an alarm)
+        import signal
+        from cgrad import fileio, safetensors
+
+        def hung(*_):
+            raise AssertionError("a reader blocked on the FIFO")
+        old = signal.signal(signal.SIGALRM, hung)
+        signal.alarm(10)
+        try:
+            for fn in (lambda: safetensors.read(fifo), lambda: fileio.read_input(fifo, "input"),
+                       lambda: fileio.open_input("/dev/zero", "input")):
+                try:
+                    fn()
+                except (OSError, ValueError) as e:   # SafetensorsError is a ValueError
+                    assert "not a regular file" in str(e), e
+                else:
+                    raise AssertionError("a FIFO or a device was read")
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, old)
+
+    def onnx_external_data_refused():
+        try:
+            import onnx  # noqa: F401
+        except Exception:  # noqa: BLE001
+            print("(no python3-onnx: skipped)")
+            return
+        src = os.path.join(work, "ext.onnx")
+        onnx_model(src, external=True)
+        assert os.path.exists(src + ".data")
+        rc, out, err = cli("import-onnx", src, os.path.join(work, "ext.safetensors"), timeout=60)
+        assert rc == 1 and src in err and "'w'" in err and "external" in err, (out, err)
+        one_line(err)
+        assert not os.path.exists(os.path.join(work, "ext.safetensors"))
+
+    def non_regular_outputs_refused():
+        """An existing FIFO as the output is refused and left a FIFO (not replaced by a file, not
+        written into); /dev/null is refused by the check that runs before anything is written."""
+        import stat
+        from cgrad import fileio
+        for dev in ("/dev/null", "/dev/zero"):
+            try:
+                fileio.check_target(dev)   # the check only: it opens nothing
+            except fileio.OutputError as e:
+                assert dev in str(e) and "device" in str(e), e
+            else:
+                raise AssertionError(f"{dev} accepted as an output target")
+        out_fifo = os.path.join(work, "out.fifo")
+        os.mkfifo(out_fifo)
+        try:
+            fileio.atomic_write(out_fifo, b"x")
+        except fileio.OutputError as e:
+            assert out_fifo in str(e) and "FIFO" in str(e), e
+        else:
+            raise AssertionError("atomic_write replaced a FIFO")
+        assert stat.S_ISFIFO(os.lstat(out_fifo).st_mode)
+        try:
+            import onnx  # noqa: F401
+        except Exception:  # noqa: BLE001
+            print("(no python3-onnx: the CLI half skipped)")
+            return
+        src = os.path.join(work, "small.onnx")
+        onnx_model(src)
+        rc, out, err = cli("import-onnx", src, out_fifo, timeout=60)
+        assert rc == 1 and out_fifo in err and "FIFO" in err, (out, err)
+        one_line(err)
+        assert stat.S_ISFIFO(os.lstat(out_fifo).st_mode), "the FIFO was replaced"
+        assert not [f for f in os.listdir(work) if f.endswith(".tmp")]
+
+    def reserved_layer_names():
+        for spec, pos in (("flatten optim=linear(64,10) log_softmax", 9), ("net=flatten linear(4,3)", 1),
+                          ("flatten  loss=relu", 10)):
+            try:
+                parse(spec)
+            except SpecError as e:
+                name = spec[pos - 1:].split("=")[0]
+                assert f"spec error at char {pos}: layer name '{name}' is reserved" in str(e), (spec, str(e))
+            else:
+                raise AssertionError(f"{spec!r} accepted")
+        parse("flatten r=residual(net=linear(4,4))")   # nested: its tensors are r.net.*, no clash
+
     return Checks("cli").run(help_and_usage, missing_and_bad_inputs, outputs_atomic_and_no_symlinks, spec_messages,
-                             missing_dependencies_named)
+                             missing_dependencies_named, fifo_inputs_refused, onnx_external_data_refused,
+                             non_regular_outputs_refused, reserved_layer_names)
 
 
 if __name__ == "__main__":

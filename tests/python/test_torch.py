@@ -4,6 +4,8 @@
   - spec -> twin (BatchNorm statistics moved by a few train-mode passes) -> from-pt (a saved
     nn.Module, and a state dict with --net) -> cgrad computes the twin's outputs (net_run);
     -> to-pt -> the twin loads it and computes bit-identical outputs; to-pt --module too;
+  - a pickled nn.Module needs from-pt --trust-pickle (torch.load(weights_only=True) otherwise), and
+    a hostile pickle's code does not run without it;
   - an nn.Sequential written by hand in PyTorch (not built from a spec) -> from-pt finds its spec;
   - export-onnx (checked by onnx.checker) -> import-onnx -> cgrad computes PyTorch's outputs.
   - nn.SiLU, nn.GELU (erf and tanh), nn.Hardswish, nn.Softplus(beta) exported at opsets 13, 14, 17
@@ -63,7 +65,7 @@ def main():
             mod_pt, sd_pt = os.path.join(work, k + "_mod.pt"), os.path.join(work, k + "_sd.pt")
             torch.save(m, mod_pt)
             torch.save(m.state_dict(), sd_pt)
-            for src, extra in ((mod_pt, []), (sd_pt, ["--net", spec])):
+            for src, extra in ((mod_pt, ["--trust-pickle"]), (sd_pt, ["--net", spec])):
                 ck = os.path.join(work, k + ".safetensors")
                 rc, out, err = cli("from-pt", src, ck, *extra)
                 assert rc == 0, err
@@ -89,7 +91,7 @@ def main():
         m.eval()
         pt, ck = os.path.join(work, "hand.pt"), os.path.join(work, "hand.safetensors")
         torch.save(m, pt)
-        rc, out, err = cli("from-pt", pt, ck)
+        rc, out, err = cli("from-pt", pt, ck, "--trust-pickle")
         assert rc == 0, err
         assert "conv2d(1,4,3,stride=2,bias=false) batch_norm2d(4,eps=0.001) relu adaptive_avg_pool2d(1) flatten " \
                "linear(4,5) log_softmax" in out, out
@@ -101,7 +103,7 @@ def main():
         assert rc == 1 and "--net" in err and "Traceback" not in err, err
         bad = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Softmax(dim=1))
         torch.save(bad, pt)
-        rc, out, err = cli("from-pt", pt, ck)
+        rc, out, err = cli("from-pt", pt, ck, "--trust-pickle")
         assert rc == 1 and "layer 1" in err and "Softmax" in err and "Traceback" not in err, err
 
     def onnx_export_import():
@@ -113,7 +115,7 @@ def main():
             want = torch_out(m, k)
             pt, ck, ox, ck2 = (os.path.join(work, k + e) for e in ("_e.pt", "_e.safetensors", ".onnx", "_o.safetensors"))
             torch.save(m, pt)
-            assert cli("from-pt", pt, ck)[0] == 0
+            assert cli("from-pt", pt, ck, "--trust-pickle")[0] == 0
             rc, out, err = cli("export-onnx", ck, ox, "--input-shape", ",".join(map(str, shape)))
             assert rc == 0, err
             model = onnx.load(ox)
@@ -154,7 +156,49 @@ def main():
             d = np.abs(net_run(NET_RUN, ck, xi, work) - want).max()
             assert d < 1e-4, f"opset {opset}: ONNX import of the activations differs from PyTorch by {d}"
 
-    return Checks("torch").run(spec_torch_cgrad_torch, hand_written_sequential, onnx_export_import, onnx_activations)
+    def pickle_needs_trust():
+        """A .pt holding a pickled nn.Module is refused without --trust-pickle (one line naming the
+        file and the flag) and loads with it; a pickle whose __reduce__ would create a marker file is
+        refused and the marker is not created; a state dict loads without the flag."""
+        from cgrad.torch_convert import load_pt
+        m = build("flatten linear(4,3)").eval()
+        pt, ck = os.path.join(work, "trust.pt"), os.path.join(work, "trust.safetensors")
+        torch.save(m, pt)
+        rc, out, err = cli("from-pt", pt, ck)
+        assert rc == 1 and pt in err and "--trust-pickle" in err and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert not os.path.exists(ck)
+        rc, out, err = cli("from-pt", pt, ck, "--trust-pickle")
+        assert rc == 0 and "flatten linear(4,3)" in out, err
+        try:
+            load_pt(pt)
+        except ValueError as e:
+            assert "--trust-pickle" in str(e), e
+        else:
+            raise AssertionError("load_pt loaded a pickled nn.Module without trust_pickle=True")
+        assert isinstance(load_pt(pt, trust_pickle=True), nn.Module)
+        sd = os.path.join(work, "trust_sd.pt")
+        torch.save(m.state_dict(), sd)
+        rc, out, err = cli("from-pt", sd, ck, "--net", "flatten linear(4,3)")
+        assert rc == 0, err
+        marker = os.path.join(work, "pwned")
+
+        class Hostile:
+            def __reduce__(self):
+                return (open, (marker, "w"))   # unpickling calls open(marker, "w"): creates the file
+        evil = os.path.join(work, "evil.pt")
+        torch.save({"w": torch.zeros(2), "x": Hostile()}, evil)
+        assert not os.path.exists(marker)
+        rc, out, err = cli("from-pt", evil, ck, "--net", "flatten linear(4,3)")
+        assert rc == 1 and evil in err and "--trust-pickle" in err, err
+        assert not os.path.exists(marker), "unpickling ran the file's code"
+        sub = os.path.join(work, "sub.pt")
+        with open(sub, "wb") as f:
+            f.write(b"junk that is no zip and no pickle")
+        rc, out, err = cli("from-pt", sub, ck)
+        assert rc == 1 and sub in err and "Traceback" not in err, err
+
+    return Checks("torch").run(pickle_needs_trust, spec_torch_cgrad_torch, hand_written_sequential, onnx_export_import, onnx_activations)
 
 
 if __name__ == "__main__":

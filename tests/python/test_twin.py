@@ -8,6 +8,7 @@ apps/nets/seed.net. Exit 0 pass, 1 fail, 77 skipped (no torch).
 import os
 import re
 import sys
+from collections import OrderedDict
 
 from common import SRC, skip  # noqa: E402
 
@@ -165,7 +166,11 @@ def _writer_checks():
     for bad, want in ((nn.Sequential(nn.Conv2d(1, 2, (3, 1))), "layer 0 (kernel)"),
                       (nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU())), "layer 1: an nn.Sequential inside"),
                       (nn.Sequential(nn.Linear(2, 2), nn.Softmax(1)), "layer 1 (torch.nn.modules.activation.Softmax)"),
-                      (nn.Linear(2, 2), "not an nn.Sequential")):
+                      (nn.Linear(2, 2), "not an nn.Sequential"),
+                      # a run's checkpoint keeps its state under these names (lib/nn/spec.c refuses them too)
+                      (nn.Sequential(OrderedDict(flat=nn.Flatten(), net=nn.Linear(4, 3))),
+                       "layer net: layer name 'net' is reserved"),
+                      (nn.Sequential(OrderedDict(optim=nn.Linear(4, 3))), "layer name 'optim' is reserved")):
         try:
             module_spec(bad)
         except ValueError as e:
@@ -175,6 +180,21 @@ def _writer_checks():
         else:
             failed += 1
             print(f"FAIL module_spec accepted {bad}")
+    # reserved names: refused at the top level only (nested ones live under the container's name)
+    ok = nn.Sequential(OrderedDict(flat=nn.Flatten(), r=Residual(OrderedDict(net=nn.Linear(4, 4)))))
+    if module_spec(ok) != "flat=flatten r=residual(net=linear(4,4))":
+        failed += 1
+        print(f"FAIL module_spec of a nested 'net': {module_spec(ok)!r}")
+    for name in ("optim", "sched", "rng", "train", "data", "loss", "run", "net"):
+        try:
+            build(f"flatten {name}=linear(4,3)")
+        except ValueError as e:
+            if f"at char 9: layer name '{name}' is reserved" not in str(e):
+                failed += 1
+                print(f"FAIL build message {e!r} for the reserved name {name!r}")
+        else:
+            failed += 1
+            print(f"FAIL build accepted the reserved layer name {name!r}")
     print(f"spec writer: {len(nets)} nets, {failed} failed")
     return 1 if failed else 0
 
