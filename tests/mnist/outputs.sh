@@ -62,9 +62,16 @@ run_expect 1 "--metrics /dev/null: exists and is not a regular file" timeout 10 
 run_expect 1 "--metrics adir: is a directory" timeout 10 "$TRAIN" "${common[@]}" --metrics adir
 # A write that fails (a file size limit of 0; SIGXFSZ ignored so that write returns EFBIG) is
 # named. The limit is the program's alone: its stdout and stderr go through pipes to out.txt/err.txt.
-run_expect 1 "--metrics big.csv: write failed: File too large" bash -c 'trap "" XFSZ; set -o pipefail
-  { (ulimit -f 0; exec "$@") 2>&1 1>&3 | cat >&2; } 3>&1 | cat' - "$TRAIN" "${common[@]}" --metrics big.csv
-no_training "--metrics that cannot be written"
+# clang's OpenMP runtime (libomp, the sanitizer stage's) sizes a shared-memory file of its own at
+# start-up and dies under that limit, before the program runs: there the case is left to the
+# GCC builds (libgomp), which check the same code.
+if ldd "$TRAIN" | grep -q 'libomp\.so'; then
+  echo "skipped under libomp: --metrics write failure (the runtime itself cannot start under ulimit -f 0)"
+else
+  run_expect 1 "--metrics big.csv: write failed: File too large" bash -c 'trap "" XFSZ; set -o pipefail
+    { (ulimit -f 0; exec "$@") 2>&1 1>&3 | cat >&2; } 3>&1 | cat' - "$TRAIN" "${common[@]}" --metrics big.csv
+  no_training "--metrics that cannot be written"
+fi
 # A good run still writes both.
 run_expect 0 "" "$TRAIN" "${common[@]}" --save ck.safetensors --metrics m.csv
 [ -s ck.safetensors ] && [ "$(grep -c '^epoch,1,' m.csv)" = 1 ] || fail "no checkpoint or metrics row"
