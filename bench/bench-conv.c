@@ -172,6 +172,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--block") && i + 1 < argc) set_or_die(CG_CONFIG_CONV_BLOCK_BYTES, atoll(argv[++i]));
         else if (!strcmp(argv[i], "--no-dense")) set_or_die(CG_CONFIG_CONV_DENSE, 0);
         else if (!strcmp(argv[i], "--no-winograd")) set_or_die(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_OFF);
+        else if (!strcmp(argv[i], "--gemm-blas")) set_or_die(CG_CONFIG_GEMM_ENGINE, CG_GEMM_BLAS);
         else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
             const char *m = argv[++i];
             if (strcmp(m, "auto") && strcmp(m, "serial") && strcmp(m, "images")) {
@@ -183,7 +184,7 @@ int main(int argc, char **argv) {
                                                                        : CG_CONV_SCHEDULE_AUTO);
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bench-conv [--threads N] [--reps R] [--csv] [--mode auto|serial|images] [--quick] [--only TEXT]\n"
-                   "                  [--block BYTES] [--no-dense] [--no-winograd] [--no-depthwise]\n"
+                   "                  [--block BYTES] [--no-dense] [--no-winograd] [--no-depthwise] [--gemm-blas]\n"
                    "                  [--shape N,C,H,W,OC,K[,STRIDE,PADDING,DILATION,GROUPS]]...\n"
                    "  --shape S       your own layer (repeatable) instead of the built-in list: batch N, C input\n"
                    "                  channels, HxW input, OC output channels, KxK kernel; stride, dilation and\n"
@@ -194,7 +195,8 @@ int main(int argc, char **argv) {
                    "  --block BYTES   forward im2col in row blocks of at most BYTES (CG_CONFIG_CONV_BLOCK_BYTES)\n"
                    "  --no-dense      the general im2col/col2im loop only (CG_CONFIG_CONV_DENSE 0)\n"
                    "  --no-winograd   3x3 stride-1 layers by im2col (CG_CONFIG_CONV_WINOGRAD off)\n"
-                   "  --no-depthwise  depthwise layers by im2col + a GEMM per group (CG_CONFIG_CONV_DEPTHWISE off)\n");
+                   "  --no-depthwise  depthwise layers by im2col + a GEMM per group (CG_CONFIG_CONV_DEPTHWISE off)\n"
+                   "  --gemm-blas     every GEMM by the BLAS, none by LIBXSMM (CG_CONFIG_GEMM_ENGINE blas)\n");
             return 0;
         } else { fprintf(stderr, "bench-conv: unknown option '%s'\n", argv[i]); return 2; }
     }

@@ -49,6 +49,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-fuse")) cg_config_set(CG_CONFIG_FUSION, 0);
         else if (!strcmp(argv[i], "--no-dense")) cg_config_set(CG_CONFIG_CONV_DENSE, 0);
         else if (!strcmp(argv[i], "--no-winograd")) cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_OFF);
+        else if (!strcmp(argv[i], "--gemm-blas")) cg_config_set(CG_CONFIG_GEMM_ENGINE, CG_GEMM_BLAS);
         else if (!strcmp(argv[i], "--net") && i + 1 < argc) spec = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bench-train [--batch 64] [--eval-batch 1000] [--threads N] [--windows 5]\n"
@@ -58,7 +59,9 @@ int main(int argc, char **argv) {
                    "                   [--no-dense]   (conv's dense im2col/col2im loops off:\n"
                    "                                  CG_CONFIG_CONV_DENSE 0, A/B)\n"
                    "                   [--no-winograd] (3x3 stride-1 convs by im2col, not Winograd:\n"
-                   "                                  CG_CONFIG_CONV_WINOGRAD off, A/B)\n");
+                   "                                  CG_CONFIG_CONV_WINOGRAD off, A/B)\n"
+                   "                   [--gemm-blas]  (every GEMM by the BLAS, none by LIBXSMM:\n"
+                   "                                  CG_CONFIG_GEMM_ENGINE blas, A/B)\n");
             return 0;
         } else { fprintf(stderr, "bench-train: unknown option '%s'\n", argv[i]); return 2; }
     }

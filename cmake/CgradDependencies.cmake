@@ -79,3 +79,25 @@ if(CGRAD_WITH_MPI AND NOT MPI_C_FOUND)
   message(FATAL_ERROR "CGRAD_WITH_MPI=ON but MPI was not found: install libopenmpi-dev or pass -DCGRAD_WITH_MPI=OFF")
 endif()
 message(STATUS "cgrad MPI (cgrad_dist): ${CGRAD_WITH_MPI}")
+
+# LIBXSMM, the small-GEMM engine behind cg_gemm (lib/core/blas.c): JIT kernels chosen from CPUID,
+# independent of OpenBLAS's kernel choice. Debian's libxsmm-dev is a static, position-independent
+# archive: it links into libcgrad.so with its symbols hidden there (lib/CMakeLists.txt), and its
+# fallback BLAS calls (sgemm_) resolve to the CBLAS above. CGRAD_XSMM defaults to ON where it is
+# found; OFF builds without it (every GEMM by the CBLAS), and the build says so.
+find_path(CGRAD_XSMM_INCLUDE_DIR libxsmm.h)
+find_library(CGRAD_XSMM_LIBRARY NAMES libxsmm.a xsmm)
+if(CGRAD_XSMM_INCLUDE_DIR AND CGRAD_XSMM_LIBRARY)
+  set(_cgrad_xsmm_found ON)
+else()
+  set(_cgrad_xsmm_found OFF)
+endif()
+option(CGRAD_XSMM "Run small GEMMs with LIBXSMM's JIT kernels (needs libxsmm-dev)" ${_cgrad_xsmm_found})
+if(CGRAD_XSMM AND NOT _cgrad_xsmm_found)
+  message(FATAL_ERROR "CGRAD_XSMM=ON but LIBXSMM was not found: apt-get install libxsmm-dev, or pass -DCGRAD_XSMM=OFF")
+endif()
+if(CGRAD_XSMM)
+  message(STATUS "cgrad small-GEMM engine: LIBXSMM (${CGRAD_XSMM_LIBRARY})")
+else()
+  message(STATUS "cgrad small-GEMM engine: OFF (every GEMM by the CBLAS; Debian: apt-get install libxsmm-dev)")
+endif()

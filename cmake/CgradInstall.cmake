@@ -50,7 +50,12 @@ install(FILES ${PROJECT_BINARY_DIR}/cgradConfig.cmake ${PROJECT_BINARY_DIR}/cgra
 # modules become -L/-l flags (-L and a run path only for directories the compiler does not search
 # already).
 set(CGRAD_PC_LIBS_PRIVATE "")
-foreach(lib ${CGRAD_BLAS_LIBRARIES})
+set(_cgrad_pc_libs ${CGRAD_BLAS_LIBRARIES})
+if(CGRAD_XSMM)
+  # LIBXSMM (a static archive) first: its fallback BLAS calls resolve in the BLAS after it.
+  set(_cgrad_pc_libs ${CGRAD_XSMM_LIBRARY} ${CGRAD_BLAS_LIBRARIES} -ldl -lrt)
+endif()
+foreach(lib ${_cgrad_pc_libs})
   if(lib MATCHES "^/.*/lib([^/]+)\\.(so|a)$")
     get_filename_component(dir ${lib} DIRECTORY)
     if(NOT dir IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)

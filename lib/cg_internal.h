@@ -75,9 +75,12 @@ cg_settings cg_config_snapshot(void);
  * CG_ENOMEM set on failure). Valid until the thread's next borrow, cg_tape_release() or
  * cg_tape_free_all(): an op borrows once per call and never keeps it. Freed at thread exit. */
 void *cg_scratch_borrow(size_t bytes);
-/* Free this thread's buffer (the tape's cg_tape_free_all). */
+/* This thread's second grow-only buffer, cg_gemm's alone (valid until its next call on the
+ * thread), so that a GEMM inside an op's borrow does not disturb it; NULL on failure. */
+void *cg_gemm_scratch(size_t bytes);
+/* Free this thread's buffers (the tape's cg_tape_free_all). */
 void cg_scratch_free(void);
-/* Bytes held by this thread's buffer (public as cg_tape_scratch_bytes). */
+/* Bytes held by this thread's buffers (public as cg_tape_scratch_bytes). */
 int64_t cg_scratch_bytes(void);
 
 /* ---- tensors ------------------------------------------------------------- */
@@ -250,6 +253,11 @@ const char *cg_blas_core_for(const cg_cpu_features *f);
 /* The one GEMM entry: row-major C[m,n] = alpha op(A) op(B) + beta C. Sizes must fit BLAS's int,
  * which ops check when they plan (cg_gemm_check names the op); cg_gemm asserts it. */
 cg_status cg_gemm_check(const char *op, int64_t m, int64_t n, int64_t k);
+/* Whether LIBXSMM is built in and usable on this CPU (lib/core/blas.c says which GEMMs it takes). */
+bool cg_gemm_small_engine(void);
+/* Whether cg_gemm gives a GEMM of this shape and these scalars to LIBXSMM (it still falls back to
+ * the BLAS where LIBXSMM has no kernel for it or no memory for a transposed copy). */
+bool cg_gemm_takes_xsmm(int64_t m, int64_t n, int64_t k, float alpha, float beta);
 void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
              const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 

@@ -12,7 +12,7 @@
  * recorded node's backward keeps its forward's choices (Winograd or im2col, the fused epilogue).
  * Any thread may change a switch at any time without a data race: an op already running is
  * unaffected, the next one sees the new value. None of them changes a result beyond float
- * rounding: Winograd, the direct depthwise kernels, a non-default forward block, and fusion's fold of an eval-mode BatchNorm2d
+ * rounding: Winograd, the direct depthwise kernels, the GEMM engine, a non-default forward block, and fusion's fold of an eval-mode BatchNorm2d
  * into the conv's weights (every other fusion is bit-equal to the unfused ops); the rest not at
  * all. They exist for A/B runs and tests.
  * Defaults: every switch as the library would choose. */
@@ -43,8 +43,11 @@ typedef enum cg_config_key {
     /* A cg_depthwise_mode: when conv2d takes its direct depthwise kernels (groups == input
      * channels) instead of im2col + one GEMM per group. */
     CG_CONFIG_CONV_DEPTHWISE = 5,
+    /* A cg_gemm_engine: which engine runs the library's small GEMMs. Unlike the others, this one
+     * is read at each GEMM (an op's GEMMs may change engine midway if it is changed meanwhile). */
+    CG_CONFIG_GEMM_ENGINE = 6,
 } cg_config_key;
-#define CG_CONFIG_NUM_KEYS 6
+#define CG_CONFIG_NUM_KEYS 7
 #define CG_CONV_BLOCK_BYTES_DEFAULT ((int64_t)1 << 30)
 
 typedef enum cg_winograd_mode {
@@ -58,6 +61,12 @@ typedef enum cg_depthwise_mode {
     CG_DEPTHWISE_AUTO = 1,    /* default: groups == input channels >= 2, output channels a multiple */
     CG_DEPTHWISE_ALWAYS = 2,  /* also a one-channel, ungrouped layer (groups == input channels == 1; tests) */
 } cg_depthwise_mode;
+
+typedef enum cg_gemm_engine {
+    CG_GEMM_BLAS = 0,  /* every GEMM by the linked CBLAS */
+    CG_GEMM_AUTO = 1,  /* default: LIBXSMM's JIT kernels (chosen from CPUID) for the small GEMMs where
+                        * the build has LIBXSMM, the CBLAS for the rest (cg_blas_info() says which) */
+} cg_gemm_engine;
 
 typedef enum cg_conv_schedule {
     CG_CONV_SCHEDULE_AUTO = 0,    /* default: IMAGES with at least two images per thread, else SERIAL */

@@ -13,6 +13,8 @@
 
 static _Thread_local void *scratch;
 static _Thread_local size_t scratch_bytes;
+static _Thread_local void *gemm_scratch;        /* cg_gemm's own: a transposed operand */
+static _Thread_local size_t gemm_scratch_bytes;
 
 /* ---- thread exit: free this thread's buffer (the main thread's: cg_tape_free_all or exit) ---- */
 static pthread_key_t exit_key;                        /* made once; its destructor frees the buffer */
@@ -40,10 +42,25 @@ void *cg_scratch_borrow(size_t bytes) {
     return p;
 }
 
+/* cg_gemm's buffer: apart from the ops' one, since cg_gemm runs inside their borrows. */
+void *cg_gemm_scratch(size_t bytes) {
+    if (bytes <= gemm_scratch_bytes && gemm_scratch) return gemm_scratch;
+    register_thread_exit();
+    void *p = cg_malloc(bytes ? bytes : 64);
+    if (!p) return NULL;
+    cg_free(gemm_scratch);
+    gemm_scratch = p;
+    gemm_scratch_bytes = bytes ? bytes : 64;
+    return p;
+}
+
 void cg_scratch_free(void) {
     cg_free(scratch);
     scratch = NULL;
     scratch_bytes = 0;
+    cg_free(gemm_scratch);
+    gemm_scratch = NULL;
+    gemm_scratch_bytes = 0;
 }
 
-int64_t cg_scratch_bytes(void) { return (int64_t)scratch_bytes; }
+int64_t cg_scratch_bytes(void) { return (int64_t)(scratch_bytes + gemm_scratch_bytes); }

@@ -167,10 +167,96 @@ cg_status cg_gemm_check(const char *op, int64_t m, int64_t n, int64_t k) {
     return CG_OK;
 }
 
+/* ---- the small-GEMM engine (LIBXSMM) ------------------------------------- */
+/* LIBXSMM JIT-compiles a kernel per shape for the instruction set CPUID reports (AVX2, AVX-512),
+ * whatever OPENBLAS_CORETYPE says: OPENBLAS_CORETYPE keeps governing OpenBLAS alone. It runs a
+ * GEMM on the calling thread without packing its operands, which is what the per-image GEMMs of
+ * conv2d (Winograd's 16 per image, im2col's one) want: measured 2.0-2.4x OpenBLAS's Haswell
+ * kernels and 1.1-1.3x its SkylakeX ones on those shapes (docs/benchmarks.md).
+ *
+ * Which GEMMs it takes (the rule depends on the shape alone, never on the thread count, so
+ * results stay bit-identical for any count):
+ *   - alpha 1 and beta 0 or 1 (all of cgrad's);
+ *   - any transposes: LIBXSMM 1.17 JITs column-major NN and NT, which are row-major NN and TN;
+ *     a row-major B read transposed is first copied out transposed (libxsmm_otrans, into
+ *     cg_gemm_scratch): n*k floats moved against 2*m*n*k flops, measured 2x the BLAS's NT on
+ *     the conv backward's dW shapes all the same;
+ *   - M*N*K <= CG_XSMM_MAX_MNK: larger GEMMs go to the BLAS, which blocks them for the caches and
+ *     spreads them over threads when called outside a parallel region;
+ *   - a kernel was generated for the shape (libxsmm_smmdispatch is not NULL).
+ * The engine is on when the build has it (-DCGRAD_XSMM=ON, the default where libxsmm-dev is
+ * installed), CG_CONFIG_GEMM_ENGINE is CG_GEMM_AUTO (the default), and LIBXSMM found AVX2 or
+ * better (below that its kernels would not beat the BLAS). */
+#define CG_XSMM_MAX_MNK ((int64_t)1 << 24)
+
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+static bool xsmm_usable;            /* built in and the CPU is AVX2 or better */
+static char engine_reason[160] = "";
+
+#ifdef CGRAD_WITH_XSMM
+#include <libxsmm.h>
+static void choose_engine(void) {
+    libxsmm_init();
+    const int arch = libxsmm_get_target_archid();
+    xsmm_usable = arch >= LIBXSMM_X86_AVX2;
+    snprintf(engine_reason, sizeof engine_reason, "LIBXSMM %s (%s kernels%s)", LIBXSMM_VERSION,
+             libxsmm_get_target_arch(), xsmm_usable ? ", chosen from CPUID" : ": below AVX2, so the BLAS runs every GEMM");
+}
+
+/* Row-major C[m,n] = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: LIBXSMM's A is our B. */
+static bool xsmm_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                      const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    if (tb) {  /* B[n,k] read as its transpose: copy it to Bt[k,n] (n*k floats, against 2mnk flops) */
+        float *bt = cg_gemm_scratch((size_t)(n * k) * sizeof(float));
+        if (!bt) return false;
+        libxsmm_otrans(bt, b, sizeof(float), (libxsmm_blasint)k, (libxsmm_blasint)n, (libxsmm_blasint)ldb,
+                       (libxsmm_blasint)n);
+        b = bt;
+        ldb = n;
+    }
+    const int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
+    const libxsmm_blasint M = (libxsmm_blasint)n, N = (libxsmm_blasint)m, K = (libxsmm_blasint)k;
+    const libxsmm_blasint la = (libxsmm_blasint)ldb, lb = (libxsmm_blasint)lda, lc = (libxsmm_blasint)ldc;
+    const float one = 1.0f;
+    libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &one, &beta, &flags, NULL);
+    if (!f) return false;
+    f(b, a, c);
+    /* The kernel leaves the vector registers' upper halves dirty; cgrad's own code is SSE (baseline
+     * x86-64), and every SSE instruction after that pays a merge with them: batch norm's forward
+     * ran 2.5x slower after each conv until this (docs/benchmarks.md). */
+    __asm__ volatile("vzeroupper" ::: "memory");
+    return true;
+}
+#else
+static void choose_engine(void) {
+    snprintf(engine_reason, sizeof engine_reason, "LIBXSMM off: built without it (-DCGRAD_XSMM=OFF or libxsmm-dev not found)");
+}
+static bool xsmm_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                      const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)beta, (void)c, (void)ldc;
+    return false;
+}
+#endif
+
+static void engine_init(void) { pthread_once(&engine_once, choose_engine); }
+
+bool cg_gemm_small_engine(void) {
+    engine_init();
+    return xsmm_usable;
+}
+
+bool cg_gemm_takes_xsmm(int64_t m, int64_t n, int64_t k, float alpha, float beta) {
+    engine_init();
+    return xsmm_usable && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && m > 0 && n > 0 && k > 0 &&
+           m * n * k <= CG_XSMM_MAX_MNK && cg_config_get(CG_CONFIG_GEMM_ENGINE) == CG_GEMM_AUTO;
+}
+
 void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
              const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-    cg_blas_init();
     CG_ASSERT(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX);
+    if (cg_gemm_takes_xsmm(m, n, k, alpha, beta) && xsmm_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc))
+        return;
+    cg_blas_init();
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
                 (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
@@ -183,17 +269,26 @@ void cg_blas_set_threads(int n) {
 }
 
 const char *cg_blas_info(void) {
-    static _Thread_local char buf[512];
+    static _Thread_local char buf[768];
+    char blas[512];
     cg_blas_init();
+    engine_init();
     if (openblas_get_corename) {
         /* The config string starts with "OpenBLAS <version>" in the releases we know; say it once. */
         const char *cfg = openblas_get_config ? openblas_get_config() : "?";
-        snprintf(buf, sizeof buf, "%s%s (core %s, %s)", strncmp(cfg, "OpenBLAS", 8) ? "OpenBLAS " : "", cfg,
+        snprintf(blas, sizeof blas, "%s%s (core %s, %s)", strncmp(cfg, "OpenBLAS", 8) ? "OpenBLAS " : "", cfg,
                  openblas_get_corename(), core_reason);
     }
     else if (bli_thread_set_num_threads)
-        snprintf(buf, sizeof buf, "BLIS (its kernels are chosen at run time by BLIS)");
+        snprintf(blas, sizeof blas, "BLIS (its kernels are chosen at run time by BLIS)");
     else
-        snprintf(buf, sizeof buf, "a CBLAS without a known vendor API (reference or other)");
+        snprintf(blas, sizeof blas, "a CBLAS without a known vendor API (reference or other)");
+    if (!xsmm_usable)
+        snprintf(buf, sizeof buf, "%s; GEMMs: all by the BLAS (%s)", blas, engine_reason);
+    else if (cg_config_get(CG_CONFIG_GEMM_ENGINE) != CG_GEMM_AUTO)
+        snprintf(buf, sizeof buf, "%s; GEMMs: all by the BLAS (gemm_engine = blas; %s unused)", blas, engine_reason);
+    else
+        snprintf(buf, sizeof buf, "%s; GEMMs: %s for GEMMs up to 2^24 multiply-adds, the BLAS for the rest", blas,
+                 engine_reason);
     return buf;
 }

@@ -22,6 +22,7 @@ static const cfg_def DEFS[CG_CONFIG_NUM_KEYS] = {
     [CG_CONFIG_CONV_DENSE] = { "conv_dense", 1, 0, 1 },
     [CG_CONFIG_CONV_BLOCK_BYTES] = { "conv_block_bytes", CG_CONV_BLOCK_BYTES_DEFAULT, 1, INT64_MAX },
     [CG_CONFIG_CONV_DEPTHWISE] = { "conv_depthwise", CG_DEPTHWISE_AUTO, CG_DEPTHWISE_OFF, CG_DEPTHWISE_ALWAYS },
+    [CG_CONFIG_GEMM_ENGINE] = { "gemm_engine", CG_GEMM_AUTO, CG_GEMM_BLAS, CG_GEMM_AUTO },
 };
 
 /* The switches' values; a never-set switch holds its default (the initialisers below). */
@@ -32,6 +33,7 @@ static _Atomic int64_t values[CG_CONFIG_NUM_KEYS] = {
     [CG_CONFIG_CONV_DENSE] = 1,
     [CG_CONFIG_CONV_BLOCK_BYTES] = CG_CONV_BLOCK_BYTES_DEFAULT,
     [CG_CONFIG_CONV_DEPTHWISE] = CG_DEPTHWISE_AUTO,
+    [CG_CONFIG_GEMM_ENGINE] = CG_GEMM_AUTO,
 };
 
 static bool key_ok(cg_config_key key) { return (unsigned)key < CG_CONFIG_NUM_KEYS; }
