@@ -295,7 +295,7 @@ int main(int argc, char **argv) {
                    (double)ws / (1 << 20));
         if (!csv)
             printf("%-26s      every pass: %s; GEMMs: %s\n", "", algo.algorithm,
-                   strncmp(algo.gemm, "none", 4) ? "the BLAS above" : algo.gemm);
+                   strcmp(algo.gemm, "the BLAS") ? algo.gemm : "the BLAS above");
         fflush(stdout);
         free(x); free(w); free(b);
     }

@@ -258,6 +258,8 @@ bool cg_gemm_small_engine(void);
 /* Whether cg_gemm gives a GEMM of this shape and these scalars to LIBXSMM (it still falls back to
  * the BLAS where LIBXSMM has no kernel for it or no memory for a transposed copy). */
 bool cg_gemm_takes_xsmm(int64_t m, int64_t n, int64_t k, float alpha, float beta);
+/* "LIBXSMM (...)" or "the BLAS": the engine of an M x N x K GEMM with alpha 1 (a static string). */
+const char *cg_gemm_engine_name(int64_t m, int64_t n, int64_t k);
 void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
              const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 

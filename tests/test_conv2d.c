@@ -12,9 +12,11 @@
 #include <string.h>
 #include "gradcheck.h"
 #include "../lib/ops/im2col.h"  /* the im2col/col2im kernels, tested directly below */
+#include "../lib/ops/winograd.h" /* cg_wino_force_generic */
 #include "alloc_probe.h"
-/* lib/cg_internal.h: conv plans made on this thread. */
+/* lib/cg_internal.h: conv plans made on this thread; whether LIBXSMM runs the small GEMMs. */
 int64_t cg_conv2d_plans_made(void);
+bool cg_gemm_small_engine(void);
 
 /* relu(conv2d(..)) as one op, and [relu] + 2x2 max-pool in the conv's epilogue. */
 static cg_tensor *conv2d_relu(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
@@ -724,6 +726,7 @@ static void test_winograd_vs_naive(void **s) {
     struct { int64_t n, c, h, w, oc, p; } cs[] = {
         { 2, 5, 7, 5, 3, 0 }, { 3, 4, 6, 8, 6, 1 }, { 1, 3, 3, 3, 2, 0 }, { 2, 6, 4, 9, 5, 2 },
         { 1, 1, 1, 1, 2, 1 }, { 37, 4, 5, 6, 3, 1 }, { 2, 17, 10, 11, 9, 1 },
+        { 2, 3, 5, 37, 4, 1 }, { 1, 2, 3, 66, 3, 0 },  /* tile rows of 19 and 32 tiles: AVX-512's 16 + a masked rest */
     };
     const int modes[2] = { CG_WINOGRAD_ALWAYS, CG_WINOGRAD_OFF };
     for (int m = 0; m < 2; m++) {
@@ -751,6 +754,52 @@ static void test_winograd_vs_naive(void **s) {
             cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(b);
         }
     }
+    assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_AUTO), CG_OK);
+}
+
+/* The Winograd transforms' AVX-512 kernels (where the CPU has them) and their generic loops give
+ * the same bits: forward output and all three gradients, tile rows of 1 to 40 tiles (one masked
+ * vector, full vectors, full + masked), both paddings, odd and even sizes. */
+static void test_winograd_isa_bits(void **s) {
+    (void)s;
+    struct { int64_t n, c, h, w, oc, p; } cs[] = {
+        { 2, 4, 6, 8, 5, 1 }, { 3, 5, 7, 35, 6, 0 }, { 2, 3, 9, 64, 4, 1 }, { 1, 6, 4, 81, 3, 1 }, { 2, 2, 3, 3, 2, 0 },
+    };
+    assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_ALWAYS), CG_OK);
+    for (unsigned i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        float *out[2][4] = { { 0 } };
+        int64_t len[4] = { 0 };
+        for (int generic = 0; generic < 2; generic++) {
+            cg_wino_force_generic(generic);
+            cg_tensor *x = test_tensor(4, CG_SHAPE(cs[i].n, cs[i].c, cs[i].h, cs[i].w), -1, 1, 900 + i, true);
+            cg_tensor *w = test_tensor(4, CG_SHAPE(cs[i].oc, cs[i].c, 3, 3), -1, 1, 910 + i, true);
+            cg_tensor *b = test_tensor(1, CG_SHAPE(cs[i].oc), -1, 1, 920 + i, true);
+            cg_conv2d_params p = cg_conv2d_defaults();
+            p.padding[0] = p.padding[1] = cs[i].p;
+            cg_tensor *y = cg_conv2d(x, w, b, &p);
+            assert_non_null(y);
+            cg_tensor *wt = test_tensor(cg_tensor_ndim(y), cg_tensor_shape(y), -1, 1, 930 + i, false);
+            cg_tensor *l = cg_sum(cg_mul(y, wt));
+            assert_int_equal(cg_backward(l), CG_OK);
+            cg_tensor *t[4] = { y, cg_tensor_grad(x), cg_tensor_grad(w), cg_tensor_grad(b) };
+            for (int k = 0; k < 4; k++) {
+                assert_non_null(t[k]);
+                len[k] = cg_tensor_numel(t[k]);
+                out[generic][k] = malloc((size_t)len[k] * sizeof(float));
+                memcpy(out[generic][k], cg_tensor_data(t[k]), (size_t)len[k] * sizeof(float));
+            }
+            cg_tape_release();
+            cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(b); cg_tensor_free(wt);
+        }
+        for (int k = 0; k < 4; k++) {
+            if (memcmp(out[0][k], out[1][k], (size_t)len[k] * sizeof(float)))
+                fail_msg("case %u: %s differs between the AVX-512 and generic transforms", i,
+                         (const char *[]){ "y", "dx", "dw", "db" }[k]);
+            free(out[0][k]);
+            free(out[1][k]);
+        }
+    }
+    cg_wino_force_generic(false);
     assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_AUTO), CG_OK);
 }
 
@@ -886,7 +935,15 @@ static void test_algorithm(void **st) {
     cg_conv2d_algo a;
     assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 10, 10), CG_SHAPE(16, 8, 3, 3), &p, &a), CG_OK);
     assert_string_equal(a.algorithm, "winograd F(2x2,3x3)");
-    assert_string_equal(a.gemm, cg_blas_info());
+    /* a small layer's GEMMs go to LIBXSMM where it is built in and usable, else to the BLAS */
+    assert_string_equal(a.gemm, cg_gemm_small_engine() ? "LIBXSMM (JIT kernels chosen from CPUID)" : "the BLAS");
+    assert_int_equal(cg_config_set(CG_CONFIG_GEMM_ENGINE, CG_GEMM_BLAS), CG_OK);
+    assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 10, 10), CG_SHAPE(16, 8, 3, 3), &p, &a), CG_OK);
+    assert_string_equal(a.gemm, "the BLAS");
+    assert_int_equal(cg_config_set(CG_CONFIG_GEMM_ENGINE, CG_GEMM_AUTO), CG_OK);
+    /* past the size limit: a 1x1 layer whose GEMM is 512 x 4356 x 512 multiply-adds */
+    assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(1, 512, 66, 66), CG_SHAPE(512, 512, 1, 1), &p, &a), CG_OK);
+    assert_string_equal(a.gemm, "the BLAS");
     assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_OFF), CG_OK);
     assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 10, 10), CG_SHAPE(16, 8, 3, 3), &p, &a), CG_OK);
     assert_string_equal(a.algorithm, "im2col + GEMM");
@@ -929,6 +986,7 @@ int main(void) {
         cmocka_unit_test(test_im2col_parallel_matches_serial),
         cmocka_unit_test(test_winograd_vs_naive),
         cmocka_unit_test(test_winograd_gradcheck),
+        cmocka_unit_test(test_winograd_isa_bits),
         cmocka_unit_test(test_switches_keep_values),
         cmocka_unit_test(test_no_allocation_when_warm),
     };

@@ -195,7 +195,8 @@ CG_API cg_tensor *cg_adaptive_max_pool2d(cg_tensor *x, int64_t oh, int64_t ow);
 /* What cg_conv2d runs for a layer of input x_shape [N,C,H,W] and weight w_shape
  * [OC,C/groups,KH,KW] under the switches as they are now (config.h), its forward and both
  * backward passes alike: algorithm is "winograd F(2x2,3x3)", "1x1 GEMM (no im2col)",
- * "im2col + GEMM" or "depthwise direct"; gemm names the engine of its GEMMs (cg_blas_info()) or
+ * "im2col + GEMM" or "depthwise direct"; gemm names the engine of its GEMMs: "LIBXSMM (JIT
+ * kernels chosen from CPUID)", "the BLAS" (cg_blas_info() says which and why) or
  * "none (direct kernels)". Strings are static. The shape rules' errors for a layer that does not
  * fit (CG_ESHAPE, CG_EINVAL). */
 typedef struct cg_conv2d_algo { const char *algorithm, *gemm; } cg_conv2d_algo;

@@ -251,6 +251,10 @@ bool cg_gemm_takes_xsmm(int64_t m, int64_t n, int64_t k, float alpha, float beta
            m * n * k <= CG_XSMM_MAX_MNK && cg_config_get(CG_CONFIG_GEMM_ENGINE) == CG_GEMM_AUTO;
 }
 
+const char *cg_gemm_engine_name(int64_t m, int64_t n, int64_t k) {
+    return cg_gemm_takes_xsmm(m, n, k, 1.0f, 0.0f) ? "LIBXSMM (JIT kernels chosen from CPUID)" : "the BLAS";
+}
+
 void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
              const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     CG_ASSERT(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX);

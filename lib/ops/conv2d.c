@@ -517,7 +517,10 @@ cg_status cg_conv2d_algorithm(const int64_t x_shape[4], const int64_t w_shape[4]
     if (st != CG_OK) return st;
     out->algorithm = pl.depthwise ? "depthwise direct" : pl.wino ? "winograd F(2x2,3x3)"
                    : pl.direct ? "1x1 GEMM (no im2col)" : "im2col + GEMM";
-    out->gemm = pl.depthwise ? "none (direct kernels)" : cg_blas_info();
+    /* A conv's three GEMMs (forward, dX, dW) have the same M*N*K, so one engine runs them all. */
+    const int64_t T = pl.wg.th * pl.wg.tw, ck = pl.cg * pl.g.kh * pl.g.kw;
+    out->gemm = pl.depthwise ? "none (direct kernels)"
+              : pl.wino ? cg_gemm_engine_name(pl.oc, T, pl.g.c) : cg_gemm_engine_name(pl.ocg, pl.g.oh * pl.g.ow, ck);
     return CG_OK;
 }
 

@@ -11,8 +11,40 @@
  * over a row of tiles and vectorise (the 16 values of a tile sit in 16 planes). */
 #include "winograd.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
+#include "cg_internal.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CG_WINO_AVX512 1
+#include <immintrin.h>
+#endif
+
+/* AVX-512 forms of the forward transforms (a tile row of up to 16 tiles per masked vector; the
+ * library is otherwise built for baseline x86-64, whose 4-wide loops ran 14 tiles as 3 vectors
+ * and 2 scalars). They do the same adds in the same order as the loops below, and no multiplies,
+ * so the bits are the same. Chosen once per process from CPUID (cg_cpu_detect). */
+static _Atomic int wino_have_avx512 = -1;   /* -1: not asked yet */
+
+void cg_wino_force_generic(bool on) {
+    atomic_store_explicit(&wino_have_avx512, on ? 0 : -1, memory_order_relaxed);
+}
+
+static bool wino_avx512(void) {
+#ifdef CG_WINO_AVX512
+    _Atomic int *const have = &wino_have_avx512;
+    int h = atomic_load_explicit(have, memory_order_relaxed);
+    if (h < 0) {
+        cg_cpu_features f = cg_cpu_detect();
+        h = f.avx512f;
+        atomic_store_explicit(have, h, memory_order_relaxed);
+    }
+    return h;
+#else
+    return false;
+#endif
+}
 
 int64_t cg_wino_plane(int64_t n) { return ((n + 15) & ~(int64_t)15) + 16; }
 
@@ -71,54 +103,150 @@ void cg_wino_weights_grad_add(float *restrict dw, const float *restrict dU, int6
         }
 }
 
-/* pad <- channel xc with its zero border (see cg_wino_pad_floats). */
-static void pad_channel(float *restrict pad, const float *restrict xc, const cg_wino_geom *g) {
-    const int64_t PR = 2 * g->th + 2, PC = 2 * g->tw + 2;
-    int64_t lo = g->pw < PC ? g->pw : PC, hi = g->pw + g->w < PC ? g->pw + g->w : PC;
+/* pad <- channel xc with its zero border (see cg_wino_pad_floats), each padded row split into its
+ * even columns, then its odd ones: E[s] = row[2s] at pad + r*PC, O[s] = row[2s+1] at
+ * pad + r*PC + TW + 1. The input transform then reads a tile's four columns 2tj .. 2tj+3 as
+ * E[tj], O[tj], E[tj+1], O[tj+1]: unit-stride loads of data written long before. */
+static void pad_channel_split(float *restrict pad, const float *restrict xc, const cg_wino_geom *g) {
+    const int64_t PR = 2 * g->th + 2, PC = 2 * g->tw + 2, H = g->tw + 1, W = g->w, pw = g->pw;
+    /* s in [s0, s1): both 2s - pw and 2s + 1 - pw inside [0, W); the rest, with the border, scalar */
+    int64_t s1 = (W + pw) / 2, s0 = (pw + 1) / 2;
+    if (s1 > H) s1 = H;
+    if (s0 > s1) s0 = s1;
     for (int64_t r = 0; r < PR; r++) {
-        float *p = pad + r * PC;
+        float *e = pad + r * PC, *o = e + H;
         const int64_t ih = r - g->ph;
-        if (ih < 0 || ih >= g->h) { memset(p, 0, (size_t)PC * sizeof(float)); continue; }
-        const float *xr = xc + ih * g->w - g->pw;
-        for (int64_t s = 0; s < lo; s++) p[s] = 0.0f;
+        if (ih < 0 || ih >= g->h) { memset(e, 0, (size_t)PC * sizeof(float)); continue; }
+        const float *xr = xc + ih * W;
+        for (int64_t u = 0; u < H; u++) {
+            if (u == s0) u = s1;   /* the middle below */
+            if (u >= H) break;
+            const int64_t i0 = 2 * u - pw, i1 = i0 + 1;
+            e[u] = i0 >= 0 && i0 < W ? xr[i0] : 0.0f;
+            o[u] = i1 >= 0 && i1 < W ? xr[i1] : 0.0f;
+        }
         #pragma omp simd
-        for (int64_t s = lo; s < hi; s++) p[s] = xr[s];
-        for (int64_t s = hi; s < PC; s++) p[s] = 0.0f;
+        for (int64_t u = s0; u < s1; u++) {
+            e[u] = xr[2 * u - pw];
+            o[u] = xr[2 * u + 1 - pw];
+        }
     }
 }
 
-/* The pad scratch holds the padded channel, then the row combinations: 4 rows of 2*tw + 2 floats
- * (cg_wino_input) or 16 of tw (cg_wino_input_grad_add). */
+/* The pad scratch holds the padded channel, then (cg_wino_input_grad_add) 16 rows of tw floats. */
 int64_t cg_wino_pad_floats_total(const cg_wino_geom *g) { return cg_wino_pad_floats(g) + 16 * (g->tw + 1); }
 
+#ifdef CG_WINO_AVX512
+/* One tile row of cg_wino_input: e0 the split padded row 2ti (rows 2ti+1.. follow PC apart; odd
+ * columns H after the even ones), v the row's first tile in plane 0. */
+__attribute__((target("avx512f"))) static void input_row_avx512(float *v, int64_t plane, const float *e0, int64_t PC,
+                                                                int64_t H, int64_t TW) {
+    for (int64_t j = 0; j < TW; j += 16) {
+        const __mmask16 m = (__mmask16)(TW - j >= 16 ? 0xffff : (1u << (TW - j)) - 1);
+        __m512 a[4], b[4], d[4], f[4];
+        for (int r = 0; r < 4; r++) {
+            const float *e = e0 + r * PC + j, *o = e + H;
+            a[r] = _mm512_maskz_loadu_ps(m, e);
+            b[r] = _mm512_maskz_loadu_ps(m, o);
+            d[r] = _mm512_maskz_loadu_ps(m, e + 1);
+            f[r] = _mm512_maskz_loadu_ps(m, o + 1);
+        }
+        __m512 ta[4], tb[4], td[4], tf[4];
+        ta[0] = _mm512_sub_ps(a[0], a[2]), tb[0] = _mm512_sub_ps(b[0], b[2]);
+        td[0] = _mm512_sub_ps(d[0], d[2]), tf[0] = _mm512_sub_ps(f[0], f[2]);
+        ta[1] = _mm512_add_ps(a[1], a[2]), tb[1] = _mm512_add_ps(b[1], b[2]);
+        td[1] = _mm512_add_ps(d[1], d[2]), tf[1] = _mm512_add_ps(f[1], f[2]);
+        ta[2] = _mm512_sub_ps(a[2], a[1]), tb[2] = _mm512_sub_ps(b[2], b[1]);
+        td[2] = _mm512_sub_ps(d[2], d[1]), tf[2] = _mm512_sub_ps(f[2], f[1]);
+        ta[3] = _mm512_sub_ps(a[1], a[3]), tb[3] = _mm512_sub_ps(b[1], b[3]);
+        td[3] = _mm512_sub_ps(d[1], d[3]), tf[3] = _mm512_sub_ps(f[1], f[3]);
+        for (int i = 0; i < 4; i++) {
+            float *vi = v + (4 * i) * plane + j;
+            _mm512_mask_storeu_ps(vi, m, _mm512_sub_ps(ta[i], td[i]));
+            _mm512_mask_storeu_ps(vi + plane, m, _mm512_add_ps(tb[i], td[i]));
+            _mm512_mask_storeu_ps(vi + 2 * plane, m, _mm512_sub_ps(td[i], tb[i]));
+            _mm512_mask_storeu_ps(vi + 3 * plane, m, _mm512_sub_ps(tb[i], tf[i]));
+        }
+    }
+}
+
+/* One tile row of cg_wino_output: m the row's first tile in plane 0, y0/y1 its two output rows
+ * (rows: 1 for an odd height's last), ow_left = output columns of the row. */
+__attribute__((target("avx512f"))) static void output_row_avx512(float *y0, float *y1, int rows, const float *m,
+                                                                 int64_t plane, int64_t TW, int64_t OW) {
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    for (int64_t j = 0; j < TW; j += 16) {
+        const __mmask16 mk = (__mmask16)(TW - j >= 16 ? 0xffff : (1u << (TW - j)) - 1);
+        __m512 s[2][4];
+        for (int k = 0; k < 4; k++) {
+            const float *m0 = m + k * plane + j;
+            const __m512 a = _mm512_maskz_loadu_ps(mk, m0), b = _mm512_maskz_loadu_ps(mk, m0 + 4 * plane);
+            const __m512 c = _mm512_maskz_loadu_ps(mk, m0 + 8 * plane), d = _mm512_maskz_loadu_ps(mk, m0 + 12 * plane);
+            s[0][k] = _mm512_add_ps(_mm512_add_ps(a, b), c);
+            s[1][k] = _mm512_sub_ps(_mm512_sub_ps(b, c), d);
+        }
+        const int64_t cols = OW - 2 * j < 32 ? OW - 2 * j : 32;   /* output columns of these tiles */
+        const __mmask16 m_lo = (__mmask16)(cols >= 16 ? 0xffff : (1u << cols) - 1);
+        const __mmask16 m_hi = (__mmask16)(cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0);
+        for (int r = 0; r < rows; r++) {
+            const __m512 even = _mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2]);
+            const __m512 odd = _mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]);
+            float *yo = (r ? y1 : y0) + 2 * j;
+            _mm512_mask_storeu_ps(yo, m_lo, _mm512_permutex2var_ps(even, lo, odd));
+            _mm512_mask_storeu_ps(yo + 16, m_hi, _mm512_permutex2var_ps(even, hi, odd));
+        }
+    }
+}
+#endif
+
+/* Bᵀ d B of every tile of a tile row, straight from the split rows: per tile, row combination
+ * t_i = (Bᵀ on rows 2ti..2ti+3) at the tile's four columns, then Bᵀ across them, into 16 planes. */
 void cg_wino_input(float *restrict V, const float *restrict x, const cg_wino_geom *g, float *restrict pad) {
-    const int64_t T = g->th * g->tw, plane = cg_wino_plane(g->c * T), PC = 2 * g->tw + 2, TW = g->tw;
-    float *restrict t = pad + cg_wino_pad_floats(g);  /* t[4][PC]: Bᵀ on the columns of a tile row */
+    const int64_t T = g->th * g->tw, plane = cg_wino_plane(g->c * T), PC = 2 * g->tw + 2, TW = g->tw, H = TW + 1;
+    const bool avx512 = wino_avx512();
+    (void)avx512;
     for (int64_t c = 0; c < g->c; c++) {
-        pad_channel(pad, x + c * g->h * g->w, g);
+        pad_channel_split(pad, x + c * g->h * g->w, g);
         for (int64_t ti = 0; ti < g->th; ti++) {
-            const float *r0 = pad + 2 * ti * PC, *r1 = r0 + PC, *r2 = r1 + PC, *r3 = r2 + PC;
-            float *t0 = t, *t1 = t + PC, *t2 = t + 2 * PC, *t3 = t + 3 * PC;
-            #pragma omp simd
-            for (int64_t j = 0; j < PC; j++) {
-                float d0 = r0[j], d1 = r1[j], d2 = r2[j], d3 = r3[j];
-                t0[j] = d0 - d2;
-                t1[j] = d1 + d2;
-                t2[j] = d2 - d1;
-                t3[j] = d1 - d3;
-            }
+            const float *e0 = pad + 2 * ti * PC, *e1 = e0 + PC, *e2 = e1 + PC, *e3 = e2 + PC;
+            const float *o0 = e0 + H, *o1 = e1 + H, *o2 = e2 + H, *o3 = e3 + H;
             float *v = V + c * T + ti * TW;
-            for (int i = 0; i < 4; i++) {  /* then Bᵀ on the rows: columns 2tj .. 2tj+3 */
-                const float *ri = t + i * PC;
-                float *v0 = v + (4 * i) * plane, *v1 = v0 + plane, *v2 = v1 + plane, *v3 = v2 + plane;
-                #pragma omp simd
-                for (int64_t tj = 0; tj < TW; tj++) {
-                    float a = ri[2 * tj], b = ri[2 * tj + 1], e = ri[2 * tj + 2], f = ri[2 * tj + 3];
-                    v0[tj] = a - e;
-                    v1[tj] = b + e;
-                    v2[tj] = e - b;
-                    v3[tj] = b - f;
-                }
+#ifdef CG_WINO_AVX512
+            if (avx512) { input_row_avx512(v, plane, e0, PC, H, TW); continue; }
+#endif
+            float *v0 = v, *v1 = v0 + plane, *v2 = v1 + plane, *v3 = v2 + plane, *v4 = v3 + plane, *v5 = v4 + plane,
+                  *v6 = v5 + plane, *v7 = v6 + plane, *v8 = v7 + plane, *v9 = v8 + plane, *v10 = v9 + plane,
+                  *v11 = v10 + plane, *v12 = v11 + plane, *v13 = v12 + plane, *v14 = v13 + plane, *v15 = v14 + plane;
+            #pragma omp simd
+            for (int64_t tj = 0; tj < TW; tj++) {
+                /* columns 2tj (a), 2tj+1 (b), 2tj+2 (d), 2tj+3 (f) of rows 0..3 */
+                const float a0 = e0[tj], b0 = o0[tj], d0 = e0[tj + 1], f0 = o0[tj + 1];
+                const float a1 = e1[tj], b1 = o1[tj], d1 = e1[tj + 1], f1 = o1[tj + 1];
+                const float a2 = e2[tj], b2 = o2[tj], d2 = e2[tj + 1], f2 = o2[tj + 1];
+                const float a3 = e3[tj], b3 = o3[tj], d3 = e3[tj + 1], f3 = o3[tj + 1];
+                /* Bᵀ on the rows: t0 = r0 - r2, t1 = r1 + r2, t2 = r2 - r1, t3 = r1 - r3 */
+                const float ta0 = a0 - a2, tb0 = b0 - b2, td0 = d0 - d2, tf0 = f0 - f2;
+                const float ta1 = a1 + a2, tb1 = b1 + b2, td1 = d1 + d2, tf1 = f1 + f2;
+                const float ta2 = a2 - a1, tb2 = b2 - b1, td2 = d2 - d1, tf2 = f2 - f1;
+                const float ta3 = a1 - a3, tb3 = b1 - b3, td3 = d1 - d3, tf3 = f1 - f3;
+                /* then across the columns: [a - d, b + d, d - b, b - f] */
+                v0[tj] = ta0 - td0;
+                v1[tj] = tb0 + td0;
+                v2[tj] = td0 - tb0;
+                v3[tj] = tb0 - tf0;
+                v4[tj] = ta1 - td1;
+                v5[tj] = tb1 + td1;
+                v6[tj] = td1 - tb1;
+                v7[tj] = tb1 - tf1;
+                v8[tj] = ta2 - td2;
+                v9[tj] = tb2 + td2;
+                v10[tj] = td2 - tb2;
+                v11[tj] = tb2 - tf2;
+                v12[tj] = ta3 - td3;
+                v13[tj] = tb3 + td3;
+                v14[tj] = td3 - tb3;
+                v15[tj] = tb3 - tf3;
             }
         }
     }
@@ -182,11 +310,16 @@ void cg_wino_output(float *restrict y, const float *restrict M, const cg_wino_ge
     const int64_t T = g->th * g->tw, plane = cg_wino_plane(oc * T), OH = g->oh, OW = g->ow, TW = g->tw;
     enum { B = 64 };  /* tiles per block: Aᵀ on the columns into s[2][4][B], then on the rows */
     float s[2][4][B];
+    const bool avx512 = wino_avx512();
+    (void)avx512;
     for (int64_t o = 0; o < oc; o++)
         for (int64_t ti = 0; ti < g->th; ti++) {
             const float *m = M + o * T + ti * TW;
             float *yr[2] = { y + (o * OH + 2 * ti) * OW, y + (o * OH + 2 * ti + 1) * OW };
             const int rows = 2 * ti + 1 < OH ? 2 : 1;  /* an odd height's last tile row: 1 */
+#ifdef CG_WINO_AVX512
+            if (avx512) { output_row_avx512(yr[0], yr[1], rows, m, plane, TW, OW); continue; }
+#endif
             for (int64_t j0 = 0; j0 < TW; j0 += B) {
                 const int64_t nb = TW - j0 < B ? TW - j0 : B;
                 for (int k = 0; k < 4; k++) {

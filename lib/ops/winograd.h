@@ -26,6 +26,9 @@ typedef struct cg_wino_geom {
 } cg_wino_geom;
 
 int64_t cg_wino_plane(int64_t n);
+/* Tests: true runs the transforms' generic loops even where the CPU has AVX-512 (whose kernels
+ * give the same bits); false goes back to the choice from CPUID. */
+void cg_wino_force_generic(bool on);
 cg_wino_geom cg_wino_geom_make(int64_t c, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t oh, int64_t ow);
 /* Floats of the scratch that cg_wino_input and cg_wino_input_grad_add take: one padded channel
  * (the first), and that with room for the transforms' row combinations (the second). */
