@@ -21,10 +21,13 @@
 #include <immintrin.h>
 #endif
 
-/* AVX-512 forms of the forward transforms (a tile row of up to 16 tiles per masked vector; the
- * library is otherwise built for baseline x86-64, whose 4-wide loops ran 14 tiles as 3 vectors
- * and 2 scalars). They do the same adds in the same order as the loops below, and no multiplies,
- * so the bits are the same. Chosen once per process from CPUID (cg_cpu_detect). */
+/* AVX-512 forms of the four per-image transforms (input, output, and their adjoints for dM and
+ * dx): a tile row of up to 16 tiles per masked vector. The library is otherwise built for baseline
+ * x86-64, whose 4-wide loops ran a row of 14 tiles as three vectors and two scalars. They do the
+ * same adds in the same order as the generic loops, and no multiplies, so the bits are the same
+ * (tests/test_conv2d.c, test_winograd_isa_bits). Chosen once per process from CPUID
+ * (cg_cpu_detect). The split of the padded channel into even and odd columns stays generic: an
+ * AVX-512 form of it (two masked loads and two permutes per 32 columns) measured slower. */
 static _Atomic int wino_have_avx512 = -1;   /* -1: not asked yet */
 
 void cg_wino_force_generic(bool on) {
@@ -252,15 +255,121 @@ void cg_wino_input(float *restrict V, const float *restrict x, const cg_wino_geo
     }
 }
 
+#ifdef CG_WINO_AVX512
+/* Sign flip without arithmetic (0 - x would turn -0 into +0; the generic loops negate). */
+__attribute__((target("avx512f"))) static inline __m512 neg512(__m512 x) {
+    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u)));
+}
+
+/* One tile row of cg_wino_output_grad: d0/d1 the row's two dy rows (d1 NULL: overhang, zeros),
+ * m the row's first tile in plane 0. */
+__attribute__((target("avx512f"))) static void output_grad_row_avx512(float *m, int64_t plane, const float *d0,
+                                                                      const float *d1, int64_t TW, int64_t OW) {
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int64_t j = 0; j < TW; j += 16) {
+        const __mmask16 mk = (__mmask16)(TW - j >= 16 ? 0xffff : (1u << (TW - j)) - 1);
+        const int64_t cols = OW - 2 * j < 32 ? OW - 2 * j : 32;
+        const __mmask16 m_lo = (__mmask16)(cols >= 16 ? 0xffff : (1u << cols) - 1);
+        const __mmask16 m_hi = (__mmask16)(cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0);
+        const __m512 a_lo = _mm512_maskz_loadu_ps(m_lo, d0 + 2 * j), a_hi = _mm512_maskz_loadu_ps(m_hi, d0 + 2 * j + 16);
+        const __m512 y00 = _mm512_permutex2var_ps(a_lo, ev, a_hi), y01 = _mm512_permutex2var_ps(a_lo, od, a_hi);
+        __m512 y10 = _mm512_setzero_ps(), y11 = _mm512_setzero_ps();
+        if (d1) {
+            const __m512 b_lo = _mm512_maskz_loadu_ps(m_lo, d1 + 2 * j), b_hi = _mm512_maskz_loadu_ps(m_hi, d1 + 2 * j + 16);
+            y10 = _mm512_permutex2var_ps(b_lo, ev, b_hi);
+            y11 = _mm512_permutex2var_ps(b_lo, od, b_hi);
+        }
+        /* as out_grad_tile: u = A y, then m = u Aᵀ */
+        const __m512 u[4][2] = { { y00, y01 },
+                                 { _mm512_add_ps(y00, y10), _mm512_add_ps(y01, y11) },
+                                 { _mm512_sub_ps(y00, y10), _mm512_sub_ps(y01, y11) },
+                                 { neg512(y10), neg512(y11) } };
+        for (int i = 0; i < 4; i++) {
+            float *mi = m + (4 * i) * plane + j;
+            _mm512_mask_storeu_ps(mi, mk, u[i][0]);
+            _mm512_mask_storeu_ps(mi + plane, mk, _mm512_add_ps(u[i][0], u[i][1]));
+            _mm512_mask_storeu_ps(mi + 2 * plane, mk, _mm512_sub_ps(u[i][0], u[i][1]));
+            _mm512_mask_storeu_ps(mi + 3 * plane, mk, neg512(u[i][1]));
+        }
+    }
+}
+
+/* One tile row of cg_wino_input_grad_add: B dV B of its tiles, added into the padded rows
+ * 2ti .. 2ti+3 (pad0 the first, PC apart). Tile m's columns 2m .. 2m+3 overlap tile m+1's first
+ * two, so output column pair m (columns 2m, 2m+1) takes tile m's first two and tile m-1's last
+ * two: the lanes run over pairs m = 0 .. TW, tile m-1 reaching lane m by a one-lane shift (with
+ * the last lane of the chunk before), tiles outside [0, TW) read as zeros. Same adds in the same
+ * order as the generic loop. */
+__attribute__((target("avx512f"))) static void input_grad_row_avx512(float *pad0, int64_t PC, const float *v,
+                                                                     int64_t plane, int64_t TW) {
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    __m512 carry[4][4];   /* q[r][k] of the chunk before (its lane 15: tile m0 - 1) */
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < 4; k++) carry[r][k] = _mm512_setzero_ps();
+    for (int64_t m0 = 0; m0 <= TW; m0 += 16) {
+        const int64_t nt = TW - m0 < 0 ? 0 : TW - m0;   /* real tiles in this chunk (<= 16 used) */
+        const __mmask16 mk = (__mmask16)(nt >= 16 ? 0xffff : (1u << nt) - 1);
+        /* w[i'][k]: B on the columns of each tile (w0 = a, w1 = b - d + e, w2 = d + b - a, w3 = -e) */
+        __m512 q[4][4];
+        for (int k = 0; k < 4; k++) {
+            const float *v0 = v + k * plane + m0;
+            const __m512 a = _mm512_maskz_loadu_ps(mk, v0), b = _mm512_maskz_loadu_ps(mk, v0 + 4 * plane);
+            const __m512 d = _mm512_maskz_loadu_ps(mk, v0 + 8 * plane), e = _mm512_maskz_loadu_ps(mk, v0 + 12 * plane);
+            q[0][k] = a;
+            q[1][k] = _mm512_add_ps(_mm512_sub_ps(b, d), e);
+            q[2][k] = _mm512_sub_ps(_mm512_add_ps(d, b), a);
+            q[3][k] = neg512(e);
+        }
+        const int64_t pairs = TW + 1 - m0 < 16 ? TW + 1 - m0 : 16;   /* column pairs m0 .. m0+pairs-1 */
+        const int64_t cols = 2 * pairs;
+        const __mmask16 m_lo = (__mmask16)(cols >= 16 ? 0xffff : (1u << cols) - 1);
+        const __mmask16 m_hi = (__mmask16)(cols >= 32 ? 0xffff : cols > 16 ? (1u << (cols - 16)) - 1 : 0);
+        for (int r = 0; r < 4; r++) {
+            const __m512 a = q[r][0], b = q[r][1], d = q[r][2], e = q[r][3];
+            /* tile m-1 in lane m: [carry lane 15, this chunk's lanes 0..14] */
+            const __m512 pa = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(a), _mm512_castps_si512(carry[r][0]), 15));
+            const __m512 pb = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(carry[r][1]), 15));
+            const __m512 pd = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(d), _mm512_castps_si512(carry[r][2]), 15));
+            const __m512 pe = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(e), _mm512_castps_si512(carry[r][3]), 15));
+            /* generic: 2m += a + (pd + pb - pa), 2m+1 += (b - d + e) - pe; pair 0 takes a and
+             * b - d + e alone, pair TW takes pd + pb - pa and -pe alone */
+            __m512 even = _mm512_add_ps(a, _mm512_sub_ps(_mm512_add_ps(pd, pb), pa));
+            __m512 odd = _mm512_sub_ps(_mm512_add_ps(_mm512_sub_ps(b, d), e), pe);
+            if (m0 == 0) {
+                even = _mm512_mask_blend_ps(1, even, a);
+                odd = _mm512_mask_blend_ps(1, odd, _mm512_add_ps(_mm512_sub_ps(b, d), e));
+            }
+            if (TW - m0 < 16) {   /* lane TW - m0 is pair TW */
+                const __mmask16 last = (__mmask16)(1u << (TW - m0));
+                even = _mm512_mask_blend_ps(last, even, _mm512_sub_ps(_mm512_add_ps(pd, pb), pa));
+                odd = _mm512_mask_blend_ps(last, odd, neg512(pe));
+            }
+            float *row = pad0 + r * PC + 2 * m0;
+            const __m512 lo_v = _mm512_permutex2var_ps(even, lo, odd), hi_v = _mm512_permutex2var_ps(even, hi, odd);
+            _mm512_mask_storeu_ps(row, m_lo, _mm512_add_ps(_mm512_maskz_loadu_ps(m_lo, row), lo_v));
+            _mm512_mask_storeu_ps(row + 16, m_hi, _mm512_add_ps(_mm512_maskz_loadu_ps(m_hi, row + 16), hi_v));
+            carry[r][0] = a, carry[r][1] = b, carry[r][2] = d, carry[r][3] = e;
+        }
+    }
+}
+#endif
+
 void cg_wino_input_grad_add(float *restrict dx, const float *restrict dV, const cg_wino_geom *g,
                             float *restrict pad, bool set) {
     const int64_t T = g->th * g->tw, plane = cg_wino_plane(g->c * T), PR = 2 * g->th + 2, PC = 2 * g->tw + 2;
     const int64_t TW = g->tw;
     float *restrict w = pad + cg_wino_pad_floats(g);  /* w[4][4][TW]: B on the columns, per tile */
+    const bool avx512 = wino_avx512();
+    (void)avx512;
     for (int64_t c = 0; c < g->c; c++) {
         memset(pad, 0, (size_t)(PR * PC) * sizeof(float));
         for (int64_t ti = 0; ti < g->th; ti++) {
             const float *v = dV + c * T + ti * TW;
+#ifdef CG_WINO_AVX512
+            if (avx512) { input_grad_row_avx512(pad + 2 * ti * PC, PC, v, plane, TW); continue; }
+#endif
             for (int k = 0; k < 4; k++) {  /* B on the columns of every tile of the row */
                 const float *v0 = v + k * plane, *v1 = v0 + 4 * plane, *v2 = v1 + 4 * plane, *v3 = v2 + 4 * plane;
                 float *w0 = w + k * TW, *w1 = w0 + 4 * TW, *w2 = w1 + 4 * TW, *w3 = w2 + 4 * TW;
@@ -362,11 +471,16 @@ static inline void out_grad_tile(float *m, int64_t plane, float y00, float y01, 
 
 void cg_wino_output_grad(float *restrict dM, const float *restrict dy, const cg_wino_geom *g, int64_t oc) {
     const int64_t T = g->th * g->tw, plane = cg_wino_plane(oc * T), OH = g->oh, OW = g->ow, full = OW / 2;
+    const bool avx512 = wino_avx512();
+    (void)avx512;
     for (int64_t o = 0; o < oc; o++)
         for (int64_t ti = 0; ti < g->th; ti++) {
             const float *d0 = dy + (o * OH + 2 * ti) * OW, *d1 = d0 + OW;
             const bool row1 = 2 * ti + 1 < OH;  /* else the tile's second row is overhang: 0 */
             float *m = dM + o * T + ti * g->tw;
+#ifdef CG_WINO_AVX512
+            if (avx512) { output_grad_row_avx512(m, plane, d0, row1 ? d1 : NULL, g->tw, OW); continue; }
+#endif
             if (row1) {
                 #pragma omp simd
                 for (int64_t tj = 0; tj < full; tj++)
