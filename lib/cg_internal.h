@@ -248,6 +248,13 @@ void cg_blas_set_threads(int n);
 void cg_blas_init(void);
 typedef struct cg_cpu_features { bool fma, avx2, avx512f, avx512dq, avx512bw, avx512vl; } cg_cpu_features;
 cg_cpu_features cg_cpu_detect(void);   /* CPUID, with the OS's saving of YMM/ZMM state */
+/* AVX-512 F/BW/DQ/VL usable (cg_cpu_detect, asked once per process): the kernels built with
+ * CG_TARGET_AVX512 may run. */
+bool cg_cpu_has_avx512(void);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CG_HAVE_TARGET_AVX512 1
+#define CG_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#endif
 /* The OpenBLAS core for these features ("SkylakeX", "Haswell"), or NULL: leave OpenBLAS's choice. */
 const char *cg_blas_core_for(const cg_cpu_features *f);
 /* The one GEMM entry: row-major C[m,n] = alpha op(A) op(B) + beta C. Sizes must fit BLAS's int,

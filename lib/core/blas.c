@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -65,6 +66,17 @@ cg_cpu_features cg_cpu_detect(void) {
 #else
 cg_cpu_features cg_cpu_detect(void) { return (cg_cpu_features){ 0 }; }
 #endif
+
+bool cg_cpu_has_avx512(void) {
+    static _Atomic int have = -1;   /* -1: not asked yet; a race only asks CPUID twice */
+    int h = atomic_load_explicit(&have, memory_order_relaxed);
+    if (h < 0) {
+        cg_cpu_features f = cg_cpu_detect();
+        h = f.avx512f && f.avx512bw && f.avx512dq && f.avx512vl;
+        atomic_store_explicit(&have, h, memory_order_relaxed);
+    }
+    return h;
+}
 
 const char *cg_blas_core_for(const cg_cpu_features *f) {
     if (!f) return NULL;

@@ -27,60 +27,159 @@ typedef struct bn_geom { int64_t n, c, inner; } bn_geom;
  * cg_sum_blocks does for the plain sum. */
 #define BN_BLOCK 256
 
+/* Channel c of bn_forward. Built twice (below): for the baseline and for AVX-512, where the CPU
+ * has it; the two may differ in the last bits (wider vectors sum the blocks in another order, and
+ * AVX-512 contracts to FMA), never with the thread count. */
+static inline __attribute__((always_inline)) void bn_forward_channel(
+    int64_t c, float *restrict y, float *restrict stats, const float *restrict x, const float *w, const float *b,
+    float *rm, float *rv, const bn_geom *g, bool training, float momentum, float eps, bool relu) {
+    const int64_t C = g->c, inner = g->inner, M = g->n * inner;
+    double mean, var;
+    if (training) {
+        double s = 0;
+        for (int64_t n = 0; n < g->n; n++) s = cg_sum_blocks(s, x + (n * C + c) * inner, inner);
+        mean = s / (double)M;
+        const float fmean = (float)mean;
+        double v = 0;  /* about the float mean: its rounding shifts the sum by M * err^2 only */
+        for (int64_t n = 0; n < g->n; n++) {
+            const float *p = x + (n * C + c) * inner;
+            for (int64_t i0 = 0; i0 < inner; i0 += BN_BLOCK) {
+                const int64_t i1 = i0 + BN_BLOCK < inner ? i0 + BN_BLOCK : inner;
+                float b2 = 0.0f;
+                #pragma omp simd reduction(+ : b2)
+                for (int64_t i = i0; i < i1; i++) { float d = p[i] - fmean; b2 += d * d; }
+                v += b2;
+            }
+        }
+        {   /* the exact correction for centring on the float mean: sum (x - m)^2 = sum (x - fm)^2 - M (m - fm)^2 */
+            double e = mean - (double)fmean;
+            v -= (double)M * e * e;
+            if (v < 0) v = 0;
+        }
+        var = v / (double)M;
+        if (rm) rm[c] = (1.0f - momentum) * rm[c] + momentum * (float)mean;
+        if (rv) rv[c] = (1.0f - momentum) * rv[c] + momentum * (float)(v / (double)(M - 1));
+    } else {
+        mean = rm[c];
+        var = rv[c];
+    }
+    float fm = (float)mean, is = (float)(1.0 / sqrt(var + (double)eps));
+    stats[c] = fm;
+    stats[C + c] = is;
+    float sc = w ? w[c] : 1.0f, sh = b ? b[c] : 0.0f;
+    for (int64_t n = 0; n < g->n; n++) {
+        const float *p = x + (n * C + c) * inner;
+        float *q = y + (n * C + c) * inner;
+        if (relu) {
+            #pragma omp simd
+            for (int64_t i = 0; i < inner; i++) { float v = (p[i] - fm) * is * sc + sh; q[i] = v <= 0.0f ? 0.0f : v; }
+        } else {
+            #pragma omp simd
+            for (int64_t i = 0; i < inner; i++) q[i] = (p[i] - fm) * is * sc + sh;
+        }
+    }
+}
+
+typedef void bn_forward_fn(int64_t, float *restrict, float *restrict, const float *restrict, const float *,
+                           const float *, float *, float *, const bn_geom *, bool, float, float, bool);
+static void bn_forward_generic(int64_t c, float *restrict y, float *restrict stats, const float *restrict x,
+                               const float *w, const float *b, float *rm, float *rv, const bn_geom *g,
+                               bool training, float momentum, float eps, bool relu) {
+    bn_forward_channel(c, y, stats, x, w, b, rm, rv, g, training, momentum, eps, relu);
+}
+#ifdef CG_HAVE_TARGET_AVX512
+CG_TARGET_AVX512 static void bn_forward_avx512(int64_t c, float *restrict y, float *restrict stats,
+                                               const float *restrict x, const float *w, const float *b, float *rm,
+                                               float *rv, const bn_geom *g, bool training, float momentum,
+                                               float eps, bool relu) {
+    bn_forward_channel(c, y, stats, x, w, b, rm, rv, g, training, momentum, eps, relu);
+}
+#endif
+
 /* stats[0..C) = mean, stats[C..2C) = invstd; y = normalised x (then ReLU'd when relu); updates
  * running stats. */
 static void bn_forward(float *restrict y, float *restrict stats, const float *restrict x,
                        const float *w, const float *b, float *rm, float *rv,
                        const bn_geom *g, bool training, float momentum, float eps, bool relu) {
-    const int64_t C = g->c, inner = g->inner, M = g->n * inner;
+    const int64_t C = g->c, inner = g->inner;
+    bn_forward_fn *fn = bn_forward_generic;
+#ifdef CG_HAVE_TARGET_AVX512
+    if (cg_cpu_has_avx512()) fn = bn_forward_avx512;
+#endif
     #pragma omp parallel for if (g->n * C * inner >= CG_OMP_MIN) schedule(static)
-    for (int64_t c = 0; c < C; c++) {
-        double mean, var;
-        if (training) {
-            double s = 0;
-            for (int64_t n = 0; n < g->n; n++) s = cg_sum_blocks(s, x + (n * C + c) * inner, inner);
-            mean = s / (double)M;
-            const float fmean = (float)mean;
-            double v = 0;  /* about the float mean: its rounding shifts the sum by M * err^2 only */
-            for (int64_t n = 0; n < g->n; n++) {
-                const float *p = x + (n * C + c) * inner;
-                for (int64_t i0 = 0; i0 < inner; i0 += BN_BLOCK) {
-                    const int64_t i1 = i0 + BN_BLOCK < inner ? i0 + BN_BLOCK : inner;
-                    float b2 = 0.0f;
-                    #pragma omp simd reduction(+ : b2)
-                    for (int64_t i = i0; i < i1; i++) { float d = p[i] - fmean; b2 += d * d; }
-                    v += b2;
-                }
+    for (int64_t c = 0; c < C; c++) fn(c, y, stats, x, w, b, rm, rv, g, training, momentum, eps, relu);
+}
+
+/* Channel c of bn_backward_kernel, built twice as bn_forward_channel. */
+static inline __attribute__((always_inline)) void bn_backward_channel(
+    int64_t c, float *dx, float *dw, float *db, const float *restrict dy, const float *restrict x,
+    const float *restrict y, const float *w, const float *restrict stats, const bn_geom *g, bool training, bool fresh) {
+    const int64_t C = g->c, inner = g->inner, M = g->n * inner;
+    const float fm = stats[c], is = stats[C + c], sc = w ? w[c] : 1.0f;
+    double sdy = 0, sdyx = 0;  /* sum(dy), sum(dy * xhat): float blocks, added in double */
+    const float lim = y ? 0.0f : -INFINITY;  /* no ReLU: the mask (dy against -inf) keeps all */
+    for (int64_t n = 0; n < g->n; n++) {
+        const int64_t o = (n * C + c) * inner;
+        const float *p = x + o, *d = dy + o, *r = y ? y + o : d;
+        for (int64_t i0 = 0; i0 < inner; i0 += BN_BLOCK) {
+            const int64_t i1 = i0 + BN_BLOCK < inner ? i0 + BN_BLOCK : inner;
+            float s1 = 0.0f, s2 = 0.0f;
+            #pragma omp simd reduction(+ : s1, s2)
+            for (int64_t i = i0; i < i1; i++) {  /* every load first: see activation.c */
+                float dv = d[i], rv = r[i], pv = p[i];
+                float m = rv > lim ? dv : 0.0f;
+                s1 += m;
+                s2 += m * ((pv - fm) * is);
             }
-            {   /* the exact correction for centring on the float mean: sum (x - m)^2 = sum (x - fm)^2 - M (m - fm)^2 */
-                double e = mean - (double)fmean;
-                v -= (double)M * e * e;
-                if (v < 0) v = 0;
-            }
-            var = v / (double)M;
-            if (rm) rm[c] = (1.0f - momentum) * rm[c] + momentum * (float)mean;
-            if (rv) rv[c] = (1.0f - momentum) * rv[c] + momentum * (float)(v / (double)(M - 1));
-        } else {
-            mean = rm[c];
-            var = rv[c];
+            sdy += s1;
+            sdyx += s2;
         }
-        float fm = (float)mean, is = (float)(1.0 / sqrt(var + (double)eps));
-        stats[c] = fm;
-        stats[C + c] = is;
-        float sc = w ? w[c] : 1.0f, sh = b ? b[c] : 0.0f;
-        for (int64_t n = 0; n < g->n; n++) {
-            const float *p = x + (n * C + c) * inner;
-            float *q = y + (n * C + c) * inner;
-            if (relu) {
-                #pragma omp simd
-                for (int64_t i = 0; i < inner; i++) { float v = (p[i] - fm) * is * sc + sh; q[i] = v <= 0.0f ? 0.0f : v; }
-            } else {
-                #pragma omp simd
-                for (int64_t i = 0; i < inner; i++) q[i] = (p[i] - fm) * is * sc + sh;
+    }
+    if (dw) dw[c] += (float)sdyx;
+    if (db) db[c] += (float)sdy;
+    if (!dx) return;
+    /* training, g = dy*sc: sum(g) = sc*sdy, sum(g*xhat) = sc*sdyx; eval: a = bb = 0 */
+    const float k = sc * is, a = training ? (float)(sdy / (double)M) : 0.0f;
+    const float bb = training ? (float)(sdyx / (double)M) : 0.0f;
+    for (int64_t n = 0; n < g->n; n++) {
+        const int64_t o = (n * C + c) * inner;
+        /* without a ReLU the mask reads dy itself against -inf: always true except for
+         * NaN, where either choice gives NaN */
+        const float *p = x + o, *d = dy + o, *r = y ? y + o : d, lim = y ? 0.0f : -INFINITY;
+        float *q = dx + o;
+        if (fresh) {
+            #pragma omp simd
+            for (int64_t i = 0; i < inner; i++) {
+                float dv = d[i], rv = r[i], pv = p[i];
+                float m = rv > lim ? dv : 0.0f;
+                q[i] = k * (m - a - (pv - fm) * is * bb);
+            }
+        } else {
+            #pragma omp simd
+            for (int64_t i = 0; i < inner; i++) {
+                float dv = d[i], rv = r[i], pv = p[i], qv = q[i];
+                float m = rv > lim ? dv : 0.0f;
+                q[i] = qv + k * (m - a - (pv - fm) * is * bb);
             }
         }
     }
 }
+
+typedef void bn_backward_fn(int64_t, float *, float *, float *, const float *restrict, const float *restrict,
+                            const float *restrict, const float *, const float *restrict, const bn_geom *, bool, bool);
+static void bn_backward_generic(int64_t c, float *dx, float *dw, float *db, const float *restrict dy,
+                                const float *restrict x, const float *restrict y, const float *w,
+                                const float *restrict stats, const bn_geom *g, bool training, bool fresh) {
+    bn_backward_channel(c, dx, dw, db, dy, x, y, w, stats, g, training, fresh);
+}
+#ifdef CG_HAVE_TARGET_AVX512
+CG_TARGET_AVX512 static void bn_backward_avx512(int64_t c, float *dx, float *dw, float *db, const float *restrict dy,
+                                                const float *restrict x, const float *restrict y, const float *w,
+                                                const float *restrict stats, const bn_geom *g, bool training,
+                                                bool fresh) {
+    bn_backward_channel(c, dx, dw, db, dy, x, y, w, stats, g, training, fresh);
+}
+#endif
 
 /* dx, dw, db (each may be NULL) += from dy; x, stats as saved by the forward. With a fused
  * ReLU (y, its output, given) dy counts only where y > 0, as relu's backward passes it.
@@ -88,58 +187,13 @@ static void bn_forward(float *restrict y, float *restrict stats, const float *re
 static void bn_backward_kernel(float *dx, float *dw, float *db, const float *restrict dy,
                                const float *restrict x, const float *restrict y, const float *w,
                                const float *restrict stats, const bn_geom *g, bool training, bool fresh) {
-    const int64_t C = g->c, inner = g->inner, M = g->n * inner;
+    const int64_t C = g->c, inner = g->inner;
+    bn_backward_fn *fn = bn_backward_generic;
+#ifdef CG_HAVE_TARGET_AVX512
+    if (cg_cpu_has_avx512()) fn = bn_backward_avx512;
+#endif
     #pragma omp parallel for if (g->n * C * inner >= CG_OMP_MIN) schedule(static)
-    for (int64_t c = 0; c < C; c++) {
-        const float fm = stats[c], is = stats[C + c], sc = w ? w[c] : 1.0f;
-        double sdy = 0, sdyx = 0;  /* sum(dy), sum(dy * xhat): float blocks, added in double */
-        const float lim = y ? 0.0f : -INFINITY;  /* no ReLU: the mask (dy against -inf) keeps all */
-        for (int64_t n = 0; n < g->n; n++) {
-            const int64_t o = (n * C + c) * inner;
-            const float *p = x + o, *d = dy + o, *r = y ? y + o : d;
-            for (int64_t i0 = 0; i0 < inner; i0 += BN_BLOCK) {
-                const int64_t i1 = i0 + BN_BLOCK < inner ? i0 + BN_BLOCK : inner;
-                float s1 = 0.0f, s2 = 0.0f;
-                #pragma omp simd reduction(+ : s1, s2)
-                for (int64_t i = i0; i < i1; i++) {  /* every load first: see activation.c */
-                    float dv = d[i], rv = r[i], pv = p[i];
-                    float m = rv > lim ? dv : 0.0f;
-                    s1 += m;
-                    s2 += m * ((pv - fm) * is);
-                }
-                sdy += s1;
-                sdyx += s2;
-            }
-        }
-        if (dw) dw[c] += (float)sdyx;
-        if (db) db[c] += (float)sdy;
-        if (!dx) continue;
-        /* training, g = dy*sc: sum(g) = sc*sdy, sum(g*xhat) = sc*sdyx; eval: a = bb = 0 */
-        const float k = sc * is, a = training ? (float)(sdy / (double)M) : 0.0f;
-        const float bb = training ? (float)(sdyx / (double)M) : 0.0f;
-        for (int64_t n = 0; n < g->n; n++) {
-            const int64_t o = (n * C + c) * inner;
-            /* without a ReLU the mask reads dy itself against -inf: always true except for
-             * NaN, where either choice gives NaN */
-            const float *p = x + o, *d = dy + o, *r = y ? y + o : d, lim = y ? 0.0f : -INFINITY;
-            float *q = dx + o;
-            if (fresh) {
-                #pragma omp simd
-                for (int64_t i = 0; i < inner; i++) {
-                    float dv = d[i], rv = r[i], pv = p[i];
-                    float m = rv > lim ? dv : 0.0f;
-                    q[i] = k * (m - a - (pv - fm) * is * bb);
-                }
-            } else {
-                #pragma omp simd
-                for (int64_t i = 0; i < inner; i++) {
-                    float dv = d[i], rv = r[i], pv = p[i], qv = q[i];
-                    float m = rv > lim ? dv : 0.0f;
-                    q[i] = qv + k * (m - a - (pv - fm) * is * bb);
-                }
-            }
-        }
-    }
+    for (int64_t c = 0; c < C; c++) fn(c, dx, dw, db, dy, x, y, w, stats, g, training, fresh);
 }
 
 typedef struct bn_params { bn_geom g; bool training, relu; } bn_params;  /* on the node */

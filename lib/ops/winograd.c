@@ -28,22 +28,13 @@
  * (tests/test_conv2d.c, test_winograd_isa_bits). Chosen once per process from CPUID
  * (cg_cpu_detect). The split of the padded channel into even and odd columns stays generic: an
  * AVX-512 form of it (two masked loads and two permutes per 32 columns) measured slower. */
-static _Atomic int wino_have_avx512 = -1;   /* -1: not asked yet */
+static _Atomic int wino_generic;   /* tests: 1 runs the generic loops (cg_wino_force_generic) */
 
-void cg_wino_force_generic(bool on) {
-    atomic_store_explicit(&wino_have_avx512, on ? 0 : -1, memory_order_relaxed);
-}
+void cg_wino_force_generic(bool on) { atomic_store_explicit(&wino_generic, on, memory_order_relaxed); }
 
 static bool wino_avx512(void) {
 #ifdef CG_WINO_AVX512
-    _Atomic int *const have = &wino_have_avx512;
-    int h = atomic_load_explicit(have, memory_order_relaxed);
-    if (h < 0) {
-        cg_cpu_features f = cg_cpu_detect();
-        h = f.avx512f;
-        atomic_store_explicit(have, h, memory_order_relaxed);
-    }
-    return h;
+    return !atomic_load_explicit(&wino_generic, memory_order_relaxed) && cg_cpu_has_avx512();
 #else
     return false;
 #endif
