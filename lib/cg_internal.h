@@ -277,6 +277,9 @@ void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, con
  * that cannot fold (training, or a gradient to record) followed by a ReLU. */
 cg_tensor *cg_batch_norm2d_relu(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
                                 cg_tensor *running_var, bool training, float momentum, float eps);
+/* relu6(batch_norm2d(x)) as one op, likewise. */
+cg_tensor *cg_batch_norm2d_relu6(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
+                                 cg_tensor *running_var, bool training, float momentum, float eps);
 /* relu(a + b) as one op (lib/ops/binary.c): Residual's epilogue, a Residual followed by a ReLU. */
 cg_tensor *cg_add_relu(cg_tensor *a, cg_tensor *b);
 /* For tests: how many conv plans this thread has made (cg_conv2d_ex plans once per call). */

@@ -71,23 +71,31 @@ static void test_gradcheck(void **s) {
  * norm + ReLU). */
 cg_tensor *cg_batch_norm2d_relu(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
                                 cg_tensor *running_var, bool training, float momentum, float eps);
+cg_tensor *cg_batch_norm2d_relu6(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
+                                 cg_tensor *running_var, bool training, float momentum, float eps);
 
-/* The fused op gives relu(batch_norm2d(x))'s values, running stats and gradients bit for bit:
- * training and eval, a leaf input and one on the tape (a fresh gradient), NaN included. */
+/* The fused ops give relu(batch_norm2d(x))'s and relu6(batch_norm2d(x))'s values, running stats
+ * and gradients bit for bit: training and eval, a leaf input and one on the tape (a fresh
+ * gradient), NaN included; for the ReLU6 with weights that take outputs past 6 (clamped, and no
+ * gradient there). */
 static void test_relu_fused_matches_unfused(void **s) {
     (void)s;
+    for (int six = 0; six < 2; six++)
     for (int training = 0; training < 2; training++)
     for (int tape = 0; tape < 2; tape++) {
         float *out[2], *grad[2][3], stats[2][4];
         const int64_t n = 4 * 3 * 5 * 6;
         for (int fused = 0; fused < 2; fused++) {
             cg_tensor *x = test_tensor(4, CG_SHAPE(4, 3, 5, 6), -2, 2, 30, true);
-            cg_tensor *w = test_tensor(1, CG_SHAPE(3), 0.5f, 1.5f, 31, true), *b = test_tensor(1, CG_SHAPE(3), -1, 1, 32, true);
+            cg_tensor *w = test_tensor(1, CG_SHAPE(3), six ? 4.0f : 0.5f, six ? 6.0f : 1.5f, 31, true);
+            cg_tensor *b = test_tensor(1, CG_SHAPE(3), -1, 1, 32, true);
             cg_tensor *rm = test_tensor(1, CG_SHAPE(3), -0.5f, 0.5f, 33, false), *rv = test_tensor(1, CG_SHAPE(3), 0.5f, 2, 34, false);
             cg_tensor_data(x)[7] = NAN;
             cg_tensor *xi = tape ? cg_mul(x, x) : x;
-            cg_tensor *y = fused ? cg_batch_norm2d_relu(xi, w, b, rm, rv, training, 0.1f, 1e-5f)
-                                 : cg_relu(cg_batch_norm2d(xi, w, b, rm, rv, training, 0.1f, 1e-5f));
+            cg_tensor *y = six ? (fused ? cg_batch_norm2d_relu6(xi, w, b, rm, rv, training, 0.1f, 1e-5f)
+                                        : cg_relu6(cg_batch_norm2d(xi, w, b, rm, rv, training, 0.1f, 1e-5f)))
+                               : fused ? cg_batch_norm2d_relu(xi, w, b, rm, rv, training, 0.1f, 1e-5f)
+                                       : cg_relu(cg_batch_norm2d(xi, w, b, rm, rv, training, 0.1f, 1e-5f));
             assert_non_null(y);
             out[fused] = malloc((size_t)n * sizeof(float));
             memcpy(out[fused], cg_tensor_data(y), (size_t)n * sizeof(float));
@@ -103,14 +111,18 @@ static void test_relu_fused_matches_unfused(void **s) {
             cg_tape_release();
             cg_tensor_free(r); cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(b); cg_tensor_free(rm); cg_tensor_free(rv);
         }
-        int64_t zeros = 0, nans = 0;
-        for (int64_t i = 0; i < n; i++) { zeros += out[1][i] == 0.0f; nans += isnan(out[1][i]); }
+        int64_t zeros = 0, nans = 0, sixes = 0;
+        for (int64_t i = 0; i < n; i++) { zeros += out[1][i] == 0.0f; nans += isnan(out[1][i]); sixes += out[1][i] == 6.0f; }
         assert_true(zeros > 0 && zeros < n);
+        if (six) assert_true(sixes > 0 && sixes < n);
         if (training) assert_int_equal(nans, 4 * 5 * 6);   /* a NaN poisons its channel's statistics */
         else assert_int_equal(nans, 1);
         assert_memory_equal(out[0], out[1], (size_t)n * sizeof(float));
         for (int i = 0; i < 3; i++)
-            assert_memory_equal(grad[0][i], grad[1][i], (size_t)(i ? 3 : n) * sizeof(float));
+            for (int64_t k = 0; k < (i ? 3 : n); k++)
+                if (memcmp(&grad[0][i][k], &grad[1][i][k], sizeof(float)))
+                    fail_msg("six %d training %d tape %d: gradient %d [%lld]: unfused %.9g, fused %.9g", six, training,
+                             tape, i, (long long)k, grad[0][i][k], grad[1][i][k]);
         assert_memory_equal(stats[0], stats[1], sizeof stats[0]);
         for (int f = 0; f < 2; f++) { free(out[f]); for (int i = 0; i < 3; i++) free(grad[f][i]); }
     }

@@ -449,6 +449,61 @@ static void test_batch_norm_relu_fuses_in_training(void **s) {
     cg_tensor_free(x);
 }
 
+/* ReLU6 fuses like ReLU: in training each batch_norm2d + relu6 runs as one op (batch_norm2d_relu6
+ * in the profile, no hardtanh for them), a conv without a batch norm and a residual run relu6 on
+ * their outputs; output and every gradient bit-equal to fusion off. In evaluation (the batch norms
+ * folded) within float rounding of it. Inputs reach past 6. */
+static void test_batch_norm_relu6_fuses(void **s) {
+    (void)s;
+    const char *spec = "conv2d(1,4,3,padding=1) batch_norm2d(4) relu6 "
+                       "residual(conv2d(4,4,3,padding=1,groups=4) batch_norm2d(4) relu6 conv2d(4,4,1)) relu6 "
+                       "conv2d(4,4,3,padding=1) relu6 max_pool2d(2) flatten linear(784,10)";
+    cg_tensor *x = test_tensor(4, CG_SHAPE(3, 1, 28, 28), -8, 8, 41, false);
+    for (int training = 1; training >= 0; training--) {
+        float *out[2], *grads[2];
+        int64_t ng = 0;
+        for (int fuse = 0; fuse < 2; fuse++) {
+            assert_int_equal(cg_config_set(CG_CONFIG_FUSION, fuse), CG_OK);
+            cg_manual_seed(7);
+            cg_module *m = cg_net_from_spec(spec, 3, MNIST, NULL);
+            if (!m) fail_msg("%s", cg_last_error());
+            cg_module_train(m, training);
+            cg_profile_enable(true);
+            cg_profile_reset();
+            cg_tensor *y = cg_module_forward(m, x);
+            if (!y) fail_msg("%s", cg_last_error());
+            if (training) assert_int_equal(profile_has("batch_norm2d_relu6"), fuse);
+            cg_profile_enable(false);
+            out[fuse] = malloc(30 * sizeof(float));
+            memcpy(out[fuse], cg_tensor_data(y), 30 * sizeof(float));
+            cg_named_list ps;
+            assert_int_equal(cg_module_parameters(m, &ps), CG_OK);
+            ng = 0;
+            for (int64_t i = 0; i < ps.n; i++) ng += cg_tensor_numel(ps.items[i].tensor);
+            grads[fuse] = calloc((size_t)ng, sizeof(float));
+            if (training) {
+                assert_int_equal(cg_backward(cg_sum(y)), CG_OK);
+                for (int64_t i = 0, o = 0; i < ps.n; i++) {
+                    cg_tensor *p = ps.items[i].tensor;
+                    memcpy(grads[fuse] + o, cg_tensor_data(cg_tensor_grad(p)), (size_t)cg_tensor_numel(p) * sizeof(float));
+                    o += cg_tensor_numel(p);
+                }
+            }
+            cg_named_list_free(&ps);
+            cg_tape_release();
+            cg_module_free(m);
+        }
+        assert_int_equal(cg_config_set(CG_CONFIG_FUSION, true), CG_OK);
+        if (training) {
+            assert_memory_equal(out[0], out[1], 30 * sizeof(float));
+            assert_memory_equal(grads[0], grads[1], (size_t)ng * sizeof(float));
+        } else
+            for (int i = 0; i < 30; i++) assert_float_equal(out[0][i], out[1][i], 1e-3f * (1.0f + fabsf(out[0][i])));
+        for (int f = 0; f < 2; f++) { free(out[f]); free(grads[f]); }
+    }
+    cg_tensor_free(x);
+}
+
 /* The BatchNorm residual net in evaluation: with fusion on, each conv + batch_norm2d runs as one
  * conv with folded weights (no batch_norm2d op in the profile), within float rounding of the
  * unfused layers; with a gradient to record, or in training, nothing is folded and the values are
@@ -574,6 +629,7 @@ int main(void) {
         cmocka_unit_test(test_seed_net_fusion_plan),
         cmocka_unit_test(test_batch_norm_folds_in_inference),
         cmocka_unit_test(test_batch_norm_relu_fuses_in_training),
+        cmocka_unit_test(test_batch_norm_relu6_fuses),
         cmocka_unit_test(test_batch_norm_count_is_i64),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -128,6 +128,8 @@ typedef struct cg_conv_epilogue {
         float momentum, eps;
     } bn;
     bool relu;
+    bool relu6;           /* a ReLU6 (min(max(x, 0), 6), cg_relu6); with relu also set, the ReLU6 alone
+                           * (relu6(relu(x)) is relu6(x)) */
     bool pool2;           /* max_pool2d with kernel 2, stride 2, no padding */
 } cg_conv_epilogue;
 /* conv2d with an epilogue (NULL: none). The op decides once per call, from the mode it runs in,
@@ -137,7 +139,8 @@ typedef struct cg_conv_epilogue {
  *   - an eval-mode batch norm is folded into the weights, w' = w * scale, b' = b * scale + shift
  *     (scale and shift in double), when nothing is recorded for backward: equal to the unfused
  *     layers within float rounding; a training one (or one with a gradient to record) runs as its
- *     own op after the conv, with the ReLU fused into it (batch_norm2d_relu);
+ *     own op after the conv, with the ReLU (or ReLU6) fused into it (batch_norm2d_relu[6]);
+ *   - a ReLU6 without a batch norm to run runs as relu6 on the conv's output (then the pool);
  *   - the 2x2 max-pool is formed per image from the image's output in cache (the full-size output
  *     never reaches memory) when nothing is recorded and no batch norm runs on its own; else (and
  *     after a depthwise conv) it runs as max_pool2d on the conv's output. The conv is planned once

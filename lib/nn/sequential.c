@@ -104,7 +104,9 @@ static cg_tensor *run_children(cg_module *m, cg_tensor *x) {
 
 static cg_tensor *residual_forward_ep(cg_module *m, cg_tensor *x, const cg_conv_epilogue *ep) {
     cg_tensor *y = run_children(m, x);
-    return ep && ep->relu ? cg_add_relu(x, y) : cg_add(x, y);
+    if (ep && ep->relu && !ep->relu6) return cg_add_relu(x, y);
+    cg_tensor *s = cg_add(x, y);
+    return s && ep && ep->relu6 ? cg_relu6(s) : s;
 }
 static cg_tensor *residual_forward(cg_module *m, cg_tensor *x) { return residual_forward_ep(m, x, NULL); }
 

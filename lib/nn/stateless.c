@@ -50,6 +50,10 @@ static cg_tensor *log_softmax_fwd(cg_module *m, cg_tensor *x) { return cg_log_so
 static cg_fuse_stage relu_stage(const cg_module *m) { (void)m; return CG_FUSE_RELU; }
 static void relu_as_epilogue(cg_module *m, cg_conv_epilogue *ep) { (void)m; ep->relu = true; }
 static const cg_fusion relu_fusion = { .stage = relu_stage, .as_epilogue = relu_as_epilogue };
+/* ReLU6 takes the ReLU stage: a conv's batch norm that runs as its own op runs it fused
+ * (batch_norm2d_relu6); elsewhere it runs as relu6 on the producer's output. */
+static void relu6_as_epilogue(cg_module *m, cg_conv_epilogue *ep) { (void)m; ep->relu6 = true; }
+static const cg_fusion relu6_fusion = { .stage = relu_stage, .as_epilogue = relu6_as_epilogue };
 static cg_fuse_stage maxpool_stage(const cg_module *m) {
     const cg_pool2d_params *p = &((const stateless *)m)->pool;
     return p->kernel[0] == 2 && p->kernel[1] == 2 && p->stride[0] == 2 && p->stride[1] == 2 && p->padding[0] == 0 &&
@@ -142,7 +146,7 @@ TYPE(gelu_type, "GELU", gelu_fwd, .to_spec = gelu_spec);
 TYPE(silu_type, "SiLU", silu_fwd, .to_spec = silu_spec);
 TYPE(hardswish_type, "Hardswish", hardswish_fwd, .to_spec = hardswish_spec);
 TYPE(softplus_type, "Softplus", softplus_fwd, .to_spec = softplus_spec);
-TYPE(relu6_type, "ReLU6", relu6_fwd, .to_spec = relu6_spec);
+TYPE(relu6_type, "ReLU6", relu6_fwd, .fuse = &relu6_fusion, .to_spec = relu6_spec);
 TYPE(hardtanh_type, "Hardtanh", hardtanh_fwd, .to_spec = hardtanh_spec);
 TYPE(upsample_type, "Upsample", upsample_fwd, .to_spec = upsample_spec);
 TYPE(flatten_type, "Flatten", flatten_fwd, .to_spec = flatten_spec);

@@ -16,7 +16,9 @@
  * Fused ReLU (cg_batch_norm2d_relu, what cg_conv2d_ex runs for a conv's batch norm that cannot
  * fold, followed by a ReLU): y =
  * max(bn(x), 0) in the same pass, and the backward masks dy by y > 0 as it reads it; the same
- * values and gradients as relu(batch_norm2d(x)), one tensor and two passes over memory fewer. */
+ * values and gradients as relu(batch_norm2d(x)), one tensor and two passes over memory fewer.
+ * cg_batch_norm2d_relu6 does the same for a ReLU6 (y = hardtanh(bn(x), 0, 6), dy passed on
+ * 0 < y < 6): the values and gradients of relu6(batch_norm2d(x)). */
 #include <math.h>
 #include "cg_internal.h"
 
@@ -27,12 +29,14 @@ typedef struct bn_geom { int64_t n, c, inner; } bn_geom;
  * cg_sum_blocks does for the plain sum. */
 #define BN_BLOCK 256
 
+enum { BN_NONE = 0, BN_RELU = 1, BN_RELU6 = 2 };   /* the activation fused after the normalisation */
+
 /* Channel c of bn_forward. Built twice (below): for the baseline and for AVX-512, where the CPU
  * has it; the two may differ in the last bits (wider vectors sum the blocks in another order, and
  * AVX-512 contracts to FMA), never with the thread count. */
 static inline __attribute__((always_inline)) void bn_forward_channel(
     int64_t c, float *restrict y, float *restrict stats, const float *restrict x, const float *w, const float *b,
-    float *rm, float *rv, const bn_geom *g, bool training, float momentum, float eps, bool relu) {
+    float *rm, float *rv, const bn_geom *g, bool training, float momentum, float eps, int act) {
     const int64_t C = g->c, inner = g->inner, M = g->n * inner;
     double mean, var;
     if (training) {
@@ -70,9 +74,15 @@ static inline __attribute__((always_inline)) void bn_forward_channel(
     for (int64_t n = 0; n < g->n; n++) {
         const float *p = x + (n * C + c) * inner;
         float *q = y + (n * C + c) * inner;
-        if (relu) {
+        if (act == BN_RELU) {
             #pragma omp simd
             for (int64_t i = 0; i < inner; i++) { float v = (p[i] - fm) * is * sc + sh; q[i] = v <= 0.0f ? 0.0f : v; }
+        } else if (act == BN_RELU6) {  /* as cg_relu6 (hardtanh(0, 6)): NaN stays */
+            #pragma omp simd
+            for (int64_t i = 0; i < inner; i++) {
+                float v = (p[i] - fm) * is * sc + sh;
+                q[i] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+            }
         } else {
             #pragma omp simd
             for (int64_t i = 0; i < inner; i++) q[i] = (p[i] - fm) * is * sc + sh;
@@ -81,41 +91,47 @@ static inline __attribute__((always_inline)) void bn_forward_channel(
 }
 
 typedef void bn_forward_fn(int64_t, float *restrict, float *restrict, const float *restrict, const float *,
-                           const float *, float *, float *, const bn_geom *, bool, float, float, bool);
+                           const float *, float *, float *, const bn_geom *, bool, float, float, int);
 static void bn_forward_generic(int64_t c, float *restrict y, float *restrict stats, const float *restrict x,
                                const float *w, const float *b, float *rm, float *rv, const bn_geom *g,
-                               bool training, float momentum, float eps, bool relu) {
-    bn_forward_channel(c, y, stats, x, w, b, rm, rv, g, training, momentum, eps, relu);
+                               bool training, float momentum, float eps, int act) {
+    bn_forward_channel(c, y, stats, x, w, b, rm, rv, g, training, momentum, eps, act);
 }
 #ifdef CG_HAVE_TARGET_AVX512
 CG_TARGET_AVX512 static void bn_forward_avx512(int64_t c, float *restrict y, float *restrict stats,
                                                const float *restrict x, const float *w, const float *b, float *rm,
                                                float *rv, const bn_geom *g, bool training, float momentum,
-                                               float eps, bool relu) {
-    bn_forward_channel(c, y, stats, x, w, b, rm, rv, g, training, momentum, eps, relu);
+                                               float eps, int act) {
+    bn_forward_channel(c, y, stats, x, w, b, rm, rv, g, training, momentum, eps, act);
 }
 #endif
 
-/* stats[0..C) = mean, stats[C..2C) = invstd; y = normalised x (then ReLU'd when relu); updates
- * running stats. */
+/* stats[0..C) = mean, stats[C..2C) = invstd; y = normalised x (then act: ReLU or ReLU6);
+ * updates running stats. */
 static void bn_forward(float *restrict y, float *restrict stats, const float *restrict x,
                        const float *w, const float *b, float *rm, float *rv,
-                       const bn_geom *g, bool training, float momentum, float eps, bool relu) {
+                       const bn_geom *g, bool training, float momentum, float eps, int act) {
     const int64_t C = g->c, inner = g->inner;
     bn_forward_fn *fn = bn_forward_generic;
 #ifdef CG_HAVE_TARGET_AVX512
     if (cg_cpu_has_avx512()) fn = bn_forward_avx512;
 #endif
     #pragma omp parallel for if (g->n * C * inner >= CG_OMP_MIN) schedule(static)
-    for (int64_t c = 0; c < C; c++) fn(c, y, stats, x, w, b, rm, rv, g, training, momentum, eps, relu);
+    for (int64_t c = 0; c < C; c++) fn(c, y, stats, x, w, b, rm, rv, g, training, momentum, eps, act);
 }
 
 /* Channel c of bn_backward_kernel, built twice as bn_forward_channel. */
 static inline __attribute__((always_inline)) void bn_backward_channel(
     int64_t c, float *dx, float *dw, float *db, const float *restrict dy, const float *restrict x,
-    const float *restrict y, const float *w, const float *restrict stats, const bn_geom *g, bool training, bool fresh) {
+    const float *restrict y, const float *w, const float *restrict stats, const bn_geom *g, bool training, bool fresh,
+    bool six) {
     const int64_t C = g->c, inner = g->inner, M = g->n * inner;
     const float fm = stats[c], is = stats[C + c], sc = w ? w[c] : 1.0f;
+    /* the mask: y > lim and not y >= hi. A ReLU6 passes dy on 0 < y < 6 (hardtanh's open
+     * interval); a ReLU on y > 0, +inf too, so its hi is NaN (y >= NaN is false). One loop for
+     * every case: a branch on `six` inside it let GCC build differently vectorised copies of the
+     * loop, whose sums then differed from the unfused ops' in the last bits. */
+    const float hi = six ? 6.0f : NAN;
     double sdy = 0, sdyx = 0;  /* sum(dy), sum(dy * xhat): float blocks, added in double */
     const float lim = y ? 0.0f : -INFINITY;  /* no ReLU: the mask (dy against -inf) keeps all */
     for (int64_t n = 0; n < g->n; n++) {
@@ -127,7 +143,7 @@ static inline __attribute__((always_inline)) void bn_backward_channel(
             #pragma omp simd reduction(+ : s1, s2)
             for (int64_t i = i0; i < i1; i++) {  /* every load first: see activation.c */
                 float dv = d[i], rv = r[i], pv = p[i];
-                float m = rv > lim ? dv : 0.0f;
+                float m = rv > lim && !(rv >= hi) ? dv : 0.0f;
                 s1 += m;
                 s2 += m * ((pv - fm) * is);
             }
@@ -151,14 +167,14 @@ static inline __attribute__((always_inline)) void bn_backward_channel(
             #pragma omp simd
             for (int64_t i = 0; i < inner; i++) {
                 float dv = d[i], rv = r[i], pv = p[i];
-                float m = rv > lim ? dv : 0.0f;
+                float m = rv > lim && !(rv >= hi) ? dv : 0.0f;
                 q[i] = k * (m - a - (pv - fm) * is * bb);
             }
         } else {
             #pragma omp simd
             for (int64_t i = 0; i < inner; i++) {
                 float dv = d[i], rv = r[i], pv = p[i], qv = q[i];
-                float m = rv > lim ? dv : 0.0f;
+                float m = rv > lim && !(rv >= hi) ? dv : 0.0f;
                 q[i] = qv + k * (m - a - (pv - fm) * is * bb);
             }
         }
@@ -166,37 +182,38 @@ static inline __attribute__((always_inline)) void bn_backward_channel(
 }
 
 typedef void bn_backward_fn(int64_t, float *, float *, float *, const float *restrict, const float *restrict,
-                            const float *restrict, const float *, const float *restrict, const bn_geom *, bool, bool);
+                            const float *restrict, const float *, const float *restrict, const bn_geom *, bool, bool,
+                            bool);
 static void bn_backward_generic(int64_t c, float *dx, float *dw, float *db, const float *restrict dy,
                                 const float *restrict x, const float *restrict y, const float *w,
-                                const float *restrict stats, const bn_geom *g, bool training, bool fresh) {
-    bn_backward_channel(c, dx, dw, db, dy, x, y, w, stats, g, training, fresh);
+                                const float *restrict stats, const bn_geom *g, bool training, bool fresh, bool six) {
+    bn_backward_channel(c, dx, dw, db, dy, x, y, w, stats, g, training, fresh, six);
 }
 #ifdef CG_HAVE_TARGET_AVX512
 CG_TARGET_AVX512 static void bn_backward_avx512(int64_t c, float *dx, float *dw, float *db, const float *restrict dy,
                                                 const float *restrict x, const float *restrict y, const float *w,
                                                 const float *restrict stats, const bn_geom *g, bool training,
-                                                bool fresh) {
-    bn_backward_channel(c, dx, dw, db, dy, x, y, w, stats, g, training, fresh);
+                                                bool fresh, bool six) {
+    bn_backward_channel(c, dx, dw, db, dy, x, y, w, stats, g, training, fresh, six);
 }
 #endif
 
 /* dx, dw, db (each may be NULL) += from dy; x, stats as saved by the forward. With a fused
- * ReLU (y, its output, given) dy counts only where y > 0, as relu's backward passes it.
- * fresh: dx is uninitialised, so = instead of +=. */
+ * ReLU (y, its output, given) dy counts only where y > 0, as relu's backward passes it; with a
+ * ReLU6 (six) only where 0 < y < 6, as relu6's. fresh: dx is uninitialised, so = instead of +=. */
 static void bn_backward_kernel(float *dx, float *dw, float *db, const float *restrict dy,
                                const float *restrict x, const float *restrict y, const float *w,
-                               const float *restrict stats, const bn_geom *g, bool training, bool fresh) {
+                               const float *restrict stats, const bn_geom *g, bool training, bool fresh, bool six) {
     const int64_t C = g->c, inner = g->inner;
     bn_backward_fn *fn = bn_backward_generic;
 #ifdef CG_HAVE_TARGET_AVX512
     if (cg_cpu_has_avx512()) fn = bn_backward_avx512;
 #endif
     #pragma omp parallel for if (g->n * C * inner >= CG_OMP_MIN) schedule(static)
-    for (int64_t c = 0; c < C; c++) fn(c, dx, dw, db, dy, x, y, w, stats, g, training, fresh);
+    for (int64_t c = 0; c < C; c++) fn(c, dx, dw, db, dy, x, y, w, stats, g, training, fresh, six);
 }
 
-typedef struct bn_params { bn_geom g; bool training, relu; } bn_params;  /* on the node */
+typedef struct bn_params { bn_geom g; bool training; int act; } bn_params;  /* on the node */
 
 static cg_status bn_backward(cg_node *nd) {
     cg_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
@@ -207,19 +224,20 @@ static cg_status bn_backward(cg_node *nd) {
     if (cg_requires_grad(b) && !(db = cg_grad_data(b))) return CG_ENOMEM;
     bn_params p;
     CG_GET_PARAMS(nd, &p);
-    const float *y = p.relu ? nd->out->data : NULL;
+    const float *y = p.act != BN_NONE ? nd->out->data : NULL;
     bn_backward_kernel(dx, dw, db, cg_out_grad(nd), x->data, y, w ? w->data : NULL, nd->aux, &p.g, p.training,
-                       fresh);
+                       fresh, p.act == BN_RELU6);
     return CG_OK;
 }
 
 static const cg_op_def op_batch_norm = { "batch_norm2d", bn_backward };
 static const cg_op_def op_batch_norm_relu = { "batch_norm2d_relu", bn_backward };
+static const cg_op_def op_batch_norm_relu6 = { "batch_norm2d_relu6", bn_backward };
 
 static bool is_channel_vec(const cg_tensor *t, int64_t C) { return !t || (t->ndim == 1 && t->shape[0] == C); }
 
 static cg_tensor *batch_norm_op(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
-                               cg_tensor *running_var, bool training, float momentum, float eps, bool relu) {
+                               cg_tensor *running_var, bool training, float momentum, float eps, int act) {
     if (!x) return NULL;
     CG_REQUIRE_F32("batch_norm2d", "input", x);
     CG_REQUIRE_F32("batch_norm2d", "weight", weight);
@@ -251,11 +269,11 @@ static cg_tensor *batch_norm_op(cg_tensor *x, cg_tensor *weight, cg_tensor *bias
     if (!y || !stats) return NULL;
     bn_forward(y->data, stats, x->data, weight ? weight->data : NULL, bias ? bias->data : NULL,
                running_mean ? running_mean->data : NULL, running_var ? running_var->data : NULL,
-               &g, training, momentum, eps, relu);
-    const cg_op_def *op = relu ? &op_batch_norm_relu : &op_batch_norm;
+               &g, training, momentum, eps, act);
+    const cg_op_def *op = act == BN_RELU6 ? &op_batch_norm_relu6 : act == BN_RELU ? &op_batch_norm_relu : &op_batch_norm;
     cg_node *nd = cg_record(op, y, 3, (cg_tensor *[]){ x, weight, bias });
     if (!nd) return NULL;
-    CG_SET_PARAMS(nd, &(bn_params){ .g = g, .training = training, .relu = relu });
+    CG_SET_PARAMS(nd, &(bn_params){ .g = g, .training = training, .act = act });
     nd->aux = stats;
     cg_profile_end(op->name, 0, t0);
     return y;
@@ -263,10 +281,15 @@ static cg_tensor *batch_norm_op(cg_tensor *x, cg_tensor *weight, cg_tensor *bias
 
 cg_tensor *cg_batch_norm2d(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
                            cg_tensor *running_var, bool training, float momentum, float eps) {
-    return batch_norm_op(x, weight, bias, running_mean, running_var, training, momentum, eps, false);
+    return batch_norm_op(x, weight, bias, running_mean, running_var, training, momentum, eps, BN_NONE);
 }
 
 cg_tensor *cg_batch_norm2d_relu(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
                                 cg_tensor *running_var, bool training, float momentum, float eps) {
-    return batch_norm_op(x, weight, bias, running_mean, running_var, training, momentum, eps, true);
+    return batch_norm_op(x, weight, bias, running_mean, running_var, training, momentum, eps, BN_RELU);
+}
+
+cg_tensor *cg_batch_norm2d_relu6(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *running_mean,
+                                 cg_tensor *running_var, bool training, float momentum, float eps) {
+    return batch_norm_op(x, weight, bias, running_mean, running_var, training, momentum, eps, BN_RELU6);
 }

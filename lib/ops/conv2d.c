@@ -970,9 +970,10 @@ cg_tensor *cg_conv2d_ex(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2
         cg_tensor *wf, *bf;
         if (bn_fold(ep, w, b, &wf, &bf)) { w = wf; b = bf; bn_op = false; }
     }
-    pl.relu = ep->relu && !bn_op;
+    pl.relu = ep->relu && !ep->relu6 && !bn_op;
+    const bool relu6_op = ep->relu6 && !bn_op;   /* relu6 on the conv's output, before any pool */
     /* (a depthwise layer pools as its own op after the conv) */
-    pl.pool2 = ep->pool2 && !bn_op && !record && !pl.depthwise && pl.g.oh >= 2 && pl.g.ow >= 2;
+    pl.pool2 = ep->pool2 && !bn_op && !relu6_op && !record && !pl.depthwise && pl.g.oh >= 2 && pl.g.ow >= 2;
     const int64_t f = pl.pool2 ? 2 : 1;
     cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ pl.n, pl.oc, pl.g.oh / f, pl.g.ow / f });
     if (!y) return NULL;
@@ -985,10 +986,13 @@ cg_tensor *cg_conv2d_ex(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2
     CG_SET_PARAMS(nd, &pl);
     cg_profile_end(op->name, 0, t0);
     if (bn_op)
-        y = ep->relu ? cg_batch_norm2d_relu(y, ep->bn.weight, ep->bn.bias, ep->bn.running_mean, ep->bn.running_var,
+        y = ep->relu6 ? cg_batch_norm2d_relu6(y, ep->bn.weight, ep->bn.bias, ep->bn.running_mean,
+                                              ep->bn.running_var, ep->bn.training, ep->bn.momentum, ep->bn.eps)
+          : ep->relu ? cg_batch_norm2d_relu(y, ep->bn.weight, ep->bn.bias, ep->bn.running_mean, ep->bn.running_var,
                                             ep->bn.training, ep->bn.momentum, ep->bn.eps)
-                     : cg_batch_norm2d(y, ep->bn.weight, ep->bn.bias, ep->bn.running_mean, ep->bn.running_var,
-                                       ep->bn.training, ep->bn.momentum, ep->bn.eps);
+                      : cg_batch_norm2d(y, ep->bn.weight, ep->bn.bias, ep->bn.running_mean, ep->bn.running_var,
+                                        ep->bn.training, ep->bn.momentum, ep->bn.eps);
+    if (relu6_op && y) y = cg_relu6(y);
     if (ep->pool2) {  /* not fused: the pool on the conv's (or batch norm's) output */
         cg_pool2d_params pp = cg_pool2d_defaults(2);
         y = cg_max_pool2d(y, &pp);
