@@ -20,6 +20,7 @@
  * links). */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
+#include <omp.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -189,17 +190,20 @@ cg_status cg_gemm_check(const char *op, int64_t m, int64_t n, int64_t k) {
  * Which GEMMs it takes (the rule depends on the shape alone, never on the thread count, so
  * results stay bit-identical for any count):
  *   - alpha 1 and beta 0 or 1 (all of cgrad's);
- *   - any transposes: LIBXSMM 1.17 JITs column-major NN and NT, which are row-major NN and TN;
- *     a row-major B read transposed is first copied out transposed (libxsmm_otrans, into
- *     cg_gemm_scratch): n*k floats moved against 2*m*n*k flops, measured 2x the BLAS's NT on
- *     the conv backward's dW shapes all the same;
- *   - M*N*K <= CG_XSMM_MAX_MNK: larger GEMMs go to the BLAS, which blocks them for the caches and
- *     spreads them over threads when called outside a parallel region;
+ *   - LIBXSMM 1.17 JITs column-major NN and NT, which are row-major NN and TN; a row-major B read
+ *     transposed is first copied out transposed (libxsmm_otrans, into cg_gemm_scratch): n*k
+ *     floats moved against 2*m*n*k flops, measured 2x the BLAS's NT on the conv backward's dW
+ *     shapes all the same;
+ *   - up to CG_XSMM_MAX_MNK multiply-adds, one kernel. Past it, NN and TN run in column blocks of
+ *     C, XSMM_NB wide, spread over the threads when called outside a parallel region (each
+ *     element still one kernel's, over the whole K: the bits do not depend on the threads), and
+ *     a transposed B stays with the BLAS (its copy would cost too much there);
  *   - a kernel was generated for the shape (libxsmm_smmdispatch is not NULL).
  * The engine is on when the build has it (-DCGRAD_XSMM=ON, the default where libxsmm-dev is
  * installed), CG_CONFIG_GEMM_ENGINE is CG_GEMM_AUTO (the default), and LIBXSMM found AVX2 or
  * better (below that its kernels would not beat the BLAS). */
 #define CG_XSMM_MAX_MNK ((int64_t)1 << 24)
+#define XSMM_NB 256   /* columns of C per kernel for a GEMM past CG_XSMM_MAX_MNK */
 
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static bool xsmm_usable;            /* built in and the CPU is AVX2 or better */
@@ -230,6 +234,23 @@ static bool xsmm_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const f
     const libxsmm_blasint M = (libxsmm_blasint)n, N = (libxsmm_blasint)m, K = (libxsmm_blasint)k;
     const libxsmm_blasint la = (libxsmm_blasint)ldb, lb = (libxsmm_blasint)lda, lc = (libxsmm_blasint)ldc;
     const float one = 1.0f;
+    if (m * n * k > CG_XSMM_MAX_MNK) {
+        /* A large GEMM in column blocks of C, XSMM_NB wide (the last one narrower), spread over the
+         * threads outside a parallel region: each element is one kernel's over the whole K, so the
+         * bits do not depend on the thread count. */
+        const libxsmm_blasint NB = n < XSMM_NB ? (libxsmm_blasint)n : XSMM_NB, tail = (libxsmm_blasint)(n % NB);
+        libxsmm_smmfunction full = libxsmm_smmdispatch(NB, N, K, &la, &lb, &lc, &one, &beta, &flags, NULL);
+        libxsmm_smmfunction last = tail ? libxsmm_smmdispatch(tail, N, K, &la, &lb, &lc, &one, &beta, &flags, NULL) : full;
+        if (!full || !last) return false;
+        const int64_t blocks = (n + NB - 1) / NB;
+        cg_threads_sync();
+        #pragma omp parallel for schedule(static) if (!omp_in_parallel() && blocks > 1)
+        for (int64_t j = 0; j < blocks; j++) {
+            (j * NB + NB <= n ? full : last)(b + j * NB, a, c + j * NB);
+            __asm__ volatile("vzeroupper" ::: "memory");
+        }
+        return true;
+    }
     libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &one, &beta, &flags, NULL);
     if (!f) return false;
     f(b, a, c);
@@ -257,20 +278,16 @@ bool cg_gemm_small_engine(void) {
     return xsmm_usable;
 }
 
-bool cg_gemm_takes_xsmm(int64_t m, int64_t n, int64_t k, float alpha, float beta) {
+bool cg_gemm_takes_xsmm(bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta) {
     engine_init();
     return xsmm_usable && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && m > 0 && n > 0 && k > 0 &&
-           m * n * k <= CG_XSMM_MAX_MNK && cg_config_get(CG_CONFIG_GEMM_ENGINE) == CG_GEMM_AUTO;
-}
-
-const char *cg_gemm_engine_name(int64_t m, int64_t n, int64_t k) {
-    return cg_gemm_takes_xsmm(m, n, k, 1.0f, 0.0f) ? "LIBXSMM (JIT kernels chosen from CPUID)" : "the BLAS";
+           (m * n * k <= CG_XSMM_MAX_MNK || !tb) && cg_config_get(CG_CONFIG_GEMM_ENGINE) == CG_GEMM_AUTO;
 }
 
 void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
              const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     CG_ASSERT(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX);
-    if (cg_gemm_takes_xsmm(m, n, k, alpha, beta) && xsmm_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc))
+    if (cg_gemm_takes_xsmm(tb, m, n, k, alpha, beta) && xsmm_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc))
         return;
     cg_blas_init();
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
@@ -304,7 +321,7 @@ const char *cg_blas_info(void) {
     else if (cg_config_get(CG_CONFIG_GEMM_ENGINE) != CG_GEMM_AUTO)
         snprintf(buf, sizeof buf, "%s; GEMMs: all by the BLAS (gemm_engine = blas; %s unused)", blas, engine_reason);
     else
-        snprintf(buf, sizeof buf, "%s; GEMMs: %s for GEMMs up to 2^24 multiply-adds, the BLAS for the rest", blas,
+        snprintf(buf, sizeof buf, "%s; GEMMs: %s for all but those past 2^24 multiply-adds with B transposed", blas,
                  engine_reason);
     return buf;
 }
