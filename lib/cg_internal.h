@@ -262,10 +262,9 @@ const char *cg_blas_core_for(const cg_cpu_features *f);
 cg_status cg_gemm_check(const char *op, int64_t m, int64_t n, int64_t k);
 /* Whether LIBXSMM is built in and usable on this CPU (lib/core/blas.c says which GEMMs it takes). */
 bool cg_gemm_small_engine(void);
-/* Whether cg_gemm gives a GEMM of this shape and these scalars (tb: B read transposed) to LIBXSMM
- * (it still falls back to the BLAS where LIBXSMM has no kernel for it or no memory for a
- * transposed copy). */
-bool cg_gemm_takes_xsmm(bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta);
+/* Whether cg_gemm gives a GEMM of this shape and these scalars to LIBXSMM (it still falls back to
+ * the BLAS where LIBXSMM has no kernel for it or no memory for a transposed copy). */
+bool cg_gemm_takes_xsmm(int64_t m, int64_t n, int64_t k, float alpha, float beta);
 void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
              const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 

@@ -4,9 +4,10 @@
  *   - Every transpose form, beta 0 and 1, leading dimensions wider than the matrices, shapes on
  *     both sides of the size limit: each engine against a plain loop in double, with the padding
  *     of C (beyond each row, and the rows after it) left as it was, and beta 0 overwriting a NaN.
- *   - Which GEMMs go where: the rule (alpha 1, beta 0 or 1, M*N*K up to the limit where B is read
- *     transposed, the switch CG_CONFIG_GEMM_ENGINE) as cg_gemm_takes_xsmm states it.
- *   - A GEMM past the limit runs in column blocks: the same bits at 1 and 2 threads.
+ *   - Which GEMMs go where: the rule (alpha 1, beta 0 or 1, the switch CG_CONFIG_GEMM_ENGINE) as
+ *     cg_gemm_takes_xsmm states it.
+ *   - A GEMM past the size limit runs in column blocks: the same bits at 1 and 2 threads, with B
+ *     read as it is and read transposed.
  *   - After a GEMM by LIBXSMM the upper halves of the vector registers are clean (XINUSE, read by
  *     XGETBV 1): the library's SSE code after it ran 2.5x slower while they were not.
  * In a build without LIBXSMM (-DCGRAD_XSMM=OFF) or on a CPU below AVX2 the first part checks
@@ -95,12 +96,19 @@ static void test_blocks_thread_independent(void **st) {
     for (int64_t i = 0; i < m * k; i++) a[i] = frand(&s);
     for (int64_t i = 0; i < k * n; i++) b[i] = frand(&s);
     const int saved = cg_get_num_threads();
-    for (int t = 0; t < 2; t++) {
-        cg_set_num_threads(t + 1);
-        cg_gemm(false, false, m, n, k, 1.0f, a, k, b, n, 0.0f, c[t], n);
+    for (int tb = 0; tb < 2; tb++) {   /* B [k,n], then B [n,k] read transposed (the same values) */
+        float *bt = malloc((size_t)(k * n) * sizeof(float));
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < n; j++) bt[j * k + i] = b[i * n + j];
+        for (int t = 0; t < 2; t++) {
+            cg_set_num_threads(t + 1);
+            memset(c[t], 0xff, (size_t)(m * n) * sizeof(float));   /* NaN: beta 0 must overwrite */
+            cg_gemm(false, tb, m, n, k, 1.0f, a, k, tb ? bt : b, tb ? k : n, 0.0f, c[t], n);
+        }
+        assert_memory_equal(c[0], c[1], (size_t)(m * n) * sizeof(float));
+        free(bt);
     }
     cg_set_num_threads(saved);
-    assert_memory_equal(c[0], c[1], (size_t)(m * n) * sizeof(float));
     free(a); free(b); free(c[0]); free(c[1]);
 }
 
@@ -108,16 +116,13 @@ static void test_routing(void **st) {
     (void)st;
     const bool on = cg_gemm_small_engine();
     assert_int_equal(cg_config_get(CG_CONFIG_GEMM_ENGINE), CG_GEMM_AUTO);   /* the default */
-    assert_int_equal(cg_gemm_takes_xsmm(false, 64, 196, 576, 1.0f, 0.0f), on);
-    assert_int_equal(cg_gemm_takes_xsmm(true, 256, 256, 256, 1.0f, 1.0f), on);     /* 2^24: the limit, in */
-    assert_false(cg_gemm_takes_xsmm(true, 256, 256, 257, 1.0f, 0.0f));             /* B transposed, past it */
-    assert_false(cg_gemm_takes_xsmm(true, 64, 128, 9216, 1.0f, 0.0f));             /* a big linear layer's forward */
-    assert_int_equal(cg_gemm_takes_xsmm(false, 128, 9216, 64, 1.0f, 0.0f), on);    /* its dW: in column blocks */
-    assert_false(cg_gemm_takes_xsmm(false, 32, 32, 32, 2.0f, 0.0f));               /* alpha != 1 */
-    assert_false(cg_gemm_takes_xsmm(false, 32, 32, 32, 1.0f, 0.5f));               /* beta not 0 or 1 */
-    assert_false(cg_gemm_takes_xsmm(false, 0, 32, 32, 1.0f, 0.0f));
+    assert_int_equal(cg_gemm_takes_xsmm(64, 196, 576, 1.0f, 0.0f), on);
+    assert_int_equal(cg_gemm_takes_xsmm(64, 128, 9216, 1.0f, 1.0f), on);    /* past 2^24: in column blocks */
+    assert_false(cg_gemm_takes_xsmm(32, 32, 32, 2.0f, 0.0f));               /* alpha != 1 */
+    assert_false(cg_gemm_takes_xsmm(32, 32, 32, 1.0f, 0.5f));               /* beta not 0 or 1 */
+    assert_false(cg_gemm_takes_xsmm(0, 32, 32, 1.0f, 0.0f));
     assert_int_equal(cg_config_set(CG_CONFIG_GEMM_ENGINE, CG_GEMM_BLAS), CG_OK);
-    assert_false(cg_gemm_takes_xsmm(false, 32, 32, 32, 1.0f, 0.0f));
+    assert_false(cg_gemm_takes_xsmm(32, 32, 32, 1.0f, 0.0f));
     assert_non_null(strstr(cg_blas_info(), "GEMMs: all by the BLAS"));
     assert_int_equal(cg_config_set(CG_CONFIG_GEMM_ENGINE, CG_GEMM_AUTO), CG_OK);
     assert_non_null(strstr(cg_blas_info(), on ? "GEMMs: LIBXSMM" : "GEMMs: all by the BLAS"));
@@ -147,7 +152,7 @@ static void test_upper_state_clean(void **st) {
     static float a[64 * 64], b[64 * 64], c[64 * 64];
     for (int i = 0; i < 64 * 64; i++) a[i] = b[i] = (float)(i % 7) - 3.0f;
     for (int form = 0; form < 4; form++) {
-        assert_true(cg_gemm_takes_xsmm(form & 2, 64, 64, 64, 1.0f, 0.0f));
+        assert_true(cg_gemm_takes_xsmm(64, 64, 64, 1.0f, 0.0f));
         cg_gemm(form & 1, form & 2, 64, 64, 64, 1.0f, a, 64, b, 64, 0.0f, c, 64);
         uint64_t used = xinuse();
         if (used & 0x44)  /* YMM upper halves (2), ZMM0-15 upper halves (6); not 16-31 (7), which SSE cannot touch */

@@ -187,18 +187,18 @@ cg_status cg_gemm_check(const char *op, int64_t m, int64_t n, int64_t k) {
  * conv2d (Winograd's 16 per image, im2col's one) want: measured 2.0-2.4x OpenBLAS's Haswell
  * kernels and 1.1-1.3x its SkylakeX ones on those shapes (docs/benchmarks.md).
  *
- * Which GEMMs it takes (the rule depends on the shape alone, never on the thread count, so
- * results stay bit-identical for any count):
- *   - alpha 1 and beta 0 or 1 (all of cgrad's);
+ * Which GEMMs it takes: those with alpha 1 and beta 0 or 1, all of cgrad's, where a kernel was
+ * generated for the shape (libxsmm_smmdispatch is not NULL); the BLAS the rest. How:
  *   - LIBXSMM 1.17 JITs column-major NN and NT, which are row-major NN and TN; a row-major B read
  *     transposed is first copied out transposed (libxsmm_otrans, into cg_gemm_scratch): n*k
  *     floats moved against 2*m*n*k flops, measured 2x the BLAS's NT on the conv backward's dW
  *     shapes all the same;
- *   - up to CG_XSMM_MAX_MNK multiply-adds, one kernel. Past it, NN and TN run in column blocks of
- *     C, XSMM_NB wide, spread over the threads when called outside a parallel region (each
- *     element still one kernel's, over the whole K: the bits do not depend on the threads), and
- *     a transposed B stays with the BLAS (its copy would cost too much there);
- *   - a kernel was generated for the shape (libxsmm_smmdispatch is not NULL).
+ *   - up to CG_XSMM_MAX_MNK multiply-adds, one kernel on the calling thread. Past it, column
+ *     blocks of C, XSMM_NB wide, spread over the threads when called outside a parallel region.
+ * Each element of C is one kernel's over the whole K in both, so the bits depend on the shape
+ * alone, never on the thread count (OpenBLAS's threaded sgemm rounds differently at 1 and 2
+ * threads: the seed recipe's first epoch ended at 0.3358 / 8790 with one thread and 0.3429 / 8735
+ * with two; now both end alike).
  * The engine is on when the build has it (-DCGRAD_XSMM=ON, the default where libxsmm-dev is
  * installed), CG_CONFIG_GEMM_ENGINE is CG_GEMM_AUTO (the default), and LIBXSMM found AVX2 or
  * better (below that its kernels would not beat the BLAS). */
@@ -234,10 +234,7 @@ static bool xsmm_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const f
     const libxsmm_blasint M = (libxsmm_blasint)n, N = (libxsmm_blasint)m, K = (libxsmm_blasint)k;
     const libxsmm_blasint la = (libxsmm_blasint)ldb, lb = (libxsmm_blasint)lda, lc = (libxsmm_blasint)ldc;
     const float one = 1.0f;
-    if (m * n * k > CG_XSMM_MAX_MNK) {
-        /* A large GEMM in column blocks of C, XSMM_NB wide (the last one narrower), spread over the
-         * threads outside a parallel region: each element is one kernel's over the whole K, so the
-         * bits do not depend on the thread count. */
+    if (m * n * k > CG_XSMM_MAX_MNK) {  /* column blocks of C, XSMM_NB wide (the last one narrower) */
         const libxsmm_blasint NB = n < XSMM_NB ? (libxsmm_blasint)n : XSMM_NB, tail = (libxsmm_blasint)(n % NB);
         libxsmm_smmfunction full = libxsmm_smmdispatch(NB, N, K, &la, &lb, &lc, &one, &beta, &flags, NULL);
         libxsmm_smmfunction last = tail ? libxsmm_smmdispatch(tail, N, K, &la, &lb, &lc, &one, &beta, &flags, NULL) : full;
@@ -278,16 +275,16 @@ bool cg_gemm_small_engine(void) {
     return xsmm_usable;
 }
 
-bool cg_gemm_takes_xsmm(bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta) {
+bool cg_gemm_takes_xsmm(int64_t m, int64_t n, int64_t k, float alpha, float beta) {
     engine_init();
     return xsmm_usable && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && m > 0 && n > 0 && k > 0 &&
-           (m * n * k <= CG_XSMM_MAX_MNK || !tb) && cg_config_get(CG_CONFIG_GEMM_ENGINE) == CG_GEMM_AUTO;
+           cg_config_get(CG_CONFIG_GEMM_ENGINE) == CG_GEMM_AUTO;
 }
 
 void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
              const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     CG_ASSERT(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX);
-    if (cg_gemm_takes_xsmm(tb, m, n, k, alpha, beta) && xsmm_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc))
+    if (cg_gemm_takes_xsmm(m, n, k, alpha, beta) && xsmm_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc))
         return;
     cg_blas_init();
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
@@ -321,7 +318,6 @@ const char *cg_blas_info(void) {
     else if (cg_config_get(CG_CONFIG_GEMM_ENGINE) != CG_GEMM_AUTO)
         snprintf(buf, sizeof buf, "%s; GEMMs: all by the BLAS (gemm_engine = blas; %s unused)", blas, engine_reason);
     else
-        snprintf(buf, sizeof buf, "%s; GEMMs: %s for all but those past 2^24 multiply-adds with B transposed", blas,
-                 engine_reason);
+        snprintf(buf, sizeof buf, "%s; GEMMs: %s, the BLAS only where it has no kernel", blas, engine_reason);
     return buf;
 }

@@ -517,14 +517,10 @@ cg_status cg_conv2d_algorithm(const int64_t x_shape[4], const int64_t w_shape[4]
     if (st != CG_OK) return st;
     out->algorithm = pl.depthwise ? "depthwise direct" : pl.wino ? "winograd F(2x2,3x3)"
                    : pl.direct ? "1x1 GEMM (no im2col)" : "im2col + GEMM";
-    /* A conv's three GEMMs (forward, dX, dW) have the same M*N*K; dW's reads B transposed. */
     const int64_t T = pl.wg.th * pl.wg.tw, ck = pl.cg * pl.g.kh * pl.g.kw;
     const int64_t m = pl.wino ? pl.oc : pl.ocg, n = pl.wino ? T : pl.g.oh * pl.g.ow, k = pl.wino ? pl.g.c : ck;
-    const bool fwd = cg_gemm_takes_xsmm(false, m, n, k, 1.0f, 0.0f), dw = cg_gemm_takes_xsmm(true, m, k, n, 1.0f, 0.0f);
     out->gemm = pl.depthwise ? "none (direct kernels)"
-              : fwd && dw ? "LIBXSMM (JIT kernels chosen from CPUID)"
-              : fwd ? "LIBXSMM (JIT kernels chosen from CPUID); the BLAS for dW"
-                    : "the BLAS";
+              : cg_gemm_takes_xsmm(m, n, k, 1.0f, 0.0f) ? "LIBXSMM (JIT kernels chosen from CPUID)" : "the BLAS";
     return CG_OK;
 }
 
