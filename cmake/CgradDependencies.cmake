@@ -80,7 +80,7 @@ if(CGRAD_WITH_MPI AND NOT MPI_C_FOUND)
 endif()
 message(STATUS "cgrad MPI (cgrad_dist): ${CGRAD_WITH_MPI}")
 
-# LIBXSMM, the small-GEMM engine behind cg_gemm (lib/core/blas.c): JIT kernels chosen from CPUID,
+# LIBXSMM, the GEMM engine behind cg_gemm (lib/core/blas.c): JIT kernels chosen from CPUID,
 # independent of OpenBLAS's kernel choice. Debian's libxsmm-dev is a static, position-independent
 # archive: it links into libcgrad.so with its symbols hidden there (lib/CMakeLists.txt), and its
 # fallback BLAS calls (sgemm_) resolve to the CBLAS above. CGRAD_XSMM defaults to ON where it is
@@ -92,7 +92,7 @@ if(CGRAD_XSMM_INCLUDE_DIR AND CGRAD_XSMM_LIBRARY)
 else()
   set(_cgrad_xsmm_found OFF)
 endif()
-option(CGRAD_XSMM "Run small GEMMs with LIBXSMM's JIT kernels (needs libxsmm-dev)" ${_cgrad_xsmm_found})
+option(CGRAD_XSMM "Run the GEMMs with LIBXSMM's JIT kernels (needs libxsmm-dev)" ${_cgrad_xsmm_found})
 if(CGRAD_XSMM AND NOT _cgrad_xsmm_found)
   message(FATAL_ERROR "CGRAD_XSMM=ON but LIBXSMM was not found: apt-get install libxsmm-dev, or pass -DCGRAD_XSMM=OFF")
 endif()

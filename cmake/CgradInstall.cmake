@@ -36,6 +36,10 @@ endif()
 install(EXPORT cgradStaticTargets NAMESPACE cgrad:: DESTINATION ${CGRAD_INSTALL_CMAKEDIR})
 
 # The config file records the BLAS libraries this build linked (CGRAD_BLAS_LIBRARIES).
+set(CGRAD_XSMM_LIBRARY_IF_ON "")
+if(CGRAD_XSMM)
+  set(CGRAD_XSMM_LIBRARY_IF_ON "${CGRAD_XSMM_LIBRARY}")
+endif()
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/cgradConfig.cmake.in
   ${PROJECT_BINARY_DIR}/cgradConfig.cmake
   INSTALL_DESTINATION ${CGRAD_INSTALL_CMAKEDIR})

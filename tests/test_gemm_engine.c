@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/test_gemm_engine.c — cg_gemm's two engines (lib/core/blas.c): LIBXSMM's JIT kernels for
- * the small GEMMs, the CBLAS for the rest.
+/* tests/test_gemm_engine.c — cg_gemm's two engines (lib/core/blas.c): LIBXSMM's JIT kernels (one
+ * kernel for a small GEMM, blocks fixed by the shape past 2^24 multiply-adds) and the CBLAS.
  *   - Every transpose form, beta 0 and 1, leading dimensions wider than the matrices, shapes on
  *     both sides of the size limit: each engine against a plain loop in double, with the padding
  *     of C (beyond each row, and the rows after it) left as it was, and beta 0 overwriting a NaN.
  *   - Which GEMMs go where: the rule (alpha 1, beta 0 or 1, the switch CG_CONFIG_GEMM_ENGINE) as
  *     cg_gemm_takes_xsmm states it.
- *   - A GEMM past the size limit runs in column blocks: the same bits at 1 and 2 threads, with B
- *     read as it is and read transposed.
+ *   - A GEMM past the size limit runs in blocks: the same bits at 1 and 2 threads, with B read as
+ *     it is and read transposed.
  *   - After a GEMM by LIBXSMM the upper halves of the vector registers are clean (XINUSE, read by
  *     XGETBV 1): the library's SSE code after it ran 2.5x slower while they were not.
  * In a build without LIBXSMM (-DCGRAD_XSMM=OFF) or on a CPU below AVX2 the first part checks
@@ -74,8 +74,8 @@ static void check_one(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float b
 
 static void test_every_form(void **st) {
     (void)st;
-    /* conv-like shapes (Winograd's, im2col's, a one-channel first layer's), odd ones, and one
-     * past the size limit (256*256*257 > 2^24: the BLAS's even under auto) */
+    /* conv-like shapes (Winograd's, im2col's, a one-channel first layer's), odd ones, and two
+     * past the size limit (256*256*257 and 64*1000*300 > 2^24: in blocks, with narrower last ones) */
     static const int64_t shapes[][3] = { { 32, 196, 32 }, { 64, 49, 64 }, { 32, 784, 9 }, { 7, 5, 3 },
                                          { 1, 1, 1 },     { 17, 33, 65 }, { 256, 256, 257 }, { 64, 1000, 300 } };
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)

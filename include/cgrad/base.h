@@ -66,7 +66,9 @@ CG_API const char *cg_version(void);
  * (each applies it the next time it enters the library). n <= 0 means all cores. */
 CG_API void cg_set_num_threads(int n);
 CG_API int cg_get_num_threads(void);
-/* Name of the BLAS kernel in use (openblas_get_corename()), or "unknown". */
+/* One line on the GEMMs: the BLAS, its kernel and why (OpenBLAS's core and the reason for it), then
+ * the engine that runs the library's GEMMs (LIBXSMM and its instruction set, or the BLAS, and
+ * why). A thread-local buffer, valid until the thread's next call. */
 CG_API const char *cg_blas_info(void);
 
 /* Allocator hook. Every heap allocation the library makes goes through it, so a caller can

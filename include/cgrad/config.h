@@ -43,8 +43,8 @@ typedef enum cg_config_key {
     /* A cg_depthwise_mode: when conv2d takes its direct depthwise kernels (groups == input
      * channels) instead of im2col + one GEMM per group. */
     CG_CONFIG_CONV_DEPTHWISE = 5,
-    /* A cg_gemm_engine: which engine runs the library's small GEMMs. Unlike the others, this one
-     * is read at each GEMM (an op's GEMMs may change engine midway if it is changed meanwhile). */
+    /* A cg_gemm_engine: which engine runs the library's GEMMs. Unlike the others, this one is
+     * read at each GEMM (an op's GEMMs may change engine midway if it is changed meanwhile). */
     CG_CONFIG_GEMM_ENGINE = 6,
 } cg_config_key;
 #define CG_CONFIG_NUM_KEYS 7
@@ -64,8 +64,9 @@ typedef enum cg_depthwise_mode {
 
 typedef enum cg_gemm_engine {
     CG_GEMM_BLAS = 0,  /* every GEMM by the linked CBLAS */
-    CG_GEMM_AUTO = 1,  /* default: LIBXSMM's JIT kernels (chosen from CPUID) for the small GEMMs where
-                        * the build has LIBXSMM, the CBLAS for the rest (cg_blas_info() says which) */
+    CG_GEMM_AUTO = 1,  /* default: LIBXSMM's JIT kernels (chosen from CPUID) where the build has
+                        * LIBXSMM, in blocks fixed by the shape (so the bits do not depend on the
+                        * thread count); the CBLAS where it has no kernel (cg_blas_info() says) */
 } cg_gemm_engine;
 
 typedef enum cg_conv_schedule {

@@ -45,6 +45,8 @@ typedef enum cg_fuse_stage {
     CG_FUSE_BN = 1,       /* a BatchNorm2d: fills ep->bn (training or eval) */
     CG_FUSE_RELU = 2,     /* ReLU: sets ep->relu */
     CG_FUSE_POOL2 = 4,    /* max_pool2d with kernel 2, stride 2, no padding: sets ep->pool2 */
+    CG_FUSE_RELU6 = 8,    /* ReLU6: sets ep->relu6; in the ReLU's place in the order (after a batch
+                           * norm, before the pool), and one of the two at most */
 } cg_fuse_stage;
 
 typedef struct cg_fusion {

@@ -116,7 +116,8 @@ CG_API cg_conv2d_params cg_conv2d_defaults(void);
  * (groups == C) (the switches: CG_CONFIG_CONV_*, config.h). */
 CG_API cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p);
 /* What runs on a convolution's output, in this order: bias (b), then a BatchNorm2d (bn), then a
- * ReLU, then a 2x2, stride-2 max-pool: cg_conv2d_ex(x, w, b, p, ep) has the values and gradients of
+ * ReLU (or a ReLU6), then a 2x2, stride-2 max-pool: cg_conv2d_ex(x, w, b, p, ep) has the values and
+ * gradients of
  *   max_pool2d(relu(batch_norm2d(conv2d(x, w, b), bn...)), 2)   (each stage only when asked for).
  * A zeroed epilogue ({0}) asks for nothing: cg_conv2d_ex is then cg_conv2d. The tensors are
  * borrowed for the call. */
@@ -128,9 +129,9 @@ typedef struct cg_conv_epilogue {
         float momentum, eps;
     } bn;
     bool relu;
-    bool relu6;           /* a ReLU6 (min(max(x, 0), 6), cg_relu6); with relu also set, the ReLU6 alone
-                           * (relu6(relu(x)) is relu6(x)) */
     bool pool2;           /* max_pool2d with kernel 2, stride 2, no padding */
+    bool relu6;           /* a ReLU6 (min(max(x, 0), 6), cg_relu6) in the ReLU's place; with relu
+                           * also set, the ReLU6 alone (relu6(relu(x)) is relu6(x)) */
 } cg_conv_epilogue;
 /* conv2d with an epilogue (NULL: none). The op decides once per call, from the mode it runs in,
  * what it can fuse, and runs the rest as the unfused ops (the same values, errors and gradients):
@@ -140,7 +141,8 @@ typedef struct cg_conv_epilogue {
  *     (scale and shift in double), when nothing is recorded for backward: equal to the unfused
  *     layers within float rounding; a training one (or one with a gradient to record) runs as its
  *     own op after the conv, with the ReLU (or ReLU6) fused into it (batch_norm2d_relu[6]);
- *   - a ReLU6 without a batch norm to run runs as relu6 on the conv's output (then the pool);
+ *   - a ReLU6 without a batch norm to run runs as relu6 on the conv's output, and the pool then
+ *     runs as max_pool2d after it (not fused);
  *   - the 2x2 max-pool is formed per image from the image's output in cache (the full-size output
  *     never reaches memory) when nothing is recorded and no batch norm runs on its own; else (and
  *     after a depthwise conv) it runs as max_pool2d on the conv's output. The conv is planned once

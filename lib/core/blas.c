@@ -180,7 +180,7 @@ cg_status cg_gemm_check(const char *op, int64_t m, int64_t n, int64_t k) {
     return CG_OK;
 }
 
-/* ---- the small-GEMM engine (LIBXSMM) ------------------------------------- */
+/* ---- the GEMM engine (LIBXSMM) -------------------------------------------- */
 /* LIBXSMM JIT-compiles a kernel per shape for the instruction set CPUID reports (AVX2, AVX-512),
  * whatever OPENBLAS_CORETYPE says: OPENBLAS_CORETYPE keeps governing OpenBLAS alone. It runs a
  * GEMM on the calling thread without packing its operands, which is what the per-image GEMMs of
@@ -193,8 +193,9 @@ cg_status cg_gemm_check(const char *op, int64_t m, int64_t n, int64_t k) {
  *     transposed is first copied out transposed (libxsmm_otrans, into cg_gemm_scratch): n*k
  *     floats moved against 2*m*n*k flops, measured 2x the BLAS's NT on the conv backward's dW
  *     shapes all the same;
- *   - up to CG_XSMM_MAX_MNK multiply-adds, one kernel on the calling thread. Past it, column
- *     blocks of C, XSMM_NB wide, spread over the threads when called outside a parallel region.
+ *   - up to CG_XSMM_MAX_MNK multiply-adds, one kernel on the calling thread (conv2d's per-image
+ *     GEMMs run on the thread that owns the image). Past it, blocks of C fixed by the shape,
+ *     spread over the threads when called outside a parallel region.
  * Each element of C is one kernel's over the whole K in both, so the bits depend on the shape
  * alone, never on the thread count (OpenBLAS's threaded sgemm rounds differently at 1 and 2
  * threads: the seed recipe's first epoch ended at 0.3358 / 8790 with one thread and 0.3429 / 8735
@@ -203,7 +204,11 @@ cg_status cg_gemm_check(const char *op, int64_t m, int64_t n, int64_t k) {
  * installed), CG_CONFIG_GEMM_ENGINE is CG_GEMM_AUTO (the default), and LIBXSMM found AVX2 or
  * better (below that its kernels would not beat the BLAS). */
 #define CG_XSMM_MAX_MNK ((int64_t)1 << 24)
-#define XSMM_NB 256   /* columns of C per kernel for a GEMM past CG_XSMM_MAX_MNK */
+#define XSMM_NB 256     /* columns of C per kernel for a GEMM past CG_XSMM_MAX_MNK */
+#define XSMM_BLOCKS 16  /* blocks such a GEMM aims at, rows permitting */
+
+/* m*n*k > lim, without overflow (each factor fits an int). */
+static inline bool above(int64_t m, int64_t n, int64_t k, int64_t lim) { return k > 0 && m * n > lim / k; }
 
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static bool xsmm_usable;            /* built in and the CPU is AVX2 or better */
@@ -211,6 +216,15 @@ static char engine_reason[160] = "";
 
 #ifdef CGRAD_WITH_XSMM
 #include <libxsmm.h>
+
+/* After each kernel: it leaves the vector registers' upper halves dirty; cgrad's own code is SSE
+ * (baseline x86-64), and every SSE instruction after that pays a merge with them: batch norm's
+ * forward ran 2.5x slower after each conv until this (docs/benchmarks.md). */
+static inline void vzeroupper(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("vzeroupper" ::: "memory");
+#endif
+}
 static void choose_engine(void) {
     libxsmm_init();
     const int arch = libxsmm_get_target_archid();
@@ -231,30 +245,41 @@ static bool xsmm_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const f
         ldb = n;
     }
     const int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
-    const libxsmm_blasint M = (libxsmm_blasint)n, N = (libxsmm_blasint)m, K = (libxsmm_blasint)k;
+    /* no prefetch, whatever LIBXSMM_GEMM_PREFETCH says: such kernels take three more arguments */
+    const int pf = LIBXSMM_GEMM_PREFETCH_NONE;
     const libxsmm_blasint la = (libxsmm_blasint)ldb, lb = (libxsmm_blasint)lda, lc = (libxsmm_blasint)ldc;
     const float one = 1.0f;
-    if (m * n * k > CG_XSMM_MAX_MNK) {  /* column blocks of C, XSMM_NB wide (the last one narrower) */
-        const libxsmm_blasint NB = n < XSMM_NB ? (libxsmm_blasint)n : XSMM_NB, tail = (libxsmm_blasint)(n % NB);
-        libxsmm_smmfunction full = libxsmm_smmdispatch(NB, N, K, &la, &lb, &lc, &one, &beta, &flags, NULL);
-        libxsmm_smmfunction last = tail ? libxsmm_smmdispatch(tail, N, K, &la, &lb, &lc, &one, &beta, &flags, NULL) : full;
-        if (!full || !last) return false;
-        const int64_t blocks = (n + NB - 1) / NB;
+    if (above(m, n, k, CG_XSMM_MAX_MNK)) {
+        /* Blocks of C fixed by the shape: columns XSMM_NB wide, rows enough for about XSMM_BLOCKS
+         * blocks (at least 16 rows), the last of each narrower; spread over the threads outside a
+         * parallel region, one after another inside one. */
+        const int64_t nb = n < XSMM_NB ? n : XSMM_NB, ncb = (n + nb - 1) / nb;
+        int64_t mb = ncb >= XSMM_BLOCKS ? m : (m * ncb + XSMM_BLOCKS - 1) / XSMM_BLOCKS;
+        mb = (mb + 15) / 16 * 16;
+        if (mb > m) mb = m;
+        const int64_t nrb = (m + mb - 1) / mb, nt = n - (ncb - 1) * nb, mt = m - (nrb - 1) * mb;
+        libxsmm_smmfunction f[2][2];   /* [last row block][last column block] */
+        for (int r = 0; r < 2; r++)
+            for (int q = 0; q < 2; q++) {
+                const libxsmm_blasint M = (libxsmm_blasint)(q ? nt : nb), N = (libxsmm_blasint)(r ? mt : mb);
+                const libxsmm_blasint K = (libxsmm_blasint)k;
+                if (!(f[r][q] = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &one, &beta, &flags, &pf))) return false;
+            }
+        const int64_t blocks = nrb * ncb;
         cg_threads_sync();
         #pragma omp parallel for schedule(static) if (!omp_in_parallel() && blocks > 1)
-        for (int64_t j = 0; j < blocks; j++) {
-            (j * NB + NB <= n ? full : last)(b + j * NB, a, c + j * NB);
-            __asm__ volatile("vzeroupper" ::: "memory");
+        for (int64_t t = 0; t < blocks; t++) {
+            const int64_t i = t / ncb, j = t % ncb, i0 = i * mb, j0 = j * nb;
+            f[i == nrb - 1][j == ncb - 1](b + j0, ta ? a + i0 : a + i0 * lda, c + i0 * ldc + j0);
+            vzeroupper();
         }
         return true;
     }
-    libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &one, &beta, &flags, NULL);
+    const libxsmm_blasint M = (libxsmm_blasint)n, N = (libxsmm_blasint)m, K = (libxsmm_blasint)k;
+    libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &la, &lb, &lc, &one, &beta, &flags, &pf);
     if (!f) return false;
     f(b, a, c);
-    /* The kernel leaves the vector registers' upper halves dirty; cgrad's own code is SSE (baseline
-     * x86-64), and every SSE instruction after that pays a merge with them: batch norm's forward
-     * ran 2.5x slower after each conv until this (docs/benchmarks.md). */
-    __asm__ volatile("vzeroupper" ::: "memory");
+    vzeroupper();
     return true;
 }
 #else

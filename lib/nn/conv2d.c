@@ -12,7 +12,7 @@ static cg_tensor *conv2d_forward_ep(cg_module *m, cg_tensor *x, const cg_conv_ep
 static cg_tensor *conv2d_forward(cg_module *m, cg_tensor *x) { return conv2d_forward_ep(m, x, NULL); }
 
 /* A producer of every epilogue stage: cg_conv2d_ex decides per call what fuses. */
-static const cg_fusion conv2d_fusion = { .accepts = CG_FUSE_BN | CG_FUSE_RELU | CG_FUSE_POOL2,
+static const cg_fusion conv2d_fusion = { .accepts = CG_FUSE_BN | CG_FUSE_RELU | CG_FUSE_RELU6 | CG_FUSE_POOL2,
                                          .forward_ep = conv2d_forward_ep };
 /* conv2d(in, out, kernel[, stride=, padding=, dilation=, groups=, bias=false]): square settings only. */
 static cg_status conv2d_spec(const cg_module *m, cg_spec_writer *w) {

@@ -12,7 +12,7 @@
  * Fusion plan (cg_fusion, nn.h): made once, when a child is appended, from the children's types
  * alone. A producer (a child whose type's fusion accepts stages: Conv2d, Residual) and the
  * epilogue modules right after it, each of a stage the producer accepts, in stage order
- * (BatchNorm2d, ReLU, MaxPool2d(2)), each stage once, form a run. A run calls the producer's
+ * (BatchNorm2d, ReLU or ReLU6, MaxPool2d(2)), each stage once, form a run. A run calls the producer's
  * forward_ep with the epilogue its members write (as_epilogue, in place of their forwards); the
  * producer decides per call what fuses in the current mode (cg_conv2d_ex: the ReLU always, the
  * batch-norm fold and the pool in inference). Nothing here knows a layer kind, and the plan does
@@ -22,7 +22,8 @@
  * added with cg_module_add_child instead of cg_sequential_append are not in the plan: such a
  * container runs unfused.
  *
- * Residual is a producer of one stage, ReLU: relu(x + children(x)) as one op (add_relu). The add
+ * Residual is a producer of one stage, ReLU: relu(x + children(x)) as one op (add_relu); a ReLU6
+ * there runs as relu6 on the sum. The add
  * stays the Residual's own epilogue rather than joining a conv's: it comes after the whole block,
  * which usually ends in a BatchNorm2d that cannot fold in training. */
 #include <stdio.h>
@@ -49,10 +50,11 @@ static void plan_make(sequential *s) {
                 const cg_fusion *e = fusion_of(m->children[j].module);
                 if (!e || !e->stage || !e->as_epilogue) break;
                 unsigned st = (unsigned)e->stage(m->children[j].module);
-                /* one known stage, accepted, after the stages before it */
-                if (st != CG_FUSE_BN && st != CG_FUSE_RELU && st != CG_FUSE_POOL2) break;
-                if (!(st & f->accepts) || st <= last) break;
-                last = st;
+                /* one known stage, accepted, after the stages before it (a ReLU6 ranks as a ReLU) */
+                if (st != CG_FUSE_BN && st != CG_FUSE_RELU && st != CG_FUSE_RELU6 && st != CG_FUSE_POOL2) break;
+                const unsigned rank = st == CG_FUSE_RELU6 ? CG_FUSE_RELU : st;
+                if (!(st & f->accepts) || rank <= last) break;
+                last = rank;
             }
         }
         s->span[i] = j - i;
@@ -151,7 +153,7 @@ static cg_status residual_spec(const cg_module *m, cg_spec_writer *w) {
     return st == CG_OK ? cg_spec_printf(w, ")") : st;
 }
 
-static const cg_fusion residual_fusion = { .accepts = CG_FUSE_RELU, .forward_ep = residual_forward_ep };
+static const cg_fusion residual_fusion = { .accepts = CG_FUSE_RELU | CG_FUSE_RELU6, .forward_ep = residual_forward_ep };
 static const cg_module_type sequential_type = { .name = "Sequential", .forward = run_children,
                                                 .destroy = sequential_destroy, .to_spec = sequential_spec };
 static const cg_module_type residual_type = { .name = "Residual", .forward = residual_forward,

@@ -517,7 +517,7 @@ cg_status cg_conv2d_algorithm(const int64_t x_shape[4], const int64_t w_shape[4]
     if (st != CG_OK) return st;
     out->algorithm = pl.depthwise ? "depthwise direct" : pl.wino ? "winograd F(2x2,3x3)"
                    : pl.direct ? "1x1 GEMM (no im2col)" : "im2col + GEMM";
-    const int64_t T = pl.wg.th * pl.wg.tw, ck = pl.cg * pl.g.kh * pl.g.kw;
+    const int64_t T = pl.wino ? pl.wg.th * pl.wg.tw : 0, ck = pl.cg * pl.g.kh * pl.g.kw;  /* wg: Winograd plans only */
     const int64_t m = pl.wino ? pl.oc : pl.ocg, n = pl.wino ? T : pl.g.oh * pl.g.ow, k = pl.wino ? pl.g.c : ck;
     out->gemm = pl.depthwise ? "none (direct kernels)"
               : cg_gemm_takes_xsmm(m, n, k, 1.0f, 0.0f) ? "LIBXSMM (JIT kernels chosen from CPUID)" : "the BLAS";
