@@ -943,7 +943,7 @@ static void test_algorithm(void **st) {
     assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 10, 10), CG_SHAPE(16, 8, 3, 3), &p, &a), CG_OK);
     assert_string_equal(a.gemm, "the BLAS");
     assert_int_equal(cg_config_set(CG_CONFIG_GEMM_ENGINE, CG_GEMM_AUTO), CG_OK);
-    /* a big layer (a 1x1 one whose GEMMs are 512 x 4356 x 512 multiply-adds) too, in column blocks */
+    /* a big layer (a 1x1 one whose GEMMs are 512 x 4356 x 512 multiply-adds) too, in blocks */
     assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(1, 512, 66, 66), CG_SHAPE(512, 512, 1, 1), &p, &a), CG_OK);
     assert_string_equal(a.gemm, cg_gemm_small_engine() ? "LIBXSMM (JIT kernels chosen from CPUID)" : "the BLAS");
     assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_OFF), CG_OK);

@@ -31,28 +31,22 @@ static void register_thread_exit(void) {
     if (exit_key_ok && pthread_setspecific(exit_key, &exit_registered) == 0) exit_registered = true;
 }
 
-void *cg_scratch_borrow(size_t bytes) {
-    if (bytes <= scratch_bytes && scratch) return scratch;
+/* A grow-only buffer (*buf, *have bytes) with room for `bytes`. */
+static void *grow(void **buf, size_t *have, size_t bytes) {
+    if (bytes <= *have && *buf) return *buf;
     register_thread_exit();
     void *p = cg_malloc(bytes ? bytes : 64);
     if (!p) return NULL;
-    cg_free(scratch);
-    scratch = p;
-    scratch_bytes = bytes ? bytes : 64;
+    cg_free(*buf);
+    *buf = p;
+    *have = bytes ? bytes : 64;
     return p;
 }
 
+void *cg_scratch_borrow(size_t bytes) { return grow(&scratch, &scratch_bytes, bytes); }
+
 /* cg_gemm's buffer: apart from the ops' one, since cg_gemm runs inside their borrows. */
-void *cg_gemm_scratch(size_t bytes) {
-    if (bytes <= gemm_scratch_bytes && gemm_scratch) return gemm_scratch;
-    register_thread_exit();
-    void *p = cg_malloc(bytes ? bytes : 64);
-    if (!p) return NULL;
-    cg_free(gemm_scratch);
-    gemm_scratch = p;
-    gemm_scratch_bytes = bytes ? bytes : 64;
-    return p;
-}
+void *cg_gemm_scratch(size_t bytes) { return grow(&gemm_scratch, &gemm_scratch_bytes, bytes); }
 
 void cg_scratch_free(void) {
     cg_free(scratch);
