@@ -74,7 +74,10 @@ CG_API const char *cg_blas_info(void);
 /* Allocator hook. Every heap allocation the library makes goes through it, so a caller can
  * count allocations (a training loop allocates nothing once warm) or route memory elsewhere.
  * NULL restores malloc/free. Set it before creating any object: memory is freed through the
- * hook that is current when it is freed. */
+ * hook that is current when it is freed. The one exception: the buffer each thread keeps for a
+ * GEMM operand it transposes (grow-only, freed when the thread exits, taken on the library's
+ * OpenMP worker threads too) comes from malloc, so the hook is only ever called on the threads
+ * that call the library. */
 typedef struct cg_allocator {
     void *(*alloc)(size_t size, void *ctx);
     void (*free)(void *ptr, void *ctx);

@@ -8,7 +8,9 @@
  * The buffer only grows, to the largest request the thread has made, so a step that repeats the
  * last one allocates nothing. One borrow at a time: an op borrows once, before its parallel
  * region, and hands each OpenMP thread its own slab of it. */
+#define _POSIX_C_SOURCE 200809L  /* posix_memalign */
 #include <pthread.h>
+#include <stdlib.h>
 #include "cg_internal.h"
 
 static _Thread_local void *scratch;
@@ -45,14 +47,28 @@ static void *grow(void **buf, size_t *have, size_t bytes) {
 
 void *cg_scratch_borrow(size_t bytes) { return grow(&scratch, &scratch_bytes, bytes); }
 
-/* cg_gemm's buffer: apart from the ops' one, since cg_gemm runs inside their borrows. */
-void *cg_gemm_scratch(size_t bytes) { return grow(&gemm_scratch, &gemm_scratch_bytes, bytes); }
+/* cg_gemm's buffer: apart from the ops' one, since cg_gemm runs inside their borrows. It is taken
+ * on OpenMP's worker threads too (a per-image dW GEMM), and freed when they exit, which may be
+ * at any time: so from malloc, not through the allocator hook, whose functions the caller may
+ * change meanwhile (a block from one hook freed by another) and need not make thread-safe. No
+ * error is set on failure: cg_gemm then runs the BLAS. */
+void *cg_gemm_scratch(size_t bytes) {
+    if (bytes <= gemm_scratch_bytes && gemm_scratch) return gemm_scratch;
+    register_thread_exit();
+    const size_t n = ((bytes ? bytes : 64) + 63) / 64 * 64;
+    void *p = NULL;
+    if (n < bytes || posix_memalign(&p, 64, n) != 0) return NULL;
+    free(gemm_scratch);
+    gemm_scratch = p;
+    gemm_scratch_bytes = n;
+    return p;
+}
 
 void cg_scratch_free(void) {
     cg_free(scratch);
     scratch = NULL;
     scratch_bytes = 0;
-    cg_free(gemm_scratch);
+    free(gemm_scratch);
     gemm_scratch = NULL;
     gemm_scratch_bytes = 0;
 }
