@@ -260,8 +260,8 @@ const char *cg_blas_core_for(const cg_cpu_features *f);
 /* The one GEMM entry: row-major C[m,n] = alpha op(A) op(B) + beta C. Sizes must fit BLAS's int,
  * which ops check when they plan (cg_gemm_check names the op); cg_gemm asserts it. */
 cg_status cg_gemm_check(const char *op, int64_t m, int64_t n, int64_t k);
-/* Whether LIBXSMM is built in and usable on this CPU (lib/core/blas.c says which GEMMs it takes). */
-bool cg_gemm_small_engine(void);
+/* Whether LIBXSMM is built in and usable on this CPU (then it runs the GEMMs: lib/core/blas.c). */
+bool cg_gemm_xsmm_usable(void);
 /* Whether cg_gemm gives a GEMM of this shape and these scalars to LIBXSMM (it still falls back to
  * the BLAS where LIBXSMM has no kernel for it or no memory for a transposed copy). */
 bool cg_gemm_takes_xsmm(int64_t m, int64_t n, int64_t k, float alpha, float beta);

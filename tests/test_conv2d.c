@@ -14,9 +14,9 @@
 #include "../lib/ops/im2col.h"  /* the im2col/col2im kernels, tested directly below */
 #include "../lib/ops/winograd.h" /* cg_wino_force_generic */
 #include "alloc_probe.h"
-/* lib/cg_internal.h: conv plans made on this thread; whether LIBXSMM runs the small GEMMs. */
+/* lib/cg_internal.h: conv plans made on this thread; whether LIBXSMM runs the GEMMs. */
 int64_t cg_conv2d_plans_made(void);
-bool cg_gemm_small_engine(void);
+bool cg_gemm_xsmm_usable(void);
 bool cg_cpu_has_avx512(void);
 
 /* relu(conv2d(..)) as one op, and [relu] + 2x2 max-pool in the conv's epilogue. */
@@ -938,14 +938,14 @@ static void test_algorithm(void **st) {
     assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 10, 10), CG_SHAPE(16, 8, 3, 3), &p, &a), CG_OK);
     assert_string_equal(a.algorithm, "winograd F(2x2,3x3)");
     /* a small layer's GEMMs go to LIBXSMM where it is built in and usable, else to the BLAS */
-    assert_string_equal(a.gemm, cg_gemm_small_engine() ? "LIBXSMM (JIT kernels chosen from CPUID)" : "the BLAS");
+    assert_string_equal(a.gemm, cg_gemm_xsmm_usable() ? "LIBXSMM (JIT kernels chosen from CPUID)" : "the BLAS");
     assert_int_equal(cg_config_set(CG_CONFIG_GEMM_ENGINE, CG_GEMM_BLAS), CG_OK);
     assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 10, 10), CG_SHAPE(16, 8, 3, 3), &p, &a), CG_OK);
     assert_string_equal(a.gemm, "the BLAS");
     assert_int_equal(cg_config_set(CG_CONFIG_GEMM_ENGINE, CG_GEMM_AUTO), CG_OK);
     /* a big layer (a 1x1 one whose GEMMs are 512 x 4356 x 512 multiply-adds) too, in blocks */
     assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(1, 512, 66, 66), CG_SHAPE(512, 512, 1, 1), &p, &a), CG_OK);
-    assert_string_equal(a.gemm, cg_gemm_small_engine() ? "LIBXSMM (JIT kernels chosen from CPUID)" : "the BLAS");
+    assert_string_equal(a.gemm, cg_gemm_xsmm_usable() ? "LIBXSMM (JIT kernels chosen from CPUID)" : "the BLAS");
     assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_OFF), CG_OK);
     assert_int_equal(cg_conv2d_algorithm(CG_SHAPE(2, 8, 10, 10), CG_SHAPE(16, 8, 3, 3), &p, &a), CG_OK);
     assert_string_equal(a.algorithm, "im2col + GEMM");

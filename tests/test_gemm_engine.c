@@ -114,7 +114,7 @@ static void test_blocks_thread_independent(void **st) {
 
 static void test_routing(void **st) {
     (void)st;
-    const bool on = cg_gemm_small_engine();
+    const bool on = cg_gemm_xsmm_usable();
     assert_int_equal(cg_config_get(CG_CONFIG_GEMM_ENGINE), CG_GEMM_AUTO);   /* the default */
     assert_int_equal(cg_gemm_takes_xsmm(64, 196, 576, 1.0f, 0.0f), on);
     assert_int_equal(cg_gemm_takes_xsmm(64, 128, 9216, 1.0f, 1.0f), on);    /* past 2^24: in column blocks */
@@ -148,7 +148,7 @@ static uint64_t xinuse(void) {
 static void test_upper_state_clean(void **st) {
     (void)st;
 #if defined(__x86_64__)
-    if (!cg_gemm_small_engine() || !xinuse_readable()) { skip(); return; }
+    if (!cg_gemm_xsmm_usable() || !xinuse_readable()) { skip(); return; }
     static float a[64 * 64], b[64 * 64], c[64 * 64];
     for (int i = 0; i < 64 * 64; i++) a[i] = b[i] = (float)(i % 7) - 3.0f;
     for (int form = 0; form < 4; form++) {

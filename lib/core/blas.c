@@ -295,7 +295,7 @@ static bool xsmm_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const f
 
 static void engine_init(void) { pthread_once(&engine_once, choose_engine); }
 
-bool cg_gemm_small_engine(void) {
+bool cg_gemm_xsmm_usable(void) {
     engine_init();
     return xsmm_usable;
 }
