@@ -766,6 +766,7 @@ static void test_winograd_isa_bits(void **s) {
     if (!cg_cpu_has_avx512()) { skip(); return; }   /* the generic loops only: nothing to compare */
     struct { int64_t n, c, h, w, oc, p; } cs[] = {
         { 2, 4, 6, 8, 5, 1 }, { 3, 5, 7, 35, 6, 0 }, { 2, 3, 9, 64, 4, 1 }, { 1, 6, 4, 81, 3, 1 }, { 2, 2, 3, 3, 2, 0 },
+        { 2, 3, 28, 28, 4, 1 }, { 1, 2, 5, 33, 3, 2 }, { 1, 2, 6, 30, 2, 3 }, { 2, 4, 14, 14, 3, 1 },
     };
     assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_ALWAYS), CG_OK);
     for (unsigned i = 0; i < sizeof cs / sizeof cs[0]; i++) {
