@@ -51,6 +51,15 @@ static inline double cg_sum_blocks(double s, const float *p, int64_t n) {
     }
     return s;
 }
+/* Ask the cache for the first floats of a plane the caller reads next (up to 4 KiB, one prefetch
+ * per 64-byte line; the hardware prefetcher follows the stream once it runs). For per-channel
+ * loops that walk [N,C,H,W] one image's plane at a time: each jump to the next image's plane
+ * starts a new stream, whose first lines came from L3 while the loop waited. p may be past the
+ * tensor (a prefetch never faults; the address is formed as an integer). */
+static inline void cg_prefetch_plane(const float *p, int64_t floats) {
+    const int64_t bytes = (floats < 1024 ? floats : 1024) * (int64_t)sizeof(float);
+    for (int64_t by = 0; by < bytes; by += 64) __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)by), 0, 3);
+}
 /* Bring this thread's OpenMP thread count up to date with cg_set_num_threads (process-wide):
  * called at the library's entry points (lib/core/threads.c). Cheap: one atomic load. */
 void cg_threads_sync(void);

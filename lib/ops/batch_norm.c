@@ -41,7 +41,10 @@ static inline __attribute__((always_inline)) void bn_forward_channel(
     double mean, var;
     if (training) {
         double s = 0;
-        for (int64_t n = 0; n < g->n; n++) s = cg_sum_blocks(s, x + (n * C + c) * inner, inner);
+        for (int64_t n = 0; n < g->n; n++) {
+            if (n + 1 < g->n) cg_prefetch_plane(x + ((n + 1) * C + c) * inner, inner);
+            s = cg_sum_blocks(s, x + (n * C + c) * inner, inner);
+        }
         mean = s / (double)M;
         const float fmean = (float)mean;
         double v = 0;  /* about the float mean: its rounding shifts the sum by M * err^2 only */
@@ -137,6 +140,11 @@ static inline __attribute__((always_inline)) void bn_backward_channel(
     for (int64_t n = 0; n < g->n; n++) {
         const int64_t o = (n * C + c) * inner;
         const float *p = x + o, *d = dy + o, *r = y ? y + o : d;
+        if (n + 1 < g->n) {
+            cg_prefetch_plane(p + C * inner, inner);
+            cg_prefetch_plane(d + C * inner, inner);
+            if (y) cg_prefetch_plane(r + C * inner, inner);
+        }
         for (int64_t i0 = 0; i0 < inner; i0 += BN_BLOCK) {
             const int64_t i1 = i0 + BN_BLOCK < inner ? i0 + BN_BLOCK : inner;
             float s1 = 0.0f, s2 = 0.0f;
