@@ -20,8 +20,11 @@ bool cg_gemm_xsmm_usable(void);
 bool cg_cpu_has_avx512(void);
 
 /* relu(conv2d(..)) as one op, and [relu] + 2x2 max-pool in the conv's epilogue. */
+/* run_relu_case's activation: ReLU, or ReLU6 when set (inputs then spread wider: outputs past 6) */
+static bool relu_six;
+static int64_t relu_sixes;   /* outputs clamped at 6, over the cases run */
 static cg_tensor *conv2d_relu(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
-    return cg_conv2d_ex(x, w, b, p, &(cg_conv_epilogue){ .relu = true });
+    return cg_conv2d_ex(x, w, b, p, &(cg_conv_epilogue){ .relu = !relu_six, .relu6 = relu_six });
 }
 static cg_tensor *conv2d_pool2(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p, bool relu) {
     return cg_conv2d_ex(x, w, b, p, &(cg_conv_epilogue){ .relu = relu, .pool2 = true });
@@ -363,11 +366,13 @@ static void run_relu_case(geom G, bool with_bias, unsigned salt) {
     float *y[2];
     int64_t ny = G.n * G.oc * G.oh * G.ow;
     for (int fused = 0; fused < 2; fused++) {
-        in[fused][0] = test_tensor(4, CG_SHAPE(G.n, G.c, G.h, G.w), -1, 1, salt, true);
+        const float span = relu_six ? 8.0f : 1.0f;
+        in[fused][0] = test_tensor(4, CG_SHAPE(G.n, G.c, G.h, G.w), -span, span, salt, true);
         in[fused][1] = test_tensor(4, CG_SHAPE(G.oc, G.c / G.g, G.kh, G.kw), -1, 1, salt + 1, true);
         in[fused][2] = with_bias ? test_tensor(1, CG_SHAPE(G.oc), -1, 1, salt + 2, true) : NULL;
+        cg_tensor *z = fused ? NULL : cg_conv2d(in[fused][0], in[fused][1], in[fused][2], &p);
         cg_tensor *out = fused ? conv2d_relu(in[fused][0], in[fused][1], in[fused][2], &p)
-                               : cg_relu(cg_conv2d(in[fused][0], in[fused][1], in[fused][2], &p));
+                               : relu_six ? cg_relu6(z) : cg_relu(z);
         if (!out) fail_msg("conv2d%s failed: %s", fused ? "_relu" : "", cg_last_error());
         assert_int_equal(cg_tensor_numel(out), ny);
         y[fused] = malloc((size_t)ny * sizeof(float));
@@ -378,9 +383,10 @@ static void run_relu_case(geom G, bool with_bias, unsigned salt) {
         cg_tape_release();
         cg_tensor_free(r);
     }
-    int64_t zeros = 0;
-    for (int64_t i = 0; i < ny; i++) zeros += y[1][i] == 0.0f;
-    assert_true(zeros > 0 && zeros < ny);  /* the mask did something, and not everything */
+    int64_t zeros = 0, sixes = 0;
+    for (int64_t i = 0; i < ny; i++) zeros += y[1][i] == 0.0f, sixes += y[1][i] == 6.0f;
+    assert_true(zeros > 0 && zeros + sixes < ny);  /* the mask did something, and not everything */
+    relu_sixes += sixes;
     assert_memory_equal(y[0], y[1], (size_t)ny * sizeof(float));
     assert_memory_equal(cg_tensor_data(grads[0][0]), cg_tensor_data(grads[1][0]),
                         (size_t)cg_tensor_numel(grads[0][0]) * sizeof(float));
@@ -400,6 +406,20 @@ static void test_relu_fused_matches_unfused(void **s) {
     /* A batch big enough for threads over images and more images than dW/db chunks (32). */
     run_relu_case((geom){ .n = 37, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .s = 1, .p = 0, .d = 1, .g = 1 }, true, 300);
     run_relu_case((geom){ .n = 37, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .s = 1, .p = 1, .d = 1, .g = 1 }, false, 301);
+}
+
+/* The same for a fused ReLU6, on the grid and on depthwise layers (groups == C, multiplier 1 and 2:
+ * the direct kernels, their mask bounded at 6 too). */
+static void test_relu6_fused_matches_unfused(void **s) {
+    (void)s;
+    relu_six = true;
+    relu_sixes = 0;
+    assert_int_equal(for_each_grid_case(run_relu_case, 400), 32);
+    run_relu_case((geom){ .n = 37, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .s = 1, .p = 1, .d = 1, .g = 1 }, true, 500);
+    run_relu_case((geom){ .n = 3, .c = 4, .h = 9, .w = 8, .oc = 4, .kh = 3, .kw = 3, .s = 1, .p = 1, .d = 1, .g = 4 }, true, 510);
+    run_relu_case((geom){ .n = 3, .c = 4, .h = 9, .w = 8, .oc = 8, .kh = 3, .kw = 3, .s = 2, .p = 1, .d = 1, .g = 4 }, false, 520);
+    relu_six = false;
+    assert_true(relu_sixes > 100);   /* the upper bound was reached, in value and in the backward's mask */
 }
 
 static cg_tensor *conv_relu_fn(cg_tensor **in, void *ctx) { return conv2d_relu(in[0], in[1], in[2], ctx); }
@@ -553,7 +573,7 @@ static void test_conv2d_ex_matches_unfused(void **s) {
     p.padding[0] = p.padding[1] = 1;
     const int64_t n = 3, c = 2, h = 7, w = 6, oc = 4;
     for (int bn = 0; bn < 3; bn++)   /* none, training, eval */
-    for (int relu = 0; relu < 2; relu++)
+    for (int relu = 0; relu < 3; relu++)   /* none, ReLU, ReLU6 */
     for (int pool = 0; pool < 2; pool++)
     for (int grad = 0; grad < 2; grad++) {
         float *out[2], *gx[2], *gw[2], *gb[2], *gg[2], *rs[2];
@@ -570,7 +590,7 @@ static void test_conv2d_ex_matches_unfused(void **s) {
             cg_tensor *y;
             int64_t plans = cg_conv2d_plans_made();
             if (fused) {
-                cg_conv_epilogue ep = { .relu = relu, .pool2 = pool };
+                cg_conv_epilogue ep = { .relu = relu == 1, .relu6 = relu == 2, .pool2 = pool };
                 if (bn) {
                     ep.bn.on = true;
                     ep.bn.training = bn == 1;
@@ -581,7 +601,7 @@ static void test_conv2d_ex_matches_unfused(void **s) {
             } else {
                 y = cg_conv2d(x, wt, b, &p);
                 if (bn) y = cg_batch_norm2d(y, gamma, beta, rm, rv, bn == 1, 0.1f, 1e-5f);
-                if (relu) y = cg_relu(y);
+                if (relu) y = relu == 2 ? cg_relu6(y) : cg_relu(y);
                 if (pool) y = cg_max_pool2d(y, &pp);
             }
             if (!y) fail_msg("%s", cg_last_error());
@@ -990,6 +1010,7 @@ int main(void) {
         cmocka_unit_test(test_winograd_vs_naive),
         cmocka_unit_test(test_winograd_gradcheck),
         cmocka_unit_test(test_winograd_isa_bits),
+        cmocka_unit_test(test_relu6_fused_matches_unfused),
         cmocka_unit_test(test_switches_keep_values),
         cmocka_unit_test(test_no_allocation_when_warm),
     };

@@ -450,9 +450,11 @@ static void test_batch_norm_relu_fuses_in_training(void **s) {
 }
 
 /* ReLU6 fuses like ReLU: in training each batch_norm2d + relu6 runs as one op (batch_norm2d_relu6
- * in the profile, no hardtanh for them), a conv without a batch norm and a residual run relu6 on
- * their outputs; output and every gradient bit-equal to fusion off. In evaluation (the batch norms
- * folded) within float rounding of it. Inputs reach past 6. */
+ * in the profile, no hardtanh for them), a conv without a batch norm runs it in its epilogue
+ * (conv2d_relu6), a residual runs relu6 after its add; output and every gradient bit-equal to
+ * fusion off. In evaluation the batch norms fold and each conv + relu6 is one op (conv2d_relu6,
+ * the depthwise conv2d_dw_relu6, the pooled conv2d_relu6_pool2), within float rounding of fusion
+ * off. Inputs reach past 6. */
 static void test_batch_norm_relu6_fuses(void **s) {
     (void)s;
     const char *spec = "conv2d(1,4,3,padding=1) batch_norm2d(4) relu6 "
@@ -470,9 +472,13 @@ static void test_batch_norm_relu6_fuses(void **s) {
             cg_module_train(m, training);
             cg_profile_enable(true);
             cg_profile_reset();
+            const bool prev = cg_set_grad_enabled(training);   /* evaluation: nothing recorded, so the batch norms fold */
             cg_tensor *y = cg_module_forward(m, x);
+            cg_set_grad_enabled(prev);
             if (!y) fail_msg("%s", cg_last_error());
             if (training) assert_int_equal(profile_has("batch_norm2d_relu6"), fuse);
+            assert_int_equal(profile_has(training ? "conv2d_relu6" : "conv2d_relu6_pool2"), fuse);
+            if (!training) assert_int_equal(profile_has("conv2d_dw_relu6"), fuse);
             cg_profile_enable(false);
             out[fuse] = malloc(30 * sizeof(float));
             memcpy(out[fuse], cg_tensor_data(y), 30 * sizeof(float));

@@ -135,14 +135,13 @@ typedef struct cg_conv_epilogue {
 } cg_conv_epilogue;
 /* conv2d with an epilogue (NULL: none). The op decides once per call, from the mode it runs in,
  * what it can fuse, and runs the rest as the unfused ops (the same values, errors and gradients):
- *   - bias and ReLU are formed on each image's output while it is in cache, and the backward
- *     masks dy per image (always, training included: bit-equal to relu(conv2d(..)));
+ *   - bias and ReLU (or ReLU6) are formed on each image's output while it is in cache, and the
+ *     backward masks dy per image (always, training included: bit-equal to relu(conv2d(..)) and
+ *     relu6(conv2d(..)));
  *   - an eval-mode batch norm is folded into the weights, w' = w * scale, b' = b * scale + shift
  *     (scale and shift in double), when nothing is recorded for backward: equal to the unfused
  *     layers within float rounding; a training one (or one with a gradient to record) runs as its
  *     own op after the conv, with the ReLU (or ReLU6) fused into it (batch_norm2d_relu[6]);
- *   - a ReLU6 without a batch norm to run runs as relu6 on the conv's output, and the pool then
- *     runs as max_pool2d after it (not fused);
  *   - the 2x2 max-pool is formed per image from the image's output in cache (the full-size output
  *     never reaches memory) when nothing is recorded and no batch norm runs on its own; else (and
  *     after a depthwise conv) it runs as max_pool2d on the conv's output. The conv is planned once

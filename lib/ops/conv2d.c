@@ -413,6 +413,7 @@ typedef struct conv_plan {
     cg_im2col_geom g;
     bool direct;  /* 1x1, stride 1, no padding, dilation 1: x is the column matrix */
     bool relu;    /* fused ReLU on the output (cg_conv2d_ex's epilogue) */
+    bool relu6;   /* with relu: the ReLU6 instead, min(max(v, 0), 6) as cg_relu6 (dy passed on 0 < y < 6) */
     bool pool2;   /* then a fused 2x2, stride-2 max-pool (inference only: no backward) */
     bool wino;    /* 3x3, stride 1: Winograd F(2x2, 3x3) instead of im2col (see wino_choose) */
     bool depthwise;  /* groups == C, OC = M * C: the direct kernels of conv2d_depthwise.c (dw_choose) */
@@ -493,6 +494,7 @@ static cg_status conv_plan_make(const cg_tensor *x, const cg_tensor *w, const cg
     pl->ocg = OC / p->groups;
     pl->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
     pl->relu = false;
+    pl->relu6 = false;
     pl->pool2 = false;
     pl->dx_fresh = false;
     pl->schedule = cfg.conv_schedule;
@@ -596,7 +598,7 @@ static void pool2_image(float *restrict out, const float *restrict in, const con
  * workspace_layout(pl, false) slab. */
 static void forward_images(float *restrict y, const float *restrict x, const float *restrict w,
                            const float *restrict b, const conv_plan *pl, float *ws, int64_t n0, int64_t n1) {
-    const bool relu = pl->relu;
+    const bool relu = pl->relu, six = pl->relu6;
     const cg_im2col_geom *g = &pl->g;
     const int64_t ohw = g->oh * g->ow, hw = g->h * g->w, ck = pl->cg * g->kh * g->kw;
     const int64_t pooled = pl->oc * (g->oh / 2) * (g->ow / 2);
@@ -627,7 +629,10 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
         if (b || relu)
             for (int64_t oc = 0; oc < pl->oc; oc++) {
                 float bv = b ? b[oc] : 0.0f, *yp = yn + oc * ohw;
-                if (relu) {
+                if (six) {   /* as cg_relu6 (hardtanh(0, 6)): NaN stays */
+                    #pragma omp simd
+                    for (int64_t i = 0; i < ohw; i++) { float v = yp[i] + bv; yp[i] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v); }
+                } else if (relu) {
                     #pragma omp simd
                     for (int64_t i = 0; i < ohw; i++) { float v = yp[i] + bv; yp[i] = v <= 0.0f ? 0.0f : v; }  /* NaN stays */
                 } else {
@@ -660,11 +665,13 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
         const float beta_w = set ? 0.0f : 1.0f;
         if (y) {  /* fused ReLU: mask dy by the output, in cache for the GEMMs below */
             const float *yn = y + n * pl->oc * ohw;
+            /* passed on y > 0 and not y >= hi: a ReLU6's 0 < y < 6; a ReLU's y > 0 (+inf too: hi NaN) */
+            const float hi = pl->relu6 ? 6.0f : NAN;
             for (int64_t oc = 0; oc < pl->oc; oc++) {
                 const float *d = dyn + oc * ohw, *yo = yn + oc * ohw;
                 float *m = mask + oc * ohw;
                 #pragma omp simd
-                for (int64_t i = 0; i < ohw; i++) { float v = d[i]; m[i] = yo[i] > 0.0f ? v : 0.0f; }
+                for (int64_t i = 0; i < ohw; i++) { float v = d[i], r = yo[i]; m[i] = r > 0.0f && !(r >= hi) ? v : 0.0f; }
             }
             dyn = mask;
         }
@@ -750,7 +757,7 @@ static int64_t dw_chunks(const conv_plan *pl, int64_t floats_per_partial) {
 static size_t wino_u_floats(const conv_plan *pl) { return pl->wino ? (size_t)(16 * cg_wino_plane(pl->oc * pl->g.c)) : 0; }
 
 static cg_status conv2d_forward(float *y, const float *x, const float *w, const float *b, conv_plan *pl) {
-    if (pl->depthwise) return cg_conv_dw_forward(y, x, w, b, &pl->g, pl->n, pl->oc, pl->relu);
+    if (pl->depthwise) return cg_conv_dw_forward(y, x, w, b, &pl->g, pl->n, pl->oc, pl->relu, pl->relu6);
     int nt = cg_conv_threads(pl->n, pl->schedule);
     size_t per = workspace_layout(pl, false, NULL, NULL), shared = wino_u_floats(pl);
     float *ws = NULL;
@@ -895,7 +902,8 @@ static cg_status conv2d_backward(cg_node *nd) {
     if (pl.n == 0 || ohw == 0) return CG_OK;
     if (pl.cg == 0 || pl.ocg == 0) dx = dw = NULL;  /* no GEMM to run: only db is left */
     if (!dx && !dw && !db) return CG_OK;
-    if (pl.depthwise) return cg_conv_dw_backward(dx, pl.dx_fresh, dw, db, dy, y, x->data, w->data, &pl.g, pl.n, pl.oc);
+    if (pl.depthwise)
+        return cg_conv_dw_backward(dx, pl.dx_fresh, dw, db, dy, y, pl.relu6, x->data, w->data, &pl.g, pl.n, pl.oc);
     return conv2d_backward_all(dx, dw, db, dy, y, x->data, w->data, &pl);
 }
 
@@ -940,9 +948,11 @@ static bool bn_fold(const cg_conv_epilogue *ep, const cg_tensor *w, const cg_ten
 
 static const cg_op_def op_conv2d = { "conv2d", conv2d_backward };
 static const cg_op_def op_conv2d_relu = { "conv2d_relu", conv2d_backward };
+static const cg_op_def op_conv2d_relu6 = { "conv2d_relu6", conv2d_backward };
 /* the same op by the direct depthwise kernels (its own names: profiles and tests tell the paths apart) */
 static const cg_op_def op_conv2d_dw = { "conv2d_dw", conv2d_backward };
 static const cg_op_def op_conv2d_dw_relu = { "conv2d_dw_relu", conv2d_backward };
+static const cg_op_def op_conv2d_dw_relu6 = { "conv2d_dw_relu6", conv2d_backward };
 
 /* The one entry: plans the conv once, decides what of ep fuses in the current mode (see ops.h),
  * runs the conv with the fused part and the rest as the unfused ops. A pooled conv records no
@@ -970,17 +980,20 @@ cg_tensor *cg_conv2d_ex(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2
         cg_tensor *wf, *bf;
         if (bn_fold(ep, w, b, &wf, &bf)) { w = wf; b = bf; bn_op = false; }
     }
-    pl.relu = ep->relu && !ep->relu6 && !bn_op;
-    const bool relu6_op = ep->relu6 && !bn_op;   /* relu6 on the conv's output, before any pool */
+    pl.relu = (ep->relu || ep->relu6) && !bn_op;
+    pl.relu6 = ep->relu6 && !bn_op;   /* relu6(relu(v)) is relu6(v) */
     /* (a depthwise layer pools as its own op after the conv) */
-    pl.pool2 = ep->pool2 && !bn_op && !relu6_op && !record && !pl.depthwise && pl.g.oh >= 2 && pl.g.ow >= 2;
+    pl.pool2 = ep->pool2 && !bn_op && !record && !pl.depthwise && pl.g.oh >= 2 && pl.g.ow >= 2;
     const int64_t f = pl.pool2 ? 2 : 1;
     cg_tensor *y = cg_tape_tensor(4, (int64_t[]){ pl.n, pl.oc, pl.g.oh / f, pl.g.ow / f });
     if (!y) return NULL;
     if (y->numel && conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &pl) != CG_OK) return NULL;
-    if (pl.pool2) { cg_profile_end(pl.relu ? "conv2d_relu_pool2" : "conv2d_pool2", 0, t0); return y; }
-    const cg_op_def *op = pl.depthwise ? (pl.relu ? &op_conv2d_dw_relu : &op_conv2d_dw)
-                                       : pl.relu ? &op_conv2d_relu : &op_conv2d;
+    if (pl.pool2) {
+        cg_profile_end(pl.relu6 ? "conv2d_relu6_pool2" : pl.relu ? "conv2d_relu_pool2" : "conv2d_pool2", 0, t0);
+        return y;
+    }
+    const cg_op_def *op = pl.depthwise ? (pl.relu6 ? &op_conv2d_dw_relu6 : pl.relu ? &op_conv2d_dw_relu : &op_conv2d_dw)
+                                       : pl.relu6 ? &op_conv2d_relu6 : pl.relu ? &op_conv2d_relu : &op_conv2d;
     cg_node *nd = cg_record(op, y, 3, (cg_tensor *[]){ x, w, b });
     if (!nd) return NULL;
     CG_SET_PARAMS(nd, &pl);
@@ -992,7 +1005,6 @@ cg_tensor *cg_conv2d_ex(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2
                                             ep->bn.training, ep->bn.momentum, ep->bn.eps)
                       : cg_batch_norm2d(y, ep->bn.weight, ep->bn.bias, ep->bn.running_mean, ep->bn.running_var,
                                         ep->bn.training, ep->bn.momentum, ep->bn.eps);
-    if (relu6_op && y) y = cg_relu6(y);
     if (ep->pool2) {  /* not fused: the pool on the conv's (or batch norm's) output */
         cg_pool2d_params pp = cg_pool2d_defaults(2);
         y = cg_max_pool2d(y, &pp);

@@ -29,6 +29,7 @@
  * schedule. (CG_CONFIG_CONV_SCHEDULE does not apply: no BLAS call runs here.)
  * Workspace: a slab per thread (the packed planes, the accumulators) and the taps' offsets,
  * borrowed for the call from the thread's scratch arena; nothing is allocated once warm. */
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 #include "cg_internal.h"
@@ -127,11 +128,11 @@ bool cg_conv_dw_fits(const cg_im2col_geom *g, int64_t oc) {
 /* One phase plane dst[hq, wq] of a virtual plane V: V[r][v] = src[(r - offh) / uh][(v - offw) / uw]
  * when r - offh is a multiple of uh in [0, uh * hs), and likewise v, else 0;
  * dst[i][j] = V[i * sh + a][j * sw + b]. src[hs, ws]; mask (NULL or [hs, ws]): src where
- * mask > 0, else 0 (a fused ReLU's dy). Either sw or uw is 1 (forward: u = 1; dx: s = 1).
+ * mask > 0 and not mask >= mhi, else 0 (a fused ReLU's dy: mhi NaN; a ReLU6's: mhi 6). Either sw or uw is 1 (forward: u = 1; dx: s = 1).
  * Writes only the elements that come from src: where V is 0 dst must already hold zeros. The
  * zeros sit in the same places for every plane of a call, so each thread zeroes its buffers
  * once per call (zeroing them per plane, in many short runs, took a quarter of the forward). */
-static void pack_plane(float *restrict dst, const float *restrict src, const float *restrict mask, int64_t hs,
+static void pack_plane(float *restrict dst, const float *restrict src, const float *restrict mask, float mhi, int64_t hs,
                        int64_t ws, int64_t hq, int64_t wq, int64_t a, int64_t b, int64_t sh, int64_t sw, int64_t uh,
                        int64_t uw, int64_t offh, int64_t offw) {
     int64_t lo, hi;   /* uw == 1: the valid j; uw > 1: the valid source columns q */
@@ -152,11 +153,11 @@ static void pack_plane(float *restrict dst, const float *restrict src, const flo
         if (t < 0 || t % uh || t / uh >= hs) continue;
         const float *s = src + t / uh * ws, *mk = mask ? mask + t / uh * ws : NULL;
         if (uw > 1) {
-            for (int64_t q = lo; q < hi; q++) d[q * uw - e] = mk ? (mk[q] > 0.0f ? s[q] : 0.0f) : s[q];
+            for (int64_t q = lo; q < hi; q++) d[q * uw - e] = mk ? (mk[q] > 0.0f && !(mk[q] >= mhi) ? s[q] : 0.0f) : s[q];
         } else if (sw == 1) {
             if (mk) {
                 #pragma omp simd
-                for (int64_t j = lo; j < hi; j++) d[j] = mk[j + e] > 0.0f ? s[j + e] : 0.0f;
+                for (int64_t j = lo; j < hi; j++) { float r = mk[j + e]; d[j] = r > 0.0f && !(r >= mhi) ? s[j + e] : 0.0f; }
             } else {
                 #pragma omp simd
                 for (int64_t j = lo; j < hi; j++) d[j] = s[j + e];
@@ -164,7 +165,10 @@ static void pack_plane(float *restrict dst, const float *restrict src, const flo
         } else if (sw == 2 && !mk) {  /* the stride-2 forward: a constant stride the compiler vectorises */
             for (int64_t j = lo; j < hi; j++) d[j] = s[2 * j + e];
         } else {
-            for (int64_t j = lo; j < hi; j++) d[j] = mk ? (mk[j * sw + e] > 0.0f ? s[j * sw + e] : 0.0f) : s[j * sw + e];
+            for (int64_t j = lo; j < hi; j++) {
+                const float r = mk ? mk[j * sw + e] : 1.0f;
+                d[j] = r > 0.0f && !(r >= mhi) ? s[j * sw + e] : 0.0f;
+            }
         }
     }
 }
@@ -217,7 +221,7 @@ static void pack_input(float *P, const float *xc, const dw_geom *d) {
     const cg_im2col_geom *g = d->g;
     for (int64_t a = 0; a < g->sh; a++)
         for (int64_t b = 0; b < g->sw; b++)
-            pack_plane(P + (a * g->sw + b) * d->pf, xc, NULL, g->h, g->w, d->hq, d->wq, a, b, g->sh, g->sw, 1, 1,
+            pack_plane(P + (a * g->sw + b) * d->pf, xc, NULL, NAN, g->h, g->w, d->hq, d->wq, a, b, g->sh, g->sw, 1, 1,
                        g->ph, g->pw);
 }
 
@@ -233,7 +237,7 @@ static int dw_threads(int64_t units, double macs) {
 /* ---- forward ------------------------------------------------------------- */
 /* Image n, channel c: its M output planes. slab: this thread's P | acc. */
 static void forward_unit(float *restrict y, const float *restrict x, const float *restrict w, const float *restrict b,
-                         const dw_geom *d, const int64_t *off, bool relu, float *slab, int64_t n, int64_t c) {
+                         const dw_geom *d, const int64_t *off, bool relu, bool six, float *slab, int64_t n, int64_t c) {
     const cg_im2col_geom *g = d->g;
     const int64_t ohw = g->oh * g->ow, OW = g->ow, wq = d->wq;
     float *P = slab, *acc = slab + round16((size_t)d->ff);  /* P zeroed by the caller, once per call */
@@ -247,7 +251,13 @@ static void forward_unit(float *restrict y, const float *restrict x, const float
         for (int64_t r = 0; r < g->oh; r++) {
             const float *s = acc + r * wq;
             float *yr = yo + r * OW;
-            if (relu) {
+            if (six) {   /* as cg_relu6 (hardtanh(0, 6)): NaN stays */
+                #pragma omp simd
+                for (int64_t j = 0; j < OW; j++) {
+                    float v = bias ? s[j] + bv : s[j];
+                    yr[j] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+                }
+            } else if (relu) {
                 #pragma omp simd
                 for (int64_t j = 0; j < OW; j++) { float v = bias ? s[j] + bv : s[j]; yr[j] = v <= 0.0f ? 0.0f : v; }  /* NaN stays */
             } else if (bias) {
@@ -262,7 +272,7 @@ static void forward_unit(float *restrict y, const float *restrict x, const float
 }
 
 cg_status cg_conv_dw_forward(float *y, const float *x, const float *w, const float *b, const cg_im2col_geom *g,
-                             int64_t n, int64_t oc, bool relu) {
+                             int64_t n, int64_t oc, bool relu, bool six) {
     dw_geom d;
     dw_geom_make(&d, g, n, oc);
     const size_t per = slab_forward(&d), shared = round16((size_t)(2 * d.T));
@@ -275,7 +285,7 @@ cg_status cg_conv_dw_forward(float *y, const float *x, const float *w, const flo
     const int64_t units = n * d.c;
     if (nt == 1) {
         memset(slabs, 0, (size_t)d.ff * sizeof(float));
-        for (int64_t u = 0; u < units; u++) forward_unit(y, x, w, b, &d, off, relu, slabs, u / d.c, u % d.c);
+        for (int64_t u = 0; u < units; u++) forward_unit(y, x, w, b, &d, off, relu, six, slabs, u / d.c, u % d.c);
         return CG_OK;
     }
     #pragma omp parallel num_threads(nt)
@@ -283,7 +293,7 @@ cg_status cg_conv_dw_forward(float *y, const float *x, const float *w, const flo
         float *slab = slabs + (size_t)omp_get_thread_num() * per;
         memset(slab, 0, (size_t)d.ff * sizeof(float));
         #pragma omp for schedule(dynamic, 4)
-        for (int64_t u = 0; u < units; u++) forward_unit(y, x, w, b, &d, off, relu, slab, u / d.c, u % d.c);
+        for (int64_t u = 0; u < units; u++) forward_unit(y, x, w, b, &d, off, relu, six, slab, u / d.c, u % d.c);
     }
     return CG_OK;
 }
@@ -294,6 +304,7 @@ typedef struct dw_back {
     const float *dy, *y, *x, *w;
     const int64_t *offf, *offd;
     bool dx_fresh;
+    float mhi;   /* the mask's upper bound: 6 for a fused ReLU6, NaN (none) for a ReLU */
 } dw_back;
 
 /* Zero a backward slab's packed planes (P, dy rows, spread dy), once per call: see pack_plane. */
@@ -325,7 +336,7 @@ static void backward_channel(const dw_back *j, const dw_geom *d, float *slab, in
         if (rows)
             for (int64_t m = 0; m < M; m++) {
                 float *q = dyq + m * d->Lbf;
-                pack_plane(q, dyn + m * ohw, yn ? yn + m * ohw : NULL, g->oh, g->ow, g->oh, d->wq, 0, 0, 1, 1, 1, 1, 0, 0);
+                pack_plane(q, dyn + m * ohw, yn ? yn + m * ohw : NULL, j->mhi, g->oh, g->ow, g->oh, d->wq, 0, 0, 1, 1, 1, 1, 0, 0);
                 if (j->db) dbs[m] += cg_sum_blocks(0.0, q, d->Lf);
             }
         if (j->dw) {
@@ -336,7 +347,7 @@ static void backward_channel(const dw_back *j, const dw_geom *d, float *slab, in
         }
         if (j->dx) {
             for (int64_t m = 0; m < M; m++)
-                pack_plane(U + m * d->pd, dyn + m * ohw, yn ? yn + m * ohw : NULL, g->oh, g->ow, d->hd, d->wd, 0, 0,
+                pack_plane(U + m * d->pd, dyn + m * ohw, yn ? yn + m * ohw : NULL, j->mhi, g->oh, g->ow, d->hd, d->wd, 0, 0,
                            1, 1, g->sh, g->sw, d->offh, d->offw);
             taps_acc(acc, U, j->offd, wflip, M * T, d->Lbd);
             float *dxc = j->dx + (n * d->c + c) * hw;
@@ -360,7 +371,8 @@ static void backward_channel(const dw_back *j, const dw_geom *d, float *slab, in
 }
 
 cg_status cg_conv_dw_backward(float *dx, bool dx_fresh, float *dw, float *db, const float *dy, const float *y,
-                              const float *x, const float *w, const cg_im2col_geom *g, int64_t n, int64_t oc) {
+                              bool six, const float *x, const float *w, const cg_im2col_geom *g, int64_t n,
+                              int64_t oc) {
     if (!dx && !dw && !db) return CG_OK;
     dw_geom d;
     dw_geom_make(&d, g, n, oc);
@@ -377,7 +389,7 @@ cg_status cg_conv_dw_backward(float *dx, bool dx_fresh, float *dw, float *db, co
             for (int64_t kj = 0; kj < g->kw; kj++)
                 offd[m * T + ki * g->kw + kj] = m * d.pd + ki * g->dh * d.wd + kj * g->dw;
     float *slabs = ws + shared;
-    const dw_back job = { dx, dw, db, dy, y, x, w, offf, offd, dx_fresh };
+    const dw_back job = { dx, dw, db, dy, y, x, w, offf, offd, dx_fresh, six ? 6.0f : NAN };
     if (nt == 1) {
         backward_zero(&d, slabs);
         for (int64_t c = 0; c < d.c; c++) backward_channel(&job, &d, slabs, c);
