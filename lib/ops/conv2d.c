@@ -739,12 +739,15 @@ int cg_conv_threads(int64_t n, int schedule) {
  * only work items when dW is wanted, so their count caps its threads: 32 keeps a 16- or 32-core
  * machine busy (8 left half of 16 threads idle). Cost on 2 cores: 32 memsets and a 32-way sum of
  * dW, within noise of 8 in interleaved bench-train runs (1705/1669/1642/1613 vs
- * 1577/1611/1562/1613 img/s). The partials are held in the workspace, so a layer with a big dW
- * gets fewer chunks: at most CONV_DW_PARTS_BYTES of partials, but never fewer than 8 chunks (a
- * 512x512 3x3 layer: 8 x 9.4 MB). The count depends on the layer only, never on the threads. */
+ * 1577/1611/1562/1613 img/s). A layer with a big dW gets fewer chunks: at most
+ * CONV_DW_PARTS_BYTES of partials, but never fewer than 8 chunks (a 512x512 3x3 layer: 8 x 9.4
+ * MB). 4 MiB, not 64: the residual net's 64-channel Winograd layers (partials of 16 x 64 x 64
+ * floats, 263 KB) then sum 15 partials instead of 32, whose 8 MB came back from L3 at every
+ * step (the sum was 2% of training); interleaved bench-train, Zen 5, 2 threads: 1428/1508/1424/
+ * 1427 vs 1396/1456/1406/1355 img/s. The count depends on the layer only, never on the threads. */
 #define CONV_DW_CHUNKS 32
 #define CONV_DW_CHUNKS_MIN 8
-#define CONV_DW_PARTS_BYTES ((int64_t)64 << 20)
+#define CONV_DW_PARTS_BYTES ((int64_t)4 << 20)
 
 static int64_t dw_chunks(const conv_plan *pl, int64_t floats_per_partial) {
     int64_t p = CONV_DW_PARTS_BYTES / (floats_per_partial * (int64_t)sizeof(float) + 1);
