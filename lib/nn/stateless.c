@@ -51,8 +51,8 @@ static cg_fuse_stage relu_stage(const cg_module *m) { (void)m; return CG_FUSE_RE
 static void relu_as_epilogue(cg_module *m, cg_conv_epilogue *ep) { (void)m; ep->relu = true; }
 static const cg_fusion relu_fusion = { .stage = relu_stage, .as_epilogue = relu_as_epilogue };
 /* ReLU6: a stage of its own, so that only producers that know it take it (Conv2d: a batch norm that
- * runs as its own op runs it fused, batch_norm2d_relu6; elsewhere it runs as relu6 on the
- * producer's output; Residual: relu6 on the sum). */
+ * runs as its own op runs it fused, batch_norm2d_relu6; else the conv's own epilogue does,
+ * conv2d_relu6; Residual: relu6 on the sum). */
 static cg_fuse_stage relu6_stage(const cg_module *m) { (void)m; return CG_FUSE_RELU6; }
 static void relu6_as_epilogue(cg_module *m, cg_conv_epilogue *ep) { (void)m; ep->relu6 = true; }
 static const cg_fusion relu6_fusion = { .stage = relu6_stage, .as_epilogue = relu6_as_epilogue };

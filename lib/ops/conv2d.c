@@ -19,8 +19,8 @@
  * training, 1057-1080 -> 1385-1430 evaluation. The node records the choice its forward made.
  * A depthwise layer (groups == C, OC = M * C; any stride, padding, dilation) takes direct kernels
  * instead (lib/ops/conv2d_depthwise.c, CG_CONFIG_CONV_DEPTHWISE): im2col there copies every input
- * KH*KW times for GEMMs of one row; its node is "conv2d_dw" ("conv2d_dw_relu"); a fused pool runs
- * as its own op after it.
+ * KH*KW times for GEMMs of one row; its node is "conv2d_dw" ("conv2d_dw_relu", "conv2d_dw_relu6");
+ * a fused pool runs as its own op after it.
  *
  * Scheduling (cgrad links OpenBLAS's OpenMP build: an sgemm called inside an OpenMP parallel
  * region runs single-threaded on the calling thread, outside one it uses the whole pool):
@@ -40,9 +40,9 @@
  *   db[oc] += sum dy[n,oc,:,:]  per image (in double), into the chunk's partial like dW.
  *
  * Epilogue (cg_conv2d_ex; the decision what fuses is made there, once per call): bias, a batch norm
- * folded into the weights (inference), ReLU, a 2x2 max-pool (inference).
- * Fused ReLU: y = max(conv + b, 0) is formed per image right after its GEMM,
- * while the image's output is still in cache, and the backward masks dy by y > 0 per image into
+ * folded into the weights (inference), ReLU or ReLU6, a 2x2 max-pool (inference).
+ * Fused ReLU: y = max(conv + b, 0) (ReLU6: min(max(conv + b, 0), 6)) is formed per image right after its GEMM,
+ * while the image's output is still in cache, and the backward masks dy by y > 0 (ReLU6: 0 < y < 6) per image into
  * a per-thread buffer that both GEMMs and db's sums then read. Against cg_relu(cg_conv2d(..))
  * this drops a tensor and two passes over memory (relu forward, relu backward); the results are
  * the same
@@ -631,7 +631,10 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
                 float bv = b ? b[oc] : 0.0f, *yp = yn + oc * ohw;
                 if (six) {   /* as cg_relu6 (hardtanh(0, 6)): NaN stays */
                     #pragma omp simd
-                    for (int64_t i = 0; i < ohw; i++) { float v = yp[i] + bv; yp[i] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v); }
+                    for (int64_t i = 0; i < ohw; i++) {   /* no bias: no add (-0 + 0 would be +0) */
+                        float v = b ? yp[i] + bv : yp[i];
+                        yp[i] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+                    }
                 } else if (relu) {
                     #pragma omp simd
                     for (int64_t i = 0; i < ohw; i++) { float v = yp[i] + bv; yp[i] = v <= 0.0f ? 0.0f : v; }  /* NaN stays */
@@ -646,7 +649,7 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
 
 /* ---- backward ------------------------------------------------------------ */
 /* Images [n0, n1): dx[n] += col2im(Wᵀ · g[n]) and dw[OC,Cg,KH,KW] += g[n] · im2col(x[n])ᵀ, where
- * g = dy, or with a fused ReLU (y given) g = dy where y > 0, else 0, and then db[oc] += sum g[n, oc].
+ * g = dy, or with a fused ReLU (y given) g = dy where y > 0 (ReLU6: 0 < y < 6), else 0, and then db[oc] += sum g[n, oc].
  * Any of dx, dw, db may be NULL. ws: the caller's own workspace_layout() slab. A Winograd plan
  * adds into dU[16][OC][C] at dw instead (the caller transforms the sum back, once). */
 static void backward_images(float *dx, float *dw, float *db, const float *dy, const float *y,
@@ -740,17 +743,26 @@ int cg_conv_threads(int64_t n, int schedule) {
  * machine busy (8 left half of 16 threads idle). Cost on 2 cores: 32 memsets and a 32-way sum of
  * dW, within noise of 8 in interleaved bench-train runs (1705/1669/1642/1613 vs
  * 1577/1611/1562/1613 img/s). A layer with a big dW gets fewer chunks: at most
- * CONV_DW_PARTS_BYTES of partials, but never fewer than 8 chunks (a 512x512 3x3 layer: 8 x 9.4
- * MB). 4 MiB, not 64: the residual net's 64-channel Winograd layers (partials of 16 x 64 x 64
- * floats, 263 KB) then sum 15 partials instead of 32, whose 8 MB came back from L3 at every
- * step (the sum was 2% of training); interleaved bench-train, Zen 5, 2 threads: 1428/1508/1424/
- * 1427 vs 1396/1456/1406/1355 img/s. The count depends on the layer only, never on the threads. */
+ * CONV_DW_PARTS_BYTES (4 MiB) of partials, but 16 chunks where CONV_DW_PARTS_MAX (64 MiB) allows
+ * them, so that a 16-core machine stays busy, and never fewer than 8 (a 512x512 3x3 layer: 8 x
+ * 9.4 MB). 4 MiB, not 64 as before: the residual net's 64-channel Winograd layers (partials of
+ * 16 x 64 x 64 floats, 263 KB) then sum 16 partials instead of 32, whose 8 MB came back from L3
+ * at every step (the sum was 2% of training); interleaved bench-train, Zen 5, 2 threads, with 15
+ * chunks: 1428/1508/1424/1427 vs 1396/1456/1406/1355 img/s. The count depends on the layer
+ * only, never on the threads. */
 #define CONV_DW_CHUNKS 32
 #define CONV_DW_CHUNKS_MIN 8
 #define CONV_DW_PARTS_BYTES ((int64_t)4 << 20)
+#define CONV_DW_PARTS_MAX ((int64_t)64 << 20)
+#define CONV_DW_CHUNKS_WIDE 16
 
 static int64_t dw_chunks(const conv_plan *pl, int64_t floats_per_partial) {
-    int64_t p = CONV_DW_PARTS_BYTES / (floats_per_partial * (int64_t)sizeof(float) + 1);
+    const int64_t bytes = floats_per_partial * (int64_t)sizeof(float) + 1;
+    int64_t p = CONV_DW_PARTS_BYTES / bytes;
+    if (p < CONV_DW_CHUNKS_WIDE) {   /* 16 if the larger budget holds them */
+        const int64_t q = CONV_DW_PARTS_MAX / bytes;
+        p = q < CONV_DW_CHUNKS_WIDE ? q : CONV_DW_CHUNKS_WIDE;
+    }
     p = p > CONV_DW_CHUNKS ? CONV_DW_CHUNKS : p < CONV_DW_CHUNKS_MIN ? CONV_DW_CHUNKS_MIN : p;
     return pl->n < p ? pl->n : p;
 }
