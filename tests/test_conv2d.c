@@ -294,6 +294,57 @@ static void test_conv2d_relu_nan(void **s) {
     cg_tensor_free(x); cg_tensor_free(w);
 }
 
+/* A fused ReLU6 on the values at its edges: -0, 0, 6, just inside and outside, +-inf and NaN,
+ * through a 1x1 identity conv (the direct GEMM path) and a 1x1 depthwise one (groups == C), with
+ * and without a bias of 0: the values and the input's gradient are relu6(conv2d)'s, bit for bit
+ * (a -0 input leaves the GEMM as +0: that case shows only that both paths agree). A mask that
+ * passes the gradient at y = 6 fails it. */
+static void test_relu6_fused_edges(void **s) {
+    (void)s;
+    const float vals[] = { -0.0f, 0.0f, 6.0f, 5.9999995f, 6.0000005f, 1e-30f, -1e-30f, INFINITY, -INFINITY, NAN, 3.0f, -2.0f };
+    const int64_t n = (int64_t)(sizeof vals / sizeof vals[0]);
+    for (int dw = 0; dw < 2; dw++)
+        for (int bias = 0; bias < 2; bias++) {
+            float *out[2], *gx[2];
+            for (int fused = 0; fused < 2; fused++) {
+                cg_tensor *x = cg_tensor_zeros(4, CG_SHAPE(1, 2, 1, n));
+                assert_non_null(x);
+                for (int c = 0; c < 2; c++) memcpy(cg_tensor_data(x) + c * n, vals, sizeof vals);
+                cg_tensor_set_requires_grad(x, true);
+                cg_tensor *w = cg_tensor_zeros(4, CG_SHAPE(2, dw ? 1 : 2, 1, 1));
+                cg_tensor_data(w)[0] = 1.0f;               /* oc 0 = channel 0 */
+                cg_tensor_data(w)[dw ? 1 : 3] = 1.0f;      /* oc 1 = channel 1 */
+                cg_tensor *b = bias ? cg_tensor_zeros(1, CG_SHAPE(2)) : NULL;
+                cg_conv2d_params p = cg_conv2d_defaults();
+                p.groups = dw ? 2 : 1;
+                cg_profile_enable(true);
+                cg_profile_reset();
+                cg_tensor *y = fused ? cg_conv2d_ex(x, w, b, &p, &(cg_conv_epilogue){ .relu6 = true })
+                                     : cg_relu6(cg_conv2d(x, w, b, &p));
+                assert_non_null(y);
+                if (fused) assert_true(profile_has(dw ? "conv2d_dw_relu6" : "conv2d_relu6"));
+                cg_profile_enable(false);
+                out[fused] = malloc(2 * (size_t)n * sizeof(float));
+                memcpy(out[fused], cg_tensor_data(y), 2 * (size_t)n * sizeof(float));
+                cg_tensor *r = cg_tensor_full(4, CG_SHAPE(1, 2, 1, n), 1.5f);
+                assert_int_equal(cg_backward(cg_sum(cg_mul(y, r))), CG_OK);
+                gx[fused] = malloc(2 * (size_t)n * sizeof(float));
+                memcpy(gx[fused], cg_tensor_data(cg_tensor_grad(x)), 2 * (size_t)n * sizeof(float));
+                cg_tape_release();
+                cg_tensor_free(x); cg_tensor_free(w); cg_tensor_free(b); cg_tensor_free(r);
+            }
+            if (memcmp(out[0], out[1], 2 * (size_t)n * sizeof(float)))
+                fail_msg("%s, bias %d: the fused ReLU6's values differ from relu6(conv2d)'s", dw ? "depthwise" : "GEMM", bias);
+            if (memcmp(gx[0], gx[1], 2 * (size_t)n * sizeof(float)))
+                fail_msg("%s, bias %d: the fused ReLU6's dx differs from relu6(conv2d)'s", dw ? "depthwise" : "GEMM", bias);
+            assert_true(isnan(out[1][9]));
+            assert_float_equal(out[1][7], 6.0f, 0);
+            assert_float_equal(gx[1][2], 0.0f, 0);      /* y = 6: no gradient */
+            assert_float_equal(gx[1][3], 1.5f, 0);      /* just below 6 */
+            for (int f = 0; f < 2; f++) { free(out[f]); free(gx[f]); }
+        }
+}
+
 /* ---- allocation counting ------------------------------------------------- */
 
 static void conv_step(cg_tensor *x, cg_tensor *w, cg_tensor *b, const cg_conv2d_params *p) {
@@ -784,9 +835,13 @@ static void test_winograd_vs_naive(void **s) {
 static void test_winograd_isa_bits(void **s) {
     (void)s;
     if (!cg_cpu_has_avx512()) { skip(); return; }   /* the generic loops only: nothing to compare */
-    struct { int64_t n, c, h, w, oc, p; } cs[] = {
-        { 2, 4, 6, 8, 5, 1 }, { 3, 5, 7, 35, 6, 0 }, { 2, 3, 9, 64, 4, 1 }, { 1, 6, 4, 81, 3, 1 }, { 2, 2, 3, 3, 2, 0 },
-        { 2, 3, 28, 28, 4, 1 }, { 1, 2, 5, 33, 3, 2 }, { 1, 2, 6, 30, 2, 3 }, { 2, 4, 14, 14, 3, 1 },
+    struct { int64_t n, c, h, w, oc, p, pw; } cs[] = {   /* pw < 0: pw = p */
+        { 2, 4, 6, 8, 5, 1, -1 }, { 3, 5, 7, 35, 6, 0, -1 }, { 2, 3, 9, 64, 4, 1, -1 }, { 1, 6, 4, 81, 3, 1, -1 },
+        { 2, 2, 3, 3, 2, 0, -1 }, { 2, 3, 28, 28, 4, 1, -1 }, { 1, 2, 5, 33, 3, 2, -1 }, { 1, 2, 6, 30, 2, 3, -1 },
+        { 2, 4, 14, 14, 3, 1, -1 },
+        /* unequal paddings, and inputs narrower or shorter than the kernel, read through the border */
+        { 1, 2, 7, 20, 3, 0, 2 }, { 1, 3, 9, 17, 2, 2, 0 }, { 2, 2, 1, 2, 2, 1, 1 }, { 1, 2, 2, 1, 3, 2, 1 },
+        { 1, 2, 5, 40, 2, 1, 3 },
     };
     assert_int_equal(cg_config_set(CG_CONFIG_CONV_WINOGRAD, CG_WINOGRAD_ALWAYS), CG_OK);
     for (unsigned i = 0; i < sizeof cs / sizeof cs[0]; i++) {
@@ -798,7 +853,8 @@ static void test_winograd_isa_bits(void **s) {
             cg_tensor *w = test_tensor(4, CG_SHAPE(cs[i].oc, cs[i].c, 3, 3), -1, 1, 910 + i, true);
             cg_tensor *b = test_tensor(1, CG_SHAPE(cs[i].oc), -1, 1, 920 + i, true);
             cg_conv2d_params p = cg_conv2d_defaults();
-            p.padding[0] = p.padding[1] = cs[i].p;
+            p.padding[0] = cs[i].p;
+            p.padding[1] = cs[i].pw < 0 ? cs[i].p : cs[i].pw;
             cg_tensor *y = cg_conv2d(x, w, b, &p);
             assert_non_null(y);
             cg_tensor *wt = test_tensor(cg_tensor_ndim(y), cg_tensor_shape(y), -1, 1, 930 + i, false);
@@ -1011,6 +1067,7 @@ int main(void) {
         cmocka_unit_test(test_winograd_gradcheck),
         cmocka_unit_test(test_winograd_isa_bits),
         cmocka_unit_test(test_relu6_fused_matches_unfused),
+        cmocka_unit_test(test_relu6_fused_edges),
         cmocka_unit_test(test_switches_keep_values),
         cmocka_unit_test(test_no_allocation_when_warm),
     };
