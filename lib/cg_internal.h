@@ -51,15 +51,25 @@ static inline double cg_sum_blocks(double s, const float *p, int64_t n) {
     }
     return s;
 }
-/* Ask the cache for the first floats of a plane the caller reads next (up to 4 KiB, one prefetch
- * per 64-byte line; the hardware prefetcher follows the stream once it runs). For per-channel
- * loops that walk [N,C,H,W] one image's plane at a time: each jump to the next image's plane
- * starts a new stream, whose first lines came from L3 while the loop waited. p may be past the
- * tensor (a prefetch never faults; the address is formed as an integer). */
-static inline void cg_prefetch_plane(const float *p, int64_t floats) {
-    const int64_t bytes = (floats < 1024 ? floats : 1024) * (int64_t)sizeof(float);
-    for (int64_t by = 0; by < bytes; by += 64) __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)by), 0, 3);
+/* Ask the cache for `floats` floats from base + off, one prefetch per 64-byte line. The address
+ * is formed as an integer, so it may lie outside base's object (a prefetch never faults): a loop
+ * may prefetch what it reads next without checking that there is a next. */
+static inline void cg_prefetch(const float *base, int64_t off, int64_t floats) {
+    const uintptr_t p = (uintptr_t)base + (uintptr_t)off * sizeof(float);
+    for (int64_t by = 0; by < floats * (int64_t)sizeof(float); by += 64) __builtin_prefetch((const void *)(p + (uintptr_t)by), 0, 3);
 }
+/* The first floats of a plane the caller reads next (up to 4 KiB; the hardware prefetcher follows
+ * the stream once it runs). For per-channel loops that walk [N,C,H,W] one image's plane at a
+ * time: each jump to the next image's plane starts a new stream, whose first lines came from L3
+ * while the loop waited. */
+static inline void cg_prefetch_plane(const float *p, int64_t floats) { cg_prefetch(p, 0, floats < 1024 ? floats : 1024); }
+
+/* The fused activations of conv2d and batch norm. ReLU6 as cg_relu6 (hardtanh(0, 6)): NaN stays.
+ * Their backward passes dy where the output y has y > 0 and not y >= hi, with hi cg_act_hi(six):
+ * a ReLU6's 0 < y < 6, a ReLU's y > 0 (+inf too: hi is NaN, and y >= NaN is false). */
+static inline float cg_relu6_value(float v) { return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v); }
+static inline float cg_act_hi(bool six) { return six ? 6.0f : __builtin_nanf(""); }
+static inline bool cg_act_passes(float y, float hi) { return y > 0.0f && !(y >= hi); }
 /* Bring this thread's OpenMP thread count up to date with cg_set_num_threads (process-wide):
  * called at the library's entry points (lib/core/threads.c). Cheap: one atomic load. */
 void cg_threads_sync(void);

@@ -84,7 +84,7 @@ static inline __attribute__((always_inline)) void bn_forward_channel(
             #pragma omp simd
             for (int64_t i = 0; i < inner; i++) {
                 float v = (p[i] - fm) * is * sc + sh;
-                q[i] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+                q[i] = cg_relu6_value(v);
             }
         } else {
             #pragma omp simd
@@ -134,7 +134,7 @@ static inline __attribute__((always_inline)) void bn_backward_channel(
      * interval); a ReLU on y > 0, +inf too, so its hi is NaN (y >= NaN is false). One loop for
      * every case: a branch on `six` inside it let GCC build differently vectorised copies of the
      * loop, whose sums then differed from the unfused ops' in the last bits. */
-    const float hi = six ? 6.0f : NAN;
+    const float hi = cg_act_hi(six);
     double sdy = 0, sdyx = 0;  /* sum(dy), sum(dy * xhat): float blocks, added in double */
     const float lim = y ? 0.0f : -INFINITY;  /* no ReLU: the mask (dy against -inf) keeps all */
     for (int64_t n = 0; n < g->n; n++) {

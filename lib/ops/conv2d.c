@@ -633,7 +633,7 @@ static void forward_images(float *restrict y, const float *restrict x, const flo
                     #pragma omp simd
                     for (int64_t i = 0; i < ohw; i++) {   /* no bias: no add (-0 + 0 would be +0) */
                         float v = b ? yp[i] + bv : yp[i];
-                        yp[i] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+                        yp[i] = cg_relu6_value(v);
                     }
                 } else if (relu) {
                     #pragma omp simd
@@ -668,13 +668,12 @@ static void backward_images(float *dx, float *dw, float *db, const float *dy, co
         const float beta_w = set ? 0.0f : 1.0f;
         if (y) {  /* fused ReLU: mask dy by the output, in cache for the GEMMs below */
             const float *yn = y + n * pl->oc * ohw;
-            /* passed on y > 0 and not y >= hi: a ReLU6's 0 < y < 6; a ReLU's y > 0 (+inf too: hi NaN) */
-            const float hi = pl->relu6 ? 6.0f : NAN;
+            const float hi = cg_act_hi(pl->relu6);
             for (int64_t oc = 0; oc < pl->oc; oc++) {
                 const float *d = dyn + oc * ohw, *yo = yn + oc * ohw;
                 float *m = mask + oc * ohw;
                 #pragma omp simd
-                for (int64_t i = 0; i < ohw; i++) { float v = d[i], r = yo[i]; m[i] = r > 0.0f && !(r >= hi) ? v : 0.0f; }
+                for (int64_t i = 0; i < ohw; i++) { float v = d[i]; m[i] = cg_act_passes(yo[i], hi) ? v : 0.0f; }
             }
             dyn = mask;
         }

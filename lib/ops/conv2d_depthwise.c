@@ -29,7 +29,6 @@
  * schedule. (CG_CONFIG_CONV_SCHEDULE does not apply: no BLAS call runs here.)
  * Workspace: a slab per thread (the packed planes, the accumulators) and the taps' offsets,
  * borrowed for the call from the thread's scratch arena; nothing is allocated once warm. */
-#include <math.h>
 #include <omp.h>
 #include <string.h>
 #include "cg_internal.h"
@@ -128,7 +127,7 @@ bool cg_conv_dw_fits(const cg_im2col_geom *g, int64_t oc) {
 /* One phase plane dst[hq, wq] of a virtual plane V: V[r][v] = src[(r - offh) / uh][(v - offw) / uw]
  * when r - offh is a multiple of uh in [0, uh * hs), and likewise v, else 0;
  * dst[i][j] = V[i * sh + a][j * sw + b]. src[hs, ws]; mask (NULL or [hs, ws]): src where
- * mask > 0 and not mask >= mhi, else 0 (a fused ReLU's dy: mhi NaN; a ReLU6's: mhi 6). Either sw or uw is 1 (forward: u = 1; dx: s = 1).
+ * cg_act_passes(mask, mhi), else 0 (a fused ReLU's or ReLU6's dy: mhi is cg_act_hi's). Either sw or uw is 1 (forward: u = 1; dx: s = 1).
  * Writes only the elements that come from src: where V is 0 dst must already hold zeros. The
  * zeros sit in the same places for every plane of a call, so each thread zeroes its buffers
  * once per call (zeroing them per plane, in many short runs, took a quarter of the forward). */
@@ -153,11 +152,11 @@ static void pack_plane(float *restrict dst, const float *restrict src, const flo
         if (t < 0 || t % uh || t / uh >= hs) continue;
         const float *s = src + t / uh * ws, *mk = mask ? mask + t / uh * ws : NULL;
         if (uw > 1) {
-            for (int64_t q = lo; q < hi; q++) d[q * uw - e] = mk ? (mk[q] > 0.0f && !(mk[q] >= mhi) ? s[q] : 0.0f) : s[q];
+            for (int64_t q = lo; q < hi; q++) d[q * uw - e] = mk ? (cg_act_passes(mk[q], mhi) ? s[q] : 0.0f) : s[q];
         } else if (sw == 1) {
             if (mk) {
                 #pragma omp simd
-                for (int64_t j = lo; j < hi; j++) { float r = mk[j + e]; d[j] = r > 0.0f && !(r >= mhi) ? s[j + e] : 0.0f; }
+                for (int64_t j = lo; j < hi; j++) d[j] = cg_act_passes(mk[j + e], mhi) ? s[j + e] : 0.0f;
             } else {
                 #pragma omp simd
                 for (int64_t j = lo; j < hi; j++) d[j] = s[j + e];
@@ -165,10 +164,7 @@ static void pack_plane(float *restrict dst, const float *restrict src, const flo
         } else if (sw == 2 && !mk) {  /* the stride-2 forward: a constant stride the compiler vectorises */
             for (int64_t j = lo; j < hi; j++) d[j] = s[2 * j + e];
         } else {
-            for (int64_t j = lo; j < hi; j++) {
-                const float r = mk ? mk[j * sw + e] : 1.0f;
-                d[j] = r > 0.0f && !(r >= mhi) ? s[j * sw + e] : 0.0f;
-            }
+            for (int64_t j = lo; j < hi; j++) d[j] = !mk || cg_act_passes(mk[j * sw + e], mhi) ? s[j * sw + e] : 0.0f;
         }
     }
 }
@@ -221,7 +217,7 @@ static void pack_input(float *P, const float *xc, const dw_geom *d) {
     const cg_im2col_geom *g = d->g;
     for (int64_t a = 0; a < g->sh; a++)
         for (int64_t b = 0; b < g->sw; b++)
-            pack_plane(P + (a * g->sw + b) * d->pf, xc, NULL, NAN, g->h, g->w, d->hq, d->wq, a, b, g->sh, g->sw, 1, 1,
+            pack_plane(P + (a * g->sw + b) * d->pf, xc, NULL, cg_act_hi(false), g->h, g->w, d->hq, d->wq, a, b, g->sh, g->sw, 1, 1,
                        g->ph, g->pw);
 }
 
@@ -255,7 +251,7 @@ static void forward_unit(float *restrict y, const float *restrict x, const float
                 #pragma omp simd
                 for (int64_t j = 0; j < OW; j++) {
                     float v = bias ? s[j] + bv : s[j];
-                    yr[j] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+                    yr[j] = cg_relu6_value(v);
                 }
             } else if (relu) {
                 #pragma omp simd
@@ -389,7 +385,7 @@ cg_status cg_conv_dw_backward(float *dx, bool dx_fresh, float *dw, float *db, co
             for (int64_t kj = 0; kj < g->kw; kj++)
                 offd[m * T + ki * g->kw + kj] = m * d.pd + ki * g->dh * d.wd + kj * g->dw;
     float *slabs = ws + shared;
-    const dw_back job = { dx, dw, db, dy, y, x, w, offf, offd, dx_fresh, six ? 6.0f : NAN };
+    const dw_back job = { dx, dw, db, dy, y, x, w, offf, offd, dx_fresh, cg_act_hi(six) };
     if (nt == 1) {
         backward_zero(&d, slabs);
         for (int64_t c = 0; c < d.c; c++) backward_channel(&job, &d, slabs, c);

@@ -168,13 +168,9 @@ __attribute__((target("avx512f"))) static void input_direct_avx512(float *V, con
                 const int64_t ih = 2 * ti + r - g->ph;
                 rows[r] = ih >= 0 && ih < g->h ? xc + ih * W : NULL;
             }
-            {   /* the two rows that tile row ti + PF_AHEAD will read first (they may be the next
-                 * channel's): x comes from L3, and without this the loads waited for it */
-                const int64_t r0 = 2 * (ti + PF_AHEAD) + 2 - g->ph;
-                const uintptr_t p0 = (uintptr_t)xc + (uintptr_t)(r0 * W) * sizeof(float);
-                for (int64_t by = 0; by < 2 * W * (int64_t)sizeof(float); by += 64)
-                    _mm_prefetch((const char *)(p0 + (uintptr_t)by), _MM_HINT_T0);
-            }
+            /* the two rows that tile row ti + PF_AHEAD will read first (they may be the next
+             * channel's): x comes from L3, and without this the loads waited for it */
+            cg_prefetch(xc, (2 * (ti + PF_AHEAD) + 2 - g->ph) * W, 2 * W);
             float *v = V + c * T + ti * TW;
             for (int64_t j = 0; j < TW; j += 16) {
                 const __mmask16 m = (__mmask16)(TW - j >= 16 ? 0xffff : (1u << (TW - j)) - 1);
