@@ -329,6 +329,12 @@ static void backward_channel(const dw_back *j, const dw_geom *d, float *slab, in
             for (int64_t t = 0; t < T; t++) wflip[m * T + t] = j->w[(c * M + m) * T + T - 1 - t];
     for (int64_t n = 0; n < d->n; n++) {
         const float *dyn = j->dy + (n * OC + c * M) * ohw, *yn = j->y ? j->y + (n * OC + c * M) * ohw : NULL;
+        if (n + 1 < d->n) {  /* the next image's planes: each is a new stream (see cg_prefetch_plane) */
+            cg_prefetch_plane(dyn + OC * ohw, M * ohw);
+            if (yn) cg_prefetch_plane(yn + OC * ohw, M * ohw);
+            if (j->dw) cg_prefetch_plane(j->x + ((n + 1) * d->c + c) * hw, hw);
+            if (j->dx) cg_prefetch_plane(j->dx + ((n + 1) * d->c + c) * hw, hw);
+        }
         if (rows)
             for (int64_t m = 0; m < M; m++) {
                 float *q = dyq + m * d->Lbf;
