@@ -23,8 +23,12 @@
  *   db[o] += the sum of dy[o] (in double per image, as conv2d's general path).
  *   A fused ReLU's backward counts dy where y > 0 (masked as dy is packed).
  *
- * Threads: the forward's work items are (image, channel) pairs, the backward's are channels (each
- * thread runs all images of its channels, so dw and db need no partials). Every output element is
+ * Threads: the forward's work items are (image, channel) pairs, split into one contiguous run per
+ * thread (static): each thread then reads x and writes y as one stream. (Dynamic chunks of 4
+ * interleaved the threads' planes: every chunk broke the hardware prefetcher's streams and shared
+ * y's boundary cache lines between the threads, a 7x7 plane being 196 bytes; the stride-2 layer's
+ * forward took twice as long.) The backward's are channels (each thread runs all images of its
+ * channels, so dw and db need no partials; it prefetches each next image's planes). Every output element is
  * computed by one thread in one fixed order, so results do not depend on the thread count or the
  * schedule. (CG_CONFIG_CONV_SCHEDULE does not apply: no BLAS call runs here.)
  * Workspace: a slab per thread (the packed planes, the accumulators) and the taps' offsets,
@@ -288,7 +292,7 @@ cg_status cg_conv_dw_forward(float *y, const float *x, const float *w, const flo
     {
         float *slab = slabs + (size_t)omp_get_thread_num() * per;
         memset(slab, 0, (size_t)d.ff * sizeof(float));
-        #pragma omp for schedule(dynamic, 4)
+        #pragma omp for schedule(static)
         for (int64_t u = 0; u < units; u++) forward_unit(y, x, w, b, &d, off, relu, six, slab, u / d.c, u % d.c);
     }
     return CG_OK;
