@@ -118,7 +118,7 @@ static void test_direct_matches_general(void **s) {
         { .n = 1, .c = 2, .m = 1, .h = 13, .w = 17, .k = 5, .s = 3, .p = 2, .d = 1, .relu = true },
         { .n = 2, .c = 2, .m = 2, .h = 9, .w = 12, .k = 3, .s = 4, .p = 0, .d = 3, .bias = true },
         { .n = 3, .c = 2, .m = 1, .h = 5, .w = 6, .k = 3, .s = 1, .p = 4, .d = 1 },  /* padding beyond the kernel */
-        { .n = 1, .c = 2, .m = 1, .h = 9, .w = 40, .k = 3, .s = 2, .p = 1, .d = 1, .bias = true },  /* wide rows: two chunks of 16 per phase row (AVX-512 packing) */
+        { .n = 1, .c = 2, .m = 1, .h = 9, .w = 40, .k = 3, .s = 2, .p = 1, .d = 1, .bias = true },  /* stride 2 on rows wider than 32 */
         /* inputs narrower than the stride: phases with no row or no column */
         { .n = 2, .c = 2, .m = 2, .h = 1, .w = 1, .k = 3, .s = 2, .p = 1, .d = 1, .bias = true },
         { .n = 1, .c = 3, .m = 1, .h = 5, .w = 2, .k = 3, .s = 3, .p = 1, .d = 1, .relu = true },

@@ -28,9 +28,9 @@
  * interleaved the threads' planes: every chunk broke the hardware prefetcher's streams and shared
  * y's boundary cache lines between the threads, a 7x7 plane being 196 bytes; the stride-2 layer's
  * forward took twice as long.) The backward's are channels (each thread runs all images of its
- * channels, so dw and db need no partials; it prefetches each next image's planes). Every output element is
- * computed by one thread in one fixed order, so results do not depend on the thread count or the
- * schedule. (CG_CONFIG_CONV_SCHEDULE does not apply: no BLAS call runs here.)
+ * channels, so dw and db need no partials; it prefetches each next image's planes). Every output
+ * element is computed by one thread in one fixed order, so results do not depend on the thread
+ * count or the schedule. (CG_CONFIG_CONV_SCHEDULE does not apply: no BLAS call runs here.)
  * Workspace: a slab per thread (the packed planes, the accumulators) and the taps' offsets,
  * borrowed for the call from the thread's scratch arena; nothing is allocated once warm. */
 #include <omp.h>
