@@ -28,7 +28,8 @@
  * interleaved the threads' planes: every chunk broke the hardware prefetcher's streams and shared
  * y's boundary cache lines between the threads, a 7x7 plane being 196 bytes; the stride-2 layer's
  * forward took twice as long.) The backward's are channels (each thread runs all images of its
- * channels, so dw and db need no partials; it prefetches each next image's planes). Every output
+ * channels, so dw and db need no partials; it prefetches each next image's planes), handed out so
+ * that the channels running at once are far apart (their dx planes share no lines). Every output
  * element is computed by one thread in one fixed order, so results do not depend on the thread
  * count or the schedule. (CG_CONFIG_CONV_SCHEDULE does not apply: no BLAS call runs here.)
  * Workspace: a slab per thread (the packed planes, the accumulators) and the taps' offsets,
@@ -396,6 +397,10 @@ cg_status cg_conv_dw_backward(float *dx, bool dx_fresh, float *dw, float *db, co
                 offd[m * T + ki * g->kw + kj] = m * d.pd + ki * g->dh * d.wd + kj * g->dw;
     float *slabs = ws + shared;
     const dw_back job = { dx, dw, db, dy, y, x, w, offf, offd, dx_fresh, cg_act_hi(six) };
+    /* The channels run at once (items k .. k + nt - 1) lie span apart, not side by side: neighbours
+     * share the boundary cache lines of their dx planes in every image (a 14x14 plane is 12.25
+     * lines), and two threads writing them at once took a third of the dx pass (bench-conv). */
+    const int64_t span = (d.c + nt - 1) / nt;
     if (nt == 1) {
         backward_zero(&d, slabs);
         for (int64_t c = 0; c < d.c; c++) backward_channel(&job, &d, slabs, c);
@@ -406,7 +411,10 @@ cg_status cg_conv_dw_backward(float *dx, bool dx_fresh, float *dw, float *db, co
         float *slab = slabs + (size_t)omp_get_thread_num() * per;
         backward_zero(&d, slab);
         #pragma omp for schedule(dynamic, 1)
-        for (int64_t c = 0; c < d.c; c++) backward_channel(&job, &d, slab, c);
+        for (int64_t k = 0; k < span * nt; k++) {  /* item k: channel (k % nt) * span + k / nt */
+            const int64_t c = k % nt * span + k / nt;
+            if (c < d.c) backward_channel(&job, &d, slab, c);
+        }
     }
     return CG_OK;
 }
