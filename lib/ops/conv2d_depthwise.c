@@ -397,15 +397,15 @@ cg_status cg_conv_dw_backward(float *dx, bool dx_fresh, float *dw, float *db, co
                 offd[m * T + ki * g->kw + kj] = m * d.pd + ki * g->dh * d.wd + kj * g->dw;
     float *slabs = ws + shared;
     const dw_back job = { dx, dw, db, dy, y, x, w, offf, offd, dx_fresh, cg_act_hi(six) };
-    /* The channels run at once (items k .. k + nt - 1) lie span apart, not side by side: neighbours
-     * share the boundary cache lines of their dx planes in every image (a 14x14 plane is 12.25
-     * lines), and two threads writing them at once took a third of the dx pass (bench-conv). */
-    const int64_t span = (d.c + nt - 1) / nt;
     if (nt == 1) {
         backward_zero(&d, slabs);
         for (int64_t c = 0; c < d.c; c++) backward_channel(&job, &d, slabs, c);
         return CG_OK;
     }
+    /* The channels run at once (items k .. k + nt - 1) lie span apart, not side by side: neighbours
+     * share the boundary cache lines of their dx planes in every image (a 14x14 plane is 12.25
+     * lines), and two threads writing them at once took a third of the dx pass (bench-conv). */
+    const int64_t span = (d.c + nt - 1) / nt;
     #pragma omp parallel num_threads(nt)
     {
         float *slab = slabs + (size_t)omp_get_thread_num() * per;
